@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# run.sh: install dependencies, build walpipe and run the whole test suite.
+#
+# Usage: tests/run.sh [--sanitize] [CTEST ARGS...]
+#   --sanitize   build in build-asan/ with AddressSanitizer and UBSan
+#   CTEST ARGS   passed to ctest, e.g. -L unit or -R stream
+# Run as root or as a user with sudo (for the apt-get step only).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+build=build
+cmake_args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
+if [ "${1:-}" = "--sanitize" ]; then
+	shift
+	build=build-asan
+	cmake_args=(-DCMAKE_BUILD_TYPE=Debug -DWALPIPE_SANITIZE=ON)
+	# Any report fails the test that caused it.
+	export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1:halt_on_error=1}
+	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+fi
+
+packaging/install-deps.sh
+echo "==> configuring $build (${cmake_args[*]})"
+cmake -S . -B "$build" "${cmake_args[@]}" >/dev/null
+echo "==> building $build"
+cmake --build "$build" -j "$(nproc)"
+echo "==> testing $build"
+ctest --test-dir "$build" --output-on-failure -j 2 "$@"
