@@ -1,4 +1,5 @@
 /* main.c: the walpipe command line: parses the subcommand and dispatches. */
+#include "walpipe/commands.h"
 #include "walpipe/version.h"
 
 #include <libpq-fe.h>
@@ -24,7 +25,7 @@ struct command {
 
 static const struct command commands[] = {
 	{"run", "stream the source slot into the analytics database", NULL},
-	{"stream", "print decoded changes of a slot as JSON lines", NULL},
+	{"stream", "print decoded changes of a slot as JSON lines", cmd_stream},
 	{"check", "validate a configuration file (offline or --live)", NULL},
 	{"status", "show slot, checkpoint, lag and dead letters of a source",
 	 NULL},

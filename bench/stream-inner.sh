@@ -1,0 +1,74 @@
+# stream-inner.sh: the body of bench/stream.sh, run beside throwaway clusters.
+set -euo pipefail
+. "$WALPIPE_TEST_HARNESS"
+W=$WALPIPE_BIN
+T=$WALPIPE_TEST_TMPDIR
+ROWS_OLTP=${ROWS_OLTP:-300000}     # rows in small transactions
+ROWS_HUGE=${ROWS_HUGE:-1000000}    # rows in one transaction
+src() { psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$WALPIPE_TEST_SOURCE" "$@"; }
+RECV=/usr/lib/postgresql/15/bin/pg_recvlogical
+W2J_OPTS=(-o format-version=2 -o include-xids=1 -o include-timestamp=1
+	-o include-lsn=1 -o include-pk=1 -o include-types=1)
+
+src <<'SQL'
+CREATE TABLE ev (id bigint PRIMARY KEY, user_id bigint, kind text,
+	amount numeric(15,4), ok boolean, at timestamptz, payload jsonb,
+	note text, score double precision, tags text[]);
+SELECT 1 FROM pg_create_logical_replication_slot('base', 'wal2json');
+SQL
+echo "bench: loading $ROWS_OLTP rows in transactions of 10 rows" >&2
+cat >"$T/oltp.sql" <<'SQL'
+\set id random(1, 1000000000000)
+BEGIN;
+INSERT INTO ev SELECT :id * 10 + g, g, 'click', g * 1.25, g % 2 = 0, now(),
+  jsonb_build_object('page', 'p' || g, 'n', g), 'some note text', g / 3.0,
+  ARRAY['a', 'b'] FROM generate_series(0, 9) g ON CONFLICT DO NOTHING;
+COMMIT;
+SQL
+/usr/lib/postgresql/15/bin/pgbench -n -q -f "$T/oltp.sql" -t $((ROWS_OLTP / 10 / 2)) -c 2 \
+	-d "$WALPIPE_TEST_SOURCE" >/dev/null
+end=$(src -c "SELECT pg_current_wal_lsn()")
+changes=$(src -c "SELECT count(*) FROM pg_logical_slot_peek_changes('base', '$end', NULL, 'format-version', '2')")
+echo "bench: $changes wal2json messages up to $end" >&2
+
+measure() { # NAME CMD...: prints "seconds rss_kb"
+	local name=$1
+	shift
+	/usr/bin/time -f "%e %M %U %S" -o "$T/$name.time" "$@" >/dev/null 2>"$T/$name.err" ||
+		{ cat "$T/$name.err" >&2; exit 1; }
+	cat "$T/$name.time"
+}
+results=()
+for run in 1 2 3; do
+	src -c "SELECT 1 FROM pg_copy_logical_replication_slot('base', 'r$run'),
+		pg_copy_logical_replication_slot('base', 'w$run')" >/dev/null
+	r=$(measure recv$run "$RECV" -d "$WALPIPE_TEST_SOURCE" --slot "r$run" --start -E "$end" \
+		"${W2J_OPTS[@]}" -f /dev/null --no-loop)
+	w=$(measure walp$run "$W" stream --source "$WALPIPE_TEST_SOURCE" --slot "w$run" --endpos "$end" --no-loop)
+	results+=("$r|$w")
+	echo "bench: run $run: pg_recvlogical $r / walpipe $w (s rss_kb user sys)" >&2
+done
+
+# Best of three for each (least disturbed by the other core).
+best() { printf '%s\n' "${results[@]}" | cut -d'|' -f"$1" | sort -n | head -n 1; }
+r=$(best 1); w=$(best 2)
+rs=$(echo "$r" | cut -d' ' -f1); ws=$(echo "$w" | cut -d' ' -f1)
+
+echo "bench: one transaction of $ROWS_HUGE rows" >&2
+src -c "SELECT 1 FROM pg_create_logical_replication_slot('huge', 'wal2json')" >/dev/null
+src -c "INSERT INTO ev SELECT 2000000000000000 + g, g, 'bulk', g, true, now(), '{}', 'n', 1, '{}' FROM generate_series(1, $ROWS_HUGE) g"
+hend=$(src -c "SELECT pg_current_wal_lsn()")
+h=$(measure huge "$W" stream --source "$WALPIPE_TEST_SOURCE" --slot huge --endpos "$hend" --no-loop)
+hs=$(echo "$h" | cut -d' ' -f1); hrss=$(echo "$h" | cut -d' ' -f2)
+
+awk -v n="$changes" -v rs="$rs" -v ws="$ws" -v r="$r" -v w="$w" -v hs="$hs" -v hrss="$hrss" \
+	-v hrows="$ROWS_HUGE" -v date="$(date -u +%Y-%m-%dT%H:%MZ)" 'BEGIN {
+	split(r, ra, " "); split(w, wa, " ");
+	printf "# walpipe stream vs pg_recvlogical (%s)\n\n", date;
+	printf "Same slot contents (%d wal2json messages, small transactions), same options, best of 3.\n\n", n;
+	printf "| consumer | seconds | messages/s | peak RSS (MB) | user+sys CPU s |\n|---|---|---|---|---|\n";
+	printf "| pg_recvlogical -f /dev/null | %.2f | %.0f | %.1f | %.2f |\n", rs, n / rs, ra[2] / 1024, ra[3] + ra[4];
+	printf "| walpipe stream > /dev/null | %.2f | %.0f | %.1f | %.2f |\n\n", ws, n / ws, wa[2] / 1024, wa[3] + wa[4];
+	printf "**Ratio walpipe / pg_recvlogical (rate): %.2f**\n\n", rs / ws;
+	printf "One transaction of %d rows: walpipe stream took %.2f s, peak RSS %.1f MB.\n", hrows, hs, hrss / 1024;
+}' | tee "$BENCH_OUT/stream.md"

@@ -1,0 +1,61 @@
+/* collapse.h: a batch's changes to one mapped table merged per key, as COPY rows. */
+#ifndef WALPIPE_COLLAPSE_H
+#define WALPIPE_COLLAPSE_H
+
+#include "walpipe/batch.h"
+#include "walpipe/buf.h"
+#include "walpipe/map.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/*
+ * Collapsing (upsert mappings): the changes of one source row within a
+ * batch are merged in LSN order into one row of the temp table:
+ *   insert                      -> 'U' full row
+ *   update with every column    -> 'U' full row
+ *   update, TOAST columns absent-> merged into an earlier 'U' of the same
+ *                                  key (stays full), else 'P' partial
+ *   delete                      -> 'D' (replaces whatever came before)
+ *   delete, then insert         -> 'U' full row: the row ends present
+ *   update that changes the key -> 'D' of the old key, then the new key
+ * Append mappings keep every insert and update as its own row.
+ *
+ * Rows point into the batch's memory: use them before batch_reset.
+ */
+struct collapse;
+
+/* Never NULL; free with collapse_free (NULL-safe). */
+struct collapse *collapse_new(void);
+void collapse_free(struct collapse *c);
+
+/* Forget all rows, keeping memory for the next batch (up to a cap). */
+void collapse_reset(struct collapse *c);
+
+/*
+ * Add change idx of batch b (an I, U or D of the plan's source table).
+ * srccols are the columns the plan was compiled with.  merge: collapse
+ * per key (upsert); false appends (append mode).
+ */
+void collapse_add(struct collapse *c, const struct batch *b, size_t idx,
+				  const struct map_plan *p, const struct map_srccol *srccols,
+				  bool merge);
+
+size_t collapse_count(const struct collapse *c);
+
+/*
+ * Append rows first..last (0-based, inclusive) as COPY text lines for
+ * the plan's COPY statement; row i gets _seq i + 1.
+ */
+void collapse_copy_text(const struct collapse *c, const struct batch *b,
+						const struct map_plan *p,
+						const struct map_srccol *srccols, size_t first,
+						size_t last, struct buf *out);
+
+/* The batch index of the last change merged into row seq (1-based). */
+size_t collapse_change_of(const struct collapse *c, size_t seq);
+
+/* The op ('U', 'P' or 'D') of row seq (1-based). */
+char collapse_op_of(const struct collapse *c, size_t seq);
+
+#endif

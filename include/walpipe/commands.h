@@ -1,0 +1,9 @@
+/* commands.h: the subcommands of the walpipe executable. */
+#ifndef WALPIPE_COMMANDS_H
+#define WALPIPE_COMMANDS_H
+
+/* Each takes argv with argv[0] = the command name and returns the process
+ * exit status (0 ok, 1 failed, 2 usage or could not run). */
+int cmd_stream(int argc, char **argv);
+
+#endif

@@ -1,0 +1,121 @@
+/* map.h: mapping rules compiled into the set-based SQL that applies a batch. */
+#ifndef WALPIPE_MAP_H
+#define WALPIPE_MAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum map_mode {
+	MAP_MODE_UPSERT, /* one target row per source row, by key */
+	MAP_MODE_APPEND, /* every insert and update becomes a new target row */
+	MAP_MODE_NONE,	 /* staging only */
+};
+
+enum map_src {
+	MAP_SRC_COLUMN, /* a source column, optionally cast */
+	MAP_SRC_PATH,	/* a path into a json/jsonb source column */
+	MAP_SRC_SQL,	/* an SQL expression over the source columns */
+	MAP_SRC_META,	/* change metadata */
+};
+
+enum map_meta {
+	MAP_META_LSN,
+	MAP_META_XID,
+	MAP_META_COMMIT_TIME,
+	MAP_META_OP,
+	MAP_META_SOURCE,
+};
+
+enum map_on_delete {
+	MAP_DELETE_DELETE,
+	MAP_DELETE_SOFT, /* set soft_delete_column to the commit time */
+	MAP_DELETE_IGNORE,
+};
+
+enum map_on_truncate {
+	MAP_TRUNCATE_TRUNCATE,
+	MAP_TRUNCATE_IGNORE,
+	MAP_TRUNCATE_FAIL,
+};
+
+/* One target column of a rule.  All strings borrowed from the config. */
+struct map_column {
+	const char *target;
+	enum map_src src;
+	const char *column;		   /* COLUMN, PATH */
+	const char *const *path;   /* PATH: keys below the column */
+	size_t npath;
+	const char *type;		   /* optional cast, SQL type text */
+	const char *sql;		   /* SQL */
+	enum map_meta meta;		   /* META */
+};
+
+struct map_rule {
+	const char *from_schema, *from_table;
+	const char *to_schema, *to_table;
+	enum map_mode mode;
+	const char *const *key; /* target column names (UPSERT) */
+	size_t nkey;
+	const struct map_column *cols;
+	size_t ncols;
+	const char *where; /* SQL predicate over source columns, or NULL */
+	enum map_on_delete on_delete;
+	const char *soft_delete_column;
+	enum map_on_truncate on_truncate;
+};
+
+/* A column of the source table, from the source catalog. */
+struct map_srccol {
+	const char *name;
+	const char *type; /* format_type() text, e.g. "numeric(12,2)" */
+	bool key;		  /* part of the replica identity */
+};
+
+/*
+ * The compiled plan of one rule against one source table's columns.
+ *
+ * The sink COPYs collapsed change rows into a temporary table with
+ * columns (_seq bigint, _op "char", _lsn pg_lsn, _xid bigint, _ts
+ * timestamptz, _present boolean[], then tmp_cols in order, typed as in the
+ * source), and then runs the statements below, each with $1 and $2 the
+ * inclusive _seq range to apply (the whole batch, or a part while hunting
+ * for a bad row).  _op is 'U' (full row: insert or upsert), 'P' (partial
+ * update: TOAST-unchanged columns absent, _present says which are there)
+ * or 'D' (delete: key columns from the old row).
+ */
+struct map_plan {
+	char *tmp_table;	   /* quoted temp table name */
+	const char **tmp_cols; /* source column names, borrowed from srccols */
+	size_t ntmp;
+	size_t *tmp_src;	   /* index into srccols for each tmp column */
+	char *create_tmp;	   /* CREATE TEMP TABLE ... ON COMMIT DELETE ROWS */
+	char *copy;			   /* COPY tmp (...) FROM STDIN */
+	char *upsert;		   /* 'U' rows (MAP_MODE_UPSERT) */
+	char *update_partial;  /* 'P' rows (MAP_MODE_UPSERT) */
+	char *append;		   /* 'U' and 'P' rows (MAP_MODE_APPEND) */
+	char *remove;		   /* 'D' rows: DELETE or soft-delete UPDATE, or NULL */
+	char *truncate;		   /* TRUNCATE target, or NULL */
+	char *target;		   /* quoted schema.table */
+};
+
+/*
+ * Compile rule r against the source table's columns (borrowed for the
+ * life of the plan).  source is the source name ($source); tmp_name a
+ * unique unquoted temp table name.  Returns NULL with a message in errbuf
+ * if the rule names a source column the table does not have.  Pure: no
+ * I/O, no logging.  Free with map_plan_free.
+ */
+struct map_plan *map_plan_new(const struct map_rule *r,
+							  const struct map_srccol *srccols, size_t nsrc,
+							  const char *source, const char *tmp_name,
+							  char *errbuf, size_t errlen);
+void map_plan_free(struct map_plan *p);
+
+/* Index of tmp column for source column name, or -1. */
+int map_plan_tmp_index(const struct map_plan *p, const char *column);
+
+/* Append name as a quoted SQL identifier. */
+struct buf;
+void map_quote_ident(struct buf *out, const char *name);
+
+#endif

@@ -1,0 +1,109 @@
+/* repl.h: the logical replication client: connect, check, start, stream, confirm. */
+#ifndef WALPIPE_REPL_H
+#define WALPIPE_REPL_H
+
+#include "walpipe/lsn.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * What a call's failure means for the caller.  Only the outer run loop
+ * acts on it: REPL_RETRY closes the stream, backs off and reopens;
+ * REPL_FATAL stops walpipe (retrying cannot fix it).
+ */
+enum repl_result {
+	REPL_OK = 0,
+	REPL_TIMEOUT, /* repl_next: nothing arrived within the timeout */
+	REPL_RETRY,	  /* connection lost or slot busy: reopen later */
+	REPL_FATAL,	  /* configuration or server state retrying cannot fix */
+};
+
+struct repl_config {
+	const char *conninfo;  /* libpq conninfo or URI; borrowed */
+	const char *slot;	   /* slot name ([a-z0-9_], at most 63) */
+	bool create_slot;	   /* create the slot if it does not exist */
+	lsn_t start;		   /* LSN_INVALID: the slot's confirmed_flush_lsn */
+	const char *tables;	   /* wal2json add-tables list, NULL: all tables */
+	const char *prefixes;  /* wal2json add-msg-prefixes, NULL: all */
+	bool include_types;	   /* ask wal2json for column type names */
+	int status_interval_ms; /* standby status update period, e.g. 10000 */
+};
+
+/* What repl_open learned about the server and the slot. */
+struct repl_info {
+	char system_id[32];
+	int timeline;
+	lsn_t server_lsn;	   /* IDENTIFY_SYSTEM xlogpos */
+	lsn_t confirmed_flush; /* of the slot when walpipe started */
+	bool slot_created;	   /* repl_open created it */
+	int server_version;	   /* e.g. 150018 */
+};
+
+/* One wal2json message. */
+struct repl_data {
+	lsn_t data_start;	 /* XLogData dataStart */
+	lsn_t wal_end;		 /* server's WAL end when sent */
+	const char *payload; /* borrowed: valid until the next repl_next */
+	size_t len;
+};
+
+struct repl_stream;
+
+/*
+ * Connect with replication=database, run IDENTIFY_SYSTEM, check that
+ * wal_level is logical and that the slot exists, is logical, uses wal2json,
+ * belongs to this database and is not invalidated (creating it when
+ * cfg->create_slot), then START_REPLICATION.
+ *
+ * Returns the stream, or NULL with *res set to REPL_RETRY or REPL_FATAL
+ * and the reason (and a hint, on its own line) in errbuf.  Fills *info
+ * if not NULL.  Does not log.  Free with repl_close.
+ */
+struct repl_stream *repl_open(const struct repl_config *cfg,
+							  struct repl_info *info, enum repl_result *res,
+							  char *errbuf, size_t errlen);
+
+/*
+ * Wait up to timeout_ms (-1: forever) for the next wal2json message.
+ * Meanwhile answers keepalives that ask for a reply at once and sends a
+ * status update every status_interval_ms, so wal_sender_timeout never
+ * fires.  Returns REPL_OK with *out filled, REPL_TIMEOUT, REPL_RETRY (the
+ * connection was lost or the server ended the stream) or REPL_FATAL, with
+ * the reason in errbuf.  Does not log.
+ */
+enum repl_result repl_next(struct repl_stream *s, struct repl_data *out,
+						   int timeout_ms, char *errbuf, size_t errlen);
+
+/*
+ * Tell the stream what the consumer has durably applied: lsn is reported
+ * as the flush position (never moving backwards), and is the only position
+ * the slot is ever confirmed at.  caught_up says that every message
+ * received so far is applied and no transaction is half received; while
+ * it stays true the stream may confirm the position of later keepalives,
+ * so that an idle source keeps no WAL.  Receiving a message clears it.
+ */
+void repl_confirm(struct repl_stream *s, lsn_t lsn, bool caught_up);
+
+/*
+ * Send a status update now if one is due (force: now regardless).  Call
+ * it from long work between repl_next calls.  Returns REPL_OK or
+ * REPL_RETRY with the reason in errbuf.
+ */
+enum repl_result repl_send_status(struct repl_stream *s, bool force,
+								  char *errbuf, size_t errlen);
+
+/* The flush position last sent to the server. */
+lsn_t repl_sent_flush(const struct repl_stream *s);
+
+/* walEnd of the latest keepalive received, LSN_INVALID if none yet. */
+lsn_t repl_keepalive_end(const struct repl_stream *s);
+
+/*
+ * Send a final status update, end the copy and disconnect.  NULL-safe.
+ * Does not log; errors at this point change nothing the server keeps.
+ */
+void repl_close(struct repl_stream *s);
+
+#endif

@@ -1,0 +1,44 @@
+/* run.h: the apply loop of `walpipe run`: stream, batch, apply, checkpoint, confirm. */
+#ifndef WALPIPE_RUN_H
+#define WALPIPE_RUN_H
+
+#include "walpipe/map.h"
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Everything the loop needs, taken from the configuration (borrowed). */
+struct run_settings {
+	const char *source_name;
+	const char *source_conninfo;
+	const char *slot;
+	bool create_slot;
+	const char *tables; /* wal2json add-tables list, NULL: all */
+	const char *target_conninfo;
+	const char *target_schema;
+	size_t max_changes;
+	size_t max_bytes;
+	int max_delay_ms;
+	const char *staging_schema; /* NULL: no staging */
+	const char *staging_table;
+	const char *partition_unit;
+	int premake;
+	const char *retention; /* interval text or NULL */
+	bool stage_messages;
+	bool stage_unmapped;   /* stage changes of tables without a mapping */
+	const struct map_rule *rules;
+	size_t nrules;
+	bool allow_slot_ahead;
+	int status_interval_ms;
+};
+
+/*
+ * Run until *stop is set (then finish the batch in hand, commit, confirm,
+ * and return 0) or an error that retrying cannot fix (return 1, logged).
+ * Connection failures are logged and retried with capped exponential
+ * backoff.  Logs.
+ */
+int run_loop(const struct run_settings *rs, volatile sig_atomic_t *stop);
+
+#endif

@@ -1,0 +1,179 @@
+/* batch.c: the changes of one apply batch, copied out of the decoder's scratch. */
+#include "walpipe/batch.h"
+
+#include "walpipe/buf.h"
+#include "walpipe/mem.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NO_TEXT UINT32_MAX
+
+struct batch {
+	struct buf text; /* all strings, NUL-terminated */
+	struct batch_change *changes;
+	size_t nchanges, cap_changes;
+	struct batch_col *cols;
+	size_t ncols, cap_cols;
+	size_t keep_bytes;
+};
+
+struct batch *
+batch_new(size_t keep_bytes)
+{
+	struct batch *b = wp_calloc(1, sizeof(*b));
+
+	b->keep_bytes = keep_bytes;
+	return b;
+}
+
+void
+batch_free(struct batch *b)
+{
+	if (b == NULL)
+		return;
+	buf_free(&b->text);
+	free(b->changes);
+	free(b->cols);
+	free(b);
+}
+
+static uint32_t
+put_text(struct batch *b, const char *s, size_t n)
+{
+	uint32_t off;
+
+	if (s == NULL)
+		return NO_TEXT;
+	off = (uint32_t) b->text.len;
+	buf_append(&b->text, s, n);
+	buf_append_char(&b->text, '\0');
+	return off;
+}
+
+static uint32_t
+put_cols(struct batch *b, const struct w2j_column *src, size_t n)
+{
+	uint32_t first = (uint32_t) b->ncols;
+
+	if (b->ncols + n > b->cap_cols) {
+		size_t cap = b->cap_cols ? b->cap_cols : 256;
+
+		while (cap < b->ncols + n)
+			cap *= 2;
+		b->cols = wp_realloc(b->cols, cap * sizeof(*b->cols));
+		b->cap_cols = cap;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct batch_col *c = &b->cols[b->ncols++];
+
+		c->name = put_text(b, src[i].name, src[i].name_len);
+		c->type = put_text(b, src[i].type, src[i].type_len);
+		c->kind = src[i].kind;
+		c->value = src[i].kind == W2J_NULL
+					   ? NO_TEXT
+					   : put_text(b, src[i].value, src[i].value_len);
+		c->value_len = (uint32_t) src[i].value_len;
+	}
+	return first;
+}
+
+bool
+batch_add(struct batch *b, const struct w2j_change *c, const char *json,
+		  size_t len, lsn_t txn_end, uint64_t txn_pos, const char *commit_time,
+		  char *errbuf, size_t errlen)
+{
+	struct batch_change *bc;
+
+	if (b->text.len + len * 3 + 4096 > UINT32_MAX) {
+		snprintf(errbuf, errlen,
+				 "batch text would exceed 4 GiB; lower batch.max_bytes");
+		return false;
+	}
+	if (b->nchanges == b->cap_changes) {
+		b->cap_changes = b->cap_changes ? b->cap_changes * 2 : 1024;
+		b->changes =
+			wp_realloc(b->changes, b->cap_changes * sizeof(*b->changes));
+	}
+	bc = &b->changes[b->nchanges++];
+	memset(bc, 0, sizeof(*bc));
+	bc->action = c->action;
+	bc->xid = c->xid;
+	bc->lsn = c->lsn;
+	bc->txn_end = txn_end;
+	bc->txn_pos = txn_pos;
+	bc->commit_time =
+		commit_time ? put_text(b, commit_time, strlen(commit_time)) : NO_TEXT;
+	bc->schema = c->schema ? put_text(b, c->schema, strlen(c->schema))
+						   : NO_TEXT;
+	bc->table = c->table ? put_text(b, c->table, strlen(c->table)) : NO_TEXT;
+	bc->json = put_text(b, json, len);
+	bc->json_len = (uint32_t) len;
+	bc->cols = put_cols(b, c->columns, c->ncolumns);
+	bc->ncols = (uint32_t) c->ncolumns;
+	bc->ident = put_cols(b, c->identity, c->nidentity);
+	bc->nident = (uint32_t) c->nidentity;
+	bc->transactional = c->transactional;
+	bc->prefix = c->prefix ? put_text(b, c->prefix, strlen(c->prefix))
+						   : NO_TEXT;
+	bc->content = c->content ? put_text(b, c->content, c->content_len)
+							 : NO_TEXT;
+	bc->content_len = (uint32_t) c->content_len;
+	return true;
+}
+
+size_t
+batch_count(const struct batch *b)
+{
+	return b->nchanges;
+}
+
+size_t
+batch_bytes(const struct batch *b)
+{
+	return b->text.len + b->ncols * sizeof(struct batch_col) +
+		   b->nchanges * sizeof(struct batch_change);
+}
+
+const struct batch_change *
+batch_get(const struct batch *b, size_t i)
+{
+	return i < b->nchanges ? &b->changes[i] : NULL;
+}
+
+const struct batch_col *
+batch_cols(const struct batch *b, const struct batch_change *c)
+{
+	return c->ncols ? &b->cols[c->cols] : NULL;
+}
+
+const struct batch_col *
+batch_ident(const struct batch *b, const struct batch_change *c)
+{
+	return c->nident ? &b->cols[c->ident] : NULL;
+}
+
+const char *
+batch_text(const struct batch *b, uint32_t off)
+{
+	return off == NO_TEXT ? NULL : b->text.data + off;
+}
+
+void
+batch_reset(struct batch *b)
+{
+	buf_reset(&b->text, b->keep_bytes);
+	b->nchanges = 0;
+	b->ncols = 0;
+	if (b->cap_changes * sizeof(struct batch_change) > b->keep_bytes) {
+		free(b->changes);
+		b->changes = NULL;
+		b->cap_changes = 0;
+	}
+	if (b->cap_cols * sizeof(struct batch_col) > b->keep_bytes) {
+		free(b->cols);
+		b->cols = NULL;
+		b->cap_cols = 0;
+	}
+}

@@ -1,0 +1,79 @@
+/* catalog.c: what the source database says about a mapped table's columns and key. */
+#include "walpipe/catalog.h"
+
+#include "walpipe/mem.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct map_srccol *
+catalog_table_columns(PGconn *conn, const char *schema, const char *table,
+					  bool need_key, size_t *n, char *errbuf, size_t errlen)
+{
+	static const char *sql =
+		"SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), "
+		"       coalesce(a.attnum = ANY (i.indkey), false), c.relreplident "
+		"  FROM pg_catalog.pg_class c "
+		"  JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace "
+		"  JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid "
+		"  LEFT JOIN pg_catalog.pg_index i ON i.indrelid = c.oid AND "
+		"       ((c.relreplident = 'i' AND i.indisreplident) OR "
+		"        (c.relreplident IN ('d', 'f') AND i.indisprimary)) "
+		" WHERE ns.nspname = $1 AND c.relname = $2 "
+		"   AND c.relkind IN ('r', 'p') AND a.attnum > 0 "
+		"   AND NOT a.attisdropped "
+		" ORDER BY a.attnum";
+	const char *params[2] = {schema, table};
+	struct map_srccol *cols = NULL;
+	PGresult *r = PQexecParams(conn, sql, 2, NULL, params, NULL, NULL, 0);
+	int rows;
+	bool any_key = false;
+
+	*n = 0;
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		snprintf(errbuf, errlen, "could not read columns of \"%s.%s\": %s",
+				 schema, table, PQerrorMessage(conn));
+		goto done;
+	}
+	rows = PQntuples(r);
+	if (rows == 0) {
+		snprintf(errbuf, errlen,
+				 "source table \"%s.%s\" does not exist", schema, table);
+		goto done;
+	}
+	cols = wp_calloc((size_t) rows, sizeof(*cols));
+	for (int i = 0; i < rows; i++) {
+		cols[i].name = wp_strdup(PQgetvalue(r, i, 0));
+		cols[i].type = wp_strdup(PQgetvalue(r, i, 1));
+		cols[i].key = strcmp(PQgetvalue(r, i, 2), "t") == 0;
+		any_key |= cols[i].key;
+	}
+	*n = (size_t) rows;
+	if (need_key && !any_key) {
+		snprintf(errbuf, errlen,
+				 "source table \"%s.%s\" has no primary key or replica "
+				 "identity index, so its updates and deletes cannot be "
+				 "applied\nAdd a primary key, or ALTER TABLE ... REPLICA "
+				 "IDENTITY USING INDEX on a unique index.",
+				 schema, table);
+		catalog_free_columns(cols, *n);
+		cols = NULL;
+		*n = 0;
+	}
+done:
+	PQclear(r);
+	return cols;
+}
+
+void
+catalog_free_columns(struct map_srccol *cols, size_t n)
+{
+	if (cols == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free((char *) cols[i].name);
+		free((char *) cols[i].type);
+	}
+	free(cols);
+}

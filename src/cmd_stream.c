@@ -1,0 +1,303 @@
+/* cmd_stream.c: `walpipe stream`, a pg_recvlogical for wal2json: prints decoded changes. */
+#include "walpipe/buf.h"
+#include "walpipe/changefmt.h"
+#include "walpipe/commands.h"
+#include "walpipe/log.h"
+#include "walpipe/repl.h"
+#include "walpipe/wal2json.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Signal flags: the only globals the house style allows. */
+static volatile sig_atomic_t stop_requested = 0;
+
+static void
+on_stop_signal(int sig)
+{
+	(void) sig;
+	if (stop_requested) {
+		/* A second signal: leave at once; the slot keeps all unconfirmed. */
+		_exit(130);
+	}
+	stop_requested = 1;
+}
+
+static void
+stream_usage(FILE *out)
+{
+	fprintf(out,
+			"Usage: walpipe stream --source CONNINFO --slot NAME [OPTIONS]\n\n"
+			"Print the changes of a wal2json logical replication slot as JSON "
+			"lines,\nconfirming each transaction to the slot once it is "
+			"written to stdout.\n\n"
+			"Options:\n"
+			"  -d, --source CONNINFO   source database (libpq conninfo or "
+			"URI)\n"
+			"  -S, --slot NAME         replication slot\n"
+			"      --create-slot       create the slot if it does not "
+			"exist\n"
+			"      --start LSN         start at LSN (default: the slot's "
+			"position)\n"
+			"  -E, --endpos LSN        exit 0 once the stream reaches LSN\n"
+			"  -t, --tables LIST       only these tables (wal2json "
+			"add-tables, e.g.\n"
+			"                          public.users,public.orders)\n"
+			"      --prefixes LIST     only logical messages with these "
+			"prefixes\n"
+			"      --raw               print wal2json's messages as "
+			"received\n"
+			"      --no-types          do not ask wal2json for column types\n"
+			"      --no-loop           exit on a lost connection instead of "
+			"retrying\n"
+			"  -s, --status-interval SECONDS  status update period (default "
+			"10)\n"
+			"  -h, --help              show this help\n");
+}
+
+struct stream_opts {
+	struct repl_config repl;
+	lsn_t endpos;
+	bool raw;
+	bool loop;
+};
+
+static int
+stream_parse_args(int argc, char **argv, struct stream_opts *o)
+{
+	enum { OPT_CREATE = 256, OPT_START, OPT_PREFIXES, OPT_RAW, OPT_NOTYPES,
+		   OPT_NOLOOP };
+	static const struct option longopts[] = {
+		{"source", required_argument, NULL, 'd'},
+		{"slot", required_argument, NULL, 'S'},
+		{"create-slot", no_argument, NULL, OPT_CREATE},
+		{"start", required_argument, NULL, OPT_START},
+		{"endpos", required_argument, NULL, 'E'},
+		{"tables", required_argument, NULL, 't'},
+		{"prefixes", required_argument, NULL, OPT_PREFIXES},
+		{"raw", no_argument, NULL, OPT_RAW},
+		{"no-types", no_argument, NULL, OPT_NOTYPES},
+		{"no-loop", no_argument, NULL, OPT_NOLOOP},
+		{"status-interval", required_argument, NULL, 's'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	char err[256];
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->repl.include_types = true;
+	o->repl.status_interval_ms = 10000;
+	o->loop = true;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "d:S:E:t:s:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd': o->repl.conninfo = optarg; break;
+		case 'S': o->repl.slot = optarg; break;
+		case OPT_CREATE: o->repl.create_slot = true; break;
+		case OPT_START:
+			if (!lsn_parse(optarg, &o->repl.start, err, sizeof(err))) {
+				fprintf(stderr, "walpipe stream: --start: %s\n", err);
+				return 2;
+			}
+			break;
+		case 'E':
+			if (!lsn_parse(optarg, &o->endpos, err, sizeof(err))) {
+				fprintf(stderr, "walpipe stream: --endpos: %s\n", err);
+				return 2;
+			}
+			break;
+		case 't': o->repl.tables = optarg; break;
+		case OPT_PREFIXES: o->repl.prefixes = optarg; break;
+		case OPT_RAW: o->raw = true; break;
+		case OPT_NOTYPES: o->repl.include_types = false; break;
+		case OPT_NOLOOP: o->loop = false; break;
+		case 's': {
+			char *end;
+			double secs = strtod(optarg, &end);
+
+			if (*end || secs < 0.1 || secs > 3600) {
+				fprintf(stderr,
+						"walpipe stream: invalid --status-interval \"%s\": "
+						"expected seconds between 0.1 and 3600\n",
+						optarg);
+				return 2;
+			}
+			o->repl.status_interval_ms = (int) (secs * 1000);
+			break;
+		}
+		case 'h': stream_usage(stdout); return -1;
+		default:
+			fprintf(stderr, "Try 'walpipe stream --help'.\n");
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "walpipe stream: unexpected argument \"%s\"\n",
+				argv[optind]);
+		return 2;
+	}
+	if (!o->repl.conninfo || !o->repl.slot) {
+		fprintf(stderr, "walpipe stream: --source and --slot are required\n"
+						"Try 'walpipe stream --help'.\n");
+		return 2;
+	}
+	return 0;
+}
+
+/* What one session of streaming ended with. */
+enum stream_end {
+	STREAM_DONE,  /* endpos reached or stop requested */
+	STREAM_RETRY, /* connection lost: reconnect */
+	STREAM_FAIL,
+};
+
+/*
+ * Stream until done.  *position is the end of the last transaction
+ * written and confirmed; a reconnect asks to start there, so nothing
+ * printed is printed again and nothing unprinted is skipped.
+ */
+static enum stream_end
+stream_session(struct stream_opts *o, lsn_t *position,
+			   struct w2j_decoder *dec, struct buf *line)
+{
+	struct repl_config cfg = o->repl;
+	struct repl_stream *s;
+	struct repl_info info;
+	enum repl_result rc;
+	enum stream_end end = STREAM_FAIL;
+	char err[1024];
+	char l1[LSN_STRLEN], l2[LSN_STRLEN];
+	bool in_txn = false, skip_txn = false;
+
+	if (*position != LSN_INVALID)
+		cfg.start = *position;
+	s = repl_open(&cfg, &info, &rc, err, sizeof(err));
+	if (s == NULL) {
+		wp_log(LOG_ERROR, "%s", err);
+		return rc == REPL_RETRY ? STREAM_RETRY : STREAM_FAIL;
+	}
+	if (info.slot_created)
+		wp_log(LOG_INFO, "created replication slot \"%s\" at %s", cfg.slot,
+			   lsn_format(info.confirmed_flush, l1));
+	wp_log(LOG_INFO, "streaming slot \"%s\" from %s (server at %s)", cfg.slot,
+		   lsn_format(cfg.start ? cfg.start : info.confirmed_flush, l1),
+		   lsn_format(info.server_lsn, l2));
+	if (*position == LSN_INVALID)
+		*position = cfg.start ? cfg.start : info.confirmed_flush;
+
+	while (!stop_requested) {
+		struct repl_data d;
+		struct w2j_change c;
+
+		rc = repl_next(s, &d, 1000, err, sizeof(err));
+		if (rc == REPL_TIMEOUT) {
+			/* Idle at or past endpos: nothing more can come before it. */
+			if (o->endpos && !in_txn &&
+				repl_keepalive_end(s) >= o->endpos) {
+				end = STREAM_DONE;
+				break;
+			}
+			continue;
+		}
+		if (rc != REPL_OK) {
+			wp_log(LOG_ERROR, "%s", err);
+			end = rc == REPL_RETRY ? STREAM_RETRY : STREAM_FAIL;
+			break;
+		}
+		if (!w2j_decode(dec, d.payload, d.len, &c, err, sizeof(err))) {
+			wp_log(LOG_ERROR, "could not decode change at %s: %s",
+				   lsn_format(d.data_start, l1), err);
+			break;
+		}
+		if (c.action == W2J_BEGIN) {
+			if (o->endpos && c.lsn > o->endpos) {
+				end = STREAM_DONE;
+				break;
+			}
+			in_txn = true;
+			/* Already written before a reconnect: the server replays
+			 * whole transactions, skip it. */
+			skip_txn = c.nextlsn != LSN_INVALID && c.nextlsn <= *position;
+		}
+		if (!skip_txn) {
+			if (o->raw) {
+				fwrite(d.payload, 1, d.len, stdout);
+			} else {
+				buf_reset(line, 1 << 20);
+				changefmt_json(line, &c);
+				fwrite(line->data, 1, line->len, stdout);
+			}
+			putchar('\n');
+		}
+		if (c.action == W2J_COMMIT || (c.action == W2J_MESSAGE && !in_txn)) {
+			lsn_t done = c.action == W2J_COMMIT ? c.nextlsn : c.lsn + 1;
+
+			/* Confirm only what has really left the process. */
+			if (fflush(stdout) != 0 || ferror(stdout)) {
+				wp_log(LOG_ERROR, "could not write to standard output");
+				break;
+			}
+			in_txn = skip_txn = false;
+			if (done > *position)
+				*position = done;
+			repl_confirm(s, *position, true);
+			if (o->endpos && c.lsn >= o->endpos) {
+				end = STREAM_DONE;
+				break;
+			}
+		}
+	}
+	if (stop_requested)
+		end = STREAM_DONE;
+	repl_close(s); /* sends the final status update */
+	if (end == STREAM_DONE)
+		wp_log(LOG_INFO, "stopped at %s", lsn_format(*position, l1));
+	return end;
+}
+
+int
+cmd_stream(int argc, char **argv)
+{
+	static char outbuf[1 << 16];
+	struct stream_opts o;
+	struct w2j_decoder *dec;
+	struct buf line = BUF_INIT;
+	struct sigaction sa;
+	lsn_t position = LSN_INVALID;
+	enum stream_end end;
+	int backoff_ms = 500;
+	int rc = stream_parse_args(argc, argv, &o);
+
+	if (rc != 0)
+		return rc < 0 ? 0 : rc;
+
+	/* No SA_RESTART: poll() must return so the loop sees the flag. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
+
+	dec = w2j_decoder_new();
+	for (;;) {
+		end = stream_session(&o, &position, dec, &line);
+		if (end != STREAM_RETRY || !o.loop || stop_requested)
+			break;
+		wp_log(LOG_INFO, "reconnecting in %d ms", backoff_ms);
+		usleep((useconds_t) backoff_ms * 1000);
+		if (backoff_ms < 30000)
+			backoff_ms *= 2;
+	}
+	w2j_decoder_free(dec);
+	buf_free(&line);
+	if (end == STREAM_DONE || (stop_requested && end == STREAM_RETRY))
+		return 0;
+	return 1;
+}

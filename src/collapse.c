@@ -1,0 +1,431 @@
+/* collapse.c: a batch's changes to one mapped table merged per key, as COPY rows. */
+#include "walpipe/collapse.h"
+
+#include "walpipe/mem.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct crow {
+	char op;		/* 'U', 'P', 'D' */
+	char sop;		/* source action of the last change: I, U, D */
+	size_t change;	/* batch index of the last change merged */
+	uint64_t hash;
+	bool live;		/* false: superseded by a later row (key changed) */
+	size_t vals;	/* first slot in the value arrays */
+};
+
+struct collapse {
+	struct crow *rows;
+	size_t nrows, caprows;
+	/* Per row, ntmp slots each: value (NULL = SQL NULL), length, present. */
+	const char **val;
+	uint32_t *len;
+	bool *present;
+	size_t nslots, capslots;
+	size_t ntmp;
+	/* Open-addressing hash: key -> row index + 1 (0 = empty). */
+	size_t *table;
+	size_t tabsize;
+};
+
+struct collapse *
+collapse_new(void)
+{
+	return wp_calloc(1, sizeof(struct collapse));
+}
+
+void
+collapse_free(struct collapse *c)
+{
+	if (c == NULL)
+		return;
+	free(c->rows);
+	free(c->val);
+	free(c->len);
+	free(c->present);
+	free(c->table);
+	free(c);
+}
+
+void
+collapse_reset(struct collapse *c)
+{
+	/* Keep up to ~64k rows of memory; release after a giant batch. */
+	if (c->caprows > 65536) {
+		free(c->rows);
+		c->rows = NULL;
+		c->caprows = 0;
+	}
+	if (c->capslots > 65536 * 16) {
+		free(c->val);
+		free(c->len);
+		free(c->present);
+		c->val = NULL;
+		c->len = NULL;
+		c->present = NULL;
+		c->capslots = 0;
+	}
+	if (c->tabsize > 131072) {
+		free(c->table);
+		c->table = NULL;
+		c->tabsize = 0;
+	} else if (c->table) {
+		memset(c->table, 0, c->tabsize * sizeof(size_t));
+	}
+	c->nrows = c->nslots = 0;
+}
+
+size_t
+collapse_count(const struct collapse *c)
+{
+	return c->nrows;
+}
+
+static uint64_t
+hash_bytes(uint64_t h, const char *s, size_t n)
+{
+	/* FNV-1a */
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char) s[i];
+		h *= UINT64_C(1099511628211);
+	}
+	return h;
+}
+
+/* Find the change's column by name; hint: the same position as tmp k. */
+static const struct batch_col *
+find_col(const struct batch *b, const struct batch_col *cols, size_t n,
+		 const char *name, size_t hint)
+{
+	if (hint < n && strcmp(batch_text(b, cols[hint].name), name) == 0)
+		return &cols[hint];
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(batch_text(b, cols[i].name), name) == 0)
+			return &cols[i];
+	return NULL;
+}
+
+static size_t
+new_row(struct collapse *c, char op, char sop, size_t change)
+{
+	struct crow *r;
+
+	if (c->nrows == c->caprows) {
+		c->caprows = c->caprows ? c->caprows * 2 : 256;
+		c->rows = wp_realloc(c->rows, c->caprows * sizeof(*c->rows));
+	}
+	if (c->nslots + c->ntmp > c->capslots) {
+		size_t cap = c->capslots ? c->capslots : 1024;
+
+		while (cap < c->nslots + c->ntmp)
+			cap *= 2;
+		c->val = wp_realloc(c->val, cap * sizeof(*c->val));
+		c->len = wp_realloc(c->len, cap * sizeof(*c->len));
+		c->present = wp_realloc(c->present, cap * sizeof(*c->present));
+		c->capslots = cap;
+	}
+	r = &c->rows[c->nrows];
+	r->op = op;
+	r->sop = sop;
+	r->change = change;
+	r->hash = 0;
+	r->live = true;
+	r->vals = c->nslots;
+	for (size_t k = 0; k < c->ntmp; k++) {
+		c->val[c->nslots + k] = NULL;
+		c->len[c->nslots + k] = 0;
+		c->present[c->nslots + k] = false;
+	}
+	c->nslots += c->ntmp;
+	return c->nrows++;
+}
+
+/* Fill row slots from cols; returns true if every tmp column was there. */
+static bool
+fill_row(struct collapse *c, size_t row, const struct batch *b,
+		 const struct batch_col *cols, size_t n, const struct map_plan *p)
+{
+	size_t base = c->rows[row].vals;
+	bool all = true;
+
+	for (size_t k = 0; k < c->ntmp; k++) {
+		const struct batch_col *bc = find_col(b, cols, n, p->tmp_cols[k], k);
+
+		if (bc == NULL) {
+			all = false;
+			continue;
+		}
+		c->val[base + k] = batch_text(b, bc->value);
+		c->len[base + k] = bc->value_len;
+		c->present[base + k] = true;
+	}
+	return all;
+}
+
+/* Key hash and equality over the plan's key columns (srccols[].key). */
+static uint64_t
+key_hash(const struct collapse *c, size_t row, const struct map_plan *p,
+		 const struct map_srccol *src)
+{
+	uint64_t h = UINT64_C(14695981039346656037);
+	size_t base = c->rows[row].vals;
+
+	for (size_t k = 0; k < c->ntmp; k++) {
+		if (!src[p->tmp_src[k]].key)
+			continue;
+		if (c->val[base + k])
+			h = hash_bytes(h, c->val[base + k], c->len[base + k]);
+		h = hash_bytes(h, c->val[base + k] ? "\1" : "\2", 1);
+	}
+	return h;
+}
+
+static bool
+key_equal(const struct collapse *c, size_t a, size_t b2,
+		  const struct map_plan *p, const struct map_srccol *src)
+{
+	size_t ba = c->rows[a].vals, bb = c->rows[b2].vals;
+
+	for (size_t k = 0; k < c->ntmp; k++) {
+		const char *x = c->val[ba + k], *y = c->val[bb + k];
+
+		if (!src[p->tmp_src[k]].key)
+			continue;
+		if ((x == NULL) != (y == NULL))
+			return false;
+		if (x && (c->len[ba + k] != c->len[bb + k] ||
+				  memcmp(x, y, c->len[ba + k]) != 0))
+			return false;
+	}
+	return true;
+}
+
+static void
+table_grow(struct collapse *c)
+{
+	size_t size = c->tabsize ? c->tabsize * 2 : 1024;
+	size_t *t = wp_calloc(size, sizeof(size_t));
+
+	for (size_t i = 0; i < c->tabsize; i++) {
+		size_t r = c->table[i];
+
+		if (r) {
+			size_t j = c->rows[r - 1].hash & (size - 1);
+
+			while (t[j])
+				j = (j + 1) & (size - 1);
+			t[j] = r;
+		}
+	}
+	free(c->table);
+	c->table = t;
+	c->tabsize = size;
+}
+
+/*
+ * Look up the live row with row's key.  Returns its index, or, if there
+ * is none, registers row itself and returns it.
+ */
+static size_t
+table_find_or_add(struct collapse *c, size_t row, const struct map_plan *p,
+				  const struct map_srccol *src)
+{
+	size_t j;
+
+	if ((c->nrows + 1) * 2 > c->tabsize)
+		table_grow(c);
+	c->rows[row].hash = key_hash(c, row, p, src);
+	j = c->rows[row].hash & (c->tabsize - 1);
+	while (c->table[j]) {
+		size_t r = c->table[j] - 1;
+
+		if (r != row && c->rows[r].hash == c->rows[row].hash &&
+			key_equal(c, r, row, p, src))
+			return r;
+		j = (j + 1) & (c->tabsize - 1);
+	}
+	c->table[j] = row + 1;
+	return row;
+}
+
+/* Merge the scratch row (last) into the existing row of the same key. */
+static void
+merge_into(struct collapse *c, size_t into, size_t from)
+{
+	struct crow *dst = &c->rows[into], *src = &c->rows[from];
+	size_t bd = dst->vals, bs = src->vals;
+
+	if (src->op == 'U' || src->op == 'D' || dst->op == 'D') {
+		/* A full row or a delete replaces; a partial after a delete
+		 * cannot happen in a consistent stream: keep it partial. */
+		memcpy(&c->val[bd], &c->val[bs], c->ntmp * sizeof(*c->val));
+		memcpy(&c->len[bd], &c->len[bs], c->ntmp * sizeof(*c->len));
+		memcpy(&c->present[bd], &c->present[bs],
+			   c->ntmp * sizeof(*c->present));
+		dst->op = src->op;
+	} else {
+		for (size_t k = 0; k < c->ntmp; k++) {
+			if (!c->present[bs + k])
+				continue;
+			c->val[bd + k] = c->val[bs + k];
+			c->len[bd + k] = c->len[bs + k];
+			c->present[bd + k] = true;
+		}
+		/* 'U' + partial stays 'U'; 'P' + partial stays 'P'. */
+	}
+	dst->sop = src->sop;
+	dst->change = src->change;
+	/* Drop the scratch row: it is the last one. */
+	c->nrows--;
+	c->nslots -= c->ntmp;
+}
+
+static void
+add_keyed(struct collapse *c, size_t row, const struct map_plan *p,
+		  const struct map_srccol *src)
+{
+	size_t found = table_find_or_add(c, row, p, src);
+
+	if (found != row)
+		merge_into(c, found, row);
+}
+
+void
+collapse_add(struct collapse *c, const struct batch *b, size_t idx,
+			 const struct map_plan *p, const struct map_srccol *src,
+			 bool merge)
+{
+	const struct batch_change *ch = batch_get(b, idx);
+	const struct batch_col *cols = batch_cols(b, ch);
+	const struct batch_col *ident = batch_ident(b, ch);
+	char sop = (char) ch->action;
+	size_t row;
+	bool full;
+
+	if (c->nrows == 0)
+		c->ntmp = p->ntmp;
+
+	if (ch->action == W2J_DELETE) {
+		row = new_row(c, 'D', sop, idx);
+		fill_row(c, row, b, ident, ch->nident, p);
+		if (merge)
+			add_keyed(c, row, p, src);
+		return;
+	}
+
+	/*
+	 * An update whose identity differs from the new key moved the row:
+	 * delete the old key first (identity holds only the old key columns
+	 * under REPLICA IDENTITY DEFAULT).
+	 */
+	if (merge && ch->action == W2J_UPDATE && ch->nident > 0) {
+		size_t del = new_row(c, 'D', 'U', idx);
+		size_t upd;
+		bool moved = false;
+
+		fill_row(c, del, b, ident, ch->nident, p);
+		upd = new_row(c, 'U', sop, idx);
+		fill_row(c, upd, b, cols, ch->ncols, p);
+		for (size_t k = 0; k < c->ntmp; k++) {
+			size_t a = c->rows[del].vals + k, n = c->rows[upd].vals + k;
+
+			if (!src[p->tmp_src[k]].key || !c->present[a])
+				continue;
+			if ((c->val[a] == NULL) != (c->val[n] == NULL) ||
+				(c->val[a] && (c->len[a] != c->len[n] ||
+							   memcmp(c->val[a], c->val[n], c->len[a]))))
+				moved = true;
+		}
+		/* Drop the trial rows again; re-add below as needed. */
+		c->nrows -= 2;
+		c->nslots -= 2 * c->ntmp;
+		if (moved) {
+			row = new_row(c, 'D', 'U', idx);
+			fill_row(c, row, b, ident, ch->nident, p);
+			add_keyed(c, row, p, src);
+		}
+	}
+
+	row = new_row(c, 'U', sop, idx);
+	full = fill_row(c, row, b, cols, ch->ncols, p);
+	if (!full)
+		c->rows[row].op = 'P';
+	if (merge)
+		add_keyed(c, row, p, src);
+}
+
+/* COPY text escaping of one value; bytea gets the \x prefix wal2json
+ * leaves out (it sends plain hex digits). */
+static void
+copy_value(struct buf *out, const char *v, size_t n, bool bytea)
+{
+	size_t run = 0;
+
+	if (v == NULL) {
+		buf_append_str(out, "\\N");
+		return;
+	}
+	if (bytea)
+		buf_append_str(out, "\\\\x");
+	for (size_t i = 0; i < n; i++) {
+		const char *esc;
+
+		switch (v[i]) {
+		case '\\': esc = "\\\\"; break;
+		case '\t': esc = "\\t"; break;
+		case '\n': esc = "\\n"; break;
+		case '\r': esc = "\\r"; break;
+		default: continue;
+		}
+		buf_append(out, v + run, i - run);
+		buf_append_str(out, esc);
+		run = i + 1;
+	}
+	buf_append(out, v + run, n - run);
+}
+
+void
+collapse_copy_text(const struct collapse *c, const struct batch *b,
+				   const struct map_plan *p, const struct map_srccol *src,
+				   size_t first, size_t last, struct buf *out)
+{
+	for (size_t i = first; i <= last && i < c->nrows; i++) {
+		const struct crow *r = &c->rows[i];
+		const struct batch_change *ch = batch_get(b, r->change);
+		const char *ts = batch_text(b, ch->commit_time);
+		char lsn[LSN_STRLEN];
+
+		buf_appendf(out, "%zu\t%c\t%c\t%s\t%u\t", i + 1, r->op, r->sop,
+					lsn_format(ch->lsn, lsn), ch->xid);
+		copy_value(out, ts, ts ? strlen(ts) : 0, false);
+		buf_append_str(out, "\t{");
+		for (size_t k = 0; k < c->ntmp; k++)
+			buf_append_str(out, k ? (r->op == 'P' && !c->present[r->vals + k]
+										 ? ",f"
+										 : ",t")
+								  : (r->op == 'P' && !c->present[r->vals]
+										 ? "f"
+										 : "t"));
+		buf_append_char(out, '}');
+		for (size_t k = 0; k < c->ntmp; k++) {
+			buf_append_char(out, '\t');
+			copy_value(out, c->val[r->vals + k], c->len[r->vals + k],
+					   strcmp(src[p->tmp_src[k]].type, "bytea") == 0);
+		}
+		buf_append_char(out, '\n');
+	}
+}
+
+size_t
+collapse_change_of(const struct collapse *c, size_t seq)
+{
+	return c->rows[seq - 1].change;
+}
+
+char
+collapse_op_of(const struct collapse *c, size_t seq)
+{
+	return c->rows[seq - 1].op;
+}

@@ -1,0 +1,529 @@
+/* repl.c: the logical replication client: connect, check, start, stream, confirm. */
+#include "walpipe/repl.h"
+
+#include "walpipe/buf.h"
+#include "walpipe/mem.h"
+#include "walpipe/replproto.h"
+
+#include <errno.h>
+#include <libpq-fe.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct repl_stream {
+	PGconn *conn;
+	int status_interval_ms;
+	char *copybuf;		   /* last PQgetCopyData buffer, freed next call */
+	lsn_t received;		   /* highest position received */
+	lsn_t confirmed;	   /* highest position the consumer applied */
+	lsn_t sent_flush;	   /* flush position last sent */
+	lsn_t keepalive_end;   /* walEnd of the last keepalive */
+	bool caught_up;		   /* consumer applied all received, no open txn */
+	bool keepalive_after;  /* a keepalive arrived after the last data */
+	bool streaming;		   /* START_REPLICATION succeeded: in CopyBoth */
+	int64_t last_status;   /* monotonic ms of the last status update */
+};
+
+static int64_t
+now_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t
+now_real_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* libpq messages end in a newline; error texts here must not. */
+static void
+set_pq_error(char *errbuf, size_t errlen, const char *what, const char *pqmsg)
+{
+	size_t n = strlen(pqmsg);
+
+	while (n > 0 && (pqmsg[n - 1] == '\n' || pqmsg[n - 1] == ' '))
+		n--;
+	snprintf(errbuf, errlen, "%s: %.*s", what, (int) n, pqmsg);
+}
+
+static const char *
+sqlstate_of(const PGresult *r)
+{
+	const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+
+	return st ? st : "";
+}
+
+static bool
+slot_name_valid(const char *slot)
+{
+	size_t n = strlen(slot);
+
+	if (n == 0 || n > 63)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = slot[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+			return false;
+	}
+	return true;
+}
+
+/* Append 'value' as a single-quoted replication-command literal. */
+static void
+append_option(struct buf *b, const char *name, const char *value)
+{
+	buf_appendf(b, "%s\"%s\" '", b->data[b->len - 1] == '(' ? "" : ", ",
+				name);
+	for (const char *p = value; *p; p++) {
+		if (*p == '\'')
+			buf_append_char(b, '\'');
+		buf_append_char(b, *p);
+	}
+	buf_append_char(b, '\'');
+}
+
+/*
+ * The slot checks, on the replication connection (which accepts simple
+ * SQL queries since PostgreSQL 10).
+ */
+static enum repl_result
+repl_check_slot(struct repl_stream *s, const struct repl_config *cfg,
+				struct repl_info *info, char *errbuf, size_t errlen)
+{
+	enum repl_result rc = REPL_FATAL;
+	PGresult *r = NULL;
+	char *lit = NULL;
+	struct buf q = BUF_INIT;
+
+	r = PQexec(s->conn, "SHOW wal_level");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		set_pq_error(errbuf, errlen, "could not read wal_level",
+					 PQerrorMessage(s->conn));
+		rc = REPL_RETRY;
+		goto done;
+	}
+	if (strcmp(PQgetvalue(r, 0, 0), "logical") != 0) {
+		snprintf(errbuf, errlen,
+				 "logical decoding requires wal_level \"logical\", but the "
+				 "source server has \"%s\"\n"
+				 "Set wal_level = logical in the source's postgresql.conf "
+				 "and restart it.",
+				 PQgetvalue(r, 0, 0));
+		goto done;
+	}
+	PQclear(r);
+
+	lit = PQescapeLiteral(s->conn, cfg->slot, strlen(cfg->slot));
+	buf_appendf(&q,
+				"SELECT plugin, slot_type, database, database = "
+				"current_database(), active_pid, confirmed_flush_lsn, "
+				"wal_status FROM pg_catalog.pg_replication_slots WHERE "
+				"slot_name = %s",
+				lit);
+	r = PQexec(s->conn, q.data);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		set_pq_error(errbuf, errlen, "could not look up replication slot",
+					 PQerrorMessage(s->conn));
+		rc = REPL_RETRY;
+		goto done;
+	}
+	if (PQntuples(r) == 0) {
+		PQclear(r);
+		r = NULL;
+		if (!cfg->create_slot) {
+			snprintf(errbuf, errlen,
+					 "replication slot \"%s\" does not exist\n"
+					 "Create it with --create-slot (or create_slot: true), "
+					 "or SELECT pg_create_logical_replication_slot('%s', "
+					 "'wal2json') on the source.",
+					 cfg->slot, cfg->slot);
+			goto done;
+		}
+		buf_reset(&q, 4096);
+		/* SNAPSHOT 'nothing': a plain stream needs no exported snapshot. */
+		buf_appendf(&q,
+					"CREATE_REPLICATION_SLOT %s LOGICAL wal2json "
+					"(SNAPSHOT 'nothing')",
+					cfg->slot);
+		r = PQexec(s->conn, q.data);
+		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+			const char *st = sqlstate_of(r);
+
+			set_pq_error(errbuf, errlen, "could not create replication slot",
+						 PQerrorMessage(s->conn));
+			if (strcmp(st, "58P01") == 0) /* undefined_file: no plugin */
+				snprintf(errbuf + strlen(errbuf), errlen - strlen(errbuf),
+						 "\nInstall wal2json on the source server (Debian: "
+						 "postgresql-15-wal2json).");
+			else if (strcmp(st, "42710") == 0) /* created concurrently */
+				rc = REPL_RETRY;
+			goto done;
+		}
+		/* consistent_point is where the slot starts. */
+		lsn_parse(PQgetvalue(r, 0, 1), &info->confirmed_flush, NULL, 0);
+		info->slot_created = true;
+		rc = REPL_OK;
+		goto done;
+	}
+	if (strcmp(PQgetvalue(r, 0, 1), "logical") != 0) {
+		snprintf(errbuf, errlen,
+				 "replication slot \"%s\" is a physical slot; walpipe needs "
+				 "a logical slot using wal2json",
+				 cfg->slot);
+		goto done;
+	}
+	if (strcmp(PQgetvalue(r, 0, 0), "wal2json") != 0) {
+		snprintf(errbuf, errlen,
+				 "replication slot \"%s\" uses output plugin \"%s\"; walpipe "
+				 "needs \"wal2json\"\n"
+				 "Drop the slot and create it again with wal2json, or use "
+				 "another slot name.",
+				 cfg->slot, PQgetvalue(r, 0, 0));
+		goto done;
+	}
+	if (strcmp(PQgetvalue(r, 0, 3), "t") != 0) {
+		snprintf(errbuf, errlen,
+				 "replication slot \"%s\" belongs to database \"%s\", not to "
+				 "the database walpipe connected to",
+				 cfg->slot, PQgetvalue(r, 0, 2));
+		goto done;
+	}
+	if (strcmp(PQgetvalue(r, 0, 6), "lost") == 0) {
+		snprintf(errbuf, errlen,
+				 "replication slot \"%s\" has been invalidated: the server "
+				 "removed WAL it still needed (max_slot_wal_keep_size)\n"
+				 "Changes were lost. Recreate the slot and take a new "
+				 "snapshot.",
+				 cfg->slot);
+		goto done;
+	}
+	if (!PQgetisnull(r, 0, 4)) {
+		snprintf(errbuf, errlen,
+				 "replication slot \"%s\" is active for PID %s",
+				 cfg->slot, PQgetvalue(r, 0, 4));
+		rc = REPL_RETRY;
+		goto done;
+	}
+	if (!PQgetisnull(r, 0, 5))
+		lsn_parse(PQgetvalue(r, 0, 5), &info->confirmed_flush, NULL, 0);
+	rc = REPL_OK;
+done:
+	PQclear(r);
+	PQfreemem(lit);
+	buf_free(&q);
+	return rc;
+}
+
+struct repl_stream *
+repl_open(const struct repl_config *cfg, struct repl_info *info_out,
+		  enum repl_result *res, char *errbuf, size_t errlen)
+{
+	const char *keys[] = {"dbname", "replication", "fallback_application_name",
+						  NULL};
+	const char *vals[] = {cfg->conninfo, "database", "walpipe", NULL};
+	struct repl_stream *s = wp_calloc(1, sizeof(*s));
+	struct repl_info info;
+	struct buf q = BUF_INIT;
+	PGresult *r = NULL;
+	char lsnbuf[LSN_STRLEN];
+	lsn_t start;
+
+	memset(&info, 0, sizeof(info));
+	*res = REPL_FATAL;
+	if (!slot_name_valid(cfg->slot)) {
+		snprintf(errbuf, errlen,
+				 "invalid replication slot name \"%s\": use 1 to 63 lower "
+				 "case letters, digits and underscores",
+				 cfg->slot);
+		goto fail;
+	}
+	s->status_interval_ms =
+		cfg->status_interval_ms > 0 ? cfg->status_interval_ms : 10000;
+
+	s->conn = PQconnectdbParams(keys, vals, 1);
+	if (PQstatus(s->conn) != CONNECTION_OK) {
+		set_pq_error(errbuf, errlen, "could not connect to the source server",
+					 PQerrorMessage(s->conn));
+		*res = REPL_RETRY;
+		goto fail;
+	}
+	info.server_version = PQserverVersion(s->conn);
+
+	r = PQexec(s->conn, "IDENTIFY_SYSTEM");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 ||
+		PQnfields(r) < 4) {
+		set_pq_error(errbuf, errlen, "could not identify the source system",
+					 PQerrorMessage(s->conn));
+		*res = REPL_RETRY;
+		goto fail;
+	}
+	if (PQgetisnull(r, 0, 3)) {
+		snprintf(errbuf, errlen,
+				 "the source connection is not a database connection; the "
+				 "conninfo must name a database");
+		goto fail;
+	}
+	snprintf(info.system_id, sizeof(info.system_id), "%s",
+			 PQgetvalue(r, 0, 0));
+	info.timeline = atoi(PQgetvalue(r, 0, 1));
+	lsn_parse(PQgetvalue(r, 0, 2), &info.server_lsn, NULL, 0);
+	PQclear(r);
+	r = NULL;
+
+	*res = repl_check_slot(s, cfg, &info, errbuf, errlen);
+	if (*res != REPL_OK)
+		goto fail;
+	*res = REPL_FATAL;
+
+	/*
+	 * The server starts at the greater of this and the slot's
+	 * confirmed_flush_lsn, and always at a transaction's start.
+	 */
+	start = cfg->start != LSN_INVALID ? cfg->start : info.confirmed_flush;
+	buf_appendf(&q, "START_REPLICATION SLOT %s LOGICAL %s (", cfg->slot,
+				lsn_format(start, lsnbuf));
+	append_option(&q, "format-version", "2");
+	append_option(&q, "include-xids", "1");
+	append_option(&q, "include-timestamp", "1");
+	append_option(&q, "include-lsn", "1");
+	append_option(&q, "include-pk", "1");
+	append_option(&q, "include-types", cfg->include_types ? "1" : "0");
+	if (cfg->tables && cfg->tables[0])
+		append_option(&q, "add-tables", cfg->tables);
+	if (cfg->prefixes && cfg->prefixes[0])
+		append_option(&q, "add-msg-prefixes", cfg->prefixes);
+	buf_append_char(&q, ')');
+	r = PQexec(s->conn, q.data);
+	if (PQresultStatus(r) != PGRES_COPY_BOTH) {
+		const char *st = sqlstate_of(r);
+
+		set_pq_error(errbuf, errlen, "could not start replication",
+					 PQerrorMessage(s->conn));
+		/* 55006 object_in_use: another walsender still holds the slot. */
+		*res = (strcmp(st, "55006") == 0 || st[0] == '\0' ||
+				strncmp(st, "08", 2) == 0)
+				   ? REPL_RETRY
+				   : REPL_FATAL;
+		goto fail;
+	}
+	PQclear(r);
+	buf_free(&q);
+	s->streaming = true;
+	s->received = s->confirmed = s->sent_flush = start;
+	s->last_status = now_mono_ms();
+	if (info_out)
+		*info_out = info;
+	*res = REPL_OK;
+	return s;
+
+fail:
+	PQclear(r);
+	buf_free(&q);
+	repl_close(s);
+	return NULL;
+}
+
+/* The position to report as flushed: what the consumer applied, or, when
+ * it has caught up, the last keepalive's end (nothing pending before it). */
+static lsn_t
+repl_flush_position(const struct repl_stream *s)
+{
+	lsn_t flush = s->confirmed;
+
+	if (s->caught_up && s->keepalive_after && s->keepalive_end > flush)
+		flush = s->keepalive_end;
+	if (flush < s->sent_flush)
+		flush = s->sent_flush;
+	return flush;
+}
+
+enum repl_result
+repl_send_status(struct repl_stream *s, bool force, char *errbuf,
+				 size_t errlen)
+{
+	char msg[REPLPROTO_STATUS_LEN];
+	int64_t now = now_mono_ms();
+	lsn_t flush, write;
+
+	if (!force && now - s->last_status < s->status_interval_ms)
+		return REPL_OK;
+	flush = repl_flush_position(s);
+	write = s->received > flush ? s->received : flush;
+	replproto_build_status(msg, write, flush, flush, now_real_us());
+	if (PQputCopyData(s->conn, msg, sizeof(msg)) <= 0 ||
+		PQflush(s->conn) != 0) {
+		set_pq_error(errbuf, errlen, "could not send standby status update",
+					 PQerrorMessage(s->conn));
+		return REPL_RETRY;
+	}
+	s->sent_flush = flush;
+	s->last_status = now;
+	return REPL_OK;
+}
+
+enum repl_result
+repl_next(struct repl_stream *s, struct repl_data *out, int timeout_ms,
+		  char *errbuf, size_t errlen)
+{
+	int64_t deadline = timeout_ms < 0 ? -1 : now_mono_ms() + timeout_ms;
+
+	for (;;) {
+		struct replproto_msg m;
+		enum repl_result rc;
+		int n;
+
+		if (s->copybuf) {
+			PQfreemem(s->copybuf);
+			s->copybuf = NULL;
+		}
+		rc = repl_send_status(s, false, errbuf, errlen);
+		if (rc != REPL_OK)
+			return rc;
+
+		n = PQgetCopyData(s->conn, &s->copybuf, 1);
+		if (n > 0) {
+			if (!replproto_parse(s->copybuf, (size_t) n, &m, errbuf, errlen))
+				return REPL_FATAL;
+			if (m.kind == REPLPROTO_KEEPALIVE) {
+				if (m.wal_end > s->keepalive_end)
+					s->keepalive_end = m.wal_end;
+				s->keepalive_after = true;
+				if (m.reply_requested) {
+					rc = repl_send_status(s, true, errbuf, errlen);
+					if (rc != REPL_OK)
+						return rc;
+				}
+				continue;
+			}
+			if (m.data_start > s->received)
+				s->received = m.data_start;
+			s->caught_up = false;
+			s->keepalive_after = false;
+			out->data_start = m.data_start;
+			out->wal_end = m.wal_end;
+			out->payload = m.payload;
+			out->len = m.payload_len;
+			return REPL_OK;
+		}
+		if (n == -1) {
+			/* The server ended the copy, e.g. on shutdown. */
+			PGresult *r = PQgetResult(s->conn);
+
+			if (PQresultStatus(r) == PGRES_COMMAND_OK)
+				snprintf(errbuf, errlen,
+						 "the source server ended replication");
+			else
+				set_pq_error(errbuf, errlen, "replication stream ended",
+							 PQerrorMessage(s->conn));
+			PQclear(r);
+			return REPL_RETRY;
+		}
+		if (n == -2) {
+			set_pq_error(errbuf, errlen, "could not read replication data",
+						 PQerrorMessage(s->conn));
+			return REPL_RETRY;
+		}
+
+		/* Nothing buffered: sleep until data, the next status, or the
+		 * caller's deadline, whichever comes first. */
+		{
+			int64_t now = now_mono_ms();
+			int64_t wait = s->last_status + s->status_interval_ms - now;
+			struct pollfd pfd;
+
+			if (deadline >= 0 && deadline - now < wait)
+				wait = deadline - now;
+			if (wait < 0)
+				wait = 0;
+			pfd.fd = PQsocket(s->conn);
+			pfd.events = POLLIN;
+			pfd.revents = 0;
+			if (pfd.fd < 0) {
+				snprintf(errbuf, errlen, "replication connection has no socket");
+				return REPL_RETRY;
+			}
+			n = poll(&pfd, 1, (int) wait);
+			if (n < 0 && errno == EINTR)
+				return REPL_TIMEOUT; /* a signal: the caller checks flags */
+			if (n < 0) {
+				snprintf(errbuf, errlen,
+						 "could not wait for replication data: %s",
+						 strerror(errno));
+				return REPL_RETRY;
+			}
+			if (n > 0 && PQconsumeInput(s->conn) == 0) {
+				set_pq_error(errbuf, errlen, "could not read replication data",
+							 PQerrorMessage(s->conn));
+				return REPL_RETRY;
+			}
+			if (n == 0 && deadline >= 0 && now_mono_ms() >= deadline)
+				return REPL_TIMEOUT;
+		}
+	}
+}
+
+void
+repl_confirm(struct repl_stream *s, lsn_t lsn, bool caught_up)
+{
+	if (lsn > s->confirmed)
+		s->confirmed = lsn;
+	s->caught_up = caught_up;
+}
+
+lsn_t
+repl_sent_flush(const struct repl_stream *s)
+{
+	return s->sent_flush;
+}
+
+lsn_t
+repl_keepalive_end(const struct repl_stream *s)
+{
+	return s->keepalive_end;
+}
+
+void
+repl_close(struct repl_stream *s)
+{
+	char err[256];
+
+	if (s == NULL)
+		return;
+	if (s->copybuf)
+		PQfreemem(s->copybuf);
+	if (s->streaming && PQstatus(s->conn) == CONNECTION_OK) {
+		/* Final status so the slot keeps what we applied, then end copy. */
+		if (repl_send_status(s, true, err, sizeof(err)) == REPL_OK &&
+			PQputCopyEnd(s->conn, NULL) == 1) {
+			PGresult *r;
+
+			PQflush(s->conn);
+			/* Drain: the server answers CopyDone, then the command result. */
+			while ((r = PQgetResult(s->conn)) != NULL) {
+				ExecStatusType st = PQresultStatus(r);
+
+				PQclear(r);
+				if (st == PGRES_COPY_BOTH || st == PGRES_COPY_OUT) {
+					char *buf;
+
+					while (PQgetCopyData(s->conn, &buf, 0) > 0)
+						PQfreemem(buf);
+				}
+			}
+		}
+	}
+	PQfinish(s->conn);
+	free(s);
+}

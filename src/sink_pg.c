@@ -1,0 +1,827 @@
+/* sink_pg.c: the analytics PostgreSQL sink: schema, checkpoints, set-based apply. */
+#include "walpipe/sink_pg.h"
+
+#include "walpipe/buf.h"
+#include "walpipe/mem.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* sql/001_walpipe_schema.sql, embedded by CMake (schema_sql.c). */
+extern const char walpipe_schema_sql[];
+#define SCHEMA_VERSION 1
+
+/* COPY data goes out in pieces of about this size. */
+#define COPY_CHUNK (256 * 1024)
+
+struct sink_pg {
+	PGconn *conn;
+	struct sink_pg_config cfg;
+	char *qschema;	/* quoted walpipe schema */
+	char *qstaging; /* quoted staging schema.table, or NULL */
+	struct buf q;	/* statement text scratch */
+	struct buf copy; /* COPY data scratch */
+	bool careful;	/* savepoints and bisection: a data error was seen */
+	struct sink_stats *stats;
+	void (*tick)(void *);
+	void *tick_arg;
+};
+
+/* Internal outcome of a statement, finer than enum sink_result. */
+enum step {
+	STEP_OK,
+	STEP_DATA,	/* a row's data failed: dead-letter it */
+	STEP_RETRY,
+	STEP_FATAL,
+};
+
+static void
+set_pq_error(char *errbuf, size_t errlen, const char *what, PGconn *conn,
+			 const PGresult *r)
+{
+	const char *msg = r ? PQresultErrorMessage(r) : "";
+	size_t n;
+
+	if (msg == NULL || msg[0] == '\0')
+		msg = PQerrorMessage(conn);
+	n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+		n--;
+	snprintf(errbuf, errlen, "%s: %.*s", what, (int) n, msg);
+}
+
+/*
+ * Classify a failed result by SQLSTATE: data exceptions (22), integrity
+ * violations (23) and cardinality violations (21: ON CONFLICT hitting a
+ * row twice) belong to rows; connection loss, admin shutdown,
+ * serialization and deadlock failures are retried; the rest (42: a
+ * mapping's SQL is wrong, a table is missing) is fatal.
+ */
+static enum step
+classify(PGconn *conn, const PGresult *r)
+{
+	const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+
+	if (PQstatus(conn) != CONNECTION_OK || st == NULL)
+		return STEP_RETRY;
+	if (strncmp(st, "22", 2) == 0 || strncmp(st, "23", 2) == 0 ||
+		strncmp(st, "21", 2) == 0)
+		return STEP_DATA;
+	if (strncmp(st, "08", 2) == 0 || strncmp(st, "57", 2) == 0 ||
+		strncmp(st, "53", 2) == 0 || strcmp(st, "40001") == 0 ||
+		strcmp(st, "40P01") == 0 || strncmp(st, "55P03", 5) == 0)
+		return STEP_RETRY;
+	return STEP_FATAL;
+}
+
+static enum sink_result
+to_result(enum step st)
+{
+	return st == STEP_RETRY ? SINK_RETRY : SINK_FATAL;
+}
+
+/* Run a command that returns no rows.  On failure fills errbuf. */
+static enum step
+exec_cmd(struct sink_pg *s, const char *sql, char *errbuf, size_t errlen)
+{
+	PGresult *r = PQexec(s->conn, sql);
+	enum step st = STEP_OK;
+	ExecStatusType rs = PQresultStatus(r);
+
+	if (rs != PGRES_COMMAND_OK && rs != PGRES_TUPLES_OK) {
+		st = classify(s->conn, r);
+		set_pq_error(errbuf, errlen, "analytics statement failed", s->conn,
+					 r);
+	}
+	PQclear(r);
+	if (s->stats)
+		s->stats->statements++;
+	return st;
+}
+
+static char *
+quote_ident_pq(PGconn *conn, const char *name)
+{
+	char *q = PQescapeIdentifier(conn, name, strlen(name));
+	char *copy = wp_strdup(q ? q : "\"\"");
+
+	PQfreemem(q);
+	return copy;
+}
+
+/* The schema script with :"schema" replaced by the quoted schema name. */
+static char *
+schema_script(const char *qschema)
+{
+	struct buf b = BUF_INIT;
+	const char *p = walpipe_schema_sql, *hit;
+
+	while ((hit = strstr(p, ":\"schema\"")) != NULL) {
+		buf_append(&b, p, (size_t) (hit - p));
+		buf_append_str(&b, qschema);
+		p = hit + strlen(":\"schema\"");
+	}
+	buf_append_str(&b, p);
+	return b.data;
+}
+
+static enum step
+install_schema(struct sink_pg *s, char *errbuf, size_t errlen)
+{
+	enum step st;
+	PGresult *r;
+	char *script;
+	bool current = false;
+
+	/* Several walpipe instances may share one analytics database: the
+	 * transaction-scoped advisory lock serialises their installs. */
+	st = exec_cmd(s, "BEGIN", errbuf, errlen);
+	if (st != STEP_OK)
+		return st;
+	st = exec_cmd(s, "SELECT pg_advisory_xact_lock(7483921)", errbuf, errlen);
+	if (st != STEP_OK)
+		goto fail;
+	/* Two steps: a query naming a missing table would fail. */
+	buf_reset(&s->q, 65536);
+	buf_appendf(&s->q, "SELECT to_regclass('%s.schema_version') IS NOT NULL",
+				s->qschema);
+	r = PQexec(s->conn, s->q.data);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		st = classify(s->conn, r);
+		set_pq_error(errbuf, errlen, "could not inspect the walpipe schema",
+					 s->conn, r);
+		PQclear(r);
+		goto fail;
+	}
+	if (strcmp(PQgetvalue(r, 0, 0), "t") == 0) {
+		PQclear(r);
+		buf_reset(&s->q, 65536);
+		buf_appendf(&s->q, "SELECT coalesce(max(version), 0) FROM %s.schema_version",
+					s->qschema);
+		r = PQexec(s->conn, s->q.data);
+		if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+			int v = atoi(PQgetvalue(r, 0, 0));
+
+			if (v > SCHEMA_VERSION) {
+				snprintf(errbuf, errlen,
+						 "walpipe schema %s is at version %d, newer than this "
+						 "walpipe (%d)\nUpgrade walpipe.",
+						 s->qschema, v, SCHEMA_VERSION);
+				PQclear(r);
+				st = STEP_FATAL;
+				goto fail;
+			}
+			current = v == SCHEMA_VERSION;
+		}
+	}
+	PQclear(r);
+	if (!current) {
+		script = schema_script(s->qschema);
+		r = PQexec(s->conn, script);
+		free(script);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK &&
+			PQresultStatus(r) != PGRES_TUPLES_OK) {
+			st = classify(s->conn, r);
+			if (st == STEP_DATA)
+				st = STEP_FATAL;
+			set_pq_error(errbuf, errlen,
+						 "could not create the walpipe schema", s->conn, r);
+			PQclear(r);
+			goto fail;
+		}
+		PQclear(r);
+	}
+	if (s->qstaging) {
+		char *qs = quote_ident_pq(s->conn, s->cfg.staging_schema);
+		char *qdef;
+
+		buf_reset(&s->q, 65536);
+		buf_appendf(&s->q, "%s_default", s->cfg.staging_table);
+		qdef = quote_ident_pq(s->conn, s->q.data);
+		buf_reset(&s->q, 65536);
+		buf_appendf(
+			&s->q,
+			"CREATE SCHEMA IF NOT EXISTS %s;"
+			"CREATE TABLE IF NOT EXISTS %s ("
+			" id bigserial,"
+			" source text NOT NULL,"
+			" source_schema text NOT NULL,"
+			" source_table text NOT NULL,"
+			" op \"char\" NOT NULL,"
+			" lsn pg_lsn NOT NULL,"
+			" xid bigint,"
+			" commit_time timestamptz NOT NULL,"
+			" payload jsonb NOT NULL,"
+			" received_at timestamptz NOT NULL DEFAULT now(),"
+			" PRIMARY KEY (id, commit_time)"
+			") PARTITION BY RANGE (commit_time);"
+			"CREATE TABLE IF NOT EXISTS %s.%s PARTITION OF %s DEFAULT;",
+			qs, s->qstaging, qs, qdef, s->qstaging);
+		free(qs);
+		free(qdef);
+		st = exec_cmd(s, s->q.data, errbuf, errlen);
+		if (st != STEP_OK) {
+			if (st == STEP_DATA)
+				st = STEP_FATAL;
+			goto fail;
+		}
+	}
+	return exec_cmd(s, "COMMIT", errbuf, errlen);
+
+fail:
+	{
+		char ignore[64];
+
+		exec_cmd(s, "ROLLBACK", ignore, sizeof(ignore));
+	}
+	return st;
+}
+
+enum sink_result
+sink_pg_maintain(struct sink_pg *s, char *errbuf, size_t errlen)
+{
+	const char *params[4];
+	char premake[16];
+	PGresult *r;
+	enum sink_result res = SINK_OK;
+
+	if (!s->qstaging)
+		return SINK_OK;
+	buf_reset(&s->q, 65536);
+	buf_appendf(&s->q, "SELECT %s.ensure_partitions($1::regclass, $2, $3::int, "
+					   "$4::interval)",
+				s->qschema);
+	snprintf(premake, sizeof(premake), "%d", s->cfg.premake);
+	params[0] = s->qstaging;
+	params[1] = s->cfg.partition_unit ? s->cfg.partition_unit : "month";
+	params[2] = premake;
+	params[3] = s->cfg.retention;
+	r = PQexecParams(s->conn, s->q.data, 4, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		res = classify(s->conn, r) == STEP_RETRY ? SINK_RETRY : SINK_FATAL;
+		set_pq_error(errbuf, errlen, "could not maintain staging partitions",
+					 s->conn, r);
+	}
+	PQclear(r);
+	return res;
+}
+
+struct sink_pg *
+sink_pg_open(const struct sink_pg_config *cfg, enum sink_result *res,
+			 char *errbuf, size_t errlen)
+{
+	const char *keys[] = {"dbname", "fallback_application_name", NULL};
+	const char *vals[] = {cfg->conninfo, "walpipe", NULL};
+	struct sink_pg *s = wp_calloc(1, sizeof(*s));
+	enum step st;
+
+	s->cfg = *cfg;
+	s->conn = PQconnectdbParams(keys, vals, 1);
+	if (PQstatus(s->conn) != CONNECTION_OK) {
+		set_pq_error(errbuf, errlen,
+					 "could not connect to the analytics server", s->conn,
+					 NULL);
+		*res = SINK_RETRY;
+		goto fail;
+	}
+	s->qschema = quote_ident_pq(s->conn, cfg->schema);
+	if (cfg->staging_table) {
+		char *a = quote_ident_pq(s->conn, cfg->staging_schema);
+		char *b = quote_ident_pq(s->conn, cfg->staging_table);
+
+		buf_reset(&s->q, 0);
+		buf_appendf(&s->q, "%s.%s", a, b);
+		s->qstaging = wp_strdup(s->q.data);
+		free(a);
+		free(b);
+	}
+	/* Search path empty: every name walpipe writes is qualified, and
+	 * mapping SQL must not resolve to a surprise. */
+	st = exec_cmd(s, "SET search_path = pg_catalog, public; "
+					 "SET application_name = 'walpipe'",
+				  errbuf, errlen);
+	if (st == STEP_OK)
+		st = install_schema(s, errbuf, errlen);
+	if (st != STEP_OK) {
+		*res = to_result(st);
+		goto fail;
+	}
+	*res = sink_pg_maintain(s, errbuf, errlen);
+	if (*res != SINK_OK)
+		goto fail;
+	return s;
+
+fail:
+	sink_pg_close(s);
+	return NULL;
+}
+
+enum sink_result
+sink_pg_read_checkpoint(struct sink_pg *s, struct checkpoint *out,
+						char *errbuf, size_t errlen)
+{
+	const char *params[1] = {s->cfg.source};
+	PGresult *r;
+
+	memset(out, 0, sizeof(*out));
+	buf_reset(&s->q, 65536);
+	buf_appendf(&s->q,
+				"SELECT lsn, txn_end, txn_applied, coalesce(last_commit_time::text, '') "
+				"FROM %s.checkpoints WHERE source = $1",
+				s->qschema);
+	r = PQexecParams(s->conn, s->q.data, 1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		enum step st = classify(s->conn, r);
+
+		set_pq_error(errbuf, errlen, "could not read the checkpoint", s->conn,
+					 r);
+		PQclear(r);
+		return st == STEP_RETRY ? SINK_RETRY : SINK_FATAL;
+	}
+	if (PQntuples(r) == 1) {
+		out->exists = true;
+		lsn_parse(PQgetvalue(r, 0, 0), &out->lsn, NULL, 0);
+		if (!PQgetisnull(r, 0, 1))
+			lsn_parse(PQgetvalue(r, 0, 1), &out->txn_end, NULL, 0);
+		out->txn_applied = strtoull(PQgetvalue(r, 0, 2), NULL, 10);
+		snprintf(out->last_commit_time, sizeof(out->last_commit_time), "%s",
+				 PQgetvalue(r, 0, 3));
+	}
+	PQclear(r);
+	return SINK_OK;
+}
+
+static enum step
+write_checkpoint(struct sink_pg *s, const struct checkpoint *c, char *errbuf,
+				 size_t errlen)
+{
+	char lsn[LSN_STRLEN], txn[LSN_STRLEN], applied[24];
+	const char *params[5];
+	PGresult *r;
+	enum step st = STEP_OK;
+
+	params[0] = s->cfg.source;
+	params[1] = lsn_format(c->lsn, lsn);
+	params[2] = c->txn_end ? lsn_format(c->txn_end, txn) : NULL;
+	snprintf(applied, sizeof(applied), "%llu",
+			 (unsigned long long) c->txn_applied);
+	params[3] = applied;
+	params[4] = c->last_commit_time[0] ? c->last_commit_time : NULL;
+	buf_reset(&s->q, 65536);
+	buf_appendf(&s->q,
+				"INSERT INTO %s.checkpoints AS c (source, lsn, txn_end, "
+				"txn_applied, last_commit_time) VALUES ($1, $2, $3, $4, $5) "
+				"ON CONFLICT (source) DO UPDATE SET lsn = EXCLUDED.lsn, "
+				"txn_end = EXCLUDED.txn_end, txn_applied = "
+				"EXCLUDED.txn_applied, last_commit_time = "
+				"coalesce(EXCLUDED.last_commit_time, c.last_commit_time), "
+				"updated_at = now()",
+				s->qschema);
+	r = PQexecParams(s->conn, s->q.data, 5, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		st = classify(s->conn, r);
+		if (st == STEP_DATA)
+			st = STEP_FATAL;
+		set_pq_error(errbuf, errlen, "could not write the checkpoint",
+					 s->conn, r);
+	}
+	PQclear(r);
+	return st;
+}
+
+enum sink_result
+sink_pg_write_checkpoint(struct sink_pg *s, const struct checkpoint *ckpt,
+						 char *errbuf, size_t errlen)
+{
+	enum step st = write_checkpoint(s, ckpt, errbuf, errlen);
+
+	return st == STEP_OK ? SINK_OK : to_result(st);
+}
+
+enum sink_result
+sink_pg_prepare(struct sink_pg *s, struct sink_target *t, size_t n,
+				char *errbuf, size_t errlen)
+{
+	for (size_t i = 0; i < n; i++) {
+		enum step st = exec_cmd(s, t[i].plan->create_tmp, errbuf, errlen);
+
+		if (st != STEP_OK)
+			return st == STEP_RETRY ? SINK_RETRY : SINK_FATAL;
+	}
+	return SINK_OK;
+}
+
+/* Stream s->copy to the server if it is big enough (or always: force). */
+static enum step
+copy_flush(struct sink_pg *s, bool force, char *errbuf, size_t errlen)
+{
+	if (s->copy.len == 0 || (!force && s->copy.len < COPY_CHUNK))
+		return STEP_OK;
+	if (PQputCopyData(s->conn, s->copy.data, (int) s->copy.len) != 1) {
+		set_pq_error(errbuf, errlen, "could not send COPY data", s->conn,
+					 NULL);
+		return STEP_RETRY;
+	}
+	buf_reset(&s->copy, 4 * COPY_CHUNK);
+	if (s->tick)
+		s->tick(s->tick_arg);
+	return STEP_OK;
+}
+
+static enum step
+copy_begin(struct sink_pg *s, const char *sql, char *errbuf, size_t errlen)
+{
+	PGresult *r = PQexec(s->conn, sql);
+	enum step st = STEP_OK;
+
+	if (PQresultStatus(r) != PGRES_COPY_IN) {
+		st = classify(s->conn, r);
+		if (st == STEP_DATA)
+			st = STEP_FATAL;
+		set_pq_error(errbuf, errlen, "could not start COPY", s->conn, r);
+	}
+	PQclear(r);
+	buf_reset(&s->copy, 4 * COPY_CHUNK);
+	return st;
+}
+
+static enum step
+copy_end(struct sink_pg *s, char *errbuf, size_t errlen)
+{
+	enum step st = copy_flush(s, true, errbuf, errlen);
+	PGresult *r;
+
+	if (st != STEP_OK)
+		return st;
+	if (PQputCopyEnd(s->conn, NULL) != 1) {
+		set_pq_error(errbuf, errlen, "could not end COPY", s->conn, NULL);
+		return STEP_RETRY;
+	}
+	while ((r = PQgetResult(s->conn)) != NULL) {
+		if (PQresultStatus(r) != PGRES_COMMAND_OK && st == STEP_OK) {
+			st = classify(s->conn, r);
+			set_pq_error(errbuf, errlen, "COPY failed", s->conn, r);
+		}
+		PQclear(r);
+	}
+	return st;
+}
+
+/* Staging: one row per change, the wal2json object as the payload. */
+static enum step
+stage_batch(struct sink_pg *s, const struct batch *b, char *errbuf,
+			size_t errlen)
+{
+	enum step st;
+	size_t n = batch_count(b);
+
+	if (!s->qstaging || n == 0)
+		return STEP_OK;
+	buf_reset(&s->q, 65536);
+	buf_appendf(&s->q,
+				"COPY %s (source, source_schema, source_table, op, lsn, xid, "
+				"commit_time, payload) FROM STDIN",
+				s->qstaging);
+	st = copy_begin(s, s->q.data, errbuf, errlen);
+	if (st != STEP_OK)
+		return st;
+	for (size_t i = 0; i < n; i++) {
+		const struct batch_change *c = batch_get(b, i);
+		const char *json = batch_text(b, c->json);
+		const char *ts = batch_text(b, c->commit_time);
+		char lsn[LSN_STRLEN];
+		size_t run = 0;
+
+		if (c->action == W2J_MESSAGE && !s->cfg.stage_messages)
+			continue;
+		buf_appendf(&s->copy, "%s\t%s\t%s\t%c\t%s\t%u\t%s\t", s->cfg.source,
+					c->schema != UINT32_MAX ? batch_text(b, c->schema) : "",
+					c->table != UINT32_MAX ? batch_text(b, c->table) : "",
+					(char) c->action, lsn_format(c->lsn, lsn), c->xid,
+					ts ? ts : "now");
+		/* COPY text escaping of the JSON (it may hold \ and tabs). */
+		for (size_t k = 0; k < c->json_len; k++) {
+			const char *esc;
+
+			switch (json[k]) {
+			case '\\': esc = "\\\\"; break;
+			case '\t': esc = "\\t"; break;
+			case '\n': esc = "\\n"; break;
+			case '\r': esc = "\\r"; break;
+			default: continue;
+			}
+			buf_append(&s->copy, json + run, k - run);
+			buf_append_str(&s->copy, esc);
+			run = k + 1;
+		}
+		buf_append(&s->copy, json + run, c->json_len - run);
+		buf_append_char(&s->copy, '\n');
+		if (s->stats)
+			s->stats->staged++;
+		st = copy_flush(s, false, errbuf, errlen);
+		if (st != STEP_OK)
+			return st;
+	}
+	return copy_end(s, errbuf, errlen);
+}
+
+static enum step
+dead_letter(struct sink_pg *s, const struct batch *b,
+			const struct sink_target *t, size_t seq, const char *error,
+			const char *sqlstate, char *errbuf, size_t errlen)
+{
+	const struct batch_change *c =
+		batch_get(b, collapse_change_of(t->rows, seq));
+	char lsn[LSN_STRLEN], xid[16], op[2], srct[200], tgt[200];
+	const char *params[9];
+	PGresult *r;
+	enum step st = STEP_OK;
+
+	snprintf(srct, sizeof(srct), "%s.%s", t->rule->from_schema,
+			 t->rule->from_table);
+	snprintf(tgt, sizeof(tgt), "%s.%s", t->rule->to_schema,
+			 t->rule->to_table);
+	snprintf(xid, sizeof(xid), "%u", c->xid);
+	op[0] = (char) c->action;
+	op[1] = '\0';
+	params[0] = s->cfg.source;
+	params[1] = srct;
+	params[2] = tgt;
+	params[3] = lsn_format(c->lsn, lsn);
+	params[4] = xid;
+	params[5] = op;
+	params[6] = batch_text(b, c->json);
+	params[7] = error;
+	params[8] = sqlstate;
+	buf_reset(&s->q, 65536);
+	buf_appendf(&s->q,
+				"INSERT INTO %s.dead_letters (source, source_table, "
+				"target_table, lsn, xid, op, payload, error, sqlstate) VALUES "
+				"($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+				s->qschema);
+	r = PQexecParams(s->conn, s->q.data, 9, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		st = classify(s->conn, r);
+		if (st == STEP_DATA)
+			st = STEP_FATAL;
+		set_pq_error(errbuf, errlen, "could not write a dead letter",
+					 s->conn, r);
+	}
+	PQclear(r);
+	if (st == STEP_OK && s->stats)
+		s->stats->dead_letters++;
+	return st;
+}
+
+/*
+ * Run one apply statement over rows lo..hi (1-based _seq).  In careful
+ * mode a failure that belongs to rows is narrowed down by halving the
+ * range inside savepoints until the bad rows are found and dead-lettered;
+ * the good rows of the range are still applied set-wise.
+ */
+static enum step
+run_range(struct sink_pg *s, const struct batch *b, struct sink_target *t,
+		  const char *sql, size_t lo, size_t hi, char *errbuf, size_t errlen)
+{
+	char los[24], his[24];
+	const char *params[2] = {los, his};
+	PGresult *r;
+	enum step st;
+
+	snprintf(los, sizeof(los), "%zu", lo);
+	snprintf(his, sizeof(his), "%zu", hi);
+	if (s->careful) {
+		st = exec_cmd(s, "SAVEPOINT walpipe_rows", errbuf, errlen);
+		if (st != STEP_OK)
+			return st;
+	}
+	r = PQexecParams(s->conn, sql, 2, NULL, params, NULL, NULL, 0);
+	if (s->stats)
+		s->stats->statements++;
+	if (s->tick)
+		s->tick(s->tick_arg);
+	if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+		if (s->stats)
+			s->stats->applied += strtoull(PQcmdTuples(r), NULL, 10);
+		PQclear(r);
+		return s->careful ? exec_cmd(s, "RELEASE SAVEPOINT walpipe_rows",
+									 errbuf, errlen)
+						  : STEP_OK;
+	}
+	st = classify(s->conn, r);
+	set_pq_error(errbuf, errlen, "could not apply changes", s->conn, r);
+	if (st != STEP_DATA || !s->careful) {
+		PQclear(r);
+		return st;
+	}
+	{
+		char err[1024], state[8];
+		const char *sqlstate = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+		const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+
+		snprintf(err, sizeof(err), "%s", msg ? msg : errbuf);
+		snprintf(state, sizeof(state), "%s", sqlstate ? sqlstate : "");
+		PQclear(r);
+		st = exec_cmd(s, "ROLLBACK TO SAVEPOINT walpipe_rows", errbuf,
+					  errlen);
+		if (st == STEP_OK)
+			st = exec_cmd(s, "RELEASE SAVEPOINT walpipe_rows", errbuf,
+						  errlen);
+		if (st != STEP_OK)
+			return st;
+		if (lo == hi)
+			return dead_letter(s, b, t, lo, err, state, errbuf, errlen);
+	}
+	st = run_range(s, b, t, sql, lo, lo + (hi - lo) / 2, errbuf, errlen);
+	if (st == STEP_OK)
+		st = run_range(s, b, t, sql, lo + (hi - lo) / 2 + 1, hi, errbuf,
+					   errlen);
+	return st;
+}
+
+/* COPY a target's collapsed rows to its temp table and apply them. */
+static enum step
+apply_target(struct sink_pg *s, const struct batch *b, struct sink_target *t,
+			 char *errbuf, size_t errlen)
+{
+	size_t n = collapse_count(t->rows);
+	const char *stmts[4];
+	enum step st;
+
+	if (n == 0)
+		return STEP_OK;
+	st = copy_begin(s, t->plan->copy, errbuf, errlen);
+	if (st != STEP_OK)
+		return st;
+	for (size_t i = 0; i < n; i += 1024) {
+		collapse_copy_text(t->rows, b, t->plan, t->srccols, i, i + 1023,
+						   &s->copy);
+		st = copy_flush(s, false, errbuf, errlen);
+		if (st != STEP_OK)
+			return st;
+	}
+	st = copy_end(s, errbuf, errlen);
+	if (st != STEP_OK)
+		return st == STEP_DATA ? STEP_FATAL : st;
+
+	/* Deletes first: a key's rows are merged, so each key has one op. */
+	stmts[0] = t->plan->remove;
+	stmts[1] = t->plan->upsert;
+	stmts[2] = t->plan->update_partial;
+	stmts[3] = t->plan->append;
+	for (int k = 0; k < 4; k++) {
+		if (stmts[k] == NULL)
+			continue;
+		st = run_range(s, b, t, stmts[k], 1, n, errbuf, errlen);
+		if (st != STEP_OK)
+			return st;
+	}
+	buf_reset(&s->q, 65536);
+	buf_appendf(&s->q, "TRUNCATE %s", t->plan->tmp_table);
+	st = exec_cmd(s, s->q.data, errbuf, errlen);
+	collapse_reset(t->rows);
+	return st;
+}
+
+static bool
+target_matches(const struct sink_target *t, const struct batch *b,
+			   const struct batch_change *c)
+{
+	return c->schema != UINT32_MAX &&
+		   strcmp(batch_text(b, c->schema), t->rule->from_schema) == 0 &&
+		   strcmp(batch_text(b, c->table), t->rule->from_table) == 0;
+}
+
+static enum step
+apply_facts(struct sink_pg *s, const struct batch *b, struct sink_target *t,
+			size_t n, char *errbuf, size_t errlen)
+{
+	size_t count = batch_count(b);
+	enum step st;
+
+	for (size_t j = 0; j < n; j++)
+		collapse_reset(t[j].rows);
+	for (size_t i = 0; i < count; i++) {
+		const struct batch_change *c = batch_get(b, i);
+
+		if (c->action == W2J_MESSAGE)
+			continue;
+		if (c->action == W2J_TRUNCATE) {
+			/* Changes before a truncate must land before it. */
+			for (size_t j = 0; j < n; j++) {
+				if (!target_matches(&t[j], b, c) ||
+					t[j].rule->mode == MAP_MODE_NONE)
+					continue;
+				if (t[j].rule->on_truncate == MAP_TRUNCATE_FAIL) {
+					snprintf(errbuf, errlen,
+							 "source table %s.%s was truncated and its "
+							 "mapping to %s.%s says on_truncate: fail",
+							 t[j].rule->from_schema, t[j].rule->from_table,
+							 t[j].rule->to_schema, t[j].rule->to_table);
+					return STEP_FATAL;
+				}
+				if (!t[j].plan->truncate)
+					continue;
+				st = apply_target(s, b, &t[j], errbuf, errlen);
+				if (st == STEP_OK)
+					st = exec_cmd(s, t[j].plan->truncate, errbuf, errlen);
+				if (st != STEP_OK)
+					return st;
+			}
+			continue;
+		}
+		for (size_t j = 0; j < n; j++) {
+			if (t[j].rule->mode == MAP_MODE_NONE || !target_matches(&t[j], b, c))
+				continue;
+			collapse_add(t[j].rows, b, i, t[j].plan, t[j].srccols,
+						 t[j].rule->mode == MAP_MODE_UPSERT);
+		}
+	}
+	for (size_t j = 0; j < n; j++) {
+		st = apply_target(s, b, &t[j], errbuf, errlen);
+		if (st != STEP_OK)
+			return st;
+	}
+	return STEP_OK;
+}
+
+static enum step
+apply_once(struct sink_pg *s, const struct batch *b, struct sink_target *t,
+		   size_t n, const struct checkpoint *ckpt, char *errbuf,
+		   size_t errlen)
+{
+	enum step st = exec_cmd(s, "BEGIN", errbuf, errlen);
+
+	if (st == STEP_OK)
+		st = stage_batch(s, b, errbuf, errlen);
+	if (st == STEP_OK)
+		st = apply_facts(s, b, t, n, errbuf, errlen);
+	if (st == STEP_OK)
+		st = write_checkpoint(s, ckpt, errbuf, errlen);
+	if (st == STEP_OK)
+		st = exec_cmd(s, "COMMIT", errbuf, errlen);
+	if (st != STEP_OK && PQstatus(s->conn) == CONNECTION_OK) {
+		char ignore[256];
+
+		if (PQtransactionStatus(s->conn) == PQTRANS_ACTIVE) {
+			/* Leave a half-sent COPY before rolling back. */
+			PQputCopyEnd(s->conn, "walpipe: aborting batch");
+			PQclear(PQgetResult(s->conn));
+		}
+		exec_cmd(s, "ROLLBACK", ignore, sizeof(ignore));
+	}
+	return st;
+}
+
+enum sink_result
+sink_pg_apply(struct sink_pg *s, const struct batch *b, struct sink_target *t,
+			  size_t n, const struct checkpoint *ckpt, void (*tick)(void *),
+			  void *arg, struct sink_stats *stats, char *errbuf,
+			  size_t errlen)
+{
+	struct sink_stats local;
+	enum step st;
+
+	memset(&local, 0, sizeof(local));
+	s->stats = &local;
+	s->tick = tick;
+	s->tick_arg = arg;
+	/* Optimistic first: no savepoints.  A row error rolls the batch back
+	 * and it is redone carefully, bisecting to the bad rows. */
+	s->careful = false;
+	st = apply_once(s, b, t, n, ckpt, errbuf, errlen);
+	if (st == STEP_DATA) {
+		memset(&local, 0, sizeof(local));
+		s->careful = true;
+		st = apply_once(s, b, t, n, ckpt, errbuf, errlen);
+		s->careful = false;
+		if (st == STEP_DATA)
+			st = STEP_FATAL;
+	}
+	s->stats = NULL;
+	s->tick = NULL;
+	if (st != STEP_OK)
+		return to_result(st);
+	if (stats) {
+		stats->staged += local.staged;
+		stats->applied += local.applied;
+		stats->dead_letters += local.dead_letters;
+		stats->statements += local.statements;
+	}
+	return SINK_OK;
+}
+
+void
+sink_pg_close(struct sink_pg *s)
+{
+	if (s == NULL)
+		return;
+	PQfinish(s->conn);
+	free(s->qschema);
+	free(s->qstaging);
+	buf_free(&s->q);
+	buf_free(&s->copy);
+	free(s);
+}
