@@ -24,9 +24,9 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{"run", "stream the source slot into the analytics database", NULL},
+	{"run", "stream the source slot into the analytics database", cmd_run},
 	{"stream", "print decoded changes of a slot as JSON lines", cmd_stream},
-	{"check", "validate a configuration file (offline or --live)", NULL},
+	{"check", "validate a configuration file", cmd_check},
 	{"status", "show slot, checkpoint, lag and dead letters of a source",
 	 NULL},
 	{"snapshot", "copy existing rows of a table through its mapping", NULL},

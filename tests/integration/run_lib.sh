@@ -14,6 +14,36 @@ CREATE TABLE public.orders (id bigint PRIMARY KEY, user_id bigint,
 CREATE TABLE public.order_events (id bigserial PRIMARY KEY, order_id bigint,
   kind text, value numeric, payload jsonb, created_at timestamptz DEFAULT now());
 CREATE TABLE public.ignored (id int PRIMARY KEY, x text);
+CREATE FUNCTION shop_workload(rounds int) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+  r int;
+  uid bigint;
+  oid bigint;
+BEGIN
+  FOR r IN 1..rounds LOOP
+    uid := (random() * 200)::bigint;
+    oid := (random() * 400)::bigint;
+    INSERT INTO users (id, name, email, bio)
+      VALUES (uid, 'user ' || uid, CASE WHEN random() < 0.2 THEN NULL ELSE 'u' || uid || '@x' END,
+              CASE WHEN random() < 0.3 THEN repeat(md5(random()::text), 300) ELSE 'short' END)
+      ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name || ' again';
+    INSERT INTO orders VALUES (oid, uid, round((random() * 1000)::numeric, 2),
+      (ARRAY['new', 'paid', 'shipped', 'test'])[1 + (random() * 3)::int], now())
+      ON CONFLICT (id) DO UPDATE SET status = 'paid', amount = orders.amount + 1;
+    INSERT INTO order_events (order_id, kind, value, payload)
+      VALUES (oid, 'status', random() * 2e6 - 5e5, jsonb_build_object('order_id', oid, 'n', r));
+    IF random() < 0.3 THEN
+      -- bio unchanged: a TOASTed bio arrives absent from the update
+      UPDATE users SET email = 'changed' || r WHERE id = (random() * 200)::bigint;
+    END IF;
+    IF random() < 0.15 THEN
+      DELETE FROM orders WHERE id = (random() * 400)::bigint;
+    END IF;
+    IF random() < 0.1 THEN
+      DELETE FROM users WHERE id = (random() * 200)::bigint;
+    END IF;
+  END LOOP;
+END $$;
 SQL
 	ana <<'SQL'
 CREATE SCHEMA analytics;
@@ -83,43 +113,11 @@ ${2:-}
 EOF
 }
 
-# A randomized workload: inserts, updates (some of TOASTed values, which
-# then arrive without them), deletes, NULLs, multi-statement transactions.
-# run_workload SEED ROUNDS
+# A randomized workload in one transaction (bigger than a batch, so it is
+# applied in pieces): inserts, upserts, updates that leave a TOASTed value
+# out, deletes, NULLs.  run_workload SEED ROUNDS
 run_workload() {
-	src -v seed="$1" -v rounds="$2" <<'SQL'
-SELECT setseed(:seed / 1000.0);
-DO $$
-DECLARE
-  r int;
-  uid bigint;
-  oid bigint;
-BEGIN
-  FOR r IN 1..:rounds LOOP
-    uid := (random() * 200)::bigint;
-    oid := (random() * 400)::bigint;
-    INSERT INTO users (id, name, email, bio)
-      VALUES (uid, 'user ' || uid, CASE WHEN random() < 0.2 THEN NULL ELSE 'u' || uid || '@x' END,
-              CASE WHEN random() < 0.3 THEN repeat(md5(random()::text), 300) ELSE 'short' END)
-      ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name || ' again';
-    INSERT INTO orders VALUES (oid, uid, round((random() * 1000)::numeric, 2),
-      (ARRAY['new', 'paid', 'shipped', 'test'])[1 + (random() * 3)::int], now())
-      ON CONFLICT (id) DO UPDATE SET status = 'paid', amount = orders.amount + 1;
-    INSERT INTO order_events (order_id, kind, value, payload)
-      VALUES (oid, 'status', random() * 2e6 - 5e5, jsonb_build_object('order_id', oid, 'n', r));
-    IF random() < 0.3 THEN
-      -- bio unchanged: a TOASTed bio arrives absent from the update
-      UPDATE users SET email = 'changed' || r WHERE id = (random() * 200)::bigint;
-    END IF;
-    IF random() < 0.15 THEN
-      DELETE FROM orders WHERE id = (random() * 400)::bigint;
-    END IF;
-    IF random() < 0.1 THEN
-      DELETE FROM users WHERE id = (random() * 200)::bigint;
-    END IF;
-  END LOOP;
-END $$;
-SQL
+	src -c "SELECT setseed($1 / 1000.0)" -c "SELECT shop_workload($2)" >/dev/null
 }
 
 # Many small transactions, each of several statements.

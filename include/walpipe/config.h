@@ -1,0 +1,117 @@
+/* config.h: the YAML configuration of one source: loading, validation, the typed result. */
+#ifndef WALPIPE_CONFIG_H
+#define WALPIPE_CONFIG_H
+
+#include "walpipe/map.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct config_refresh {
+	char *view_schema, *view_table;
+	int64_t every_ms;
+	bool concurrently;
+};
+
+/* One mapping: the rule (what map_plan_new compiles) and its storage. */
+struct config_mapping {
+	struct map_rule rule;	   /* points into the fields below */
+	char *from_schema, *from_table, *to_schema, *to_table;
+	char **key;
+	size_t nkey;
+	struct map_column *cols;
+	size_t ncols;
+	char *where;
+	char *soft_delete_column;
+	bool kafka; /* produce this mapping's table to Kafka (default true) */
+	int line;	/* where it starts in the file, for messages */
+};
+
+struct config_kv {
+	char *key, *value;
+	int line, col;
+};
+
+struct wp_config {
+	char *path;
+	struct {
+		char *name;
+		char *conninfo;
+		char *slot;
+		bool create_slot;
+		char **tables; /* "schema.table" */
+		size_t ntables;
+		int status_interval_ms;
+	} source;
+	struct {
+		char *conninfo;
+		char *schema;
+	} target;
+	struct {
+		int64_t max_changes;
+		int64_t max_bytes;
+		int64_t max_delay_ms;
+	} batch;
+	struct {
+		bool enabled;
+		char *schema, *table;
+		char *partition; /* day | week | month */
+		int64_t premake;
+		int64_t retention_ms; /* 0: keep forever */
+		bool messages;		  /* stage logical messages */
+		bool unmapped;		  /* stage tables without a mapping */
+	} staging;
+	struct config_mapping *mappings;
+	size_t nmappings;
+	struct config_refresh *refresh;
+	size_t nrefresh;
+	struct {
+		bool enabled;
+		char *brokers;
+		char *topic;
+		char *format; /* debezium | wal2json */
+		bool tombstones;
+		struct config_kv *properties;
+		size_t nproperties;
+	} kafka;
+	struct {
+		char *listen; /* NULL: no metrics endpoint */
+	} metrics;
+	struct {
+		char *format; /* json | text */
+		char *level;  /* debug | info | notice | warning | error */
+	} log;
+};
+
+/* Every problem found in a file, in file order. */
+struct config_errors {
+	char **msg;
+	size_t n;
+};
+
+/*
+ * Load and validate the configuration in path.  Returns the config, or
+ * NULL with every problem of the file in *errs (each "FILE:LINE:COL:
+ * KEY.PATH: message", naming the bad value and what is valid).  An
+ * unreadable file gives one message and sets *unreadable (the caller's
+ * "could not check", exit 2).  Pure apart from reading the file; never
+ * logs.  Free with config_free and config_errors_free (both NULL-safe).
+ */
+struct wp_config *config_load(const char *path, struct config_errors *errs,
+							  bool *unreadable);
+
+/* The same from a string; name is used in messages. */
+struct wp_config *config_load_string(const char *name, const char *text,
+									 size_t len, struct config_errors *errs);
+
+void config_free(struct wp_config *cfg);
+void config_errors_free(struct config_errors *errs);
+
+/* conninfo with any password replaced by ****, for logs.  Caller frees. */
+char *config_mask_conninfo(const char *conninfo);
+
+/* The wal2json add-tables list of source.tables.  Caller frees. */
+char *config_tables_list(const struct wp_config *cfg);
+
+#endif

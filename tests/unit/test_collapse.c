@@ -1,0 +1,269 @@
+/* test_collapse.c: unit tests of batch collapsing and the compiled apply SQL. */
+#include "walpipe/batch.h"
+#include "walpipe/buf.h"
+#include "walpipe/collapse.h"
+#include "walpipe/map.h"
+#include "walpipe/wal2json.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+static const struct map_srccol src[] = {
+	{"id", "bigint", true},
+	{"name", "text", false},
+	{"bio", "text", false},
+	{"raw", "bytea", false},
+};
+
+static const struct map_column cols[] = {
+	{.target = "user_id", .src = MAP_SRC_COLUMN, .column = "id"},
+	{.target = "name", .src = MAP_SRC_COLUMN, .column = "name"},
+	{.target = "bio", .src = MAP_SRC_COLUMN, .column = "bio"},
+	{.target = "raw", .src = MAP_SRC_COLUMN, .column = "raw"},
+	{.target = "lsn", .src = MAP_SRC_META, .meta = MAP_META_LSN},
+};
+static const char *const key[] = {"user_id"};
+
+static const struct map_rule rule = {
+	.from_schema = "public", .from_table = "users",
+	.to_schema = "analytics", .to_table = "fact_users",
+	.mode = MAP_MODE_UPSERT, .key = key, .nkey = 1,
+	.cols = cols, .ncols = 5,
+	.on_delete = MAP_DELETE_DELETE, .on_truncate = MAP_TRUNCATE_TRUNCATE,
+};
+
+/* Decode each wal2json line into the batch. */
+static struct batch *
+make_batch(const char *const *lines, size_t n)
+{
+	struct batch *b = batch_new(1 << 20);
+	struct w2j_decoder *d = w2j_decoder_new();
+	char err[256];
+
+	for (size_t i = 0; i < n; i++) {
+		struct w2j_change c;
+
+		if (!w2j_decode(d, lines[i], strlen(lines[i]), &c, err, sizeof(err)))
+			fail_msg("decode: %s", err);
+		assert_true(batch_add(b, &c, lines[i], strlen(lines[i]), 0x100,
+							  i + 1, "2026-01-01 00:00:00+00", err,
+							  sizeof(err)));
+	}
+	w2j_decoder_free(d);
+	return b;
+}
+
+static char *
+collapse_lines(const char *const *lines, size_t n, bool merge)
+{
+	char err[256];
+	struct map_plan *p = map_plan_new(&rule, src, 4, "shop", "t0", err,
+									  sizeof(err));
+	struct batch *b = make_batch(lines, n);
+	struct collapse *c = collapse_new();
+	struct buf out = BUF_INIT;
+	char *text;
+
+	assert_non_null(p);
+	for (size_t i = 0; i < n; i++)
+		collapse_add(c, b, i, p, src, merge);
+	collapse_copy_text(c, b, p, src, 0, collapse_count(c) - 1, &out);
+	text = strdup(out.data ? out.data : "");
+	buf_free(&out);
+	collapse_free(c);
+	batch_free(b);
+	map_plan_free(p);
+	return text;
+}
+
+#define I(id, name, bio)                                                       \
+	"{\"action\":\"I\",\"xid\":5,\"lsn\":\"0/10\",\"schema\":\"public\","     \
+	"\"table\":\"users\",\"columns\":[{\"name\":\"id\",\"value\":" id "},"      \
+	"{\"name\":\"name\",\"value\":" name "},{\"name\":\"bio\",\"value\":" bio  \
+	"},{\"name\":\"raw\",\"value\":\"00ff\"}]}"
+#define U_PARTIAL(id, name)                                                    \
+	"{\"action\":\"U\",\"xid\":5,\"lsn\":\"0/20\",\"schema\":\"public\","     \
+	"\"table\":\"users\",\"columns\":[{\"name\":\"id\",\"value\":" id "},"      \
+	"{\"name\":\"name\",\"value\":" name "},{\"name\":\"raw\",\"value\":"      \
+	"\"01\"}],\"identity\":[{\"name\":\"id\",\"value\":" id "}]}"
+#define D(id)                                                                  \
+	"{\"action\":\"D\",\"xid\":5,\"lsn\":\"0/30\",\"schema\":\"public\","     \
+	"\"table\":\"users\",\"identity\":[{\"name\":\"id\",\"value\":" id "}]}"
+
+static void
+test_insert_then_partial_update_is_full(void **state)
+{
+	const char *lines[] = {I("1", "\"a\"", "\"long bio\""),
+						   U_PARTIAL("1", "\"b\"")};
+	char *t = collapse_lines(lines, 2, true);
+
+	(void) state;
+	/* One full row: the new name, the bio from the insert. */
+	assert_string_equal(t, "1\tU\tU\t0/20\t5\t2026-01-01 00:00:00+00\t"
+						   "{t,t,t,t}\t1\tb\tlong bio\t\\\\x01\n");
+	free(t);
+}
+
+static void
+test_partial_update_alone_is_partial(void **state)
+{
+	const char *lines[] = {U_PARTIAL("7", "\"tab\\there\"")};
+	char *t = collapse_lines(lines, 1, true);
+
+	(void) state;
+	/* bio absent: present flag false, value NULL; tab escaped. */
+	assert_string_equal(t, "1\tP\tU\t0/20\t5\t2026-01-01 00:00:00+00\t"
+						   "{t,t,f,t}\t7\ttab\\there\t\\N\t\\\\x01\n");
+	free(t);
+}
+
+static void
+test_delete_then_reinsert_ends_present(void **state)
+{
+	const char *lines[] = {I("1", "\"a\"", "null"), D("1"),
+						   I("1", "\"again\"", "null"), D("2")};
+	char *t = collapse_lines(lines, 4, true);
+
+	(void) state;
+	assert_string_equal(t, "1\tU\tI\t0/10\t5\t2026-01-01 00:00:00+00\t"
+						   "{t,t,t,t}\t1\tagain\t\\N\t\\\\x00ff\n"
+						   "2\tD\tD\t0/30\t5\t2026-01-01 00:00:00+00\t"
+						   "{t,t,t,t}\t2\t\\N\t\\N\t\\N\n");
+	free(t);
+}
+
+static void
+test_insert_then_delete_is_delete(void **state)
+{
+	const char *lines[] = {I("3", "\"x\"", "\"y\""), D("3")};
+	char *t = collapse_lines(lines, 2, true);
+
+	(void) state;
+	assert_string_equal(t, "1\tD\tD\t0/30\t5\t2026-01-01 00:00:00+00\t"
+						   "{t,t,t,t}\t3\t\\N\t\\N\t\\N\n");
+	free(t);
+}
+
+static void
+test_key_change_deletes_old_key(void **state)
+{
+	const char *lines[] = {
+		"{\"action\":\"U\",\"xid\":5,\"lsn\":\"0/40\",\"schema\":\"public\","
+		"\"table\":\"users\",\"columns\":[{\"name\":\"id\",\"value\":9},"
+		"{\"name\":\"name\",\"value\":\"n\"},{\"name\":\"bio\",\"value\":null},"
+		"{\"name\":\"raw\",\"value\":null}],"
+		"\"identity\":[{\"name\":\"id\",\"value\":8}]}"};
+	char *t = collapse_lines(lines, 1, true);
+
+	(void) state;
+	assert_string_equal(t, "1\tD\tU\t0/40\t5\t2026-01-01 00:00:00+00\t"
+						   "{t,t,t,t}\t8\t\\N\t\\N\t\\N\n"
+						   "2\tU\tU\t0/40\t5\t2026-01-01 00:00:00+00\t"
+						   "{t,t,t,t}\t9\tn\t\\N\t\\N\n");
+	free(t);
+}
+
+static void
+test_append_keeps_every_row(void **state)
+{
+	const char *lines[] = {I("1", "\"a\"", "null"), I("1", "\"b\"", "null")};
+	char *t = collapse_lines(lines, 2, false);
+
+	(void) state;
+	assert_non_null(strstr(t, "1\tU\tI"));
+	assert_non_null(strstr(t, "2\tU\tI"));
+	free(t);
+}
+
+static void
+test_plan_sql(void **state)
+{
+	static const char *const path[] = {"user", "id"};
+	static const struct map_column c2[] = {
+		{.target = "k", .src = MAP_SRC_COLUMN, .column = "id"},
+		{.target = "uid", .src = MAP_SRC_PATH, .column = "bio", .path = path,
+		 .npath = 2, .type = "bigint"},
+		{.target = "v", .src = MAP_SRC_SQL, .sql = "upper(Name) || 'id'"},
+		{.target = "src", .src = MAP_SRC_META, .meta = MAP_META_SOURCE},
+	};
+	static const char *const k2[] = {"k"};
+	struct map_rule r = rule;
+	struct map_plan *p;
+	char err[256];
+
+	(void) state;
+	r.cols = c2;
+	r.ncols = 4;
+	r.key = k2;
+	r.where = "name <> 'test'";
+	r.on_delete = MAP_DELETE_SOFT;
+	r.soft_delete_column = "deleted_at";
+	p = map_plan_new(&r, src, 4, "sh'op", "t1", err, sizeof(err));
+	assert_non_null(p);
+	/* raw is not referenced: not in the temp table. */
+	assert_int_equal(p->ntmp, 3);
+	assert_string_equal(p->create_tmp,
+						"CREATE TEMP TABLE IF NOT EXISTS pg_temp.\"t1\" (_seq "
+						"bigint, _op \"char\", _sop \"char\", _lsn pg_lsn, "
+						"_xid bigint, _ts timestamptz, _present boolean[], "
+						"\"id\" bigint, \"name\" text, \"bio\" text) ON "
+						"COMMIT DELETE ROWS");
+	assert_string_equal(
+		p->upsert,
+		"INSERT INTO \"analytics\".\"fact_users\" AS t (\"k\", \"uid\", "
+		"\"v\", \"src\") SELECT m.* FROM (SELECT (s.\"id\") AS \"k\", "
+		"(s.\"bio\" #>> '{\"user\",\"id\"}')::bigint AS \"uid\", "
+		"(upper(Name) || 'id') AS \"v\", 'sh''op' AS \"src\" FROM "
+		"pg_temp.\"t1\" s WHERE s._op IN ('U') AND s._seq BETWEEN $1 AND $2 "
+		"AND (name <> 'test')) m ON CONFLICT (\"k\") DO UPDATE SET \"uid\" = "
+		"EXCLUDED.\"uid\", \"v\" = EXCLUDED.\"v\", \"src\" = "
+		"EXCLUDED.\"src\"");
+	assert_string_equal(p->remove,
+						"UPDATE \"analytics\".\"fact_users\" t SET "
+						"\"deleted_at\" = m._ts FROM (SELECT (s.\"id\") AS "
+						"\"k\", s._ts FROM pg_temp.\"t1\" s WHERE s._op IN "
+						"('D') AND s._seq BETWEEN $1 AND $2) m WHERE t.\"k\" "
+						"= m.\"k\"");
+	/* Partial rows: v is present only if name (referenced) is. */
+	assert_non_null(strstr(p->update_partial,
+						   "(upper(Name) || 'id') AS \"v\", (s._present[2]) "
+						   "AS \"_p2\""));
+	map_plan_free(p);
+
+	/* A mapping naming a missing source column is refused. */
+	{
+		static const struct map_column bad[] = {
+			{.target = "x", .src = MAP_SRC_COLUMN, .column = "nope"}};
+
+		r.cols = bad;
+		r.ncols = 1;
+		r.nkey = 0;
+		assert_null(map_plan_new(&r, src, 4, "s", "t2", err, sizeof(err)));
+		assert_string_equal(err, "column \"nope\" of mapping public.users -> "
+								 "analytics.fact_users does not exist in the "
+								 "source table");
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_insert_then_partial_update_is_full),
+		cmocka_unit_test(test_partial_update_alone_is_partial),
+		cmocka_unit_test(test_delete_then_reinsert_ends_present),
+		cmocka_unit_test(test_insert_then_delete_is_delete),
+		cmocka_unit_test(test_key_change_deletes_old_key),
+		cmocka_unit_test(test_append_keeps_every_row),
+		cmocka_unit_test(test_plan_sql),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
