@@ -163,6 +163,20 @@ put_utf8(struct buf *b, unsigned cp)
 	buf_append(b, u, n);
 }
 
+/* Bytes that end a run of plain string characters: '"', '\\' and the
+ * control characters JSON forbids unescaped. */
+static const bool string_stop[256] = {
+	[0x00] = true, [0x01] = true, [0x02] = true, [0x03] = true,
+	[0x04] = true, [0x05] = true, [0x06] = true, [0x07] = true,
+	[0x08] = true, [0x09] = true, [0x0a] = true, [0x0b] = true,
+	[0x0c] = true, [0x0d] = true, [0x0e] = true, [0x0f] = true,
+	[0x10] = true, [0x11] = true, [0x12] = true, [0x13] = true,
+	[0x14] = true, [0x15] = true, [0x16] = true, [0x17] = true,
+	[0x18] = true, [0x19] = true, [0x1a] = true, [0x1b] = true,
+	[0x1c] = true, [0x1d] = true, [0x1e] = true, [0x1f] = true,
+	['"'] = true, ['\\'] = true,
+};
+
 /*
  * Parse a JSON string at the current position (the opening quote) into
  * the text arena.  *off receives its offset, *n its length in bytes.
@@ -186,12 +200,8 @@ parse_string(struct w2j_decoder *d, size_t *off, size_t *n)
 		char c;
 
 		/* Copy the run of plain characters in one go. */
-		while (d->pos < d->len) {
-			c = d->in[d->pos];
-			if (c == '"' || c == '\\' || (unsigned char) c < 0x20)
-				break;
+		while (d->pos < d->len && !string_stop[(unsigned char) d->in[d->pos]])
 			d->pos++;
-		}
 		buf_append(t, d->in + run, d->pos - run);
 		if (d->pos >= d->len)
 			return fail(d, "unexpected end of input in a string");
