@@ -10,7 +10,7 @@ RECV=/usr/lib/postgresql/15/bin/pg_recvlogical
 W2J_OPTS=(-o format-version=2 -o include-xids=1 -o include-timestamp=1
 	-o include-lsn=1 -o include-pk=1 -o include-types=1)
 
-src <<'SQL'
+src >/dev/null <<'SQL'
 CREATE TABLE ev (id bigint PRIMARY KEY, user_id bigint, kind text,
 	amount numeric(15,4), ok boolean, at timestamptz, payload jsonb,
 	note text, score double precision, tags text[]);
@@ -25,7 +25,7 @@ INSERT INTO ev SELECT :id * 10 + g, g, 'click', g * 1.25, g % 2 = 0, now(),
   ARRAY['a', 'b'] FROM generate_series(0, 9) g ON CONFLICT DO NOTHING;
 COMMIT;
 SQL
-/usr/lib/postgresql/15/bin/pgbench -n -q -f "$T/oltp.sql" -t $((ROWS_OLTP / 10 / 2)) -c 2 \
+/usr/lib/postgresql/15/bin/pgbench -n -f "$T/oltp.sql" -t $((ROWS_OLTP / 10 / 2)) -c 2 \
 	-d "$WALPIPE_TEST_SOURCE" >/dev/null
 end=$(src -c "SELECT pg_current_wal_lsn()")
 changes=$(src -c "SELECT count(*) FROM pg_logical_slot_peek_changes('base', '$end', NULL, 'format-version', '2')")

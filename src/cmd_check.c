@@ -1,8 +1,14 @@
 /* cmd_check.c: `walpipe check`: validate a configuration and show what flows where. */
+#include "walpipe/buf.h"
+#include "walpipe/catalog.h"
 #include "walpipe/commands.h"
 #include "walpipe/config.h"
+#include "walpipe/mem.h"
+
+#include <libpq-fe.h>
 
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,17 +66,242 @@ print_summary(const struct wp_config *cfg)
 	free(tgt);
 }
 
+/* Problems found by --live, printed as they are found. */
+struct live {
+	int problems;
+};
+
+static void
+live_problem(struct live *lv, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void
+live_problem(struct live *lv, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("live: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	lv->problems++;
+}
+
+static PGconn *
+live_connect(const char *conninfo, const char *what)
+{
+	const char *keys[] = {"dbname", "fallback_application_name", NULL};
+	const char *vals[] = {conninfo, "walpipe check", NULL};
+	PGconn *conn = PQconnectdbParams(keys, vals, 1);
+
+	if (PQstatus(conn) != CONNECTION_OK) {
+		fprintf(stderr, "walpipe check: could not connect to the %s server: %s",
+				what, PQerrorMessage(conn));
+		PQfinish(conn);
+		return NULL;
+	}
+	return conn;
+}
+
+/* One-value query with up to two text parameters; caller frees. */
+static char *
+live_value(PGconn *conn, const char *sql, const char *p1, const char *p2)
+{
+	const char *params[2] = {p1, p2};
+	PGresult *r = PQexecParams(conn, sql, p2 ? 2 : p1 ? 1 : 0, NULL, params,
+							   NULL, NULL, 0);
+	char *v = NULL;
+
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+		!PQgetisnull(r, 0, 0))
+		v = wp_strdup(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return v;
+}
+
+static void
+live_source(struct live *lv, PGconn *conn, const struct wp_config *cfg)
+{
+	char *v = live_value(conn, "SHOW wal_level", NULL, NULL);
+
+	if (v && strcmp(v, "logical") != 0)
+		live_problem(lv, "source wal_level is \"%s\"; logical decoding needs "
+						 "\"logical\" (set it and restart the source)",
+					 v);
+	free(v);
+	v = live_value(conn,
+				   "SELECT rolreplication OR rolsuper FROM pg_roles WHERE "
+				   "rolname = current_user",
+				   NULL, NULL);
+	if (v && strcmp(v, "t") != 0)
+		live_problem(lv, "source role has no REPLICATION attribute");
+	free(v);
+	v = live_value(conn,
+				   "SELECT plugin FROM pg_replication_slots WHERE slot_name = $1",
+				   cfg->source.slot, NULL);
+	if (v == NULL && !cfg->source.create_slot)
+		live_problem(lv, "replication slot \"%s\" does not exist and "
+						 "source.create_slot is false",
+					 cfg->source.slot);
+	else if (v && strcmp(v, "wal2json") != 0)
+		live_problem(lv, "replication slot \"%s\" uses plugin \"%s\", not "
+						 "wal2json",
+					 cfg->source.slot, v);
+	free(v);
+	for (size_t i = 0; i < cfg->source.ntables; i++) {
+		const char *t = cfg->source.tables[i];
+
+		v = live_value(conn,
+					   "SELECT CASE WHEN c.oid IS NULL THEN 'missing' "
+					   " WHEN c.relreplident = 'n' THEN 'nothing' "
+					   " WHEN c.relreplident = 'd' AND NOT EXISTS (SELECT 1 FROM "
+					   "  pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) "
+					   "  THEN 'nokey' "
+					   " WHEN NOT has_table_privilege(c.oid, 'SELECT') THEN "
+					   "  'noselect' ELSE 'ok' END "
+					   "FROM (SELECT to_regclass($1) AS oid) x "
+					   "LEFT JOIN pg_class c ON c.oid = x.oid",
+					   t, NULL);
+		if (v == NULL || strcmp(v, "ok") == 0) {
+			free(v);
+			continue;
+		}
+		if (strcmp(v, "missing") == 0)
+			live_problem(lv, "source.tables: table \"%s\" does not exist", t);
+		else if (strcmp(v, "noselect") == 0)
+			live_problem(lv, "source.tables: no SELECT privilege on \"%s\"", t);
+		else
+			live_problem(lv,
+						 "source.tables: table \"%s\" has no primary key or "
+						 "replica identity: wal2json drops its updates and "
+						 "deletes (add a primary key or ALTER TABLE ... "
+						 "REPLICA IDENTITY USING INDEX / FULL)",
+						 t);
+		free(v);
+	}
+}
+
+/*
+ * Each mapping compiled against the real source columns, and its
+ * statements prepared in the analytics database against its temp table:
+ * the server itself checks that target tables and columns exist, every
+ * value and cast fits its column, SQL expressions are valid, and ON
+ * CONFLICT has a unique index on the key.  Nothing is written.
+ */
+static void
+live_mappings(struct live *lv, PGconn *src, PGconn *ana,
+			  const struct wp_config *cfg)
+{
+	PQclear(PQexec(ana, "BEGIN"));
+	for (size_t i = 0; i < cfg->nmappings; i++) {
+		const struct config_mapping *m = &cfg->mappings[i];
+		struct map_srccol *cols;
+		struct map_plan *plan;
+		size_t n;
+		char err[1024], tmp[48];
+		const char *stmts[5];
+
+		if (m->rule.mode == MAP_MODE_NONE)
+			continue;
+		cols = catalog_table_columns(src, m->from_schema, m->from_table,
+									 false, &n, err,
+									 sizeof(err));
+		if (cols == NULL) {
+			live_problem(lv, "mappings[%zu]: %s", i, err);
+			continue;
+		}
+		snprintf(tmp, sizeof(tmp), "walpipe_check%zu", i);
+		plan = map_plan_new(&m->rule, cols, n, cfg->source.name, tmp, err,
+							sizeof(err));
+		if (plan == NULL) {
+			live_problem(lv, "mappings[%zu]: %s", i, err);
+			catalog_free_columns(cols, n);
+			continue;
+		}
+		stmts[0] = plan->create_tmp;
+		stmts[1] = plan->upsert;
+		stmts[2] = plan->update_partial;
+		stmts[3] = plan->append;
+		stmts[4] = plan->remove;
+		for (int k = 0; k < 5; k++) {
+			PGresult *r;
+
+			if (stmts[k] == NULL)
+				continue;
+			PQclear(PQexec(ana, "SAVEPOINT walpipe_check"));
+			if (k == 0) {
+				r = PQexec(ana, stmts[k]);
+			} else {
+				/* Prepare analyses; EXPLAIN EXECUTE also plans, which is
+				 * where ON CONFLICT looks for its unique index. */
+				r = PQprepare(ana, "walpipe_check", stmts[k], 0, NULL);
+				if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+					PQclear(r);
+					r = PQexec(ana, "EXPLAIN EXECUTE walpipe_check(1, 0)");
+					if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+						PQclear(r);
+						r = PQexec(ana, "DEALLOCATE ALL");
+					}
+				}
+			}
+			if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+				const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+
+				live_problem(lv, "mappings[%zu] (%s.%s -> %s.%s): %s", i,
+							 m->from_schema, m->from_table, m->to_schema,
+							 m->to_table, msg ? msg : PQerrorMessage(ana));
+				PQclear(r);
+				PQclear(PQexec(ana, "ROLLBACK TO SAVEPOINT walpipe_check"));
+				/* Prepared statements outlive the rollback. */
+				PQclear(PQexec(ana, "DEALLOCATE ALL"));
+				break; /* one problem per mapping: the rest repeat it */
+			}
+			PQclear(r);
+		}
+		map_plan_free(plan);
+		catalog_free_columns(cols, n);
+	}
+	PQclear(PQexec(ana, "ROLLBACK"));
+}
+
+static int
+check_live(const struct wp_config *cfg)
+{
+	struct live lv = {0};
+	PGconn *src = live_connect(cfg->source.conninfo, "source");
+	PGconn *ana = src ? live_connect(cfg->target.conninfo, "analytics") : NULL;
+
+	if (src == NULL || ana == NULL) {
+		PQfinish(src);
+		return 2;
+	}
+	live_source(&lv, src, cfg);
+	live_mappings(&lv, src, ana, cfg);
+	PQfinish(src);
+	PQfinish(ana);
+	if (lv.problems) {
+		fprintf(stderr, "%s: %d problem(s) found against the live databases\n",
+				cfg->path, lv.problems);
+		return 1;
+	}
+	printf("live: source and analytics databases accept this configuration\n");
+	return 0;
+}
+
 int
 cmd_check(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"quiet", no_argument, NULL, 'q'},
+		{"live", no_argument, NULL, 'l'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *path = NULL;
-	bool quiet = false, unreadable;
+	bool quiet = false, live = false, unreadable;
+	int rc = 0;
 	struct config_errors errs;
 	struct wp_config *cfg;
 	int c;
@@ -80,11 +311,14 @@ cmd_check(int argc, char **argv)
 		switch (c) {
 		case 'c': path = optarg; break;
 		case 'q': quiet = true; break;
+		case 'l': live = true; break;
 		case 'h':
-			printf("Usage: walpipe check -c FILE [--quiet]\n\n"
+			printf("Usage: walpipe check -c FILE [--live] [--quiet]\n\n"
 				   "Validate a walpipe configuration offline and print what "
-				   "flows where.\nExit status: 0 valid, 1 invalid, 2 could "
-				   "not check.\n");
+				   "flows where.\n  --live  also check it against the source "
+				   "and analytics databases\n          (tables, columns, casts, "
+				   "keys, replica identity, slot, roles)\n"
+				   "Exit status: 0 valid, 1 invalid, 2 could not check.\n");
 			return 0;
 		default:
 			fprintf(stderr, "Try 'walpipe check --help'.\n");
@@ -107,7 +341,9 @@ cmd_check(int argc, char **argv)
 	}
 	if (!quiet)
 		print_summary(cfg);
+	if (live)
+		rc = check_live(cfg);
 	config_errors_free(&errs);
 	config_free(cfg);
-	return 0;
+	return rc;
 }

@@ -1,0 +1,88 @@
+# check_live.sh: `walpipe check --live` against real clusters reports a
+# missing column, a type that cannot be cast, a table without replica
+# identity, a missing unique key and a missing target table; and passes a
+# good configuration.
+set -euo pipefail
+. "$WALPIPE_TEST_HARNESS"
+. "$WALPIPE_TEST_ASSERT"
+. "$WALPIPE_SOURCE_DIR/tests/integration/run_lib.sh"
+T=$WALPIPE_TEST_TMPDIR
+
+run_setup_schema
+run_config "$T/good.yaml"
+out=$("$WALPIPE_BIN" check --live -q -c "$T/good.yaml" 2>&1) || fail "good config rejected: $out"
+assert_eq "good config passes --live" "live: source and analytics databases accept this configuration" "$out"
+
+src -c "CREATE TABLE public.nokey (a int, b text)"
+ana -c "CREATE TABLE analytics.t_nokey (a int, b text)" \
+	-c "CREATE TABLE analytics.t_types (id bigint PRIMARY KEY, n integer)" \
+	-c "CREATE TABLE analytics.t_nouniq (id bigint, name text)" \
+	-c "CREATE TABLE analytics.t_ok (id bigint, n integer)"
+cat >"$T/bad.yaml" <<YAML
+source:
+  name: shop
+  conninfo: "$WALPIPE_TEST_SOURCE"
+  slot: nope
+  tables: [public.users, public.orders, public.nokey, public.missing]
+target:
+  conninfo: "$WALPIPE_TEST_ANALYTICS"
+mappings:
+  - from: public.users
+    to: analytics.fact_users
+    key: [user_id]
+    columns:
+      user_id: id
+      shoe_size: name
+  - from: public.orders
+    to: analytics.t_types
+    key: [id]
+    columns:
+      id: id
+      n: status
+  - from: public.nokey
+    to: analytics.t_nokey
+    mode: append
+    columns:
+      a: a
+  - from: public.users
+    to: analytics.t_nouniq
+    key: [id]
+    columns:
+      id: id
+      name: name
+  - from: public.users
+    to: analytics.t_ok
+    mode: append
+    columns:
+      id: id
+      n: { from: id, type: integer }
+  - from: public.orders
+    to: analytics.not_there
+    key: [id]
+    columns:
+      id: id
+      bogus: no_such_source_column
+YAML
+set +e
+out=$("$WALPIPE_BIN" check --live -q -c "$T/bad.yaml" 2>&1); rc=$?
+set -e
+echo "$out"
+assert_eq "bad config exit code" 1 "$rc"
+assert_contains "missing slot" 'live: replication slot "nope" does not exist and source.create_slot is false' "$out"
+assert_contains "missing source table" 'live: source.tables: table "public.missing" does not exist' "$out"
+assert_contains "no replica identity" 'live: source.tables: table "public.nokey" has no primary key or replica identity' "$out"
+assert_contains "missing target column" 'live: mappings[0] (public.users -> analytics.fact_users): column "shoe_size" of relation "fact_users" does not exist' "$out"
+assert_contains "uncastable type" 'live: mappings[1] (public.orders -> analytics.t_types): column "n" is of type integer but expression is of type text' "$out"
+assert_contains "no unique index for the key" 'live: mappings[3] (public.users -> analytics.t_nouniq): there is no unique or exclusion constraint matching the ON CONFLICT specification' "$out"
+assert_contains "missing source column" 'live: mappings[5]: column "no_such_source_column" of mapping public.orders -> analytics.not_there does not exist in the source table' "$out"
+assert_eq "a valid mapping after a failed one is not blamed" "" "$(echo "$out" | grep 'mappings\[4\]' || true)"
+assert_contains "problem count" '7 problem(s) found against the live databases' "$out"
+assert_eq "seven problems, each once" 7 "$(echo "$out" | grep -c '^live: ')"
+
+# Unreachable database: could not check.
+sed "s|$WALPIPE_TEST_ANALYTICS|host=/nonexistent dbname=x|" "$T/good.yaml" >"$T/down.yaml"
+set +e
+out=$("$WALPIPE_BIN" check --live -q -c "$T/down.yaml" 2>&1); rc=$?
+set -e
+assert_eq "unreachable database exit code" 2 "$rc"
+assert_contains "unreachable message" 'walpipe check: could not connect to the analytics server' "$out"
