@@ -20,7 +20,7 @@ echo "bench: loading $ROWS_OLTP rows in transactions of 10 rows" >&2
 cat >"$T/oltp.sql" <<'SQL'
 \set id random(1, 1000000000000)
 BEGIN;
-INSERT INTO ev SELECT :id * 10 + g, g, 'click', g * 1.25, g % 2 = 0, now(),
+INSERT INTO ev SELECT :id::bigint * 10 + g, g, 'click', g * 1.25, g % 2 = 0, now(),
   jsonb_build_object('page', 'p' || g, 'n', g), 'some note text', g / 3.0,
   ARRAY['a', 'b'] FROM generate_series(0, 9) g ON CONFLICT DO NOTHING;
 COMMIT;

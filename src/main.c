@@ -30,6 +30,7 @@ static const struct command commands[] = {
 	{"status", "show slot, checkpoint, lag and dead letters of a source",
 	 NULL},
 	{"snapshot", "copy existing rows of a table through its mapping", NULL},
+	{"dlq", "list or resolve dead letters", cmd_dlq},
 };
 
 static void

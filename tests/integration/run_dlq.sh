@@ -39,6 +39,16 @@ assert_eq "staging still has every change" 100 "$(ana -c "SELECT count(*) FROM s
 assert_eq "the good rows are the right ones" 0 \
 	"$(ana -c "SELECT count(*) FROM analytics.fact_user_events WHERE order_id IN (10, 20, 50, 60, 90)")"
 
+# The operator's view: list, resolve by id, resolve the rest.
+list=$("$WALPIPE_BIN" dlq list -c "$T/shop.yaml")
+assert_contains "dlq list shows the cast error" 'invalid input syntax for type bigint: "x50" (22P02)' "$list"
+assert_contains "dlq list counts" '(5 dead letters)' "$list"
+first=$(ana -c "SELECT min(id) FROM walpipe.dead_letters")
+assert_eq "dlq resolve --id" "resolved 1 dead letter(s)" "$("$WALPIPE_BIN" dlq resolve -c "$T/shop.yaml" --id "$first")"
+assert_contains "pending after one resolve" '(4 dead letters)' "$("$WALPIPE_BIN" dlq list -c "$T/shop.yaml")"
+assert_eq "dlq resolve --all" "resolved 4 dead letter(s)" "$("$WALPIPE_BIN" dlq resolve -c "$T/shop.yaml" --all)"
+assert_contains "resolved ones stay on record" '(5 dead letters)' "$("$WALPIPE_BIN" dlq list -c "$T/shop.yaml" --all)"
+
 # Idle: WAL written elsewhere moves the checkpoint and then the slot.
 pgc_psql source postgres -c "CREATE TABLE noise AS SELECT g FROM generate_series(1, 10000) g"
 target=$(src -c "SELECT pg_current_wal_lsn()")
