@@ -253,7 +253,7 @@ parse_string(struct w2j_decoder *d, size_t *off, size_t *n)
 			break;
 		}
 		default:
-			d->pos--;
+			d->pos -= 2; /* point at the backslash */
 			return fail(d, "invalid escape \"\\%c\" in a string", c);
 		}
 	}
@@ -438,6 +438,7 @@ parse_columns(struct w2j_decoder *d, struct colvec *cv, bool values)
 	for (;;) {
 		struct pending_col pc;
 		bool has_name = false, has_value = false, first_key = true;
+		size_t start;
 		struct w2j_column *col;
 
 		skip_ws(d);
@@ -451,6 +452,8 @@ parse_columns(struct w2j_decoder *d, struct colvec *cv, bool values)
 			return false;
 		first = false;
 		memset(&pc, 0, sizeof(pc));
+		skip_ws(d);
+		start = d->pos;
 		if (!expect(d, '{', "'{' to start a column"))
 			return false;
 		for (;;) {
@@ -476,11 +479,12 @@ parse_columns(struct w2j_decoder *d, struct colvec *cv, bool values)
 					return false;
 				pc.has_type = true;
 			} else if (key_is(d, ko, kn, "value")) {
+				skip_ws(d);
+				if (d->pos < d->len &&
+					(d->in[d->pos] == '{' || d->in[d->pos] == '['))
+					return fail(d, "a column value must be a scalar");
 				if (!parse_value(d, &pc.kind, &pc.value, &pc.value_len, 1))
 					return false;
-				if (pc.kind == W2J_NULL &&
-					(d->in[d->pos - 1] == '}' || d->in[d->pos - 1] == ']'))
-					return fail(d, "a column value must be a scalar");
 				has_value = true;
 			} else {
 				enum w2j_kind k;
@@ -490,11 +494,15 @@ parse_columns(struct w2j_decoder *d, struct colvec *cv, bool values)
 					return false;
 			}
 		}
-		if (!has_name)
+		if (!has_name) {
+			d->pos = start; /* point at the column */
 			return fail(d, "column without a \"name\"");
-		if (values && !has_value)
+		}
+		if (values && !has_value) {
+			d->pos = start;
 			return fail(d, "column \"%s\" without a \"value\"",
 						d->text.data + pc.name);
+		}
 		col = colvec_push(cv);
 		col->name = (const char *) (uintptr_t) pc.name;
 		col->name_len = pc.name_len;
@@ -599,13 +607,16 @@ w2j_decode(struct w2j_decoder *d, const char *json, size_t len,
 				return false;
 		} else if (key_is(d, ko, kn, "lsn") || key_is(d, ko, kn, "nextlsn")) {
 			bool next = kn == 7;
+			size_t at = d->pos;
 			char err[160];
 
 			if (!parse_string(d, &o, &l))
 				return false;
 			if (!lsn_parse(d->text.data + o, next ? &out->nextlsn : &out->lsn,
-						   err, sizeof(err)))
+						   err, sizeof(err))) {
+				d->pos = at; /* point at the value, not past it */
 				return fail(d, "%s", err);
+			}
 		} else if (key_is(d, ko, kn, "schema")) {
 			if (!parse_string(d, &schema, &l))
 				return false;
