@@ -6,6 +6,7 @@
 #include "walpipe/collapse.h"
 #include "walpipe/log.h"
 #include "walpipe/mem.h"
+#include "walpipe/notify.h"
 #include "walpipe/repl.h"
 #include "walpipe/sink_pg.h"
 #include "walpipe/wal2json.h"
@@ -68,6 +69,7 @@ session_tick(void *arg)
 
 	if (s->stream)
 		repl_send_status(s->stream, false, err, sizeof(err));
+	notify_watchdog();
 }
 
 static bool
@@ -381,6 +383,13 @@ session_run(struct session *s, volatile sig_atomic_t *stop)
 		   s->ckpt.txn_end ? " inside a split transaction" : "",
 		   lsn_format(info.server_lsn, l2), s->ntargets);
 
+	{
+		char st[160];
+
+		snprintf(st, sizeof(st), "streaming slot %s from %s", rs->slot,
+				 lsn_format(s->ckpt.lsn, l1));
+		notify_ready(st);
+	}
 	while (!*stop) {
 		struct repl_data d;
 		struct w2j_change c;
@@ -428,8 +437,19 @@ session_run(struct session *s, volatile sig_atomic_t *stop)
 				return e;
 			s->last_idle_ckpt = now;
 		}
+		notify_watchdog();
 		if (now - last_progress >= 10000) {
 			double secs = (double) (now - last_progress) / 1000.0;
+			char st[200];
+
+			snprintf(st, sizeof(st),
+					 "checkpoint %s, confirmed %s, %.0f changes/s, %llu "
+					 "dead letters",
+					 lsn_format(s->ckpt.lsn, l1),
+					 lsn_format(repl_sent_flush(s->stream), l2),
+					 (double) (s->received - last_received) / secs,
+					 (unsigned long long) s->stats.dead_letters);
+			notify_status(st);
 
 			wp_log(LOG_INFO,
 				   "progress: %.0f changes/s, %llu batches, %llu staged, "
@@ -450,6 +470,7 @@ session_run(struct session *s, volatile sig_atomic_t *stop)
 		}
 	}
 	/* Stop requested: commit what is in hand (also a partial txn). */
+	notify_stopping();
 	e = session_flush(s);
 	if (e == SESSION_OK)
 		wp_log(LOG_INFO, "stopped at checkpoint %s",
