@@ -52,6 +52,7 @@ struct loader {
 	struct config_errors *errs;
 	struct wp_config *cfg;
 	char path[256]; /* the key path being validated */
+	int *pos;		/* line * 100000 + column of each error, for sorting */
 };
 
 static void
@@ -72,6 +73,8 @@ add_error(struct loader *L, int line, int col, const char *fmt, ...)
 	va_end(ap);
 	L->errs->msg = wp_realloc(L->errs->msg,
 							  (L->errs->n + 1) * sizeof(*L->errs->msg));
+	L->pos = wp_realloc(L->pos, (L->errs->n + 1) * sizeof(*L->pos));
+	L->pos[L->errs->n] = line * 100000 + (col < 100000 ? col : 99999);
 	L->errs->msg[L->errs->n++] = b.data;
 }
 
@@ -92,11 +95,17 @@ yaml_tree(struct loader *L, const char *text, size_t len)
 		struct ynode *n = NULL;
 
 		if (!yaml_parser_parse(&parser, &ev)) {
-			add_error(L, (int) parser.problem_mark.line + 1,
-					  (int) parser.problem_mark.column + 1,
-					  "invalid YAML: %s%s%s", parser.problem,
-					  parser.context ? " " : "",
-					  parser.context ? parser.context : "");
+			if (parser.context)
+				add_error(L, (int) parser.problem_mark.line + 1,
+						  (int) parser.problem_mark.column + 1,
+						  "invalid YAML: %s %s started at line %d, column %d",
+						  parser.problem, parser.context,
+						  (int) parser.context_mark.line + 1,
+						  (int) parser.context_mark.column + 1);
+			else
+				add_error(L, (int) parser.problem_mark.line + 1,
+						  (int) parser.problem_mark.column + 1,
+						  "invalid YAML: %s", parser.problem);
 			failed = true;
 			break;
 		}
@@ -422,6 +431,31 @@ enum_list(struct buf *b, const char *enums)
 	}
 }
 
+/* A bound in the unit an operator would write it in. */
+static void
+format_bound(enum ftype t, int64_t v, char *out, size_t len)
+{
+	static const char *const su[] = {"GB", "MB", "kB"};
+	static const int64_t sf[] = {1073741824, 1048576, 1024};
+	static const char *const du[] = {"d", "h", "m", "s"};
+	static const int64_t df[] = {86400000, 3600000, 60000, 1000};
+
+	if (t == F_SIZE || t == F_DURATION) {
+		const char *const *u = t == F_SIZE ? su : du;
+		const int64_t *f = t == F_SIZE ? sf : df;
+		size_t n = t == F_SIZE ? 3 : 4;
+
+		for (size_t i = 0; i < n; i++)
+			if (v >= f[i] && v % f[i] == 0) {
+				snprintf(out, len, "%lld%s", (long long) (v / f[i]), u[i]);
+				return;
+			}
+		snprintf(out, len, "%lld%s", (long long) v, t == F_SIZE ? "B" : "ms");
+		return;
+	}
+	snprintf(out, len, "%lld", (long long) v);
+}
+
 /* Convert one scalar (or a default text) into its field; false = error
  * reported. */
 static bool
@@ -504,12 +538,16 @@ set_field(struct loader *L, const struct field *f, const char *v, int line,
 		return true;
 	}
 	if (num < f->min || num > f->max) {
-		if (f->type == F_INT)
-			add_error(L, line, col,
-					  "%s is out of range: expected %lld to %lld", v,
-					  (long long) f->min, (long long) f->max);
+		char lo[32], hi[32];
+
+		format_bound(f->type, f->min, lo, sizeof(lo));
+		format_bound(f->type, f->max, hi, sizeof(hi));
+		if (f->max == INT64_MAX)
+			add_error(L, line, col, "%s is out of range: expected at least %s",
+					  v, lo);
 		else
-			add_error(L, line, col, "%s is out of range", v);
+			add_error(L, line, col, "%s is out of range: expected %s to %s",
+					  v, lo, hi);
 		return false;
 	}
 	if (f->off == OFF(source.status_interval_ms))
@@ -880,6 +918,14 @@ load_mapping(struct loader *L, struct config_mapping *m,
 	m->rule.mode = !strcmp(mode, "append") ? MAP_MODE_APPEND
 				   : !strcmp(mode, "none") ? MAP_MODE_NONE
 										   : MAP_MODE_UPSERT;
+	if ((v = map_get(n, "from")) != NULL) {
+		m->from_line = v->line;
+		m->from_col = v->col;
+	}
+	if ((v = map_get(n, "to")) != NULL) {
+		m->to_line = v->line;
+		m->to_col = v->col;
+	}
 	if ((v = map_get(n, "from")) == NULL)
 		add_error(L, n->line, n->col, "missing required key \"from\"");
 	else if (SCALAR_OR_ERR(v, "from") &&
@@ -1126,11 +1172,15 @@ load_refresh(struct loader *L, const struct ynode *r)
 		if ((v = map_get(n, "every")) == NULL)
 			add_error(L, n->line, n->col, "missing required key \"every\"");
 		else if (v->kind != Y_SCALAR || !parse_duration(v->value, &f->every_ms) ||
-				 f->every_ms < 1000)
+				 f->every_ms < 1000) {
+			size_t o = path_push(L, ".every");
+
 			add_error(L, v->line, v->col,
 					  "invalid duration \"%s\": expected at least 1s, with "
 					  "unit ms, s, m, h or d",
 					  v->kind == Y_SCALAR ? v->value : "");
+			path_pop(L, o);
+		}
 		if ((v = map_get(n, "concurrently")) != NULL &&
 			(v->kind != Y_SCALAR || !parse_bool(v->value, &f->concurrently)))
 			add_error(L, v->line, v->col,
@@ -1193,7 +1243,7 @@ check_cross(struct loader *L)
 		L->path[0] = '\0';
 		path_push(L, "mappings[%zu].from", i);
 		if (!listed && cfg->source.ntables > 0)
-			add_error(L, m->line, 1,
+			add_error(L, m->from_line, m->from_col,
 					  "table \"%s\" is not in source.tables, so no change of "
 					  "it would ever arrive",
 					  q);
@@ -1204,7 +1254,7 @@ check_cross(struct loader *L)
 				!strcmp(o->to_table, m->to_table)) {
 				L->path[0] = '\0';
 				path_push(L, "mappings[%zu].to", i);
-				add_error(L, m->line, 1,
+				add_error(L, m->to_line, m->to_col,
 						  "target \"%s.%s\" is already written by "
 						  "mappings[%zu]",
 						  m->to_schema, m->to_table, j);
@@ -1307,7 +1357,8 @@ load_tree(struct loader *L, const struct ynode *root)
 		cfg->source.slot = b.data;
 	}
 	if (cfg->nmappings == 0 && !cfg->staging.enabled &&
-		map_get(root, "source"))
+		map_get(root, "source") && !map_get(root, "mappings") &&
+		!map_get(root, "staging"))
 		add_error(L, 1, 1,
 				  "nothing to do: configure staging, mappings or both");
 	check_cross(L);
@@ -1333,6 +1384,18 @@ config_load_string(const char *name, const char *text, size_t len,
 	else if (errs->n == 0)
 		add_error(&L, 1, 1, "the configuration is empty");
 	ynode_free(root);
+	/* Report in file order (a stable insertion sort: few errors). */
+	for (size_t i = 1; i < errs->n; i++)
+		for (size_t j = i; j > 0 && L.pos[j - 1] > L.pos[j]; j--) {
+			int tp = L.pos[j];
+			char *tm = errs->msg[j];
+
+			L.pos[j] = L.pos[j - 1];
+			errs->msg[j] = errs->msg[j - 1];
+			L.pos[j - 1] = tp;
+			errs->msg[j - 1] = tm;
+		}
+	free(L.pos);
 	if (errs->n > 0) {
 		config_free(L.cfg);
 		return NULL;

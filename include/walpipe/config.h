@@ -26,6 +26,7 @@ struct config_mapping {
 	char *soft_delete_column;
 	bool kafka; /* produce this mapping's table to Kafka (default true) */
 	int line;	/* where it starts in the file, for messages */
+	int from_line, from_col, to_line, to_col;
 };
 
 struct config_kv {

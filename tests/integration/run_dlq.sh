@@ -9,13 +9,8 @@ T=$WALPIPE_TEST_TMPDIR
 
 run_setup_schema
 BATCH_CHANGES=1000 run_config "$T/shop.yaml"
-"$WALPIPE_BIN" run -c "$T/shop.yaml" 2>"$T/run.log" &
-pid=$!
+run_start "$T/shop.yaml" "$T/run.log"
 trap 'kill -9 $pid 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do
-	[ "$(src -c "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'walpipe_shop'")" = 1 ] && break
-	sleep 0.1
-done
 
 # 100 events in one transaction: 3 with an order_id that is no bigint,
 # 2 with none (NOT NULL in the fact table).

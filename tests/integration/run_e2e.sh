@@ -13,13 +13,8 @@ run_config "$T/shop.yaml"
 "$WALPIPE_BIN" check -c "$T/shop.yaml" >/dev/null
 
 # Rows that exist before walpipe's slot are not streamed: start empty.
-"$WALPIPE_BIN" run -c "$T/shop.yaml" 2>"$T/run.log" &
-pid=$!
+run_start "$T/shop.yaml" "$T/run.log"
 trap 'kill -9 $pid 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do
-	[ "$(src -c "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'walpipe_shop'")" = 1 ] && break
-	sleep 0.1
-done
 src -c "SELECT 1 FROM pg_copy_logical_replication_slot('walpipe_shop', 'witness')" >/dev/null
 
 run_workload 42 400

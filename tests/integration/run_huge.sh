@@ -10,13 +10,8 @@ ROWS=${WALPIPE_HUGE_ROWS:-1000000}
 
 run_setup_schema
 BATCH_CHANGES=10000 run_config "$T/shop.yaml"
-"$WALPIPE_BIN" run -c "$T/shop.yaml" 2>"$T/run.log" &
-pid=$!
+run_start "$T/shop.yaml" "$T/run.log"
 trap 'kill -9 $pid 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do
-	[ "$(src -c "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'walpipe_shop'")" = 1 ] && break
-	sleep 0.1
-done
 
 src -c "INSERT INTO order_events (order_id, kind, value, payload, created_at)
 	SELECT g, 'bulk', g % 1000, jsonb_build_object('order_id', g, 'pad', repeat('p', 100)), now()

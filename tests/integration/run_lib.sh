@@ -167,3 +167,17 @@ source_change_count() {
 		'format-version', '2', 'add-tables', 'public.users,public.orders,public.order_events')
 		WHERE data::jsonb->>'action' IN ('I', 'U', 'D', 'T')"
 }
+
+# run_start CONFIG LOG: start `walpipe run` in the background (its pid in
+# $pid) and wait until its slot exists.
+run_start() {
+	"$WALPIPE_BIN" run -c "$1" 2>>"$2" &
+	pid=$!
+	for _ in $(seq 1 100); do
+		[ "$(src -c "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'walpipe_shop'")" = 1 ] && return 0
+		kill -0 "$pid" 2>/dev/null || { cat "$2" >&2; return 1; }
+		sleep 0.1
+	done
+	echo "walpipe did not create its slot" >&2
+	return 1
+}

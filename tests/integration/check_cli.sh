@@ -1,0 +1,20 @@
+# check_cli.sh: `walpipe check` exit codes and output (no database needed).
+set -uo pipefail
+. "$WALPIPE_TEST_ASSERT"
+D=$WALPIPE_SOURCE_DIR/tests/data/config
+
+out=$("$WALPIPE_BIN" check -c "$D/good/one-mapping.yaml" 2>&1); rc=$?
+assert_eq "good config exit code" 0 "$rc"
+assert_contains "summary names the mapping" "mapping: public.orders -> analytics.fact_orders (upsert on order_id, 2 column(s))" "$out"
+
+cd "$D/bad"
+err=$("$WALPIPE_BIN" check -c 14-many-errors.yaml 2>&1 >/dev/null); rc=$?
+assert_eq "bad config exit code" 1 "$rc"
+assert_eq "bad config: every error, then the count" "$(cat 14-many-errors.expected; echo '14-many-errors.yaml: 5 error(s)')" "$err"
+
+err=$("$WALPIPE_BIN" check -c /nonexistent/x.yaml 2>&1); rc=$?
+assert_eq "missing file exit code" 2 "$rc"
+assert_eq "missing file message" 'could not open configuration file "/nonexistent/x.yaml": No such file or directory' "$err"
+
+"$WALPIPE_BIN" check >/dev/null 2>&1; rc=$?
+assert_eq "usage error exit code" 2 "$rc"

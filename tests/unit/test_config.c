@@ -1,0 +1,264 @@
+/* test_config.c: the configuration loader against the bad and good corpus. */
+#include "walpipe/config.h"
+
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+static char *
+slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	if (f == NULL)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = calloc(1, (size_t) n + 1);
+	if (fread(buf, 1, (size_t) n, f) != (size_t) n)
+		n = 0;
+	fclose(f);
+	return buf;
+}
+
+static int
+chdir_data(const char *sub)
+{
+	char path[1024];
+
+	snprintf(path, sizeof(path), "%s/config/%s",
+			 getenv("WALPIPE_TEST_DATA") ? getenv("WALPIPE_TEST_DATA")
+										 : "tests/data",
+			 sub);
+	return chdir(path);
+}
+
+static int
+ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+
+	return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* Each bad/NAME.yaml fails with exactly the lines of bad/NAME.expected. */
+static void
+test_bad_corpus(void **state)
+{
+	DIR *dir;
+	struct dirent *de;
+	int cases = 0;
+
+	(void) state;
+	assert_int_equal(chdir_data("bad"), 0);
+	dir = opendir(".");
+	assert_non_null(dir);
+	while ((de = readdir(dir)) != NULL) {
+		char expected_path[512];
+		char *expected;
+		struct config_errors errs;
+		struct wp_config *cfg;
+		bool unreadable;
+		size_t line = 0;
+		char *save = NULL, *tok;
+
+		if (!ends_with(de->d_name, ".yaml"))
+			continue;
+		snprintf(expected_path, sizeof(expected_path), "%.*s.expected",
+				 (int) strlen(de->d_name) - 5, de->d_name);
+		expected = slurp(expected_path);
+		if (expected == NULL)
+			fail_msg("%s has no %s", de->d_name, expected_path);
+		cfg = config_load(de->d_name, &errs, &unreadable);
+		if (cfg != NULL)
+			fail_msg("%s was accepted", de->d_name);
+		assert_false(unreadable);
+		for (tok = strtok_r(expected, "\n", &save); tok;
+			 tok = strtok_r(NULL, "\n", &save), line++) {
+			if (line >= errs.n)
+				fail_msg("%s: missing error %zu: %s", de->d_name, line + 1, tok);
+			if (strcmp(errs.msg[line], tok) != 0)
+				fail_msg("%s: error %zu\n  got:  %s\n  want: %s", de->d_name,
+						 line + 1, errs.msg[line], tok);
+		}
+		if (line != errs.n)
+			fail_msg("%s: %zu errors, expected %zu (extra: %s)", de->d_name,
+					 errs.n, line, errs.msg[line]);
+		free(expected);
+		config_errors_free(&errs);
+		cases++;
+	}
+	closedir(dir);
+	assert_true(cases >= 40);
+	printf("%d bad configurations rejected with the exact messages\n", cases);
+}
+
+static void
+test_good_corpus(void **state)
+{
+	DIR *dir;
+	struct dirent *de;
+	int cases = 0;
+
+	(void) state;
+	assert_int_equal(chdir_data("good"), 0);
+	dir = opendir(".");
+	assert_non_null(dir);
+	while ((de = readdir(dir)) != NULL) {
+		struct config_errors errs;
+		struct wp_config *cfg;
+		bool unreadable;
+
+		if (!ends_with(de->d_name, ".yaml"))
+			continue;
+		cfg = config_load(de->d_name, &errs, &unreadable);
+		if (cfg == NULL)
+			fail_msg("%s rejected: %s", de->d_name, errs.msg[0]);
+		assert_int_equal(errs.n, 0);
+		config_free(cfg);
+		cases++;
+	}
+	closedir(dir);
+	assert_true(cases >= 2);
+}
+
+static void
+test_values_and_defaults(void **state)
+{
+	static const char yaml[] =
+		"source:\n"
+		"  name: shop\n"
+		"  conninfo: \"dbname=shop\"\n"
+		"  tables: [public.orders, public.order_events]\n"
+		"target: { conninfo: \"dbname=a\" }\n"
+		"batch: { max_bytes: 2MB, max_delay: 5m }\n"
+		"staging: { table: stg.raw, retention: 90d }\n"
+		"mappings:\n"
+		"  - from: public.orders\n"
+		"    to: analytics.fact_orders\n"
+		"    key: [order_id]\n"
+		"    columns:\n"
+		"      order_id: id\n"
+		"      amount: { from: amount, type: \"numeric(15,4)\" }\n"
+		"      uid: { from: payload.user.id, type: bigint }\n"
+		"      v: { sql: \"least(value, 1)\" }\n"
+		"      lsn: $lsn\n"
+		"      deleted_at: { sql: \"null::timestamptz\" }\n"
+		"    where: \"status <> 'test'\"\n"
+		"    on_delete: { soft_delete: deleted_at }\n"
+		"    on_truncate: ignore\n"
+		"  - from: public.order_events\n"
+		"    to: analytics.ev\n"
+		"    mode: append\n"
+		"    columns: { id: id }\n";
+	struct config_errors errs;
+	struct wp_config *c =
+		config_load_string("t.yaml", yaml, sizeof(yaml) - 1, &errs);
+	const struct map_rule *r;
+	char *tables;
+
+	(void) state;
+	if (c == NULL)
+		fail_msg("%s", errs.msg[0]);
+	assert_string_equal(c->source.slot, "walpipe_shop"); /* default */
+	assert_false(c->source.create_slot);
+	assert_int_equal(c->source.status_interval_ms, 10000);
+	assert_string_equal(c->target.schema, "walpipe");
+	assert_int_equal(c->batch.max_changes, 10000);
+	assert_int_equal(c->batch.max_bytes, 2 * 1024 * 1024);
+	assert_int_equal(c->batch.max_delay_ms, 300000);
+	assert_true(c->staging.enabled);
+	assert_string_equal(c->staging.schema, "stg");
+	assert_string_equal(c->staging.partition, "month");
+	assert_int_equal(c->staging.retention_ms, 90LL * 86400000);
+	assert_string_equal(c->log.level, "info");
+	assert_null(c->metrics.listen);
+	assert_int_equal(c->nmappings, 2);
+	r = &c->mappings[0].rule;
+	assert_int_equal(r->mode, MAP_MODE_UPSERT);
+	assert_int_equal(r->ncols, 6);
+	assert_int_equal(r->cols[1].src, MAP_SRC_COLUMN);
+	assert_string_equal(r->cols[1].type, "numeric(15,4)");
+	assert_int_equal(r->cols[2].src, MAP_SRC_PATH);
+	assert_string_equal(r->cols[2].column, "payload");
+	assert_int_equal(r->cols[2].npath, 2);
+	assert_string_equal(r->cols[2].path[1], "id");
+	assert_int_equal(r->cols[3].src, MAP_SRC_SQL);
+	assert_int_equal(r->cols[4].src, MAP_SRC_META);
+	assert_int_equal(r->cols[4].meta, MAP_META_LSN);
+	assert_string_equal(r->where, "status <> 'test'");
+	assert_int_equal(r->on_delete, MAP_DELETE_SOFT);
+	assert_string_equal(r->soft_delete_column, "deleted_at");
+	assert_int_equal(r->on_truncate, MAP_TRUNCATE_IGNORE);
+	/* Append without a key: deletes cannot be matched, so ignored. */
+	assert_int_equal(c->mappings[1].rule.mode, MAP_MODE_APPEND);
+	assert_int_equal(c->mappings[1].rule.on_delete, MAP_DELETE_IGNORE);
+	tables = config_tables_list(c);
+	assert_string_equal(tables, "public.orders,public.order_events");
+	free(tables);
+	config_free(c);
+	config_free(NULL);
+	config_errors_free(NULL);
+}
+
+static void
+test_mask_conninfo(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{"host=h password=s3cret user=u", "host=h password=**** user=u"},
+		{"password='a b\\' c' dbname=x", "password=**** dbname=x"},
+		{"postgresql://u:s3cret@h:5432/db", "postgresql://u:****@h:5432/db"},
+		{"postgresql://u@h/db?password=x", "postgresql://u@h/db?password=x"},
+		{"dbname=x", "dbname=x"},
+	};
+
+	(void) state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *m = config_mask_conninfo(cases[i].in);
+
+		assert_string_equal(m, cases[i].out);
+		free(m);
+	}
+}
+
+static void
+test_unreadable(void **state)
+{
+	struct config_errors errs;
+	bool unreadable = false;
+
+	(void) state;
+	assert_null(config_load("/nonexistent/walpipe.yaml", &errs, &unreadable));
+	assert_true(unreadable);
+	assert_string_equal(errs.msg[0], "could not open configuration file "
+									 "\"/nonexistent/walpipe.yaml\": No such "
+									 "file or directory");
+	config_errors_free(&errs);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bad_corpus),
+		cmocka_unit_test(test_good_corpus),
+		cmocka_unit_test(test_values_and_defaults),
+		cmocka_unit_test(test_mask_conninfo),
+		cmocka_unit_test(test_unreadable),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
