@@ -40,6 +40,17 @@ for i in $(seq 1 12); do
 	kill -9 "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
 	kills=$((kills + 1))
+	if [ "$i" -eq 9 ]; then
+		# The source drops walpipe's connection: walpipe must reconnect by
+		# itself (its backoff loop), not be restarted.
+		start_walpipe
+		sleep 1
+		src -c "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots
+			WHERE slot_name = 'walpipe_shop' AND active_pid IS NOT NULL" >/dev/null
+		sleep 2.5
+		kill -0 "$pid" || fail "walpipe exited after losing the source connection"
+		kill -9 "$pid"; wait "$pid" 2>/dev/null || true
+	fi
 	if [ "$i" -eq 6 ]; then
 		# The analytics server crashes too, mid-stream.
 		pgc_restart analytics immediate
@@ -60,6 +71,8 @@ assert_eq "after crashes: staging holds exactly one row per change" \
 	"$(source_change_count)" "$(ana -c "SELECT count(*) FROM staging.raw_events")"
 assert_eq "after crashes: no duplicate staging rows" 0 \
 	"$(ana -c "SELECT count(*) FROM (SELECT lsn, payload FROM staging.raw_events GROUP BY 1, 2 HAVING count(*) > 1) d")"
+grep -q 'reconnecting in' "$T/run.log" || fail "no reconnect logged after the source dropped the connection"
+echo "ok: reconnected after the source dropped the connection"
 n=$(grep -c 'inside a split transaction' "$T/run.log" || true)
 echo "restarts that resumed inside a split transaction: $n"
 kill -TERM "$pid"; wait "$pid" || true
