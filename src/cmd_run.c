@@ -131,6 +131,8 @@ cmd_run(int argc, char **argv)
 	}
 	rs.rules = rules;
 	rs.nrules = cfg->nmappings;
+	rs.refresh = cfg->refresh;
+	rs.nrefresh = cfg->nrefresh;
 	rs.allow_slot_ahead = allow_ahead;
 	rs.status_interval_ms = cfg->source.status_interval_ms;
 

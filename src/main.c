@@ -28,7 +28,7 @@ static const struct command commands[] = {
 	{"stream", "print decoded changes of a slot as JSON lines", cmd_stream},
 	{"check", "validate a configuration file", cmd_check},
 	{"status", "show slot, checkpoint, lag and dead letters of a source",
-	 NULL},
+	 cmd_status},
 	{"snapshot", "copy existing rows of a table through its mapping", NULL},
 	{"dlq", "list or resolve dead letters", cmd_dlq},
 };

@@ -48,6 +48,8 @@ struct session {
 	struct sink_stats stats;
 	uint64_t received;
 	uint64_t batches;
+	uint64_t refresh_failures;
+	int64_t *refresh_due; /* monotonic ms of each view's next refresh */
 	bool applied_any;
 };
 
@@ -225,6 +227,7 @@ session_free(struct session *s)
 		collapse_free(s->targets[i].rows);
 	}
 	free(s->targets);
+	free(s->refresh_due);
 	repl_close(s->stream);
 	sink_pg_close(s->sink);
 	w2j_decoder_free(s->dec);
@@ -376,6 +379,10 @@ session_run(struct session *s, volatile sig_atomic_t *stop)
 	snprintf(s->last_commit_time, sizeof(s->last_commit_time), "%s",
 			 s->ckpt.last_commit_time);
 	repl_confirm(s->stream, s->ckpt.lsn, false);
+	s->refresh_due = wp_calloc(rs->nrefresh ? rs->nrefresh : 1,
+							   sizeof(*s->refresh_due));
+	for (size_t i = 0; i < rs->nrefresh; i++)
+		s->refresh_due[i] = mono_ms() + rs->refresh[i].every_ms;
 	wp_log(LOG_INFO,
 		   "streaming slot \"%s\" from checkpoint %s%s (source at %s), "
 		   "%zu mapping(s)",
@@ -462,6 +469,27 @@ session_run(struct session *s, volatile sig_atomic_t *stop)
 				   lsn_format(s->ckpt.lsn, l1));
 			last_progress = now;
 			last_received = s->received;
+		}
+		/* Materialized views: between batches, never inside one. */
+		for (size_t i = 0; i < rs->nrefresh && !s->in_txn &&
+						   batch_count(s->batch) == 0;
+			 i++) {
+			if (now < s->refresh_due[i])
+				continue;
+			sr = sink_pg_refresh(s->sink, rs->refresh[i].view_schema,
+								 rs->refresh[i].view_table,
+								 rs->refresh[i].concurrently, session_tick, s,
+								 err, sizeof(err));
+			if (sr == SINK_RETRY) {
+				wp_log(LOG_WARNING, "%s", err);
+				return SESSION_RETRY;
+			}
+			if (sr != SINK_OK) {
+				s->refresh_failures++;
+				wp_log(LOG_WARNING, "%s.%s: %s", rs->refresh[i].view_schema,
+					   rs->refresh[i].view_table, err);
+			}
+			s->refresh_due[i] = mono_ms() + rs->refresh[i].every_ms;
 		}
 		if (now - last_maint >= 3600 * 1000) {
 			if (sink_pg_maintain(s->sink, err, sizeof(err)) != SINK_OK)

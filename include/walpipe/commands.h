@@ -8,5 +8,6 @@ int cmd_stream(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_dlq(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 
 #endif

@@ -2,6 +2,7 @@
 #ifndef WALPIPE_RUN_H
 #define WALPIPE_RUN_H
 
+#include "walpipe/config.h"
 #include "walpipe/map.h"
 
 #include <signal.h>
@@ -29,6 +30,8 @@ struct run_settings {
 	bool stage_unmapped;   /* stage changes of tables without a mapping */
 	const struct map_rule *rules;
 	size_t nrules;
+	const struct config_refresh *refresh; /* materialized views */
+	size_t nrefresh;
 	bool allow_slot_ahead;
 	int status_interval_ms;
 };

@@ -103,6 +103,19 @@ enum sink_result sink_pg_write_checkpoint(struct sink_pg *s,
 enum sink_result sink_pg_maintain(struct sink_pg *s, char *errbuf,
 								  size_t errlen);
 
+/*
+ * REFRESH MATERIALIZED VIEW schema.view (CONCURRENTLY if asked and
+ * possible: a view that is not populated yet or has no unique index is
+ * refreshed plainly) outside any apply transaction, and record the
+ * outcome in walpipe.refreshes.  tick(arg) is called every 100 ms while
+ * it runs.  Returns SINK_OK, SINK_RETRY (connection) or SINK_FATAL (the
+ * refresh failed: errbuf says why; walpipe logs it and goes on).
+ */
+enum sink_result sink_pg_refresh(struct sink_pg *s, const char *schema,
+								 const char *view, bool concurrently,
+								 void (*tick)(void *), void *arg,
+								 char *errbuf, size_t errlen);
+
 /* NULL-safe. */
 void sink_pg_close(struct sink_pg *s);
 

@@ -1,0 +1,249 @@
+/* cmd_status.c: `walpipe status`: the health of one source, from both databases. */
+#include "walpipe/buf.h"
+#include "walpipe/commands.h"
+#include "walpipe/config.h"
+
+#include <getopt.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One named value of the report, in display order. */
+struct item {
+	const char *section, *key;
+	char *value; /* NULL: unknown (shown as "-" / JSON null) */
+	bool number; /* JSON: emit unquoted */
+};
+
+struct report {
+	struct item v[64];
+	int n;
+};
+
+static void
+put(struct report *r, const char *section, const char *key, const char *value,
+	bool number)
+{
+	if (r->n >= 64)
+		return;
+	r->v[r->n].section = section;
+	r->v[r->n].key = key;
+	r->v[r->n].value = value ? strdup(value) : NULL;
+	r->v[r->n].number = number;
+	r->n++;
+}
+
+static PGconn *
+status_connect(const char *conninfo)
+{
+	const char *keys[] = {"dbname", "fallback_application_name", NULL};
+	const char *vals[] = {conninfo, "walpipe status", NULL};
+
+	return PQconnectdbParams(keys, vals, 1);
+}
+
+/* Run q with one parameter and put each column of its single row. */
+static bool
+put_row(struct report *r, PGconn *conn, const char *section, const char *q,
+		const char *param, const char *const *keys, const bool *numbers,
+		int nkeys)
+{
+	const char *params[1] = {param};
+	PGresult *res = PQexecParams(conn, q, param ? 1 : 0, NULL, params, NULL,
+								 NULL, 0);
+	bool ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+
+	for (int i = 0; i < nkeys; i++)
+		put(r, section, keys[i],
+			ok && PQntuples(res) == 1 && !PQgetisnull(res, 0, i)
+				? PQgetvalue(res, 0, i)
+				: NULL,
+			numbers[i]);
+	if (!ok)
+		fprintf(stderr, "walpipe status: %s query failed: %s", section,
+				PQerrorMessage(conn));
+	PQclear(res);
+	return ok;
+}
+
+int
+cmd_status(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	static const char *const slot_keys[] = {
+		"slot", "exists", "active", "wal_status", "confirmed_flush_lsn",
+		"current_wal_lsn", "lag_bytes", "retained_wal_bytes"};
+	static const bool slot_num[] = {false, false, false, false,
+									false, false, true,	 true};
+	static const char *const ck_keys[] = {
+		"checkpoint_lsn", "split_txn_end", "split_txn_applied", "updated_at",
+		"last_commit_time", "apply_lag_seconds", "pending_dead_letters"};
+	static const bool ck_num[] = {false, false, true, false, false, true, true};
+	const char *path = NULL;
+	bool json = false, unreadable, failed = false;
+	struct config_errors errs;
+	struct wp_config *cfg;
+	struct report r;
+	PGconn *src = NULL, *ana = NULL;
+	struct buf q = BUF_INIT;
+	char *schema = NULL;
+	char rsec[16][220]; /* "refresh VIEW" section names */
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:jh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': path = optarg; break;
+		case 'j': json = true; break;
+		case 'h':
+			printf("Usage: walpipe status -c FILE [--json]\n\n"
+				   "Slot state and retained WAL, checkpoint and lag, pending "
+				   "dead letters,\nstaging partitions ahead, materialized "
+				   "view refreshes.\n");
+			return 0;
+		default: return 2;
+		}
+	}
+	if (!path) {
+		fprintf(stderr, "walpipe status: -c FILE is required\n");
+		return 2;
+	}
+	cfg = config_load(path, &errs, &unreadable);
+	for (size_t i = 0; i < errs.n; i++)
+		fprintf(stderr, "%s\n", errs.msg[i]);
+	config_errors_free(&errs);
+	if (cfg == NULL)
+		return unreadable ? 2 : 1;
+	memset(&r, 0, sizeof(r));
+	put(&r, "source", "name", cfg->source.name, false);
+
+	src = status_connect(cfg->source.conninfo);
+	if (PQstatus(src) != CONNECTION_OK) {
+		fprintf(stderr, "walpipe status: could not connect to the source "
+						"server: %s",
+				PQerrorMessage(src));
+		failed = true;
+	} else {
+		put_row(&r, src, "slot",
+				"SELECT $1::text, (s.slot_name IS NOT NULL)::text, "
+				"s.active::text, s.wal_status, s.confirmed_flush_lsn::text, "
+				"pg_current_wal_lsn()::text, "
+				"pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn)"
+				"::bigint::text, "
+				"pg_wal_lsn_diff(pg_current_wal_lsn(), s.restart_lsn)::bigint"
+				"::text "
+				"FROM (SELECT 1) x LEFT JOIN pg_replication_slots s "
+				"ON s.slot_name = $1",
+				cfg->source.slot, slot_keys, slot_num, 8);
+	}
+	ana = status_connect(cfg->target.conninfo);
+	if (PQstatus(ana) != CONNECTION_OK) {
+		fprintf(stderr, "walpipe status: could not connect to the analytics "
+						"server: %s",
+				PQerrorMessage(ana));
+		failed = true;
+	} else {
+		schema = PQescapeIdentifier(ana, cfg->target.schema,
+									strlen(cfg->target.schema));
+		buf_appendf(&q,
+					"SELECT c.lsn::text, c.txn_end::text, c.txn_applied::text, "
+					"to_char(c.updated_at, 'YYYY-MM-DD\"T\"HH24:MI:SSOF'), "
+					"to_char(c.last_commit_time, "
+					"'YYYY-MM-DD\"T\"HH24:MI:SSOF'), "
+					"round(extract(epoch FROM now() - c.last_commit_time), "
+					"1)::text, "
+					"(SELECT count(*) FROM %s.dead_letters d WHERE d.source = "
+					"$1 AND NOT d.resolved)::text "
+					"FROM (SELECT 1) x LEFT JOIN %s.checkpoints c ON c.source = $1",
+					schema, schema);
+		put_row(&r, ana, "checkpoint", q.data, cfg->source.name, ck_keys,
+				ck_num, 7);
+		if (cfg->staging.enabled) {
+			static const char *const st_keys[] = {"table", "partitions",
+												  "partitions_ahead"};
+			static const bool st_num[] = {false, true, true};
+			char tbl[200];
+
+			snprintf(tbl, sizeof(tbl), "%s.%s", cfg->staging.schema,
+					 cfg->staging.table);
+			put_row(&r, ana, "staging",
+					"SELECT $1::text, count(*)::text, count(*) FILTER (WHERE "
+					"pg_get_expr(c.relpartbound, c.oid) LIKE 'FOR VALUES FROM%' "
+					"AND substring(pg_get_expr(c.relpartbound, c.oid) FROM "
+					"'FROM \\(''([^'']+)''\\)')::timestamptz > now())::text "
+					"FROM pg_inherits h JOIN pg_class c ON c.oid = h.inhrelid "
+					"WHERE h.inhparent = to_regclass($1)",
+					tbl, st_keys, st_num, 3);
+		}
+		for (size_t i = 0; i < cfg->nrefresh; i++) {
+			static const char *const rf_keys[] = {"view", "last_ok_at",
+												  "last_error", "duration_ms"};
+			static const bool rf_num[] = {false, false, false, true};
+			char v[200];
+
+			if (i >= 16)
+				break;
+			snprintf(v, sizeof(v), "%s.%s", cfg->refresh[i].view_schema,
+					 cfg->refresh[i].view_table);
+			snprintf(rsec[i], sizeof(rsec[i]), "refresh %s", v);
+			buf_reset(&q, 4096);
+			buf_appendf(&q,
+						"SELECT $1::text, to_char(f.last_ok_at, "
+						"'YYYY-MM-DD\"T\"HH24:MI:SSOF'), f.last_error, "
+						"f.duration_ms::text FROM (SELECT 1) x LEFT JOIN "
+						"%s.refreshes f ON f.view = $1",
+						schema);
+			put_row(&r, ana, rsec[i], q.data, v, rf_keys, rf_num, 4);
+		}
+	}
+
+	if (json) {
+		const char *section = NULL;
+
+		printf("{");
+		for (int i = 0; i < r.n; i++) {
+			struct buf b = BUF_INIT;
+			bool new_section = !section || strcmp(section, r.v[i].section);
+
+			if (new_section) {
+				if (section)
+					printf("}, ");
+				printf("\"%s\": {", r.v[i].section); /* plain names */
+				section = r.v[i].section;
+			} else {
+				printf(", ");
+			}
+			printf("\"%s\": ", r.v[i].key);
+			if (r.v[i].value == NULL)
+				printf("null");
+			else if (r.v[i].number)
+				printf("%s", r.v[i].value);
+			else if (!strcmp(r.v[i].value, "true") || !strcmp(r.v[i].value, "false"))
+				printf("%s", r.v[i].value);
+			else {
+				buf_append_json_string(&b, r.v[i].value, strlen(r.v[i].value));
+				printf("%s", b.data);
+			}
+			buf_free(&b);
+		}
+		printf("%s}\n", section ? "}" : "");
+	} else {
+		for (int i = 0; i < r.n; i++)
+			printf("%-11s %-22s %s\n", r.v[i].section, r.v[i].key,
+				   r.v[i].value ? r.v[i].value : "-");
+	}
+	for (int i = 0; i < r.n; i++)
+		free(r.v[i].value);
+	PQfreemem(schema);
+	PQfinish(src);
+	PQfinish(ana);
+	buf_free(&q);
+	config_free(cfg);
+	return failed ? 2 : 0;
+}
