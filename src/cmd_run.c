@@ -1,4 +1,4 @@
-/* cmd_run.c: `walpipe run`: load the configuration, set up logging and signals, run. */
+/* cmd_run.c: `walpipe run`: configuration, logging, signals and reloads around the run loop. */
 #include "walpipe/commands.h"
 #include "walpipe/config.h"
 #include "walpipe/log.h"
@@ -14,6 +14,7 @@
 
 /* Signal flags: the only globals the house style allows. */
 static volatile sig_atomic_t run_stop = 0;
+static volatile sig_atomic_t run_reload = 0;
 
 static void
 on_stop(int sig)
@@ -25,6 +26,13 @@ on_stop(int sig)
 		_exit(1);
 	}
 	run_stop = 1;
+}
+
+static void
+on_hup(int sig)
+{
+	(void) sig;
+	run_reload = 1;
 }
 
 static enum log_level
@@ -41,6 +49,145 @@ level_of(const char *s)
 	return LOG_INFO;
 }
 
+/* A loaded configuration and the run settings that borrow from it. */
+struct run_state {
+	struct wp_config *cfg;
+	struct run_settings rs;
+	struct map_rule *rules;
+	char *tables;
+	char retention[32];
+};
+
+static void
+state_free(struct run_state *st)
+{
+	if (st == NULL)
+		return;
+	free(st->rules);
+	free(st->tables);
+	config_free(st->cfg);
+	free(st);
+}
+
+static struct run_state *
+state_new(struct wp_config *cfg, bool allow_ahead)
+{
+	struct run_state *st = wp_calloc(1, sizeof(*st));
+	struct run_settings *rs = &st->rs;
+
+	st->cfg = cfg;
+	st->rules = wp_calloc(cfg->nmappings ? cfg->nmappings : 1,
+						  sizeof(*st->rules));
+	for (size_t i = 0; i < cfg->nmappings; i++)
+		st->rules[i] = cfg->mappings[i].rule;
+	st->tables = config_tables_list(cfg);
+	rs->source_name = cfg->source.name;
+	rs->source_conninfo = cfg->source.conninfo;
+	rs->slot = cfg->source.slot;
+	rs->create_slot = cfg->source.create_slot;
+	rs->tables = st->tables;
+	rs->target_conninfo = cfg->target.conninfo;
+	rs->target_schema = cfg->target.schema;
+	rs->max_changes = (size_t) cfg->batch.max_changes;
+	rs->max_bytes = (size_t) cfg->batch.max_bytes;
+	rs->max_delay_ms = (int) cfg->batch.max_delay_ms;
+	if (cfg->staging.enabled) {
+		rs->staging_schema = cfg->staging.schema;
+		rs->staging_table = cfg->staging.table;
+		rs->partition_unit = cfg->staging.partition;
+		rs->premake = (int) cfg->staging.premake;
+		if (cfg->staging.retention_ms) {
+			snprintf(st->retention, sizeof(st->retention),
+					 "%lld milliseconds",
+					 (long long) cfg->staging.retention_ms);
+			rs->retention = st->retention;
+		}
+		rs->stage_messages = cfg->staging.messages;
+		rs->stage_unmapped = cfg->staging.unmapped;
+	}
+	rs->rules = st->rules;
+	rs->nrules = cfg->nmappings;
+	rs->refresh = cfg->refresh;
+	rs->nrefresh = cfg->nrefresh;
+	rs->allow_slot_ahead = allow_ahead;
+	rs->status_interval_ms = cfg->source.status_interval_ms;
+	log_configure(level_of(cfg->log.level), strcmp(cfg->log.format, "json") == 0,
+				  cfg->source.name);
+	return st;
+}
+
+struct reloader {
+	const char *path;
+	struct run_state *current;
+	bool allow_ahead;
+};
+
+static bool
+same(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
+/*
+ * SIGHUP: validate the file again; keep the running configuration if it
+ * is invalid or changes what a running walpipe cannot change (where it
+ * reads from and writes to).  Called between sessions, with no batch in
+ * hand.
+ */
+static const struct run_settings *
+reload_config(void *arg)
+{
+	struct reloader *r = arg;
+	struct config_errors errs;
+	struct wp_config *cfg, *old = r->current->cfg;
+	bool unreadable;
+	int fixed = 0;
+	char *t_old, *t_new;
+
+	cfg = config_load(r->path, &errs, &unreadable);
+	if (cfg == NULL) {
+		for (size_t i = 0; i < errs.n; i++)
+			wp_log(LOG_ERROR, "%s", errs.msg[i]);
+		wp_log(LOG_ERROR, "not reloading: %s is invalid (%zu error(s)); the "
+						  "running configuration stays",
+			   r->path, errs.n);
+		config_errors_free(&errs);
+		return NULL;
+	}
+	config_errors_free(&errs);
+	t_old = config_tables_list(old);
+	t_new = config_tables_list(cfg);
+#define FIXED(field, name)                                                     \
+	if (!same(old->field, cfg->field)) {                                      \
+		wp_log(LOG_ERROR, "%s cannot change while walpipe runs; restart it to " \
+						  "apply the change", name);                        \
+		fixed++;                                                              \
+	}
+	FIXED(source.name, "source.name")
+	FIXED(source.conninfo, "source.conninfo")
+	FIXED(source.slot, "source.slot")
+	FIXED(target.conninfo, "target.conninfo")
+	FIXED(target.schema, "target.schema")
+#undef FIXED
+	if (strcmp(t_old, t_new) != 0) {
+		wp_log(LOG_ERROR, "source.tables cannot change while walpipe runs; "
+						  "restart it to apply the change");
+		fixed++;
+	}
+	free(t_old);
+	free(t_new);
+	if (fixed) {
+		wp_log(LOG_ERROR, "not reloading: the running configuration stays");
+		config_free(cfg);
+		return NULL;
+	}
+	state_free(r->current);
+	r->current = state_new(cfg, r->allow_ahead);
+	wp_log(LOG_NOTICE, "reloaded %s: %zu mapping(s)", r->path,
+		   cfg->nmappings);
+	return &r->current->rs;
+}
+
 int
 cmd_run(int argc, char **argv)
 {
@@ -55,10 +202,9 @@ cmd_run(int argc, char **argv)
 	bool allow_ahead = false, unreadable;
 	struct config_errors errs;
 	struct wp_config *cfg;
-	struct run_settings rs;
-	struct map_rule *rules;
+	struct reloader rl;
+	struct run_control ctl;
 	struct sigaction sa;
-	char *tables, retention[32];
 	int c, rc;
 
 	optind = 1;
@@ -70,6 +216,8 @@ cmd_run(int argc, char **argv)
 			printf("Usage: walpipe run -c FILE [--allow-slot-ahead]\n\n"
 				   "Stream the source slot into the analytics database, "
 				   "exactly once.\n"
+				   "SIGTERM/SIGINT: commit the batch in hand and exit 0. "
+				   "SIGHUP: reload FILE.\n"
 				   "  --allow-slot-ahead  accept a slot that is ahead of the "
 				   "checkpoint\n"
 				   "                      (changes in between are lost)\n");
@@ -91,54 +239,25 @@ cmd_run(int argc, char **argv)
 		return unreadable ? 2 : 1;
 	}
 	config_errors_free(&errs);
-	log_configure(level_of(cfg->log.level), strcmp(cfg->log.format, "json") == 0,
-				  cfg->source.name);
 
+	/* No SA_RESTART: poll() must return so the loop sees the flags. */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_stop;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = on_hup;
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	rules = wp_calloc(cfg->nmappings ? cfg->nmappings : 1, sizeof(*rules));
-	for (size_t i = 0; i < cfg->nmappings; i++)
-		rules[i] = cfg->mappings[i].rule;
-	tables = config_tables_list(cfg);
-	memset(&rs, 0, sizeof(rs));
-	rs.source_name = cfg->source.name;
-	rs.source_conninfo = cfg->source.conninfo;
-	rs.slot = cfg->source.slot;
-	rs.create_slot = cfg->source.create_slot;
-	rs.tables = tables;
-	rs.target_conninfo = cfg->target.conninfo;
-	rs.target_schema = cfg->target.schema;
-	rs.max_changes = (size_t) cfg->batch.max_changes;
-	rs.max_bytes = (size_t) cfg->batch.max_bytes;
-	rs.max_delay_ms = (int) cfg->batch.max_delay_ms;
-	if (cfg->staging.enabled) {
-		rs.staging_schema = cfg->staging.schema;
-		rs.staging_table = cfg->staging.table;
-		rs.partition_unit = cfg->staging.partition;
-		rs.premake = (int) cfg->staging.premake;
-		if (cfg->staging.retention_ms) {
-			snprintf(retention, sizeof(retention), "%lld milliseconds",
-					 (long long) cfg->staging.retention_ms);
-			rs.retention = retention;
-		}
-		rs.stage_messages = cfg->staging.messages;
-		rs.stage_unmapped = cfg->staging.unmapped;
-	}
-	rs.rules = rules;
-	rs.nrules = cfg->nmappings;
-	rs.refresh = cfg->refresh;
-	rs.nrefresh = cfg->nrefresh;
-	rs.allow_slot_ahead = allow_ahead;
-	rs.status_interval_ms = cfg->source.status_interval_ms;
-
-	rc = run_loop(&rs, &run_stop);
-	free(rules);
-	free(tables);
-	config_free(cfg);
+	rl.path = path;
+	rl.allow_ahead = allow_ahead;
+	rl.current = state_new(cfg, allow_ahead);
+	ctl.stop = &run_stop;
+	ctl.reload = &run_reload;
+	ctl.reload_fn = reload_config;
+	ctl.arg = &rl;
+	rc = run_loop(&rl.current->rs, &ctl);
+	state_free(rl.current);
 	return rc;
 }

@@ -20,6 +20,7 @@
 
 enum session_end {
 	SESSION_OK,
+	SESSION_RELOAD, /* stopped cleanly to take a new configuration */
 	SESSION_RETRY,
 	SESSION_FATAL,
 };
@@ -286,7 +287,8 @@ session_plan(struct session *s)
 }
 
 static enum session_end
-session_run(struct session *s, volatile sig_atomic_t *stop)
+session_run(struct session *s, volatile sig_atomic_t *stop,
+			volatile sig_atomic_t *reload)
 {
 	const struct run_settings *rs = s->rs;
 	struct repl_config rc;
@@ -397,7 +399,7 @@ session_run(struct session *s, volatile sig_atomic_t *stop)
 				 lsn_format(s->ckpt.lsn, l1));
 		notify_ready(st);
 	}
-	while (!*stop) {
+	while (!*stop && !*reload) {
 		struct repl_data d;
 		struct w2j_change c;
 		int wait = 1000;
@@ -497,9 +499,15 @@ session_run(struct session *s, volatile sig_atomic_t *stop)
 			last_maint = now;
 		}
 	}
-	/* Stop requested: commit what is in hand (also a partial txn). */
-	notify_stopping();
+	/* Stop or reload: commit what is in hand (also a partial txn). */
+	if (*stop)
+		notify_stopping();
 	e = session_flush(s);
+	if (e == SESSION_OK && !*stop) {
+		wp_log(LOG_INFO, "reloading the configuration at checkpoint %s",
+			   lsn_format(s->ckpt.lsn, l1));
+		return SESSION_RELOAD;
+	}
 	if (e == SESSION_OK)
 		wp_log(LOG_INFO, "stopped at checkpoint %s",
 			   lsn_format(s->ckpt.lsn, l1));
@@ -507,31 +515,41 @@ session_run(struct session *s, volatile sig_atomic_t *stop)
 }
 
 int
-run_loop(const struct run_settings *rs, volatile sig_atomic_t *stop)
+run_loop(const struct run_settings *rs, const struct run_control *ctl)
 {
 	int backoff_ms = 1000;
 
-	while (!*stop) {
+	while (!*ctl->stop) {
 		struct session s;
 		enum session_end e;
 		int64_t started = mono_ms();
 
+		if (*ctl->reload) {
+			const struct run_settings *next;
+
+			*ctl->reload = 0;
+			next = ctl->reload_fn(ctl->arg);
+			if (next)
+				rs = next;
+		}
 		memset(&s, 0, sizeof(s));
 		s.rs = rs;
 		s.dec = w2j_decoder_new();
 		s.batch = batch_new(rs->max_bytes + (1 << 20));
-		e = session_run(&s, stop);
+		e = session_run(&s, ctl->stop, ctl->reload);
 		session_free(&s);
 		if (e == SESSION_FATAL)
 			return 1;
-		if (e == SESSION_OK || *stop)
+		if (e == SESSION_RELOAD)
+			continue;
+		if (e == SESSION_OK || *ctl->stop)
 			break;
 		/* A session that ran a while or applied something resets the
 		 * backoff: the failure is new, not a repeat. */
 		if (s.applied_any || mono_ms() - started > 60000)
 			backoff_ms = 1000;
 		wp_log(LOG_INFO, "reconnecting in %.1f s", backoff_ms / 1000.0);
-		for (int waited = 0; waited < backoff_ms && !*stop; waited += 100)
+		for (int waited = 0; waited < backoff_ms && !*ctl->stop; waited += 100)
 			usleep(100 * 1000);
 		if (backoff_ms < 60000)
 			backoff_ms *= 2;
