@@ -7,6 +7,7 @@ PACKAGES=(
 	build-essential cmake pkg-config git
 	postgresql-15 postgresql-client-15 postgresql-15-wal2json
 	libpq-dev libyaml-dev librdkafka-dev libsystemd-dev libcmocka-dev
+	libmicrohttpd-dev
 	procps util-linux time systemd
 )
 

@@ -3,6 +3,7 @@
 #include "walpipe/config.h"
 #include "walpipe/log.h"
 #include "walpipe/mem.h"
+#include "walpipe/metrics.h"
 #include "walpipe/run.h"
 
 #include <getopt.h>
@@ -168,6 +169,7 @@ reload_config(void *arg)
 	FIXED(source.slot, "source.slot")
 	FIXED(target.conninfo, "target.conninfo")
 	FIXED(target.schema, "target.schema")
+	FIXED(metrics.listen, "metrics.listen")
 #undef FIXED
 	if (strcmp(t_old, t_new) != 0) {
 		wp_log(LOG_ERROR, "source.tables cannot change while walpipe runs; "
@@ -257,7 +259,22 @@ cmd_run(int argc, char **argv)
 	ctl.reload = &run_reload;
 	ctl.reload_fn = reload_config;
 	ctl.arg = &rl;
+	ctl.metrics = NULL;
+	if (cfg->metrics.listen) {
+		char err[256];
+
+		ctl.metrics = metrics_start(cfg->metrics.listen, cfg->source.name, err,
+									sizeof(err));
+		if (ctl.metrics == NULL) {
+			wp_log(LOG_ERROR, "%s", err);
+			state_free(rl.current);
+			return 1;
+		}
+		wp_log(LOG_INFO, "serving metrics on http://%s/metrics",
+			   cfg->metrics.listen);
+	}
 	rc = run_loop(&rl.current->rs, &ctl);
+	metrics_stop(ctl.metrics);
 	state_free(rl.current);
 	return rc;
 }

@@ -21,6 +21,7 @@ struct repl_stream {
 	lsn_t confirmed;	   /* highest position the consumer applied */
 	lsn_t sent_flush;	   /* flush position last sent */
 	lsn_t keepalive_end;   /* walEnd of the last keepalive */
+	lsn_t server_end;	   /* the server's WAL end, from any message */
 	bool caught_up;		   /* consumer applied all received, no open txn */
 	bool keepalive_after;  /* a keepalive arrived after the last data */
 	bool streaming;		   /* START_REPLICATION succeeded: in CopyBoth */
@@ -396,6 +397,8 @@ repl_next(struct repl_stream *s, struct repl_data *out, int timeout_ms,
 		if (n > 0) {
 			if (!replproto_parse(s->copybuf, (size_t) n, &m, errbuf, errlen))
 				return REPL_FATAL;
+			if (m.wal_end > s->server_end)
+				s->server_end = m.wal_end;
 			if (m.kind == REPLPROTO_KEEPALIVE) {
 				if (m.wal_end > s->keepalive_end)
 					s->keepalive_end = m.wal_end;
@@ -486,6 +489,12 @@ lsn_t
 repl_sent_flush(const struct repl_stream *s)
 {
 	return s->sent_flush;
+}
+
+lsn_t
+repl_server_end(const struct repl_stream *s)
+{
+	return s->server_end;
 }
 
 lsn_t

@@ -51,6 +51,7 @@ struct session {
 	uint64_t batches;
 	uint64_t refresh_failures;
 	int64_t *refresh_due; /* monotonic ms of each view's next refresh */
+	struct metrics *metrics;
 	bool applied_any;
 };
 
@@ -117,6 +118,9 @@ session_flush(struct session *s)
 		s->batch_started = 0;
 		return SESSION_OK; /* nothing to do; not an end */
 	}
+	uint64_t dead_before = s->stats.dead_letters;
+	int64_t t0 = mono_ms();
+
 	if (batch_count(s->batch) == 0)
 		res = sink_pg_write_checkpoint(s->sink, &next, err, sizeof(err));
 	else
@@ -128,6 +132,15 @@ session_flush(struct session *s)
 		return res == SINK_RETRY ? SESSION_RETRY : SESSION_FATAL;
 	}
 	if (batch_count(s->batch) > 0) {
+		for (size_t i = 0; i < batch_count(s->batch); i++) {
+			const struct batch_change *bc = batch_get(s->batch, i);
+
+			metrics_change(s->metrics, batch_text(s->batch, bc->schema),
+						   batch_text(s->batch, bc->table), (char) bc->action,
+						   true);
+		}
+		metrics_batch(s->metrics, (double) (mono_ms() - t0) / 1000.0,
+					  s->stats.dead_letters - dead_before);
 		s->batches++;
 		s->applied_any = true;
 		wp_log(LOG_DEBUG, "applied batch of %zu changes up to %s",
@@ -138,6 +151,8 @@ session_flush(struct session *s)
 	s->batch_started = 0;
 	/* The commit is durable: only now may the slot forget it. */
 	repl_confirm(s->stream, s->ckpt.lsn, false);
+	metrics_positions(s->metrics, s->ckpt.lsn, repl_server_end(s->stream),
+					  s->ckpt.last_commit_time);
 	return SESSION_OK;
 }
 
@@ -201,6 +216,7 @@ session_handle(struct session *s, const struct w2j_change *c,
 	if (s->skip_txn || s->txn_pos <= s->txn_skip)
 		return SESSION_OK;
 	s->received++;
+	metrics_change(s->metrics, c->schema, c->table, (char) c->action, false);
 	if (!table_wanted(s, c))
 		return SESSION_OK;
 	if (!batch_add(s->batch, c, d->payload, d->len, s->txn_end, s->txn_pos,
@@ -398,6 +414,9 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 		snprintf(st, sizeof(st), "streaming slot %s from %s", rs->slot,
 				 lsn_format(s->ckpt.lsn, l1));
 		notify_ready(st);
+		metrics_set_up(s->metrics, true);
+		metrics_positions(s->metrics, s->ckpt.lsn, info.server_lsn,
+						  s->ckpt.last_commit_time);
 	}
 	while (!*stop && !*reload) {
 		struct repl_data d;
@@ -488,6 +507,7 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 			}
 			if (sr != SINK_OK) {
 				s->refresh_failures++;
+				metrics_refresh_failure(s->metrics);
 				wp_log(LOG_WARNING, "%s.%s: %s", rs->refresh[i].view_schema,
 					   rs->refresh[i].view_table, err);
 			}
@@ -534,10 +554,12 @@ run_loop(const struct run_settings *rs, const struct run_control *ctl)
 		}
 		memset(&s, 0, sizeof(s));
 		s.rs = rs;
+		s.metrics = ctl->metrics;
 		s.dec = w2j_decoder_new();
 		s.batch = batch_new(rs->max_bytes + (1 << 20));
 		e = session_run(&s, ctl->stop, ctl->reload);
 		session_free(&s);
+		metrics_set_up(ctl->metrics, false);
 		if (e == SESSION_FATAL)
 			return 1;
 		if (e == SESSION_RELOAD)
@@ -548,6 +570,7 @@ run_loop(const struct run_settings *rs, const struct run_control *ctl)
 		 * backoff: the failure is new, not a repeat. */
 		if (s.applied_any || mono_ms() - started > 60000)
 			backoff_ms = 1000;
+		metrics_reconnect(ctl->metrics);
 		wp_log(LOG_INFO, "reconnecting in %.1f s", backoff_ms / 1000.0);
 		for (int waited = 0; waited < backoff_ms && !*ctl->stop; waited += 100)
 			usleep(100 * 1000);

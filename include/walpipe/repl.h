@@ -97,6 +97,9 @@ enum repl_result repl_send_status(struct repl_stream *s, bool force,
 /* The flush position last sent to the server. */
 lsn_t repl_sent_flush(const struct repl_stream *s);
 
+/* The server's WAL end as last reported (XLogData or keepalive). */
+lsn_t repl_server_end(const struct repl_stream *s);
+
 /* walEnd of the latest keepalive received, LSN_INVALID if none yet. */
 lsn_t repl_keepalive_end(const struct repl_stream *s);
 

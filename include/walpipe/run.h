@@ -4,6 +4,7 @@
 
 #include "walpipe/config.h"
 #include "walpipe/map.h"
+#include "walpipe/metrics.h"
 
 #include <signal.h>
 #include <stdbool.h>
@@ -44,6 +45,7 @@ struct run_control {
 	 * current ones (an invalid file, a key that cannot change live). */
 	const struct run_settings *(*reload_fn)(void *arg);
 	void *arg;
+	struct metrics *metrics; /* NULL: no metrics endpoint */
 };
 
 /*

@@ -1,0 +1,355 @@
+/* metrics.c: Prometheus metrics of a running walpipe, served over HTTP by libmicrohttpd. */
+#include "walpipe/metrics.h"
+
+#include "walpipe/buf.h"
+#include "walpipe/mem.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#define METRICS_MAX_SERIES 512
+
+static const double bucket_le[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+								   0.5,	  1,	2.5,   5,	 10};
+#define NBUCKETS (sizeof(bucket_le) / sizeof(bucket_le[0]))
+
+struct series {
+	char table[160]; /* schema.table */
+	char op;
+	uint64_t received, applied;
+};
+
+struct metrics {
+	pthread_mutex_t lock;
+	struct MHD_Daemon *daemon;
+	char source[64];
+	struct series s[METRICS_MAX_SERIES];
+	size_t ns;
+	uint64_t batches, dead_letters, reconnects, refresh_failures;
+	uint64_t buckets[NBUCKETS];
+	double batch_seconds_sum;
+	lsn_t checkpoint, server_end;
+	double last_commit; /* epoch seconds, < 0: none */
+	bool up;
+};
+
+double
+metrics_parse_time(const char *t)
+{
+	struct tm tm;
+	int y, mo, d, h, mi, n = 0, oh = 0, om = 0;
+	double sec;
+	char sign = '+';
+	const char *p;
+
+	if (t == NULL ||
+		sscanf(t, "%d-%d-%d %d:%d:%lf%n", &y, &mo, &d, &h, &mi, &sec, &n) < 6)
+		return -1;
+	p = t + n;
+	if (*p == '+' || *p == '-') {
+		sign = *p;
+		if (sscanf(p + 1, "%d:%d", &oh, &om) < 1)
+			return -1;
+	}
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	return (double) timegm(&tm) + sec -
+		   (sign == '+' ? 1 : -1) * (oh * 3600.0 + om * 60.0);
+}
+
+static void
+render(struct metrics *m, struct buf *b)
+{
+	struct timespec now;
+	uint64_t cum = 0;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	pthread_mutex_lock(&m->lock);
+	buf_appendf(b, "# HELP walpipe_up 1 while walpipe streams and applies.\n"
+				   "# TYPE walpipe_up gauge\nwalpipe_up{source=\"%s\"} %d\n",
+				m->source, m->up ? 1 : 0);
+	buf_append_str(b, "# HELP walpipe_changes_received_total Row changes "
+					  "received from the slot.\n"
+					  "# TYPE walpipe_changes_received_total counter\n");
+	for (size_t i = 0; i < m->ns; i++)
+		buf_appendf(b,
+					"walpipe_changes_received_total{source=\"%s\",table=\"%s\","
+					"op=\"%c\"} %llu\n",
+					m->source, m->s[i].table, m->s[i].op,
+					(unsigned long long) m->s[i].received);
+	buf_append_str(b, "# HELP walpipe_changes_applied_total Row changes "
+					  "committed to the analytics database.\n"
+					  "# TYPE walpipe_changes_applied_total counter\n");
+	for (size_t i = 0; i < m->ns; i++)
+		buf_appendf(b,
+					"walpipe_changes_applied_total{source=\"%s\",table=\"%s\","
+					"op=\"%c\"} %llu\n",
+					m->source, m->s[i].table, m->s[i].op,
+					(unsigned long long) m->s[i].applied);
+	buf_appendf(b, "# HELP walpipe_batch_duration_seconds Apply time of a "
+				   "committed batch.\n"
+				   "# TYPE walpipe_batch_duration_seconds histogram\n");
+	for (size_t i = 0; i < NBUCKETS; i++) {
+		cum += m->buckets[i];
+		buf_appendf(b,
+					"walpipe_batch_duration_seconds_bucket{source=\"%s\",le=\"%g\"}"
+					" %llu\n",
+					m->source, bucket_le[i], (unsigned long long) cum);
+	}
+	buf_appendf(b,
+				"walpipe_batch_duration_seconds_bucket{source=\"%s\",le=\"+Inf\"} "
+				"%llu\n"
+				"walpipe_batch_duration_seconds_sum{source=\"%s\"} %.6f\n"
+				"walpipe_batch_duration_seconds_count{source=\"%s\"} %llu\n",
+				m->source, (unsigned long long) m->batches, m->source,
+				m->batch_seconds_sum, m->source,
+				(unsigned long long) m->batches);
+	buf_appendf(b,
+				"# HELP walpipe_dead_letters_total Rows sent to the dead letter "
+				"table.\n# TYPE walpipe_dead_letters_total counter\n"
+				"walpipe_dead_letters_total{source=\"%s\"} %llu\n"
+				"# HELP walpipe_reconnects_total Sessions restarted after a "
+				"failure.\n# TYPE walpipe_reconnects_total counter\n"
+				"walpipe_reconnects_total{source=\"%s\"} %llu\n"
+				"# HELP walpipe_refresh_failures_total Failed materialized view "
+				"refreshes.\n# TYPE walpipe_refresh_failures_total counter\n"
+				"walpipe_refresh_failures_total{source=\"%s\"} %llu\n"
+				"# HELP walpipe_checkpoint_lsn The checkpoint, as a byte "
+				"position.\n# TYPE walpipe_checkpoint_lsn gauge\n"
+				"walpipe_checkpoint_lsn{source=\"%s\"} %llu\n"
+				"# HELP walpipe_source_lag_bytes Source WAL end minus the "
+				"checkpoint.\n# TYPE walpipe_source_lag_bytes gauge\n"
+				"walpipe_source_lag_bytes{source=\"%s\"} %llu\n",
+				m->source, (unsigned long long) m->dead_letters, m->source,
+				(unsigned long long) m->reconnects, m->source,
+				(unsigned long long) m->refresh_failures, m->source,
+				(unsigned long long) m->checkpoint, m->source,
+				(unsigned long long) (m->server_end > m->checkpoint
+										  ? m->server_end - m->checkpoint
+										  : 0));
+	if (m->last_commit >= 0)
+		buf_appendf(b,
+					"# HELP walpipe_apply_lag_seconds Now minus the commit "
+					"time of the last applied source transaction.\n"
+					"# TYPE walpipe_apply_lag_seconds gauge\n"
+					"walpipe_apply_lag_seconds{source=\"%s\"} %.3f\n",
+					m->source,
+					(double) now.tv_sec + now.tv_nsec / 1e9 - m->last_commit);
+	pthread_mutex_unlock(&m->lock);
+}
+
+static enum MHD_Result
+handle(void *cls, struct MHD_Connection *conn, const char *url,
+	   const char *method, const char *version, const char *upload_data,
+	   size_t *upload_size, void **con_cls)
+{
+	struct metrics *m = cls;
+	struct MHD_Response *resp;
+	struct buf b = BUF_INIT;
+	enum MHD_Result ret;
+	unsigned status = MHD_HTTP_OK;
+
+	(void) version;
+	(void) upload_data;
+	(void) upload_size;
+	(void) con_cls;
+	if (strcmp(method, "GET") != 0) {
+		buf_append_str(&b, "only GET\n");
+		status = MHD_HTTP_METHOD_NOT_ALLOWED;
+	} else if (strcmp(url, "/metrics") != 0) {
+		buf_append_str(&b, "walpipe: see /metrics\n");
+		status = MHD_HTTP_NOT_FOUND;
+	} else {
+		render(m, &b);
+	}
+	resp = MHD_create_response_from_buffer(b.len, b.data,
+										   MHD_RESPMEM_MUST_COPY);
+	buf_free(&b);
+	MHD_add_response_header(resp, "Content-Type",
+							"text/plain; version=0.0.4; charset=utf-8");
+	ret = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+struct metrics *
+metrics_start(const char *listen, const char *source, char *errbuf,
+			  size_t errlen)
+{
+	struct sockaddr_storage ss;
+	const char *colon = strrchr(listen, ':');
+	char host[128];
+	long port;
+	char *end;
+	struct metrics *m;
+
+	memset(&ss, 0, sizeof(ss));
+	if (colon == NULL || (size_t) (colon - listen) >= sizeof(host)) {
+		snprintf(errbuf, errlen,
+				 "invalid metrics.listen \"%s\": expected HOST:PORT", listen);
+		return NULL;
+	}
+	port = strtol(colon + 1, &end, 10);
+	if (*end || port < 1 || port > 65535) {
+		snprintf(errbuf, errlen, "invalid port in metrics.listen \"%s\"",
+				 listen);
+		return NULL;
+	}
+	snprintf(host, sizeof(host), "%.*s", (int) (colon - listen), listen);
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *) &ss;
+
+		host[strlen(host) - 1] = '\0';
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons((uint16_t) port);
+		if (inet_pton(AF_INET6, host + 1, &a->sin6_addr) != 1)
+			goto bad_host;
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *) &ss;
+
+		a->sin_family = AF_INET;
+		a->sin_port = htons((uint16_t) port);
+		if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
+			goto bad_host;
+	}
+	m = wp_calloc(1, sizeof(*m));
+	pthread_mutex_init(&m->lock, NULL);
+	snprintf(m->source, sizeof(m->source), "%s", source);
+	m->last_commit = -1;
+	m->daemon = MHD_start_daemon(
+		MHD_USE_INTERNAL_POLLING_THREAD |
+			(ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+		(uint16_t) port, NULL, NULL, handle, m, MHD_OPTION_SOCK_ADDR, &ss,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 10, MHD_OPTION_END);
+	if (m->daemon == NULL) {
+		snprintf(errbuf, errlen,
+				 "could not serve metrics on \"%s\": the address is in use or "
+				 "not local",
+				 listen);
+		pthread_mutex_destroy(&m->lock);
+		free(m);
+		return NULL;
+	}
+	return m;
+
+bad_host:
+	snprintf(errbuf, errlen,
+			 "invalid metrics.listen \"%s\": the host must be a numeric IPv4 "
+			 "address or [IPv6] address",
+			 listen);
+	return NULL;
+}
+
+void
+metrics_stop(struct metrics *m)
+{
+	if (m == NULL)
+		return;
+	MHD_stop_daemon(m->daemon);
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+}
+
+void
+metrics_change(struct metrics *m, const char *schema, const char *table,
+			   char op, bool applied)
+{
+	char name[160];
+	size_t i;
+
+	if (m == NULL)
+		return;
+	snprintf(name, sizeof(name), "%s.%s", schema ? schema : "",
+			 table ? table : "");
+	pthread_mutex_lock(&m->lock);
+	for (i = 0; i < m->ns; i++)
+		if (m->s[i].op == op && strcmp(m->s[i].table, name) == 0)
+			break;
+	if (i == m->ns && m->ns < METRICS_MAX_SERIES) {
+		snprintf(m->s[i].table, sizeof(m->s[i].table), "%s", name);
+		m->s[i].op = op;
+		m->ns++;
+	}
+	if (i < m->ns) {
+		if (applied)
+			m->s[i].applied++;
+		else
+			m->s[i].received++;
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
+void
+metrics_batch(struct metrics *m, double seconds, uint64_t dead_letters)
+{
+	if (m == NULL)
+		return;
+	pthread_mutex_lock(&m->lock);
+	m->batches++;
+	m->batch_seconds_sum += seconds;
+	m->dead_letters += dead_letters;
+	for (size_t i = 0; i < NBUCKETS; i++)
+		if (seconds <= bucket_le[i]) {
+			m->buckets[i]++;
+			break;
+		}
+	pthread_mutex_unlock(&m->lock);
+}
+
+void
+metrics_positions(struct metrics *m, lsn_t checkpoint, lsn_t server_end,
+				  const char *last_commit_time)
+{
+	double t = metrics_parse_time(last_commit_time);
+
+	if (m == NULL)
+		return;
+	pthread_mutex_lock(&m->lock);
+	m->checkpoint = checkpoint;
+	if (server_end > m->server_end)
+		m->server_end = server_end;
+	if (t >= 0)
+		m->last_commit = t;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void
+metrics_reconnect(struct metrics *m)
+{
+	if (m == NULL)
+		return;
+	pthread_mutex_lock(&m->lock);
+	m->reconnects++;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void
+metrics_refresh_failure(struct metrics *m)
+{
+	if (m == NULL)
+		return;
+	pthread_mutex_lock(&m->lock);
+	m->refresh_failures++;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void
+metrics_set_up(struct metrics *m, bool up)
+{
+	if (m == NULL)
+		return;
+	pthread_mutex_lock(&m->lock);
+	m->up = up;
+	pthread_mutex_unlock(&m->lock);
+}
