@@ -111,7 +111,8 @@ state_new(struct wp_config *cfg, bool allow_ahead)
 	rs->refresh = cfg->refresh;
 	rs->nrefresh = cfg->nrefresh;
 	rs->allow_slot_ahead = allow_ahead;
-	rs->status_interval_ms = cfg->source.status_interval_ms;
+	rs->status_interval_ms = (int) cfg->source.status_interval_ms;
+	rs->heartbeat_ms = (int) cfg->source.heartbeat_ms;
 	log_configure(level_of(cfg->log.level), strcmp(cfg->log.format, "json") == 0,
 				  cfg->source.name);
 	return st;

@@ -338,6 +338,8 @@ static const struct field source_fields[] = {
 	 OFF(source.create_slot), 0},
 	{"status_interval", F_DURATION, false, "10s", 100, 3600000, NULL, true,
 	 OFF(source.status_interval_ms), 0},
+	{"heartbeat", F_DURATION, false, NULL, 1000, 3600000, NULL, true,
+	 OFF(source.heartbeat_ms), 0},
 	{"tables", F_STRING, true, NULL, 0, 0, NULL, false, 0, 0}, /* custom */
 	{NULL, 0, false, NULL, 0, 0, NULL, false, 0, 0},
 };
@@ -550,10 +552,7 @@ set_field(struct loader *L, const struct field *f, const char *v, int line,
 					  v, lo, hi);
 		return false;
 	}
-	if (f->off == OFF(source.status_interval_ms))
-		*(int *) (base + f->off) = (int) num;
-	else
-		*(int64_t *) (base + f->off) = num;
+	*(int64_t *) (base + f->off) = num;
 	return true;
 }
 

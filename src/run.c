@@ -52,6 +52,10 @@ struct session {
 	uint64_t refresh_failures;
 	int64_t *refresh_due; /* monotonic ms of each view's next refresh */
 	struct metrics *metrics;
+	/* Heartbeat: a logical message emitted on the source and read back. */
+	PGconn *hb_conn;
+	int64_t hb_sent; /* monotonic ms of the oldest unanswered emit, 0: none */
+	int64_t hb_next; /* when to emit the next */
 	bool applied_any;
 };
 
@@ -209,7 +213,23 @@ session_handle(struct session *s, const struct w2j_change *c,
 	}
 	if (!s->in_txn) {
 		/* A non-transactional logical message: it has no transaction
-		 * end to checkpoint, so walpipe does not record it. */
+		 * end to checkpoint, so walpipe does not record it.  Our own
+		 * heartbeat coming back proves the walsender is alive. */
+		if (c->action == W2J_MESSAGE && c->prefix &&
+			strcmp(c->prefix, "walpipe_heartbeat") == 0)
+			s->hb_sent = 0;
+		/*
+		 * Its position is still useful: every transaction that committed
+		 * before it has been received (decoding follows WAL order) and
+		 * every later one commits after it, so the checkpoint may move
+		 * just past it.  This is what lets a heartbeat advance the slot
+		 * of an idle database.
+		 */
+		if (c->action == W2J_MESSAGE && c->lsn + 1 > s->last_complete) {
+			s->last_complete = c->lsn + 1;
+			if (!s->batch_started)
+				s->batch_started = mono_ms();
+		}
 		return SESSION_OK;
 	}
 	s->txn_pos++;
@@ -245,6 +265,7 @@ session_free(struct session *s)
 	}
 	free(s->targets);
 	free(s->refresh_due);
+	PQfinish(s->hb_conn);
 	repl_close(s->stream);
 	sink_pg_close(s->sink);
 	w2j_decoder_free(s->dec);
@@ -490,6 +511,46 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 				   lsn_format(s->ckpt.lsn, l1));
 			last_progress = now;
 			last_received = s->received;
+		}
+		/*
+		 * Heartbeat: emit a non-transactional logical message on the
+		 * source.  It makes WAL on an idle database (so the slot moves)
+		 * and must come back through the stream; if three intervals pass
+		 * without it, the walsender is stalled: reconnect.
+		 */
+		if (rs->heartbeat_ms > 0) {
+			if (s->hb_sent && now - s->hb_sent > 3 * (int64_t) rs->heartbeat_ms) {
+				wp_log(LOG_WARNING,
+					   "heartbeat sent %.1f s ago has not come back through "
+					   "the replication stream; reconnecting",
+					   (double) (now - s->hb_sent) / 1000.0);
+				return SESSION_RETRY;
+			}
+			if (now >= s->hb_next) {
+				PGresult *r;
+
+				if (s->hb_conn == NULL || PQstatus(s->hb_conn) != CONNECTION_OK) {
+					const char *keys[] = {"dbname", "fallback_application_name",
+										  NULL};
+					const char *vals[] = {rs->source_conninfo,
+										  "walpipe heartbeat", NULL};
+
+					PQfinish(s->hb_conn);
+					s->hb_conn = PQconnectdbParams(keys, vals, 1);
+				}
+				r = PQexec(s->hb_conn,
+						   "SELECT pg_logical_emit_message(false, "
+						   "'walpipe_heartbeat', now()::text)");
+				if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+					if (!s->hb_sent)
+						s->hb_sent = now;
+				} else {
+					wp_log(LOG_WARNING, "could not emit heartbeat: %s",
+						   PQerrorMessage(s->hb_conn));
+				}
+				PQclear(r);
+				s->hb_next = now + rs->heartbeat_ms;
+			}
 		}
 		/* Materialized views: between batches, never inside one. */
 		for (size_t i = 0; i < rs->nrefresh && !s->in_txn &&

@@ -43,7 +43,8 @@ struct wp_config {
 		bool create_slot;
 		char **tables; /* "schema.table" */
 		size_t ntables;
-		int status_interval_ms;
+		int64_t status_interval_ms;
+		int64_t heartbeat_ms; /* 0: off */
 	} source;
 	struct {
 		char *conninfo;

@@ -35,6 +35,7 @@ struct run_settings {
 	size_t nrefresh;
 	bool allow_slot_ahead;
 	int status_interval_ms;
+	int heartbeat_ms; /* 0: off */
 };
 
 /* How the caller steers the loop: flags set by signal handlers. */
