@@ -12,17 +12,24 @@ catalog_table_columns(PGconn *conn, const char *schema, const char *table,
 					  bool need_key, size_t *n, char *errbuf, size_t errlen)
 {
 	static const char *sql =
-		"SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), "
+		"SELECT a.attname, "
+		"       CASE WHEN b.oid >= 16384 THEN 'text' "
+		"            WHEN b.typname IN ('bpchar', 'bit', '_bpchar', '_bit') "
+		"            THEN 'pg_catalog.' || pg_catalog.quote_ident(b.typname) "
+		"            ELSE pg_catalog.format_type(b.oid, NULL) END, "
 		"       coalesce(a.attnum = ANY (i.indkey), false), c.relreplident "
 		"  FROM pg_catalog.pg_class c "
 		"  JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace "
 		"  JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid "
+		"  JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
+		"  JOIN pg_catalog.pg_type b ON b.oid = CASE WHEN t.typtype = 'd' "
+		"       THEN t.typbasetype ELSE t.oid END "
 		"  LEFT JOIN pg_catalog.pg_index i ON i.indrelid = c.oid AND "
 		"       ((c.relreplident = 'i' AND i.indisreplident) OR "
 		"        (c.relreplident IN ('d', 'f') AND i.indisprimary)) "
 		" WHERE ns.nspname = $1 AND c.relname = $2 "
 		"   AND c.relkind IN ('r', 'p') AND a.attnum > 0 "
-		"   AND NOT a.attisdropped "
+		"   AND NOT a.attisdropped AND a.attgenerated = '' "
 		" ORDER BY a.attnum";
 	const char *params[2] = {schema, table};
 	struct map_srccol *cols = NULL;

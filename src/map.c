@@ -442,6 +442,22 @@ map_plan_tmp_index(const struct map_plan *p, const char *column)
 	return -1;
 }
 
+const char *
+map_plan_absent_column(const struct map_plan *p, const struct w2j_column *cols,
+					   size_t n)
+{
+	for (size_t k = 0; k < p->ntmp; k++) {
+		size_t hint = p->tmp_src[k]; /* its place in an unchanged table */
+		bool found = hint < n && strcmp(cols[hint].name, p->tmp_cols[k]) == 0;
+
+		for (size_t i = 0; i < n && !found; i++)
+			found = strcmp(cols[i].name, p->tmp_cols[k]) == 0;
+		if (!found)
+			return p->tmp_cols[k];
+	}
+	return NULL;
+}
+
 void
 map_plan_free(struct map_plan *p)
 {

@@ -21,6 +21,7 @@
 enum session_end {
 	SESSION_OK,
 	SESSION_RELOAD, /* stopped cleanly to take a new configuration */
+	SESSION_REPLAN, /* stopped cleanly: a source table changed shape */
 	SESSION_RETRY,
 	SESSION_FATAL,
 };
@@ -57,6 +58,9 @@ struct session {
 	int64_t hb_sent; /* monotonic ms of the oldest unanswered emit, 0: none */
 	int64_t hb_next; /* when to emit the next */
 	bool applied_any;
+	/* The change that last ended a session with SESSION_REPLAN: if it
+	 * still does not fit the fresh plan, re-reading cannot help. */
+	lsn_t replan_lsn;
 };
 
 static int64_t
@@ -174,6 +178,9 @@ batch_due(const struct session *s)
 		   mono_ms() - s->batch_started >= s->rs->max_delay_ms;
 }
 
+static enum session_end session_check_shape(struct session *s,
+											const struct w2j_change *c);
+
 /* One decoded message; returns SESSION_OK to go on. */
 static enum session_end
 session_handle(struct session *s, const struct w2j_change *c,
@@ -239,6 +246,8 @@ session_handle(struct session *s, const struct w2j_change *c,
 	metrics_change(s->metrics, c->schema, c->table, (char) c->action, false);
 	if (!table_wanted(s, c))
 		return SESSION_OK;
+	if (c->action == W2J_INSERT && (e = session_check_shape(s, c)) != SESSION_OK)
+		return e;
 	if (!batch_add(s->batch, c, d->payload, d->len, s->txn_end, s->txn_pos,
 				   s->txn_time[0] ? s->txn_time : NULL, err, sizeof(err))) {
 		wp_log(LOG_ERROR, "%s", err);
@@ -251,6 +260,54 @@ session_handle(struct session *s, const struct w2j_change *c,
 		e = session_flush(s);
 		if (e != SESSION_OK)
 			return e;
+	}
+	return SESSION_OK;
+}
+
+/*
+ * An insert carries every column of its row.  When one of a mapping's
+ * source columns is absent, the table changed shape (a column dropped or
+ * renamed) after the plan was compiled: applying the change through the
+ * old plan would drop the row silently.  Commit what came before it, then
+ * end the session so the next one compiles against the catalog as it is
+ * now; if the column is gone there too, that session stops with the
+ * mapping's error.  The change itself is not yet counted in txn_pos.
+ */
+static enum session_end
+session_check_shape(struct session *s, const struct w2j_change *c)
+{
+	char l1[LSN_STRLEN];
+
+	for (size_t i = 0; i < s->ntargets; i++) {
+		const struct sink_target *t = &s->targets[i];
+		const char *col;
+		enum session_end e;
+
+		if (strcmp(t->rule->from_schema, c->schema) != 0 ||
+			strcmp(t->rule->from_table, c->table) != 0)
+			continue;
+		col = map_plan_absent_column(t->plan, c->columns, c->ncolumns);
+		if (col == NULL)
+			continue;
+		if (s->replan_lsn == c->lsn) {
+			wp_log(LOG_ERROR,
+				   "insert into \"%s.%s\" at %s has no column \"%s\", which "
+				   "the mapping to \"%s.%s\" reads, although the source "
+				   "catalog has it now\nThe column was dropped and added "
+				   "again after this change; map it from another column or "
+				   "take it out of the mapping.",
+				   c->schema, c->table, lsn_format(c->lsn, l1), col,
+				   t->rule->to_schema, t->rule->to_table);
+			return SESSION_FATAL;
+		}
+		wp_log(LOG_NOTICE,
+			   "source table \"%s.%s\" changed shape: the insert at %s has "
+			   "no column \"%s\"; re-reading the source catalog",
+			   c->schema, c->table, lsn_format(c->lsn, l1), col);
+		s->txn_pos--;
+		e = session_flush(s);
+		s->replan_lsn = c->lsn;
+		return e == SESSION_OK ? SESSION_REPLAN : e;
 	}
 	return SESSION_OK;
 }
@@ -600,6 +657,8 @@ run_loop(const struct run_settings *rs, const struct run_control *ctl)
 {
 	int backoff_ms = 1000;
 
+	lsn_t replan_lsn = LSN_INVALID;
+
 	while (!*ctl->stop) {
 		struct session s;
 		enum session_end e;
@@ -618,12 +677,14 @@ run_loop(const struct run_settings *rs, const struct run_control *ctl)
 		s.metrics = ctl->metrics;
 		s.dec = w2j_decoder_new();
 		s.batch = batch_new(rs->max_bytes + (1 << 20));
+		s.replan_lsn = replan_lsn;
 		e = session_run(&s, ctl->stop, ctl->reload);
 		session_free(&s);
+		replan_lsn = s.replan_lsn;
 		metrics_set_up(ctl->metrics, false);
 		if (e == SESSION_FATAL)
 			return 1;
-		if (e == SESSION_RELOAD)
+		if (e == SESSION_RELOAD || e == SESSION_REPLAN)
 			continue;
 		if (e == SESSION_OK || *ctl->stop)
 			break;

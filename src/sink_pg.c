@@ -308,8 +308,10 @@ sink_pg_open(const struct sink_pg_config *cfg, enum sink_result *res,
 		free(b);
 	}
 	/* Search path empty: every name walpipe writes is qualified, and
-	 * mapping SQL must not resolve to a surprise. */
+	 * mapping SQL must not resolve to a surprise.  The idempotent schema
+	 * script's "already exists, skipping" notices are noise in a log. */
 	st = exec_cmd(s, "SET search_path = pg_catalog, public; "
+					 "SET client_min_messages = warning; "
 					 "SET application_name = 'walpipe'",
 				  errbuf, errlen);
 	if (st == STEP_OK)

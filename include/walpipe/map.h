@@ -2,6 +2,8 @@
 #ifndef WALPIPE_MAP_H
 #define WALPIPE_MAP_H
 
+#include "walpipe/wal2json.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -110,6 +112,15 @@ struct map_plan *map_plan_new(const struct map_rule *r,
 							  const char *source, const char *tmp_name,
 							  char *errbuf, size_t errlen);
 void map_plan_free(struct map_plan *p);
+
+/*
+ * The first column the plan reads that is absent from cols[0..n) (the
+ * columns of a decoded change), or NULL when all are there.  An
+ * insert always carries every column, so a name missing from one means
+ * the source table changed shape after the plan was compiled.  Pure.
+ */
+const char *map_plan_absent_column(const struct map_plan *p,
+								   const struct w2j_column *cols, size_t n);
 
 /* Index of tmp column for source column name, or -1. */
 int map_plan_tmp_index(const struct map_plan *p, const char *column);

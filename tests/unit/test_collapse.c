@@ -252,6 +252,42 @@ test_plan_sql(void **state)
 	}
 }
 
+/* An insert lacking a column the plan reads is a changed table shape. */
+static void
+test_absent_column(void **state)
+{
+	static const char *const ins[] = {I("1", "\"a\"", "\"b\"")};
+	static const char *const moved =
+		"{\"action\":\"I\",\"schema\":\"public\",\"table\":\"users\","
+		"\"columns\":[{\"name\":\"raw\",\"value\":\"00\"},{\"name\":"
+		"\"id\",\"value\":1},{\"name\":\"bio\",\"value\":null},{\"name\":"
+		"\"name\",\"value\":\"x\"}]}";
+	static const char *const dropped =
+		"{\"action\":\"I\",\"schema\":\"public\",\"table\":\"users\","
+		"\"columns\":[{\"name\":\"id\",\"value\":1},{\"name\":\"bio\","
+		"\"value\":null},{\"name\":\"raw\",\"value\":\"00\"},{\"name\":"
+		"\"added\",\"value\":2}]}";
+	struct w2j_decoder *d = w2j_decoder_new();
+	struct w2j_change c;
+	char err[256];
+	struct map_plan *p = map_plan_new(&rule, src, 4, "shop", "t0", err,
+									  sizeof(err));
+
+	(void) state;
+	assert_non_null(p);
+	assert_true(w2j_decode(d, ins[0], strlen(ins[0]), &c, err, sizeof(err)));
+	assert_null(map_plan_absent_column(p, c.columns, c.ncolumns));
+	/* Same columns in another order: still complete. */
+	assert_true(w2j_decode(d, moved, strlen(moved), &c, err, sizeof(err)));
+	assert_null(map_plan_absent_column(p, c.columns, c.ncolumns));
+	/* "name" gone, an unmapped column added: name is reported. */
+	assert_true(w2j_decode(d, dropped, strlen(dropped), &c, err, sizeof(err)));
+	assert_string_equal(map_plan_absent_column(p, c.columns, c.ncolumns),
+						"name");
+	map_plan_free(p);
+	w2j_decoder_free(d);
+}
+
 int
 main(void)
 {
@@ -263,6 +299,7 @@ main(void)
 		cmocka_unit_test(test_key_change_deletes_old_key),
 		cmocka_unit_test(test_append_keeps_every_row),
 		cmocka_unit_test(test_plan_sql),
+		cmocka_unit_test(test_absent_column),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
