@@ -1,7 +1,11 @@
-/* cmd_dlq.c: `walpipe dlq`: list and resolve the dead letters of a source. */
+/* cmd_dlq.c: `walpipe dlq`: list, retry and resolve the dead letters of a source. */
 #include "walpipe/buf.h"
+#include "walpipe/catalog.h"
 #include "walpipe/commands.h"
 #include "walpipe/config.h"
+#include "walpipe/map.h"
+#include "walpipe/mem.h"
+#include "walpipe/wal2json.h"
 
 #include <getopt.h>
 #include <libpq-fe.h>
@@ -15,10 +19,439 @@ dlq_usage(FILE *out)
 	fprintf(out,
 			"Usage:\n"
 			"  walpipe dlq list -c FILE [--all]\n"
+			"  walpipe dlq retry -c FILE (--id N [--id N ...] | --all)\n"
 			"  walpipe dlq resolve -c FILE (--id N [--id N ...] | --all)\n\n"
 			"list     pending dead letters of the source (--all: resolved "
 			"too)\n"
+			"retry    apply pending dead letters again through the current "
+			"mapping\n"
+			"         (upserts take the source row as it is now, so a newer "
+			"change\n"
+			"         is never overwritten); applied ones are resolved\n"
 			"resolve  mark dead letters handled; they stay for the record\n");
+}
+
+/* A mapping compiled for retries, made on first use. */
+struct retry_target {
+	const struct config_mapping *m;
+	struct map_srccol *src;
+	size_t nsrc;
+	struct map_plan *plan;
+	char *insert; /* INSERT INTO tmp (...) VALUES ($1, ...) */
+	char *select; /* SELECT tmp columns FROM source WHERE key = ... */
+	size_t *keycol; /* tmp column index of each key column */
+	size_t nkey;
+};
+
+struct retry {
+	const struct wp_config *cfg;
+	PGconn *ana, *src;
+	struct retry_target *targets; /* one per mapping, lazily compiled */
+	struct w2j_decoder *dec;
+	char err[2048];
+};
+
+/* Run sql with params on conn; on failure fill r->err and return NULL. */
+static PGresult *
+retry_exec(struct retry *r, PGconn *conn, const char *sql, int n,
+		   const char *const *params, ExecStatusType want)
+{
+	PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+
+	if (PQresultStatus(res) == want)
+		return res;
+	{
+		const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+		snprintf(r->err, sizeof(r->err), "%s",
+				 msg ? msg : PQerrorMessage(conn));
+	}
+	PQclear(res);
+	return NULL;
+}
+
+static void
+append_ident(struct buf *b, PGconn *conn, const char *name)
+{
+	char *q = PQescapeIdentifier(conn, name, strlen(name));
+
+	buf_append_str(b, q ? q : "\"\"");
+	PQfreemem(q);
+}
+
+/* Compile mapping i against the source catalog and create its temp table. */
+static struct retry_target *
+retry_target(struct retry *r, size_t i)
+{
+	struct retry_target *t = &r->targets[i];
+	const struct config_mapping *m = &r->cfg->mappings[i];
+	struct buf q = BUF_INIT;
+	PGresult *res;
+	char tmp[48];
+
+	if (t->plan)
+		return t;
+	t->m = m;
+	t->src = catalog_table_columns(r->src, m->from_schema, m->from_table,
+								   m->rule.mode == MAP_MODE_UPSERT, &t->nsrc,
+								   r->err, sizeof(r->err));
+	if (t->src == NULL)
+		return NULL;
+	snprintf(tmp, sizeof(tmp), "walpipe_retry%zu", i);
+	t->plan = map_plan_new(&m->rule, t->src, t->nsrc, r->cfg->source.name,
+						   tmp, r->err, sizeof(r->err));
+	if (t->plan == NULL)
+		return NULL;
+	res = retry_exec(r, r->ana, t->plan->create_tmp, 0, NULL,
+					 PGRES_COMMAND_OK);
+	if (res == NULL)
+		return NULL;
+	PQclear(res);
+
+	buf_appendf(&q, "INSERT INTO %s (_seq, _op, _sop, _lsn, _xid, _ts, "
+					"_present",
+				t->plan->tmp_table);
+	for (size_t k = 0; k < t->plan->ntmp; k++) {
+		buf_append_str(&q, ", ");
+		append_ident(&q, r->ana, t->plan->tmp_cols[k]);
+	}
+	buf_append_str(&q, ") VALUES (1, $1, $2, $3, $4, $5, $6");
+	for (size_t k = 0; k < t->plan->ntmp; k++)
+		buf_appendf(&q, ", $%zu", k + 7);
+	buf_append_char(&q, ')');
+	t->insert = wp_strdup(q.data);
+
+	/* The source row by its replica identity, every tmp column as text. */
+	buf_reset(&q, 0);
+	buf_append_str(&q, "SELECT ");
+	for (size_t k = 0; k < t->plan->ntmp; k++) {
+		if (k)
+			buf_append_str(&q, ", ");
+		append_ident(&q, r->src, t->plan->tmp_cols[k]);
+	}
+	if (t->plan->ntmp == 0)
+		buf_append_str(&q, "1");
+	buf_append_str(&q, " FROM ");
+	append_ident(&q, r->src, m->from_schema);
+	buf_append_char(&q, '.');
+	append_ident(&q, r->src, m->from_table);
+	t->keycol = wp_calloc(t->plan->ntmp + 1, sizeof(*t->keycol));
+	for (size_t k = 0; k < t->plan->ntmp; k++) {
+		if (!t->src[t->plan->tmp_src[k]].key)
+			continue;
+		buf_append_str(&q, t->nkey ? " AND " : " WHERE ");
+		append_ident(&q, r->src, t->plan->tmp_cols[k]);
+		buf_appendf(&q, " = $%zu", t->nkey + 1);
+		t->keycol[t->nkey++] = k;
+	}
+	t->select = wp_strdup(q.data);
+	buf_free(&q);
+	return t;
+}
+
+static void
+retry_targets_free(struct retry *r)
+{
+	for (size_t i = 0; i < r->cfg->nmappings; i++) {
+		struct retry_target *t = &r->targets[i];
+
+		map_plan_free(t->plan);
+		catalog_free_columns(t->src, t->nsrc);
+		free(t->insert);
+		free(t->select);
+		free(t->keycol);
+	}
+	free(r->targets);
+}
+
+/* The index of the mapping from source_table to target_table (both
+ * "schema.table"), or cfg->nmappings. */
+static size_t
+mapping_of(const struct wp_config *cfg, const char *source_table,
+		   const char *target_table)
+{
+	for (size_t i = 0; i < cfg->nmappings; i++) {
+		const struct config_mapping *m = &cfg->mappings[i];
+		char from[300], to[300];
+
+		snprintf(from, sizeof(from), "%s.%s", m->from_schema, m->from_table);
+		snprintf(to, sizeof(to), "%s.%s", m->to_schema, m->to_table);
+		if (strcmp(from, source_table) == 0 && strcmp(to, target_table) == 0)
+			return i;
+	}
+	return cfg->nmappings;
+}
+
+static const struct w2j_column *
+find_column(const struct w2j_column *cols, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(cols[i].name, name) == 0)
+			return &cols[i];
+	return NULL;
+}
+
+/*
+ * Put the row that stands for dead letter dl into t's temp table and say
+ * which statement applies it (NULL: nothing to apply).  An upsert takes
+ * the source row as it is now, found by the key in the payload, or a
+ * delete when the row is gone: the dead change itself may be older than
+ * what the target holds.  An append re-applies the payload's row, which
+ * is history and overwrites nothing.  Returns false with r->err set.
+ */
+static bool
+retry_stage_row(struct retry *r, struct retry_target *t, PGresult *dl,
+				int row, const char **stmt)
+{
+	const char *payload = PQgetvalue(dl, row, 6);
+	const char *params[7 + 1024];
+	char present[2 * 1024 + 3], op[2];
+	struct w2j_change c;
+	PGresult *srow = NULL, *res;
+	char **own = NULL; /* bytea values with their \\x prefix */
+	bool ok = false;
+	size_t ntmp = t->plan->ntmp;
+
+	if (ntmp > 1024) {
+		snprintf(r->err, sizeof(r->err), "too many columns to retry");
+		return false;
+	}
+	if (!w2j_decode(r->dec, payload, strlen(payload), &c, r->err,
+					sizeof(r->err)))
+		return false;
+	op[1] = '\0';
+	if (t->m->rule.mode == MAP_MODE_UPSERT) {
+		const struct w2j_column *kc = c.action == W2J_DELETE ? c.identity
+															 : c.columns;
+		size_t nk = c.action == W2J_DELETE ? c.nidentity : c.ncolumns;
+
+		for (size_t i = 0; i < t->nkey; i++) {
+			const struct w2j_column *col =
+				find_column(kc, nk, t->plan->tmp_cols[t->keycol[i]]);
+
+			if (col == NULL) {
+				snprintf(r->err, sizeof(r->err),
+						 "the payload has no key column \"%s\"",
+						 t->plan->tmp_cols[t->keycol[i]]);
+				return false;
+			}
+			params[i] = col->value;
+		}
+		srow = retry_exec(r, r->src, t->select, (int) t->nkey, params,
+						  PGRES_TUPLES_OK);
+		if (srow == NULL)
+			return false;
+		op[0] = PQntuples(srow) > 0 ? 'U' : 'D';
+		for (size_t k = 0; k < ntmp; k++) {
+			params[6 + k] = NULL;
+			if (PQntuples(srow) > 0 && !PQgetisnull(srow, 0, (int) k))
+				params[6 + k] = PQgetvalue(srow, 0, (int) k);
+		}
+		if (op[0] == 'D')
+			for (size_t i = 0; i < t->nkey; i++)
+				params[6 + t->keycol[i]] = params[i];
+		*stmt = op[0] == 'U' ? t->plan->upsert : t->plan->remove;
+	} else {
+		const struct w2j_column *cols = c.action == W2J_DELETE ? c.identity
+															   : c.columns;
+		size_t n = c.action == W2J_DELETE ? c.nidentity : c.ncolumns;
+
+		op[0] = c.action == W2J_DELETE ? 'D' : 'U';
+		own = wp_calloc(ntmp + 1, sizeof(*own));
+		for (size_t k = 0; k < ntmp; k++) {
+			const struct w2j_column *col =
+				find_column(cols, n, t->plan->tmp_cols[k]);
+
+			params[6 + k] = col ? col->value : NULL;
+			/* wal2json sends bytea as bare hex digits. */
+			if (col && col->value &&
+				strcmp(t->src[t->plan->tmp_src[k]].type, "bytea") == 0) {
+				struct buf hex = BUF_INIT;
+
+				buf_appendf(&hex, "\\x%s", col->value);
+				params[6 + k] = own[k] = hex.data;
+			}
+		}
+		*stmt = op[0] == 'U' ? t->plan->append : t->plan->remove;
+	}
+	present[0] = '{';
+	for (size_t k = 0; k < ntmp; k++) {
+		present[1 + 2 * k] = 't';
+		present[2 + 2 * k] = ',';
+	}
+	present[ntmp ? 2 * ntmp : 1] = '}';
+	present[ntmp ? 2 * ntmp + 1 : 2] = '\0';
+	params[0] = op;
+	params[1] = op;
+	params[2] = PQgetvalue(dl, row, 3);								  /* lsn */
+	params[3] = PQgetisnull(dl, row, 4) ? NULL : PQgetvalue(dl, row, 4); /* xid */
+	params[4] = PQgetvalue(dl, row, 7); /* first failed: its nearest time */
+	params[5] = present;
+	res = retry_exec(r, r->ana, t->insert, (int) (6 + ntmp), params,
+					 PGRES_COMMAND_OK);
+	ok = res != NULL;
+	PQclear(res);
+	PQclear(srow);
+	for (size_t k = 0; own && k < ntmp; k++)
+		free(own[k]);
+	free(own);
+	return ok;
+}
+
+/*
+ * `walpipe dlq retry`: in one analytics transaction that first locks the
+ * source's checkpoint row (every batch of `walpipe run` takes that lock
+ * first too, so a retry and a batch never interleave or deadlock), apply
+ * each selected pending dead letter through the current mapping inside a
+ * savepoint.  Applied ones are resolved; ones that fail again stay
+ * pending with the new error and one more attempt.  Returns 0 when all
+ * were applied, 1 when some failed again or could not be tried, 2 when
+ * the databases could not be used.
+ */
+static int
+dlq_retry(const struct wp_config *cfg, PGconn *ana, const char *schema,
+		  const char *ids)
+{
+	struct retry r;
+	struct buf q = BUF_INIT;
+	PGresult *dl = NULL, *res;
+	const char *params[1] = {cfg->source.name};
+	int applied = 0, failed = 0, rc = 2;
+
+	memset(&r, 0, sizeof(r));
+	r.cfg = cfg;
+	r.ana = ana;
+	{
+		const char *keys[] = {"dbname", "fallback_application_name", NULL};
+		const char *vals[] = {cfg->source.conninfo, "walpipe dlq", NULL};
+
+		r.src = PQconnectdbParams(keys, vals, 1);
+	}
+	if (PQstatus(r.src) != CONNECTION_OK) {
+		fprintf(stderr, "walpipe dlq: could not connect to the source "
+						"server: %s",
+				PQerrorMessage(r.src));
+		PQfinish(r.src);
+		return 2;
+	}
+	r.targets = wp_calloc(cfg->nmappings + 1, sizeof(*r.targets));
+	r.dec = w2j_decoder_new();
+
+	res = PQexec(ana, "BEGIN; SET LOCAL search_path = pg_catalog, public");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		fprintf(stderr, "walpipe dlq: could not begin: %s",
+				PQerrorMessage(ana));
+		PQclear(res);
+		goto done;
+	}
+	PQclear(res);
+	buf_appendf(&q, "SELECT 1 FROM %s.checkpoints WHERE source = $1 FOR UPDATE",
+				schema);
+	res = retry_exec(&r, ana, q.data, 1, params, PGRES_TUPLES_OK);
+	if (res == NULL) {
+		fprintf(stderr, "walpipe dlq: could not lock the checkpoint: %s\n",
+				r.err);
+		goto done;
+	}
+	PQclear(res);
+	buf_reset(&q, 0);
+	buf_appendf(&q,
+				"SELECT id, source_table, target_table, lsn, xid, op, payload, "
+				"first_failed_at FROM %s.dead_letters WHERE source = $1 AND "
+				"NOT resolved%s%s%s ORDER BY id FOR UPDATE",
+				schema, ids ? " AND id IN (" : "", ids ? ids : "",
+				ids ? ")" : "");
+	dl = retry_exec(&r, ana, q.data, 1, params, PGRES_TUPLES_OK);
+	if (dl == NULL) {
+		fprintf(stderr, "walpipe dlq: could not read dead letters: %s\n",
+				r.err);
+		goto done;
+	}
+	for (int row = 0; row < PQntuples(dl); row++) {
+		const char *id = PQgetvalue(dl, row, 0);
+		const char *stmt = NULL;
+		struct retry_target *t = NULL;
+		bool ok = false;
+
+		size_t mi = mapping_of(cfg, PQgetvalue(dl, row, 1),
+							   PQgetvalue(dl, row, 2));
+
+		if (mi == cfg->nmappings)
+			snprintf(r.err, sizeof(r.err),
+					 "no mapping from %s to %s in the configuration",
+					 PQgetvalue(dl, row, 1), PQgetvalue(dl, row, 2));
+		else
+			t = retry_target(&r, mi);
+		res = PQexec(ana, "SAVEPOINT walpipe_retry");
+		PQclear(res);
+		if (t) {
+			buf_reset(&q, 0);
+			buf_appendf(&q, "DELETE FROM %s", t->plan->tmp_table);
+			res = retry_exec(&r, ana, q.data, 0, NULL, PGRES_COMMAND_OK);
+			PQclear(res);
+			if (res && retry_stage_row(&r, t, dl, row, &stmt)) {
+				static const char *const one[2] = {"1", "1"};
+
+				ok = true;
+				if (stmt) {
+					res = retry_exec(&r, ana, stmt, 2, one, PGRES_COMMAND_OK);
+					ok = res != NULL;
+					PQclear(res);
+				}
+			}
+		}
+		if (ok) {
+			const char *p1[1] = {id};
+
+			buf_reset(&q, 0);
+			buf_appendf(&q,
+						"UPDATE %s.dead_letters SET resolved = true, "
+						"resolved_at = now(), attempts = attempts + 1 "
+						"WHERE id = $1",
+						schema);
+			res = retry_exec(&r, ana, q.data, 1, p1, PGRES_COMMAND_OK);
+			ok = res != NULL;
+			PQclear(res);
+		}
+		if (ok) {
+			PQclear(PQexec(ana, "RELEASE SAVEPOINT walpipe_retry"));
+			printf("dead letter %s: applied, resolved\n", id);
+			applied++;
+		} else {
+			const char *p2[2] = {id, r.err};
+
+			PQclear(PQexec(ana, "ROLLBACK TO SAVEPOINT walpipe_retry"));
+			buf_reset(&q, 0);
+			buf_appendf(&q,
+						"UPDATE %s.dead_letters SET attempts = attempts + 1, "
+						"last_failed_at = now(), error = $2 WHERE id = $1",
+						schema);
+			res = retry_exec(&r, ana, q.data, 2, p2, PGRES_COMMAND_OK);
+			PQclear(res);
+			printf("dead letter %s: failed again: %s\n", id, p2[1]);
+			failed++;
+		}
+	}
+	res = PQexec(ana, "COMMIT");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		fprintf(stderr, "walpipe dlq: could not commit: %s",
+				PQerrorMessage(ana));
+		PQclear(res);
+		goto done;
+	}
+	PQclear(res);
+	printf("retried %d dead letter(s): %d applied, %d failed again\n",
+		   applied + failed, applied, failed);
+	rc = failed ? 1 : 0;
+done:
+	PQclear(dl);
+	if (rc == 2)
+		PQclear(PQexec(ana, "ROLLBACK"));
+	retry_targets_free(&r);
+	w2j_decoder_free(r.dec);
+	PQfinish(r.src);
+	buf_free(&q);
+	return rc;
 }
 
 int
@@ -46,12 +479,12 @@ cmd_dlq(int argc, char **argv)
 		return argc >= 2 && !strcmp(argv[1], "--help") ? 0 : 2;
 	}
 	verb = argv[1];
-	if (strcmp(verb, "list") != 0 && strcmp(verb, "resolve") != 0) {
-		fprintf(stderr, "walpipe dlq: unknown action \"%s\"%s\n", verb,
-				strcmp(verb, "retry") == 0
-					? " (retry is not implemented yet: re-applying an old "
-					  "change could overwrite a newer one)"
-					: "");
+	if (strcmp(verb, "list") != 0 && strcmp(verb, "resolve") != 0 &&
+		strcmp(verb, "retry") != 0) {
+		fprintf(stderr,
+				"walpipe dlq: unknown action \"%s\" (expected list, retry "
+				"or resolve)\n",
+				verb);
 		return 2;
 	}
 	optind = 2;
@@ -74,7 +507,7 @@ cmd_dlq(int argc, char **argv)
 		default: dlq_usage(stderr); return 2;
 		}
 	}
-	if (!path || (!strcmp(verb, "resolve") && !all && ids.len == 0)) {
+	if (!path || (strcmp(verb, "list") != 0 && !all && ids.len == 0)) {
 		dlq_usage(stderr);
 		buf_free(&ids);
 		return 2;
@@ -135,6 +568,8 @@ cmd_dlq(int argc, char **argv)
 		printf("(%d dead letter%s)\n", PQntuples(r),
 			   PQntuples(r) == 1 ? "" : "s");
 		rc = 0;
+	} else if (!strcmp(verb, "retry")) {
+		rc = dlq_retry(cfg, conn, schema, all ? NULL : ids.data);
 	} else {
 		const char *params[1] = {cfg->source.name};
 

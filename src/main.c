@@ -30,7 +30,7 @@ static const struct command commands[] = {
 	{"status", "show slot, checkpoint, lag and dead letters of a source",
 	 cmd_status},
 	{"snapshot", "copy existing rows of a table through its mapping", NULL},
-	{"dlq", "list or resolve dead letters", cmd_dlq},
+	{"dlq", "list, retry or resolve dead letters", cmd_dlq},
 };
 
 static void

@@ -23,6 +23,7 @@ struct sink_pg {
 	struct sink_pg_config cfg;
 	char *qschema;	/* quoted walpipe schema */
 	char *qstaging; /* quoted staging schema.table, or NULL */
+	char *begin;	/* BEGIN and the lock on this source's checkpoint row */
 	struct buf q;	/* statement text scratch */
 	struct buf copy; /* COPY data scratch */
 	bool careful;	/* savepoints and bisection: a data error was seen */
@@ -297,6 +298,23 @@ sink_pg_open(const struct sink_pg_config *cfg, enum sink_result *res,
 		goto fail;
 	}
 	s->qschema = quote_ident_pq(s->conn, cfg->schema);
+	{
+		/*
+		 * Every batch locks its checkpoint row first: `walpipe dlq retry`
+		 * takes the same lock before it writes facts, so the two never
+		 * deadlock on a fact row and a retry cannot interleave with a
+		 * batch.  One round trip with the BEGIN.
+		 */
+		char *lit = PQescapeLiteral(s->conn, cfg->source, strlen(cfg->source));
+
+		buf_reset(&s->q, 0);
+		buf_appendf(&s->q,
+					"BEGIN; SELECT 1 FROM %s.checkpoints WHERE source = %s "
+					"FOR UPDATE",
+					s->qschema, lit ? lit : "''");
+		s->begin = wp_strdup(s->q.data);
+		PQfreemem(lit);
+	}
 	if (cfg->staging_table) {
 		char *a = quote_ident_pq(s->conn, cfg->staging_schema);
 		char *b = quote_ident_pq(s->conn, cfg->staging_table);
@@ -764,7 +782,7 @@ apply_once(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 		   size_t n, const struct checkpoint *ckpt, char *errbuf,
 		   size_t errlen)
 {
-	enum step st = exec_cmd(s, "BEGIN", errbuf, errlen);
+	enum step st = exec_cmd(s, s->begin, errbuf, errlen);
 
 	if (st == STEP_OK)
 		st = stage_batch(s, b, errbuf, errlen);
@@ -921,6 +939,7 @@ sink_pg_close(struct sink_pg *s)
 	PQfinish(s->conn);
 	free(s->qschema);
 	free(s->qstaging);
+	free(s->begin);
 	buf_free(&s->q);
 	buf_free(&s->copy);
 	free(s);

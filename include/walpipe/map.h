@@ -69,7 +69,7 @@ struct map_rule {
 /* A column of the source table, from the source catalog. */
 struct map_srccol {
 	const char *name;
-	const char *type; /* format_type() text, e.g. "numeric(12,2)" */
+	const char *type; /* the temp table type, e.g. "numeric" (catalog.h) */
 	bool key;		  /* part of the replica identity */
 };
 

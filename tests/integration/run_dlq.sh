@@ -34,15 +34,68 @@ assert_eq "staging still has every change" 100 "$(ana -c "SELECT count(*) FROM s
 assert_eq "the good rows are the right ones" 0 \
 	"$(ana -c "SELECT count(*) FROM analytics.fact_user_events WHERE order_id IN (10, 20, 50, 60, 90)")"
 
-# The operator's view: list, resolve by id, resolve the rest.
 list=$("$WALPIPE_BIN" dlq list -c "$T/shop.yaml")
 assert_contains "dlq list shows the cast error" 'invalid input syntax for type bigint: "x50" (22P02)' "$list"
 assert_contains "dlq list counts" '(5 dead letters)' "$list"
-first=$(ana -c "SELECT min(id) FROM walpipe.dead_letters")
+
+# Upsert dead letters (amount is NOT NULL in fact_orders), each change in
+# a batch of its own so nothing merges: 8000 fails, then a later update
+# fixes it on the source; 8001 fails twice; 8002 fails, then is deleted.
+for sql in "INSERT INTO orders VALUES (8000, 1, NULL, 'a', now()), (8001, 1, NULL, 'b', now()), (8002, 1, NULL, 'c', now())" \
+	"UPDATE orders SET amount = 5, status = 'fixed' WHERE id = 8000" \
+	"UPDATE orders SET status = 'b2' WHERE id = 8001" \
+	"DELETE FROM orders WHERE id = 8002"; do
+	src -c "$sql"
+	wait_caught_up "$pid"
+done
+assert_eq "upsert dead letters" 4 "$(ana -c "SELECT count(*) FROM walpipe.dead_letters WHERE target_table = 'analytics.fact_orders'")"
+
+# Retry before any fix, with walpipe running: 8000 takes the source row as
+# it is now (not the failed insert's NULL), 8002 is gone on the source; the
+# rest fail again with one more attempt.
+set +e
+out=$("$WALPIPE_BIN" dlq retry -c "$T/shop.yaml" --all)
+rc=$?
+set -e
+assert_eq "retry with failures exits 1" 1 "$rc"
+assert_contains "retry summary" "retried 9 dead letter(s): 2 applied, 7 failed again" "$out"
+assert_contains "a failure says why" 'failed again: null value in column "amount"' "$out"
+assert_eq "retried upsert is the current source row" "5.0000|fixed" \
+	"$(ana -c "SELECT amount, status FROM analytics.fact_orders WHERE order_id = 8000")"
+assert_eq "retry of a row deleted since leaves no row" 0 \
+	"$(ana -c "SELECT count(*) FROM analytics.fact_orders WHERE order_id = 8002")"
+assert_eq "failed retries count their attempts" "7 2" \
+	"$(ana -c "SELECT count(*), min(attempts) FROM walpipe.dead_letters WHERE NOT resolved" | tr '|' ' ')"
+
+# The operator fixes the analytics side; retry by id, then the rest.
+ana -c "ALTER TABLE analytics.fact_orders ALTER amount DROP NOT NULL;
+	ALTER TABLE analytics.fact_user_events ALTER order_id DROP NOT NULL"
+ids=$(ana -c "SELECT string_agg('--id=' || id, ' ') FROM walpipe.dead_letters WHERE target_table = 'analytics.fact_orders' AND NOT resolved")
+# shellcheck disable=SC2086
+assert_contains "retry by id" "retried 2 dead letter(s): 2 applied, 0 failed again" \
+	"$("$WALPIPE_BIN" dlq retry -c "$T/shop.yaml" $ids)"
+assert_eq "8001 as on the source" "|b2" \
+	"$(ana -c "SELECT amount, status FROM analytics.fact_orders WHERE order_id = 8001")"
+"$WALPIPE_BIN" dlq retry -c "$T/shop.yaml" --all >"$T/retry.out" || true
+assert_contains "append rows with a NULL key apply now; casts still fail" \
+	"retried 5 dead letter(s): 2 applied, 3 failed again" "$(cat "$T/retry.out")"
+assert_eq "retried appends are in the fact table" 97 "$(ana -c "SELECT count(*) FROM analytics.fact_user_events")"
+assert_eq "the cast errors keep their text" 3 \
+	"$(ana -c "SELECT count(*) FROM walpipe.dead_letters WHERE NOT resolved AND attempts = 3 AND error LIKE 'invalid input syntax for type bigint%'")"
+src -c "INSERT INTO orders VALUES (8003, 1, 3, 'after', now())"
+wait_caught_up "$pid"
+assert_eq "walpipe run went on beside the retries" "after" \
+	"$(ana -c "SELECT status FROM analytics.fact_orders WHERE order_id = 8003")"
+read -r s_users s_orders s_events < <(src_checksums | xargs)
+read -r a_users a_orders a_events < <(ana_checksums | xargs)
+assert_eq "fact_orders equals the source after the retries" "$s_orders" "$a_orders"
+
+# The operator's view: resolve by id, resolve the rest.
+first=$(ana -c "SELECT min(id) FROM walpipe.dead_letters WHERE NOT resolved")
 assert_eq "dlq resolve --id" "resolved 1 dead letter(s)" "$("$WALPIPE_BIN" dlq resolve -c "$T/shop.yaml" --id "$first")"
-assert_contains "pending after one resolve" '(4 dead letters)' "$("$WALPIPE_BIN" dlq list -c "$T/shop.yaml")"
-assert_eq "dlq resolve --all" "resolved 4 dead letter(s)" "$("$WALPIPE_BIN" dlq resolve -c "$T/shop.yaml" --all)"
-assert_contains "resolved ones stay on record" '(5 dead letters)' "$("$WALPIPE_BIN" dlq list -c "$T/shop.yaml" --all)"
+assert_contains "pending after one resolve" '(2 dead letters)' "$("$WALPIPE_BIN" dlq list -c "$T/shop.yaml")"
+assert_eq "dlq resolve --all" "resolved 2 dead letter(s)" "$("$WALPIPE_BIN" dlq resolve -c "$T/shop.yaml" --all)"
+assert_contains "resolved ones stay on record" '(9 dead letters)' "$("$WALPIPE_BIN" dlq list -c "$T/shop.yaml" --all)"
 
 # Idle: WAL written elsewhere moves the checkpoint and then the slot.
 pgc_psql source postgres -c "CREATE TABLE noise AS SELECT g FROM generate_series(1, 10000) g"
