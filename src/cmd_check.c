@@ -4,6 +4,7 @@
 #include "walpipe/commands.h"
 #include "walpipe/config.h"
 #include "walpipe/mem.h"
+#include "walpipe/sink_kafka.h"
 
 #include <libpq-fe.h>
 
@@ -331,6 +332,17 @@ cmd_check(int argc, char **argv)
 		return 2;
 	}
 	cfg = config_load(path, &errs, &unreadable);
+	if (cfg && cfg->kafka.enabled) {
+		/* librdkafka itself judges the properties: a misspelt or
+		 * out-of-range one is reported at its line. */
+		struct sink_kafka_config kc;
+
+		sink_kafka_config_from(&kc, cfg);
+		if (!sink_kafka_check(&kc, &errs)) {
+			config_free(cfg);
+			cfg = NULL;
+		}
+	}
 	for (size_t i = 0; i < errs.n; i++)
 		fprintf(stderr, "%s\n", errs.msg[i]);
 	if (cfg == NULL) {

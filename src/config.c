@@ -2,6 +2,7 @@
 #include "walpipe/config.h"
 
 #include "walpipe/buf.h"
+#include "walpipe/kafka_msg.h"
 #include "walpipe/mem.h"
 #include "walpipe/version.h"
 
@@ -1335,6 +1336,17 @@ load_tree(struct loader *L, const struct ynode *root)
 			load_section(L, n, "kafka", kafka_fields, n->line, n->col);
 		if (cfg->kafka.enabled)
 			load_kafka_properties(L, n);
+		if (cfg->kafka.enabled && cfg->kafka.topic) {
+			const struct ynode *t = map_get(n, "topic");
+			char why[200];
+
+			if (t && !kafka_msg_topic_valid(cfg->kafka.topic, why,
+											sizeof(why))) {
+				path_push(L, "kafka.topic");
+				add_error(L, t->line, t->col, "%s", why);
+				L->path[0] = '\0';
+			}
+		}
 #else
 		(void) kafka_fields;
 		(void) load_kafka_properties;
