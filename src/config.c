@@ -1301,9 +1301,8 @@ load_tree(struct loader *L, const struct ynode *root)
 		add_error(L, 1, 1, "missing required section \"source\"");
 	else if (load_section(L, n, "source", source_fields, n->line, n->col))
 		load_tables(L, n);
-	if ((n = map_get(root, "target")) == NULL)
-		add_error(L, 1, 1, "missing required section \"target\"");
-	else
+	/* Without a target: checked below, once Kafka is known. */
+	if ((n = map_get(root, "target")) != NULL)
 		load_section(L, n, "target", target_fields, n->line, n->col);
 	load_section(L, (n = map_get(root, "batch")) ? n : NULL, "batch",
 				 batch_fields, 1, 1);
@@ -1367,7 +1366,21 @@ load_tree(struct loader *L, const struct ynode *root)
 		buf_appendf(&b, "walpipe_%s", cfg->source.name);
 		cfg->source.slot = b.data;
 	}
-	if (cfg->nmappings == 0 && !cfg->staging.enabled &&
+	/*
+	 * Kafka alone needs no analytics database: the slot itself is then
+	 * the checkpoint.  Mappings, staging and refreshes write there.
+	 */
+	if (map_get(root, "target") == NULL) {
+		if (!cfg->kafka.enabled)
+			add_error(L, 1, 1, "missing required section \"target\"");
+		else if (map_get(root, "mappings") || map_get(root, "staging") ||
+				 map_get(root, "refresh"))
+			add_error(L, 1, 1,
+					  "missing required section \"target\": mappings, "
+					  "staging and refresh write to the analytics database "
+					  "(only kafka can go without one)");
+	}
+	if (cfg->nmappings == 0 && !cfg->staging.enabled && !cfg->kafka.enabled &&
 		map_get(root, "source") && !map_get(root, "mappings") &&
 		!map_get(root, "staging"))
 		add_error(L, 1, 1,

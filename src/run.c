@@ -32,6 +32,7 @@ struct session {
 	struct repl_stream *stream;
 	struct sink_pg *sink;
 	struct sink_kafka *kafka; /* NULL: Kafka off */
+	struct sink_kafka_stats kstats; /* as last given to metrics */
 	volatile sig_atomic_t *stop;
 	int64_t txn_commit_ms; /* commit time of the transaction received */
 	struct sink_target *targets;
@@ -112,6 +113,16 @@ session_poll_kafka(struct session *s, int timeout_ms)
 	if (s->kafka == NULL)
 		return SESSION_OK;
 	r = sink_kafka_poll(s->kafka, timeout_ms, err, sizeof(err));
+	if (s->metrics) {
+		struct sink_kafka_stats ks;
+
+		sink_kafka_stats(s->kafka, &ks);
+		metrics_kafka(s->metrics, ks.produced - s->kstats.produced,
+					  ks.delivered - s->kstats.delivered,
+					  ks.failed - s->kstats.failed,
+					  sink_kafka_delivered(s->kafka));
+		s->kstats = ks;
+	}
 	if (r == KAFKA_OK) {
 		session_confirm(s);
 		return SESSION_OK;
@@ -213,7 +224,9 @@ session_flush(struct session *s)
 	int64_t t0 = mono_ms();
 
 	if (batch_count(s->batch) == 0)
-		res = sink_pg_write_checkpoint(s->sink, &next, err, sizeof(err));
+		res = s->sink ? sink_pg_write_checkpoint(s->sink, &next, err,
+												 sizeof(err))
+					  : SINK_OK; /* Kafka alone: the slot is the checkpoint */
 	else
 		res = sink_pg_apply(s->sink, s->batch, s->targets, s->ntargets,
 							&next, session_tick, s, &s->stats, err,
@@ -429,21 +442,15 @@ session_plan(struct session *s)
 	return e;
 }
 
+/* The analytics sink: schema, checkpoint, compiled mappings. */
 static enum session_end
-session_run(struct session *s, volatile sig_atomic_t *stop,
-			volatile sig_atomic_t *reload)
+session_open_analytics(struct session *s)
 {
 	const struct run_settings *rs = s->rs;
-	struct repl_config rc;
-	struct repl_info info;
-	enum repl_result rr;
+	struct sink_pg_config sc;
 	enum sink_result sr;
 	enum session_end e;
-	struct sink_pg_config sc;
 	char err[2048];
-	char l1[LSN_STRLEN], l2[LSN_STRLEN];
-	int64_t last_progress = mono_ms(), last_maint = mono_ms();
-	uint64_t last_received = 0;
 
 	memset(&sc, 0, sizeof(sc));
 	sc.conninfo = rs->target_conninfo;
@@ -472,6 +479,30 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 	if (sr != SINK_OK) {
 		wp_log(LOG_ERROR, "%s", err);
 		return sr == SINK_RETRY ? SESSION_RETRY : SESSION_FATAL;
+	}
+	return SESSION_OK;
+}
+
+static enum session_end
+session_run(struct session *s, volatile sig_atomic_t *stop,
+			volatile sig_atomic_t *reload)
+{
+	const struct run_settings *rs = s->rs;
+	struct repl_config rc;
+	struct repl_info info;
+	enum repl_result rr;
+	enum sink_result sr;
+	enum session_end e;
+	char err[2048];
+	char l1[LSN_STRLEN], l2[LSN_STRLEN];
+	int64_t last_progress = mono_ms(), last_maint = mono_ms();
+	uint64_t last_received = 0;
+
+	/* Kafka alone has no analytics database: the slot is its checkpoint. */
+	if (rs->target_conninfo) {
+		e = session_open_analytics(s);
+		if (e != SESSION_OK)
+			return e;
 	}
 
 	memset(&rc, 0, sizeof(rc));
@@ -519,8 +550,8 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 	if (!s->ckpt.exists) {
 		/* First start: begin where the slot is, and say so durably. */
 		s->ckpt.lsn = info.confirmed_flush;
-		if (sink_pg_write_checkpoint(s->sink, &s->ckpt, err, sizeof(err)) !=
-			SINK_OK) {
+		if (s->sink && sink_pg_write_checkpoint(s->sink, &s->ckpt, err,
+												sizeof(err)) != SINK_OK) {
 			wp_log(LOG_ERROR, "%s", err);
 			return SESSION_RETRY;
 		}
@@ -638,6 +669,18 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 				   (unsigned long long) s->stats.applied,
 				   (unsigned long long) s->stats.dead_letters,
 				   lsn_format(s->ckpt.lsn, l1));
+			if (s->kafka) {
+				struct sink_kafka_stats ks;
+
+				sink_kafka_stats(s->kafka, &ks);
+				wp_log(LOG_INFO,
+					   "progress: Kafka %llu produced, %llu delivered, %llu "
+					   "pending, delivered up to %s",
+					   (unsigned long long) ks.produced,
+					   (unsigned long long) ks.delivered,
+					   (unsigned long long) ks.pending,
+					   lsn_format(sink_kafka_delivered(s->kafka), l2));
+			}
 			last_progress = now;
 			last_received = s->received;
 		}
@@ -703,7 +746,7 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 			}
 			s->refresh_due[i] = mono_ms() + rs->refresh[i].every_ms;
 		}
-		if (now - last_maint >= 3600 * 1000) {
+		if (s->sink && now - last_maint >= 3600 * 1000) {
 			if (sink_pg_maintain(s->sink, err, sizeof(err)) != SINK_OK)
 				wp_log(LOG_WARNING, "%s", err);
 			last_maint = now;

@@ -162,7 +162,11 @@ static void
 on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
 	(void) rk;
-	wp_log(level <= 3 ? LOG_ERROR : level == 4 ? LOG_WARNING : LOG_DEBUG,
+	/* Broker connection failures come through on_error too, rate-limited:
+	 * an outage is waited out, not an error of walpipe's. */
+	if (strcmp(fac, "FAIL") == 0)
+		return;
+	wp_log(level <= 2 ? LOG_ERROR : level <= 4 ? LOG_WARNING : LOG_DEBUG,
 		   "librdkafka %s: %s", fac, buf);
 }
 
@@ -204,8 +208,10 @@ conf_build(const struct sink_kafka_config *kc, struct config_errors *errs)
 		const char *why = NULL;
 
 		if (rd_kafka_conf_set(conf, p->key, p->value, errstr,
-							  sizeof(errstr)) != RD_KAFKA_CONF_OK)
+							  sizeof(errstr)) != RD_KAFKA_CONF_OK) {
+			errstr[strcspn(errstr, "\n")] = '\0'; /* some end in one */
 			why = errstr;
+		}
 		else if (strcmp(p->key, "enable.idempotence") == 0 &&
 				 (rd_kafka_conf_get(conf, "enable.idempotence", v, &vlen) !=
 					  RD_KAFKA_CONF_OK ||
@@ -395,18 +401,17 @@ produce_one(struct sink_kafka *k, const struct kafka_change *kc, bool tombstone,
 	return KAFKA_OK;
 }
 
-enum kafka_result
-sink_kafka_produce(struct sink_kafka *k, const struct kafka_change *kc,
-				   void (*tick)(void *), void *arg,
-				   volatile sig_atomic_t *stop, char *errbuf, size_t errlen)
+/* Encode c (a change, or one half of a split key update) and send it,
+ * with its tombstone after a delete. */
+static enum kafka_result
+produce_change(struct sink_kafka *k, const struct kafka_change *kc,
+			   const struct w2j_change *c, void (*tick)(void *), void *arg,
+			   volatile sig_atomic_t *stop, char *errbuf, size_t errlen)
 {
-	const struct w2j_change *c = kc->c;
+	struct kafka_change one = *kc;
 	enum kafka_result r;
 
-	if (k->res != KAFKA_OK) {
-		snprintf(errbuf, errlen, "%s", k->errmsg);
-		return k->res;
-	}
+	one.c = c;
 	buf_reset(&k->topic, SCRATCH_KEEP);
 	buf_reset(&k->key, SCRATCH_KEEP);
 	buf_reset(&k->value, SCRATCH_KEEP);
@@ -419,12 +424,67 @@ sink_kafka_produce(struct sink_kafka *k, const struct kafka_change *kc,
 	} else {
 		buf_append(&k->value, kc->raw, kc->rawlen);
 	}
-	r = produce_one(k, kc, false, tick, arg, stop, errbuf, errlen);
+	r = produce_one(k, &one, false, tick, arg, stop, errbuf, errlen);
 	/* A compacted topic forgets a key only after a null value for it. */
 	if (r == KAFKA_OK && c->action == W2J_DELETE && k->tombstones &&
 		k->key.len > 0)
-		r = produce_one(k, kc, true, tick, arg, stop, errbuf, errlen);
+		r = produce_one(k, &one, true, tick, arg, stop, errbuf, errlen);
 	return r;
+}
+
+/* Does this update change the primary key?  (The old key is in identity
+ * only then, or always with REPLICA IDENTITY FULL.) */
+static bool
+key_changed(const struct w2j_change *c, const struct w2j_change *old)
+{
+	struct buf nk = BUF_INIT, ok = BUF_INIT;
+	bool changed;
+
+	kafka_msg_key(&nk, c);
+	kafka_msg_key(&ok, old);
+	changed = nk.len != ok.len || (nk.len && memcmp(nk.data, ok.data, nk.len));
+	buf_free(&nk);
+	buf_free(&ok);
+	return changed;
+}
+
+enum kafka_result
+sink_kafka_produce(struct sink_kafka *k, const struct kafka_change *kc,
+				   void (*tick)(void *), void *arg,
+				   volatile sig_atomic_t *stop, char *errbuf, size_t errlen)
+{
+	const struct w2j_change *c = kc->c;
+
+	if (k->res != KAFKA_OK) {
+		snprintf(errbuf, errlen, "%s", k->errmsg);
+		return k->res;
+	}
+	/*
+	 * An update of the primary key goes out as Debezium sends it: a
+	 * delete of the old key (and its tombstone), then a create of the new
+	 * one, so that each key's history stays in its own partition and a
+	 * compacted topic forgets the old key.
+	 */
+	if (k->debezium && c->action == W2J_UPDATE && c->nidentity > 0 &&
+		c->npk > 0) {
+		struct w2j_change del = *c, ins = *c;
+		enum kafka_result r;
+
+		del.action = W2J_DELETE;
+		del.columns = NULL;
+		del.ncolumns = 0;
+		if (key_changed(c, &del)) {
+			ins.action = W2J_INSERT;
+			ins.identity = NULL;
+			ins.nidentity = 0;
+			r = produce_change(k, kc, &del, tick, arg, stop, errbuf, errlen);
+			if (r == KAFKA_OK)
+				r = produce_change(k, kc, &ins, tick, arg, stop, errbuf,
+								   errlen);
+			return r;
+		}
+	}
+	return produce_change(k, kc, c, tick, arg, stop, errbuf, errlen);
 }
 
 enum kafka_result

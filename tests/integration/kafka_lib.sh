@@ -76,6 +76,20 @@ FROM $1_raw;
 SQL
 }
 
+# first_commit_after LSN: the end of the first transaction that commits
+# after LSN (the witness slot sees all of them).  The slot may move to
+# idle positions while Kafka is down, but never to this one or past it.
+first_commit_after() {
+	src -c "SELECT min((data::jsonb->>'nextlsn')::pg_lsn) FROM pg_logical_slot_peek_changes('witness', NULL, NULL,
+		'format-version', '2', 'include-lsn', '1') WHERE data::jsonb->>'action' = 'C'
+		AND (data::jsonb->>'nextlsn')::pg_lsn > '$1'"
+}
+
+# assert_slot_before LSN DESCRIPTION: the slot is confirmed before LSN.
+assert_slot_before() {
+	assert_eq "$2" t "$(src -c "SELECT confirmed_flush_lsn < '$1' FROM pg_replication_slots WHERE slot_name = 'walpipe_shop'")"
+}
+
 slot_confirmed() {
 	src -c "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'walpipe_shop'"
 }
@@ -83,4 +97,25 @@ slot_confirmed() {
 # wait_slot_at LSN [PID]: until the slot is confirmed at or past LSN.
 wait_slot_at() {
 	wait_sql src "SELECT confirmed_flush_lsn >= '$1' FROM pg_replication_slots WHERE slot_name = 'walpipe_shop'" "${2:-}"
+}
+
+# assert_key_order TABLE: per key, the offsets follow the source order
+# (transaction end, position in it; a tombstone right after its delete).
+assert_key_order() {
+	assert_eq "per key, offsets follow the source order" 0 "$(ana <<SQL
+SELECT count(*) FROM (
+  SELECT off, lag(off) OVER (PARTITION BY topic, key ORDER BY txn_end, txn_pos, value IS NULL) AS prev
+  FROM ${1}_v WHERE key IS NOT NULL) x WHERE off < prev
+SQL
+)"
+}
+
+# assert_facts_exact: the fact tables equal the source tables.
+assert_facts_exact() {
+	local s_users s_orders s_events a_users a_orders a_events
+	read -r s_users s_orders s_events < <(src_checksums | xargs)
+	read -r a_users a_orders a_events < <(ana_checksums | xargs)
+	assert_eq "fact_users equals source users" "$s_users" "$a_users"
+	assert_eq "fact_orders equals source orders" "$s_orders" "$a_orders"
+	assert_eq "fact_user_events has one row per event" "$s_events" "$a_events"
 }
