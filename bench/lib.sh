@@ -21,5 +21,5 @@ INSERT INTO ev SELECT :id::bigint * 10 + g, g, 'click', g * 1.25, g % 2 = 0, now
 COMMIT;
 SQL
 	/usr/lib/postgresql/15/bin/pgbench -n -f "$T/oltp.sql" -t $(($1 / 10 / 2)) -c 2 \
-		-d "$WALPIPE_TEST_SOURCE" >/dev/null
+		"$WALPIPE_TEST_SOURCE" >/dev/null
 }
