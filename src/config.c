@@ -1272,6 +1272,7 @@ load_tree(struct loader *L, const struct ynode *root)
 									  "kafka",	 "metrics", "log"};
 	struct wp_config *cfg = L->cfg;
 	const struct ynode *n;
+	bool has_kafka;
 
 	if (root == NULL || is_null(root)) {
 		add_error(L, 1, 1, "the configuration is empty");
@@ -1370,8 +1371,12 @@ load_tree(struct loader *L, const struct ynode *root)
 	 * Kafka alone needs no analytics database: the slot itself is then
 	 * the checkpoint.  Mappings, staging and refreshes write there.
 	 */
+	/* A kafka section counts even when it is refused (a build without
+	 * Kafka, an error in it): its own error says what is wrong. */
+	n = map_get(root, "kafka");
+	has_kafka = n != NULL && !is_null(n);
 	if (map_get(root, "target") == NULL) {
-		if (!cfg->kafka.enabled)
+		if (!has_kafka)
 			add_error(L, 1, 1, "missing required section \"target\"");
 		else if (map_get(root, "mappings") || map_get(root, "staging") ||
 				 map_get(root, "refresh"))
@@ -1380,7 +1385,7 @@ load_tree(struct loader *L, const struct ynode *root)
 					  "staging and refresh write to the analytics database "
 					  "(only kafka can go without one)");
 	}
-	if (cfg->nmappings == 0 && !cfg->staging.enabled && !cfg->kafka.enabled &&
+	if (cfg->nmappings == 0 && !cfg->staging.enabled && !has_kafka &&
 		map_get(root, "source") && !map_get(root, "mappings") &&
 		!map_get(root, "staging"))
 		add_error(L, 1, 1,

@@ -88,7 +88,7 @@ test_kafka_build(void **state)
 		assert_null(cfg);
 		assert_int_equal(errs.n, 1);
 		assert_string_equal(errs.msg[0],
-							"k.yaml:5:1: kafka: this walpipe was built "
+							"k.yaml:6:3: kafka: this walpipe was built "
 							"without Kafka support (-DWALPIPE_KAFKA=OFF); "
 							"remove the kafka section or use a build with "
 							"librdkafka");
