@@ -10,23 +10,8 @@ RECV=/usr/lib/postgresql/15/bin/pg_recvlogical
 W2J_OPTS=(-o format-version=2 -o include-xids=1 -o include-timestamp=1
 	-o include-lsn=1 -o include-pk=1 -o include-types=1)
 
-src >/dev/null <<'SQL'
-CREATE TABLE ev (id bigint PRIMARY KEY, user_id bigint, kind text,
-	amount numeric(15,4), ok boolean, at timestamptz, payload jsonb,
-	note text, score double precision, tags text[]);
-SELECT 1 FROM pg_create_logical_replication_slot('base', 'wal2json');
-SQL
-echo "bench: loading $ROWS_OLTP rows in transactions of 10 rows" >&2
-cat >"$T/oltp.sql" <<'SQL'
-\set id random(1, 1000000000000)
-BEGIN;
-INSERT INTO ev SELECT :id::bigint * 10 + g, g, 'click', g * 1.25, g % 2 = 0, now(),
-  jsonb_build_object('page', 'p' || g, 'n', g), 'some note text', g / 3.0,
-  ARRAY['a', 'b'] FROM generate_series(0, 9) g ON CONFLICT DO NOTHING;
-COMMIT;
-SQL
-/usr/lib/postgresql/15/bin/pgbench -n -f "$T/oltp.sql" -t $((ROWS_OLTP / 10 / 2)) -c 2 \
-	-d "$WALPIPE_TEST_SOURCE" >/dev/null
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_load_ev "$ROWS_OLTP"
 end=$(src -c "SELECT pg_current_wal_lsn()")
 changes=$(src -c "SELECT count(*) FROM pg_logical_slot_peek_changes('base', '$end', NULL, 'format-version', '2')")
 echo "bench: $changes wal2json messages up to $end" >&2

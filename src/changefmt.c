@@ -3,6 +3,23 @@
 
 #include <string.h>
 
+void
+changefmt_value(struct buf *out, const struct w2j_column *col)
+{
+	switch (col->kind) {
+	case W2J_NULL:
+		buf_append_str(out, "null");
+		break;
+	case W2J_STRING:
+		buf_append_json_string(out, col->value, col->value_len);
+		break;
+	case W2J_NUMBER:
+	case W2J_BOOL:
+		buf_append(out, col->value, col->value_len);
+		break;
+	}
+}
+
 static void
 append_columns(struct buf *out, const char *key, const struct w2j_column *cols,
 			   size_t n, bool with_values)
@@ -21,18 +38,7 @@ append_columns(struct buf *out, const char *key, const struct w2j_column *cols,
 		}
 		if (with_values) {
 			buf_append_str(out, ",\"value\":");
-			switch (col->kind) {
-			case W2J_NULL:
-				buf_append_str(out, "null");
-				break;
-			case W2J_STRING:
-				buf_append_json_string(out, col->value, col->value_len);
-				break;
-			case W2J_NUMBER:
-			case W2J_BOOL:
-				buf_append(out, col->value, col->value_len);
-				break;
-			}
+			changefmt_value(out, col);
 		}
 		buf_append_char(out, '}');
 	}

@@ -4,6 +4,7 @@
 #include "walpipe/commands.h"
 #include "walpipe/config.h"
 #include "walpipe/mem.h"
+#include "walpipe/sink_kafka.h"
 
 #include <libpq-fe.h>
 
@@ -25,13 +26,17 @@ static void
 print_summary(const struct wp_config *cfg)
 {
 	char *src = config_mask_conninfo(cfg->source.conninfo);
-	char *tgt = config_mask_conninfo(cfg->target.conninfo);
+	char *tgt = cfg->target.conninfo ? config_mask_conninfo(cfg->target.conninfo)
+									 : NULL;
 
 	printf("%s: valid\n", cfg->path);
 	printf("source \"%s\": slot %s%s, %zu table(s), %s\n", cfg->source.name,
 		   cfg->source.slot, cfg->source.create_slot ? " (created if missing)" : "",
 		   cfg->source.ntables, src);
-	printf("target: schema %s, %s\n", cfg->target.schema, tgt);
+	if (tgt)
+		printf("target: schema %s, %s\n", cfg->target.schema, tgt);
+	else
+		printf("target: none (Kafka only: the slot is the checkpoint)\n");
 	printf("batch: up to %lld changes, %lld bytes, %lld ms\n",
 		   (long long) cfg->batch.max_changes, (long long) cfg->batch.max_bytes,
 		   (long long) cfg->batch.max_delay_ms);
@@ -270,14 +275,18 @@ check_live(const struct wp_config *cfg)
 {
 	struct live lv = {0};
 	PGconn *src = live_connect(cfg->source.conninfo, "source");
-	PGconn *ana = src ? live_connect(cfg->target.conninfo, "analytics") : NULL;
+	bool want_ana = cfg->target.conninfo != NULL; /* not for Kafka alone */
+	PGconn *ana = src && want_ana ? live_connect(cfg->target.conninfo,
+												 "analytics")
+								  : NULL;
 
-	if (src == NULL || ana == NULL) {
+	if (src == NULL || (want_ana && ana == NULL)) {
 		PQfinish(src);
 		return 2;
 	}
 	live_source(&lv, src, cfg);
-	live_mappings(&lv, src, ana, cfg);
+	if (ana)
+		live_mappings(&lv, src, ana, cfg);
 	PQfinish(src);
 	PQfinish(ana);
 	if (lv.problems) {
@@ -331,6 +340,17 @@ cmd_check(int argc, char **argv)
 		return 2;
 	}
 	cfg = config_load(path, &errs, &unreadable);
+	if (cfg && cfg->kafka.enabled) {
+		/* librdkafka itself judges the properties: a misspelt or
+		 * out-of-range one is reported at its line. */
+		struct sink_kafka_config kc;
+
+		sink_kafka_config_from(&kc, cfg);
+		if (!sink_kafka_check(&kc, &errs)) {
+			config_free(cfg);
+			cfg = NULL;
+		}
+	}
 	for (size_t i = 0; i < errs.n; i++)
 		fprintf(stderr, "%s\n", errs.msg[i]);
 	if (cfg == NULL) {

@@ -520,6 +520,14 @@ cmd_dlq(int argc, char **argv)
 		buf_free(&ids);
 		return unreadable ? 2 : 1;
 	}
+	if (cfg->target.conninfo == NULL) {
+		fprintf(stderr, "walpipe dlq: %s has no target: dead letters live in "
+						"the analytics database\n",
+				cfg->path);
+		config_free(cfg);
+		buf_free(&ids);
+		return 2;
+	}
 	{
 		const char *keys[] = {"dbname", "fallback_application_name", NULL};
 		const char *vals[] = {cfg->target.conninfo, "walpipe dlq", NULL};

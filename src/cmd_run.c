@@ -55,6 +55,8 @@ struct run_state {
 	struct wp_config *cfg;
 	struct run_settings rs;
 	struct map_rule *rules;
+	bool *rule_kafka;
+	struct sink_kafka_config kafka;
 	char *tables;
 	char retention[32];
 };
@@ -65,6 +67,7 @@ state_free(struct run_state *st)
 	if (st == NULL)
 		return;
 	free(st->rules);
+	free(st->rule_kafka);
 	free(st->tables);
 	config_free(st->cfg);
 	free(st);
@@ -79,8 +82,17 @@ state_new(struct wp_config *cfg, bool allow_ahead)
 	st->cfg = cfg;
 	st->rules = wp_calloc(cfg->nmappings ? cfg->nmappings : 1,
 						  sizeof(*st->rules));
-	for (size_t i = 0; i < cfg->nmappings; i++)
+	st->rule_kafka = wp_calloc(cfg->nmappings ? cfg->nmappings : 1,
+							   sizeof(*st->rule_kafka));
+	for (size_t i = 0; i < cfg->nmappings; i++) {
 		st->rules[i] = cfg->mappings[i].rule;
+		st->rule_kafka[i] = cfg->mappings[i].kafka;
+	}
+	if (cfg->kafka.enabled) {
+		sink_kafka_config_from(&st->kafka, cfg);
+		rs->kafka = &st->kafka;
+	}
+	rs->rule_kafka = st->rule_kafka;
 	st->tables = config_tables_list(cfg);
 	rs->source_name = cfg->source.name;
 	rs->source_conninfo = cfg->source.conninfo;

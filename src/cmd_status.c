@@ -142,8 +142,11 @@ cmd_status(int argc, char **argv)
 				"ON s.slot_name = $1",
 				cfg->source.slot, slot_keys, slot_num, 8);
 	}
-	ana = status_connect(cfg->target.conninfo);
-	if (PQstatus(ana) != CONNECTION_OK) {
+	/* Kafka alone: no analytics database; the slot is the checkpoint. */
+	ana = cfg->target.conninfo ? status_connect(cfg->target.conninfo) : NULL;
+	if (ana == NULL) {
+		put(&r, "target", "none", "kafka only", false);
+	} else if (PQstatus(ana) != CONNECTION_OK) {
 		fprintf(stderr, "walpipe status: could not connect to the analytics "
 						"server: %s",
 				PQerrorMessage(ana));

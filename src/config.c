@@ -2,6 +2,7 @@
 #include "walpipe/config.h"
 
 #include "walpipe/buf.h"
+#include "walpipe/kafka_msg.h"
 #include "walpipe/mem.h"
 #include "walpipe/version.h"
 
@@ -1271,6 +1272,7 @@ load_tree(struct loader *L, const struct ynode *root)
 									  "kafka",	 "metrics", "log"};
 	struct wp_config *cfg = L->cfg;
 	const struct ynode *n;
+	bool has_kafka;
 
 	if (root == NULL || is_null(root)) {
 		add_error(L, 1, 1, "the configuration is empty");
@@ -1300,9 +1302,8 @@ load_tree(struct loader *L, const struct ynode *root)
 		add_error(L, 1, 1, "missing required section \"source\"");
 	else if (load_section(L, n, "source", source_fields, n->line, n->col))
 		load_tables(L, n);
-	if ((n = map_get(root, "target")) == NULL)
-		add_error(L, 1, 1, "missing required section \"target\"");
-	else
+	/* Without a target: checked below, once Kafka is known. */
+	if ((n = map_get(root, "target")) != NULL)
 		load_section(L, n, "target", target_fields, n->line, n->col);
 	load_section(L, (n = map_get(root, "batch")) ? n : NULL, "batch",
 				 batch_fields, 1, 1);
@@ -1335,6 +1336,17 @@ load_tree(struct loader *L, const struct ynode *root)
 			load_section(L, n, "kafka", kafka_fields, n->line, n->col);
 		if (cfg->kafka.enabled)
 			load_kafka_properties(L, n);
+		if (cfg->kafka.enabled && cfg->kafka.topic) {
+			const struct ynode *t = map_get(n, "topic");
+			char why[200];
+
+			if (t && !kafka_msg_topic_valid(cfg->kafka.topic, why,
+											sizeof(why))) {
+				path_push(L, "kafka.topic");
+				add_error(L, t->line, t->col, "%s", why);
+				L->path[0] = '\0';
+			}
+		}
 #else
 		(void) kafka_fields;
 		(void) load_kafka_properties;
@@ -1355,7 +1367,25 @@ load_tree(struct loader *L, const struct ynode *root)
 		buf_appendf(&b, "walpipe_%s", cfg->source.name);
 		cfg->source.slot = b.data;
 	}
-	if (cfg->nmappings == 0 && !cfg->staging.enabled &&
+	/*
+	 * Kafka alone needs no analytics database: the slot itself is then
+	 * the checkpoint.  Mappings, staging and refreshes write there.
+	 */
+	/* A kafka section counts even when it is refused (a build without
+	 * Kafka, an error in it): its own error says what is wrong. */
+	n = map_get(root, "kafka");
+	has_kafka = n != NULL && !is_null(n);
+	if (map_get(root, "target") == NULL) {
+		if (!has_kafka)
+			add_error(L, 1, 1, "missing required section \"target\"");
+		else if (map_get(root, "mappings") || map_get(root, "staging") ||
+				 map_get(root, "refresh"))
+			add_error(L, 1, 1,
+					  "missing required section \"target\": mappings, "
+					  "staging and refresh write to the analytics database "
+					  "(only kafka can go without one)");
+	}
+	if (cfg->nmappings == 0 && !cfg->staging.enabled && !has_kafka &&
 		map_get(root, "source") && !map_get(root, "mappings") &&
 		!map_get(root, "staging"))
 		add_error(L, 1, 1,

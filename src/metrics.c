@@ -38,6 +38,9 @@ struct metrics {
 	lsn_t checkpoint, server_end;
 	double last_commit; /* epoch seconds, < 0: none */
 	bool up;
+	bool kafka; /* the Kafka sink reported: render its series */
+	uint64_t k_produced, k_delivered, k_failed;
+	lsn_t k_watermark;
 };
 
 double
@@ -138,6 +141,29 @@ render(struct metrics *m, struct buf *b)
 				(unsigned long long) (m->server_end > m->checkpoint
 										  ? m->server_end - m->checkpoint
 										  : 0));
+	if (m->kafka)
+		buf_appendf(
+			b,
+			"# HELP walpipe_kafka_messages_produced_total Messages handed to "
+			"the Kafka producer (tombstones included).\n"
+			"# TYPE walpipe_kafka_messages_produced_total counter\n"
+			"walpipe_kafka_messages_produced_total{source=\"%s\"} %llu\n"
+			"# HELP walpipe_kafka_messages_delivered_total Messages the "
+			"brokers acknowledged.\n"
+			"# TYPE walpipe_kafka_messages_delivered_total counter\n"
+			"walpipe_kafka_messages_delivered_total{source=\"%s\"} %llu\n"
+			"# HELP walpipe_kafka_messages_failed_total Messages whose "
+			"delivery failed (sent again from the slot).\n"
+			"# TYPE walpipe_kafka_messages_failed_total counter\n"
+			"walpipe_kafka_messages_failed_total{source=\"%s\"} %llu\n"
+			"# HELP walpipe_kafka_delivered_lsn End of the last transaction "
+			"wholly delivered to Kafka.\n"
+			"# TYPE walpipe_kafka_delivered_lsn gauge\n"
+			"walpipe_kafka_delivered_lsn{source=\"%s\"} %llu\n",
+			m->source, (unsigned long long) m->k_produced, m->source,
+			(unsigned long long) m->k_delivered, m->source,
+			(unsigned long long) m->k_failed, m->source,
+			(unsigned long long) m->k_watermark);
 	if (m->last_commit >= 0)
 		buf_appendf(b,
 					"# HELP walpipe_apply_lag_seconds Now minus the commit "
@@ -351,5 +377,20 @@ metrics_set_up(struct metrics *m, bool up)
 		return;
 	pthread_mutex_lock(&m->lock);
 	m->up = up;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void
+metrics_kafka(struct metrics *m, uint64_t produced, uint64_t delivered,
+			  uint64_t failed, lsn_t watermark)
+{
+	if (m == NULL)
+		return;
+	pthread_mutex_lock(&m->lock);
+	m->kafka = true;
+	m->k_produced += produced;
+	m->k_delivered += delivered;
+	m->k_failed += failed;
+	m->k_watermark = watermark;
 	pthread_mutex_unlock(&m->lock);
 }

@@ -9,6 +9,7 @@
 #include "walpipe/notify.h"
 #include "walpipe/repl.h"
 #include "walpipe/sink_pg.h"
+#include "walpipe/sink_kafka.h"
 #include "walpipe/wal2json.h"
 
 #include <libpq-fe.h>
@@ -31,6 +32,10 @@ struct session {
 	const struct run_settings *rs;
 	struct repl_stream *stream;
 	struct sink_pg *sink;
+	struct sink_kafka *kafka; /* NULL: Kafka off */
+	struct sink_kafka_stats kstats; /* as last given to metrics */
+	volatile sig_atomic_t *stop;
+	int64_t txn_commit_ms; /* commit time of the transaction received */
 	struct sink_target *targets;
 	size_t ntargets;
 	struct w2j_decoder *dec;
@@ -81,7 +86,100 @@ session_tick(void *arg)
 
 	if (s->stream)
 		repl_send_status(s->stream, false, err, sizeof(err));
+	/* Delivery reports: served here too, so a long analytics apply does
+	 * not leave them queued (errors are picked up by the loop). */
+	if (s->kafka)
+		sink_kafka_poll(s->kafka, 0, err, sizeof(err));
 	notify_watchdog();
+}
+
+/*
+ * The slot may forget a transaction only when every sink has it: the
+ * analytics checkpoint and, with Kafka, the delivered watermark.
+ */
+static void
+session_confirm(struct session *s)
+{
+	lsn_t lsn = s->ckpt.lsn;
+
+	if (s->kafka && sink_kafka_delivered(s->kafka) < lsn)
+		lsn = sink_kafka_delivered(s->kafka);
+	repl_confirm(s->stream, lsn, false);
+}
+
+/* Kafka's delivery reports and errors; ends the session on an error. */
+static enum session_end
+session_poll_kafka(struct session *s, int timeout_ms)
+{
+	char err[1024];
+	enum kafka_result r;
+
+	if (s->kafka == NULL)
+		return SESSION_OK;
+	r = sink_kafka_poll(s->kafka, timeout_ms, err, sizeof(err));
+	if (s->metrics) {
+		struct sink_kafka_stats ks;
+
+		sink_kafka_stats(s->kafka, &ks);
+		metrics_kafka(s->metrics, ks.produced - s->kstats.produced,
+					  ks.delivered - s->kstats.delivered,
+					  ks.failed - s->kstats.failed,
+					  sink_kafka_delivered(s->kafka));
+		s->kstats = ks;
+	}
+	if (r == KAFKA_OK) {
+		session_confirm(s);
+		return SESSION_OK;
+	}
+	wp_log(r == KAFKA_FATAL ? LOG_ERROR : LOG_WARNING, "%s", err);
+	return r == KAFKA_FATAL ? SESSION_FATAL : SESSION_RETRY;
+}
+
+/* Is this table's change for Kafka?  Yes unless its mapping opts out. */
+static bool
+table_to_kafka(const struct session *s, const struct w2j_change *c)
+{
+	for (size_t i = 0; i < s->rs->nrules; i++)
+		if (!s->rs->rule_kafka[i] &&
+			strcmp(s->rs->rules[i].from_schema, c->schema) == 0 &&
+			strcmp(s->rs->rules[i].from_table, c->table) == 0)
+			return false;
+	return true;
+}
+
+static enum session_end
+session_produce(struct session *s, const struct w2j_change *c,
+				const struct repl_data *d)
+{
+	struct kafka_change kc;
+	enum kafka_result r;
+	char err[1024];
+
+	if (c->action == W2J_MESSAGE || !table_to_kafka(s, c))
+		return SESSION_OK;
+	kc.c = c;
+	kc.raw = d->payload;
+	kc.rawlen = d->len;
+	kc.txn_end = s->txn_end;
+	kc.txn_pos = s->txn_pos;
+	kc.commit_ms = s->txn_commit_ms;
+	r = sink_kafka_produce(s->kafka, &kc, session_tick, s, s->stop, err,
+						   sizeof(err));
+	switch (r) {
+	case KAFKA_OK:
+		return SESSION_OK;
+	case KAFKA_STOPPED:
+		/* Stopping while the brokers do not take messages: the loop sees
+		 * the flag, commits analytics and confirms only what both have. */
+		return SESSION_OK;
+	case KAFKA_RETRY:
+		wp_log(LOG_WARNING, "%s", err);
+		return SESSION_RETRY;
+	case KAFKA_FATAL:
+		break;
+	}
+	wp_log(LOG_ERROR, "%s", err);
+	return SESSION_FATAL;
 }
 
 static bool
@@ -130,7 +228,9 @@ session_flush(struct session *s)
 	int64_t t0 = mono_ms();
 
 	if (batch_count(s->batch) == 0)
-		res = sink_pg_write_checkpoint(s->sink, &next, err, sizeof(err));
+		res = s->sink ? sink_pg_write_checkpoint(s->sink, &next, err,
+												 sizeof(err))
+					  : SINK_OK; /* Kafka alone: the slot is the checkpoint */
 	else
 		res = sink_pg_apply(s->sink, s->batch, s->targets, s->ntargets,
 							&next, session_tick, s, &s->stats, err,
@@ -158,7 +258,7 @@ session_flush(struct session *s)
 	batch_reset(s->batch);
 	s->batch_started = 0;
 	/* The commit is durable: only now may the slot forget it. */
-	repl_confirm(s->stream, s->ckpt.lsn, false);
+	session_confirm(s);
 	metrics_positions(s->metrics, s->ckpt.lsn, repl_server_end(s->stream),
 					  s->ckpt.last_commit_time);
 	return SESSION_OK;
@@ -201,9 +301,17 @@ session_handle(struct session *s, const struct w2j_change *c,
 													  : 0;
 		snprintf(s->txn_time, sizeof(s->txn_time), "%s",
 				 c->timestamp ? c->timestamp : "");
+		if (s->kafka) {
+			double t = metrics_parse_time(c->timestamp);
+
+			s->txn_commit_ms = t < 0 ? -1 : (int64_t) (t * 1000.0 + 0.5);
+			sink_kafka_begin(s->kafka, c->nextlsn);
+		}
 		return SESSION_OK;
 	case W2J_COMMIT:
 		s->in_txn = false;
+		if (s->kafka)
+			sink_kafka_commit(s->kafka);
 		if (!s->skip_txn && s->txn_end > s->last_complete) {
 			s->last_complete = s->txn_end;
 			snprintf(s->last_commit_time, sizeof(s->last_commit_time), "%s",
@@ -232,6 +340,8 @@ session_handle(struct session *s, const struct w2j_change *c,
 		 * just past it.  This is what lets a heartbeat advance the slot
 		 * of an idle database.
 		 */
+		if (c->action == W2J_MESSAGE && s->kafka)
+			sink_kafka_mark(s->kafka, c->lsn + 1);
 		if (c->action == W2J_MESSAGE && c->lsn + 1 > s->last_complete) {
 			s->last_complete = c->lsn + 1;
 			if (!s->batch_started)
@@ -240,6 +350,14 @@ session_handle(struct session *s, const struct w2j_change *c,
 		return SESSION_OK;
 	}
 	s->txn_pos++;
+	/* Kafka gets every change the stream sends: the stream starts at the
+	 * slot, which is never ahead of what Kafka has; the analytics sink
+	 * skips what its checkpoint already covers. */
+	if (s->kafka) {
+		e = session_produce(s, c, d);
+		if (e != SESSION_OK)
+			return e;
+	}
 	if (s->skip_txn || s->txn_pos <= s->txn_skip)
 		return SESSION_OK;
 	s->received++;
@@ -323,6 +441,7 @@ session_free(struct session *s)
 	free(s->targets);
 	free(s->refresh_due);
 	PQfinish(s->hb_conn);
+	sink_kafka_close(s->kafka);
 	repl_close(s->stream);
 	sink_pg_close(s->sink);
 	w2j_decoder_free(s->dec);
@@ -380,21 +499,15 @@ session_plan(struct session *s)
 	return e;
 }
 
+/* The analytics sink: schema, checkpoint, compiled mappings. */
 static enum session_end
-session_run(struct session *s, volatile sig_atomic_t *stop,
-			volatile sig_atomic_t *reload)
+session_open_analytics(struct session *s)
 {
 	const struct run_settings *rs = s->rs;
-	struct repl_config rc;
-	struct repl_info info;
-	enum repl_result rr;
+	struct sink_pg_config sc;
 	enum sink_result sr;
 	enum session_end e;
-	struct sink_pg_config sc;
 	char err[2048];
-	char l1[LSN_STRLEN], l2[LSN_STRLEN];
-	int64_t last_progress = mono_ms(), last_maint = mono_ms();
-	uint64_t last_received = 0;
 
 	memset(&sc, 0, sizeof(sc));
 	sc.conninfo = rs->target_conninfo;
@@ -424,12 +537,42 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 		wp_log(LOG_ERROR, "%s", err);
 		return sr == SINK_RETRY ? SESSION_RETRY : SESSION_FATAL;
 	}
+	return SESSION_OK;
+}
+
+static enum session_end
+session_run(struct session *s, volatile sig_atomic_t *stop,
+			volatile sig_atomic_t *reload)
+{
+	const struct run_settings *rs = s->rs;
+	struct repl_config rc;
+	struct repl_info info;
+	enum repl_result rr;
+	enum sink_result sr;
+	enum session_end e;
+	char err[2048];
+	char l1[LSN_STRLEN], l2[LSN_STRLEN];
+	int64_t last_progress = mono_ms(), last_maint = mono_ms();
+	uint64_t last_received = 0;
+
+	/* Kafka alone has no analytics database: the slot is its checkpoint. */
+	if (rs->target_conninfo) {
+		e = session_open_analytics(s);
+		if (e != SESSION_OK)
+			return e;
+	}
 
 	memset(&rc, 0, sizeof(rc));
 	rc.conninfo = rs->source_conninfo;
 	rc.slot = rs->slot;
 	rc.create_slot = rs->create_slot;
-	rc.start = s->ckpt.exists ? s->ckpt.lsn : LSN_INVALID;
+	/*
+	 * With Kafka the slot is confirmed at the lesser of the checkpoint and
+	 * what Kafka has: start at the slot (the server's default) so that
+	 * Kafka gets again everything it may not have; the analytics sink
+	 * skips what its checkpoint covers.
+	 */
+	rc.start = s->ckpt.exists && !rs->kafka ? s->ckpt.lsn : LSN_INVALID;
 	rc.tables = rs->tables;
 	rc.include_types = false; /* types come from the source catalog */
 	rc.status_interval_ms = rs->status_interval_ms;
@@ -464,8 +607,8 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 	if (!s->ckpt.exists) {
 		/* First start: begin where the slot is, and say so durably. */
 		s->ckpt.lsn = info.confirmed_flush;
-		if (sink_pg_write_checkpoint(s->sink, &s->ckpt, err, sizeof(err)) !=
-			SINK_OK) {
+		if (s->sink && sink_pg_write_checkpoint(s->sink, &s->ckpt, err,
+												sizeof(err)) != SINK_OK) {
 			wp_log(LOG_ERROR, "%s", err);
 			return SESSION_RETRY;
 		}
@@ -474,7 +617,19 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 	s->last_complete = s->ckpt.lsn;
 	snprintf(s->last_commit_time, sizeof(s->last_commit_time), "%s",
 			 s->ckpt.last_commit_time);
-	repl_confirm(s->stream, s->ckpt.lsn, false);
+	if (rs->kafka) {
+		/* Everything up to the slot's position is in Kafka already: it
+		 * was only ever confirmed at what Kafka had delivered. */
+		s->kafka = sink_kafka_open(rs->kafka, info.confirmed_flush, err,
+								   sizeof(err));
+		if (s->kafka == NULL) {
+			wp_log(LOG_ERROR, "%s", err);
+			return SESSION_FATAL;
+		}
+		wp_log(LOG_INFO, "producing to Kafka from %s (%s)",
+			   lsn_format(info.confirmed_flush, l1), rs->kafka->brokers);
+	}
+	session_confirm(s);
 	s->refresh_due = wp_calloc(rs->nrefresh ? rs->nrefresh : 1,
 							   sizeof(*s->refresh_due));
 	for (size_t i = 0; i < rs->nrefresh; i++)
@@ -522,6 +677,9 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 			if (e != SESSION_OK)
 				return e;
 		}
+		e = session_poll_kafka(s, 0);
+		if (e != SESSION_OK)
+			return e;
 		now = mono_ms();
 		if (!s->in_txn && batch_due(s)) {
 			e = session_flush(s);
@@ -538,6 +696,8 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 			now - s->last_idle_ckpt >= rs->status_interval_ms &&
 			repl_keepalive_end(s->stream) > s->last_complete) {
 			s->last_complete = repl_keepalive_end(s->stream);
+			if (s->kafka)
+				sink_kafka_mark(s->kafka, s->last_complete);
 			e = session_flush(s);
 			if (e != SESSION_OK)
 				return e;
@@ -566,6 +726,18 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 				   (unsigned long long) s->stats.applied,
 				   (unsigned long long) s->stats.dead_letters,
 				   lsn_format(s->ckpt.lsn, l1));
+			if (s->kafka) {
+				struct sink_kafka_stats ks;
+
+				sink_kafka_stats(s->kafka, &ks);
+				wp_log(LOG_INFO,
+					   "progress: Kafka %llu produced, %llu delivered, %llu "
+					   "pending, delivered up to %s",
+					   (unsigned long long) ks.produced,
+					   (unsigned long long) ks.delivered,
+					   (unsigned long long) ks.pending,
+					   lsn_format(sink_kafka_delivered(s->kafka), l2));
+			}
 			last_progress = now;
 			last_received = s->received;
 		}
@@ -631,7 +803,7 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 			}
 			s->refresh_due[i] = mono_ms() + rs->refresh[i].every_ms;
 		}
-		if (now - last_maint >= 3600 * 1000) {
+		if (s->sink && now - last_maint >= 3600 * 1000) {
 			if (sink_pg_maintain(s->sink, err, sizeof(err)) != SINK_OK)
 				wp_log(LOG_WARNING, "%s", err);
 			last_maint = now;
@@ -641,6 +813,22 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 	if (*stop)
 		notify_stopping();
 	e = session_flush(s);
+	if (e == SESSION_OK && s->kafka) {
+		/* Give Kafka a moment to take what it has in hand, so that a
+		 * clean stop confirms it and a restart does not send it again. */
+		struct sink_kafka_stats ks;
+
+		if (sink_kafka_drain(s->kafka, 10000, session_tick, s, err,
+							 sizeof(err)) != KAFKA_OK)
+			wp_log(LOG_WARNING, "%s", err);
+		session_confirm(s);
+		sink_kafka_stats(s->kafka, &ks);
+		if (ks.pending > 0)
+			wp_log(LOG_WARNING,
+				   "stopping with %llu Kafka message(s) undelivered: they "
+				   "are sent again on the next start",
+				   (unsigned long long) ks.pending);
+	}
 	if (e == SESSION_OK && !*stop) {
 		wp_log(LOG_INFO, "reloading the configuration at checkpoint %s",
 			   lsn_format(s->ckpt.lsn, l1));
@@ -675,6 +863,7 @@ run_loop(const struct run_settings *rs, const struct run_control *ctl)
 		memset(&s, 0, sizeof(s));
 		s.rs = rs;
 		s.metrics = ctl->metrics;
+		s.stop = ctl->stop;
 		s.dec = w2j_decoder_new();
 		s.batch = batch_new(rs->max_bytes + (1 << 20));
 		s.replan_lsn = replan_lsn;

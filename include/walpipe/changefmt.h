@@ -15,4 +15,8 @@
  */
 void changefmt_json(struct buf *out, const struct w2j_change *c);
 
+/* Append one column's value as JSON: the exact text of numbers and
+ * booleans, strings re-escaped, null.  Borrows col. */
+void changefmt_value(struct buf *out, const struct w2j_column *col);
+
 #endif

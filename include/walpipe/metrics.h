@@ -32,6 +32,10 @@ void metrics_positions(struct metrics *m, lsn_t checkpoint, lsn_t server_end,
 void metrics_reconnect(struct metrics *m);
 void metrics_refresh_failure(struct metrics *m);
 void metrics_set_up(struct metrics *m, bool up);
+/* Kafka messages produced, delivered, failed since the last call, and the
+ * delivered watermark. */
+void metrics_kafka(struct metrics *m, uint64_t produced, uint64_t delivered,
+				   uint64_t failed, lsn_t watermark);
 
 /* Seconds since the epoch of a PostgreSQL timestamptz text such as
  * "2026-11-25 00:19:22.792388+00" or "...+05:30"; < 0 if unparsable. */

@@ -5,6 +5,7 @@
 #include "walpipe/config.h"
 #include "walpipe/map.h"
 #include "walpipe/metrics.h"
+#include "walpipe/sink_kafka.h"
 
 #include <signal.h>
 #include <stdbool.h>
@@ -36,6 +37,11 @@ struct run_settings {
 	bool allow_slot_ahead;
 	int status_interval_ms;
 	int heartbeat_ms; /* 0: off */
+	/* Kafka beside the analytics sink; NULL: off.  rule_kafka[i] says
+	 * whether rules[i]'s table goes to Kafka (a table without a rule
+	 * does). */
+	const struct sink_kafka_config *kafka;
+	const bool *rule_kafka;
 };
 
 /* How the caller steers the loop: flags set by signal handlers. */

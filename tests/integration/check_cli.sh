@@ -18,3 +18,14 @@ assert_eq "missing file message" 'could not open configuration file "/nonexisten
 
 "$WALPIPE_BIN" check >/dev/null 2>&1; rc=$?
 assert_eq "usage error exit code" 2 "$rc"
+
+# Kafka properties are judged by librdkafka itself, each at its line.
+if "$WALPIPE_BIN" --version | grep -q 'librdkafka [0-9]'; then
+	cd "$D/kafka"
+	err=$("$WALPIPE_BIN" check -c bad-properties.yaml 2>&1 >/dev/null); rc=$?
+	assert_eq "refused Kafka properties exit code" 1 "$rc"
+	assert_eq "refused Kafka properties, each at its line" 'bad-properties.yaml:17:16: kafka.properties.linger.ms: Configuration property "queue.buffering.max.ms" value -5 is outside allowed range 0..900000
+bad-properties.yaml:18:23: kafka.properties.no.such.property: No such configuration property: "no.such.property"
+bad-properties.yaml:19:25: kafka.properties.enable.idempotence: walpipe needs the idempotent producer: without it a retried send can duplicate or reorder the changes of a key
+bad-properties.yaml: 3 error(s)' "$err"
+fi

@@ -44,7 +44,7 @@ check_gone "timed-out test" slow
 set -m
 "$WALPIPE_WITH_CLUSTERS" bash -c "$record; sleep 60" "$scratch/intr" 2>/dev/null &
 harness=$!
-for _ in $(seq 1 100); do
+for _ in $(seq 1 300); do
 	[ -s "$scratch/intr.pids" ] && break
 	sleep 0.2
 done
@@ -56,7 +56,7 @@ check_gone "interrupted test" intr
 # SIGKILL of the harness cannot be trapped: the sweeper removes the rest.
 "$WALPIPE_WITH_CLUSTERS" bash -c "$record; sleep 60" "$scratch/kill" 2>/dev/null &
 harness=$!
-for _ in $(seq 1 100); do
+for _ in $(seq 1 300); do
 	[ -s "$scratch/kill.pids" ] && break
 	sleep 0.2
 done

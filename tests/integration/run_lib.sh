@@ -142,22 +142,26 @@ ana_checksums() {
 		-c "SELECT count(*) FROM analytics.fact_user_events"
 }
 
-# wait_caught_up [PID]: until walpipe's checkpoint reaches the source's
-# current WAL end (fails if PID exits first).
-wait_caught_up() {
-	local target i cur
-	target=$(src -c "SELECT pg_current_wal_lsn()")
+# wait_sql WHAT QUERY [PID]: until QUERY (on the analytics database with
+# WHAT = ana, the source with src) answers t; fails if PID exits first.
+wait_sql() {
+	local i
 	for i in $(seq 1 600); do
-		cur=$(ana -c "SELECT coalesce((SELECT lsn FROM walpipe.checkpoints WHERE source = 'shop'), '0/0') >= '$target'" 2>/dev/null || echo f)
-		[ "$cur" = t ] && return 0
-		if [ -n "${1:-}" ] && ! kill -0 "$1" 2>/dev/null; then
+		[ "$("$1" -c "$2" 2>/dev/null || echo f)" = t ] && return 0
+		if [ -n "${3:-}" ] && ! kill -0 "$3" 2>/dev/null; then
 			echo "walpipe exited while waiting" >&2
 			return 1
 		fi
 		sleep 0.2
 	done
-	echo "timed out waiting for checkpoint >= $target" >&2
+	echo "timed out waiting for: $2" >&2
 	return 1
+}
+
+# wait_caught_up [PID]: until walpipe's checkpoint reaches the source's
+# current WAL end (fails if PID exits first).
+wait_caught_up() {
+	wait_sql ana "SELECT coalesce((SELECT lsn FROM walpipe.checkpoints WHERE source = 'shop'), '0/0') >= '$(src -c "SELECT pg_current_wal_lsn()")'" "${1:-}"
 }
 
 # The number of row changes (I/U/D/T) of the mapped tables the source made

@@ -1,5 +1,6 @@
 /* test_config.c: the configuration loader against the bad and good corpus. */
 #include "walpipe/config.h"
+#include "walpipe/version.h"
 
 #include <dirent.h>
 #include <setjmp.h>
@@ -52,6 +53,50 @@ ends_with(const char *s, const char *suffix)
 	return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
+/* Files about Kafka are for builds with it (test_kafka_build covers the
+ * others). */
+static bool
+skip_kafka(const char *name)
+{
+	return !WALPIPE_HAVE_KAFKA && strstr(name, "kafka") != NULL;
+}
+
+/* A kafka section: accepted with librdkafka, refused clearly without. */
+static void
+test_kafka_build(void **state)
+{
+	static const char yaml[] = "source:\n"
+							   "  name: shop\n"
+							   "  conninfo: \"dbname=shop\"\n"
+							   "  tables: [public.orders]\n"
+							   "kafka:\n"
+							   "  brokers: \"localhost:9092\"\n";
+	struct config_errors errs;
+	struct wp_config *cfg;
+
+	(void) state;
+	cfg = config_load_string("k.yaml", yaml, strlen(yaml), &errs);
+	if (WALPIPE_HAVE_KAFKA) {
+		if (cfg == NULL)
+			fail_msg("kafka alone rejected: %s", errs.msg[0]);
+		assert_true(cfg->kafka.enabled);
+		assert_string_equal(cfg->kafka.topic, "{source}.{schema}.{table}");
+		assert_string_equal(cfg->kafka.format, "debezium");
+		assert_true(cfg->kafka.tombstones);
+		assert_null(cfg->target.conninfo);
+	} else {
+		assert_null(cfg);
+		assert_int_equal(errs.n, 1);
+		assert_string_equal(errs.msg[0],
+							"k.yaml:6:3: kafka: this walpipe was built "
+							"without Kafka support (-DWALPIPE_KAFKA=OFF); "
+							"remove the kafka section or use a build with "
+							"librdkafka");
+	}
+	config_free(cfg);
+	config_errors_free(&errs);
+}
+
 /* Each bad/NAME.yaml fails with exactly the lines of bad/NAME.expected. */
 static void
 test_bad_corpus(void **state)
@@ -73,7 +118,7 @@ test_bad_corpus(void **state)
 		size_t line = 0;
 		char *save = NULL, *tok;
 
-		if (!ends_with(de->d_name, ".yaml"))
+		if (!ends_with(de->d_name, ".yaml") || skip_kafka(de->d_name))
 			continue;
 		snprintf(expected_path, sizeof(expected_path), "%.*s.expected",
 				 (int) strlen(de->d_name) - 5, de->d_name);
@@ -120,7 +165,7 @@ test_good_corpus(void **state)
 		struct wp_config *cfg;
 		bool unreadable;
 
-		if (!ends_with(de->d_name, ".yaml"))
+		if (!ends_with(de->d_name, ".yaml") || skip_kafka(de->d_name))
 			continue;
 		cfg = config_load(de->d_name, &errs, &unreadable);
 		if (cfg == NULL)
@@ -254,6 +299,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bad_corpus),
+		cmocka_unit_test(test_kafka_build),
 		cmocka_unit_test(test_good_corpus),
 		cmocka_unit_test(test_values_and_defaults),
 		cmocka_unit_test(test_mask_conninfo),

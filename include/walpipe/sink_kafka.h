@@ -1,0 +1,120 @@
+/* sink_kafka.h: the Kafka sink: an idempotent librdkafka producer and its delivered watermark. */
+#ifndef WALPIPE_SINK_KAFKA_H
+#define WALPIPE_SINK_KAFKA_H
+
+#include "walpipe/config.h"
+#include "walpipe/lsn.h"
+#include "walpipe/wal2json.h"
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum kafka_result {
+	KAFKA_OK = 0,
+	KAFKA_STOPPED, /* *stop was set while waiting for room in the queue */
+	KAFKA_RETRY,   /* a message could not be delivered: resend from the slot */
+	KAFKA_FATAL,   /* configuration or a producer error retrying cannot fix */
+};
+
+/* The kafka section of the configuration (borrowed). */
+struct sink_kafka_config {
+	const char *config_path; /* for FILE:LINE:COL in property errors */
+	const char *source;		 /* source.name */
+	const char *brokers;
+	const char *topic; /* template: {source}, {schema}, {table} */
+	bool debezium;	   /* else the wal2json object as received */
+	bool tombstones;   /* a null-valued message after each delete */
+	const struct config_kv *props;
+	size_t nprops;
+};
+
+/* One change to produce (borrowed). */
+struct kafka_change {
+	const struct w2j_change *c; /* I, U, D or T */
+	const char *raw;			/* the wal2json text of c */
+	size_t rawlen;
+	lsn_t txn_end;	  /* end of its transaction */
+	uint64_t txn_pos; /* 1-based position in its transaction */
+	int64_t commit_ms; /* < 0: unknown */
+};
+
+struct sink_kafka_stats {
+	uint64_t produced, delivered, failed, pending;
+};
+
+/* Fill *out from cfg's kafka section (cfg->kafka.enabled); borrows cfg. */
+void sink_kafka_config_from(struct sink_kafka_config *out,
+							const struct wp_config *cfg);
+
+/*
+ * Build the producer configuration as sink_kafka_open would, without
+ * creating a producer: every property librdkafka refuses is added to errs
+ * as "FILE:LINE:COL: kafka.properties.NAME: reason".  Returns true if
+ * there was none.  Does not log, no network.
+ */
+bool sink_kafka_check(const struct sink_kafka_config *kc,
+					  struct config_errors *errs);
+
+/*
+ * Create the idempotent producer (enable.idempotence=true, and unless the
+ * configuration says otherwise message.timeout.ms=0: a broker outage is
+ * waited out, never turned into lost messages).  Its delivered watermark
+ * starts at start, the position the stream starts at.  Returns NULL with
+ * the reason in errbuf (every refused property, one per line).  Does not
+ * log; free with sink_kafka_close.
+ */
+struct sink_kafka *sink_kafka_open(const struct sink_kafka_config *kc,
+								   lsn_t start, char *errbuf, size_t errlen);
+
+/* Purge what is undelivered and destroy the producer.  NULL-safe. */
+void sink_kafka_close(struct sink_kafka *k);
+
+/* Transaction boundaries and positions, in stream order (txntrack.h). */
+void sink_kafka_begin(struct sink_kafka *k, lsn_t end);
+void sink_kafka_commit(struct sink_kafka *k);
+void sink_kafka_mark(struct sink_kafka *k, lsn_t pos);
+
+/*
+ * Produce one change (and its tombstone), keyed by its primary key, with
+ * headers lsn, txn_end, txn_pos, xid and op.  When the producer's queue is
+ * full, waits: serves delivery reports and calls tick(arg) (status updates
+ * to the source) every 100 ms until there is room, *stop is set
+ * (KAFKA_STOPPED) or an error was reported.  Returns KAFKA_OK, or an
+ * error with the reason in errbuf.  Logs only a warning when the wait
+ * lasts.
+ */
+enum kafka_result sink_kafka_produce(struct sink_kafka *k,
+									 const struct kafka_change *kc,
+									 void (*tick)(void *), void *arg,
+									 volatile sig_atomic_t *stop,
+									 char *errbuf, size_t errlen);
+
+/*
+ * Serve delivery reports and producer events for up to timeout_ms.
+ * Returns KAFKA_OK, or the first delivery or producer error: KAFKA_RETRY
+ * (undelivered: the session must end without confirming it) or
+ * KAFKA_FATAL, with the reason in errbuf.  Logs producer warnings
+ * (brokers down), rate-limited.
+ */
+enum kafka_result sink_kafka_poll(struct sink_kafka *k, int timeout_ms,
+								  char *errbuf, size_t errlen);
+
+/*
+ * Wait up to timeout_ms for every produced message to be delivered,
+ * calling tick(arg) every 100 ms.  Returns KAFKA_OK when none is pending
+ * (also on timeout: the caller reads sink_kafka_stats), or an error as
+ * sink_kafka_poll.
+ */
+enum kafka_result sink_kafka_drain(struct sink_kafka *k, int timeout_ms,
+								   void (*tick)(void *), void *arg,
+								   char *errbuf, size_t errlen);
+
+/* The end of the last transaction that, with every one before it, is
+ * wholly delivered: the furthest the slot may be confirmed for Kafka. */
+lsn_t sink_kafka_delivered(const struct sink_kafka *k);
+
+void sink_kafka_stats(const struct sink_kafka *k, struct sink_kafka_stats *out);
+
+#endif

@@ -1,0 +1,121 @@
+# kafka_lib.sh: shared setup of the Kafka sink tests: a mock Kafka cluster
+# (librdkafka's, served by tests/tools/kafka_mock in its own process so it
+# survives walpipe), a consumer that loads every message into a table of
+# the analytics database, and the source's own record of its changes.
+# Source run_lib.sh first.
+
+# mock_start: start the cluster; its bootstrap servers in $BROKERS.
+mock_start() {
+	coproc MOCK { "$WALPIPE_KAFKA_MOCK" serve 3; }
+	read -r -t 20 BROKERS <&"${MOCK[0]}" || fail "the mock Kafka cluster did not start"
+	echo "mock Kafka cluster at $BROKERS"
+}
+
+# mock_cmd COMMAND...: e.g. "down", "up", "produce-errors 30 6".
+mock_cmd() {
+	local reply
+	echo "$*" >&"${MOCK[1]}"
+	read -r -t 20 reply <&"${MOCK[0]}" || fail "mock: no answer to $*"
+	[ "$reply" = ok ] || fail "mock: $* answered $reply"
+}
+
+mock_stop() {
+	echo quit >&"${MOCK[1]}" 2>/dev/null || true
+	wait "$MOCK_PID" 2>/dev/null || true
+}
+
+# kafka_config FILE [MORE KAFKA KEYS]: run_config plus a kafka section;
+# order_events opts out, so only users and orders go to Kafka.
+kafka_config() {
+	run_config "$1" "kafka:
+  brokers: \"$BROKERS\"
+  topic: \"{source}.{schema}.{table}\"
+  format: debezium
+  tombstones: true
+  properties:
+    linger.ms: 5
+${2:-}"
+	sed -i 's|^    to: analytics.fact_user_events$|&\n    kafka: false|' "$1"
+	sed -i 's|^  create_slot: true$|&\n  status_interval: 1s|' "$1"
+}
+
+# kafka_load TABLE: consume every topic from the start into analytics
+# table TABLE (topic, partition, offset, key, value (jsonb), headers).
+kafka_load() {
+	"$WALPIPE_KAFKA_MOCK" consume "$BROKERS" >"$T/$1.jsonl" || fail "could not consume the topics"
+	ana -c "DROP TABLE IF EXISTS $1" -c "CREATE TABLE $1 (j jsonb)"
+	# CSV with quote and delimiter bytes that never occur: one line, one value.
+	ana -c "\\copy $1 FROM '$T/$1.jsonl' WITH (FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02')"
+	ana -c "CREATE VIEW ${1}_v AS SELECT j->>'topic' AS topic, (j->>'partition')::int AS part,
+		(j->>'offset')::bigint AS off, (j->>'key')::jsonb AS key, (j->>'value')::jsonb AS value,
+		(j->'headers'->>'lsn')::pg_lsn AS lsn, (j->'headers'->>'txn_end')::pg_lsn AS txn_end,
+		(j->'headers'->>'txn_pos')::bigint AS txn_pos, j->'headers'->>'op' AS op,
+		(j->'headers'->>'xid')::bigint AS xid FROM $1"
+}
+
+# witness_load TABLE: the changes of users and orders as the witness slot
+# saw them (lsn, xid, table, action, key object, new row, old row).
+witness_load() {
+	src -c "COPY (SELECT data FROM pg_logical_slot_peek_changes('witness', NULL, NULL,
+		'format-version', '2', 'include-xids', '1', 'include-lsn', '1', 'include-pk', '1',
+		'include-types', '0', 'add-tables', 'public.users,public.orders')
+		WHERE data::jsonb->>'action' IN ('I', 'U', 'D', 'T')) TO STDOUT" >"$T/$1.jsonl"
+	ana -c "DROP TABLE IF EXISTS $1_raw" -c "CREATE TABLE $1_raw (n bigserial, j jsonb)"
+	ana -c "\\copy $1_raw (j) FROM '$T/$1.jsonl' WITH (FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02')"
+	ana <<SQL
+CREATE VIEW $1 AS
+SELECT n, (j->>'lsn')::pg_lsn AS lsn, (j->>'xid')::bigint AS xid, j->>'table' AS tbl,
+  j->>'action' AS action,
+  (SELECT jsonb_object_agg(c->>'name', c->'value') FROM jsonb_array_elements(j->'columns') c) AS after,
+  (SELECT jsonb_object_agg(c->>'name', c->'value') FROM jsonb_array_elements(j->'identity') c) AS before,
+  (SELECT jsonb_object_agg(p->>'name', coalesce(
+     (SELECT c->'value' FROM jsonb_array_elements(CASE WHEN j->>'action' = 'D' THEN j->'identity' ELSE j->'columns' END) c WHERE c->>'name' = p->>'name'),
+     (SELECT c->'value' FROM jsonb_array_elements(j->'identity') c WHERE c->>'name' = p->>'name')))
+   FROM jsonb_array_elements(j->'pk') p) AS key
+FROM $1_raw;
+SQL
+}
+
+# first_commit_after LSN: the end of the first transaction that commits
+# after LSN (the witness slot sees all of them).  The slot may move to
+# idle positions while Kafka is down, but never to this one or past it.
+first_commit_after() {
+	src -c "SELECT min((data::jsonb->>'nextlsn')::pg_lsn) FROM pg_logical_slot_peek_changes('witness', NULL, NULL,
+		'format-version', '2', 'include-lsn', '1') WHERE data::jsonb->>'action' = 'C'
+		AND (data::jsonb->>'nextlsn')::pg_lsn > '$1'"
+}
+
+# assert_slot_before LSN DESCRIPTION: the slot is confirmed before LSN.
+assert_slot_before() {
+	assert_eq "$2" t "$(src -c "SELECT confirmed_flush_lsn < '$1' FROM pg_replication_slots WHERE slot_name = 'walpipe_shop'")"
+}
+
+slot_confirmed() {
+	src -c "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'walpipe_shop'"
+}
+
+# wait_slot_at LSN [PID]: until the slot is confirmed at or past LSN.
+wait_slot_at() {
+	wait_sql src "SELECT confirmed_flush_lsn >= '$1' FROM pg_replication_slots WHERE slot_name = 'walpipe_shop'" "${2:-}"
+}
+
+# assert_key_order TABLE: per key, the offsets follow the source order
+# (transaction end, position in it; a tombstone right after its delete).
+assert_key_order() {
+	assert_eq "per key, offsets follow the source order" 0 "$(ana <<SQL
+SELECT count(*) FROM (
+  SELECT off, lag(off) OVER (PARTITION BY topic, key ORDER BY txn_end, txn_pos, value IS NULL) AS prev
+  FROM ${1}_v WHERE key IS NOT NULL) x WHERE off < prev
+SQL
+)"
+}
+
+# assert_facts_exact: the fact tables equal the source tables.
+assert_facts_exact() {
+	local s_users s_orders s_events a_users a_orders a_events
+	read -r s_users s_orders s_events < <(src_checksums | xargs)
+	read -r a_users a_orders a_events < <(ana_checksums | xargs)
+	assert_eq "fact_users equals source users" "$s_users" "$a_users"
+	assert_eq "fact_orders equals source orders" "$s_orders" "$a_orders"
+	assert_eq "fact_user_events has one row per event" "$s_events" "$a_events"
+}

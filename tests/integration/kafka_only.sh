@@ -1,0 +1,73 @@
+# kafka_only.sh: Kafka without an analytics database.  The slot is the
+# checkpoint: it is confirmed at what Kafka acknowledged, so a kill -9
+# while the brokers are down sends the unacknowledged transactions again
+# and the acknowledged ones not.  The wal2json format carries the raw
+# object; tombstones can be turned off.
+set -euo pipefail
+. "$WALPIPE_TEST_HARNESS"
+. "$WALPIPE_TEST_ASSERT"
+. "$WALPIPE_SOURCE_DIR/tests/integration/run_lib.sh"
+. "$WALPIPE_SOURCE_DIR/tests/integration/kafka_lib.sh"
+T=$WALPIPE_TEST_TMPDIR
+
+mock_start
+run_setup_schema
+cat >"$T/shop.yaml" <<EOF2
+source:
+  name: shop
+  conninfo: "$WALPIPE_TEST_SOURCE"
+  slot: walpipe_shop
+  create_slot: true
+  status_interval: 1s
+  tables: [public.users, public.orders]
+kafka:
+  brokers: "$BROKERS"
+  topic: "cdc.{table}"
+  format: wal2json
+  tombstones: false
+EOF2
+out=$("$WALPIPE_BIN" check -c "$T/shop.yaml")
+assert_contains "check accepts Kafka alone" "target: none (Kafka only: the slot is the checkpoint)" "$out"
+
+run_start "$T/shop.yaml" "$T/run1.log"
+trap 'kill -9 $pid 2>/dev/null || true' EXIT
+src -c "SELECT 1 FROM pg_copy_logical_replication_slot('walpipe_shop', 'witness')" >/dev/null
+run_workload 42 150
+wait_slot_at "$(src -c "SELECT pg_current_wal_lsn()")" "$pid"
+
+mock_cmd down
+held=$(slot_confirmed)
+run_workload 43 50
+sleep 3
+assert_slot_before "$(first_commit_after "$held")" "the slot waits for Kafka"
+held=$(slot_confirmed)
+kill -9 "$pid"
+wait "$pid" 2>/dev/null || true
+mock_cmd up
+run_start "$T/shop.yaml" "$T/run2.log"
+wait_slot_at "$(src -c "SELECT pg_current_wal_lsn()")" "$pid"
+
+kafka_load km
+witness_load w
+assert_eq "topics from the template" "cdc.orders,cdc.users" \
+	"$(ana -c "SELECT string_agg(DISTINCT topic, ',' ORDER BY topic) FROM km_v")"
+assert_eq "no tombstones when turned off" 0 "$(ana -c "SELECT count(*) FROM km_v WHERE value IS NULL")"
+assert_eq "before the kill: each change once, the wal2json object as decoded" 0 "$(ana <<SQL
+SELECT count(*) FROM (SELECT w.n FROM w_raw w LEFT JOIN km_v k ON k.value - 'timestamp' = w.j
+WHERE (w.j->>'lsn')::pg_lsn < '$held' GROUP BY w.n HAVING count(k.off) <> 1) x
+SQL
+)"
+assert_eq "after: each change at least once" 0 "$(ana <<SQL
+SELECT count(*) FROM (SELECT w.n FROM w_raw w LEFT JOIN km_v k ON k.value - 'timestamp' = w.j
+WHERE (w.j->>'lsn')::pg_lsn >= '$held' GROUP BY w.n HAVING count(k.off) < 1) x
+SQL
+)"
+assert_eq "both phases have changes" t "$(ana -c "SELECT count(*) FILTER (WHERE lsn < '$held') > 100 AND count(*) FILTER (WHERE lsn >= '$held') > 50 FROM w")"
+assert_eq "nothing else in Kafka" 0 "$(ana -c "SELECT count(*) FROM km_v k WHERE NOT EXISTS (SELECT 1 FROM w_raw w WHERE k.value - 'timestamp' = w.j)")"
+assert_eq "no walpipe schema in the analytics database" 0 \
+	"$(ana -c "SELECT count(*) FROM pg_namespace WHERE nspname = 'walpipe'")"
+kill -TERM "$pid"
+rc=0; wait "$pid" || rc=$?
+trap - EXIT
+assert_eq "SIGTERM exits 0" 0 "$rc"
+mock_stop
