@@ -125,8 +125,10 @@ assert_eq "the rest is exactly the 3rd insert" "e3" \
 	"$(grep -o '"value":"e[0-9]"' "$T/third.out" | sed 's/.*"\(e[0-9]\)"/\1/' | xargs)"
 
 # ---- SIGINT mid-stream, restart: union equals the witness, no repeats
+# (--foreground: without it timeout passes a signal on twice, to walpipe and
+# to its process group, and the second means "exit at once".)
 src -c "SELECT 1 FROM pg_copy_logical_replication_slot('s1', 'witness2')" >/dev/null
-timeout 120 "$W" stream --source "$WALPIPE_TEST_SOURCE" --slot s1 --status-interval 0.2 >"$T/part1.out" 2>"$T/part1.err" &
+timeout --foreground 120 "$W" stream --source "$WALPIPE_TEST_SOURCE" --slot s1 --status-interval 0.2 >"$T/part1.out" 2>"$T/part1.err" &
 pid=$!
 for i in $(seq 1 40); do src -c "INSERT INTO other VALUES ('s$i', $i)"; done
 sleep 0.5
@@ -146,7 +148,7 @@ assert_eq "stop+restart equals the server's stream as jsonb" 0 "$n"
 
 # ---- an idle stream keeps its connection and its slot moves
 src -c "ALTER SYSTEM SET wal_sender_timeout = '2s'" -c "SELECT pg_reload_conf()" >/dev/null
-timeout 120 "$W" stream --source "$WALPIPE_TEST_SOURCE" --slot s1 >"$T/idle.out" 2>"$T/idle.err" &
+timeout --foreground 120 "$W" stream --source "$WALPIPE_TEST_SOURCE" --slot s1 >"$T/idle.out" 2>"$T/idle.err" &
 pid=$!
 sleep 1
 wspid=$(src -c "SELECT active_pid FROM pg_replication_slots WHERE slot_name = 's1'")
