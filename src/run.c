@@ -463,7 +463,8 @@ session_snapshot(struct session *s, volatile sig_atomic_t *stop,
 	job.export = ex;
 	job.stop = stop;
 	job.metrics = s->metrics;
-	notify_status("copying the initial snapshot");
+	/* Ready, not starting: a copy may outlast any start timeout. */
+	notify_ready("copying the initial snapshot");
 	metrics_set_up(s->metrics, true); /* copying is applying */
 	res = snapshot_run(&job);
 	tables_free(todo, ntodo);

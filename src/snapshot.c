@@ -11,6 +11,7 @@
 
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -395,6 +396,7 @@ snapshot_run(struct snapshot_job *job)
 	int64_t t0 = run_mono_ms(), last_log = t0;
 	bool released = false;
 	char l1[LSN_STRLEN];
+	sigset_t block, old;
 
 	if ((size_t) nreaders > job->ntables)
 		nreaders = (int) job->ntables;
@@ -420,6 +422,13 @@ snapshot_run(struct snapshot_job *job)
 		   job->ntables, lsn_format(repl_export_lsn(job->export), l1),
 		   nreaders);
 	sh.running = nreaders;
+	/* Readers inherit a mask without the stop and reload signals: they
+	 * go to the main thread, which sets the abort flag. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
 	for (int i = 0; i < nreaders; i++) {
 		readers[i].sh = &sh;
 		if (pthread_create(&readers[i].thread, NULL, reader_main,
@@ -435,6 +444,7 @@ snapshot_run(struct snapshot_job *job)
 			readers[i].thread = pthread_self();
 		}
 	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 
 	pthread_mutex_lock(&sh.lock);
 	while (sh.running > 0) {

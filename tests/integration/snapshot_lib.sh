@@ -30,7 +30,7 @@ snap_witness() {
 
 # snap_wait_done PID LOG: until every snapshot table is done.
 snap_wait_done() {
-	for _ in $(seq 1 1200); do
+	for _ in $(seq 1 6000); do
 		[ "$(ana -c "SELECT count(*) FILTER (WHERE state <> 'done') || ',' || count(*) FROM walpipe.snapshot_tables WHERE source = 'shop'" 2>/dev/null)" = "0,3" ] && return 0
 		kill -0 "$1" 2>/dev/null || { tail -20 "$2"; fail "walpipe exited during the snapshot"; }
 		sleep 0.1
