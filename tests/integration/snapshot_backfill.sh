@@ -24,6 +24,7 @@ initial_lsn=$(ana -c "SELECT snapshot_lsn FROM walpipe.snapshot_tables WHERE sou
 # Damage the copy: what a changed mapping would have to rewrite.
 ana -c "UPDATE analytics.fact_orders SET status = 'stale'; DELETE FROM analytics.fact_orders WHERE order_id % 3 = 0"
 
+deleted0=$(src -c "SELECT n_tup_del FROM pg_stat_user_tables WHERE relname = 'orders'")
 # Orders change all the time, in small transactions, from before the
 # backfill starts until after it ended.
 (
@@ -41,7 +42,11 @@ ana -c "UPDATE analytics.fact_orders SET status = 'stale'; DELETE FROM analytics
 	done
 ) >"$T/workload.log" 2>&1 &
 wl=$!
-sleep 0.5
+# Start once the workload has deleted orders (pg_stat counts them).
+for _ in $(seq 1 200); do
+	[ "$(src -c "SELECT n_tup_del > $deleted0 FROM pg_stat_user_tables WHERE relname = 'orders'")" = t ] && break
+	sleep 0.05
+done
 "$WALPIPE_BIN" snapshot -c "$T/shop.yaml" --table public.orders 2>"$T/backfill.log" ||
 	{ cat "$T/backfill.log"; fail "walpipe snapshot --table failed"; }
 touch "$T/backfill.done"
