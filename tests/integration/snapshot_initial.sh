@@ -11,7 +11,9 @@ set -euo pipefail
 run_setup_schema
 snap_seed_rows "${WALPIPE_SNAPSHOT_ROWS:-300000}"
 read -r users0 orders0 events0 < <(src -c "SELECT count(*) FROM users" -c "SELECT count(*) FROM orders" -c "SELECT count(*) FROM order_events" | xargs)
-BATCH_CHANGES=2000 run_config "$T/shop.yaml" "snapshot: { mode: initial, workers: 2 }"
+port=$(pgc_free_port)
+BATCH_CHANGES=2000 run_config "$T/shop.yaml" "snapshot: { mode: initial, workers: 2 }
+metrics: { listen: \"127.0.0.1:$port\" }"
 
 "$WALPIPE_BIN" run -c "$T/shop.yaml" 2>"$T/run.log" &
 pid=$!
@@ -49,5 +51,13 @@ grep -q 'snapshot (initial) done' "$T/run.log" || fail "no snapshot summary in t
 "$WALPIPE_BIN" status -c "$T/shop.yaml" --json >"$T/status.json"
 assert_eq "status: order_events done with its row count" "done $events0" \
 	"$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))["snapshot public.order_events"]; print(d["state"], d["rows_copied"])' "$T/status.json")"
+
+# ... and so do the metrics.
+exec 3<>"/dev/tcp/127.0.0.1/$port"
+printf 'GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3
+cat <&3 >"$T/metrics"
+exec 3<&-
+assert_eq "metrics: order_events rows copied, done" "$events0 1" \
+	"$(awk '/^walpipe_snapshot_rows_copied\{source="shop",table="public.order_events"\}/ { r = $2 } /^walpipe_snapshot_table_done\{source="shop",table="public.order_events"\}/ { d = $2 } END { print r, d }' "$T/metrics")"
 kill -TERM "$pid"; wait "$pid" || true
 trap - EXIT
