@@ -99,6 +99,7 @@ batch_add(struct batch *b, const struct w2j_change *c, const char *json,
 	bc = &b->changes[b->nchanges++];
 	memset(bc, 0, sizeof(*bc));
 	bc->action = c->action;
+	bc->op = (char) c->action;
 	bc->xid = c->xid;
 	bc->lsn = c->lsn;
 	bc->txn_end = txn_end;
@@ -121,6 +122,13 @@ batch_add(struct batch *b, const struct w2j_change *c, const char *json,
 							 : NO_TEXT;
 	bc->content_len = (uint32_t) c->content_len;
 	return true;
+}
+
+void
+batch_mark_snapshot(struct batch *b, char op)
+{
+	if (b->nchanges > 0)
+		b->changes[b->nchanges - 1].op = op;
 }
 
 size_t

@@ -1,7 +1,9 @@
 /* catalog.c: what the source database says about a mapped table's columns and key. */
 #include "walpipe/catalog.h"
 
+#include "walpipe/collapse.h"
 #include "walpipe/mem.h"
+#include "walpipe/sink_pg.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,4 +85,58 @@ catalog_free_columns(struct map_srccol *cols, size_t n)
 		free((char *) cols[i].type);
 	}
 	free(cols);
+}
+
+struct sink_target *
+catalog_plan_targets(PGconn *conn, const struct map_rule *rules,
+					 size_t nrules, const char *source, size_t *n,
+					 char *errbuf, size_t errlen)
+{
+	struct sink_target *targets = wp_calloc(nrules ? nrules : 1,
+											sizeof(*targets));
+
+	*n = 0;
+	for (size_t i = 0; i < nrules; i++) {
+		const struct map_rule *r = &rules[i];
+		struct sink_target *t = &targets[*n];
+		char tmp[32];
+
+		t->rule = r;
+		t->srccols = catalog_table_columns(
+			conn, r->from_schema, r->from_table,
+			r->mode == MAP_MODE_UPSERT ||
+				(r->mode != MAP_MODE_NONE && r->nkey > 0 &&
+				 r->on_delete != MAP_DELETE_IGNORE),
+			&t->nsrc, errbuf, errlen);
+		if (t->srccols == NULL)
+			goto fail;
+		snprintf(tmp, sizeof(tmp), "walpipe_t%zu", i);
+		t->plan = map_plan_new(r, t->srccols, t->nsrc, source, tmp, errbuf,
+							   errlen);
+		if (t->plan == NULL) {
+			catalog_free_columns(t->srccols, t->nsrc);
+			goto fail;
+		}
+		t->rows = collapse_new();
+		(*n)++;
+	}
+	return targets;
+
+fail:
+	catalog_free_targets(targets, *n);
+	*n = 0;
+	return NULL;
+}
+
+void
+catalog_free_targets(struct sink_target *t, size_t n)
+{
+	if (t == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		catalog_free_columns(t[i].srccols, t[i].nsrc);
+		map_plan_free(t[i].plan);
+		collapse_free(t[i].rows);
+	}
+	free(t);
 }

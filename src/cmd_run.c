@@ -61,8 +61,22 @@ struct run_state {
 	char retention[32];
 };
 
-static void
-state_free(struct run_state *st)
+struct wp_config *
+cmd_config_load(const char *path, int *status)
+{
+	struct config_errors errs;
+	bool unreadable;
+	struct wp_config *cfg = config_load(path, &errs, &unreadable);
+
+	for (size_t i = 0; i < errs.n; i++)
+		fprintf(stderr, "%s\n", errs.msg[i]);
+	config_errors_free(&errs);
+	*status = cfg ? 0 : unreadable ? 2 : 1;
+	return cfg;
+}
+
+void
+run_state_free(struct run_state *st)
 {
 	if (st == NULL)
 		return;
@@ -73,8 +87,14 @@ state_free(struct run_state *st)
 	free(st);
 }
 
-static struct run_state *
-state_new(struct wp_config *cfg, bool allow_ahead)
+const struct run_settings *
+run_state_settings(const struct run_state *st)
+{
+	return &st->rs;
+}
+
+struct run_state *
+run_state_new(struct wp_config *cfg, bool allow_ahead)
 {
 	struct run_state *st = wp_calloc(1, sizeof(*st));
 	struct run_settings *rs = &st->rs;
@@ -125,6 +145,9 @@ state_new(struct wp_config *cfg, bool allow_ahead)
 	rs->allow_slot_ahead = allow_ahead;
 	rs->status_interval_ms = (int) cfg->source.status_interval_ms;
 	rs->heartbeat_ms = (int) cfg->source.heartbeat_ms;
+	rs->snapshot_initial = strcmp(cfg->snapshot.mode, "initial") == 0;
+	rs->snapshot_workers = (int) cfg->snapshot.workers;
+	rs->snapshot_op = cfg->snapshot.op[0];
 	log_configure(level_of(cfg->log.level), strcmp(cfg->log.format, "json") == 0,
 				  cfg->source.name);
 	return st;
@@ -196,8 +219,8 @@ reload_config(void *arg)
 		config_free(cfg);
 		return NULL;
 	}
-	state_free(r->current);
-	r->current = state_new(cfg, r->allow_ahead);
+	run_state_free(r->current);
+	r->current = run_state_new(cfg, r->allow_ahead);
 	wp_log(LOG_NOTICE, "reloaded %s: %zu mapping(s)", r->path,
 		   cfg->nmappings);
 	return &r->current->rs;
@@ -214,8 +237,7 @@ cmd_run(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	const char *path = NULL;
-	bool allow_ahead = false, unreadable;
-	struct config_errors errs;
+	bool allow_ahead = false;
 	struct wp_config *cfg;
 	struct reloader rl;
 	struct run_control ctl;
@@ -246,14 +268,9 @@ cmd_run(int argc, char **argv)
 		fprintf(stderr, "walpipe run: -c FILE is required\n");
 		return 2;
 	}
-	cfg = config_load(path, &errs, &unreadable);
-	if (cfg == NULL) {
-		for (size_t i = 0; i < errs.n; i++)
-			fprintf(stderr, "%s\n", errs.msg[i]);
-		config_errors_free(&errs);
-		return unreadable ? 2 : 1;
-	}
-	config_errors_free(&errs);
+	cfg = cmd_config_load(path, &rc);
+	if (cfg == NULL)
+		return rc;
 
 	/* No SA_RESTART: poll() must return so the loop sees the flags. */
 	memset(&sa, 0, sizeof(sa));
@@ -267,7 +284,7 @@ cmd_run(int argc, char **argv)
 
 	rl.path = path;
 	rl.allow_ahead = allow_ahead;
-	rl.current = state_new(cfg, allow_ahead);
+	rl.current = run_state_new(cfg, allow_ahead);
 	ctl.stop = &run_stop;
 	ctl.reload = &run_reload;
 	ctl.reload_fn = reload_config;
@@ -280,7 +297,7 @@ cmd_run(int argc, char **argv)
 									sizeof(err));
 		if (ctl.metrics == NULL) {
 			wp_log(LOG_ERROR, "%s", err);
-			state_free(rl.current);
+			run_state_free(rl.current);
 			return 1;
 		}
 		wp_log(LOG_INFO, "serving metrics on http://%s/metrics",
@@ -288,6 +305,6 @@ cmd_run(int argc, char **argv)
 	}
 	rc = run_loop(&rl.current->rs, &ctl);
 	metrics_stop(ctl.metrics);
-	state_free(rl.current);
+	run_state_free(rl.current);
 	return rc;
 }

@@ -17,7 +17,7 @@ struct item {
 };
 
 struct report {
-	struct item v[64];
+	struct item v[160];
 	int n;
 };
 
@@ -25,7 +25,7 @@ static void
 put(struct report *r, const char *section, const char *key, const char *value,
 	bool number)
 {
-	if (r->n >= 64)
+	if (r->n >= 160)
 		return;
 	r->v[r->n].section = section;
 	r->v[r->n].key = key;
@@ -94,6 +94,8 @@ cmd_status(int argc, char **argv)
 	struct buf q = BUF_INIT;
 	char *schema = NULL;
 	char rsec[16][220]; /* "refresh VIEW" section names */
+	char ssec[16][300]; /* "snapshot TABLE" section names */
+	size_t nsnap = 0;
 	int c;
 
 	optind = 1;
@@ -204,6 +206,49 @@ cmd_status(int argc, char **argv)
 						schema);
 			put_row(&r, ana, rsec[i], q.data, v, rf_keys, rf_num, 4);
 		}
+	}
+
+	/*
+	 * Snapshot progress of each mapped table: rows copied, the planner's
+	 * estimate, the rate so far and, while copying, the time left.
+	 */
+	for (size_t i = 0; ana && PQstatus(ana) == CONNECTION_OK &&
+					   i < cfg->nmappings && nsnap < 16;
+		 i++) {
+		static const char *const sn_keys[] = {
+			"state",		  "kind",		"rows_copied", "rows_estimated",
+			"rows_per_second", "eta_seconds", "snapshot_lsn", "finished_at"};
+		static const bool sn_num[] = {false, false, true, true,
+									  true,	 true,	false, false};
+		char key[300];
+		bool dup = false;
+
+		snprintf(key, sizeof(key), "snapshot %s.%s",
+				 cfg->mappings[i].from_schema, cfg->mappings[i].from_table);
+		for (size_t j = 0; j < nsnap; j++)
+			dup |= strcmp(ssec[j], key) == 0;
+		if (dup)
+			continue;
+		snprintf(ssec[nsnap], sizeof(ssec[nsnap]), "%s", key);
+		snprintf(key, sizeof(key), "%s|%s.%s", cfg->source.name,
+				 cfg->mappings[i].from_schema, cfg->mappings[i].from_table);
+		buf_reset(&q, 4096);
+		buf_appendf(
+			&q,
+			"SELECT t.state, t.kind, t.rows_copied::text, "
+			"t.rows_estimated::text, round(t.rows_copied / greatest(extract("
+			"epoch FROM coalesce(t.finished_at, t.updated_at) - "
+			"t.started_at), 0.001))::text, CASE WHEN t.state = 'copying' AND "
+			"t.rows_estimated > t.rows_copied AND t.rows_copied > 0 THEN "
+			"round((t.rows_estimated - t.rows_copied) / (t.rows_copied / "
+			"greatest(extract(epoch FROM now() - t.started_at), 0.001)))::text "
+			"END, t.snapshot_lsn::text, to_char(t.finished_at, "
+			"'YYYY-MM-DD\"T\"HH24:MI:SSOF') FROM (SELECT 1) x LEFT JOIN "
+			"%s.snapshot_tables t ON t.source = split_part($1, '|', 1) AND "
+			"t.source_table = split_part($1, '|', 2)",
+			schema);
+		put_row(&r, ana, ssec[nsnap], q.data, key, sn_keys, sn_num, 8);
+		nsnap++;
 	}
 
 	if (json) {

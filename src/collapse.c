@@ -300,7 +300,7 @@ collapse_add(struct collapse *c, const struct batch *b, size_t idx,
 	const struct batch_change *ch = batch_get(b, idx);
 	const struct batch_col *cols = batch_cols(b, ch);
 	const struct batch_col *ident = batch_ident(b, ch);
-	char sop = (char) ch->action;
+	char sop = ch->op;
 	size_t row;
 	bool full;
 

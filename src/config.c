@@ -379,6 +379,15 @@ static const struct field staging_fields[] = {
 	{NULL, 0, false, NULL, 0, 0, NULL, false, 0, 0},
 };
 
+static const struct field snapshot_fields[] = {
+	{"mode", F_ENUM, false, "initial", 0, 0, "initial|never", false,
+	 OFF(snapshot.mode), 0},
+	{"workers", F_INT, false, "2", 1, 16, NULL, true, OFF(snapshot.workers),
+	 0},
+	{"op", F_ENUM, false, "r", 0, 0, "r|I", true, OFF(snapshot.op), 0},
+	{NULL, 0, false, NULL, 0, 0, NULL, false, 0, 0},
+};
+
 static const struct field metrics_fields[] = {
 	{"listen", F_STRING, false, "127.0.0.1:9187", 0, 0, NULL, false,
 	 OFF(metrics.listen), 0},
@@ -1267,9 +1276,10 @@ check_cross(struct loader *L)
 static struct wp_config *
 load_tree(struct loader *L, const struct ynode *root)
 {
-	static const char *const top[] = {"source",	 "target",	"batch",
-									  "staging", "mappings", "refresh",
-									  "kafka",	 "metrics", "log"};
+	static const char *const top[] = {"source",	  "target",	 "batch",
+									  "staging",  "mappings", "refresh",
+									  "snapshot", "kafka",	 "metrics",
+									  "log"};
 	struct wp_config *cfg = L->cfg;
 	const struct ynode *n;
 	bool has_kafka;
@@ -1330,6 +1340,18 @@ load_tree(struct loader *L, const struct ynode *root)
 	}
 	if ((n = map_get(root, "refresh")) != NULL && !is_null(n))
 		load_refresh(L, n);
+	/* "snapshot: never" is short for "snapshot: { mode: never }". */
+	if ((n = map_get(root, "snapshot")) != NULL && n->kind == Y_SCALAR &&
+		!is_null(n)) {
+		size_t old = path_push(L, "snapshot.mode");
+
+		set_field(L, &snapshot_fields[0], n->value, n->line, n->col);
+		path_pop(L, old);
+		load_section(L, NULL, "snapshot", snapshot_fields + 1, 1, 1);
+	} else {
+		load_section(L, n, "snapshot", snapshot_fields, n ? n->line : 1,
+					 n ? n->col : 1);
+	}
 	if ((n = map_get(root, "kafka")) != NULL && !is_null(n)) {
 #if WALPIPE_HAVE_KAFKA
 		cfg->kafka.enabled =
@@ -1521,6 +1543,8 @@ config_free(struct wp_config *cfg)
 	}
 	free(cfg->kafka.properties);
 	free(cfg->metrics.listen);
+	free(cfg->snapshot.mode);
+	free(cfg->snapshot.op);
 	free(cfg->log.format);
 	free(cfg->log.level);
 	free(cfg);

@@ -29,7 +29,7 @@ static const struct command commands[] = {
 	{"check", "validate a configuration file", cmd_check},
 	{"status", "show slot, checkpoint, lag and dead letters of a source",
 	 cmd_status},
-	{"snapshot", "copy existing rows of a table through its mapping", NULL},
+	{"snapshot", "copy existing rows of a table through its mapping", cmd_snapshot},
 	{"dlq", "list, retry or resolve dead letters", cmd_dlq},
 };
 

@@ -476,3 +476,92 @@ map_plan_free(struct map_plan *p)
 	free(p->target);
 	free(p);
 }
+
+/* wal2json writes these types' values as JSON numbers or booleans. */
+static bool
+unquoted_type(const char *type)
+{
+	static const char *const t[] = {"smallint", "integer", "bigint", "real",
+									"double precision", "oid", "boolean"};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (strcmp(type, t[i]) == 0)
+			return true;
+	return strncmp(type, "numeric", 7) == 0;
+}
+
+char *
+map_snapshot_query(const char *schema, const char *table,
+				   const struct map_srccol *cols, size_t n,
+				   const char *lsn_text)
+{
+	struct buf q = BUF_INIT;
+
+	buf_append_str(&q, "COPY (SELECT json_build_object('action', 'I', 'lsn', ");
+	quote_literal(&q, lsn_text);
+	buf_append_str(&q, ", 'schema', ");
+	quote_literal(&q, schema);
+	buf_append_str(&q, ", 'table', ");
+	quote_literal(&q, table);
+	/* ARRAY[] rather than json_build_array: no 100-argument limit. */
+	buf_append_str(&q, ", 'columns', array_to_json(ARRAY[");
+	for (size_t i = 0; i < n; i++) {
+		buf_append_str(&q, i ? ", json_build_object('name', "
+							 : "json_build_object('name', ");
+		quote_literal(&q, cols[i].name);
+		buf_append_str(&q, ", 'value', to_json(");
+		if (strcmp(cols[i].type, "bytea") == 0) {
+			buf_append_str(&q, "encode(");
+			map_quote_ident(&q, cols[i].name);
+			buf_append_str(&q, ", 'hex')");
+		} else {
+			map_quote_ident(&q, cols[i].name);
+			if (!unquoted_type(cols[i].type))
+				buf_append_str(&q, "::text");
+		}
+		buf_append_str(&q, "))");
+	}
+	buf_append_str(&q, "]::json[])) FROM ONLY ");
+	map_quote_ident(&q, schema);
+	buf_append_char(&q, '.');
+	map_quote_ident(&q, table);
+	buf_append_str(&q, ") TO STDOUT");
+	return q.data;
+}
+
+size_t
+map_snapshot_unescape(char *line, size_t len)
+{
+	size_t out = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = line[i];
+
+		if (c == '\\' && i + 1 < len) {
+			char e = line[++i];
+
+			switch (e) {
+			case 'b': c = '\b'; break;
+			case 'f': c = '\f'; break;
+			case 'n': c = '\n'; break;
+			case 'r': c = '\r'; break;
+			case 't': c = '\t'; break;
+			case 'v': c = '\v'; break;
+			default:
+				if (e >= '0' && e <= '7') {
+					int v = e - '0';
+
+					for (int k = 0; k < 2 && i + 1 < len &&
+									line[i + 1] >= '0' && line[i + 1] <= '7';
+						 k++)
+						v = v * 8 + (line[++i] - '0');
+					c = (char) v;
+				} else {
+					c = e; /* \\ and any other escaped byte */
+				}
+			}
+		}
+		line[out++] = c;
+	}
+	return out;
+}

@@ -26,8 +26,19 @@ struct series {
 	uint64_t received, applied;
 };
 
+struct snap_series {
+	char table[160];
+	uint64_t rows;
+	int64_t estimate;
+	bool done;
+};
+
+#define METRICS_MAX_SNAPSHOT 64
+
 struct metrics {
 	pthread_mutex_t lock;
+	struct snap_series snap[METRICS_MAX_SNAPSHOT];
+	size_t nsnap;
 	struct MHD_Daemon *daemon;
 	char source[64];
 	struct series s[METRICS_MAX_SERIES];
@@ -100,6 +111,34 @@ render(struct metrics *m, struct buf *b)
 					"op=\"%c\"} %llu\n",
 					m->source, m->s[i].table, m->s[i].op,
 					(unsigned long long) m->s[i].applied);
+	if (m->nsnap > 0) {
+		buf_append_str(b, "# HELP walpipe_snapshot_rows_copied Rows a "
+						  "snapshot copied of a table.\n"
+						  "# TYPE walpipe_snapshot_rows_copied gauge\n");
+		for (size_t i = 0; i < m->nsnap; i++)
+			buf_appendf(b,
+						"walpipe_snapshot_rows_copied{source=\"%s\",table=\"%s\"}"
+						" %llu\n",
+						m->source, m->snap[i].table,
+						(unsigned long long) m->snap[i].rows);
+		buf_append_str(b, "# HELP walpipe_snapshot_rows_estimated The "
+						  "planner's row estimate of a table being copied.\n"
+						  "# TYPE walpipe_snapshot_rows_estimated gauge\n");
+		for (size_t i = 0; i < m->nsnap; i++)
+			buf_appendf(b,
+						"walpipe_snapshot_rows_estimated{source=\"%s\",table="
+						"\"%s\"} %lld\n",
+						m->source, m->snap[i].table,
+						(long long) m->snap[i].estimate);
+		buf_append_str(b, "# HELP walpipe_snapshot_table_done 1 once a "
+						  "table's snapshot committed.\n"
+						  "# TYPE walpipe_snapshot_table_done gauge\n");
+		for (size_t i = 0; i < m->nsnap; i++)
+			buf_appendf(b,
+						"walpipe_snapshot_table_done{source=\"%s\",table=\"%s\"}"
+						" %d\n",
+						m->source, m->snap[i].table, m->snap[i].done ? 1 : 0);
+	}
 	buf_appendf(b, "# HELP walpipe_batch_duration_seconds Apply time of a "
 				   "committed batch.\n"
 				   "# TYPE walpipe_batch_duration_seconds histogram\n");
@@ -347,6 +386,30 @@ metrics_positions(struct metrics *m, lsn_t checkpoint, lsn_t server_end,
 		m->server_end = server_end;
 	if (t >= 0)
 		m->last_commit = t;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void
+metrics_snapshot(struct metrics *m, const char *table, uint64_t rows,
+				 int64_t estimate, bool done)
+{
+	size_t i;
+
+	if (m == NULL)
+		return;
+	pthread_mutex_lock(&m->lock);
+	for (i = 0; i < m->nsnap; i++)
+		if (strcmp(m->snap[i].table, table) == 0)
+			break;
+	if (i == m->nsnap && m->nsnap < METRICS_MAX_SNAPSHOT) {
+		snprintf(m->snap[i].table, sizeof(m->snap[i].table), "%s", table);
+		m->nsnap++;
+	}
+	if (i < m->nsnap) {
+		m->snap[i].rows = rows;
+		m->snap[i].estimate = estimate;
+		m->snap[i].done = done;
+	}
 	pthread_mutex_unlock(&m->lock);
 }
 

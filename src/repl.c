@@ -536,3 +536,87 @@ repl_close(struct repl_stream *s)
 	PQfinish(s->conn);
 	free(s);
 }
+
+struct repl_export {
+	PGconn *conn;
+	char snapshot[64];
+	lsn_t lsn;
+};
+
+struct repl_export *
+repl_export_open(const char *conninfo, const char *slot, bool temporary,
+				 enum repl_result *res, char *errbuf, size_t errlen)
+{
+	const char *keys[] = {"dbname", "replication", "fallback_application_name",
+						  NULL};
+	const char *vals[] = {conninfo, "database", "walpipe snapshot", NULL};
+	struct repl_export *e = wp_calloc(1, sizeof(*e));
+	struct buf q = BUF_INIT;
+	PGresult *r = NULL;
+
+	*res = REPL_FATAL;
+	if (!slot_name_valid(slot)) {
+		snprintf(errbuf, errlen, "invalid replication slot name \"%s\"", slot);
+		goto fail;
+	}
+	e->conn = PQconnectdbParams(keys, vals, 1);
+	if (PQstatus(e->conn) != CONNECTION_OK) {
+		set_pq_error(errbuf, errlen, "could not connect to the source server",
+					 PQerrorMessage(e->conn));
+		*res = REPL_RETRY;
+		goto fail;
+	}
+	buf_appendf(&q,
+				"CREATE_REPLICATION_SLOT %s %sLOGICAL wal2json "
+				"(SNAPSHOT 'export')",
+				slot, temporary ? "TEMPORARY " : "");
+	r = PQexec(e->conn, q.data);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 ||
+		PQnfields(r) < 3 || PQgetisnull(r, 0, 2)) {
+		const char *st = sqlstate_of(r);
+		char what[160];
+
+		snprintf(what, sizeof(what),
+				 "could not create replication slot \"%s\" with an exported "
+				 "snapshot",
+				 slot);
+		set_pq_error(errbuf, errlen, what, PQerrorMessage(e->conn));
+		if (st[0] == '\0' || strncmp(st, "08", 2) == 0 ||
+			strcmp(st, "42710") == 0 || strcmp(st, "53400") == 0)
+			*res = REPL_RETRY;
+		goto fail;
+	}
+	lsn_parse(PQgetvalue(r, 0, 1), &e->lsn, NULL, 0);
+	snprintf(e->snapshot, sizeof(e->snapshot), "%s", PQgetvalue(r, 0, 2));
+	PQclear(r);
+	buf_free(&q);
+	*res = REPL_OK;
+	return e;
+
+fail:
+	PQclear(r);
+	buf_free(&q);
+	repl_export_close(e);
+	return NULL;
+}
+
+const char *
+repl_export_snapshot(const struct repl_export *e)
+{
+	return e->snapshot;
+}
+
+lsn_t
+repl_export_lsn(const struct repl_export *e)
+{
+	return e->lsn;
+}
+
+void
+repl_export_close(struct repl_export *e)
+{
+	if (e == NULL)
+		return;
+	PQfinish(e->conn);
+	free(e);
+}

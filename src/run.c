@@ -2,6 +2,7 @@
 #include "walpipe/run.h"
 
 #include "walpipe/batch.h"
+#include "walpipe/buf.h"
 #include "walpipe/catalog.h"
 #include "walpipe/collapse.h"
 #include "walpipe/log.h"
@@ -10,6 +11,7 @@
 #include "walpipe/repl.h"
 #include "walpipe/sink_pg.h"
 #include "walpipe/sink_kafka.h"
+#include "walpipe/snapshot.h"
 #include "walpipe/wal2json.h"
 
 #include <libpq-fe.h>
@@ -68,8 +70,8 @@ struct session {
 	lsn_t replan_lsn;
 };
 
-static int64_t
-mono_ms(void)
+int64_t
+run_mono_ms(void)
 {
 	struct timespec ts;
 
@@ -225,16 +227,29 @@ session_flush(struct session *s)
 		return SESSION_OK; /* nothing to do; not an end */
 	}
 	uint64_t dead_before = s->stats.dead_letters;
-	int64_t t0 = mono_ms();
+	int64_t t0 = run_mono_ms();
 
-	if (batch_count(s->batch) == 0)
-		res = s->sink ? sink_pg_write_checkpoint(s->sink, &next, err,
-												 sizeof(err))
-					  : SINK_OK; /* Kafka alone: the slot is the checkpoint */
-	else
-		res = sink_pg_apply(s->sink, s->batch, s->targets, s->ntargets,
-							&next, session_tick, s, &s->stats, err,
-							sizeof(err));
+	for (bool waiting = false;; waiting = true) {
+		if (batch_count(s->batch) == 0)
+			res = s->sink ? sink_pg_write_checkpoint(s->sink, &next, err,
+													 sizeof(err))
+						  : SINK_OK; /* Kafka alone: the slot is the checkpoint */
+		else
+			res = sink_pg_apply(s->sink, s->batch, s->targets, s->ntargets,
+								&next, session_tick, s, &s->stats, err,
+								sizeof(err));
+		if (res != SINK_BUSY)
+			break;
+		/* `walpipe snapshot --table` or `walpipe dlq retry` holds the
+		 * checkpoint until its rows commit.  Keep the batch in hand (and
+		 * the walsender answered) and try again. */
+		if (!waiting)
+			wp_log(LOG_NOTICE, "waiting for a backfill (walpipe snapshot "
+							   "--table) or a dead letter retry to commit "
+							   "before applying more");
+		session_tick(s);
+		usleep(200 * 1000);
+	}
 	if (res != SINK_OK) {
 		wp_log(LOG_ERROR, "%s", err);
 		return res == SINK_RETRY ? SESSION_RETRY : SESSION_FATAL;
@@ -247,7 +262,7 @@ session_flush(struct session *s)
 						   batch_text(s->batch, bc->table), (char) bc->action,
 						   true);
 		}
-		metrics_batch(s->metrics, (double) (mono_ms() - t0) / 1000.0,
+		metrics_batch(s->metrics, (double) (run_mono_ms() - t0) / 1000.0,
 					  s->stats.dead_letters - dead_before);
 		s->batches++;
 		s->applied_any = true;
@@ -275,7 +290,7 @@ static bool
 batch_due(const struct session *s)
 {
 	return s->batch_started &&
-		   mono_ms() - s->batch_started >= s->rs->max_delay_ms;
+		   run_mono_ms() - s->batch_started >= s->rs->max_delay_ms;
 }
 
 static enum session_end session_check_shape(struct session *s,
@@ -317,7 +332,7 @@ session_handle(struct session *s, const struct w2j_change *c,
 			snprintf(s->last_commit_time, sizeof(s->last_commit_time), "%s",
 					 s->txn_time);
 			if (!s->batch_started)
-				s->batch_started = mono_ms();
+				s->batch_started = run_mono_ms();
 		}
 		s->skip_txn = false;
 		if (batch_full(s) || batch_due(s))
@@ -345,7 +360,7 @@ session_handle(struct session *s, const struct w2j_change *c,
 		if (c->action == W2J_MESSAGE && c->lsn + 1 > s->last_complete) {
 			s->last_complete = c->lsn + 1;
 			if (!s->batch_started)
-				s->batch_started = mono_ms();
+				s->batch_started = run_mono_ms();
 		}
 		return SESSION_OK;
 	}
@@ -372,7 +387,7 @@ session_handle(struct session *s, const struct w2j_change *c,
 		return SESSION_FATAL;
 	}
 	if (!s->batch_started)
-		s->batch_started = mono_ms();
+		s->batch_started = run_mono_ms();
 	if (batch_full(s)) {
 		/* A transaction bigger than a batch: apply it in pieces. */
 		e = session_flush(s);
@@ -433,12 +448,7 @@ session_check_shape(struct session *s, const struct w2j_change *c)
 static void
 session_free(struct session *s)
 {
-	for (size_t i = 0; i < s->ntargets; i++) {
-		catalog_free_columns(s->targets[i].srccols, s->targets[i].nsrc);
-		map_plan_free(s->targets[i].plan);
-		collapse_free(s->targets[i].rows);
-	}
-	free(s->targets);
+	catalog_free_targets(s->targets, s->ntargets);
 	free(s->refresh_due);
 	PQfinish(s->hb_conn);
 	sink_kafka_close(s->kafka);
@@ -464,39 +474,198 @@ session_plan(struct session *s)
 		PQfinish(conn);
 		return SESSION_RETRY;
 	}
-	s->targets = wp_calloc(s->rs->nrules ? s->rs->nrules : 1,
-						   sizeof(*s->targets));
-	for (size_t i = 0; i < s->rs->nrules; i++) {
-		const struct map_rule *r = &s->rs->rules[i];
-		struct sink_target *t = &s->targets[s->ntargets];
-		char tmp[32];
-
-		t->rule = r;
-		t->srccols = catalog_table_columns(
-			conn, r->from_schema, r->from_table,
-			r->mode == MAP_MODE_UPSERT ||
-				(r->mode != MAP_MODE_NONE && r->nkey > 0 &&
-				 r->on_delete != MAP_DELETE_IGNORE),
-			&t->nsrc, err, sizeof(err));
-		if (t->srccols == NULL) {
-			wp_log(LOG_ERROR, "%s", err);
-			e = SESSION_FATAL;
-			break;
-		}
-		snprintf(tmp, sizeof(tmp), "walpipe_t%zu", i);
-		t->plan = map_plan_new(r, t->srccols, t->nsrc, s->rs->source_name,
-							   tmp, err, sizeof(err));
-		if (t->plan == NULL) {
-			wp_log(LOG_ERROR, "%s", err);
-			catalog_free_columns(t->srccols, t->nsrc);
-			e = SESSION_FATAL;
-			break;
-		}
-		t->rows = collapse_new();
-		s->ntargets++;
+	s->targets = catalog_plan_targets(conn, s->rs->rules, s->rs->nrules,
+									  s->rs->source_name, &s->ntargets, err,
+									  sizeof(err));
+	if (s->targets == NULL) {
+		wp_log(LOG_ERROR, "%s", err);
+		e = SESSION_FATAL;
 	}
 	PQfinish(conn);
 	return e;
+}
+
+/* The source tables the mappings read, "schema.table", each once. */
+static char **
+mapped_tables(const struct run_settings *rs, size_t *n)
+{
+	char **t = wp_calloc(rs->nrules ? rs->nrules : 1, sizeof(char *));
+
+	*n = 0;
+	for (size_t i = 0; i < rs->nrules; i++) {
+		struct buf b = BUF_INIT;
+		bool dup = false;
+
+		buf_appendf(&b, "%s.%s", rs->rules[i].from_schema,
+					rs->rules[i].from_table);
+		for (size_t j = 0; j < *n; j++)
+			dup |= strcmp(t[j], b.data) == 0;
+		if (dup)
+			buf_free(&b);
+		else
+			t[(*n)++] = b.data;
+	}
+	return t;
+}
+
+static void
+tables_free(char **t, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(t[i]);
+	free(t);
+}
+
+/* Whether the slot exists: 1 yes, 0 no, -1 could not tell (logged). */
+static int
+slot_exists(const struct run_settings *rs)
+{
+	const char *keys[] = {"dbname", "fallback_application_name", NULL};
+	const char *vals[] = {rs->source_conninfo, "walpipe", NULL};
+	const char *params[1] = {rs->slot};
+	PGconn *conn = PQconnectdbParams(keys, vals, 1);
+	PGresult *r = NULL;
+	int found = -1;
+
+	if (PQstatus(conn) == CONNECTION_OK)
+		r = PQexecParams(conn,
+						 "SELECT count(*) FROM pg_catalog.pg_replication_slots "
+						 "WHERE slot_name = $1",
+						 1, NULL, params, NULL, NULL, 0);
+	if (r && PQresultStatus(r) == PGRES_TUPLES_OK)
+		found = strcmp(PQgetvalue(r, 0, 0), "0") != 0;
+	else
+		wp_log(LOG_WARNING, "could not look up replication slot \"%s\": %s",
+			   rs->slot, PQerrorMessage(conn));
+	PQclear(r);
+	PQfinish(conn);
+	return found;
+}
+
+/*
+ * The initial snapshot, before streaming.  On a source's first start (no
+ * checkpoint) every mapped table is registered; any table not done yet
+ * is copied now:
+ *  - first start, no slot: create the slot with an exported snapshot and
+ *    write the checkpoint at its consistent point C before copying, so
+ *    the stream starts exactly after the snapshot;
+ *  - otherwise (a restart after a crash mid-snapshot, or a slot made by
+ *    someone else): the slot's own snapshot is gone.  Tables not done are
+ *    read in the exported snapshot of a temporary slot at P >= C, and the
+ *    sink then skips their changes from transactions ending at or before
+ *    P (the copy holds those), while every other table streams from C.
+ */
+static enum session_end
+session_snapshot(struct session *s, volatile sig_atomic_t *stop,
+				 bool *stopped)
+{
+	const struct run_settings *rs = s->rs;
+	struct snapshot_job job;
+	struct repl_export *ex;
+	enum repl_result rr;
+	enum sink_result sr = SINK_OK;
+	enum snapshot_result res;
+	char **todo = NULL, **all;
+	size_t ntodo = 0, nall;
+	char err[2048], name[64], l1[LSN_STRLEN];
+	const char *kind = "initial";
+	int exists;
+
+	all = mapped_tables(rs, &nall);
+	if (!s->ckpt.exists)
+		sr = sink_pg_snapshot_register(s->sink, all, nall, "initial", err,
+									   sizeof(err));
+	tables_free(all, nall);
+	if (sr == SINK_OK)
+		sr = sink_pg_snapshot_todo(s->sink, &todo, &ntodo, err, sizeof(err));
+	if (sr != SINK_OK) {
+		wp_log(LOG_ERROR, "%s", err);
+		return sr == SINK_RETRY ? SESSION_RETRY : SESSION_FATAL;
+	}
+	if (ntodo == 0) {
+		free(todo);
+		return SESSION_OK;
+	}
+	exists = slot_exists(rs);
+	if (exists < 0) {
+		tables_free(todo, ntodo);
+		return SESSION_RETRY;
+	}
+	if (!s->ckpt.exists && !exists) {
+		if (!rs->create_slot) {
+			tables_free(todo, ntodo);
+			return SESSION_OK; /* repl_open says the slot is missing */
+		}
+		ex = repl_export_open(rs->source_conninfo, rs->slot, false, &rr, err,
+							  sizeof(err));
+	} else {
+		kind = s->ckpt.exists ? "resume" : "initial";
+		snprintf(name, sizeof(name), "walpipe_snapshot_%ld",
+				 (long) getpid());
+		ex = repl_export_open(rs->source_conninfo, name, true, &rr, err,
+							  sizeof(err));
+	}
+	if (ex == NULL) {
+		wp_log(rr == REPL_RETRY ? LOG_WARNING : LOG_ERROR, "%s", err);
+		tables_free(todo, ntodo);
+		return rr == REPL_RETRY ? SESSION_RETRY : SESSION_FATAL;
+	}
+	if (!s->ckpt.exists && !exists) {
+		wp_log(LOG_NOTICE,
+			   "created replication slot \"%s\" at %s with an exported "
+			   "snapshot",
+			   rs->slot, lsn_format(repl_export_lsn(ex), l1));
+		s->ckpt.lsn = repl_export_lsn(ex);
+		if (sink_pg_write_checkpoint(s->sink, &s->ckpt, err, sizeof(err)) !=
+			SINK_OK) {
+			wp_log(LOG_ERROR, "%s", err);
+			repl_export_close(ex);
+			tables_free(todo, ntodo);
+			return SESSION_RETRY;
+		}
+		s->ckpt.exists = true;
+	}
+	wp_log(LOG_NOTICE,
+		   "copying %zu table(s) before streaming; replication slot \"%s\" "
+		   "holds the source's WAL%s%s until then",
+		   ntodo, rs->slot, s->ckpt.exists ? " from " : "",
+		   s->ckpt.exists ? lsn_format(s->ckpt.lsn, l1) : "");
+	memset(&job, 0, sizeof(job));
+	job.rs = rs;
+	job.kind = kind;
+	job.tables = todo;
+	job.ntables = ntodo;
+	job.workers = rs->snapshot_workers;
+	job.op = rs->snapshot_op ? rs->snapshot_op : 'r';
+	job.export = ex;
+	job.stop = stop;
+	job.metrics = s->metrics;
+	/* Ready, not starting: a copy may outlast any start timeout. */
+	notify_ready("copying the initial snapshot");
+	metrics_set_up(s->metrics, true); /* copying is applying */
+	res = snapshot_run(&job);
+	tables_free(todo, ntodo);
+	switch (res) {
+	case SNAPSHOT_OK: return SESSION_OK;
+	case SNAPSHOT_STOPPED: *stopped = true; return SESSION_OK;
+	case SNAPSHOT_RETRY: return SESSION_RETRY;
+	default: return SESSION_FATAL;
+	}
+}
+
+void
+run_sink_config(const struct run_settings *rs, struct sink_pg_config *sc)
+{
+	memset(sc, 0, sizeof(*sc));
+	sc->conninfo = rs->target_conninfo;
+	sc->schema = rs->target_schema;
+	sc->source = rs->source_name;
+	sc->staging_schema = rs->staging_schema;
+	sc->staging_table = rs->staging_table;
+	sc->partition_unit = rs->partition_unit;
+	sc->premake = rs->premake;
+	sc->retention = rs->retention;
+	sc->stage_messages = rs->stage_messages;
 }
 
 /* The analytics sink: schema, checkpoint, compiled mappings. */
@@ -509,16 +678,7 @@ session_open_analytics(struct session *s)
 	enum session_end e;
 	char err[2048];
 
-	memset(&sc, 0, sizeof(sc));
-	sc.conninfo = rs->target_conninfo;
-	sc.schema = rs->target_schema;
-	sc.source = rs->source_name;
-	sc.staging_schema = rs->staging_schema;
-	sc.staging_table = rs->staging_table;
-	sc.partition_unit = rs->partition_unit;
-	sc.premake = rs->premake;
-	sc.retention = rs->retention;
-	sc.stage_messages = rs->stage_messages;
+	run_sink_config(rs, &sc);
 	s->sink = sink_pg_open(&sc, &sr, err, sizeof(err));
 	if (s->sink == NULL) {
 		wp_log(LOG_ERROR, "%s", err);
@@ -552,13 +712,20 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 	enum session_end e;
 	char err[2048];
 	char l1[LSN_STRLEN], l2[LSN_STRLEN];
-	int64_t last_progress = mono_ms(), last_maint = mono_ms();
+	int64_t last_progress = run_mono_ms(), last_maint = run_mono_ms();
 	uint64_t last_received = 0;
 
 	/* Kafka alone has no analytics database: the slot is its checkpoint. */
 	if (rs->target_conninfo) {
 		e = session_open_analytics(s);
 		if (e != SESSION_OK)
+			return e;
+	}
+	if (s->sink && rs->snapshot_initial) {
+		bool stopped = false;
+
+		e = session_snapshot(s, stop, &stopped);
+		if (e != SESSION_OK || stopped)
 			return e;
 	}
 
@@ -633,7 +800,7 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 	s->refresh_due = wp_calloc(rs->nrefresh ? rs->nrefresh : 1,
 							   sizeof(*s->refresh_due));
 	for (size_t i = 0; i < rs->nrefresh; i++)
-		s->refresh_due[i] = mono_ms() + rs->refresh[i].every_ms;
+		s->refresh_due[i] = run_mono_ms() + rs->refresh[i].every_ms;
 	wp_log(LOG_INFO,
 		   "streaming slot \"%s\" from checkpoint %s%s (source at %s), "
 		   "%zu mapping(s)",
@@ -655,7 +822,7 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 		struct repl_data d;
 		struct w2j_change c;
 		int wait = 1000;
-		int64_t now = mono_ms();
+		int64_t now = run_mono_ms();
 
 		if (s->batch_started) {
 			int64_t left = s->batch_started + rs->max_delay_ms - now;
@@ -680,7 +847,7 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 		e = session_poll_kafka(s, 0);
 		if (e != SESSION_OK)
 			return e;
-		now = mono_ms();
+		now = run_mono_ms();
 		if (!s->in_txn && batch_due(s)) {
 			e = session_flush(s);
 			if (e != SESSION_OK)
@@ -801,7 +968,7 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 				wp_log(LOG_WARNING, "%s.%s: %s", rs->refresh[i].view_schema,
 					   rs->refresh[i].view_table, err);
 			}
-			s->refresh_due[i] = mono_ms() + rs->refresh[i].every_ms;
+			s->refresh_due[i] = run_mono_ms() + rs->refresh[i].every_ms;
 		}
 		if (s->sink && now - last_maint >= 3600 * 1000) {
 			if (sink_pg_maintain(s->sink, err, sizeof(err)) != SINK_OK)
@@ -850,7 +1017,7 @@ run_loop(const struct run_settings *rs, const struct run_control *ctl)
 	while (!*ctl->stop) {
 		struct session s;
 		enum session_end e;
-		int64_t started = mono_ms();
+		int64_t started = run_mono_ms();
 
 		if (*ctl->reload) {
 			const struct run_settings *next;
@@ -879,7 +1046,7 @@ run_loop(const struct run_settings *rs, const struct run_control *ctl)
 			break;
 		/* A session that ran a while or applied something resets the
 		 * backoff: the failure is new, not a repeat. */
-		if (s.applied_any || mono_ms() - started > 60000)
+		if (s.applied_any || run_mono_ms() - started > 60000)
 			backoff_ms = 1000;
 		metrics_reconnect(ctl->metrics);
 		wp_log(LOG_INFO, "reconnecting in %.1f s", backoff_ms / 1000.0);

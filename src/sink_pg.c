@@ -11,9 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* sql/001_walpipe_schema.sql, embedded by CMake (schema_sql.c). */
-extern const char walpipe_schema_sql[];
-#define SCHEMA_VERSION 1
+/* sql/NNN_*.sql, embedded by CMake (schema_sql.c): script i (0-based)
+ * brings the schema to version i + 1; NULL-terminated. */
+extern const char *const walpipe_schema_sql[];
+#define SCHEMA_VERSION 2
 
 /* COPY data goes out in pieces of about this size. */
 #define COPY_CHUNK (256 * 1024)
@@ -23,13 +24,20 @@ struct sink_pg {
 	struct sink_pg_config cfg;
 	char *qschema;	/* quoted walpipe schema */
 	char *qstaging; /* quoted staging schema.table, or NULL */
-	char *begin;	/* BEGIN and the lock on this source's checkpoint row */
 	struct buf q;	/* statement text scratch */
 	struct buf copy; /* COPY data scratch */
 	bool careful;	/* savepoints and bisection: a data error was seen */
 	struct sink_stats *stats;
 	void (*tick)(void *);
 	void *tick_arg;
+	/* Tables copied by a snapshot whose rows already hold the source
+	 * transactions ending at or before lsn: their changes from those
+	 * transactions are not applied again (read per batch). */
+	struct skip {
+		char *schema, *table;
+		lsn_t lsn;
+	} *skips;
+	size_t nskips;
 };
 
 /* Internal outcome of a statement, finer than enum sink_result. */
@@ -38,6 +46,7 @@ enum step {
 	STEP_DATA,	/* a row's data failed: dead-letter it */
 	STEP_RETRY,
 	STEP_FATAL,
+	STEP_BUSY,	/* the checkpoint row is locked by a backfill */
 };
 
 static void
@@ -79,6 +88,14 @@ classify(PGconn *conn, const PGresult *r)
 	return STEP_FATAL;
 }
 
+static enum sink_result to_result(enum step st);
+
+static enum sink_result
+to_result_ok(enum step st)
+{
+	return st == STEP_OK ? SINK_OK : to_result(st);
+}
+
 static const char *
 sqlstate_or_empty(const PGresult *r)
 {
@@ -90,6 +107,8 @@ sqlstate_or_empty(const PGresult *r)
 static enum sink_result
 to_result(enum step st)
 {
+	if (st == STEP_BUSY)
+		return SINK_BUSY;
 	return st == STEP_RETRY ? SINK_RETRY : SINK_FATAL;
 }
 
@@ -122,12 +141,12 @@ quote_ident_pq(PGconn *conn, const char *name)
 	return copy;
 }
 
-/* The schema script with :"schema" replaced by the quoted schema name. */
+/* A schema script with :"schema" replaced by the quoted schema name. */
 static char *
-schema_script(const char *qschema)
+schema_script(const char *sql, const char *qschema)
 {
 	struct buf b = BUF_INIT;
-	const char *p = walpipe_schema_sql, *hit;
+	const char *p = sql, *hit;
 
 	while ((hit = strstr(p, ":\"schema\"")) != NULL) {
 		buf_append(&b, p, (size_t) (hit - p));
@@ -144,7 +163,7 @@ install_schema(struct sink_pg *s, char *errbuf, size_t errlen)
 	enum step st;
 	PGresult *r;
 	char *script;
-	bool current = false;
+	int version = 0;
 
 	/* Several walpipe instances may share one analytics database: the
 	 * transaction-scoped advisory lock serialises their installs. */
@@ -184,12 +203,13 @@ install_schema(struct sink_pg *s, char *errbuf, size_t errlen)
 				st = STEP_FATAL;
 				goto fail;
 			}
-			current = v == SCHEMA_VERSION;
+			version = v;
 		}
 	}
 	PQclear(r);
-	if (!current) {
-		script = schema_script(s->qschema);
+	/* Each script upgrades from the version before it. */
+	for (; version < SCHEMA_VERSION; version++) {
+		script = schema_script(walpipe_schema_sql[version], s->qschema);
 		r = PQexec(s->conn, script);
 		free(script);
 		if (PQresultStatus(r) != PGRES_COMMAND_OK &&
@@ -298,23 +318,6 @@ sink_pg_open(const struct sink_pg_config *cfg, enum sink_result *res,
 		goto fail;
 	}
 	s->qschema = quote_ident_pq(s->conn, cfg->schema);
-	{
-		/*
-		 * Every batch locks its checkpoint row first: `walpipe dlq retry`
-		 * takes the same lock before it writes facts, so the two never
-		 * deadlock on a fact row and a retry cannot interleave with a
-		 * batch.  One round trip with the BEGIN.
-		 */
-		char *lit = PQescapeLiteral(s->conn, cfg->source, strlen(cfg->source));
-
-		buf_reset(&s->q, 0);
-		buf_appendf(&s->q,
-					"BEGIN; SELECT 1 FROM %s.checkpoints WHERE source = %s "
-					"FOR UPDATE",
-					s->qschema, lit ? lit : "''");
-		s->begin = wp_strdup(s->q.data);
-		PQfreemem(lit);
-	}
 	if (cfg->staging_table) {
 		char *a = quote_ident_pq(s->conn, cfg->staging_schema);
 		char *b = quote_ident_pq(s->conn, cfg->staging_table);
@@ -326,8 +329,8 @@ sink_pg_open(const struct sink_pg_config *cfg, enum sink_result *res,
 		free(b);
 	}
 	/* Search path empty: every name walpipe writes is qualified, and
-	 * mapping SQL must not resolve to a surprise.  The idempotent schema
-	 * script's "already exists, skipping" notices are noise in a log. */
+	 * mapping SQL must not resolve to a surprise.  No NOTICEs: libpq
+	 * would print "already exists, skipping" raw into the (JSON) log. */
 	st = exec_cmd(s, "SET search_path = pg_catalog, public; "
 					 "SET client_min_messages = warning; "
 					 "SET application_name = 'walpipe'",
@@ -383,14 +386,152 @@ sink_pg_read_checkpoint(struct sink_pg *s, struct checkpoint *out,
 	return SINK_OK;
 }
 
+/*
+ * Run s->q with text parameters.  On success, *out (if not NULL) gets
+ * the result, which the caller clears; on failure errbuf says "what:
+ * reason" and a row error counts as fatal (walpipe's own statements).
+ */
+static enum step
+exec_params_result(struct sink_pg *s, const char *what, int n,
+				   const char *const *params, PGresult **out, char *errbuf,
+				   size_t errlen)
+{
+	PGresult *r = PQexecParams(s->conn, s->q.data, n, NULL, params, NULL,
+							   NULL, 0);
+	enum step st = STEP_OK;
+
+	if (PQresultStatus(r) != PGRES_COMMAND_OK &&
+		PQresultStatus(r) != PGRES_TUPLES_OK) {
+		st = strcmp(sqlstate_or_empty(r), "55P03") == 0 ? STEP_BUSY
+														 : classify(s->conn, r);
+		if (st == STEP_DATA)
+			st = STEP_FATAL;
+		set_pq_error(errbuf, errlen, what, s->conn, r);
+	} else if (out) {
+		*out = r;
+		return STEP_OK;
+	}
+	PQclear(r);
+	return st;
+}
+
+static enum step
+exec_params(struct sink_pg *s, const char *what, int n,
+			const char *const *params, char *errbuf, size_t errlen)
+{
+	return exec_params_result(s, what, n, params, NULL, errbuf, errlen);
+}
+
+/*
+ * Inside a transaction: lock this source's checkpoint row, without
+ * waiting.  `walpipe snapshot --table` holds the lock for the whole copy
+ * of a table, from before its snapshot is taken until its rows commit, so
+ * no batch of the stream commits in between (see docs/architecture.md);
+ * `walpipe dlq retry` holds it while it rewrites fact rows, so a retry and
+ * a batch never interleave or deadlock on a fact row.
+ * STEP_BUSY: it is held; roll back, keep the batch, try again.
+ */
+static enum step
+lock_checkpoint(struct sink_pg *s, bool wait, char *errbuf, size_t errlen)
+{
+	const char *params[1] = {s->cfg.source};
+	PGresult *r = NULL;
+	enum step st;
+
+	buf_reset(&s->q, 65536);
+	buf_appendf(&s->q,
+				"SELECT 1 FROM %s.checkpoints WHERE source = $1 FOR UPDATE%s",
+				s->qschema, wait ? "" : " NOWAIT");
+	st = exec_params_result(s, "could not lock the checkpoint", 1, params, &r,
+							errbuf, errlen);
+	if (st == STEP_OK && wait && PQntuples(r) == 0) {
+		snprintf(errbuf, errlen,
+				 "source \"%s\" has no checkpoint in the analytics database\n"
+				 "Start walpipe run first: it copies every mapped table on "
+				 "its first start.",
+				 s->cfg.source);
+		st = STEP_FATAL;
+	}
+	if (st == STEP_OK)
+		PQclear(r);
+	return st;
+}
+
+static void
+skips_free(struct sink_pg *s)
+{
+	for (size_t i = 0; i < s->nskips; i++) {
+		free(s->skips[i].schema);
+		free(s->skips[i].table);
+	}
+	free(s->skips);
+	s->skips = NULL;
+	s->nskips = 0;
+}
+
+/*
+ * Read the snapshot positions that matter to changes ending after lo:
+ * tables copied into empty facts (initial or resumed snapshots).  Not
+ * backfills: their copy lands on facts that may hold rows deleted since,
+ * so every change after the checkpoint must still be applied, in order,
+ * on top of the copy (see docs/architecture.md).
+ */
+static enum step
+load_skips(struct sink_pg *s, lsn_t lo, char *errbuf, size_t errlen)
+{
+	char lsn[LSN_STRLEN];
+	const char *params[2] = {s->cfg.source, lsn_format(lo, lsn)};
+	PGresult *r;
+	enum step st = STEP_OK;
+
+	skips_free(s);
+	buf_reset(&s->q, 65536);
+	buf_appendf(&s->q,
+				"SELECT split_part(source_table, '.', 1), "
+				"substr(source_table, strpos(source_table, '.') + 1), "
+				"snapshot_lsn FROM %s.snapshot_tables WHERE source = $1 AND "
+				"state = 'done' AND kind <> 'backfill' AND snapshot_lsn >= $2",
+				s->qschema);
+	st = exec_params_result(s, "could not read snapshot positions", 2,
+							params, &r, errbuf, errlen);
+	if (st != STEP_OK)
+		return st;
+	s->nskips = (size_t) PQntuples(r);
+	s->skips = wp_calloc(s->nskips ? s->nskips : 1, sizeof(*s->skips));
+	for (size_t i = 0; i < s->nskips; i++) {
+		s->skips[i].schema = wp_strdup(PQgetvalue(r, (int) i, 0));
+		s->skips[i].table = wp_strdup(PQgetvalue(r, (int) i, 1));
+		lsn_parse(PQgetvalue(r, (int) i, 2), &s->skips[i].lsn, NULL, 0);
+	}
+	PQclear(r);
+	return STEP_OK;
+}
+
+/* A change a snapshot's rows already hold (see load_skips): applying it
+ * to the facts again would append it twice or move a row back in time. */
+static bool
+skipped(const struct sink_pg *s, const struct batch *b,
+		const struct batch_change *c)
+{
+	for (size_t i = 0; i < s->nskips; i++)
+		if (c->txn_end <= s->skips[i].lsn && c->schema != UINT32_MAX &&
+			strcmp(batch_text(b, c->table), s->skips[i].table) == 0 &&
+			strcmp(batch_text(b, c->schema), s->skips[i].schema) == 0)
+			return true;
+	return false;
+}
+
+static enum step apply_once(struct sink_pg *s, const struct batch *b,
+						   struct sink_target *t, size_t n,
+						   const struct checkpoint *ckpt, char *errbuf,
+						   size_t errlen);
+
 static enum step
 write_checkpoint(struct sink_pg *s, const struct checkpoint *c, char *errbuf,
 				 size_t errlen)
 {
 	char lsn[LSN_STRLEN], txn[LSN_STRLEN], applied[24];
 	const char *params[5];
-	PGresult *r;
-	enum step st = STEP_OK;
 
 	params[0] = s->cfg.source;
 	params[1] = lsn_format(c->lsn, lsn);
@@ -409,25 +550,15 @@ write_checkpoint(struct sink_pg *s, const struct checkpoint *c, char *errbuf,
 				"coalesce(EXCLUDED.last_commit_time, c.last_commit_time), "
 				"updated_at = now()",
 				s->qschema);
-	r = PQexecParams(s->conn, s->q.data, 5, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-		st = classify(s->conn, r);
-		if (st == STEP_DATA)
-			st = STEP_FATAL;
-		set_pq_error(errbuf, errlen, "could not write the checkpoint",
-					 s->conn, r);
-	}
-	PQclear(r);
-	return st;
+	return exec_params(s, "could not write the checkpoint", 5, params, errbuf,
+					   errlen);
 }
 
 enum sink_result
 sink_pg_write_checkpoint(struct sink_pg *s, const struct checkpoint *ckpt,
 						 char *errbuf, size_t errlen)
 {
-	enum step st = write_checkpoint(s, ckpt, errbuf, errlen);
-
-	return st == STEP_OK ? SINK_OK : to_result(st);
+	return to_result_ok(apply_once(s, NULL, NULL, 0, ckpt, errbuf, errlen));
 }
 
 enum sink_result
@@ -524,12 +655,14 @@ stage_batch(struct sink_pg *s, const struct batch *b, char *errbuf,
 		char lsn[LSN_STRLEN];
 		size_t run = 0;
 
+		/* Staging is the log of every change, also of those a snapshot's
+		 * rows already hold (they are skipped for the facts only). */
 		if (c->action == W2J_MESSAGE && !s->cfg.stage_messages)
 			continue;
 		buf_appendf(&s->copy, "%s\t%s\t%s\t%c\t%s\t%u\t%s\t", s->cfg.source,
 					c->schema != UINT32_MAX ? batch_text(b, c->schema) : "",
 					c->table != UINT32_MAX ? batch_text(b, c->table) : "",
-					(char) c->action, lsn_format(c->lsn, lsn), c->xid,
+					c->op, lsn_format(c->lsn, lsn), c->xid,
 					ts ? ts : "now");
 		/* COPY text escaping of the JSON (it may hold \ and tabs). */
 		for (size_t k = 0; k < c->json_len; k++) {
@@ -574,7 +707,7 @@ dead_letter(struct sink_pg *s, const struct batch *b,
 	snprintf(tgt, sizeof(tgt), "%s.%s", t->rule->to_schema,
 			 t->rule->to_table);
 	snprintf(xid, sizeof(xid), "%u", c->xid);
-	op[0] = (char) c->action;
+	op[0] = c->op;
 	op[1] = '\0';
 	params[0] = s->cfg.source;
 	params[1] = srct;
@@ -736,7 +869,7 @@ apply_facts(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 	for (size_t i = 0; i < count; i++) {
 		const struct batch_change *c = batch_get(b, i);
 
-		if (c->action == W2J_MESSAGE)
+		if (c->action == W2J_MESSAGE || skipped(s, b, c))
 			continue;
 		if (c->action == W2J_TRUNCATE) {
 			/* Changes before a truncate must land before it. */
@@ -782,11 +915,20 @@ apply_once(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 		   size_t n, const struct checkpoint *ckpt, char *errbuf,
 		   size_t errlen)
 {
-	enum step st = exec_cmd(s, s->begin, errbuf, errlen);
+	enum step st = exec_cmd(s, "BEGIN", errbuf, errlen);
+	lsn_t lo = LSN_INVALID;
 
+	for (size_t i = 0; b && i < batch_count(b); i++)
+		if (lo == LSN_INVALID || batch_get(b, i)->txn_end < lo)
+			lo = batch_get(b, i)->txn_end;
+	/* The lock first: under it the snapshot positions cannot change. */
 	if (st == STEP_OK)
+		st = lock_checkpoint(s, false, errbuf, errlen);
+	if (st == STEP_OK && b)
+		st = load_skips(s, lo, errbuf, errlen);
+	if (st == STEP_OK && b)
 		st = stage_batch(s, b, errbuf, errlen);
-	if (st == STEP_OK)
+	if (st == STEP_OK && b)
 		st = apply_facts(s, b, t, n, errbuf, errlen);
 	if (st == STEP_OK)
 		st = write_checkpoint(s, ckpt, errbuf, errlen);
@@ -931,15 +1073,245 @@ sink_pg_refresh(struct sink_pg *s, const char *schema, const char *view,
 	return res;
 }
 
+enum sink_result
+sink_pg_snapshot_register(struct sink_pg *s, char *const *tables, size_t n,
+						  const char *kind, char *errbuf, size_t errlen)
+{
+	buf_reset(&s->q, 65536);
+	buf_appendf(&s->q,
+				"INSERT INTO %s.snapshot_tables (source, source_table, kind, "
+				"state) VALUES ($1, $2, $3, 'pending') ON CONFLICT DO NOTHING",
+				s->qschema);
+	for (size_t i = 0; i < n; i++) {
+		const char *params[3] = {s->cfg.source, tables[i], kind};
+		enum step st = exec_params(s, "could not register a snapshot table",
+								   3, params, errbuf, errlen);
+
+		if (st != STEP_OK)
+			return to_result(st);
+	}
+	return SINK_OK;
+}
+
+enum sink_result
+sink_pg_snapshot_todo(struct sink_pg *s, char ***tables, size_t *n,
+					  char *errbuf, size_t errlen)
+{
+	const char *params[1] = {s->cfg.source};
+	PGresult *r = NULL;
+	enum step st;
+
+	*tables = NULL;
+	*n = 0;
+	buf_reset(&s->q, 65536);
+	buf_appendf(&s->q,
+				"SELECT source_table FROM %s.snapshot_tables WHERE source = $1 "
+				"AND state <> 'done' AND kind <> 'backfill' ORDER BY "
+				"source_table",
+				s->qschema);
+	st = exec_params_result(s, "could not read the snapshot state", 1, params,
+							&r, errbuf, errlen);
+	if (st != STEP_OK)
+		return to_result(st);
+	*n = (size_t) PQntuples(r);
+	*tables = wp_calloc(*n ? *n : 1, sizeof(char *));
+	for (size_t i = 0; i < *n; i++)
+		(*tables)[i] = wp_strdup(PQgetvalue(r, (int) i, 0));
+	PQclear(r);
+	return SINK_OK;
+}
+
+/*
+ * Under the checkpoint lock: refuse to backfill a table whose previous
+ * (initial or resumed) copy the stream has not passed yet.  Its skip
+ * position would be lost and changes before it applied twice.
+ */
+static enum step
+check_backfill(struct sink_pg *s, const char *table, char *errbuf,
+			   size_t errlen)
+{
+	const char *params[2] = {s->cfg.source, table};
+	PGresult *r = NULL;
+	enum step st;
+
+	buf_reset(&s->q, 65536);
+	buf_appendf(&s->q,
+				"SELECT t.snapshot_lsn::text, c.lsn::text FROM "
+				"%s.snapshot_tables t JOIN %s.checkpoints c USING (source) "
+				"WHERE t.source = $1 AND t.source_table = $2 AND t.state = "
+				"'done' AND t.kind <> 'backfill' AND t.snapshot_lsn > c.lsn",
+				s->qschema, s->qschema);
+	st = exec_params_result(s, "could not check the snapshot state", 2,
+							params, &r, errbuf, errlen);
+	if (st == STEP_OK && PQntuples(r) > 0) {
+		snprintf(errbuf, errlen,
+				 "table \"%s\" was copied at %s and walpipe run has only "
+				 "applied up to %s\nWait until walpipe run has caught up, "
+				 "then backfill.",
+				 table, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1));
+		st = STEP_FATAL;
+	}
+	PQclear(r);
+	return st;
+}
+
+enum sink_result
+sink_pg_snapshot_begin(struct sink_pg *s, const char *backfill_table,
+					   char *errbuf, size_t errlen)
+{
+	enum step st = exec_cmd(s, "BEGIN", errbuf, errlen);
+
+	if (st == STEP_OK && backfill_table)
+		st = lock_checkpoint(s, true, errbuf, errlen);
+	if (st == STEP_OK && backfill_table)
+		st = check_backfill(s, backfill_table, errbuf, errlen);
+	if (st != STEP_OK) {
+		sink_pg_snapshot_abort(s);
+		return to_result(st);
+	}
+	return SINK_OK;
+}
+
+static enum step
+snapshot_apply_once(struct sink_pg *s, const struct batch *b,
+					struct sink_target *t, size_t n, char *errbuf,
+					size_t errlen)
+{
+	enum step st = exec_cmd(s, "SAVEPOINT walpipe_chunk", errbuf, errlen);
+
+	if (st == STEP_OK)
+		st = stage_batch(s, b, errbuf, errlen);
+	if (st == STEP_OK)
+		st = apply_facts(s, b, t, n, errbuf, errlen);
+	if (st == STEP_OK)
+		return exec_cmd(s, "RELEASE SAVEPOINT walpipe_chunk", errbuf, errlen);
+	if (st == STEP_DATA && PQstatus(s->conn) == CONNECTION_OK) {
+		char ignore[256];
+
+		if (PQtransactionStatus(s->conn) == PQTRANS_ACTIVE) {
+			PQputCopyEnd(s->conn, "walpipe: aborting chunk");
+			PQclear(PQgetResult(s->conn));
+		}
+		if (exec_cmd(s, "ROLLBACK TO SAVEPOINT walpipe_chunk", ignore,
+					 sizeof(ignore)) != STEP_OK)
+			return STEP_RETRY;
+	}
+	return st;
+}
+
+enum sink_result
+sink_pg_snapshot_apply(struct sink_pg *s, const struct batch *b,
+					   struct sink_target *t, size_t n,
+					   struct sink_stats *stats, char *errbuf, size_t errlen)
+{
+	enum step st;
+
+	s->stats = stats;
+	s->careful = false;
+	skips_free(s); /* snapshot rows are never skipped */
+	st = snapshot_apply_once(s, b, t, n, errbuf, errlen);
+	if (st == STEP_DATA) {
+		s->careful = true;
+		st = snapshot_apply_once(s, b, t, n, errbuf, errlen);
+		s->careful = false;
+		if (st == STEP_DATA)
+			st = STEP_FATAL;
+	}
+	s->stats = NULL;
+	return st == STEP_OK ? SINK_OK : to_result(st);
+}
+
+enum sink_result
+sink_pg_snapshot_finish(struct sink_pg *s, const char *table, const char *kind,
+						lsn_t snapshot_lsn, uint64_t rows, char *errbuf,
+						size_t errlen)
+{
+	char lsn[LSN_STRLEN], nrows[24];
+	const char *params[5] = {s->cfg.source, table, kind,
+							 lsn_format(snapshot_lsn, lsn), nrows};
+	enum step st;
+
+	snprintf(nrows, sizeof(nrows), "%llu", (unsigned long long) rows);
+	buf_reset(&s->q, 65536);
+	buf_appendf(&s->q,
+				"INSERT INTO %s.snapshot_tables AS t (source, source_table, "
+				"kind, state, snapshot_lsn, rows_copied, started_at, "
+				"finished_at) VALUES ($1, $2, $3, 'done', $4, $5, clock_timestamp(), "
+				"clock_timestamp()) "
+				"ON CONFLICT (source, source_table) DO UPDATE SET kind = "
+				"EXCLUDED.kind, state = 'done', snapshot_lsn = "
+				"EXCLUDED.snapshot_lsn, rows_copied = EXCLUDED.rows_copied, "
+				"started_at = coalesce(t.started_at, clock_timestamp()), "
+				"finished_at = clock_timestamp(), updated_at = clock_timestamp()",
+				s->qschema);
+	st = exec_params(s, "could not record a finished snapshot table", 5,
+					 params, errbuf, errlen);
+	if (st == STEP_OK)
+		st = exec_cmd(s, "COMMIT", errbuf, errlen);
+	if (st != STEP_OK) {
+		sink_pg_snapshot_abort(s);
+		return to_result(st);
+	}
+	return SINK_OK;
+}
+
+void
+sink_pg_snapshot_abort(struct sink_pg *s)
+{
+	char ignore[256];
+
+	if (PQstatus(s->conn) != CONNECTION_OK ||
+		PQtransactionStatus(s->conn) == PQTRANS_IDLE)
+		return;
+	if (PQtransactionStatus(s->conn) == PQTRANS_ACTIVE) {
+		PQputCopyEnd(s->conn, "walpipe: aborting snapshot");
+		PQclear(PQgetResult(s->conn));
+	}
+	exec_cmd(s, "ROLLBACK", ignore, sizeof(ignore));
+}
+
+enum sink_result
+sink_pg_snapshot_progress(struct sink_pg *s, const char *table,
+						  const char *kind, bool starting, lsn_t snapshot_lsn,
+						  uint64_t rows, int64_t estimate, char *errbuf,
+						  size_t errlen)
+{
+	char lsn[LSN_STRLEN], nrows[24], est[24];
+	const char *params[6] = {s->cfg.source,
+							 table,
+							 kind,
+							 lsn_format(snapshot_lsn, lsn),
+							 nrows,
+							 estimate >= 0 ? est : NULL};
+
+	snprintf(nrows, sizeof(nrows), "%llu", (unsigned long long) rows);
+	snprintf(est, sizeof(est), "%lld", (long long) estimate);
+	buf_reset(&s->q, 65536);
+	buf_appendf(&s->q,
+				"INSERT INTO %s.snapshot_tables AS t (source, source_table, "
+				"kind, state, snapshot_lsn, rows_copied, rows_estimated, "
+				"started_at) VALUES ($1, $2, $3, 'copying', $4, $5, $6, now()) "
+				"ON CONFLICT (source, source_table) DO UPDATE SET kind = "
+				"EXCLUDED.kind, state = 'copying', rows_copied = "
+				"EXCLUDED.rows_copied, rows_estimated = EXCLUDED.rows_estimated, "
+				"%s updated_at = now()",
+				s->qschema,
+				starting ? "snapshot_lsn = EXCLUDED.snapshot_lsn, started_at = "
+						   "now(), finished_at = NULL,"
+						 : "");
+	return to_result_ok(exec_params(s, "could not record snapshot progress",
+									6, params, errbuf, errlen));
+}
+
 void
 sink_pg_close(struct sink_pg *s)
 {
 	if (s == NULL)
 		return;
 	PQfinish(s->conn);
+	skips_free(s);
 	free(s->qschema);
 	free(s->qstaging);
-	free(s->begin);
 	buf_free(&s->q);
 	buf_free(&s->copy);
 	free(s);

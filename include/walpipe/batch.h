@@ -27,6 +27,7 @@ struct batch_col {
 
 struct batch_change {
 	enum w2j_action action;
+	char op;		  /* staging op and $op: the action, or a snapshot op */
 	uint32_t xid;
 	lsn_t lsn;		  /* the change's own LSN */
 	lsn_t txn_end;	  /* nextlsn of its transaction */
@@ -63,6 +64,12 @@ void batch_free(struct batch *b);
 bool batch_add(struct batch *b, const struct w2j_change *c, const char *json,
 			   size_t len, lsn_t txn_end, uint64_t txn_pos,
 			   const char *commit_time, char *errbuf, size_t errlen);
+
+/*
+ * Give the change added last the op `op` instead of its action: a row read
+ * by a snapshot is an insert (action I) staged and mapped with op 'r'.
+ */
+void batch_mark_snapshot(struct batch *b, char op);
 
 size_t batch_count(const struct batch *b);
 /* Bytes of text held: what batch.max_bytes limits. */

@@ -33,4 +33,22 @@ struct map_srccol *catalog_table_columns(PGconn *conn, const char *schema,
 
 void catalog_free_columns(struct map_srccol *cols, size_t n);
 
+struct sink_target;
+
+/*
+ * Compile every mapping rule against its source table's columns read over
+ * conn: the targets of a session, each with its plan (temp table
+ * walpipe_tN for rule N) and an empty collapse.  Returns the array with
+ * its length in *n (free with catalog_free_targets), or NULL with the
+ * first failure in errbuf.  Does not log.
+ */
+struct sink_target *catalog_plan_targets(PGconn *conn,
+										 const struct map_rule *rules,
+										 size_t nrules, const char *source,
+										 size_t *n, char *errbuf,
+										 size_t errlen);
+
+/* NULL-safe. */
+void catalog_free_targets(struct sink_target *t, size_t n);
+
 #endif

@@ -2,6 +2,8 @@
 #ifndef WALPIPE_COMMANDS_H
 #define WALPIPE_COMMANDS_H
 
+#include <stdbool.h>
+
 /* Each takes argv with argv[0] = the command name and returns the process
  * exit status (0 ok, 1 failed, 2 usage or could not run). */
 int cmd_stream(int argc, char **argv);
@@ -9,5 +11,20 @@ int cmd_check(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_dlq(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_snapshot(int argc, char **argv);
+
+/*
+ * cmd_run.c: a loaded configuration and the run settings that borrow from
+ * it.  run_state_new takes ownership of cfg and configures logging.
+ */
+struct wp_config;
+struct run_settings;
+struct run_state;
+/* Load path, printing every error to stderr; NULL with the exit status
+ * in *status (1 invalid, 2 unreadable). */
+struct wp_config *cmd_config_load(const char *path, int *status);
+struct run_state *run_state_new(struct wp_config *cfg, bool allow_ahead);
+const struct run_settings *run_state_settings(const struct run_state *st);
+void run_state_free(struct run_state *st);
 
 #endif

@@ -69,6 +69,11 @@ struct wp_config {
 	struct config_refresh *refresh;
 	size_t nrefresh;
 	struct {
+		char *mode;		 /* initial | never */
+		int64_t workers; /* tables copied in parallel */
+		char *op;		 /* staging op and $op of snapshot rows: r | I */
+	} snapshot;
+	struct {
 		bool enabled;
 		char *brokers;
 		char *topic;

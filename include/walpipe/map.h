@@ -125,6 +125,25 @@ const char *map_plan_absent_column(const struct map_plan *p,
 /* Index of tmp column for source column name, or -1. */
 int map_plan_tmp_index(const struct map_plan *p, const char *column);
 
+/*
+ * The COPY statement that reads every row of source table schema.table
+ * (its columns cols, from the catalog) as one wal2json format-version 2
+ * insert message per line, with "lsn" set to lsn_text: values are the
+ * server's own text, numbers and booleans unquoted and bytea as plain hex
+ * digits, as wal2json sends them.  Run it inside the snapshot transaction;
+ * undo COPY's text escaping of each line with map_snapshot_unescape.  Pure.
+ * Caller frees.
+ */
+char *map_snapshot_query(const char *schema, const char *table,
+						 const struct map_srccol *cols, size_t n,
+						 const char *lsn_text);
+
+/*
+ * Undo COPY text-format escaping of a one-column line in place (without
+ * its trailing newline); returns the new length.  Pure.
+ */
+size_t map_snapshot_unescape(char *line, size_t len);
+
 /* Append name as a quoted SQL identifier. */
 struct buf;
 void map_quote_ident(struct buf *out, const char *name);

@@ -30,6 +30,10 @@ void metrics_batch(struct metrics *m, double seconds, uint64_t dead_letters);
 void metrics_positions(struct metrics *m, lsn_t checkpoint, lsn_t server_end,
 					   const char *last_commit_time);
 void metrics_reconnect(struct metrics *m);
+/* Snapshot progress of table "schema.table": rows copied, the planner's
+ * estimate (< 0: unknown), whether it is done. */
+void metrics_snapshot(struct metrics *m, const char *table, uint64_t rows,
+					  int64_t estimate, bool done);
 void metrics_refresh_failure(struct metrics *m);
 void metrics_set_up(struct metrics *m, bool up);
 /* Kafka messages produced, delivered, failed since the last call, and the

@@ -104,6 +104,38 @@ lsn_t repl_server_end(const struct repl_stream *s);
 lsn_t repl_keepalive_end(const struct repl_stream *s);
 
 /*
+ * An exported snapshot: a replication connection that created a logical
+ * slot with SNAPSHOT 'export' and stays idle, because the snapshot lives
+ * only as long as that connection runs nothing else.
+ */
+struct repl_export;
+
+/*
+ * Connect with replication=database and CREATE_REPLICATION_SLOT slot
+ * [TEMPORARY] LOGICAL wal2json (SNAPSHOT 'export').  The server first
+ * waits for the transactions running on the source to end.  A temporary
+ * slot disappears with the connection.  Returns NULL with *res
+ * (REPL_RETRY or REPL_FATAL) and the reason in errbuf.  Does not log.
+ * Free with repl_export_close.
+ */
+struct repl_export *repl_export_open(const char *conninfo, const char *slot,
+									 bool temporary, enum repl_result *res,
+									 char *errbuf, size_t errlen);
+
+/* The snapshot name for SET TRANSACTION SNAPSHOT. */
+const char *repl_export_snapshot(const struct repl_export *e);
+
+/*
+ * The slot's consistent point: the snapshot sees exactly the source
+ * transactions whose commit record ends at or before it, and the slot
+ * streams exactly those that end after it.
+ */
+lsn_t repl_export_lsn(const struct repl_export *e);
+
+/* Disconnect (the snapshot ends).  NULL-safe. */
+void repl_export_close(struct repl_export *e);
+
+/*
  * Send a final status update, end the copy and disconnect.  NULL-safe.
  * Does not log; errors at this point change nothing the server keeps.
  */

@@ -6,10 +6,12 @@
 #include "walpipe/map.h"
 #include "walpipe/metrics.h"
 #include "walpipe/sink_kafka.h"
+#include "walpipe/sink_pg.h"
 
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Everything the loop needs, taken from the configuration (borrowed). */
 struct run_settings {
@@ -42,6 +44,9 @@ struct run_settings {
 	 * does). */
 	const struct sink_kafka_config *kafka;
 	const bool *rule_kafka;
+	bool snapshot_initial; /* copy existing rows on a source's first start */
+	int snapshot_workers;
+	char snapshot_op;
 };
 
 /* How the caller steers the loop: flags set by signal handlers. */
@@ -63,5 +68,11 @@ struct run_control {
  * committed and the session restarts with what reload_fn returns.  Logs.
  */
 int run_loop(const struct run_settings *rs, const struct run_control *ctl);
+
+/* Milliseconds of CLOCK_MONOTONIC: for intervals and deadlines. */
+int64_t run_mono_ms(void);
+
+/* The analytics sink's settings of rs (strings borrowed from rs). */
+void run_sink_config(const struct run_settings *rs, struct sink_pg_config *out);
 
 #endif

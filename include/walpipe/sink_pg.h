@@ -15,6 +15,7 @@ enum sink_result {
 	SINK_OK = 0,
 	SINK_RETRY, /* connection lost or transient: reconnect, resume at ckpt */
 	SINK_FATAL, /* a data contract or configuration error */
+	SINK_BUSY,	/* a backfill holds the checkpoint: keep the batch, retry */
 };
 
 struct sink_pg_config {
@@ -115,6 +116,68 @@ enum sink_result sink_pg_refresh(struct sink_pg *s, const char *schema,
 								 const char *view, bool concurrently,
 								 void (*tick)(void *), void *arg,
 								 char *errbuf, size_t errlen);
+
+/*
+ * Snapshots (walpipe.snapshot_tables).  A table is copied in one
+ * analytics transaction: sink_pg_snapshot_begin, any number of
+ * sink_pg_snapshot_apply, then sink_pg_snapshot_finish (which records the
+ * table done and commits) or sink_pg_snapshot_abort.  None of them log.
+ */
+
+/* Record tables ("schema.table") as pending unless already recorded. */
+enum sink_result sink_pg_snapshot_register(struct sink_pg *s,
+										   char *const *tables, size_t n,
+										   const char *kind, char *errbuf,
+										   size_t errlen);
+
+/* This source's tables not done yet, sorted; caller frees each and the
+ * array. */
+enum sink_result sink_pg_snapshot_todo(struct sink_pg *s, char ***tables,
+									   size_t *n, char *errbuf,
+									   size_t errlen);
+
+/*
+ * BEGIN the transaction of one table's copy.  backfill_table (NULL: an
+ * initial or resumed snapshot): also lock this source's checkpoint row,
+ * waiting for the batch being applied, so that `walpipe run` commits
+ * nothing until this transaction ends (a backfill while the stream runs).
+ * SINK_FATAL if there is no checkpoint, or if the table's previous copy
+ * is ahead of the checkpoint.
+ */
+enum sink_result sink_pg_snapshot_begin(struct sink_pg *s,
+										const char *backfill_table,
+										char *errbuf, size_t errlen);
+
+/*
+ * Stage and map batch b (snapshot rows, ops from batch_mark_snapshot)
+ * inside the open transaction.  Rows failing their mapping go to the dead
+ * letter table, as in sink_pg_apply.
+ */
+enum sink_result sink_pg_snapshot_apply(struct sink_pg *s,
+										const struct batch *b,
+										struct sink_target *t, size_t n,
+										struct sink_stats *stats,
+										char *errbuf, size_t errlen);
+
+/* Mark table done at snapshot_lsn with rows copied, and COMMIT. */
+enum sink_result sink_pg_snapshot_finish(struct sink_pg *s, const char *table,
+										 const char *kind, lsn_t snapshot_lsn,
+										 uint64_t rows, char *errbuf,
+										 size_t errlen);
+
+/* Roll the open transaction back (errors ignored). */
+void sink_pg_snapshot_abort(struct sink_pg *s);
+
+/*
+ * Progress, committed at once (use a connection of its own: the copy's
+ * transaction is still open): state "copying" (starting sets started_at),
+ * rows copied so far, the planner's estimate (< 0: unknown).
+ */
+enum sink_result sink_pg_snapshot_progress(struct sink_pg *s,
+										   const char *table, const char *kind,
+										   bool starting, lsn_t snapshot_lsn,
+										   uint64_t rows, int64_t estimate,
+										   char *errbuf, size_t errlen);
 
 /* NULL-safe. */
 void sink_pg_close(struct sink_pg *s);

@@ -1,0 +1,527 @@
+/* snapshot.c: copy the existing rows of mapped tables, read in an exported snapshot, through the mappings. */
+#include "walpipe/snapshot.h"
+
+#include "walpipe/batch.h"
+#include "walpipe/buf.h"
+#include "walpipe/catalog.h"
+#include "walpipe/log.h"
+#include "walpipe/mem.h"
+#include "walpipe/notify.h"
+#include "walpipe/wal2json.h"
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum table_state { TABLE_PENDING, TABLE_COPYING, TABLE_DONE };
+
+/* Progress of one table, shared between its reader and the main thread. */
+struct table {
+	const char *name; /* "schema.table", borrowed from the job */
+	enum table_state state;
+	uint64_t rows;
+	int64_t estimate; /* pg_class.reltuples, < 0: unknown */
+	int64_t started_ms, finished_ms;
+};
+
+/*
+ * Readers are threads: each needs its own source connection (inside the
+ * imported snapshot) and analytics connection, and a blocking COPY on
+ * each.  They share only this, behind the mutex.
+ */
+struct shared {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct snapshot_job *job;
+	lsn_t lsn;	  /* the snapshot's consistent point (the export goes) */
+	struct table *t;
+	size_t nt;
+	size_t next;  /* next table to hand out */
+	int imported; /* readers past SET TRANSACTION SNAPSHOT (or failed) */
+	int running;
+	bool abort;	  /* stop or another reader failed */
+	enum snapshot_result res;
+	char err[2048];
+};
+
+struct reader {
+	struct shared *sh;
+	pthread_t thread;
+	PGconn *src;
+	struct sink_pg *sink, *prog;
+	struct sink_target *targets;
+	size_t ntargets;
+	struct w2j_decoder *dec;
+	struct batch *batch;
+	struct sink_stats stats;
+};
+
+/* Record the first failure; every reader stops at its next row. */
+static void
+reader_fail(struct reader *w, enum snapshot_result res, const char *what,
+			const char *detail)
+{
+	struct shared *sh = w->sh;
+	size_t n;
+
+	pthread_mutex_lock(&sh->lock);
+	if (sh->res == SNAPSHOT_OK || sh->res == SNAPSHOT_STOPPED) {
+		sh->res = res;
+		snprintf(sh->err, sizeof(sh->err), "%s%s%s", what ? what : "",
+				 what && detail ? ": " : "", detail ? detail : "");
+		n = strlen(sh->err);
+		while (n > 0 && (sh->err[n - 1] == '\n' || sh->err[n - 1] == ' '))
+			sh->err[--n] = '\0';
+	}
+	sh->abort = true;
+	pthread_cond_broadcast(&sh->cond);
+	pthread_mutex_unlock(&sh->lock);
+}
+
+static bool
+aborted(struct shared *sh)
+{
+	bool a;
+
+	pthread_mutex_lock(&sh->lock);
+	a = sh->abort;
+	pthread_mutex_unlock(&sh->lock);
+	return a;
+}
+
+static enum snapshot_result
+of_sink(enum sink_result r)
+{
+	return r == SINK_RETRY || r == SINK_BUSY ? SNAPSHOT_RETRY : SNAPSHOT_FATAL;
+}
+
+/* Connect and import the snapshot: the first statements of the
+ * transaction, which must be REPEATABLE READ. */
+static bool
+reader_import(struct reader *w)
+{
+	struct snapshot_job *job = w->sh->job;
+	const char *keys[] = {"dbname", "fallback_application_name", NULL};
+	const char *vals[] = {job->rs->source_conninfo, "walpipe snapshot", NULL};
+	char q[160];
+	PGresult *r;
+	bool ok;
+
+	w->src = PQconnectdbParams(keys, vals, 1);
+	if (PQstatus(w->src) != CONNECTION_OK) {
+		reader_fail(w, SNAPSHOT_RETRY,
+					"could not connect to the source server",
+					PQerrorMessage(w->src));
+		return false;
+	}
+	snprintf(q, sizeof(q),
+			 "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; "
+			 "SET TRANSACTION SNAPSHOT '%s'",
+			 repl_export_snapshot(job->export));
+	r = PQexec(w->src, q);
+	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	PQclear(r);
+	if (!ok)
+		reader_fail(w, SNAPSHOT_RETRY, "could not import the snapshot",
+					PQerrorMessage(w->src));
+	return ok;
+}
+
+/*
+ * The planner's row estimate, or -1.  From EXPLAIN rather than
+ * pg_class.reltuples, which is -1 until the table is first vacuumed or
+ * analyzed; the planner then estimates from the table's size.
+ */
+static int64_t
+table_estimate(PGconn *src, const struct sink_target *t)
+{
+	struct buf q = BUF_INIT;
+	PGresult *r;
+	int64_t est = -1;
+	const char *rows;
+
+	buf_append_str(&q, "EXPLAIN SELECT 1 FROM ONLY ");
+	map_quote_ident(&q, t->rule->from_schema);
+	buf_append_char(&q, '.');
+	map_quote_ident(&q, t->rule->from_table);
+	r = PQexec(src, q.data);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 &&
+		(rows = strstr(PQgetvalue(r, 0, 0), " rows=")) != NULL)
+		est = strtoll(rows + 6, NULL, 10);
+	PQclear(r);
+	buf_free(&q);
+	return est;
+}
+
+static bool
+reader_flush(struct reader *w, struct table *tb, uint64_t rows)
+{
+	struct shared *sh = w->sh;
+	char err[2048];
+	enum sink_result sr;
+
+	if (batch_count(w->batch) > 0) {
+		sr = sink_pg_snapshot_apply(w->sink, w->batch, w->targets,
+									w->ntargets, &w->stats, err, sizeof(err));
+		batch_reset(w->batch);
+		if (sr != SINK_OK) {
+			reader_fail(w, of_sink(sr), NULL, err);
+			return false;
+		}
+	}
+	pthread_mutex_lock(&sh->lock);
+	tb->rows = rows;
+	pthread_mutex_unlock(&sh->lock);
+	return true;
+}
+
+/* Copy one table: COPY out of the snapshot, batches into analytics. */
+static bool
+reader_copy(struct reader *w, struct table *tb)
+{
+	struct shared *sh = w->sh;
+	struct snapshot_job *job = sh->job;
+	const struct sink_target *t = NULL;
+	lsn_t lsn = sh->lsn;
+	char lsn_text[LSN_STRLEN], err[2048];
+	char *q, *line = NULL;
+	uint64_t rows = 0;
+	int64_t last_prog = run_mono_ms();
+	PGresult *r;
+	enum sink_result sr;
+	int n;
+
+	for (size_t i = 0; i < w->ntargets && t == NULL; i++) {
+		char name[260];
+
+		snprintf(name, sizeof(name), "%s.%s", w->targets[i].rule->from_schema,
+				 w->targets[i].rule->from_table);
+		if (strcmp(name, tb->name) == 0)
+			t = &w->targets[i];
+	}
+	if (t == NULL) {
+		reader_fail(w, SNAPSHOT_FATAL, "no mapping reads source table",
+					tb->name);
+		return false;
+	}
+	pthread_mutex_lock(&sh->lock);
+	tb->estimate = table_estimate(w->src, t);
+	pthread_mutex_unlock(&sh->lock);
+	sr = sink_pg_snapshot_progress(w->prog, tb->name, job->kind, true, lsn, 0,
+								   tb->estimate, err, sizeof(err));
+	if (sr == SINK_OK && job->sink == NULL)
+		sr = sink_pg_snapshot_begin(w->sink, NULL, err, sizeof(err));
+	if (sr != SINK_OK) {
+		reader_fail(w, of_sink(sr), NULL, err);
+		return false;
+	}
+	q = map_snapshot_query(t->rule->from_schema, t->rule->from_table,
+						   t->srccols, t->nsrc, lsn_format(lsn, lsn_text));
+	r = PQexec(w->src, q);
+	free(q);
+	if (PQresultStatus(r) != PGRES_COPY_OUT) {
+		reader_fail(w, SNAPSHOT_FATAL, "could not read the snapshot rows",
+					PQerrorMessage(w->src));
+		PQclear(r);
+		return false;
+	}
+	PQclear(r);
+	while ((n = PQgetCopyData(w->src, &line, 0)) > 0) {
+		struct w2j_change c;
+		size_t len = map_snapshot_unescape(line, (size_t) n - 1);
+
+		if (!w2j_decode(w->dec, line, len, &c, err, sizeof(err))) {
+			reader_fail(w, SNAPSHOT_FATAL, "could not decode a snapshot row",
+						err);
+			PQfreemem(line);
+			return false;
+		}
+		rows++;
+		if (!batch_add(w->batch, &c, line, len, lsn, rows, NULL, err,
+					   sizeof(err))) {
+			reader_fail(w, SNAPSHOT_FATAL, NULL, err);
+			PQfreemem(line);
+			return false;
+		}
+		batch_mark_snapshot(w->batch, job->op);
+		PQfreemem(line);
+		if (batch_count(w->batch) >= job->rs->max_changes ||
+			batch_bytes(w->batch) >= job->rs->max_bytes) {
+			if (!reader_flush(w, tb, rows) || aborted(sh))
+				return false;
+			if (run_mono_ms() - last_prog >= 1000) {
+				/* Progress is best effort: a failure shows in the data
+				 * connection soon enough. */
+				sink_pg_snapshot_progress(w->prog, tb->name, job->kind, false,
+										  lsn, rows, tb->estimate, err,
+										  sizeof(err));
+				last_prog = run_mono_ms();
+			}
+		}
+	}
+	if (n == -2) {
+		reader_fail(w, SNAPSHOT_RETRY, "could not read the snapshot rows",
+					PQerrorMessage(w->src));
+		return false;
+	}
+	r = PQgetResult(w->src);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		reader_fail(w, SNAPSHOT_FATAL, "could not read the snapshot rows",
+					PQerrorMessage(w->src));
+		PQclear(r);
+		return false;
+	}
+	PQclear(r);
+	while ((r = PQgetResult(w->src)) != NULL)
+		PQclear(r);
+	if (!reader_flush(w, tb, rows) || aborted(sh))
+		return false;
+	sr = sink_pg_snapshot_finish(w->sink, tb->name, job->kind, lsn, rows, err,
+								 sizeof(err));
+	if (sr != SINK_OK) {
+		reader_fail(w, of_sink(sr), NULL, err);
+		return false;
+	}
+	pthread_mutex_lock(&sh->lock);
+	tb->state = TABLE_DONE;
+	tb->finished_ms = run_mono_ms();
+	pthread_mutex_unlock(&sh->lock);
+	return true;
+}
+
+static void *
+reader_main(void *arg)
+{
+	struct reader *w = arg;
+	struct shared *sh = w->sh;
+	struct snapshot_job *job = sh->job;
+	struct sink_pg_config sc;
+	enum sink_result sr;
+	char err[2048];
+	bool ok = reader_import(w);
+
+	pthread_mutex_lock(&sh->lock);
+	sh->imported++;
+	pthread_cond_broadcast(&sh->cond);
+	pthread_mutex_unlock(&sh->lock);
+	if (!ok)
+		goto done;
+	w->targets = catalog_plan_targets(w->src, job->rs->rules, job->rs->nrules,
+									  job->rs->source_name, &w->ntargets, err,
+									  sizeof(err));
+	if (w->targets == NULL) {
+		reader_fail(w, SNAPSHOT_FATAL, NULL, err);
+		goto done;
+	}
+	run_sink_config(job->rs, &sc);
+	w->sink = job->sink;
+	if (w->sink == NULL)
+		w->sink = sink_pg_open(&sc, &sr, err, sizeof(err));
+	if (w->sink)
+		w->prog = sink_pg_open(&sc, &sr, err, sizeof(err));
+	if (w->prog == NULL) {
+		reader_fail(w, of_sink(sr), NULL, err);
+		goto done;
+	}
+	sr = sink_pg_prepare(w->sink, w->targets, w->ntargets, err, sizeof(err));
+	if (sr != SINK_OK) {
+		reader_fail(w, of_sink(sr), NULL, err);
+		goto done;
+	}
+	w->dec = w2j_decoder_new();
+	w->batch = batch_new(job->rs->max_bytes + (1 << 20));
+	for (;;) {
+		struct table *tb = NULL;
+
+		pthread_mutex_lock(&sh->lock);
+		if (!sh->abort && sh->next < sh->nt) {
+			tb = &sh->t[sh->next++];
+			tb->state = TABLE_COPYING;
+			tb->started_ms = run_mono_ms();
+		}
+		pthread_mutex_unlock(&sh->lock);
+		if (tb == NULL || !reader_copy(w, tb))
+			break;
+	}
+done:
+	/* Whatever is not committed is rolled back: a half-copied table is
+	 * never done, and is copied again. */
+	if (w->sink)
+		sink_pg_snapshot_abort(w->sink);
+	if (w->sink != job->sink)
+		sink_pg_close(w->sink);
+	sink_pg_close(w->prog);
+	catalog_free_targets(w->targets, w->ntargets);
+	w2j_decoder_free(w->dec);
+	batch_free(w->batch);
+	PQfinish(w->src);
+	pthread_mutex_lock(&sh->lock);
+	sh->running--;
+	pthread_cond_broadcast(&sh->cond);
+	pthread_mutex_unlock(&sh->lock);
+	return NULL;
+}
+
+/* "rows/estimate (pct), rate, time left" for the log. */
+static void
+describe(const struct table *tb, int64_t now, char *out, size_t outlen)
+{
+	double secs = (double) ((tb->finished_ms ? tb->finished_ms : now) -
+							tb->started_ms) /
+				  1000.0;
+	double rate = secs > 0 ? (double) tb->rows / secs : 0;
+
+	if (tb->estimate > 0 && (uint64_t) tb->estimate > tb->rows && rate > 0)
+		snprintf(out, outlen,
+				 "%llu of about %lld rows (%.0f%%), %.0f rows/s, about %.0f s "
+				 "left",
+				 (unsigned long long) tb->rows, (long long) tb->estimate,
+				 100.0 * (double) tb->rows / (double) tb->estimate, rate,
+				 (double) ((uint64_t) tb->estimate - tb->rows) / rate);
+	else
+		snprintf(out, outlen, "%llu rows, %.0f rows/s",
+				 (unsigned long long) tb->rows, rate);
+}
+
+enum snapshot_result
+snapshot_run(struct snapshot_job *job)
+{
+	struct shared sh;
+	struct reader *readers;
+	int nreaders = job->workers < 1 ? 1 : job->workers;
+	int64_t t0 = run_mono_ms(), last_log = t0;
+	bool released = false;
+	char l1[LSN_STRLEN];
+	sigset_t block, old;
+
+	if ((size_t) nreaders > job->ntables)
+		nreaders = (int) job->ntables;
+	if (nreaders == 0) {
+		repl_export_close(job->export);
+		job->export = NULL;
+		return SNAPSHOT_OK;
+	}
+	memset(&sh, 0, sizeof(sh));
+	pthread_mutex_init(&sh.lock, NULL);
+	pthread_cond_init(&sh.cond, NULL);
+	sh.job = job;
+	sh.lsn = repl_export_lsn(job->export);
+	sh.nt = job->ntables;
+	sh.t = wp_calloc(sh.nt, sizeof(*sh.t));
+	for (size_t i = 0; i < sh.nt; i++) {
+		sh.t[i].name = job->tables[i];
+		sh.t[i].estimate = -1;
+	}
+	readers = wp_calloc((size_t) nreaders, sizeof(*readers));
+	wp_log(LOG_INFO,
+		   "snapshot (%s) of %zu table(s) at %s with %d reader(s)", job->kind,
+		   job->ntables, lsn_format(repl_export_lsn(job->export), l1),
+		   nreaders);
+	sh.running = nreaders;
+	/* Readers inherit a mask without the stop and reload signals: they
+	 * go to the main thread, which sets the abort flag. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	for (int i = 0; i < nreaders; i++) {
+		readers[i].sh = &sh;
+		if (pthread_create(&readers[i].thread, NULL, reader_main,
+						   &readers[i]) != 0) {
+			/* Count it as imported and finished: it never ran. */
+			pthread_mutex_lock(&sh.lock);
+			sh.imported++;
+			sh.running--;
+			sh.abort = true;
+			sh.res = SNAPSHOT_FATAL;
+			snprintf(sh.err, sizeof(sh.err), "could not start a reader thread");
+			pthread_mutex_unlock(&sh.lock);
+			readers[i].thread = pthread_self();
+		}
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+
+	pthread_mutex_lock(&sh.lock);
+	while (sh.running > 0) {
+		struct timespec until;
+		int64_t now;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 200 * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&sh.cond, &sh.lock, &until);
+		if (!released && sh.imported >= nreaders) {
+			/* Every reader holds the snapshot now: the exporting
+			 * connection may go. */
+			repl_export_close(job->export);
+			job->export = NULL;
+			released = true;
+		}
+		if (job->stop && *job->stop && !sh.abort) {
+			sh.abort = true;
+			if (sh.res == SNAPSHOT_OK)
+				sh.res = SNAPSHOT_STOPPED;
+		}
+		now = run_mono_ms();
+		for (size_t i = 0; i < sh.nt; i++)
+			if (sh.t[i].state != TABLE_PENDING)
+				metrics_snapshot(job->metrics, sh.t[i].name, sh.t[i].rows,
+								 sh.t[i].estimate,
+								 sh.t[i].state == TABLE_DONE);
+		if (now - last_log >= 10000) {
+			for (size_t i = 0; i < sh.nt; i++) {
+				char d[200];
+
+				if (sh.t[i].state != TABLE_COPYING)
+					continue;
+				describe(&sh.t[i], now, d, sizeof(d));
+				wp_log(LOG_INFO, "snapshot: %s: %s", sh.t[i].name, d);
+			}
+			last_log = now;
+		}
+		pthread_mutex_unlock(&sh.lock);
+		notify_watchdog();
+		pthread_mutex_lock(&sh.lock);
+	}
+	pthread_mutex_unlock(&sh.lock);
+	for (int i = 0; i < nreaders; i++)
+		if (!pthread_equal(readers[i].thread, pthread_self()))
+			pthread_join(readers[i].thread, NULL);
+	if (!released) {
+		repl_export_close(job->export);
+		job->export = NULL;
+	}
+	if (sh.res == SNAPSHOT_OK) {
+		uint64_t total = 0;
+
+		for (size_t i = 0; i < sh.nt; i++) {
+			char d[200];
+
+			describe(&sh.t[i], run_mono_ms(), d, sizeof(d));
+			wp_log(LOG_INFO, "snapshot: %s: copied %s", sh.t[i].name, d);
+			total += sh.t[i].rows;
+		}
+		wp_log(LOG_NOTICE,
+			   "snapshot (%s) done: %llu rows of %zu table(s) in %.1f s",
+			   job->kind, (unsigned long long) total, sh.nt,
+			   (double) (run_mono_ms() - t0) / 1000.0);
+	} else if (sh.res == SNAPSHOT_STOPPED) {
+		wp_log(LOG_NOTICE, "snapshot stopped; tables not done are copied "
+						   "again on the next start");
+	} else {
+		wp_log(LOG_ERROR, "snapshot failed: %s", sh.err);
+	}
+	free(readers);
+	free(sh.t);
+	pthread_cond_destroy(&sh.cond);
+	pthread_mutex_destroy(&sh.lock);
+	return sh.res;
+}
