@@ -657,7 +657,7 @@ apply_target(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 			 char *errbuf, size_t errlen)
 {
 	size_t n = collapse_count(t->rows);
-	const char *stmts[4];
+	const char *stmts[5];
 	enum step st;
 
 	if (n == 0)
@@ -676,12 +676,18 @@ apply_target(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 	if (st != STEP_OK)
 		return st == STEP_DATA ? STEP_FATAL : st;
 
-	/* Deletes first: a key's rows are merged, so each key has one op. */
+	/* Deletes first: a key's rows are merged, so each key has one op.  A
+	 * soft delete goes last: it also marks rows the upsert writes. */
 	stmts[0] = t->plan->remove;
 	stmts[1] = t->plan->upsert;
 	stmts[2] = t->plan->update_partial;
 	stmts[3] = t->plan->append;
-	for (int k = 0; k < 4; k++) {
+	stmts[4] = NULL;
+	if (t->plan->soft_delete && t->plan->upsert) {
+		stmts[0] = NULL;
+		stmts[4] = t->plan->remove;
+	}
+	for (int k = 0; k < 5; k++) {
 		if (stmts[k] == NULL)
 			continue;
 		st = run_range(s, b, t, stmts[k], 1, n, errbuf, errlen);
