@@ -113,7 +113,7 @@ fi
 
 say "live workload: $rate shop interactions/s for ${seconds}s (pgbench, 2 clients)"
 echo "SELECT shop_tick();" >"$T/tick.sql"
-"$PGBIN/pgbench" -n -f "$T/tick.sql" -c 2 -j 2 -R "$rate" -T "$seconds" -d "$SHOP" \
+"$PGBIN/pgbench" -n -f "$T/tick.sql" -c 2 -j 2 -R "$rate" -T "$seconds" "$SHOP" \
 	>"$T/pgbench.log" 2>&1 &
 bpid=$!
 start=$SECONDS
@@ -200,7 +200,7 @@ if $keep; then
   walpipe (pid $wpid) log:  $T/walpipe.log     config: $T/demo.yaml
   source:     psql "$SHOP"
   analytics:  psql "$ANA"
-  more load:  $PGBIN/pgbench -n -f $T/tick.sql -R 100 -T 60 -d "$SHOP"
+  more load:  $PGBIN/pgbench -n -f $T/tick.sql -R 100 -T 60 "$SHOP"
   stop all:   kill $wpid; WALPIPE_TEST_TMPDIR=$T bash -c '. $root/tests/harness/pgcluster.sh; pgc_cleanup'
 EOF
 fi
