@@ -10,7 +10,8 @@
 # Usage: bench/compare.sh [BUILD_DIR]      (default: build)
 # Sizes: OLTP_TXNS (40000 transactions of ~5 changes), HUGE_ROWS (1000000),
 #        WIDE_TXNS (10000 of 2 changes), LAT_RATE (1000 tps of 5 changes),
-#        LAT_SECONDS (20).
+#        LAT_SECONDS (20), REPEAT (2: passes over the same WAL, best kept;
+#        the huge transaction runs once).
 # Results: bench/results/compare.md, compare.png, compare.dat.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -12,24 +12,33 @@ function name(c) {
 	return "walpipe: staging + tables";
 }
 {
+	# Several passes of one contender: keep the fastest (least disturbed
+	# by the rest of the machine), but any failed check shows.
 	split($4, r, " ");   # seconds rss_kb client_s backend_s walsender_s
-	w[NR] = $1; c[NR] = $2; n[NR] = $3; sec[NR] = r[1]; rss[NR] = r[2];
-	cpu[NR] = r[3] + r[4]; ws[NR] = r[5]; chk[NR] = $5;
-	rate[$1, $2] = $3 / r[1];
+	k = ($1 SUBSEP $2);
+	if ($5 == "DIFFERENT") bad[k] = 1;
+	npass[k]++;
+	if (!(k in row)) { row[k] = ++NRW; w[NRW] = $1; c[NRW] = $2 }
+	else if (r[1] >= sec[row[k]]) next;
+	i = row[k];
+	n[i] = $3; sec[i] = r[1]; rss[i] = r[2]; cpu[i] = r[3] + r[4]; ws[i] = r[5];
+	chk[i] = $5; rate[$1, $2] = $3 / r[1];
 	if (!($1 in seen)) { seen[$1] = 1; order[++nw] = $1 }
 }
 END {
 	printf "# walpipe against the limits (%s)\n\n", date;
-	printf "Each contender alone, reading the same WAL from its own slot. CPU: the\n";
+	printf "Each contender alone, reading the same WAL from its own slot; several\n";
+	printf "passes: the fastest is shown. CPU: the\n";
 	printf "client process plus the analytics backend applying for it (native: its\n";
 	printf "apply worker); decode: the source walsender. RSS: the client process\n";
 	printf "(native: the apply worker, shared memory included).\n\n";
 	printf "| workload | contender | changes | s | changes/s | x decode limit | x native | CPU s / M changes | decode CPU s / M | peak RSS MB | analytics = source |\n";
 	printf "|---|---|---|---|---|---|---|---|---|---|---|\n";
-	for (i = 1; i <= NR; i++) {
+	for (i = 1; i <= NRW; i++) {
 		d = rate[w[i], "recv"]; nat = rate[w[i], "native"];
+		if ((w[i] SUBSEP c[i]) in bad) chk[i] = "DIFFERENT";
 		printf "| %s | %s | %d | %.2f | %.0f | %s | %s | %.1f | %.1f | %.1f | %s |\n",
-			w[i], name(c[i]), n[i], sec[i], rate[w[i], c[i]],
+			w[i], name(c[i]) (npass[w[i], c[i]] > 1 ? sprintf(" (best of %d)", npass[w[i], c[i]]) : ""), n[i], sec[i], rate[w[i], c[i]],
 			d ? sprintf("%.2f", rate[w[i], c[i]] / d) : "-",
 			nat ? sprintf("%.2f", rate[w[i], c[i]] / nat) : "-",
 			cpu[i] * 1e6 / n[i], ws[i] * 1e6 / n[i], rss[i] / 1024, chk[i];

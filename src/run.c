@@ -167,10 +167,6 @@ batch_full(const struct session *s)
 		   batch_bytes(s->batch) >= s->rs->max_bytes;
 }
 
-/* A batch of whole transactions is applied when the stream runs dry
- * and it is at least this old (or max_delay, if that is shorter). */
-#define DRAIN_AGE_MS 50
-
 static bool
 batch_due(const struct session *s)
 {
@@ -450,13 +446,8 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 		int64_t now = mono_ms();
 
 		if (s->batch_started) {
-			int64_t due = rs->max_delay_ms, left;
+			int64_t left = s->batch_started + rs->max_delay_ms - now;
 
-			/* Between transactions, wake up when the batch is old
-			 * enough to be applied once the stream runs dry. */
-			if (!s->in_txn && due > DRAIN_AGE_MS)
-				due = DRAIN_AGE_MS;
-			left = s->batch_started + due - now;
 			wait = left < 0 ? 0 : (int) left;
 		}
 		rr = repl_next(s->stream, &d, wait, err, sizeof(err));
@@ -475,17 +466,7 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 				return e;
 		}
 		now = mono_ms();
-		/*
-		 * Whole transactions in hand, at least DRAIN_AGE_MS old, and
-		 * nothing more buffered: apply now rather than wait for
-		 * max_delay (the stream has gone quiet).  The minimum age keeps
-		 * batches from shrinking to one transaction each under a steady
-		 * load, where every batch's round trips would cost more than
-		 * the wait.
-		 */
-		if (!s->in_txn &&
-			(batch_due(s) || (rr == REPL_TIMEOUT && s->batch_started &&
-							  now - s->batch_started >= DRAIN_AGE_MS))) {
+		if (!s->in_txn && batch_due(s)) {
 			e = session_flush(s);
 			if (e != SESSION_OK)
 				return e;
