@@ -35,7 +35,7 @@ ana() {
 	psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$(anadb "$db")" "$@"
 }
 now() { date +%s.%N; }
-calc() { awk "BEGIN { printf \"%.3f\", $* }"; }
+calc() { awk "BEGIN { printf \"%.3f\", ($*) }"; }
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 SCHEMA="
@@ -212,6 +212,10 @@ run_contender() {
 		sample bk "$bkp"
 		[ "$c" = recv ] || sample cl "$pid"
 		[ "$done" = t ] || sleep 0.05
+		if [ "$(calc "$(now) - $t0 > 900")" = 1.000 ]; then
+			log "$c $w: not caught up after 900 s"
+			exit 1
+		fi
 	done
 	t1=$(now)
 	case $c in
@@ -266,7 +270,7 @@ for w in $WORKLOADS; do
 	for p in $(seq 1 "$passes"); do
 	for c in $CONTENDERS; do
 		# Each pass starts from empty analytics tables.
-		[ "$c" = recv ] || ana "$c" -c "TRUNCATE $w"
+		[ "$c" = recv ] || ana "$c" -c "TRUNCATE $w, fence"
 		r=$(run_contender "$w$p" "$c" "$end")
 		check=-
 		case $c in

@@ -51,7 +51,7 @@ END {
 	}
 	# Chart data: one row per workload, changes/s per contender.
 	dat = FILENAME; sub(/compare.tsv$/, "compare.dat", dat);
-	printf "workload recv native wpa wpb\n" > dat;
+	printf "# workload recv native wpa wpb\n" > dat;
 	for (i = 1; i <= nw; i++)
 		printf "%s %.0f %.0f %.0f %.0f\n", order[i], rate[order[i], "recv"], rate[order[i], "native"],
 			rate[order[i], "wpa"], rate[order[i], "wpb"] > dat;
