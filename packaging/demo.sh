@@ -84,7 +84,8 @@ sed -e "s|conninfo: \"dbname=shop\"|conninfo: \"$SHOP\"|" \
 "$W" check --live -c "$T/demo.yaml" | sed 's/^/  /'
 
 say "starting walpipe run (log: $T/walpipe.log)"
-"$W" run -c "$T/demo.yaml" 2>"$T/walpipe.log" &
+# Not on our stdout: with --keep it outlives this script.
+"$W" run -c "$T/demo.yaml" >/dev/null 2>"$T/walpipe.log" &
 wpid=$!
 for _ in $(seq 1 100); do
 	[ "$(src -c "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'walpipe_shop'")" = 1 ] && break
