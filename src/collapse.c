@@ -250,13 +250,25 @@ table_find_or_add(struct collapse *c, size_t row, const struct map_plan *p,
 	return row;
 }
 
-/* Merge the scratch row (last) into the existing row of the same key. */
+/*
+ * Merge the scratch row (last) into the existing row of the same key.
+ * soft: the mapping soft-deletes, so a delete after an insert or update
+ * keeps that row's values (it is upserted, then marked) and only records
+ * the delete in sop.
+ */
 static void
-merge_into(struct collapse *c, size_t into, size_t from)
+merge_into(struct collapse *c, size_t into, size_t from, bool soft)
 {
 	struct crow *dst = &c->rows[into], *src = &c->rows[from];
 	size_t bd = dst->vals, bs = src->vals;
 
+	if (soft && src->op == 'D' && dst->op != 'D') {
+		dst->sop = 'D';
+		dst->change = src->change;
+		c->nrows--;
+		c->nslots -= c->ntmp;
+		return;
+	}
 	if (src->op == 'U' || src->op == 'D' || dst->op == 'D') {
 		/* A full row or a delete replaces; a partial after a delete
 		 * cannot happen in a consistent stream: keep it partial. */
@@ -289,7 +301,7 @@ add_keyed(struct collapse *c, size_t row, const struct map_plan *p,
 	size_t found = table_find_or_add(c, row, p, src);
 
 	if (found != row)
-		merge_into(c, found, row);
+		merge_into(c, found, row, p->soft_delete);
 }
 
 void

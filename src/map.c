@@ -203,7 +203,7 @@ is_key(const struct map_rule *r, const char *target)
 static void
 append_subquery(struct buf *q, const struct map_rule *r,
 				const struct map_plan *p, const struct map_srccol *src,
-				size_t nsrc, const char *source, const char *ops,
+				size_t nsrc, const char *source, const char *cond,
 				bool presence, bool keys_only, bool with_where)
 {
 	bool first = true;
@@ -228,9 +228,8 @@ append_subquery(struct buf *q, const struct map_rule *r,
 	}
 	if (keys_only)
 		buf_append_str(q, ", s._ts");
-	buf_appendf(q, " FROM %s s WHERE s._op IN (%s) AND s._seq BETWEEN $1 "
-				   "AND $2",
-				p->tmp_table, ops);
+	buf_appendf(q, " FROM %s s WHERE %s AND s._seq BETWEEN $1 AND $2",
+				p->tmp_table, cond);
 	if (with_where && r->where)
 		buf_appendf(q, " AND (%s)", r->where);
 	buf_append_str(q, ") m");
@@ -347,7 +346,7 @@ map_plan_new(const struct map_rule *r, const struct map_srccol *src,
 		buf_appendf(&q, "INSERT INTO %s AS t ", p->target);
 		append_target_list(&q, r);
 		buf_append_str(&q, " SELECT m.* FROM ");
-		append_subquery(&q, r, p, src, nsrc, source, "'U'", false, false,
+		append_subquery(&q, r, p, src, nsrc, source, "s._op IN ('U')", false, false,
 						true);
 		buf_append_str(&q, " ON CONFLICT (");
 		for (size_t i = 0; i < r->nkey; i++) {
@@ -388,7 +387,7 @@ map_plan_new(const struct map_rule *r, const struct map_srccol *src,
 			buf_append_str(&q, " END");
 		}
 		buf_append_str(&q, " FROM ");
-		append_subquery(&q, r, p, src, nsrc, source, "'P'", true, false,
+		append_subquery(&q, r, p, src, nsrc, source, "s._op IN ('P')", true, false,
 						true);
 		append_key_match(&q, r);
 		p->update_partial = any_set ? wp_strdup(q.data) : NULL;
@@ -397,7 +396,7 @@ map_plan_new(const struct map_rule *r, const struct map_srccol *src,
 		buf_appendf(&q, "INSERT INTO %s ", p->target);
 		append_target_list(&q, r);
 		buf_append_str(&q, " SELECT m.* FROM ");
-		append_subquery(&q, r, p, src, nsrc, source, "'U', 'P'", false,
+		append_subquery(&q, r, p, src, nsrc, source, "s._op IN ('U', 'P')", false,
 						false, true);
 		p->append = wp_strdup(q.data);
 	}
@@ -412,8 +411,14 @@ map_plan_new(const struct map_rule *r, const struct map_srccol *src,
 			map_quote_ident(&q, r->soft_delete_column);
 			buf_append_str(&q, " = m._ts FROM ");
 		}
-		append_subquery(&q, r, p, src, nsrc, source, "'D'", false, true,
-						false);
+		/* A soft delete also marks rows inserted or updated earlier in
+		 * the batch (the upsert has just written them): the row must
+		 * stay, with its last values, deleted. */
+		p->soft_delete = r->on_delete == MAP_DELETE_SOFT;
+		append_subquery(&q, r, p, src, nsrc, source,
+						p->soft_delete ? "(s._op = 'D' OR s._sop = 'D')"
+									   : "s._op IN ('D')",
+						false, true, false);
 		append_key_match(&q, r);
 		p->remove = wp_strdup(q.data);
 	}

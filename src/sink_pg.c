@@ -27,6 +27,10 @@ struct sink_pg {
 	struct buf q;	/* statement text scratch */
 	struct buf copy; /* COPY data scratch */
 	bool careful;	/* savepoints and bisection: a data error was seen */
+	/* The stored checkpoint as this session last saw it committed: a
+	 * write is refused if the row holds anything else (see
+	 * write_checkpoint). */
+	struct checkpoint known;
 	struct sink_stats *stats;
 	void (*tick)(void *);
 	void *tick_arg;
@@ -383,6 +387,7 @@ sink_pg_read_checkpoint(struct sink_pg *s, struct checkpoint *out,
 				 PQgetvalue(r, 0, 3));
 	}
 	PQclear(r);
+	s->known = *out;
 	return SINK_OK;
 }
 
@@ -526,12 +531,24 @@ static enum step apply_once(struct sink_pg *s, const struct batch *b,
 						   const struct checkpoint *ckpt, char *errbuf,
 						   size_t errlen);
 
+/*
+ * Write the checkpoint, only over the one this session knows.  A walpipe
+ * killed right after sending COMMIT leaves a backend that may still commit
+ * its batch after a new walpipe has read the older checkpoint; the new one
+ * would then apply that batch again (append mappings and staging would
+ * hold it twice).  The guard makes the new session's write find the moved
+ * row (the upsert waits for the old commit, then rechecks), fail with
+ * retry and start over from the stored checkpoint.
+ */
 static enum step
 write_checkpoint(struct sink_pg *s, const struct checkpoint *c, char *errbuf,
 				 size_t errlen)
 {
 	char lsn[LSN_STRLEN], txn[LSN_STRLEN], applied[24];
-	const char *params[5];
+	char klsn[LSN_STRLEN], ktxn[LSN_STRLEN], kapplied[24];
+	const char *params[9];
+	PGresult *r;
+	enum step st = STEP_OK;
 
 	params[0] = s->cfg.source;
 	params[1] = lsn_format(c->lsn, lsn);
@@ -540,6 +557,12 @@ write_checkpoint(struct sink_pg *s, const struct checkpoint *c, char *errbuf,
 			 (unsigned long long) c->txn_applied);
 	params[3] = applied;
 	params[4] = c->last_commit_time[0] ? c->last_commit_time : NULL;
+	params[5] = s->known.exists ? "true" : "false";
+	params[6] = lsn_format(s->known.lsn, klsn);
+	params[7] = s->known.txn_end ? lsn_format(s->known.txn_end, ktxn) : NULL;
+	snprintf(kapplied, sizeof(kapplied), "%llu",
+			 (unsigned long long) s->known.txn_applied);
+	params[8] = kapplied;
 	buf_reset(&s->q, 65536);
 	buf_appendf(&s->q,
 				"INSERT INTO %s.checkpoints AS c (source, lsn, txn_end, "
@@ -548,10 +571,28 @@ write_checkpoint(struct sink_pg *s, const struct checkpoint *c, char *errbuf,
 				"txn_end = EXCLUDED.txn_end, txn_applied = "
 				"EXCLUDED.txn_applied, last_commit_time = "
 				"coalesce(EXCLUDED.last_commit_time, c.last_commit_time), "
-				"updated_at = now()",
+				"updated_at = now() WHERE $6::boolean AND c.lsn = $7::pg_lsn "
+				"AND c.txn_end IS NOT DISTINCT FROM $8::pg_lsn AND "
+				"c.txn_applied = $9::bigint",
 				s->qschema);
-	return exec_params(s, "could not write the checkpoint", 5, params, errbuf,
-					   errlen);
+	r = PQexecParams(s->conn, s->q.data, 9, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		st = classify(s->conn, r);
+		if (st == STEP_DATA)
+			st = STEP_FATAL;
+		set_pq_error(errbuf, errlen, "could not write the checkpoint",
+					 s->conn, r);
+	} else if (strcmp(PQcmdTuples(r), "1") != 0) {
+		snprintf(errbuf, errlen,
+				 "the checkpoint of source \"%s\" was moved by another "
+				 "session\nAnother walpipe runs for this source, or one that "
+				 "was killed committed its last batch late.  This session "
+				 "starts over from the stored checkpoint.",
+				 s->cfg.source);
+		st = STEP_RETRY;
+	}
+	PQclear(r);
+	return st;
 }
 
 enum sink_result
@@ -804,17 +845,30 @@ run_range(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 	return st;
 }
 
-/* COPY a target's collapsed rows to its temp table and apply them. */
+/*
+ * COPY a target's collapsed rows to its temp table and apply them.  again:
+ * the temp table is used again in this transaction (a truncate splits the
+ * batch), so empty it now; otherwise ON COMMIT DELETE ROWS does, without
+ * the new relfilenode and catalog update a TRUNCATE costs.
+ */
 static enum step
 apply_target(struct sink_pg *s, const struct batch *b, struct sink_target *t,
-			 char *errbuf, size_t errlen)
+			 bool again, char *errbuf, size_t errlen)
 {
 	size_t n = collapse_count(t->rows);
-	const char *stmts[4];
+	const char *stmts[5];
+	bool has_u = false, has_p = false, has_d = false;
 	enum step st;
 
 	if (n == 0)
 		return STEP_OK;
+	for (size_t seq = 1; seq <= n; seq++) {
+		char op = collapse_op_of(t->rows, seq);
+
+		has_u |= op == 'U';
+		has_p |= op == 'P';
+		has_d |= op == 'D';
+	}
 	st = copy_begin(s, t->plan->copy, errbuf, errlen);
 	if (st != STEP_OK)
 		return st;
@@ -829,21 +883,32 @@ apply_target(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 	if (st != STEP_OK)
 		return st == STEP_DATA ? STEP_FATAL : st;
 
-	/* Deletes first: a key's rows are merged, so each key has one op. */
-	stmts[0] = t->plan->remove;
-	stmts[1] = t->plan->upsert;
-	stmts[2] = t->plan->update_partial;
-	stmts[3] = t->plan->append;
-	for (int k = 0; k < 4; k++) {
+	/* Deletes first: a key's rows are merged, so each key has one op.  A
+	 * soft delete goes last: it also marks rows the upsert writes. */
+	/* A statement with no rows of its kind is not sent at all. */
+	stmts[0] = has_d ? t->plan->remove : NULL;
+	stmts[1] = has_u ? t->plan->upsert : NULL;
+	stmts[2] = has_p ? t->plan->update_partial : NULL;
+	stmts[3] = has_u || has_p ? t->plan->append : NULL;
+	stmts[4] = NULL;
+	if (t->plan->soft_delete && t->plan->upsert) {
+		/* Also marks 'U'/'P' rows whose last change was a delete. */
+		stmts[0] = NULL;
+		stmts[4] = t->plan->remove;
+	}
+	for (int k = 0; k < 5; k++) {
 		if (stmts[k] == NULL)
 			continue;
 		st = run_range(s, b, t, stmts[k], 1, n, errbuf, errlen);
 		if (st != STEP_OK)
 			return st;
 	}
-	buf_reset(&s->q, 65536);
-	buf_appendf(&s->q, "TRUNCATE %s", t->plan->tmp_table);
-	st = exec_cmd(s, s->q.data, errbuf, errlen);
+	st = STEP_OK;
+	if (again) {
+		buf_reset(&s->q, 65536);
+		buf_appendf(&s->q, "TRUNCATE %s", t->plan->tmp_table);
+		st = exec_cmd(s, s->q.data, errbuf, errlen);
+	}
 	collapse_reset(t->rows);
 	return st;
 }
@@ -857,9 +922,15 @@ target_matches(const struct sink_target *t, const struct batch *b,
 		   strcmp(batch_text(b, c->table), t->rule->from_table) == 0;
 }
 
+/*
+ * Apply the fact changes of batch b.  more: the transaction goes on with
+ * another batch (a snapshot copies a table in one transaction), so the
+ * temp tables must be emptied now; ON COMMIT DELETE ROWS would be too late
+ * and the next batch's _seq range would select these rows again.
+ */
 static enum step
 apply_facts(struct sink_pg *s, const struct batch *b, struct sink_target *t,
-			size_t n, char *errbuf, size_t errlen)
+			size_t n, bool more, char *errbuf, size_t errlen)
 {
 	size_t count = batch_count(b);
 	enum step st;
@@ -887,7 +958,7 @@ apply_facts(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 				}
 				if (!t[j].plan->truncate)
 					continue;
-				st = apply_target(s, b, &t[j], errbuf, errlen);
+				st = apply_target(s, b, &t[j], true, errbuf, errlen);
 				if (st == STEP_OK)
 					st = exec_cmd(s, t[j].plan->truncate, errbuf, errlen);
 				if (st != STEP_OK)
@@ -903,7 +974,7 @@ apply_facts(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 		}
 	}
 	for (size_t j = 0; j < n; j++) {
-		st = apply_target(s, b, &t[j], errbuf, errlen);
+		st = apply_target(s, b, &t[j], more, errbuf, errlen);
 		if (st != STEP_OK)
 			return st;
 	}
@@ -929,11 +1000,15 @@ apply_once(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 	if (st == STEP_OK && b)
 		st = stage_batch(s, b, errbuf, errlen);
 	if (st == STEP_OK && b)
-		st = apply_facts(s, b, t, n, errbuf, errlen);
+		st = apply_facts(s, b, t, n, false, errbuf, errlen);
 	if (st == STEP_OK)
 		st = write_checkpoint(s, ckpt, errbuf, errlen);
 	if (st == STEP_OK)
 		st = exec_cmd(s, "COMMIT", errbuf, errlen);
+	if (st == STEP_OK) {
+		s->known = *ckpt;
+		s->known.exists = true;
+	}
 	if (st != STEP_OK && PQstatus(s->conn) == CONNECTION_OK) {
 		char ignore[256];
 
@@ -1182,7 +1257,7 @@ snapshot_apply_once(struct sink_pg *s, const struct batch *b,
 	if (st == STEP_OK)
 		st = stage_batch(s, b, errbuf, errlen);
 	if (st == STEP_OK)
-		st = apply_facts(s, b, t, n, errbuf, errlen);
+		st = apply_facts(s, b, t, n, true, errbuf, errlen);
 	if (st == STEP_OK)
 		return exec_cmd(s, "RELEASE SAVEPOINT walpipe_chunk", errbuf, errlen);
 	if (st == STEP_DATA && PQstatus(s->conn) == CONNECTION_OK) {

@@ -17,6 +17,9 @@
  *   update, TOAST columns absent-> merged into an earlier 'U' of the same
  *                                  key (stays full), else 'P' partial
  *   delete                      -> 'D' (replaces whatever came before)
+ *   insert or update, then a delete, under a soft-delete mapping
+ *                               -> the 'U' or 'P' row with sop 'D': it is
+ *                                  upserted, then marked deleted
  *   delete, then insert         -> 'U' full row: the row ends present
  *   update that changes the key -> 'D' of the old key, then the new key
  * Append mappings keep every insert and update as its own row.

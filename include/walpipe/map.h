@@ -96,6 +96,9 @@ struct map_plan {
 	char *update_partial;  /* 'P' rows (MAP_MODE_UPSERT) */
 	char *append;		   /* 'U' and 'P' rows (MAP_MODE_APPEND) */
 	char *remove;		   /* 'D' rows: DELETE or soft-delete UPDATE, or NULL */
+	bool soft_delete;	   /* remove is a soft delete: it runs after the
+							* upserts and also marks 'U'/'P' rows whose last
+							* change was a delete (see collapse.h) */
 	char *truncate;		   /* TRUNCATE target, or NULL */
 	char *target;		   /* quoted schema.table */
 };

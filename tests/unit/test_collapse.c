@@ -61,10 +61,11 @@ make_batch(const char *const *lines, size_t n)
 }
 
 static char *
-collapse_lines(const char *const *lines, size_t n, bool merge)
+collapse_rule_lines(const struct map_rule *r, const char *const *lines,
+					size_t n, bool merge)
 {
 	char err[256];
-	struct map_plan *p = map_plan_new(&rule, src, 4, "shop", "t0", err,
+	struct map_plan *p = map_plan_new(r, src, 4, "shop", "t0", err,
 									  sizeof(err));
 	struct batch *b = make_batch(lines, n);
 	struct collapse *c = collapse_new();
@@ -81,6 +82,12 @@ collapse_lines(const char *const *lines, size_t n, bool merge)
 	batch_free(b);
 	map_plan_free(p);
 	return text;
+}
+
+static char *
+collapse_lines(const char *const *lines, size_t n, bool merge)
+{
+	return collapse_rule_lines(&rule, lines, n, merge);
 }
 
 #define I(id, name, bio)                                                       \
@@ -148,6 +155,33 @@ test_insert_then_delete_is_delete(void **state)
 	(void) state;
 	assert_string_equal(t, "1\tD\tD\t0/30\t5\t2026-01-01 00:00:00+00\t"
 						   "{t,t,t,t}\t3\t\\N\t\\N\t\\N\n");
+	free(t);
+}
+
+/* Soft delete: an order placed and cancelled in one batch must still
+ * arrive, with its values, marked deleted (sop 'D'). */
+static void
+test_soft_delete_keeps_row_of_batch(void **state)
+{
+	const char *lines[] = {I("3", "\"x\"", "\"y\""), U_PARTIAL("3", "\"z\""),
+						   D("3"), U_PARTIAL("4", "\"p\""), D("4"), D("5"),
+						   I("6", "\"a\"", "null"), D("6"),
+						   I("6", "\"b\"", "null")};
+	struct map_rule r = rule;
+	char *t;
+
+	(void) state;
+	r.on_delete = MAP_DELETE_SOFT;
+	r.soft_delete_column = "deleted_at";
+	t = collapse_rule_lines(&r, lines, 9, true);
+	assert_string_equal(t, "1\tU\tD\t0/30\t5\t2026-01-01 00:00:00+00\t"
+						   "{t,t,t,t}\t3\tz\ty\t\\\\x01\n"
+						   "2\tP\tD\t0/30\t5\t2026-01-01 00:00:00+00\t"
+						   "{t,t,f,t}\t4\tp\t\\N\t\\\\x01\n"
+						   "3\tD\tD\t0/30\t5\t2026-01-01 00:00:00+00\t"
+						   "{t,t,t,t}\t5\t\\N\t\\N\t\\N\n"
+						   "4\tU\tI\t0/10\t5\t2026-01-01 00:00:00+00\t"
+						   "{t,t,t,t}\t6\tb\t\\N\t\\\\x00ff\n");
 	free(t);
 }
 
@@ -228,9 +262,10 @@ test_plan_sql(void **state)
 	assert_string_equal(p->remove,
 						"UPDATE \"analytics\".\"fact_users\" t SET "
 						"\"deleted_at\" = m._ts FROM (SELECT (s.\"id\") AS "
-						"\"k\", s._ts FROM pg_temp.\"t1\" s WHERE s._op IN "
-						"('D') AND s._seq BETWEEN $1 AND $2) m WHERE t.\"k\" "
-						"= m.\"k\"");
+						"\"k\", s._ts FROM pg_temp.\"t1\" s WHERE "
+						"(s._op = 'D' OR s._sop = 'D') AND s._seq BETWEEN $1 "
+						"AND $2) m WHERE t.\"k\" = m.\"k\"");
+	assert_true(p->soft_delete);
 	/* Partial rows: v is present only if name (referenced) is. */
 	assert_non_null(strstr(p->update_partial,
 						   "(upper(Name) || 'id') AS \"v\", (s._present[2]) "
@@ -296,6 +331,7 @@ main(void)
 		cmocka_unit_test(test_partial_update_alone_is_partial),
 		cmocka_unit_test(test_delete_then_reinsert_ends_present),
 		cmocka_unit_test(test_insert_then_delete_is_delete),
+		cmocka_unit_test(test_soft_delete_keeps_row_of_batch),
 		cmocka_unit_test(test_key_change_deletes_old_key),
 		cmocka_unit_test(test_append_keeps_every_row),
 		cmocka_unit_test(test_plan_sql),
