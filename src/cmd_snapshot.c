@@ -23,7 +23,7 @@ on_stop(int sig)
 }
 
 /*
- * The backfill protocol (docs/architecture.md, "Backfill"):
+ * The backfill protocol (docs/snapshots.md, "Backfill"):
  *  1. lock the source's checkpoint row in an analytics transaction; the
  *     running `walpipe run` commits nothing more until step 4 (it keeps
  *     its batch and waits, see sink_pg_apply's SINK_BUSY);

@@ -431,7 +431,7 @@ exec_params(struct sink_pg *s, const char *what, int n,
  * Inside a transaction: lock this source's checkpoint row, without
  * waiting.  `walpipe snapshot --table` holds the lock for the whole copy
  * of a table, from before its snapshot is taken until its rows commit, so
- * no batch of the stream commits in between (see docs/architecture.md);
+ * no batch of the stream commits in between (see docs/snapshots.md);
  * `walpipe dlq retry` holds it while it rewrites fact rows, so a retry and
  * a batch never interleave or deadlock on a fact row.
  * STEP_BUSY: it is held; roll back, keep the batch, try again.
@@ -479,7 +479,7 @@ skips_free(struct sink_pg *s)
  * tables copied into empty facts (initial or resumed snapshots).  Not
  * backfills: their copy lands on facts that may hold rows deleted since,
  * so every change after the checkpoint must still be applied, in order,
- * on top of the copy (see docs/architecture.md).
+ * on top of the copy (see docs/snapshots.md).
  */
 static enum step
 load_skips(struct sink_pg *s, lsn_t lo, char *errbuf, size_t errlen)
