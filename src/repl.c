@@ -1,5 +1,6 @@
 /* repl.c: the logical replication client: connect, check, start, stream, confirm. */
 #include "walpipe/repl.h"
+#include "walpipe/clock.h"
 
 #include "walpipe/buf.h"
 #include "walpipe/mem.h"
@@ -27,24 +28,6 @@ struct repl_stream {
 	bool streaming;		   /* START_REPLICATION succeeded: in CopyBoth */
 	int64_t last_status;   /* monotonic ms of the last status update */
 };
-
-static int64_t
-now_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t
-now_real_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 /* libpq messages end in a newline; error texts here must not. */
 static void
@@ -323,7 +306,7 @@ repl_open(const struct repl_config *cfg, struct repl_info *info_out,
 	buf_free(&q);
 	s->streaming = true;
 	s->received = s->confirmed = s->sent_flush = start;
-	s->last_status = now_mono_ms();
+	s->last_status = clock_mono_ms();
 	if (info_out)
 		*info_out = info;
 	*res = REPL_OK;
@@ -355,14 +338,14 @@ repl_send_status(struct repl_stream *s, bool force, char *errbuf,
 				 size_t errlen)
 {
 	char msg[REPLPROTO_STATUS_LEN];
-	int64_t now = now_mono_ms();
+	int64_t now = clock_mono_ms();
 	lsn_t flush, write;
 
 	if (!force && now - s->last_status < s->status_interval_ms)
 		return REPL_OK;
 	flush = repl_flush_position(s);
 	write = s->received > flush ? s->received : flush;
-	replproto_build_status(msg, write, flush, flush, now_real_us());
+	replproto_build_status(msg, write, flush, flush, clock_wall_us());
 	if (PQputCopyData(s->conn, msg, sizeof(msg)) <= 0 ||
 		PQflush(s->conn) != 0) {
 		set_pq_error(errbuf, errlen, "could not send standby status update",
@@ -378,7 +361,7 @@ enum repl_result
 repl_next(struct repl_stream *s, struct repl_data *out, int timeout_ms,
 		  char *errbuf, size_t errlen)
 {
-	int64_t deadline = timeout_ms < 0 ? -1 : now_mono_ms() + timeout_ms;
+	int64_t deadline = timeout_ms < 0 ? -1 : clock_mono_ms() + timeout_ms;
 
 	for (;;) {
 		struct replproto_msg m;
@@ -442,7 +425,7 @@ repl_next(struct repl_stream *s, struct repl_data *out, int timeout_ms,
 		/* Nothing buffered: sleep until data, the next status, or the
 		 * caller's deadline, whichever comes first. */
 		{
-			int64_t now = now_mono_ms();
+			int64_t now = clock_mono_ms();
 			int64_t wait = s->last_status + s->status_interval_ms - now;
 			struct pollfd pfd;
 
@@ -471,7 +454,7 @@ repl_next(struct repl_stream *s, struct repl_data *out, int timeout_ms,
 							 PQerrorMessage(s->conn));
 				return REPL_RETRY;
 			}
-			if (n == 0 && deadline >= 0 && now_mono_ms() >= deadline)
+			if (n == 0 && deadline >= 0 && clock_mono_ms() >= deadline)
 				return REPL_TIMEOUT;
 		}
 	}

@@ -1,5 +1,6 @@
 /* run.c: the apply loop of `walpipe run`: stream, batch, apply, checkpoint, confirm. */
 #include "walpipe/run.h"
+#include "walpipe/clock.h"
 
 #include "walpipe/batch.h"
 #include "walpipe/buf.h"
@@ -69,15 +70,6 @@ struct session {
 	 * still does not fit the fresh plan, re-reading cannot help. */
 	lsn_t replan_lsn;
 };
-
-int64_t
-run_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Between apply steps: keep wal_sender_timeout from firing. */
 static void
@@ -227,7 +219,7 @@ session_flush(struct session *s)
 		return SESSION_OK; /* nothing to do; not an end */
 	}
 	uint64_t dead_before = s->stats.dead_letters;
-	int64_t t0 = run_mono_ms();
+	int64_t t0 = clock_mono_ms();
 
 	for (bool waiting = false;; waiting = true) {
 		if (batch_count(s->batch) == 0)
@@ -262,7 +254,7 @@ session_flush(struct session *s)
 						   batch_text(s->batch, bc->table), (char) bc->action,
 						   true);
 		}
-		metrics_batch(s->metrics, (double) (run_mono_ms() - t0) / 1000.0,
+		metrics_batch(s->metrics, (double) (clock_mono_ms() - t0) / 1000.0,
 					  s->stats.dead_letters - dead_before);
 		s->batches++;
 		s->applied_any = true;
@@ -290,7 +282,7 @@ static bool
 batch_due(const struct session *s)
 {
 	return s->batch_started &&
-		   run_mono_ms() - s->batch_started >= s->rs->max_delay_ms;
+		   clock_mono_ms() - s->batch_started >= s->rs->max_delay_ms;
 }
 
 static enum session_end session_check_shape(struct session *s,
@@ -332,7 +324,7 @@ session_handle(struct session *s, const struct w2j_change *c,
 			snprintf(s->last_commit_time, sizeof(s->last_commit_time), "%s",
 					 s->txn_time);
 			if (!s->batch_started)
-				s->batch_started = run_mono_ms();
+				s->batch_started = clock_mono_ms();
 		}
 		s->skip_txn = false;
 		if (batch_full(s) || batch_due(s))
@@ -360,7 +352,7 @@ session_handle(struct session *s, const struct w2j_change *c,
 		if (c->action == W2J_MESSAGE && c->lsn + 1 > s->last_complete) {
 			s->last_complete = c->lsn + 1;
 			if (!s->batch_started)
-				s->batch_started = run_mono_ms();
+				s->batch_started = clock_mono_ms();
 		}
 		return SESSION_OK;
 	}
@@ -387,7 +379,7 @@ session_handle(struct session *s, const struct w2j_change *c,
 		return SESSION_FATAL;
 	}
 	if (!s->batch_started)
-		s->batch_started = run_mono_ms();
+		s->batch_started = clock_mono_ms();
 	if (batch_full(s)) {
 		/* A transaction bigger than a batch: apply it in pieces. */
 		e = session_flush(s);
@@ -712,7 +704,7 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 	enum session_end e;
 	char err[2048];
 	char l1[LSN_STRLEN], l2[LSN_STRLEN];
-	int64_t last_progress = run_mono_ms(), last_maint = run_mono_ms();
+	int64_t last_progress = clock_mono_ms(), last_maint = clock_mono_ms();
 	uint64_t last_received = 0;
 
 	/* Kafka alone has no analytics database: the slot is its checkpoint. */
@@ -800,7 +792,7 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 	s->refresh_due = wp_calloc(rs->nrefresh ? rs->nrefresh : 1,
 							   sizeof(*s->refresh_due));
 	for (size_t i = 0; i < rs->nrefresh; i++)
-		s->refresh_due[i] = run_mono_ms() + rs->refresh[i].every_ms;
+		s->refresh_due[i] = clock_mono_ms() + rs->refresh[i].every_ms;
 	wp_log(LOG_INFO,
 		   "streaming slot \"%s\" from checkpoint %s%s (source at %s), "
 		   "%zu mapping(s)",
@@ -822,7 +814,7 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 		struct repl_data d;
 		struct w2j_change c;
 		int wait = 1000;
-		int64_t now = run_mono_ms();
+		int64_t now = clock_mono_ms();
 
 		if (s->batch_started) {
 			int64_t left = s->batch_started + rs->max_delay_ms - now;
@@ -847,7 +839,7 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 		e = session_poll_kafka(s, 0);
 		if (e != SESSION_OK)
 			return e;
-		now = run_mono_ms();
+		now = clock_mono_ms();
 		if (!s->in_txn && batch_due(s)) {
 			e = session_flush(s);
 			if (e != SESSION_OK)
@@ -968,7 +960,7 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 				wp_log(LOG_WARNING, "%s.%s: %s", rs->refresh[i].view_schema,
 					   rs->refresh[i].view_table, err);
 			}
-			s->refresh_due[i] = run_mono_ms() + rs->refresh[i].every_ms;
+			s->refresh_due[i] = clock_mono_ms() + rs->refresh[i].every_ms;
 		}
 		if (s->sink && now - last_maint >= 3600 * 1000) {
 			if (sink_pg_maintain(s->sink, err, sizeof(err)) != SINK_OK)
@@ -1017,7 +1009,7 @@ run_loop(const struct run_settings *rs, const struct run_control *ctl)
 	while (!*ctl->stop) {
 		struct session s;
 		enum session_end e;
-		int64_t started = run_mono_ms();
+		int64_t started = clock_mono_ms();
 
 		if (*ctl->reload) {
 			const struct run_settings *next;
@@ -1046,7 +1038,7 @@ run_loop(const struct run_settings *rs, const struct run_control *ctl)
 			break;
 		/* A session that ran a while or applied something resets the
 		 * backoff: the failure is new, not a repeat. */
-		if (s.applied_any || run_mono_ms() - started > 60000)
+		if (s.applied_any || clock_mono_ms() - started > 60000)
 			backoff_ms = 1000;
 		metrics_reconnect(ctl->metrics);
 		wp_log(LOG_INFO, "reconnecting in %.1f s", backoff_ms / 1000.0);

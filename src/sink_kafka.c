@@ -1,5 +1,6 @@
 /* sink_kafka.c: the Kafka sink: an idempotent librdkafka producer and its delivered watermark. */
 #include "walpipe/sink_kafka.h"
+#include "walpipe/clock.h"
 
 #include "walpipe/version.h"
 
@@ -54,24 +55,6 @@ struct sink_kafka {
 	int64_t full_since;	  /* ms the queue has been full, 0: not */
 	bool full_logged;
 };
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t
-wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /*
  * Errors of a message that no resend can fix: the message itself, the
@@ -143,7 +126,7 @@ on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
 	struct sink_kafka *k = opaque;
 	char fatal[512];
-	int64_t now = mono_ms();
+	int64_t now = clock_mono_ms();
 
 	if (err == RD_KAFKA_RESP_ERR__FATAL) {
 		rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
@@ -375,8 +358,8 @@ produce_one(struct sink_kafka *k, const struct kafka_change *kc, bool tombstone,
 		/* Back-pressure: stop reading the stream, keep the source
 		 * connection alive, wait for deliveries to make room. */
 		if (k->full_since == 0)
-			k->full_since = mono_ms();
-		if (!k->full_logged && mono_ms() - k->full_since >= 10000) {
+			k->full_since = clock_mono_ms();
+		if (!k->full_logged && clock_mono_ms() - k->full_since >= 10000) {
 			wp_log(LOG_WARNING,
 				   "the Kafka producer queue has been full for 10 s: "
 				   "reading from the source is paused until the brokers "
@@ -394,7 +377,7 @@ produce_one(struct sink_kafka *k, const struct kafka_change *kc, bool tombstone,
 	if (k->full_logged)
 		wp_log(LOG_INFO, "the Kafka producer queue has room again after "
 						 "%.1f s",
-			   (double) (mono_ms() - k->full_since) / 1000.0);
+			   (double) (clock_mono_ms() - k->full_since) / 1000.0);
 	k->full_since = 0;
 	k->full_logged = false;
 	k->produced++;
@@ -418,7 +401,7 @@ produce_change(struct sink_kafka *k, const struct kafka_change *kc,
 	kafka_msg_topic(&k->topic, k->topic_tmpl, k->source, c->schema, c->table);
 	kafka_msg_key(&k->key, c);
 	if (k->debezium) {
-		struct kafka_msg_ctx ctx = {k->source, kc->commit_ms, wall_ms()};
+		struct kafka_msg_ctx ctx = {k->source, kc->commit_ms, clock_wall_ms()};
 
 		kafka_msg_debezium(&k->value, c, &ctx);
 	} else {
@@ -491,7 +474,7 @@ enum kafka_result
 sink_kafka_drain(struct sink_kafka *k, int timeout_ms, void (*tick)(void *),
 				 void *arg, char *errbuf, size_t errlen)
 {
-	int64_t until = mono_ms() + timeout_ms;
+	int64_t until = clock_mono_ms() + timeout_ms;
 	enum kafka_result r;
 
 	do {
@@ -500,7 +483,7 @@ sink_kafka_drain(struct sink_kafka *k, int timeout_ms, void (*tick)(void *),
 			return r;
 		if (tick)
 			tick(arg);
-	} while (txntrack_pending(k->track) > 0 && mono_ms() < until);
+	} while (txntrack_pending(k->track) > 0 && clock_mono_ms() < until);
 	return KAFKA_OK;
 }
 

@@ -1,5 +1,6 @@
 /* snapshot.c: copy the existing rows of mapped tables, read in an exported snapshot, through the mappings. */
 #include "walpipe/snapshot.h"
+#include "walpipe/clock.h"
 
 #include "walpipe/batch.h"
 #include "walpipe/buf.h"
@@ -190,7 +191,7 @@ reader_copy(struct reader *w, struct table *tb)
 	char lsn_text[LSN_STRLEN], err[2048];
 	char *q, *line = NULL;
 	uint64_t rows = 0;
-	int64_t last_prog = run_mono_ms();
+	int64_t last_prog = clock_mono_ms();
 	PGresult *r;
 	enum sink_result sr;
 	int n;
@@ -253,13 +254,13 @@ reader_copy(struct reader *w, struct table *tb)
 			batch_bytes(w->batch) >= job->rs->max_bytes) {
 			if (!reader_flush(w, tb, rows) || aborted(sh))
 				return false;
-			if (run_mono_ms() - last_prog >= 1000) {
+			if (clock_mono_ms() - last_prog >= 1000) {
 				/* Progress is best effort: a failure shows in the data
 				 * connection soon enough. */
 				sink_pg_snapshot_progress(w->prog, tb->name, job->kind, false,
 										  lsn, rows, tb->estimate, err,
 										  sizeof(err));
-				last_prog = run_mono_ms();
+				last_prog = clock_mono_ms();
 			}
 		}
 	}
@@ -288,7 +289,7 @@ reader_copy(struct reader *w, struct table *tb)
 	}
 	pthread_mutex_lock(&sh->lock);
 	tb->state = TABLE_DONE;
-	tb->finished_ms = run_mono_ms();
+	tb->finished_ms = clock_mono_ms();
 	pthread_mutex_unlock(&sh->lock);
 	return true;
 }
@@ -341,7 +342,7 @@ reader_main(void *arg)
 		if (!sh->abort && sh->next < sh->nt) {
 			tb = &sh->t[sh->next++];
 			tb->state = TABLE_COPYING;
-			tb->started_ms = run_mono_ms();
+			tb->started_ms = clock_mono_ms();
 		}
 		pthread_mutex_unlock(&sh->lock);
 		if (tb == NULL || !reader_copy(w, tb))
@@ -393,7 +394,7 @@ snapshot_run(struct snapshot_job *job)
 	struct shared sh;
 	struct reader *readers;
 	int nreaders = job->workers < 1 ? 1 : job->workers;
-	int64_t t0 = run_mono_ms(), last_log = t0;
+	int64_t t0 = clock_mono_ms(), last_log = t0;
 	bool released = false;
 	char l1[LSN_STRLEN];
 	sigset_t block, old;
@@ -470,7 +471,7 @@ snapshot_run(struct snapshot_job *job)
 			if (sh.res == SNAPSHOT_OK)
 				sh.res = SNAPSHOT_STOPPED;
 		}
-		now = run_mono_ms();
+		now = clock_mono_ms();
 		for (size_t i = 0; i < sh.nt; i++)
 			if (sh.t[i].state != TABLE_PENDING)
 				metrics_snapshot(job->metrics, sh.t[i].name, sh.t[i].rows,
@@ -505,14 +506,14 @@ snapshot_run(struct snapshot_job *job)
 		for (size_t i = 0; i < sh.nt; i++) {
 			char d[200];
 
-			describe(&sh.t[i], run_mono_ms(), d, sizeof(d));
+			describe(&sh.t[i], clock_mono_ms(), d, sizeof(d));
 			wp_log(LOG_INFO, "snapshot: %s: copied %s", sh.t[i].name, d);
 			total += sh.t[i].rows;
 		}
 		wp_log(LOG_NOTICE,
 			   "snapshot (%s) done: %llu rows of %zu table(s) in %.1f s",
 			   job->kind, (unsigned long long) total, sh.nt,
-			   (double) (run_mono_ms() - t0) / 1000.0);
+			   (double) (clock_mono_ms() - t0) / 1000.0);
 	} else if (sh.res == SNAPSHOT_STOPPED) {
 		wp_log(LOG_NOTICE, "snapshot stopped; tables not done are copied "
 						   "again on the next start");

@@ -69,8 +69,6 @@ struct run_control {
  */
 int run_loop(const struct run_settings *rs, const struct run_control *ctl);
 
-/* Milliseconds of CLOCK_MONOTONIC: for intervals and deadlines. */
-int64_t run_mono_ms(void);
 
 /* The analytics sink's settings of rs (strings borrowed from rs). */
 void run_sink_config(const struct run_settings *rs, struct sink_pg_config *out);

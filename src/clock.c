@@ -1,0 +1,31 @@
+/* clock.c: the clocks the shell reads: monotonic for intervals, real time for the wire. */
+#include "walpipe/clock.h"
+
+#include <time.h>
+
+static int64_t
+read_us(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t
+clock_mono_ms(void)
+{
+	return read_us(CLOCK_MONOTONIC) / 1000;
+}
+
+int64_t
+clock_wall_ms(void)
+{
+	return read_us(CLOCK_REALTIME) / 1000;
+}
+
+int64_t
+clock_wall_us(void)
+{
+	return read_us(CLOCK_REALTIME);
+}
