@@ -182,15 +182,6 @@ mapping_of(const struct wp_config *cfg, const char *source_table,
 	return cfg->nmappings;
 }
 
-static const struct w2j_column *
-find_column(const struct w2j_column *cols, size_t n, const char *name)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(cols[i].name, name) == 0)
-			return &cols[i];
-	return NULL;
-}
-
 /*
  * Put the row that stands for dead letter dl into t's temp table and say
  * which statement applies it (NULL: nothing to apply).  An upsert takes
@@ -227,7 +218,7 @@ retry_stage_row(struct retry *r, struct retry_target *t, PGresult *dl,
 
 		for (size_t i = 0; i < t->nkey; i++) {
 			const struct w2j_column *col =
-				find_column(kc, nk, t->plan->tmp_cols[t->keycol[i]]);
+				w2j_find_column(kc, nk, t->plan->tmp_cols[t->keycol[i]]);
 
 			if (col == NULL) {
 				snprintf(r->err, sizeof(r->err),
@@ -260,7 +251,7 @@ retry_stage_row(struct retry *r, struct retry_target *t, PGresult *dl,
 		own = wp_calloc(ntmp + 1, sizeof(*own));
 		for (size_t k = 0; k < ntmp; k++) {
 			const struct w2j_column *col =
-				find_column(cols, n, t->plan->tmp_cols[k]);
+				w2j_find_column(cols, n, t->plan->tmp_cols[k]);
 
 			params[6 + k] = col ? col->value : NULL;
 			/* wal2json sends bytea as bare hex digits. */

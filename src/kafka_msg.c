@@ -81,15 +81,6 @@ kafka_msg_topic(struct buf *out, const char *tmpl, const char *source,
 	}
 }
 
-static const struct w2j_column *
-find_column(const struct w2j_column *cols, size_t n, const char *name)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(cols[i].name, name) == 0)
-			return &cols[i];
-	return NULL;
-}
-
 bool
 kafka_msg_key(struct buf *out, const struct w2j_change *c)
 {
@@ -102,9 +93,9 @@ kafka_msg_key(struct buf *out, const struct w2j_change *c)
 		const struct w2j_column *v = NULL;
 
 		if (c->action != W2J_DELETE)
-			v = find_column(c->columns, c->ncolumns, c->pk[i].name);
+			v = w2j_find_column(c->columns, c->ncolumns, c->pk[i].name);
 		if (v == NULL)
-			v = find_column(c->identity, c->nidentity, c->pk[i].name);
+			v = w2j_find_column(c->identity, c->nidentity, c->pk[i].name);
 		if (v == NULL) {
 			/* A key column in neither row: no usable key. */
 			out->len = start;

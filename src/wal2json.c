@@ -43,6 +43,15 @@ colvec_free(struct colvec *cv)
 	cv->n = cv->cap = 0;
 }
 
+const struct w2j_column *
+w2j_find_column(const struct w2j_column *cols, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(cols[i].name, name) == 0)
+			return &cols[i];
+	return NULL;
+}
+
 void
 w2j_decoder_free(struct w2j_decoder *dec)
 {

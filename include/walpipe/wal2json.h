@@ -91,6 +91,10 @@ struct w2j_decoder *w2j_decoder_new(void);
 /* NULL-safe. */
 void w2j_decoder_free(struct w2j_decoder *dec);
 
+/* The column called name among cols[0..n), or NULL.  Pure. */
+const struct w2j_column *w2j_find_column(const struct w2j_column *cols,
+										 size_t n, const char *name);
+
 /*
  * Decode one message of len bytes (need not be NUL-terminated) into *out.
  *
