@@ -13,8 +13,12 @@ run_start "$T/shop.yaml" "$T/run.log"
 trap 'kill -9 $pid 2>/dev/null || true' EXIT
 src -c "SELECT 1 FROM pg_copy_logical_replication_slot('walpipe_shop', 'witness')" >/dev/null
 
-# SIGTERM while a workload streams in.
-(run_workload 1 300; run_small_txns 40; run_workload 2 200) >/dev/null 2>&1 &
+# SIGTERM while a workload streams in.  Start it once walpipe streams: on
+# its first start it copies the (empty) tables first, and a fast machine
+# could otherwise finish the workload before the first batch lands.
+for _ in $(seq 1 300); do grep -q 'streaming slot' "$T/run.log" && break; sleep 0.05; done
+grep -q 'streaming slot' "$T/run.log" || fail "walpipe did not start streaming"
+(run_workload 1 300; run_small_txns 150; run_workload 2 200) >/dev/null 2>&1 &
 wl=$!
 # Wait until changes are flowing, so the signal lands mid-stream.
 for _ in $(seq 1 300); do
