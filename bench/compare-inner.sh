@@ -62,6 +62,7 @@ source: { name: $2, conninfo: "$SRC", slot: $3, create_slot: false,
           tables: [public.oltp, public.huge, public.wide, public.lat, public.fence] }
 target: { conninfo: "$(anadb "$4")", schema: walpipe }
 batch: { max_changes: 10000, max_bytes: 16MB, max_delay: 200ms }
+snapshot: never
 $([ "$4" = wpb ] && echo "staging: { table: staging.raw_events, partition: month }")
 log: { level: warning }
 mappings:
