@@ -2,6 +2,7 @@
 #include "walpipe/run.h"
 #include "walpipe/clock.h"
 
+#include "walpipe/applier.h"
 #include "walpipe/batch.h"
 #include "walpipe/buf.h"
 #include "walpipe/catalog.h"
@@ -42,8 +43,11 @@ struct session {
 	struct sink_target *targets;
 	size_t ntargets;
 	struct w2j_decoder *dec;
-	struct batch *batch;
+	struct batch *batch;	 /* being filled */
+	struct batch *spare;	 /* the next to fill; NULL while applying */
+	struct applier *applier; /* NULL: Kafka alone, or not streaming yet */
 	struct checkpoint ckpt;	 /* what is committed in analytics */
+	struct checkpoint queued; /* what will be once the applier is done */
 	lsn_t last_complete;	 /* end of the last whole txn received */
 	char last_commit_time[40];
 	/* The transaction being received. */
@@ -190,18 +194,102 @@ table_wanted(const struct session *s, const struct w2j_change *c)
 	return false;
 }
 
+/* A batch is committed with checkpoint ckpt: count it, then confirm. */
+static void
+session_applied(struct session *s, const struct batch *b,
+				const struct checkpoint *ckpt, const struct sink_stats *st,
+				double seconds)
+{
+	char l1[LSN_STRLEN];
+
+	if (batch_count(b) > 0) {
+		for (size_t i = 0; i < batch_count(b); i++) {
+			const struct batch_change *bc = batch_get(b, i);
+
+			metrics_change(s->metrics, batch_text(b, bc->schema),
+						   batch_text(b, bc->table), (char) bc->action, true);
+		}
+		metrics_batch(s->metrics, seconds, st->dead_letters);
+		s->batches++;
+		s->applied_any = true;
+		wp_log(LOG_DEBUG, "applied batch of %zu changes up to %s in %.3f s",
+			   batch_count(b), lsn_format(ckpt->lsn, l1), seconds);
+	}
+	s->stats.staged += st->staged;
+	s->stats.applied += st->applied;
+	s->stats.dead_letters += st->dead_letters;
+	s->stats.statements += st->statements;
+	s->ckpt = *ckpt;
+	/* The commit is durable: only now may the slot forget it. */
+	session_confirm(s);
+	metrics_positions(s->metrics, s->ckpt.lsn, repl_server_end(s->stream),
+					  s->ckpt.last_commit_time);
+}
+
 /*
- * Commit the batch in hand with the checkpoint it reaches: whole
- * transactions up to last_complete, plus, when a transaction is open, its
- * first txn_pos changes.  Confirms the slot only at a transaction end.
+ * Take the applier's finished job, waiting up to timeout_ms for it: the
+ * batch comes back as the spare, the committed checkpoint is confirmed.
+ * A failed job ends the session; nothing of it was confirmed.
+ */
+static enum session_end
+session_collect(struct session *s, int timeout_ms)
+{
+	struct applier_result r;
+	enum session_end e = SESSION_OK;
+
+	if (s->applier == NULL || !applier_wait(s->applier, timeout_ms, &r))
+		return SESSION_OK;
+	s->spare = r.batch;
+	if (r.res == SINK_OK)
+		session_applied(s, r.batch, &r.ckpt, &r.stats, r.seconds);
+	else {
+		wp_log(LOG_ERROR, "%s", r.err);
+		e = r.res == SINK_RETRY ? SESSION_RETRY : SESSION_FATAL;
+	}
+	batch_reset(s->spare);
+	return e;
+}
+
+/*
+ * Wait until the applier has nothing in hand, keeping the walsender
+ * answered meanwhile (its wal_sender_timeout would end the stream).
+ */
+static enum session_end
+session_drain(struct session *s)
+{
+	bool told = false;
+
+	while (s->applier && applier_busy(s->applier)) {
+		enum session_end e = session_collect(s, 100);
+
+		if (e != SESSION_OK)
+			return e;
+		session_tick(s);
+		/* `walpipe snapshot --table` or `walpipe dlq retry` holds the
+		 * checkpoint until its rows commit; the applier keeps its batch
+		 * and tries again. */
+		if (!told && applier_lock_waiting(s->applier)) {
+			wp_log(LOG_NOTICE, "waiting for a backfill (walpipe snapshot "
+							   "--table) or a dead letter retry to commit "
+							   "before applying more");
+			told = true;
+		}
+	}
+	return SESSION_OK;
+}
+
+/*
+ * Hand the batch in hand to the applier with the checkpoint it reaches:
+ * whole transactions up to last_complete, plus, when a transaction is
+ * open, its first txn_pos changes.  Waits for the batch before it first:
+ * at most one is in flight, so batches commit in stream order.  The slot
+ * is confirmed when the commit is collected, never before.
  */
 static enum session_end
 session_flush(struct session *s)
 {
-	struct checkpoint next = s->ckpt;
-	enum sink_result res;
-	char err[2048];
-	char l1[LSN_STRLEN];
+	struct checkpoint next = s->queued;
+	enum session_end e;
 
 	next.lsn = s->last_complete;
 	next.txn_end = LSN_INVALID;
@@ -212,62 +300,30 @@ session_flush(struct session *s)
 	}
 	snprintf(next.last_commit_time, sizeof(next.last_commit_time), "%s",
 			 s->last_commit_time);
-	if (batch_count(s->batch) == 0 && next.lsn == s->ckpt.lsn &&
-		next.txn_end == s->ckpt.txn_end &&
-		next.txn_applied == s->ckpt.txn_applied) {
+	if (batch_count(s->batch) == 0 && next.lsn == s->queued.lsn &&
+		next.txn_end == s->queued.txn_end &&
+		next.txn_applied == s->queued.txn_applied) {
 		s->batch_started = 0;
 		return SESSION_OK; /* nothing to do; not an end */
 	}
-	uint64_t dead_before = s->stats.dead_letters;
-	int64_t t0 = clock_mono_ms();
-
-	for (bool waiting = false;; waiting = true) {
-		if (batch_count(s->batch) == 0)
-			res = s->sink ? sink_pg_write_checkpoint(s->sink, &next, err,
-													 sizeof(err))
-						  : SINK_OK; /* Kafka alone: the slot is the checkpoint */
-		else
-			res = sink_pg_apply(s->sink, s->batch, s->targets, s->ntargets,
-								&next, session_tick, s, &s->stats, err,
-								sizeof(err));
-		if (res != SINK_BUSY)
-			break;
-		/* `walpipe snapshot --table` or `walpipe dlq retry` holds the
-		 * checkpoint until its rows commit.  Keep the batch in hand (and
-		 * the walsender answered) and try again. */
-		if (!waiting)
-			wp_log(LOG_NOTICE, "waiting for a backfill (walpipe snapshot "
-							   "--table) or a dead letter retry to commit "
-							   "before applying more");
-		session_tick(s);
-		usleep(200 * 1000);
-	}
-	if (res != SINK_OK) {
-		wp_log(LOG_ERROR, "%s", err);
-		return res == SINK_RETRY ? SESSION_RETRY : SESSION_FATAL;
-	}
-	if (batch_count(s->batch) > 0) {
-		for (size_t i = 0; i < batch_count(s->batch); i++) {
-			const struct batch_change *bc = batch_get(s->batch, i);
-
-			metrics_change(s->metrics, batch_text(s->batch, bc->schema),
-						   batch_text(s->batch, bc->table), (char) bc->action,
-						   true);
-		}
-		metrics_batch(s->metrics, (double) (clock_mono_ms() - t0) / 1000.0,
-					  s->stats.dead_letters - dead_before);
-		s->batches++;
-		s->applied_any = true;
-		wp_log(LOG_DEBUG, "applied batch of %zu changes up to %s",
-			   batch_count(s->batch), lsn_format(next.lsn, l1));
-	}
-	s->ckpt = next;
-	batch_reset(s->batch);
 	s->batch_started = 0;
-	/* The commit is durable: only now may the slot forget it. */
-	session_confirm(s);
-	metrics_positions(s->metrics, s->ckpt.lsn, repl_server_end(s->stream),
-					  s->ckpt.last_commit_time);
+	if (s->applier == NULL) {
+		/* Kafka alone: the slot is the checkpoint. */
+		struct sink_stats none;
+
+		memset(&none, 0, sizeof(none));
+		s->queued = next;
+		session_applied(s, s->batch, &next, &none, 0.0);
+		batch_reset(s->batch);
+		return SESSION_OK;
+	}
+	e = session_drain(s);
+	if (e != SESSION_OK)
+		return e;
+	applier_submit(s->applier, s->batch, &next);
+	s->batch = s->spare;
+	s->spare = NULL;
+	s->queued = next;
 	return SESSION_OK;
 }
 
@@ -303,9 +359,10 @@ session_handle(struct session *s, const struct w2j_change *c,
 		s->txn_pos = 0;
 		/* Whole transactions the checkpoint covers are skipped; of a
 		 * transaction applied in pieces, the pieces already in. */
-		s->skip_txn = c->nextlsn <= s->ckpt.lsn;
-		s->txn_skip = (s->ckpt.txn_end == c->nextlsn) ? s->ckpt.txn_applied
-													  : 0;
+		s->skip_txn = c->nextlsn <= s->queued.lsn;
+		s->txn_skip = (s->queued.txn_end == c->nextlsn)
+						  ? s->queued.txn_applied
+						  : 0;
 		snprintf(s->txn_time, sizeof(s->txn_time), "%s",
 				 c->timestamp ? c->timestamp : "");
 		if (s->kafka) {
@@ -431,6 +488,8 @@ session_check_shape(struct session *s, const struct w2j_change *c)
 			   c->schema, c->table, lsn_format(c->lsn, l1), col);
 		s->txn_pos--;
 		e = session_flush(s);
+		if (e == SESSION_OK)
+			e = session_drain(s);
 		s->replan_lsn = c->lsn;
 		return e == SESSION_OK ? SESSION_REPLAN : e;
 	}
@@ -440,6 +499,9 @@ session_check_shape(struct session *s, const struct w2j_change *c)
 static void
 session_free(struct session *s)
 {
+	/* First: the apply thread uses the sink and the targets. */
+	applier_free(s->applier);
+	batch_free(s->spare);
 	catalog_free_targets(s->targets, s->ntargets);
 	free(s->refresh_due);
 	PQfinish(s->hb_conn);
@@ -788,6 +850,11 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 		wp_log(LOG_INFO, "producing to Kafka from %s (%s)",
 			   lsn_format(info.confirmed_flush, l1), rs->kafka->brokers);
 	}
+	s->queued = s->ckpt;
+	if (s->sink) {
+		s->spare = batch_new(rs->max_bytes + (1 << 20));
+		s->applier = applier_new(s->sink, s->targets, s->ntargets);
+	}
 	session_confirm(s);
 	s->refresh_due = wp_calloc(rs->nrefresh ? rs->nrefresh : 1,
 							   sizeof(*s->refresh_due));
@@ -816,15 +883,37 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 		int wait = 1000;
 		int64_t now = clock_mono_ms();
 
+		bool busy = s->applier && applier_busy(s->applier);
+
 		if (s->batch_started) {
 			int64_t left = s->batch_started + rs->max_delay_ms - now;
 
 			wait = left < 0 ? 0 : (int) left;
 		}
+		/* Applying: look at it often, to confirm its commit soon. */
+		if (busy && wait > 5)
+			wait = 5;
+		/* Nothing applying and whole transactions in hand: only look
+		 * whether more is buffered; if not, apply them now. */
+		if (!busy && !s->in_txn && batch_count(s->batch) > 0)
+			wait = 0;
 		rr = repl_next(s->stream, &d, wait, err, sizeof(err));
 		if (rr == REPL_RETRY || rr == REPL_FATAL) {
 			wp_log(LOG_WARNING, "%s", err);
 			return rr == REPL_RETRY ? SESSION_RETRY : SESSION_FATAL;
+		}
+		/*
+		 * The stream ran dry while the applier idles: apply what is in
+		 * hand now rather than after max_delay.  Under load the applier
+		 * is rarely idle and batches grow by themselves while it works
+		 * (as a group commit does); under a light load this keeps the
+		 * commit-to-visible delay short.
+		 */
+		if (rr == REPL_TIMEOUT && !busy && !s->in_txn &&
+			batch_count(s->batch) > 0) {
+			e = session_flush(s);
+			if (e != SESSION_OK)
+				return e;
 		}
 		if (rr == REPL_OK) {
 			if (!w2j_decode(s->dec, d.payload, d.len, &c, err, sizeof(err))) {
@@ -836,6 +925,9 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 			if (e != SESSION_OK)
 				return e;
 		}
+		e = session_collect(s, 0);
+		if (e != SESSION_OK)
+			return e;
 		e = session_poll_kafka(s, 0);
 		if (e != SESSION_OK)
 			return e;
@@ -940,12 +1032,15 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 				s->hb_next = now + rs->heartbeat_ms;
 			}
 		}
-		/* Materialized views: between batches, never inside one. */
-		for (size_t i = 0; i < rs->nrefresh && !s->in_txn &&
-						   batch_count(s->batch) == 0;
-			 i++) {
+		/* Materialized views: between batches, never inside one; the
+		 * refresh uses the analytics connection, so the applier must be
+		 * done with its batch first. */
+		for (size_t i = 0; i < rs->nrefresh && !s->in_txn; i++) {
 			if (now < s->refresh_due[i])
 				continue;
+			e = session_drain(s);
+			if (e != SESSION_OK)
+				return e;
 			sr = sink_pg_refresh(s->sink, rs->refresh[i].view_schema,
 								 rs->refresh[i].view_table,
 								 rs->refresh[i].concurrently, session_tick, s,
@@ -963,6 +1058,9 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 			s->refresh_due[i] = clock_mono_ms() + rs->refresh[i].every_ms;
 		}
 		if (s->sink && now - last_maint >= 3600 * 1000) {
+			e = session_drain(s);
+			if (e != SESSION_OK)
+				return e;
 			if (sink_pg_maintain(s->sink, err, sizeof(err)) != SINK_OK)
 				wp_log(LOG_WARNING, "%s", err);
 			last_maint = now;
@@ -972,6 +1070,8 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 	if (*stop)
 		notify_stopping();
 	e = session_flush(s);
+	if (e == SESSION_OK)
+		e = session_drain(s);
 	if (e == SESSION_OK && s->kafka) {
 		/* Give Kafka a moment to take what it has in hand, so that a
 		 * clean stop confirms it and a restart does not send it again. */

@@ -23,6 +23,7 @@ struct sink_pg {
 	PGconn *conn;
 	struct sink_pg_config cfg;
 	char *qschema;	/* quoted walpipe schema */
+	char *lsource;	/* the source name as an SQL literal */
 	char *qstaging; /* quoted staging schema.table, or NULL */
 	struct buf q;	/* statement text scratch */
 	struct buf copy; /* COPY data scratch */
@@ -141,6 +142,24 @@ quote_ident_pq(PGconn *conn, const char *name)
 	char *q = PQescapeIdentifier(conn, name, strlen(name));
 	char *copy = wp_strdup(q ? q : "\"\"");
 
+	PQfreemem(q);
+	return copy;
+}
+
+/* The source name is checked by the configuration (a plain name), so
+ * escaping fails only when libpq is out of memory: abort, as wp_malloc. */
+static char *
+quote_literal_pq(PGconn *conn, const char *text)
+{
+	char *q = PQescapeLiteral(conn, text, strlen(text));
+	char *copy;
+
+	if (q == NULL) {
+		fprintf(stderr, "walpipe: could not quote \"%s\": %s", text,
+				PQerrorMessage(conn));
+		abort();
+	}
+	copy = wp_strdup(q);
 	PQfreemem(q);
 	return copy;
 }
@@ -322,6 +341,7 @@ sink_pg_open(const struct sink_pg_config *cfg, enum sink_result *res,
 		goto fail;
 	}
 	s->qschema = quote_ident_pq(s->conn, cfg->schema);
+	s->lsource = quote_literal_pq(s->conn, cfg->source);
 	if (cfg->staging_table) {
 		char *a = quote_ident_pq(s->conn, cfg->staging_schema);
 		char *b = quote_ident_pq(s->conn, cfg->staging_table);
@@ -474,33 +494,11 @@ skips_free(struct sink_pg *s)
 	s->nskips = 0;
 }
 
-/*
- * Read the snapshot positions that matter to changes ending after lo:
- * tables copied into empty facts (initial or resumed snapshots).  Not
- * backfills: their copy lands on facts that may hold rows deleted since,
- * so every change after the checkpoint must still be applied, in order,
- * on top of the copy (see docs/snapshots.md).
- */
-static enum step
-load_skips(struct sink_pg *s, lsn_t lo, char *errbuf, size_t errlen)
+/* Keep the snapshot positions of a result of load_skips' query. */
+static void
+skips_from_result(struct sink_pg *s, const PGresult *r)
 {
-	char lsn[LSN_STRLEN];
-	const char *params[2] = {s->cfg.source, lsn_format(lo, lsn)};
-	PGresult *r;
-	enum step st = STEP_OK;
-
 	skips_free(s);
-	buf_reset(&s->q, 65536);
-	buf_appendf(&s->q,
-				"SELECT split_part(source_table, '.', 1), "
-				"substr(source_table, strpos(source_table, '.') + 1), "
-				"snapshot_lsn FROM %s.snapshot_tables WHERE source = $1 AND "
-				"state = 'done' AND kind <> 'backfill' AND snapshot_lsn >= $2",
-				s->qschema);
-	st = exec_params_result(s, "could not read snapshot positions", 2,
-							params, &r, errbuf, errlen);
-	if (st != STEP_OK)
-		return st;
 	s->nskips = (size_t) PQntuples(r);
 	s->skips = wp_calloc(s->nskips ? s->nskips : 1, sizeof(*s->skips));
 	for (size_t i = 0; i < s->nskips; i++) {
@@ -508,11 +506,77 @@ load_skips(struct sink_pg *s, lsn_t lo, char *errbuf, size_t errlen)
 		s->skips[i].table = wp_strdup(PQgetvalue(r, (int) i, 1));
 		lsn_parse(PQgetvalue(r, (int) i, 2), &s->skips[i].lsn, NULL, 0);
 	}
-	PQclear(r);
-	return STEP_OK;
 }
 
-/* A change a snapshot's rows already hold (see load_skips): applying it
+/*
+ * Open a batch's transaction in one round trip instead of three: BEGIN,
+ * lock this source's checkpoint row without waiting (lock_checkpoint
+ * says why), and, for a batch of changes (skips), read the snapshot
+ * positions that matter to changes ending after lo: tables copied into
+ * empty facts (initial or resumed snapshots).  Not backfills: their copy
+ * lands on facts that may hold rows deleted since, so every change after
+ * the checkpoint must still be applied, in order, on top of the copy (see
+ * docs/snapshots.md).  The lock comes first: under it the positions
+ * cannot change.  One simple query: each statement's result comes back
+ * on its own, and the first failure stops the server from running the
+ * rest (the caller then rolls back).  STEP_BUSY: the lock is held.
+ */
+static enum step
+begin_batch(struct sink_pg *s, bool skips, lsn_t lo, char *errbuf,
+			size_t errlen)
+{
+	static const char *const what[] = {
+		"could not begin the batch", "could not lock the checkpoint",
+		"could not read snapshot positions"};
+	char lsn[LSN_STRLEN];
+	enum step st = STEP_OK;
+	PGresult *r;
+	int k = 0;
+
+	skips_free(s);
+	buf_reset(&s->q, 65536);
+	buf_appendf(&s->q,
+				"BEGIN; SELECT 1 FROM %s.checkpoints WHERE source = %s FOR "
+				"UPDATE NOWAIT",
+				s->qschema, s->lsource);
+	if (skips)
+		buf_appendf(&s->q,
+					"; SELECT split_part(source_table, '.', 1), "
+					"substr(source_table, strpos(source_table, '.') + 1), "
+					"snapshot_lsn FROM %s.snapshot_tables WHERE source = %s "
+					"AND state = 'done' AND kind <> 'backfill' AND "
+					"snapshot_lsn >= '%s'",
+					s->qschema, s->lsource, lsn_format(lo, lsn));
+	if (!PQsendQuery(s->conn, s->q.data)) {
+		set_pq_error(errbuf, errlen, what[0], s->conn, NULL);
+		return STEP_RETRY;
+	}
+	while ((r = PQgetResult(s->conn)) != NULL) {
+		ExecStatusType rs = PQresultStatus(r);
+
+		if (st == STEP_OK && rs != PGRES_COMMAND_OK &&
+			rs != PGRES_TUPLES_OK) {
+			st = strcmp(sqlstate_or_empty(r), "55P03") == 0
+					 ? STEP_BUSY
+					 : classify(s->conn, r);
+			if (st == STEP_DATA)
+				st = STEP_FATAL;
+			set_pq_error(errbuf, errlen, what[k < 3 ? k : 2], s->conn, r);
+		} else if (st == STEP_OK && k == 2)
+			skips_from_result(s, r);
+		PQclear(r);
+		k++;
+	}
+	if (st == STEP_OK && k < (skips ? 3 : 2)) {
+		set_pq_error(errbuf, errlen, what[0], s->conn, NULL);
+		st = STEP_RETRY;
+	}
+	if (s->stats)
+		s->stats->statements += (uint64_t) k;
+	return st;
+}
+
+/* A change a snapshot's rows already hold (see begin_batch): applying it
  * to the facts again would append it twice or move a row back in time. */
 static bool
 skipped(const struct sink_pg *s, const struct batch *b,
@@ -986,17 +1050,13 @@ apply_once(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 		   size_t n, const struct checkpoint *ckpt, char *errbuf,
 		   size_t errlen)
 {
-	enum step st = exec_cmd(s, "BEGIN", errbuf, errlen);
+	enum step st;
 	lsn_t lo = LSN_INVALID;
 
 	for (size_t i = 0; b && i < batch_count(b); i++)
 		if (lo == LSN_INVALID || batch_get(b, i)->txn_end < lo)
 			lo = batch_get(b, i)->txn_end;
-	/* The lock first: under it the snapshot positions cannot change. */
-	if (st == STEP_OK)
-		st = lock_checkpoint(s, false, errbuf, errlen);
-	if (st == STEP_OK && b)
-		st = load_skips(s, lo, errbuf, errlen);
+	st = begin_batch(s, b != NULL, lo, errbuf, errlen);
 	if (st == STEP_OK && b)
 		st = stage_batch(s, b, errbuf, errlen);
 	if (st == STEP_OK && b)
@@ -1386,6 +1446,7 @@ sink_pg_close(struct sink_pg *s)
 	PQfinish(s->conn);
 	skips_free(s);
 	free(s->qschema);
+	free(s->lsource);
 	free(s->qstaging);
 	buf_free(&s->q);
 	buf_free(&s->copy);
