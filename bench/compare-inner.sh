@@ -34,9 +34,8 @@ ana() {
 	shift
 	psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$(anadb "$db")" "$@"
 }
-now() { date +%s.%N; }
+now() { echo "$EPOCHREALTIME"; }
 calc() { awk "BEGIN { printf \"%.3f\", ($*) }"; }
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 SCHEMA="
 CREATE TABLE oltp (id bigserial PRIMARY KEY, user_id bigint NOT NULL, kind text,
@@ -144,14 +143,41 @@ fence() { # after the workload: a transaction that ends past END
 
 # Sample CPU of the given pids into cpu_<name> (monotonic: keep the last).
 declare -A cpu
-sample() { # NAME PID
-	local t
+sample() { # NAME "PID..." (no fork: it runs every 50 ms)
+	local p f t=0
 	[ -n "$2" ] || return 0
-	t=$(ticks "$2")
+	for p in $2; do
+		read -r -a f <"/proc/$p/stat" 2>/dev/null || continue
+		t=$((t + f[13] + f[14]))
+	done
 	[ "$t" -gt "${cpu[$1]:-0}" ] && cpu[$1]=$t
 	return 0
 }
 slot_pid() { src -c "SELECT active_pid FROM pg_replication_slots WHERE slot_name = '$1'"; }
+
+# The poll while a contender runs goes through one psql session (a
+# coprocess) instead of a new psql per look: a psql start and its backend
+# cost several ms of CPU, every 50 ms, on the same two cores as the
+# contender.  pg_recvlogical needs no poll (it stops at END by itself), so
+# polling that way charged the other contenders alone.
+poll_open() { # CONNINFO
+	coproc POLL { psql -X -A -t -q -v ON_ERROR_STOP=0 -d "$1" 2>/dev/null; }
+}
+poll_ask() { # VAR SQL (one row, one column): VAR gets the answer or ''
+	local line='' answer=''
+	# A statement that fails prints nothing: the marker ends every answer.
+	printf '%s;\n\\echo __poll_end__\n' "$2" >&"${POLL[1]}"
+	while read -r -t 30 line <&"${POLL[0]}"; do
+		[ "$line" = __poll_end__ ] && break
+		answer=$line
+	done
+	printf -v "$1" '%s' "$answer"
+}
+poll_close() {
+	[ -n "${POLL_PID:-}" ] || return 0
+	exec {POLL[1]}>&-
+	wait "$POLL_PID" 2>/dev/null || true
+}
 
 # run_contender WORKLOAD CONTENDER END: prints "seconds rss_kb client_s
 # backend_s walsender_s".  END @FILE: the end LSN is read from FILE once it
@@ -188,9 +214,12 @@ run_contender() {
 		pid=$!
 		;;
 	esac
+	case $c in
+	native | wpa | wpb) poll_open "$(anadb "$c")" ;;
+	esac
 	while [ "$done" != t ]; do
 		[ -n "$wsp" ] || wsp=$(slot_pid "${c}_$w")
-		[ -n "$end" ] || { [ -s "$endfile" ] && end=$(cat "$endfile"); } || true
+		[ -n "$end" ] || { [ -s "$endfile" ] && read -r end <"$endfile"; } || true
 		if [ -z "$end" ]; then
 			sample ws "$wsp"
 			sleep 0.1
@@ -199,13 +228,15 @@ run_contender() {
 		case $c in
 		recv) kill -0 "$pid" 2>/dev/null || done=t ;;
 		native)
-			[ -n "$bkp" ] || bkp=$(ana native -c "SELECT pid FROM pg_stat_subscription WHERE subname = '$sub' AND relid IS NULL")
-			done=$(ana native -c "SELECT coalesce((SELECT remote_lsn > '$end' FROM pg_replication_origin_status o
-				JOIN pg_subscription s ON o.external_id = 'pg_' || s.oid WHERE s.subname = '$sub'), false)")
+			[ -n "$bkp" ] || poll_ask bkp "SELECT pid FROM pg_stat_subscription WHERE subname = '$sub' AND relid IS NULL"
+			poll_ask done "SELECT coalesce((SELECT remote_lsn > '$end' FROM pg_replication_origin_status o
+				JOIN pg_subscription s ON o.external_id = 'pg_' || s.oid WHERE s.subname = '$sub'), false)"
 			;;
 		wpa | wpb)
-			[ -n "$bkp" ] || bkp=$(ana "$c" -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'walpipe' AND datname = '$c' AND backend_type = 'client backend'")
-			done=$(ana "$c" -c "SELECT coalesce((SELECT lsn >= '$end' FROM walpipe.checkpoints WHERE source = 'b_${w}_$c'), false)" 2>/dev/null || echo f)
+			[ -n "$bkp" ] || poll_ask bkp "SELECT string_agg(pid::text, ' ') FROM pg_stat_activity WHERE application_name = 'walpipe' AND datname = '$c' AND backend_type = 'client backend'"
+			# Until walpipe made its schema the query fails: no answer.
+			poll_ask done "SELECT coalesce((SELECT lsn >= '$end' FROM walpipe.checkpoints WHERE source = 'b_${w}_$c'), false)"
+			[ -n "$done" ] || done=f
 			kill -0 "$pid" 2>/dev/null || { cat "$T/$c-$w.log" >&2; log "walpipe exited"; exit 1; }
 			;;
 		esac
@@ -213,16 +244,17 @@ run_contender() {
 		sample bk "$bkp"
 		[ "$c" = recv ] || sample cl "$pid"
 		[ "$done" = t ] || sleep 0.05
-		if [ "$(calc "$(now) - $t0 > 900")" = 1.000 ]; then
+		if [ "${EPOCHSECONDS}" -gt "$((${t0%.*} + 900))" ]; then
 			log "$c $w: not caught up after 900 s"
 			exit 1
 		fi
 	done
 	t1=$(now)
+	poll_close
 	case $c in
 	recv) wait "$pid" || { cat "$T/$c.err" >&2; exit 1; } ;;
 	native)
-		rss=$(awk '/VmHWM/ {print $2}' "/proc/$bkp/status")
+		rss=$(awk '/VmHWM/ {print $2; exit}' "/proc/${bkp%% *}/status")
 		ana native -c "ALTER SUBSCRIPTION $sub DISABLE"
 		ana native -c "DROP SUBSCRIPTION $sub"
 		;;
