@@ -398,6 +398,22 @@ copy_value(struct buf *out, const char *v, size_t n, bool bytea)
 	buf_append(out, v + run, n - run);
 }
 
+/* Decimal digits of v into out (no NUL); returns their number. */
+static size_t
+fmt_u64(char *out, uint64_t v)
+{
+	char tmp[20];
+	size_t n = 0;
+
+	do {
+		tmp[n++] = (char) ('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (size_t i = 0; i < n; i++)
+		out[i] = tmp[n - 1 - i];
+	return n;
+}
+
 void
 collapse_copy_text(const struct collapse *c, const struct batch *b,
 				   const struct map_plan *p, const struct map_srccol *src,
@@ -409,18 +425,29 @@ collapse_copy_text(const struct collapse *c, const struct batch *b,
 		const char *ts = batch_text(b, ch->commit_time);
 		char lsn[LSN_STRLEN];
 
-		buf_appendf(out, "%zu\t%c\t%c\t%s\t%u\t", i + 1, r->op, r->sop,
-					lsn_format(ch->lsn, lsn), ch->xid);
+		char num[24];
+		char ops[6] = {'\t', r->op, '\t', r->sop, '\t', '\0'};
+
+		/* No printf: this runs for every row of every batch. */
+		buf_append(out, num, fmt_u64(num, (uint64_t) i + 1));
+		buf_append(out, ops, 5);
+		buf_append_str(out, lsn_format(ch->lsn, lsn));
+		buf_append_char(out, '\t');
+		buf_append(out, num, fmt_u64(num, ch->xid));
+		buf_append_char(out, '\t');
 		copy_value(out, ts, ts ? strlen(ts) : 0, false);
-		buf_append_str(out, "\t{");
-		for (size_t k = 0; k < c->ntmp; k++)
-			buf_append_str(out, k ? (r->op == 'P' && !c->present[r->vals + k]
-										 ? ",f"
-										 : ",t")
-								  : (r->op == 'P' && !c->present[r->vals]
-										 ? "f"
-										 : "t"));
-		buf_append_char(out, '}');
+		/* Presence flags matter to partial updates only (the statement
+		 * for 'P' rows reads them); other rows send NULL, which spares
+		 * the server an array parse per row. */
+		if (r->op == 'P') {
+			buf_append_str(out, "\t{");
+			for (size_t k = 0; k < c->ntmp; k++)
+				buf_append_str(out, k ? (!c->present[r->vals + k] ? ",f"
+																   : ",t")
+									  : (!c->present[r->vals] ? "f" : "t"));
+			buf_append_char(out, '}');
+		} else
+			buf_append_str(out, "\t\\N");
 		for (size_t k = 0; k < c->ntmp; k++) {
 			buf_append_char(out, '\t');
 			copy_value(out, c->val[r->vals + k], c->len[r->vals + k],

@@ -114,7 +114,7 @@ test_insert_then_partial_update_is_full(void **state)
 	(void) state;
 	/* One full row: the new name, the bio from the insert. */
 	assert_string_equal(t, "1\tU\tU\t0/20\t5\t2026-01-01 00:00:00+00\t"
-						   "{t,t,t,t}\t1\tb\tlong bio\t\\\\x01\n");
+						   "\\N\t1\tb\tlong bio\t\\\\x01\n");
 	free(t);
 }
 
@@ -140,9 +140,9 @@ test_delete_then_reinsert_ends_present(void **state)
 
 	(void) state;
 	assert_string_equal(t, "1\tU\tI\t0/10\t5\t2026-01-01 00:00:00+00\t"
-						   "{t,t,t,t}\t1\tagain\t\\N\t\\\\x00ff\n"
+						   "\\N\t1\tagain\t\\N\t\\\\x00ff\n"
 						   "2\tD\tD\t0/30\t5\t2026-01-01 00:00:00+00\t"
-						   "{t,t,t,t}\t2\t\\N\t\\N\t\\N\n");
+						   "\\N\t2\t\\N\t\\N\t\\N\n");
 	free(t);
 }
 
@@ -154,7 +154,7 @@ test_insert_then_delete_is_delete(void **state)
 
 	(void) state;
 	assert_string_equal(t, "1\tD\tD\t0/30\t5\t2026-01-01 00:00:00+00\t"
-						   "{t,t,t,t}\t3\t\\N\t\\N\t\\N\n");
+						   "\\N\t3\t\\N\t\\N\t\\N\n");
 	free(t);
 }
 
@@ -175,13 +175,13 @@ test_soft_delete_keeps_row_of_batch(void **state)
 	r.soft_delete_column = "deleted_at";
 	t = collapse_rule_lines(&r, lines, 9, true);
 	assert_string_equal(t, "1\tU\tD\t0/30\t5\t2026-01-01 00:00:00+00\t"
-						   "{t,t,t,t}\t3\tz\ty\t\\\\x01\n"
+						   "\\N\t3\tz\ty\t\\\\x01\n"
 						   "2\tP\tD\t0/30\t5\t2026-01-01 00:00:00+00\t"
 						   "{t,t,f,t}\t4\tp\t\\N\t\\\\x01\n"
 						   "3\tD\tD\t0/30\t5\t2026-01-01 00:00:00+00\t"
-						   "{t,t,t,t}\t5\t\\N\t\\N\t\\N\n"
+						   "\\N\t5\t\\N\t\\N\t\\N\n"
 						   "4\tU\tI\t0/10\t5\t2026-01-01 00:00:00+00\t"
-						   "{t,t,t,t}\t6\tb\t\\N\t\\\\x00ff\n");
+						   "\\N\t6\tb\t\\N\t\\\\x00ff\n");
 	free(t);
 }
 
@@ -198,9 +198,9 @@ test_key_change_deletes_old_key(void **state)
 
 	(void) state;
 	assert_string_equal(t, "1\tD\tU\t0/40\t5\t2026-01-01 00:00:00+00\t"
-						   "{t,t,t,t}\t8\t\\N\t\\N\t\\N\n"
+						   "\\N\t8\t\\N\t\\N\t\\N\n"
 						   "2\tU\tU\t0/40\t5\t2026-01-01 00:00:00+00\t"
-						   "{t,t,t,t}\t9\tn\t\\N\t\\N\n");
+						   "\\N\t9\tn\t\\N\t\\N\n");
 	free(t);
 }
 
