@@ -431,11 +431,21 @@ collapse_copy_text(const struct collapse *c, const struct batch *b,
 		/* No printf: this runs for every row of every batch. */
 		buf_append(out, num, fmt_u64(num, (uint64_t) i + 1));
 		buf_append(out, ops, 5);
-		buf_append_str(out, lsn_format(ch->lsn, lsn));
+		/* Metadata no statement reads goes as NULL (map_plan). */
+		if (p->copy_lsn)
+			buf_append_str(out, lsn_format(ch->lsn, lsn));
+		else
+			buf_append_str(out, "\\N");
 		buf_append_char(out, '\t');
-		buf_append(out, num, fmt_u64(num, ch->xid));
+		if (p->copy_xid)
+			buf_append(out, num, fmt_u64(num, ch->xid));
+		else
+			buf_append_str(out, "\\N");
 		buf_append_char(out, '\t');
-		copy_value(out, ts, ts ? strlen(ts) : 0, false);
+		if (p->copy_ts)
+			copy_value(out, ts, ts ? strlen(ts) : 0, false);
+		else
+			buf_append_str(out, "\\N");
 		/* Presence flags matter to partial updates only (the statement
 		 * for 'P' rows reads them); other rows send NULL, which spares
 		 * the server an array parse per row. */

@@ -258,6 +258,20 @@ append_key_match(struct buf *q, const struct map_rule *r)
 	}
 }
 
+/* Whether a statement of p (remove too: with_remove) names word: the
+ * mapping's own SQL is in the statements, so this is conservative. */
+static bool
+plan_mentions(const struct map_plan *p, const char *word, bool with_remove)
+{
+	const char *const st[] = {p->upsert, p->update_partial, p->append,
+							  with_remove ? p->remove : NULL};
+
+	for (size_t i = 0; i < sizeof(st) / sizeof(st[0]); i++)
+		if (st[i] && strstr(st[i], word))
+			return true;
+	return false;
+}
+
 struct map_plan *
 map_plan_new(const struct map_rule *r, const struct map_srccol *src,
 			 size_t nsrc, const char *source, const char *tmp_name,
@@ -427,6 +441,11 @@ map_plan_new(const struct map_rule *r, const struct map_srccol *src,
 		buf_appendf(&q, "TRUNCATE %s", p->target);
 		p->truncate = wp_strdup(q.data);
 	}
+	/* A hard delete's key list carries s._ts along unread; a soft delete
+	 * writes it, also on rows the upsert just wrote. */
+	p->copy_lsn = plan_mentions(p, "_lsn", true);
+	p->copy_xid = plan_mentions(p, "_xid", true);
+	p->copy_ts = p->soft_delete || plan_mentions(p, "_ts", false);
 	buf_free(&q);
 	free(used);
 	return p;

@@ -99,6 +99,10 @@ struct map_plan {
 	bool soft_delete;	   /* remove is a soft delete: it runs after the
 							* upserts and also marks 'U'/'P' rows whose last
 							* change was a delete (see collapse.h) */
+	/* The statements read these metadata columns of the temp table; a
+	 * column nobody reads is sent as NULL (the server need not parse a
+	 * timestamp per row for nothing). */
+	bool copy_lsn, copy_xid, copy_ts;
 	char *truncate;		   /* TRUNCATE target, or NULL */
 	char *target;		   /* quoted schema.table */
 };

@@ -113,7 +113,7 @@ test_insert_then_partial_update_is_full(void **state)
 
 	(void) state;
 	/* One full row: the new name, the bio from the insert. */
-	assert_string_equal(t, "1\tU\tU\t0/20\t5\t2026-01-01 00:00:00+00\t"
+	assert_string_equal(t, "1\tU\tU\t0/20\t\\N\t\\N\t"
 						   "\\N\t1\tb\tlong bio\t\\\\x01\n");
 	free(t);
 }
@@ -126,7 +126,7 @@ test_partial_update_alone_is_partial(void **state)
 
 	(void) state;
 	/* bio absent: present flag false, value NULL; tab escaped. */
-	assert_string_equal(t, "1\tP\tU\t0/20\t5\t2026-01-01 00:00:00+00\t"
+	assert_string_equal(t, "1\tP\tU\t0/20\t\\N\t\\N\t"
 						   "{t,t,f,t}\t7\ttab\\there\t\\N\t\\\\x01\n");
 	free(t);
 }
@@ -139,9 +139,9 @@ test_delete_then_reinsert_ends_present(void **state)
 	char *t = collapse_lines(lines, 4, true);
 
 	(void) state;
-	assert_string_equal(t, "1\tU\tI\t0/10\t5\t2026-01-01 00:00:00+00\t"
+	assert_string_equal(t, "1\tU\tI\t0/10\t\\N\t\\N\t"
 						   "\\N\t1\tagain\t\\N\t\\\\x00ff\n"
-						   "2\tD\tD\t0/30\t5\t2026-01-01 00:00:00+00\t"
+						   "2\tD\tD\t0/30\t\\N\t\\N\t"
 						   "\\N\t2\t\\N\t\\N\t\\N\n");
 	free(t);
 }
@@ -153,13 +153,36 @@ test_insert_then_delete_is_delete(void **state)
 	char *t = collapse_lines(lines, 2, true);
 
 	(void) state;
-	assert_string_equal(t, "1\tD\tD\t0/30\t5\t2026-01-01 00:00:00+00\t"
+	assert_string_equal(t, "1\tD\tD\t0/30\t\\N\t\\N\t"
 						   "\\N\t3\t\\N\t\\N\t\\N\n");
 	free(t);
 }
 
 /* Soft delete: an order placed and cancelled in one batch must still
  * arrive, with its values, marked deleted (sop 'D'). */
+/* Metadata a mapping reads ($xid, $commit_time) goes out; $lsn, which
+ * this one does not read, goes as NULL. */
+static void
+test_metadata_sent_when_read(void **state)
+{
+	static const struct map_column mcols[] = {
+		{.target = "user_id", .src = MAP_SRC_COLUMN, .column = "id"},
+		{.target = "xid", .src = MAP_SRC_META, .meta = MAP_META_XID},
+		{.target = "at", .src = MAP_SRC_META, .meta = MAP_META_COMMIT_TIME},
+	};
+	struct map_rule r = rule;
+	const char *lines[] = {I("1", "\"a\"", "\"b\"")};
+	char *t;
+
+	(void) state;
+	r.cols = mcols;
+	r.ncols = 3;
+	t = collapse_rule_lines(&r, lines, 1, true);
+	assert_string_equal(t, "1\tU\tI\t\\N\t5\t2026-01-01 00:00:00+00\t"
+						   "\\N\t1\n");
+	free(t);
+}
+
 static void
 test_soft_delete_keeps_row_of_batch(void **state)
 {
@@ -174,13 +197,13 @@ test_soft_delete_keeps_row_of_batch(void **state)
 	r.on_delete = MAP_DELETE_SOFT;
 	r.soft_delete_column = "deleted_at";
 	t = collapse_rule_lines(&r, lines, 9, true);
-	assert_string_equal(t, "1\tU\tD\t0/30\t5\t2026-01-01 00:00:00+00\t"
+	assert_string_equal(t, "1\tU\tD\t0/30\t\\N\t2026-01-01 00:00:00+00\t"
 						   "\\N\t3\tz\ty\t\\\\x01\n"
-						   "2\tP\tD\t0/30\t5\t2026-01-01 00:00:00+00\t"
+						   "2\tP\tD\t0/30\t\\N\t2026-01-01 00:00:00+00\t"
 						   "{t,t,f,t}\t4\tp\t\\N\t\\\\x01\n"
-						   "3\tD\tD\t0/30\t5\t2026-01-01 00:00:00+00\t"
+						   "3\tD\tD\t0/30\t\\N\t2026-01-01 00:00:00+00\t"
 						   "\\N\t5\t\\N\t\\N\t\\N\n"
-						   "4\tU\tI\t0/10\t5\t2026-01-01 00:00:00+00\t"
+						   "4\tU\tI\t0/10\t\\N\t2026-01-01 00:00:00+00\t"
 						   "\\N\t6\tb\t\\N\t\\\\x00ff\n");
 	free(t);
 }
@@ -197,9 +220,9 @@ test_key_change_deletes_old_key(void **state)
 	char *t = collapse_lines(lines, 1, true);
 
 	(void) state;
-	assert_string_equal(t, "1\tD\tU\t0/40\t5\t2026-01-01 00:00:00+00\t"
+	assert_string_equal(t, "1\tD\tU\t0/40\t\\N\t\\N\t"
 						   "\\N\t8\t\\N\t\\N\t\\N\n"
-						   "2\tU\tU\t0/40\t5\t2026-01-01 00:00:00+00\t"
+						   "2\tU\tU\t0/40\t\\N\t\\N\t"
 						   "\\N\t9\tn\t\\N\t\\N\n");
 	free(t);
 }
@@ -332,6 +355,7 @@ main(void)
 		cmocka_unit_test(test_delete_then_reinsert_ends_present),
 		cmocka_unit_test(test_insert_then_delete_is_delete),
 		cmocka_unit_test(test_soft_delete_keeps_row_of_batch),
+		cmocka_unit_test(test_metadata_sent_when_read),
 		cmocka_unit_test(test_key_change_deletes_old_key),
 		cmocka_unit_test(test_append_keeps_every_row),
 		cmocka_unit_test(test_plan_sql),
