@@ -340,7 +340,11 @@ map_plan_new(const struct map_rule *r, const struct map_srccol *src,
 		map_quote_ident(&q, p->tmp_cols[k]);
 		buf_appendf(&q, " %s", src[p->tmp_src[k]].type);
 	}
-	buf_append_str(&q, ") ON COMMIT DELETE ROWS");
+	/* Rows stay inline up to a page: a wide row is not compressed and
+	 * moved out of line here only to be read back at once; the target
+	 * table TOASTs it once, as a native apply would. */
+	buf_append_str(&q, ") WITH (toast_tuple_target = 8160) ON COMMIT DELETE "
+					   "ROWS");
 	p->create_tmp = wp_strdup(q.data);
 
 	buf_reset(&q, 0);

@@ -270,8 +270,8 @@ test_plan_sql(void **state)
 						"CREATE TEMP TABLE IF NOT EXISTS pg_temp.\"t1\" (_seq "
 						"bigint, _op \"char\", _sop \"char\", _lsn pg_lsn, "
 						"_xid bigint, _ts timestamptz, _present boolean[], "
-						"\"id\" bigint, \"name\" text, \"bio\" text) ON "
-						"COMMIT DELETE ROWS");
+						"\"id\" bigint, \"name\" text, \"bio\" text) WITH "
+						"(toast_tuple_target = 8160) ON COMMIT DELETE ROWS");
 	assert_string_equal(
 		p->upsert,
 		"INSERT INTO \"analytics\".\"fact_users\" AS t (\"k\", \"uid\", "
