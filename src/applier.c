@@ -1,6 +1,7 @@
 /* applier.c: the apply thread: commits batch n into analytics while the run loop reads batch n + 1. */
 #include "walpipe/applier.h"
 
+#include "walpipe/clock.h"
 #include "walpipe/mem.h"
 
 #include <errno.h>
@@ -31,6 +32,7 @@ struct applier {
 	bool running;	  /* picked up, not done */
 	bool done;		  /* done, result not taken */
 	bool lock_waiting;
+	int64_t progress_ms; /* monotonic ms of the job's last step */
 	struct batch *batch;
 	struct checkpoint ckpt;
 	struct applier_result result;
@@ -44,6 +46,18 @@ elapsed_s(const struct timespec *t0)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	return (double) (t1.tv_sec - t0->tv_sec) +
 		   (double) (t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Called by the sink between statements and COPY chunks, and between
+ * tries for the checkpoint lock: the job is alive. */
+static void
+job_progress(void *arg)
+{
+	struct applier *a = arg;
+
+	pthread_mutex_lock(&a->lock);
+	a->progress_ms = clock_mono_ms();
+	pthread_mutex_unlock(&a->lock);
 }
 
 /* Apply one job; SINK_BUSY (a backfill holds the checkpoint row) is
@@ -64,12 +78,13 @@ run_job(struct applier *a, struct batch *b, const struct checkpoint *ckpt,
 												sizeof(out->err));
 		else
 			out->res = sink_pg_apply(a->sink, b, a->targets, a->ntargets,
-									 ckpt, NULL, NULL, &out->stats, out->err,
-									 sizeof(out->err));
+									 ckpt, job_progress, a, &out->stats,
+									 out->err, sizeof(out->err));
 		if (out->res != SINK_BUSY)
 			break;
 		pthread_mutex_lock(&a->lock);
 		a->lock_waiting = true;
+		a->progress_ms = clock_mono_ms();
 		quit = a->quit;
 		pthread_mutex_unlock(&a->lock);
 		if (quit) {
@@ -102,6 +117,7 @@ applier_main(void *arg)
 			break; /* quit with nothing to do */
 		a->pending = false;
 		a->running = true;
+		a->progress_ms = clock_mono_ms();
 		b = a->batch;
 		ckpt = a->ckpt;
 		pthread_mutex_unlock(&a->lock);
@@ -185,6 +201,19 @@ applier_lock_waiting(const struct applier *a)
 	w = m->lock_waiting;
 	pthread_mutex_unlock(&m->lock);
 	return w;
+}
+
+int64_t
+applier_stalled_ms(const struct applier *a)
+{
+	struct applier *m = (struct applier *) a;
+	int64_t ms = 0;
+
+	pthread_mutex_lock(&m->lock);
+	if (m->running)
+		ms = clock_mono_ms() - m->progress_ms;
+	pthread_mutex_unlock(&m->lock);
+	return ms;
 }
 
 bool

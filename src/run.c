@@ -73,7 +73,38 @@ struct session {
 	/* The change that last ended a session with SESSION_REPLAN: if it
 	 * still does not fit the fresh plan, re-reading cannot help. */
 	lsn_t replan_lsn;
+	bool stall_warned; /* the apply thread's stall was logged */
 };
+
+/*
+ * Tell the service manager walpipe is alive, unless the apply thread has
+ * been stuck in one statement for APPLY_STALL_MS: a hung analytics
+ * connection must still end in a watchdog restart (WatchdogSec), as it did
+ * when the loop applied batches itself.  Waiting for the checkpoint lock
+ * (a backfill) is progress, not a stall.
+ */
+#define APPLY_STALL_MS 10000
+
+static void
+session_watchdog(struct session *s)
+{
+	int64_t stalled = s->applier ? applier_stalled_ms(s->applier) : 0;
+
+	if (stalled < APPLY_STALL_MS) {
+		s->stall_warned = false;
+		notify_watchdog();
+		return;
+	}
+	if (!s->stall_warned) {
+		wp_log(LOG_WARNING,
+			   "a statement of the batch being applied has run for %.0f s "
+			   "on the analytics server (a lock wait, or a lost "
+			   "connection); the service watchdog is no longer fed until "
+			   "it ends",
+			   (double) stalled / 1000.0);
+		s->stall_warned = true;
+	}
+}
 
 /* Between apply steps: keep wal_sender_timeout from firing. */
 static void
@@ -88,7 +119,7 @@ session_tick(void *arg)
 	 * not leave them queued (errors are picked up by the loop). */
 	if (s->kafka)
 		sink_kafka_poll(s->kafka, 0, err, sizeof(err));
-	notify_watchdog();
+	session_watchdog(s);
 }
 
 /*
@@ -954,7 +985,7 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 				return e;
 			s->last_idle_ckpt = now;
 		}
-		notify_watchdog();
+		session_watchdog(s);
 		if (now - last_progress >= 10000) {
 			double secs = (double) (now - last_progress) / 1000.0;
 			char st[200];

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * `walpipe run` reads the replication stream in its main thread and
@@ -65,6 +66,13 @@ bool applier_wait(struct applier *a, int timeout_ms,
  * backfill (`walpipe snapshot --table`) or `walpipe dlq retry` holds.
  */
 bool applier_lock_waiting(const struct applier *a);
+
+/*
+ * Milliseconds since the job in flight last made a step (a statement, a
+ * COPY chunk, a try for the checkpoint lock); 0 when nothing runs.  A
+ * large value means one statement is stuck on the analytics server.
+ */
+int64_t applier_stalled_ms(const struct applier *a);
 
 /*
  * Stop the thread: a job in flight runs to its end (it commits or rolls

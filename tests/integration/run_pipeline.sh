@@ -1,7 +1,8 @@
 # run_pipeline.sh: while the apply thread is stuck on the analytics server,
-# the loop goes on reading the stream and answering the walsender, and the
-# slot is confirmed no further than what committed; once the analytics
-# side moves again everything lands exactly once.
+# the loop goes on reading the stream and answering the walsender, the slot
+# is confirmed no further than what committed, and a stall of 10 s is
+# reported; once the analytics side moves again everything lands exactly
+# once.
 set -euo pipefail
 . "$WALPIPE_TEST_HARNESS"
 . "$WALPIPE_TEST_ASSERT"
@@ -61,6 +62,18 @@ assert_eq "slot not confirmed past the checkpoint" t \
 	"$(src -c "SELECT confirmed_flush_lsn <= '$ckpt0' FROM pg_replication_slots WHERE slot_name = 'walpipe_shop'")"
 assert_eq "status updates still flow" t \
 	"$(src -c "SELECT coalesce((SELECT now() - r.reply_time < interval '2 s' FROM pg_stat_replication r JOIN pg_replication_slots s ON s.active_pid = r.pid WHERE s.slot_name = 'walpipe_shop'), false)")"
+
+# A statement stuck for 10 s is reported, and from then on the service
+# watchdog is not fed (a hung analytics server must end in a restart).
+for _ in $(seq 1 150); do
+	grep -q 'has run for' "$T/run.log" && break
+	sleep 0.1
+done
+assert_contains "stall reported" \
+	"warning: a statement of the batch being applied has run for 1" "$(cat "$T/run.log")"
+assert_contains "stall explained" \
+	" s on the analytics server (a lock wait, or a lost connection); the service watchdog is no longer fed until it ends" \
+	"$(cat "$T/run.log")"
 
 # Open the gate: both batches commit, in order, and the slot follows.
 ana -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'gate'" >/dev/null
