@@ -13,6 +13,7 @@ struct crow {
 	size_t change;	/* batch index of the last change merged */
 	uint64_t hash;
 	bool live;		/* false: superseded by a later row (key changed) */
+	bool fresh;		/* the key's first change in the batch is an insert */
 	size_t vals;	/* first slot in the value arrays */
 };
 
@@ -130,6 +131,7 @@ new_row(struct collapse *c, char op, char sop, size_t change)
 	r->op = op;
 	r->sop = sop;
 	r->change = change;
+	r->fresh = false;
 	r->hash = 0;
 	r->live = true;
 	r->vals = c->nslots;
@@ -364,8 +366,19 @@ collapse_add(struct collapse *c, const struct batch *b, size_t idx,
 	full = fill_row(c, row, b, cols, ch->ncols, p);
 	if (!full)
 		c->rows[row].op = 'P';
+	/* Merging keeps the first row's freshness: a key deleted and then
+	 * inserted again in the batch may exist in the target. */
+	c->rows[row].fresh = merge && ch->action == W2J_INSERT;
 	if (merge)
 		add_keyed(c, row, p, src);
+}
+
+/* The op a row goes out with: a full row of a key first inserted in this
+ * batch is 'N' (see map.h: insert_new). */
+static char
+row_op(const struct crow *r)
+{
+	return r->op == 'U' && r->fresh ? 'N' : r->op;
 }
 
 /* COPY text escaping of one value; bytea gets the \x prefix wal2json
@@ -426,7 +439,7 @@ collapse_copy_text(const struct collapse *c, const struct batch *b,
 		char lsn[LSN_STRLEN];
 
 		char num[24];
-		char ops[6] = {'\t', r->op, '\t', r->sop, '\t', '\0'};
+		char ops[6] = {'\t', row_op(r), '\t', r->sop, '\t', '\0'};
 
 		/* No printf: this runs for every row of every batch. */
 		buf_append(out, num, fmt_u64(num, (uint64_t) i + 1));
@@ -476,5 +489,5 @@ collapse_change_of(const struct collapse *c, size_t seq)
 char
 collapse_op_of(const struct collapse *c, size_t seq)
 {
-	return c->rows[seq - 1].op;
+	return row_op(&c->rows[seq - 1]);
 }

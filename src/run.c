@@ -250,6 +250,18 @@ session_applied(struct session *s, const struct batch *b,
 	s->stats.applied += st->applied;
 	s->stats.dead_letters += st->dead_letters;
 	s->stats.statements += st->statements;
+	for (size_t i = 0; i < s->ntargets; i++) {
+		struct sink_target *t = &s->targets[i];
+
+		if (t->no_fast_insert && !t->no_fast_insert_told) {
+			wp_log(LOG_INFO,
+				   "\"%s.%s\" holds rows with keys the source has just "
+				   "inserted (soft-deleted or kept deleted rows, or another "
+				   "writer): its new keys are upserted from now on",
+				   t->rule->to_schema, t->rule->to_table);
+			t->no_fast_insert_told = true;
+		}
+	}
 	s->ckpt = *ckpt;
 	/* The commit is durable: only now may the slot forget it. */
 	session_confirm(s);

@@ -52,6 +52,8 @@ enum step {
 	STEP_RETRY,
 	STEP_FATAL,
 	STEP_BUSY,	/* the checkpoint row is locked by a backfill */
+	STEP_CONFLICT, /* a plain insert of 'N' rows met an existing key: the
+					* target is marked, redo the batch (or chunk) */
 };
 
 static void
@@ -910,6 +912,47 @@ run_range(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 }
 
 /*
+ * The plain insert of a target's 'N' rows (rows 1..n of the temp table).
+ * A unique violation means a key the mirror should not hold yet is there
+ * (a soft-deleted row inserted again, on_delete: ignore, another writer):
+ * the target upserts its new keys from now on and the caller redoes the
+ * batch, so nothing of this attempt stays.  Other errors are classified
+ * as for any apply statement (a row error redoes the batch carefully,
+ * which upserts).
+ */
+static enum step
+insert_new_rows(struct sink_pg *s, struct sink_target *t, size_t n,
+				char *errbuf, size_t errlen)
+{
+	char his[24];
+	const char *params[2] = {"1", his};
+	PGresult *r;
+	enum step st = STEP_OK;
+
+	snprintf(his, sizeof(his), "%zu", n);
+	r = PQexecParams(s->conn, t->plan->insert_new, 2, NULL, params, NULL,
+					 NULL, 0);
+	if (s->stats)
+		s->stats->statements++;
+	if (s->tick)
+		s->tick(s->tick_arg);
+	if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+		if (s->stats)
+			s->stats->applied += strtoull(PQcmdTuples(r), NULL, 10);
+	} else if (strcmp(sqlstate_or_empty(r), "23505") == 0) {
+		t->no_fast_insert = true;
+		set_pq_error(errbuf, errlen, "a new key exists already", s->conn,
+					 r);
+		st = STEP_CONFLICT;
+	} else {
+		st = classify(s->conn, r);
+		set_pq_error(errbuf, errlen, "could not apply changes", s->conn, r);
+	}
+	PQclear(r);
+	return st;
+}
+
+/*
  * COPY a target's collapsed rows to its temp table and apply them.  again:
  * the temp table is used again in this transaction (a truncate splits the
  * batch), so empty it now; otherwise ON COMMIT DELETE ROWS does, without
@@ -920,8 +963,9 @@ apply_target(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 			 bool again, char *errbuf, size_t errlen)
 {
 	size_t n = collapse_count(t->rows);
-	const char *stmts[5];
-	bool has_u = false, has_p = false, has_d = false;
+	const char *stmts[6];
+	bool has_u = false, has_n = false, has_p = false, has_d = false;
+	bool fast;
 	enum step st;
 
 	if (n == 0)
@@ -930,9 +974,14 @@ apply_target(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 		char op = collapse_op_of(t->rows, seq);
 
 		has_u |= op == 'U';
+		has_n |= op == 'N';
 		has_p |= op == 'P';
 		has_d |= op == 'D';
 	}
+	/* New keys by a plain insert, unless this target met an existing key
+	 * before or the batch is redone row by row (careful). */
+	fast = has_n && t->plan->insert_new && !t->no_fast_insert &&
+		   !s->careful;
 	st = copy_begin(s, t->plan->copy, errbuf, errlen);
 	if (st != STEP_OK)
 		return st;
@@ -951,18 +1000,29 @@ apply_target(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 	 * soft delete goes last: it also marks rows the upsert writes. */
 	/* A statement with no rows of its kind is not sent at all. */
 	stmts[0] = has_d ? t->plan->remove : NULL;
-	stmts[1] = has_u ? t->plan->upsert : NULL;
-	stmts[2] = has_p ? t->plan->update_partial : NULL;
-	stmts[3] = has_u || has_p ? t->plan->append : NULL;
-	stmts[4] = NULL;
-	if (t->plan->soft_delete && t->plan->upsert) {
-		/* Also marks 'U'/'P' rows whose last change was a delete. */
-		stmts[0] = NULL;
-		stmts[4] = t->plan->remove;
+	stmts[1] = NULL;
+	stmts[2] = has_u || has_n ? t->plan->upsert : NULL;
+	if (fast) {
+		stmts[1] = t->plan->insert_new;
+		stmts[2] = has_u ? t->plan->upsert_old : NULL;
 	}
-	for (int k = 0; k < 5; k++) {
+	stmts[3] = has_p ? t->plan->update_partial : NULL;
+	stmts[4] = has_u || has_p ? t->plan->append : NULL;
+	stmts[5] = NULL;
+	if (t->plan->soft_delete && t->plan->upsert) {
+		/* Also marks 'U'/'N'/'P' rows whose last change was a delete. */
+		stmts[0] = NULL;
+		stmts[5] = t->plan->remove;
+	}
+	for (int k = 0; k < 6; k++) {
 		if (stmts[k] == NULL)
 			continue;
+		if (k == 1) {
+			st = insert_new_rows(s, t, n, errbuf, errlen);
+			if (st != STEP_OK)
+				return st;
+			continue;
+		}
 		st = run_range(s, b, t, stmts[k], 1, n, errbuf, errlen);
 		if (st != STEP_OK)
 			return st;
@@ -1099,6 +1159,11 @@ sink_pg_apply(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 	 * and it is redone carefully, bisecting to the bad rows. */
 	s->careful = false;
 	st = apply_once(s, b, t, n, ckpt, errbuf, errlen);
+	/* Each conflict turns one target's plain inserts off: bounded. */
+	for (size_t k = 0; st == STEP_CONFLICT && k <= n; k++) {
+		memset(&local, 0, sizeof(local));
+		st = apply_once(s, b, t, n, ckpt, errbuf, errlen);
+	}
 	if (st == STEP_DATA) {
 		memset(&local, 0, sizeof(local));
 		s->careful = true;
@@ -1320,7 +1385,8 @@ snapshot_apply_once(struct sink_pg *s, const struct batch *b,
 		st = apply_facts(s, b, t, n, true, errbuf, errlen);
 	if (st == STEP_OK)
 		return exec_cmd(s, "RELEASE SAVEPOINT walpipe_chunk", errbuf, errlen);
-	if (st == STEP_DATA && PQstatus(s->conn) == CONNECTION_OK) {
+	if ((st == STEP_DATA || st == STEP_CONFLICT) &&
+		PQstatus(s->conn) == CONNECTION_OK) {
 		char ignore[256];
 
 		if (PQtransactionStatus(s->conn) == PQTRANS_ACTIVE) {
@@ -1339,13 +1405,25 @@ sink_pg_snapshot_apply(struct sink_pg *s, const struct batch *b,
 					   struct sink_target *t, size_t n,
 					   struct sink_stats *stats, char *errbuf, size_t errlen)
 {
+	struct sink_stats before;
 	enum step st;
 
+	/* A chunk redone after a rollback counts once. */
+	if (stats)
+		before = *stats;
 	s->stats = stats;
 	s->careful = false;
 	skips_free(s); /* snapshot rows are never skipped */
 	st = snapshot_apply_once(s, b, t, n, errbuf, errlen);
+	/* Each conflict turns one target's plain inserts off: bounded. */
+	for (size_t k = 0; st == STEP_CONFLICT && k <= n; k++) {
+		if (stats)
+			*stats = before;
+		st = snapshot_apply_once(s, b, t, n, errbuf, errlen);
+	}
 	if (st == STEP_DATA) {
+		if (stats)
+			*stats = before;
 		s->careful = true;
 		st = snapshot_apply_once(s, b, t, n, errbuf, errlen);
 		s->careful = false;

@@ -12,7 +12,9 @@
 /*
  * Collapsing (upsert mappings): the changes of one source row within a
  * batch are merged in LSN order into one row of the temp table:
- *   insert                      -> 'U' full row
+ *   insert                      -> 'U' full row, 'N' if it is the key's
+ *                                  first change in the batch (upsert
+ *                                  mappings): the key is new to a mirror
  *   update with every column    -> 'U' full row
  *   update, TOAST columns absent-> merged into an earlier 'U' of the same
  *                                  key (stays full), else 'P' partial
@@ -21,6 +23,8 @@
  *                               -> the 'U' or 'P' row with sop 'D': it is
  *                                  upserted, then marked deleted
  *   delete, then insert         -> 'U' full row: the row ends present
+ *   insert, then any changes    -> 'N' while the row ends full and
+ *                                  present (or soft-deleted)
  *   update that changes the key -> 'D' of the old key, then the new key
  * Append mappings keep every insert and update as its own row.
  *
@@ -58,7 +62,7 @@ void collapse_copy_text(const struct collapse *c, const struct batch *b,
 /* The batch index of the last change merged into row seq (1-based). */
 size_t collapse_change_of(const struct collapse *c, size_t seq);
 
-/* The op ('U', 'P' or 'D') of row seq (1-based). */
+/* The op ('U', 'N', 'P' or 'D') of row seq (1-based). */
 char collapse_op_of(const struct collapse *c, size_t seq);
 
 #endif

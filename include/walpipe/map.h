@@ -92,7 +92,18 @@ struct map_plan {
 	size_t *tmp_src;	   /* index into srccols for each tmp column */
 	char *create_tmp;	   /* CREATE TEMP TABLE ... ON COMMIT DELETE ROWS */
 	char *copy;			   /* COPY tmp (...) FROM STDIN */
-	char *upsert;		   /* 'U' rows (MAP_MODE_UPSERT) */
+	char *upsert;		   /* 'U' and 'N' rows (MAP_MODE_UPSERT) */
+	/*
+	 * The same split in two (MAP_MODE_UPSERT): 'N' rows, whose key's
+	 * first change in the batch is an insert, by a plain INSERT, and 'U'
+	 * rows by INSERT ... ON CONFLICT.  A mirror never holds such a key
+	 * yet, and a plain insert costs half a speculative one; where it does
+	 * (a soft-deleted row inserted again, on_delete: ignore, rows from
+	 * another writer) the insert fails with unique_violation and the
+	 * caller uses upsert instead.
+	 */
+	char *insert_new;
+	char *upsert_old;
 	char *update_partial;  /* 'P' rows (MAP_MODE_UPSERT) */
 	char *append;		   /* 'U' and 'P' rows (MAP_MODE_APPEND) */
 	char *remove;		   /* 'D' rows: DELETE or soft-delete UPDATE, or NULL */

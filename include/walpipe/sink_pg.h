@@ -51,6 +51,10 @@ struct sink_target {
 	size_t nsrc;
 	struct map_plan *plan;			/* owned */
 	struct collapse *rows;			/* owned */
+	/* A plain insert of 'N' rows met an existing key: this session
+	 * upserts them (map.h: insert_new). */
+	bool no_fast_insert;
+	bool no_fast_insert_told; /* the caller's: it logged the above */
 };
 
 struct sink_stats {

@@ -113,7 +113,7 @@ test_insert_then_partial_update_is_full(void **state)
 
 	(void) state;
 	/* One full row: the new name, the bio from the insert. */
-	assert_string_equal(t, "1\tU\tU\t0/20\t\\N\t\\N\t"
+	assert_string_equal(t, "1\tN\tU\t0/20\t\\N\t\\N\t"
 						   "\\N\t1\tb\tlong bio\t\\\\x01\n");
 	free(t);
 }
@@ -139,10 +139,25 @@ test_delete_then_reinsert_ends_present(void **state)
 	char *t = collapse_lines(lines, 4, true);
 
 	(void) state;
-	assert_string_equal(t, "1\tU\tI\t0/10\t\\N\t\\N\t"
+	/* Key 1 was first inserted in this batch: new to the target ('N'). */
+	assert_string_equal(t, "1\tN\tI\t0/10\t\\N\t\\N\t"
 						   "\\N\t1\tagain\t\\N\t\\\\x00ff\n"
 						   "2\tD\tD\t0/30\t\\N\t\\N\t"
 						   "\\N\t2\t\\N\t\\N\t\\N\n");
+	free(t);
+}
+
+/* A key deleted and then inserted again may be in the target: upsert it
+ * ('U'), never a plain insert ('N'). */
+static void
+test_reinsert_after_delete_is_not_new(void **state)
+{
+	const char *lines[] = {D("8"), I("8", "\"b\"", "null")};
+	char *t = collapse_lines(lines, 2, true);
+
+	(void) state;
+	assert_string_equal(t, "1\tU\tI\t0/10\t\\N\t\\N\t"
+						   "\\N\t8\tb\t\\N\t\\\\x00ff\n");
 	free(t);
 }
 
@@ -158,8 +173,6 @@ test_insert_then_delete_is_delete(void **state)
 	free(t);
 }
 
-/* Soft delete: an order placed and cancelled in one batch must still
- * arrive, with its values, marked deleted (sop 'D'). */
 /* Metadata a mapping reads ($xid, $commit_time) goes out; $lsn, which
  * this one does not read, goes as NULL. */
 static void
@@ -178,11 +191,13 @@ test_metadata_sent_when_read(void **state)
 	r.cols = mcols;
 	r.ncols = 3;
 	t = collapse_rule_lines(&r, lines, 1, true);
-	assert_string_equal(t, "1\tU\tI\t\\N\t5\t2026-01-01 00:00:00+00\t"
+	assert_string_equal(t, "1\tN\tI\t\\N\t5\t2026-01-01 00:00:00+00\t"
 						   "\\N\t1\n");
 	free(t);
 }
 
+/* Soft delete: an order placed and cancelled in one batch must still
+ * arrive, with its values, marked deleted (sop 'D'). */
 static void
 test_soft_delete_keeps_row_of_batch(void **state)
 {
@@ -197,13 +212,13 @@ test_soft_delete_keeps_row_of_batch(void **state)
 	r.on_delete = MAP_DELETE_SOFT;
 	r.soft_delete_column = "deleted_at";
 	t = collapse_rule_lines(&r, lines, 9, true);
-	assert_string_equal(t, "1\tU\tD\t0/30\t\\N\t2026-01-01 00:00:00+00\t"
+	assert_string_equal(t, "1\tN\tD\t0/30\t\\N\t2026-01-01 00:00:00+00\t"
 						   "\\N\t3\tz\ty\t\\\\x01\n"
 						   "2\tP\tD\t0/30\t\\N\t2026-01-01 00:00:00+00\t"
 						   "{t,t,f,t}\t4\tp\t\\N\t\\\\x01\n"
 						   "3\tD\tD\t0/30\t\\N\t2026-01-01 00:00:00+00\t"
 						   "\\N\t5\t\\N\t\\N\t\\N\n"
-						   "4\tU\tI\t0/10\t\\N\t2026-01-01 00:00:00+00\t"
+						   "4\tN\tI\t0/10\t\\N\t2026-01-01 00:00:00+00\t"
 						   "\\N\t6\tb\t\\N\t\\\\x00ff\n");
 	free(t);
 }
@@ -278,10 +293,22 @@ test_plan_sql(void **state)
 		"\"v\", \"src\") SELECT m.* FROM (SELECT (s.\"id\") AS \"k\", "
 		"(s.\"bio\" #>> '{\"user\",\"id\"}')::bigint AS \"uid\", "
 		"(upper(Name) || 'id') AS \"v\", 'sh''op' AS \"src\" FROM "
-		"pg_temp.\"t1\" s WHERE s._op IN ('U') AND s._seq BETWEEN $1 AND $2 "
-		"AND (name <> 'test')) m ON CONFLICT (\"k\") DO UPDATE SET \"uid\" = "
-		"EXCLUDED.\"uid\", \"v\" = EXCLUDED.\"v\", \"src\" = "
+		"pg_temp.\"t1\" s WHERE s._op IN ('U', 'N') AND s._seq BETWEEN $1 AND "
+		"$2 AND (name <> 'test')) m ON CONFLICT (\"k\") DO UPDATE SET "
+		"\"uid\" = EXCLUDED.\"uid\", \"v\" = EXCLUDED.\"v\", \"src\" = "
 		"EXCLUDED.\"src\"");
+	/* New keys: the same rows and values by a plain insert; the rest by
+	 * the same upsert. */
+	assert_string_equal(
+		p->insert_new,
+		"INSERT INTO \"analytics\".\"fact_users\" (\"k\", \"uid\", \"v\", "
+		"\"src\") SELECT m.* FROM (SELECT (s.\"id\") AS \"k\", "
+		"(s.\"bio\" #>> '{\"user\",\"id\"}')::bigint AS \"uid\", "
+		"(upper(Name) || 'id') AS \"v\", 'sh''op' AS \"src\" FROM "
+		"pg_temp.\"t1\" s WHERE s._op = 'N' AND s._seq BETWEEN $1 AND $2 "
+		"AND (name <> 'test')) m");
+	assert_non_null(strstr(p->upsert_old, "WHERE s._op = 'U' AND s._seq"));
+	assert_non_null(strstr(p->upsert_old, "ON CONFLICT (\"k\") DO UPDATE"));
 	assert_string_equal(p->remove,
 						"UPDATE \"analytics\".\"fact_users\" t SET "
 						"\"deleted_at\" = m._ts FROM (SELECT (s.\"id\") AS "
@@ -356,6 +383,7 @@ main(void)
 		cmocka_unit_test(test_insert_then_delete_is_delete),
 		cmocka_unit_test(test_soft_delete_keeps_row_of_batch),
 		cmocka_unit_test(test_metadata_sent_when_read),
+		cmocka_unit_test(test_reinsert_after_delete_is_not_new),
 		cmocka_unit_test(test_key_change_deletes_old_key),
 		cmocka_unit_test(test_append_keeps_every_row),
 		cmocka_unit_test(test_plan_sql),
