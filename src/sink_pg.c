@@ -845,6 +845,25 @@ dead_letter(struct sink_pg *s, const struct batch *b,
 	return st;
 }
 
+/* Execute apply statement sql over temp rows lo..hi (1-based _seq, as
+ * text): counts the statement and, on success, the rows it changed. */
+static PGresult *
+exec_range(struct sink_pg *s, const char *sql, const char *lo,
+		   const char *hi)
+{
+	const char *params[2] = {lo, hi};
+	PGresult *r = PQexecParams(s->conn, sql, 2, NULL, params, NULL, NULL, 0);
+
+	if (s->stats) {
+		s->stats->statements++;
+		if (PQresultStatus(r) == PGRES_COMMAND_OK)
+			s->stats->applied += strtoull(PQcmdTuples(r), NULL, 10);
+	}
+	if (s->tick)
+		s->tick(s->tick_arg);
+	return r;
+}
+
 /*
  * Run one apply statement over rows lo..hi (1-based _seq).  In careful
  * mode a failure that belongs to rows is narrowed down by halving the
@@ -856,7 +875,6 @@ run_range(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 		  const char *sql, size_t lo, size_t hi, char *errbuf, size_t errlen)
 {
 	char los[24], his[24];
-	const char *params[2] = {los, his};
 	PGresult *r;
 	enum step st;
 
@@ -867,14 +885,8 @@ run_range(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 		if (st != STEP_OK)
 			return st;
 	}
-	r = PQexecParams(s->conn, sql, 2, NULL, params, NULL, NULL, 0);
-	if (s->stats)
-		s->stats->statements++;
-	if (s->tick)
-		s->tick(s->tick_arg);
+	r = exec_range(s, sql, los, his);
 	if (PQresultStatus(r) == PGRES_COMMAND_OK) {
-		if (s->stats)
-			s->stats->applied += strtoull(PQcmdTuples(r), NULL, 10);
 		PQclear(r);
 		return s->careful ? exec_cmd(s, "RELEASE SAVEPOINT walpipe_rows",
 									 errbuf, errlen)
@@ -925,21 +937,16 @@ insert_new_rows(struct sink_pg *s, struct sink_target *t, size_t n,
 				char *errbuf, size_t errlen)
 {
 	char his[24];
-	const char *params[2] = {"1", his};
 	PGresult *r;
 	enum step st = STEP_OK;
 
 	snprintf(his, sizeof(his), "%zu", n);
-	r = PQexecParams(s->conn, t->plan->insert_new, 2, NULL, params, NULL,
-					 NULL, 0);
-	if (s->stats)
-		s->stats->statements++;
-	if (s->tick)
-		s->tick(s->tick_arg);
+	r = exec_range(s, t->plan->insert_new, "1", his);
 	if (PQresultStatus(r) == PGRES_COMMAND_OK) {
-		if (s->stats)
-			s->stats->applied += strtoull(PQcmdTuples(r), NULL, 10);
-	} else if (strcmp(sqlstate_or_empty(r), "23505") == 0) {
+		PQclear(r);
+		return STEP_OK;
+	}
+	if (strcmp(sqlstate_or_empty(r), "23505") == 0) {
 		t->no_fast_insert = true;
 		set_pq_error(errbuf, errlen, "a new key exists already", s->conn,
 					 r);
