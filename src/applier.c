@@ -180,18 +180,6 @@ applier_submit(struct applier *a, struct batch *b,
 }
 
 bool
-applier_busy(const struct applier *a)
-{
-	struct applier *m = (struct applier *) a;
-	bool busy;
-
-	pthread_mutex_lock(&m->lock);
-	busy = m->pending || m->running || m->done;
-	pthread_mutex_unlock(&m->lock);
-	return busy;
-}
-
-bool
 applier_lock_waiting(const struct applier *a)
 {
 	struct applier *m = (struct applier *) a;
@@ -258,10 +246,9 @@ applier_free(struct applier *a)
 	pthread_cond_signal(&a->wake);
 	pthread_mutex_unlock(&a->lock);
 	pthread_join(a->thread, NULL);
-	/* A job submitted or done but never taken: its batch is ours now. */
-	if (a->pending)
-		batch_free(a->batch);
-	else if (a->done)
+	/* The thread ends only with nothing pending; a job done but never
+	 * taken leaves its batch to us. */
+	if (a->done)
 		batch_free(a->result.batch);
 	pthread_cond_destroy(&a->wake);
 	pthread_cond_destroy(&a->done_cv);

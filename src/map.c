@@ -258,15 +258,54 @@ append_key_match(struct buf *q, const struct map_rule *r)
 	}
 }
 
+/*
+ * INSERT INTO the target the mapped columns of the temp rows matching
+ * cond (and the mapping's where); upsert: ON CONFLICT on the key, setting
+ * every other column (DO NOTHING if there is none).
+ */
+static char *
+plan_insert(const struct map_rule *r, const struct map_plan *p,
+			const struct map_srccol *src, size_t nsrc, const char *source,
+			const char *cond, bool upsert)
+{
+	struct buf q = BUF_INIT;
+	bool any_set = false;
+
+	buf_appendf(&q, "INSERT INTO %s %s", p->target, upsert ? "AS t " : "");
+	append_target_list(&q, r);
+	buf_append_str(&q, " SELECT m.* FROM ");
+	append_subquery(&q, r, p, src, nsrc, source, cond, false, false, true);
+	if (upsert) {
+		buf_append_str(&q, " ON CONFLICT (");
+		for (size_t i = 0; i < r->nkey; i++) {
+			if (i)
+				buf_append_str(&q, ", ");
+			map_quote_ident(&q, r->key[i]);
+		}
+		buf_append_str(&q, ") DO ");
+		for (size_t i = 0; i < r->ncols; i++) {
+			if (is_key(r, r->cols[i].target))
+				continue;
+			buf_append_str(&q, any_set ? ", " : "UPDATE SET ");
+			any_set = true;
+			map_quote_ident(&q, r->cols[i].target);
+			buf_append_str(&q, " = EXCLUDED.");
+			map_quote_ident(&q, r->cols[i].target);
+		}
+		if (!any_set)
+			buf_append_str(&q, "NOTHING");
+	}
+	return q.data;
+}
+
 /* Whether a statement of p (remove too: with_remove) names word: the
- * mapping's own SQL is in the statements, so this is conservative. */
+ * mapping's own SQL is in the statements, so this is conservative.
+ * insert_new and upsert_old read what upsert reads. */
 static bool
 plan_mentions(const struct map_plan *p, const char *word, bool with_remove)
 {
 	const char *const st[] = {p->upsert, p->update_partial, p->append,
 							  with_remove ? p->remove : NULL};
-
-	/* insert_new and upsert_old read what upsert reads. */
 
 	for (size_t i = 0; i < sizeof(st) / sizeof(st[0]); i++)
 		if (st[i] && strstr(st[i], word))
@@ -365,49 +404,14 @@ map_plan_new(const struct map_rule *r, const struct map_srccol *src,
 		/* 'N' rows: keys whose first change in the batch is an insert.
 		 * They go in by a plain INSERT, half the cost of a speculative
 		 * one, unless that meets a row of the same key (see map.h). */
-		buf_reset(&q, 0);
-		buf_appendf(&q, "INSERT INTO %s ", p->target);
-		append_target_list(&q, r);
-		buf_append_str(&q, " SELECT m.* FROM ");
-		append_subquery(&q, r, p, src, nsrc, source, "s._op = 'N'", false,
-						false, true);
-		p->insert_new = wp_strdup(q.data);
-
-		for (int pass = 0; pass < 2; pass++) {
-			buf_reset(&q, 0);
-			any_set = false;
-			buf_appendf(&q, "INSERT INTO %s AS t ", p->target);
-			append_target_list(&q, r);
-			buf_append_str(&q, " SELECT m.* FROM ");
-			append_subquery(&q, r, p, src, nsrc, source,
-							pass == 0 ? "s._op IN ('U', 'N')" : "s._op = 'U'",
-							false, false, true);
-			buf_append_str(&q, " ON CONFLICT (");
-			for (size_t i = 0; i < r->nkey; i++) {
-				if (i)
-					buf_append_str(&q, ", ");
-				map_quote_ident(&q, r->key[i]);
-			}
-			buf_append_str(&q, ") DO ");
-			for (size_t i = 0; i < r->ncols; i++) {
-				if (is_key(r, r->cols[i].target))
-					continue;
-				buf_append_str(&q, any_set ? ", " : "UPDATE SET ");
-				any_set = true;
-				map_quote_ident(&q, r->cols[i].target);
-				buf_append_str(&q, " = EXCLUDED.");
-				map_quote_ident(&q, r->cols[i].target);
-			}
-			if (!any_set)
-				buf_append_str(&q, "NOTHING");
-			if (pass == 0)
-				p->upsert = wp_strdup(q.data);
-			else
-				p->upsert_old = wp_strdup(q.data);
-		}
+		p->insert_new = plan_insert(r, p, src, nsrc, source, "s._op = 'N'",
+									false);
+		p->upsert = plan_insert(r, p, src, nsrc, source,
+								"s._op IN ('U', 'N')", true);
+		p->upsert_old = plan_insert(r, p, src, nsrc, source, "s._op = 'U'",
+									true);
 
 		buf_reset(&q, 0);
-		any_set = false;
 		buf_appendf(&q, "UPDATE %s t SET ", p->target);
 		for (size_t i = 0; i < r->ncols; i++) {
 			const char *tc = r->cols[i].target;
@@ -430,13 +434,8 @@ map_plan_new(const struct map_rule *r, const struct map_srccol *src,
 		append_key_match(&q, r);
 		p->update_partial = any_set ? wp_strdup(q.data) : NULL;
 	} else if (r->mode == MAP_MODE_APPEND) {
-		buf_reset(&q, 0);
-		buf_appendf(&q, "INSERT INTO %s ", p->target);
-		append_target_list(&q, r);
-		buf_append_str(&q, " SELECT m.* FROM ");
-		append_subquery(&q, r, p, src, nsrc, source, "s._op IN ('U', 'P')", false,
-						false, true);
-		p->append = wp_strdup(q.data);
+		p->append = plan_insert(r, p, src, nsrc, source,
+								"s._op IN ('U', 'P')", false);
 	}
 
 	if (r->mode != MAP_MODE_NONE && r->nkey > 0 &&

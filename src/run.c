@@ -74,7 +74,16 @@ struct session {
 	 * still does not fit the fresh plan, re-reading cannot help. */
 	lsn_t replan_lsn;
 	bool stall_warned; /* the apply thread's stall was logged */
+	int64_t watchdog_at; /* monotonic ms of the last watchdog look */
 };
+
+/* A batch is with the applier (in flight, or done and not collected):
+ * exactly when the spare batch is out. */
+static bool
+session_applying(const struct session *s)
+{
+	return s->applier && s->spare == NULL;
+}
 
 /*
  * Tell the service manager walpipe is alive, unless the apply thread has
@@ -88,8 +97,14 @@ struct session {
 static void
 session_watchdog(struct session *s)
 {
-	int64_t stalled = s->applier ? applier_stalled_ms(s->applier) : 0;
+	int64_t now = clock_mono_ms();
+	int64_t stalled;
 
+	/* Called for every message: look once a second, as notify does. */
+	if (now - s->watchdog_at < 1000)
+		return;
+	s->watchdog_at = now;
+	stalled = session_applying(s) ? applier_stalled_ms(s->applier) : 0;
 	if (stalled < APPLY_STALL_MS) {
 		s->stall_warned = false;
 		notify_watchdog();
@@ -280,7 +295,7 @@ session_collect(struct session *s, int timeout_ms)
 	struct applier_result r;
 	enum session_end e = SESSION_OK;
 
-	if (s->applier == NULL || !applier_wait(s->applier, timeout_ms, &r))
+	if (!session_applying(s) || !applier_wait(s->applier, timeout_ms, &r))
 		return SESSION_OK;
 	s->spare = r.batch;
 	if (r.res == SINK_OK)
@@ -302,7 +317,7 @@ session_drain(struct session *s)
 {
 	bool told = false;
 
-	while (s->applier && applier_busy(s->applier)) {
+	while (session_applying(s)) {
 		enum session_end e = session_collect(s, 100);
 
 		if (e != SESSION_OK)
@@ -926,7 +941,7 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 		int wait = 1000;
 		int64_t now = clock_mono_ms();
 
-		bool busy = s->applier && applier_busy(s->applier);
+		bool busy = session_applying(s);
 
 		if (s->batch_started) {
 			int64_t left = s->batch_started + rs->max_delay_ms - now;

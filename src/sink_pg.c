@@ -450,16 +450,20 @@ exec_params(struct sink_pg *s, const char *what, int n,
 }
 
 /*
- * Inside a transaction: lock this source's checkpoint row, without
- * waiting.  `walpipe snapshot --table` holds the lock for the whole copy
- * of a table, from before its snapshot is taken until its rows commit, so
- * no batch of the stream commits in between (see docs/snapshots.md);
+ * This source's checkpoint row is the lock between a batch and the tools
+ * that write facts beside `walpipe run`.  Every batch locks it first,
+ * without waiting (begin_batch; STEP_BUSY: roll back, keep the batch, try
+ * again).  `walpipe snapshot --table` holds it for the whole copy of a
+ * table, from before its snapshot is taken until its rows commit, so no
+ * batch of the stream commits in between (see docs/snapshots.md);
  * `walpipe dlq retry` holds it while it rewrites fact rows, so a retry and
  * a batch never interleave or deadlock on a fact row.
- * STEP_BUSY: it is held; roll back, keep the batch, try again.
+ *
+ * Here: inside a transaction, lock it waiting for the batch being
+ * applied (a backfill).  STEP_FATAL if the source has no checkpoint.
  */
 static enum step
-lock_checkpoint(struct sink_pg *s, bool wait, char *errbuf, size_t errlen)
+lock_checkpoint(struct sink_pg *s, char *errbuf, size_t errlen)
 {
 	const char *params[1] = {s->cfg.source};
 	PGresult *r = NULL;
@@ -467,11 +471,11 @@ lock_checkpoint(struct sink_pg *s, bool wait, char *errbuf, size_t errlen)
 
 	buf_reset(&s->q, 65536);
 	buf_appendf(&s->q,
-				"SELECT 1 FROM %s.checkpoints WHERE source = $1 FOR UPDATE%s",
-				s->qschema, wait ? "" : " NOWAIT");
+				"SELECT 1 FROM %s.checkpoints WHERE source = $1 FOR UPDATE",
+				s->qschema);
 	st = exec_params_result(s, "could not lock the checkpoint", 1, params, &r,
 							errbuf, errlen);
-	if (st == STEP_OK && wait && PQntuples(r) == 0) {
+	if (st == STEP_OK && PQntuples(r) == 0) {
 		snprintf(errbuf, errlen,
 				 "source \"%s\" has no checkpoint in the analytics database\n"
 				 "Start walpipe run first: it copies every mapped table on "
@@ -512,13 +516,13 @@ skips_from_result(struct sink_pg *s, const PGresult *r)
 
 /*
  * Open a batch's transaction in one round trip instead of three: BEGIN,
- * lock this source's checkpoint row without waiting (lock_checkpoint
- * says why), and, for a batch of changes (skips), read the snapshot
- * positions that matter to changes ending after lo: tables copied into
- * empty facts (initial or resumed snapshots).  Not backfills: their copy
- * lands on facts that may hold rows deleted since, so every change after
- * the checkpoint must still be applied, in order, on top of the copy (see
- * docs/snapshots.md).  The lock comes first: under it the positions
+ * lock this source's checkpoint row without waiting (the comment above
+ * lock_checkpoint says why), and, for a batch of changes (skips), read
+ * the snapshot positions that matter to changes ending after lo: tables
+ * copied into empty facts (initial or resumed snapshots).  Not
+ * backfills: their copy lands on facts that may hold rows deleted since,
+ * so every change after the checkpoint must still be applied, in order,
+ * on top of the copy (see docs/snapshots.md).  The lock comes first: under it the positions
  * cannot change.  One simple query: each statement's result comes back
  * on its own, and the first failure stops the server from running the
  * rest (the caller then rolls back).  STEP_BUSY: the lock is held.
@@ -1024,13 +1028,9 @@ apply_target(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 	for (int k = 0; k < 6; k++) {
 		if (stmts[k] == NULL)
 			continue;
-		if (k == 1) {
-			st = insert_new_rows(s, t, n, errbuf, errlen);
-			if (st != STEP_OK)
-				return st;
-			continue;
-		}
-		st = run_range(s, b, t, stmts[k], 1, n, errbuf, errlen);
+		st = stmts[k] == t->plan->insert_new
+				 ? insert_new_rows(s, t, n, errbuf, errlen)
+				 : run_range(s, b, t, stmts[k], 1, n, errbuf, errlen);
 		if (st != STEP_OK)
 			return st;
 	}
@@ -1369,7 +1369,7 @@ sink_pg_snapshot_begin(struct sink_pg *s, const char *backfill_table,
 	enum step st = exec_cmd(s, "BEGIN", errbuf, errlen);
 
 	if (st == STEP_OK && backfill_table)
-		st = lock_checkpoint(s, true, errbuf, errlen);
+		st = lock_checkpoint(s, errbuf, errlen);
 	if (st == STEP_OK && backfill_table)
 		st = check_backfill(s, backfill_table, errbuf, errlen);
 	if (st != STEP_OK) {

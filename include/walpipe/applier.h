@@ -43,15 +43,12 @@ struct applier *applier_new(struct sink_pg *sink, struct sink_target *t,
 
 /*
  * Hand over batch b (may be empty: the checkpoint alone moves) to be
- * committed with checkpoint ckpt.  The applier must be idle: nothing in
- * flight, the last result taken with applier_wait.  Takes b until
+ * committed with checkpoint ckpt.  The applier must be idle: nothing
+ * submitted since the last result was taken with applier_wait.  Takes b until
  * applier_wait gives it back.
  */
 void applier_submit(struct applier *a, struct batch *b,
 					const struct checkpoint *ckpt);
-
-/* A job is in flight or done and not yet taken. */
-bool applier_busy(const struct applier *a);
 
 /*
  * Wait up to timeout_ms (0: just look) for the job in flight.  Returns
@@ -75,7 +72,7 @@ bool applier_lock_waiting(const struct applier *a);
 int64_t applier_stalled_ms(const struct applier *a);
 
 /*
- * Stop the thread: a job in flight runs to its end (it commits or rolls
+ * Stop the thread: a job submitted runs to its end (it commits or rolls
  * back; one waiting for the checkpoint lock gives up), then the thread is
  * joined.  Its result and batch are dropped: the batch is freed.
  * NULL-safe.
