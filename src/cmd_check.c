@@ -205,7 +205,7 @@ live_mappings(struct live *lv, PGconn *src, PGconn *ana,
 		struct map_plan *plan;
 		size_t n;
 		char err[1024], tmp[48];
-		const char *stmts[5];
+		const char *stmts[9];
 
 		if (m->rule.mode == MAP_MODE_NONE)
 			continue;
@@ -229,7 +229,11 @@ live_mappings(struct live *lv, PGconn *src, PGconn *ana,
 		stmts[2] = plan->update_partial;
 		stmts[3] = plan->append;
 		stmts[4] = plan->remove;
-		for (int k = 0; k < 5; k++) {
+		stmts[5] = plan->move;
+		stmts[6] = plan->move_orphans;
+		stmts[7] = plan->unmatch;
+		stmts[8] = plan->partial_orphans;
+		for (int k = 0; k < 9; k++) {
 			PGresult *r;
 
 			if (stmts[k] == NULL)

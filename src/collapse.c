@@ -14,6 +14,7 @@ struct crow {
 	uint64_t hash;
 	bool live;		/* false: superseded by a later row (key changed) */
 	bool fresh;		/* the key's first change in the batch is an insert */
+	size_t from;	/* 'M': index + 1 of the row holding the old key */
 	size_t vals;	/* first slot in the value arrays */
 };
 
@@ -134,6 +135,7 @@ new_row(struct collapse *c, char op, char sop, size_t change)
 	r->fresh = false;
 	r->hash = 0;
 	r->live = true;
+	r->from = 0;
 	r->vals = c->nslots;
 	for (size_t k = 0; k < c->ntmp; k++) {
 		c->val[c->nslots + k] = NULL;
@@ -144,7 +146,15 @@ new_row(struct collapse *c, char op, char sop, size_t change)
 	return c->nrows++;
 }
 
-/* Fill row slots from cols; returns true if every tmp column was there. */
+/*
+ * Fill the slots of row that are not present yet from cols; returns true
+ * if the row is then complete.  On a new row that is every column of a
+ * change; on a filled one (an update's new row, then its identity) it
+ * takes only what the row lacks: a column an update leaves out is
+ * unchanged, so the old row's value is its value (a replica identity
+ * column stored out of line, which PostgreSQL logs in the identity; every
+ * column under REPLICA IDENTITY FULL).
+ */
 static bool
 fill_row(struct collapse *c, size_t row, const struct batch *b,
 		 const struct batch_col *cols, size_t n, const struct map_plan *p)
@@ -153,8 +163,11 @@ fill_row(struct collapse *c, size_t row, const struct batch *b,
 	bool all = true;
 
 	for (size_t k = 0; k < c->ntmp; k++) {
-		const struct batch_col *bc = find_col(b, cols, n, p->tmp_cols[k], k);
+		const struct batch_col *bc;
 
+		if (c->present[base + k])
+			continue;
+		bc = find_col(b, cols, n, p->tmp_cols[k], k);
 		if (bc == NULL) {
 			all = false;
 			continue;
@@ -279,6 +292,7 @@ merge_into(struct collapse *c, size_t into, size_t from, bool soft)
 		memcpy(&c->present[bd], &c->present[bs],
 			   c->ntmp * sizeof(*c->present));
 		dst->op = src->op;
+		dst->from = src->from;
 	} else {
 		for (size_t k = 0; k < c->ntmp; k++) {
 			if (!c->present[bs + k])
@@ -287,7 +301,7 @@ merge_into(struct collapse *c, size_t into, size_t from, bool soft)
 			c->len[bd + k] = c->len[bs + k];
 			c->present[bd + k] = true;
 		}
-		/* 'U' + partial stays 'U'; 'P' + partial stays 'P'. */
+		/* 'U' + partial stays 'U'; 'P' or 'M' + partial stays so. */
 	}
 	dst->sop = src->sop;
 	dst->change = src->change;
@@ -304,6 +318,113 @@ add_keyed(struct collapse *c, size_t row, const struct map_plan *p,
 
 	if (found != row)
 		merge_into(c, found, row, p->soft_delete);
+}
+
+/* Whether an update's identity holds another key than its new row. */
+static bool
+key_moved(const struct batch *b, const struct batch_change *ch,
+		  const struct map_plan *p, const struct map_srccol *src)
+{
+	const struct batch_col *cols = batch_cols(b, ch);
+	const struct batch_col *ident = batch_ident(b, ch);
+
+	for (size_t k = 0; k < p->ntmp; k++) {
+		const struct batch_col *o, *n;
+
+		if (!src[p->tmp_src[k]].key)
+			continue;
+		o = find_col(b, ident, ch->nident, p->tmp_cols[k], k);
+		n = find_col(b, cols, ch->ncols, p->tmp_cols[k], k);
+		/* Absent from the new row: unchanged (an out-of-line value). */
+		if (o == NULL || n == NULL)
+			continue;
+		if ((o->value == UINT32_MAX) != (n->value == UINT32_MAX) ||
+			(o->value != UINT32_MAX &&
+			 (o->value_len != n->value_len ||
+			  memcmp(batch_text(b, o->value), batch_text(b, n->value),
+					 o->value_len) != 0)))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * An update (merge mode).  Columns it leaves out are taken from its
+ * identity where that has them.  If it keeps its key it merges like any
+ * row ('U' if complete, else 'P').  If it moves the row to a new key, the
+ * old key becomes a delete and the new key's row takes the columns the
+ * update left out from what the batch knows of the old key: a full row
+ * makes it full; otherwise it becomes 'M', completed at apply time from
+ * the target row at the old key (the row the old key had before this
+ * batch, held by row `from`).  PostgreSQL's apply worker keeps the
+ * unchanged columns of a row whose key changes; so does this.
+ */
+static void
+add_update(struct collapse *c, const struct batch *b, size_t idx,
+		   const struct map_plan *p, const struct map_srccol *src)
+{
+	const struct batch_change *ch = batch_get(b, idx);
+	const struct batch_col *ident = batch_ident(b, ch);
+	size_t row, old, ob, nb;
+	bool full;
+
+	if (ch->nident == 0 || !key_moved(b, ch, p, src)) {
+		row = new_row(c, 'U', ch->op, idx);
+		full = fill_row(c, row, b, batch_cols(b, ch), ch->ncols, p);
+		if (!full && ch->nident > 0)
+			full = fill_row(c, row, b, ident, ch->nident, p);
+		if (!full)
+			c->rows[row].op = 'P';
+		add_keyed(c, row, p, src);
+		return;
+	}
+
+	/* The old key's row: one of this batch, or a new delete. */
+	row = new_row(c, 'D', 'U', idx);
+	fill_row(c, row, b, ident, ch->nident, p);
+	old = table_find_or_add(c, row, p, src);
+	if (old != row) {
+		c->nrows--;
+		c->nslots -= c->ntmp;
+	}
+
+	row = new_row(c, 'U', ch->op, idx);
+	full = fill_row(c, row, b, batch_cols(b, ch), ch->ncols, p);
+	if (!full)
+		full = fill_row(c, row, b, ident, ch->nident, p);
+	ob = c->rows[old].vals;
+	nb = c->rows[row].vals;
+	if (!full && c->rows[old].op != 'D') {
+		full = true;
+		for (size_t k = 0; k < c->ntmp; k++) {
+			if (c->present[nb + k])
+				continue;
+			if (!c->present[ob + k]) {
+				full = false;
+				continue;
+			}
+			c->val[nb + k] = c->val[ob + k];
+			c->len[nb + k] = c->len[ob + k];
+			c->present[nb + k] = true;
+		}
+	}
+	if (!full) {
+		c->rows[row].op = 'M';
+		c->rows[row].from = c->rows[old].op == 'M' ? c->rows[old].from
+												   : old + 1;
+	}
+
+	/* The old key is deleted; a soft delete keeps a row of this batch
+	 * and marks it (merge_into). */
+	if (p->soft_delete && c->rows[old].op != 'D') {
+		c->rows[old].sop = 'D';
+	} else {
+		c->rows[old].op = 'D';
+		c->rows[old].sop = 'U';
+		c->rows[old].from = 0;
+	}
+	c->rows[old].change = idx;
+	add_keyed(c, row, p, src);
 }
 
 void
@@ -329,37 +450,9 @@ collapse_add(struct collapse *c, const struct batch *b, size_t idx,
 		return;
 	}
 
-	/*
-	 * An update whose identity differs from the new key moved the row:
-	 * delete the old key first (identity holds only the old key columns
-	 * under REPLICA IDENTITY DEFAULT).
-	 */
-	if (merge && ch->action == W2J_UPDATE && ch->nident > 0) {
-		size_t del = new_row(c, 'D', 'U', idx);
-		size_t upd;
-		bool moved = false;
-
-		fill_row(c, del, b, ident, ch->nident, p);
-		upd = new_row(c, 'U', sop, idx);
-		fill_row(c, upd, b, cols, ch->ncols, p);
-		for (size_t k = 0; k < c->ntmp; k++) {
-			size_t a = c->rows[del].vals + k, n = c->rows[upd].vals + k;
-
-			if (!src[p->tmp_src[k]].key || !c->present[a])
-				continue;
-			if ((c->val[a] == NULL) != (c->val[n] == NULL) ||
-				(c->val[a] && (c->len[a] != c->len[n] ||
-							   memcmp(c->val[a], c->val[n], c->len[a]))))
-				moved = true;
-		}
-		/* Drop the trial rows again; re-add below as needed. */
-		c->nrows -= 2;
-		c->nslots -= 2 * c->ntmp;
-		if (moved) {
-			row = new_row(c, 'D', 'U', idx);
-			fill_row(c, row, b, ident, ch->nident, p);
-			add_keyed(c, row, p, src);
-		}
+	if (merge && ch->action == W2J_UPDATE) {
+		add_update(c, b, idx, p, src);
+		return;
 	}
 
 	row = new_row(c, 'U', sop, idx);
@@ -459,10 +552,10 @@ collapse_copy_text(const struct collapse *c, const struct batch *b,
 			copy_value(out, ts, ts ? strlen(ts) : 0, false);
 		else
 			buf_append_str(out, "\\N");
-		/* Presence flags matter to partial updates only (the statement
-		 * for 'P' rows reads them); other rows send NULL, which spares
-		 * the server an array parse per row. */
-		if (r->op == 'P') {
+		/* Presence flags matter to partial rows only (the statements
+		 * for 'P' and 'M' rows read them); other rows send NULL, which
+		 * spares the server an array parse per row. */
+		if (r->op == 'P' || r->op == 'M') {
 			buf_append_str(out, "\t{");
 			for (size_t k = 0; k < c->ntmp; k++)
 				buf_append_str(out, k ? (!c->present[r->vals + k] ? ",f"
@@ -471,6 +564,11 @@ collapse_copy_text(const struct collapse *c, const struct batch *b,
 			buf_append_char(out, '}');
 		} else
 			buf_append_str(out, "\t\\N");
+		buf_append_char(out, '\t');
+		if (r->from)
+			buf_append(out, num, fmt_u64(num, (uint64_t) r->from));
+		else
+			buf_append_str(out, "\\N");
 		for (size_t k = 0; k < c->ntmp; k++) {
 			buf_append_char(out, '\t');
 			copy_value(out, c->val[r->vals + k], c->len[r->vals + k],
@@ -490,4 +588,28 @@ char
 collapse_op_of(const struct collapse *c, size_t seq)
 {
 	return row_op(&c->rows[seq - 1]);
+}
+
+size_t
+collapse_check(struct collapse *c, const struct map_plan *p)
+{
+	size_t bad = 0;
+	char err[8];
+
+	for (size_t i = 0; i < c->nrows; i++) {
+		struct crow *r = &c->rows[i];
+
+		if ((r->op == 'P' || r->op == 'M') &&
+			!map_plan_partial_ok(p, &c->present[r->vals], err, sizeof(err))) {
+			r->op = 'X';
+			bad++;
+		}
+	}
+	return bad;
+}
+
+const bool *
+collapse_present_of(const struct collapse *c, size_t seq)
+{
+	return &c->present[c->rows[seq - 1].vals];
 }

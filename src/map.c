@@ -151,15 +151,11 @@ append_expr(struct buf *out, const struct map_column *c, const char *source)
 	}
 }
 
-/* Presence of target column c in a partial row: every source column it
- * reads is present. */
+/* The source columns target column c reads, marked in used[nsrc]. */
 static void
-append_presence(struct buf *out, const struct map_column *c,
-				const struct map_plan *p, const struct map_srccol *src,
-				size_t nsrc)
+column_reads(const struct map_column *c, const struct map_srccol *src,
+			 size_t nsrc, bool *used)
 {
-	bool *used = wp_calloc(nsrc, sizeof(bool));
-	bool any = false;
 	int i;
 
 	if (c->src == MAP_SRC_COLUMN || c->src == MAP_SRC_PATH) {
@@ -168,9 +164,18 @@ append_presence(struct buf *out, const struct map_column *c,
 	} else if (c->src == MAP_SRC_SQL) {
 		scan_sql_refs(c->sql, src, nsrc, used);
 	}
+}
+
+/* Presence of target column i in a partial row: every source column it
+ * reads is present. */
+static void
+append_presence(struct buf *out, const struct map_plan *p, size_t i)
+{
+	bool any = false;
+
 	buf_append_char(out, '(');
 	for (size_t k = 0; k < p->ntmp; k++) {
-		if (!used[p->tmp_src[k]])
+		if (!p->reads[i * p->ntmp + k])
 			continue;
 		buf_appendf(out, "%ss._present[%zu]", any ? " AND " : "", k + 1);
 		any = true;
@@ -178,7 +183,6 @@ append_presence(struct buf *out, const struct map_column *c,
 	if (!any)
 		buf_append_str(out, "true");
 	buf_append_char(out, ')');
-	free(used);
 }
 
 static const struct map_column *
@@ -191,20 +195,37 @@ find_target(const struct map_rule *r, const char *target)
 }
 
 static bool
-is_key(const struct map_rule *r, const char *target)
+is_key(const struct map_plan *p, const char *target)
 {
-	for (size_t i = 0; i < r->nkey; i++)
-		if (strcmp(r->key[i], target) == 0)
+	for (size_t i = 0; i < p->nkey; i++)
+		if (strcmp(p->key[i], target) == 0)
 			return true;
 	return false;
 }
 
-/* SELECT of mapped columns (and presence flags if partial) for ops. */
+/* How a subquery over the temp table uses the mapping's where. */
+enum where_use {
+	WHERE_IGNORE,  /* every row (deletes: the old row was mapped) */
+	WHERE_MATCHES, /* rows the where accepts */
+	WHERE_FAILS,   /* rows it rejects (false or NULL): they leave */
+};
+
+/* What a subquery over the temp table selects. */
+struct subq {
+	const char *cond;	/* SQL condition on s._op/s._sop */
+	bool presence;		/* "_pN" presence flags after each column */
+	bool keys_only;		/* key columns only */
+	const char *extra;	/* appended to the select list, or NULL */
+	enum where_use where;
+	bool ranged;		/* only _seq $1..$2 */
+	const char *alias;	/* "m" if NULL */
+};
+
+/* (SELECT the mapped columns of the temp rows that sq says) alias. */
 static void
 append_subquery(struct buf *q, const struct map_rule *r,
-				const struct map_plan *p, const struct map_srccol *src,
-				size_t nsrc, const char *source, const char *cond,
-				bool presence, bool keys_only, bool with_where)
+				const struct map_plan *p, const char *source,
+				const struct subq *sq)
 {
 	bool first = true;
 
@@ -212,7 +233,7 @@ append_subquery(struct buf *q, const struct map_rule *r,
 	for (size_t i = 0; i < r->ncols; i++) {
 		const struct map_column *c = &r->cols[i];
 
-		if (keys_only && !is_key(r, c->target))
+		if (sq->keys_only && !is_key(p, c->target))
 			continue;
 		if (!first)
 			buf_append_str(q, ", ");
@@ -220,19 +241,22 @@ append_subquery(struct buf *q, const struct map_rule *r,
 		append_expr(q, c, source);
 		buf_append_str(q, " AS ");
 		map_quote_ident(q, c->target);
-		if (presence) {
+		if (sq->presence) {
 			buf_append_str(q, ", ");
-			append_presence(q, c, p, src, nsrc);
+			append_presence(q, p, i);
 			buf_appendf(q, " AS \"_p%zu\"", i);
 		}
 	}
-	if (keys_only)
-		buf_append_str(q, ", s._ts");
-	buf_appendf(q, " FROM %s s WHERE %s AND s._seq BETWEEN $1 AND $2",
-				p->tmp_table, cond);
-	if (with_where && r->where)
+	if (sq->extra)
+		buf_append_str(q, sq->extra);
+	buf_appendf(q, " FROM %s s WHERE %s", p->tmp_table, sq->cond);
+	if (sq->ranged)
+		buf_append_str(q, " AND s._seq BETWEEN $1 AND $2");
+	if (sq->where == WHERE_MATCHES && r->where)
 		buf_appendf(q, " AND (%s)", r->where);
-	buf_append_str(q, ") m");
+	else if (sq->where == WHERE_FAILS && r->where)
+		buf_appendf(q, " AND NOT coalesce((%s), false)", r->where);
+	buf_appendf(q, ") %s", sq->alias ? sq->alias : "m");
 }
 
 static void
@@ -247,15 +271,45 @@ append_target_list(struct buf *q, const struct map_rule *r)
 	buf_append_char(q, ')');
 }
 
+/* lead (" WHERE ", " ON ") the row t has the key of row m. */
 static void
-append_key_match(struct buf *q, const struct map_rule *r)
+append_key_match(struct buf *q, const struct map_plan *p, const char *t,
+				 const char *m, const char *lead)
 {
-	for (size_t i = 0; i < r->nkey; i++) {
-		buf_append_str(q, i ? " AND t." : " WHERE t.");
-		map_quote_ident(q, r->key[i]);
-		buf_append_str(q, " = m.");
-		map_quote_ident(q, r->key[i]);
+	for (size_t i = 0; i < p->nkey; i++) {
+		buf_appendf(q, "%s%s.", i ? " AND " : lead, t);
+		map_quote_ident(q, p->key[i]);
+		buf_appendf(q, " = %s.", m);
+		map_quote_ident(q, p->key[i]);
 	}
+}
+
+/* ON CONFLICT (key) DO UPDATE SET every other column = EXCLUDED's (DO
+ * NOTHING if there is none). */
+static void
+append_on_conflict(struct buf *q, const struct map_rule *r,
+				   const struct map_plan *p)
+{
+	bool any_set = false;
+
+	buf_append_str(q, " ON CONFLICT (");
+	for (size_t i = 0; i < p->nkey; i++) {
+		if (i)
+			buf_append_str(q, ", ");
+		map_quote_ident(q, p->key[i]);
+	}
+	buf_append_str(q, ") DO ");
+	for (size_t i = 0; i < r->ncols; i++) {
+		if (is_key(p, r->cols[i].target))
+			continue;
+		buf_append_str(q, any_set ? ", " : "UPDATE SET ");
+		any_set = true;
+		map_quote_ident(q, r->cols[i].target);
+		buf_append_str(q, " = EXCLUDED.");
+		map_quote_ident(q, r->cols[i].target);
+	}
+	if (!any_set)
+		buf_append_str(q, "NOTHING");
 }
 
 /*
@@ -265,36 +319,19 @@ append_key_match(struct buf *q, const struct map_rule *r)
  */
 static char *
 plan_insert(const struct map_rule *r, const struct map_plan *p,
-			const struct map_srccol *src, size_t nsrc, const char *source,
+			const char *source,
 			const char *cond, bool upsert)
 {
 	struct buf q = BUF_INIT;
-	bool any_set = false;
 
 	buf_appendf(&q, "INSERT INTO %s %s", p->target, upsert ? "AS t " : "");
 	append_target_list(&q, r);
 	buf_append_str(&q, " SELECT m.* FROM ");
-	append_subquery(&q, r, p, src, nsrc, source, cond, false, false, true);
-	if (upsert) {
-		buf_append_str(&q, " ON CONFLICT (");
-		for (size_t i = 0; i < r->nkey; i++) {
-			if (i)
-				buf_append_str(&q, ", ");
-			map_quote_ident(&q, r->key[i]);
-		}
-		buf_append_str(&q, ") DO ");
-		for (size_t i = 0; i < r->ncols; i++) {
-			if (is_key(r, r->cols[i].target))
-				continue;
-			buf_append_str(&q, any_set ? ", " : "UPDATE SET ");
-			any_set = true;
-			map_quote_ident(&q, r->cols[i].target);
-			buf_append_str(&q, " = EXCLUDED.");
-			map_quote_ident(&q, r->cols[i].target);
-		}
-		if (!any_set)
-			buf_append_str(&q, "NOTHING");
-	}
+	append_subquery(&q, r, p, source,
+					&(struct subq){.cond = cond, .where = WHERE_MATCHES,
+								   .ranged = true});
+	if (upsert)
+		append_on_conflict(&q, r, p);
 	return q.data;
 }
 
@@ -305,12 +342,227 @@ static bool
 plan_mentions(const struct map_plan *p, const char *word, bool with_remove)
 {
 	const char *const st[] = {p->upsert, p->update_partial, p->append,
-							  with_remove ? p->remove : NULL};
+							  p->move, with_remove ? p->remove : NULL,
+							  with_remove ? p->unmatch : NULL};
 
 	for (size_t i = 0; i < sizeof(st) / sizeof(st[0]); i++)
 		if (st[i] && strstr(st[i], word))
 			return true;
 	return false;
+}
+
+/* Which tmp columns each target column and the where read. */
+static void
+plan_reads(struct map_plan *p, const struct map_rule *r,
+		   const struct map_srccol *src, size_t nsrc)
+{
+	bool *used = wp_calloc(nsrc ? nsrc : 1, sizeof(bool));
+
+	p->ncols = r->ncols;
+	p->reads = wp_calloc(r->ncols * p->ntmp + 1, sizeof(bool));
+	p->where_reads = wp_calloc(p->ntmp + 1, sizeof(bool));
+	for (size_t i = 0; i < r->ncols; i++) {
+		memset(used, 0, (nsrc ? nsrc : 1) * sizeof(bool));
+		column_reads(&r->cols[i], src, nsrc, used);
+		for (size_t k = 0; k < p->ntmp; k++)
+			p->reads[i * p->ntmp + k] = used[p->tmp_src[k]];
+	}
+	if (r->where) {
+		memset(used, 0, (nsrc ? nsrc : 1) * sizeof(bool));
+		scan_sql_refs(r->where, src, nsrc, used);
+		for (size_t k = 0; k < p->ntmp; k++)
+			p->where_reads[k] = used[p->tmp_src[k]];
+	}
+	free(used);
+}
+
+/*
+ * The target columns rows are matched on (map.h).  A delete carries the
+ * replica identity columns only, so the mapping's key serves when each of
+ * its columns reads identity columns and nothing else.  After ALTER TABLE
+ * .. REPLICA IDENTITY it may not: then rows are matched on the target
+ * columns the identity columns map to one to one, as PostgreSQL's apply
+ * worker finds a row by the identity the change carries.
+ */
+static bool
+plan_key(struct map_plan *p, const struct map_rule *r,
+		 const struct map_srccol *src, size_t nsrc, char *errbuf,
+		 size_t errlen)
+{
+	bool *used = wp_calloc(nsrc ? nsrc : 1, sizeof(bool));
+	bool needed = r->mode == MAP_MODE_UPSERT ||
+				  (r->mode != MAP_MODE_NONE && r->nkey > 0 &&
+				   r->on_delete != MAP_DELETE_IGNORE);
+	bool own = r->nkey > 0;
+	struct buf ident = BUF_INIT;
+
+	p->key = wp_calloc(r->nkey + nsrc + 1, sizeof(char *));
+	for (size_t i = 0; i < r->nkey && own && needed; i++) {
+		bool any = false;
+
+		memset(used, 0, (nsrc ? nsrc : 1) * sizeof(bool));
+		column_reads(find_target(r, r->key[i]), src, nsrc, used);
+		for (size_t k = 0; k < nsrc; k++) {
+			any |= used[k];
+			own &= !used[k] || src[k].key;
+		}
+		own &= any;
+	}
+	free(used);
+	if (own || !needed) {
+		for (size_t i = 0; i < r->nkey; i++)
+			p->key[i] = r->key[i];
+		p->nkey = r->nkey;
+		return true;
+	}
+	for (size_t k = 0; k < nsrc; k++) {
+		const char *t = NULL;
+
+		if (!src[k].key)
+			continue;
+		buf_appendf(&ident, "%s%s", ident.len ? ", " : "", src[k].name);
+		for (size_t i = 0; i < r->ncols && t == NULL; i++)
+			if (r->cols[i].src == MAP_SRC_COLUMN &&
+				strcmp(r->cols[i].column, src[k].name) == 0)
+				t = r->cols[i].target;
+		if (t == NULL) {
+			p->nkey = 0;
+			break;
+		}
+		p->key[p->nkey++] = t;
+	}
+	if (p->nkey == 0) {
+		snprintf(errbuf, errlen,
+				 "the key of mapping %s.%s -> %s.%s reads source columns "
+				 "outside the replica identity (%s) of the source table, "
+				 "and the identity columns are not all mapped, so deletes "
+				 "and key changes could not find their target rows\nMap "
+				 "each replica identity column to a target column, or "
+				 "compute the key from them.",
+				 r->from_schema, r->from_table, r->to_schema, r->to_table,
+				 ident.data ? ident.data : "none");
+		buf_free(&ident);
+		return false;
+	}
+	buf_free(&ident);
+	return true;
+}
+
+/* DELETE, or the soft-delete UPDATE, of the target rows with the keys of
+ * the temp rows matching cond and where. */
+static char *
+plan_remove(const struct map_plan *p, const struct map_rule *r,
+			const char *source,
+			const char *cond, enum where_use where)
+{
+	struct buf q = BUF_INIT;
+
+	if (r->on_delete == MAP_DELETE_DELETE) {
+		buf_appendf(&q, "DELETE FROM %s t USING ", p->target);
+	} else {
+		buf_appendf(&q, "UPDATE %s t SET ", p->target);
+		map_quote_ident(&q, r->soft_delete_column);
+		buf_append_str(&q, " = m._ts FROM ");
+	}
+	append_subquery(&q, r, p, source,
+					&(struct subq){.cond = cond, .keys_only = true,
+								   .extra = ", s._ts", .where = where,
+								   .ranged = true});
+	append_key_match(&q, p, "t", "m", " WHERE ");
+	return q.data;
+}
+
+/*
+ * The statements of 'M' rows (map.h): a partial row whose key changed is
+ * completed from the target row at its old key, which temp row _from
+ * holds; k is that row's key, o the target row.  Both statements read the
+ * target as the batch found it: move runs before any other statement.
+ */
+static void
+plan_move(struct map_plan *p, const struct map_rule *r, const char *source,
+		  struct buf *q)
+{
+	const struct subq origin = {.cond = "true", .keys_only = true,
+								.extra = ", s._seq", .where = WHERE_IGNORE,
+								.alias = "k"};
+
+	buf_reset(q, 0);
+	buf_appendf(q, "INSERT INTO %s AS t ", p->target);
+	append_target_list(q, r);
+	buf_append_str(q, " SELECT ");
+	for (size_t i = 0; i < r->ncols; i++) {
+		buf_appendf(q, "%sCASE WHEN m.\"_p%zu\" THEN m.", i ? ", " : "", i);
+		map_quote_ident(q, r->cols[i].target);
+		buf_append_str(q, " ELSE o.");
+		map_quote_ident(q, r->cols[i].target);
+		buf_append_str(q, " END");
+	}
+	buf_append_str(q, " FROM ");
+	append_subquery(q, r, p, source,
+					&(struct subq){.cond = "s._op = 'M'", .presence = true,
+								   .extra = ", s._from",
+								   .where = WHERE_MATCHES, .ranged = true});
+	buf_append_str(q, " JOIN ");
+	append_subquery(q, r, p, source, &origin);
+	buf_appendf(q, " ON k._seq = m._from JOIN %s o", p->target);
+	append_key_match(q, p, "o", "k", " ON ");
+	append_on_conflict(q, r, p);
+	p->move = wp_strdup(q->data);
+
+	buf_reset(q, 0);
+	buf_append_str(q, "SELECT m._seq FROM ");
+	append_subquery(q, r, p, source,
+					&(struct subq){.cond = "s._op = 'M'", .keys_only = true,
+								   .extra = ", s._from, s._seq",
+								   .where = WHERE_MATCHES, .ranged = true});
+	buf_append_str(q, " JOIN ");
+	append_subquery(q, r, p, source, &origin);
+	buf_appendf(q, " ON k._seq = m._from WHERE NOT EXISTS (SELECT FROM %s o",
+				p->target);
+	append_key_match(q, p, "o", "k", " WHERE ");
+	buf_append_str(q, ") ORDER BY 1");
+	p->move_orphans = wp_strdup(q->data);
+}
+
+bool
+map_plan_partial_ok(const struct map_plan *p, const bool *present,
+					char *errbuf, size_t errlen)
+{
+	static const char hint[] =
+		"\nREPLICA IDENTITY FULL on the source table makes updates carry it.";
+
+	for (size_t k = 0; k < p->ntmp; k++)
+		if (p->where_reads[k] && !present[k]) {
+			snprintf(errbuf, errlen,
+					 "the update left out column \"%s\" (an unchanged "
+					 "TOASTed value), which the mapping's where reads, so "
+					 "whether the row still matches is unknown%s",
+					 p->tmp_cols[k], hint);
+			return false;
+		}
+	for (size_t i = 0; i < p->ncols; i++) {
+		const bool *rd = &p->reads[i * p->ntmp];
+		const char *absent = NULL;
+		bool some = false;
+
+		for (size_t k = 0; k < p->ntmp; k++) {
+			if (!rd[k])
+				continue;
+			if (present[k])
+				some = true;
+			else
+				absent = p->tmp_cols[k];
+		}
+		if (some && absent) {
+			snprintf(errbuf, errlen,
+					 "the update left out column \"%s\" (an unchanged "
+					 "TOASTed value), which target column \"%s\" is "
+					 "computed from together with columns that changed%s",
+					 absent, p->rule->cols[i].target, hint);
+			return false;
+		}
+	}
+	return true;
 }
 
 struct map_plan *
@@ -353,6 +605,7 @@ map_plan_new(const struct map_rule *r, const struct map_srccol *src,
 			goto fail;
 		}
 
+	p->rule = r;
 	p->tmp_cols = wp_calloc(nsrc ? nsrc : 1, sizeof(char *));
 	p->tmp_src = wp_calloc(nsrc ? nsrc : 1, sizeof(size_t));
 	for (size_t i = 0; i < nsrc; i++)
@@ -360,6 +613,9 @@ map_plan_new(const struct map_rule *r, const struct map_srccol *src,
 			p->tmp_src[p->ntmp] = i;
 			p->tmp_cols[p->ntmp++] = src[i].name;
 		}
+	plan_reads(p, r, src, nsrc);
+	if (!plan_key(p, r, src, nsrc, errbuf, errlen))
+		goto fail;
 
 	buf_append_str(&q, "pg_temp.");
 	map_quote_ident(&q, tmp_name);
@@ -374,7 +630,7 @@ map_plan_new(const struct map_rule *r, const struct map_srccol *src,
 	buf_appendf(&q,
 				"CREATE TEMP TABLE IF NOT EXISTS %s (_seq bigint, _op "
 				"\"char\", _sop \"char\", _lsn pg_lsn, _xid bigint, _ts "
-				"timestamptz, _present boolean[]",
+				"timestamptz, _present boolean[], _from bigint",
 				p->tmp_table);
 	for (size_t k = 0; k < p->ntmp; k++) {
 		buf_append_str(&q, ", ");
@@ -389,7 +645,8 @@ map_plan_new(const struct map_rule *r, const struct map_srccol *src,
 	p->create_tmp = wp_strdup(q.data);
 
 	buf_reset(&q, 0);
-	buf_appendf(&q, "COPY %s (_seq, _op, _sop, _lsn, _xid, _ts, _present",
+	buf_appendf(&q,
+				"COPY %s (_seq, _op, _sop, _lsn, _xid, _ts, _present, _from",
 				p->tmp_table);
 	for (size_t k = 0; k < p->ntmp; k++) {
 		buf_append_str(&q, ", ");
@@ -404,11 +661,11 @@ map_plan_new(const struct map_rule *r, const struct map_srccol *src,
 		/* 'N' rows: keys whose first change in the batch is an insert.
 		 * They go in by a plain INSERT, half the cost of a speculative
 		 * one, unless that meets a row of the same key (see map.h). */
-		p->insert_new = plan_insert(r, p, src, nsrc, source, "s._op = 'N'",
+		p->insert_new = plan_insert(r, p, source, "s._op = 'N'",
 									false);
-		p->upsert = plan_insert(r, p, src, nsrc, source,
+		p->upsert = plan_insert(r, p, source,
 								"s._op IN ('U', 'N')", true);
-		p->upsert_old = plan_insert(r, p, src, nsrc, source, "s._op = 'U'",
+		p->upsert_old = plan_insert(r, p, source, "s._op = 'U'",
 									true);
 
 		buf_reset(&q, 0);
@@ -416,7 +673,7 @@ map_plan_new(const struct map_rule *r, const struct map_srccol *src,
 		for (size_t i = 0; i < r->ncols; i++) {
 			const char *tc = r->cols[i].target;
 
-			if (is_key(r, tc))
+			if (is_key(p, tc))
 				continue;
 			if (any_set)
 				buf_append_str(&q, ", ");
@@ -429,35 +686,47 @@ map_plan_new(const struct map_rule *r, const struct map_srccol *src,
 			buf_append_str(&q, " END");
 		}
 		buf_append_str(&q, " FROM ");
-		append_subquery(&q, r, p, src, nsrc, source, "s._op IN ('P')", true, false,
-						true);
-		append_key_match(&q, r);
+		append_subquery(&q, r, p, source,
+						&(struct subq){.cond = "s._op = 'P'", .presence = true,
+									   .where = WHERE_MATCHES, .ranged = true});
+		append_key_match(&q, p, "t", "m", " WHERE ");
 		p->update_partial = any_set ? wp_strdup(q.data) : NULL;
+		plan_move(p, r, source, &q);
 	} else if (r->mode == MAP_MODE_APPEND) {
-		p->append = plan_insert(r, p, src, nsrc, source,
+		p->append = plan_insert(r, p, source,
 								"s._op IN ('U', 'P')", false);
 	}
 
 	if (r->mode != MAP_MODE_NONE && r->nkey > 0 &&
 		r->on_delete != MAP_DELETE_IGNORE) {
-		buf_reset(&q, 0);
-		if (r->on_delete == MAP_DELETE_DELETE) {
-			buf_appendf(&q, "DELETE FROM %s t USING ", p->target);
-		} else {
-			buf_appendf(&q, "UPDATE %s t SET ", p->target);
-			map_quote_ident(&q, r->soft_delete_column);
-			buf_append_str(&q, " = m._ts FROM ");
-		}
 		/* A soft delete also marks rows inserted or updated earlier in
 		 * the batch (the upsert has just written them): the row must
 		 * stay, with its last values, deleted. */
 		p->soft_delete = r->on_delete == MAP_DELETE_SOFT;
-		append_subquery(&q, r, p, src, nsrc, source,
-						p->soft_delete ? "(s._op = 'D' OR s._sop = 'D')"
-									   : "s._op IN ('D')",
-						false, true, false);
-		append_key_match(&q, r);
-		p->remove = wp_strdup(q.data);
+		p->remove = plan_remove(p, r, source,
+								p->soft_delete ? "(s._op = 'D' OR s._sop = 'D')"
+											   : "s._op = 'D'",
+								WHERE_IGNORE);
+		/* A row that stops matching the where leaves the target as a
+		 * deleted one does (PostgreSQL's row filters turn such an update
+		 * into a delete); its _sop stays what it was. */
+		if (r->mode == MAP_MODE_UPSERT && r->where)
+			p->unmatch = plan_remove(p, r, source,
+									 "s._op IN ('U', 'P', 'M')", WHERE_FAILS);
+	}
+	if (r->mode == MAP_MODE_UPSERT && r->where) {
+		/* A partial row that starts to match has no target row to
+		 * complete it: those are found (and dead-lettered) first. */
+		buf_reset(&q, 0);
+		buf_append_str(&q, "SELECT m._seq FROM ");
+		append_subquery(&q, r, p, source,
+						&(struct subq){.cond = "s._op = 'P'", .keys_only = true,
+									   .extra = ", s._seq",
+									   .where = WHERE_MATCHES, .ranged = true});
+		buf_appendf(&q, " WHERE NOT EXISTS (SELECT FROM %s t", p->target);
+		append_key_match(&q, p, "t", "m", " WHERE ");
+		buf_append_str(&q, ") ORDER BY 1");
+		p->partial_orphans = wp_strdup(q.data);
 	}
 	if (r->mode != MAP_MODE_NONE && r->on_truncate == MAP_TRUNCATE_TRUNCATE) {
 		buf_reset(&q, 0);
@@ -519,6 +788,13 @@ map_plan_free(struct map_plan *p)
 	free(p->insert_new);
 	free(p->upsert_old);
 	free(p->update_partial);
+	free(p->move);
+	free(p->move_orphans);
+	free(p->partial_orphans);
+	free(p->unmatch);
+	free(p->key);
+	free(p->reads);
+	free(p->where_reads);
 	free(p->append);
 	free(p->remove);
 	free(p->truncate);

@@ -401,6 +401,8 @@ batch_due(const struct session *s)
 
 static enum session_end session_check_shape(struct session *s,
 											const struct w2j_change *c);
+static enum session_end session_check_identity(struct session *s,
+											   const struct w2j_change *c);
 
 /* One decoded message; returns SESSION_OK to go on. */
 static enum session_end
@@ -488,6 +490,8 @@ session_handle(struct session *s, const struct w2j_change *c,
 		return SESSION_OK;
 	if (c->action == W2J_INSERT && (e = session_check_shape(s, c)) != SESSION_OK)
 		return e;
+	if (c->nidentity > 0 && (e = session_check_identity(s, c)) != SESSION_OK)
+		return e;
 	if (!batch_add(s->batch, c, d->payload, d->len, s->txn_end, s->txn_pos,
 				   s->txn_time[0] ? s->txn_time : NULL, err, sizeof(err))) {
 		wp_log(LOG_ERROR, "%s", err);
@@ -502,6 +506,24 @@ session_handle(struct session *s, const struct w2j_change *c,
 			return e;
 	}
 	return SESSION_OK;
+}
+
+/*
+ * End the session before change c (not yet counted in txn_pos), after
+ * committing everything before it, so that the next session compiles the
+ * mappings against the source catalog as it is now.
+ */
+static enum session_end
+session_replan(struct session *s, const struct w2j_change *c)
+{
+	enum session_end e;
+
+	s->txn_pos--;
+	e = session_flush(s);
+	if (e == SESSION_OK)
+		e = session_drain(s);
+	s->replan_lsn = c->lsn;
+	return e == SESSION_OK ? SESSION_REPLAN : e;
 }
 
 /*
@@ -521,7 +543,6 @@ session_check_shape(struct session *s, const struct w2j_change *c)
 	for (size_t i = 0; i < s->ntargets; i++) {
 		const struct sink_target *t = &s->targets[i];
 		const char *col;
-		enum session_end e;
 
 		if (strcmp(t->rule->from_schema, c->schema) != 0 ||
 			strcmp(t->rule->from_table, c->table) != 0)
@@ -544,12 +565,59 @@ session_check_shape(struct session *s, const struct w2j_change *c)
 			   "source table \"%s.%s\" changed shape: the insert at %s has "
 			   "no column \"%s\"; re-reading the source catalog",
 			   c->schema, c->table, lsn_format(c->lsn, l1), col);
-		s->txn_pos--;
-		e = session_flush(s);
-		if (e == SESSION_OK)
-			e = session_drain(s);
-		s->replan_lsn = c->lsn;
-		return e == SESSION_OK ? SESSION_REPLAN : e;
+		return session_replan(s, c);
+	}
+	return SESSION_OK;
+}
+
+/*
+ * An update's or delete's identity carries the table's replica identity
+ * columns as they are at that change.  One that lacks a key column of a
+ * plan means ALTER TABLE .. REPLICA IDENTITY changed the key since the
+ * plan was compiled: the change could not find its target row (a delete
+ * would match nothing).  As for a change of shape, commit what came
+ * before and end the session, so the next one compiles against the
+ * identity as it is now; if the change still does not fit, stop.
+ */
+static enum session_end
+session_check_identity(struct session *s, const struct w2j_change *c)
+{
+	char l1[LSN_STRLEN];
+
+	for (size_t i = 0; i < s->ntargets; i++) {
+		const struct sink_target *t = &s->targets[i];
+		const char *col = NULL;
+
+		if (t->rule->mode == MAP_MODE_NONE ||
+			strcmp(t->rule->from_schema, c->schema) != 0 ||
+			strcmp(t->rule->from_table, c->table) != 0)
+			continue;
+		for (size_t k = 0; k < t->nsrc && col == NULL; k++)
+			if (t->srccols[k].key &&
+				!w2j_find_column(c->identity, c->nidentity,
+								 t->srccols[k].name))
+				col = t->srccols[k].name;
+		if (col == NULL)
+			continue;
+		if (s->replan_lsn == c->lsn) {
+			wp_log(LOG_ERROR,
+				   "%s of \"%s.%s\" at %s identifies its row without key "
+				   "column \"%s\", which the source catalog names as part of "
+				   "the replica identity now\nThe replica identity was "
+				   "changed again after this change; set it back until "
+				   "walpipe has passed %s, then change it.",
+				   c->action == W2J_DELETE ? "delete" : "update", c->schema,
+				   c->table, lsn_format(c->lsn, l1), col, l1);
+			return SESSION_FATAL;
+		}
+		wp_log(LOG_NOTICE,
+			   "replica identity of source table \"%s.%s\" changed: the %s "
+			   "at %s has no identity column \"%s\"; re-reading the source "
+			   "catalog",
+			   c->schema, c->table,
+			   c->action == W2J_DELETE ? "delete" : "update",
+			   lsn_format(c->lsn, l1), col);
+		return session_replan(s, c);
 	}
 	return SESSION_OK;
 }

@@ -964,6 +964,55 @@ insert_new_rows(struct sink_pg *s, struct sink_target *t, size_t n,
 }
 
 /*
+ * Dead-letter the rows that sql (move_orphans, partial_orphans) selects:
+ * partial rows with no target row to take the columns the update left
+ * out from (the row was never mirrored, or was filtered out).  The apply
+ * statements skip them by themselves.
+ */
+static enum step
+dead_letter_orphans(struct sink_pg *s, const struct batch *b,
+					struct sink_target *t, const char *sql, const char *why,
+					size_t n, char *errbuf, size_t errlen)
+{
+	char his[24];
+	PGresult *r;
+	enum step st = STEP_OK;
+
+	snprintf(his, sizeof(his), "%zu", n);
+	r = exec_range(s, sql, "1", his);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		st = classify(s->conn, r);
+		set_pq_error(errbuf, errlen, "could not apply changes", s->conn, r);
+		PQclear(r);
+		return st;
+	}
+	for (int i = 0; i < PQntuples(r) && st == STEP_OK; i++)
+		st = dead_letter(s, b, t, strtoull(PQgetvalue(r, i, 0), NULL, 10),
+						 why, "", errbuf, errlen);
+	PQclear(r);
+	return st;
+}
+
+/* Dead-letter the rows collapse_check marked 'X', with the reason. */
+static enum step
+dead_letter_unappliable(struct sink_pg *s, const struct batch *b,
+						struct sink_target *t, size_t n, char *errbuf,
+						size_t errlen)
+{
+	enum step st = STEP_OK;
+	char why[512];
+
+	for (size_t seq = 1; seq <= n && st == STEP_OK; seq++) {
+		if (collapse_op_of(t->rows, seq) != 'X')
+			continue;
+		map_plan_partial_ok(t->plan, collapse_present_of(t->rows, seq), why,
+							sizeof(why));
+		st = dead_letter(s, b, t, seq, why, "", errbuf, errlen);
+	}
+	return st;
+}
+
+/*
  * COPY a target's collapsed rows to its temp table and apply them.  again:
  * the temp table is used again in this transaction (a truncate splits the
  * batch), so empty it now; otherwise ON COMMIT DELETE ROWS does, without
@@ -974,19 +1023,25 @@ apply_target(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 			 bool again, char *errbuf, size_t errlen)
 {
 	size_t n = collapse_count(t->rows);
-	const char *stmts[6];
+	enum { S_MOVE, S_REMOVE, S_UNMATCH, S_INSERT_NEW, S_UPSERT, S_PARTIAL,
+		   S_APPEND, S_SOFT_REMOVE, S_COUNT };
+	const char *stmts[S_COUNT];
 	bool has_u = false, has_n = false, has_p = false, has_d = false;
+	bool has_m = false;
 	bool fast;
 	enum step st;
 
 	if (n == 0)
 		return STEP_OK;
+	if (t->rule->mode == MAP_MODE_UPSERT)
+		collapse_check(t->rows, t->plan);
 	for (size_t seq = 1; seq <= n; seq++) {
 		char op = collapse_op_of(t->rows, seq);
 
 		has_u |= op == 'U';
 		has_n |= op == 'N';
 		has_p |= op == 'P';
+		has_m |= op == 'M';
 		has_d |= op == 'D';
 	}
 	/* New keys by a plain insert, unless this target met an existing key
@@ -1006,31 +1061,52 @@ apply_target(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 	st = copy_end(s, errbuf, errlen);
 	if (st != STEP_OK)
 		return st == STEP_DATA ? STEP_FATAL : st;
+	st = dead_letter_unappliable(s, b, t, n, errbuf, errlen);
+	if (st == STEP_OK && has_m)
+		st = dead_letter_orphans(
+			s, b, t, t->plan->move_orphans,
+			"the update changed the row's key and left out unchanged TOASTed "
+			"columns, and the target has no row at the old key to take them "
+			"from",
+			n, errbuf, errlen);
+	if (st == STEP_OK && has_p && t->plan->partial_orphans)
+		st = dead_letter_orphans(
+			s, b, t, t->plan->partial_orphans,
+			"the update made the row match the mapping's where, but left out "
+			"unchanged TOASTed columns, and the target has no row to take "
+			"them from",
+			n, errbuf, errlen);
+	if (st != STEP_OK)
+		return st;
 
-	/* Deletes first: a key's rows are merged, so each key has one op.  A
-	 * soft delete goes last: it also marks rows the upsert writes. */
-	/* A statement with no rows of its kind is not sent at all. */
-	stmts[0] = has_d ? t->plan->remove : NULL;
-	stmts[1] = NULL;
-	stmts[2] = has_u || has_n ? t->plan->upsert : NULL;
+	/* Moved rows first: they read the target rows at their old keys as
+	 * the batch found them.  Then deletes: a key's rows are merged, so
+	 * each key has one op.  A soft delete goes last: it also marks rows
+	 * the upsert writes.  A statement with no rows of its kind is not
+	 * sent at all. */
+	memset(stmts, 0, sizeof(stmts));
+	stmts[S_MOVE] = has_m ? t->plan->move : NULL;
+	stmts[S_REMOVE] = has_d ? t->plan->remove : NULL;
+	stmts[S_UNMATCH] = has_u || has_p || has_m ? t->plan->unmatch : NULL;
+	stmts[S_UPSERT] = has_u || has_n ? t->plan->upsert : NULL;
 	if (fast) {
-		stmts[1] = t->plan->insert_new;
-		stmts[2] = has_u ? t->plan->upsert_old : NULL;
+		stmts[S_INSERT_NEW] = t->plan->insert_new;
+		stmts[S_UPSERT] = has_u ? t->plan->upsert_old : NULL;
 	}
-	stmts[3] = has_p ? t->plan->update_partial : NULL;
-	stmts[4] = has_u || has_p ? t->plan->append : NULL;
-	stmts[5] = NULL;
+	stmts[S_PARTIAL] = has_p ? t->plan->update_partial : NULL;
+	stmts[S_APPEND] = has_u || has_p ? t->plan->append : NULL;
 	if (t->plan->soft_delete && t->plan->upsert) {
-		/* Also marks 'U'/'N'/'P' rows whose last change was a delete. */
-		stmts[0] = NULL;
-		stmts[5] = t->plan->remove;
+		/* Also marks 'U'/'N'/'P'/'M' rows whose last change was a
+		 * delete. */
+		stmts[S_REMOVE] = NULL;
+		stmts[S_SOFT_REMOVE] = t->plan->remove;
 	}
-	for (int k = 0; k < 6; k++) {
+	for (int k = 0; k < S_COUNT; k++) {
 		if (stmts[k] == NULL)
 			continue;
-		st = stmts[k] == t->plan->insert_new
-				 ? insert_new_rows(s, t, n, errbuf, errlen)
-				 : run_range(s, b, t, stmts[k], 1, n, errbuf, errlen);
+		st = k == S_INSERT_NEW ? insert_new_rows(s, t, n, errbuf, errlen)
+							   : run_range(s, b, t, stmts[k], 1, n, errbuf,
+										   errlen);
 		if (st != STEP_OK)
 			return st;
 	}

@@ -25,7 +25,18 @@
  *   delete, then insert         -> 'U' full row: the row ends present
  *   insert, then any changes    -> 'N' while the row ends full and
  *                                  present (or soft-deleted)
- *   update that changes the key -> 'D' of the old key, then the new key
+ *   update, columns absent      -> filled from its identity where that has
+ *                                  them (an out-of-line replica identity
+ *                                  value; REPLICA IDENTITY FULL)
+ *   update that changes the key -> 'D' of the old key, then the new key's
+ *                                  row: full when the update or the
+ *                                  batch's row of the old key supplies
+ *                                  every column, else 'M' (completed from
+ *                                  the target row at the old key; _from
+ *                                  is the temp row holding that key)
+ *   a 'P' or 'M' row that the mapping cannot compute from the columns
+ *                               -> 'X' by collapse_check: dead-lettered
+ *                                  (map_plan_partial_ok says why)
  * Append mappings keep every insert and update as its own row.
  *
  * Rows point into the batch's memory: use them before batch_reset.
@@ -62,7 +73,17 @@ void collapse_copy_text(const struct collapse *c, const struct batch *b,
 /* The batch index of the last change merged into row seq (1-based). */
 size_t collapse_change_of(const struct collapse *c, size_t seq);
 
-/* The op ('U', 'N', 'P' or 'D') of row seq (1-based). */
+/* The op ('U', 'N', 'P', 'M', 'D' or 'X') of row seq (1-based). */
 char collapse_op_of(const struct collapse *c, size_t seq);
+
+/*
+ * Mark every 'P' or 'M' row that map_plan_partial_ok refuses as 'X' (to
+ * be dead-lettered, not applied); returns how many.  Call once after the
+ * last collapse_add of a batch.
+ */
+size_t collapse_check(struct collapse *c, const struct map_plan *p);
+
+/* The presence flags (one per tmp column) of row seq (1-based). */
+const bool *collapse_present_of(const struct collapse *c, size_t seq);
 
 #endif

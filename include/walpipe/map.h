@@ -77,13 +77,23 @@ struct map_srccol {
  * The compiled plan of one rule against one source table's columns.
  *
  * The sink COPYs collapsed change rows into a temporary table with
- * columns (_seq bigint, _op "char", _lsn pg_lsn, _xid bigint, _ts
- * timestamptz, _present boolean[], then tmp_cols in order, typed as in the
- * source), and then runs the statements below, each with $1 and $2 the
- * inclusive _seq range to apply (the whole batch, or a part while hunting
- * for a bad row).  _op is 'U' (full row: insert or upsert), 'P' (partial
- * update: TOAST-unchanged columns absent, _present says which are there)
- * or 'D' (delete: key columns from the old row).
+ * columns (_seq bigint, _op "char", _sop "char", _lsn pg_lsn, _xid bigint,
+ * _ts timestamptz, _present boolean[], _from bigint, then tmp_cols in
+ * order, typed as in the source), and then runs the statements below, each
+ * with $1 and $2 the inclusive _seq range to apply (the whole batch, or a
+ * part while hunting for a bad row).  _op is 'U' or 'N' (full row: insert
+ * or upsert), 'P' (partial update: TOAST-unchanged columns absent,
+ * _present says which are there), 'M' (a partial row whose key changed:
+ * the absent columns come from the target row at the old key, held by
+ * temp row _from) or 'D' (delete: key columns from the old row); see
+ * collapse.h.
+ *
+ * Rows are matched in the target on the plan's key (key, nkey): the
+ * mapping's key when it is computed from the source's replica identity
+ * columns alone, else the target columns that the replica identity
+ * columns map to one to one (the identity changed since the mapping was
+ * written); map_plan_new fails if neither exists, since deletes and key
+ * changes could not find their rows.
  */
 struct map_plan {
 	char *tmp_table;	   /* quoted temp table name */
@@ -105,6 +115,30 @@ struct map_plan {
 	char *insert_new;
 	char *upsert_old;
 	char *update_partial;  /* 'P' rows (MAP_MODE_UPSERT) */
+	/*
+	 * 'M' rows (MAP_MODE_UPSERT): INSERT .. ON CONFLICT of the new key,
+	 * each absent column taken from the target row at the old key.  Runs
+	 * first, before any statement changes the target.  move_orphans
+	 * selects the _seq of 'M' rows (that pass the where) whose old key
+	 * has no target row: they cannot be completed and are dead-lettered.
+	 */
+	char *move;
+	char *move_orphans;
+	/*
+	 * U, P and M rows that fail the mapping's where (MAP_MODE_UPSERT with
+	 * a where): the row stopped matching, so it leaves the target as a
+	 * delete would (DELETE, or the soft-delete UPDATE); NULL without a
+	 * where or under on_delete: ignore (the row keeps its last matching
+	 * values).
+	 */
+	char *unmatch;
+	/*
+	 * 'P' rows that pass the where but have no target row (MAP_MODE_UPSERT
+	 * with a where): the update made a filtered-out row match, and left
+	 * out unchanged TOASTed columns the target cannot supply.  Selects
+	 * their _seq, to be dead-lettered.  NULL without a where.
+	 */
+	char *partial_orphans;
 	char *append;		   /* 'U' and 'P' rows (MAP_MODE_APPEND) */
 	char *remove;		   /* 'D' rows: DELETE or soft-delete UPDATE, or NULL */
 	bool soft_delete;	   /* remove is a soft delete: it runs after the
@@ -116,6 +150,14 @@ struct map_plan {
 	bool copy_lsn, copy_xid, copy_ts;
 	char *truncate;		   /* TRUNCATE target, or NULL */
 	char *target;		   /* quoted schema.table */
+	const struct map_rule *rule; /* borrowed */
+	const char **key;	   /* the target columns rows are matched on */
+	size_t nkey;
+	/* Which tmp columns each target column reads (ncols x ntmp) and which
+	 * the where reads (ntmp): map_plan_partial_problem. */
+	bool *reads;
+	bool *where_reads;
+	size_t ncols;
 };
 
 /*
@@ -139,6 +181,17 @@ void map_plan_free(struct map_plan *p);
  */
 const char *map_plan_absent_column(const struct map_plan *p,
 								   const struct w2j_column *cols, size_t n);
+
+/*
+ * Whether a partial row ('P' or 'M': present[k] for each tmp column k) can
+ * be applied.  It cannot when the mapping's where reads an absent column
+ * (whether the row still matches is unknown), or when a target column is
+ * computed from several source columns of which only some are present
+ * (it can be neither recomputed nor kept).  Returns true, or false with
+ * the reason in errbuf.  Pure.
+ */
+bool map_plan_partial_ok(const struct map_plan *p, const bool *present,
+						 char *errbuf, size_t errlen);
 
 /* Index of tmp column for source column name, or -1. */
 int map_plan_tmp_index(const struct map_plan *p, const char *column);

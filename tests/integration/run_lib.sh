@@ -185,3 +185,18 @@ run_start() {
 	echo "walpipe did not create its slot" >&2
 	return 1
 }
+
+# run_up CONFIG LOG: run_start, then wait until walpipe has written its
+# checkpoint (it streams).
+run_up() {
+	run_start "$1" "$2"
+	wait_sql ana "SELECT count(*) = 1 FROM walpipe.checkpoints WHERE source = 'shop'" "$pid"
+}
+
+# run_down: SIGTERM walpipe ($pid) and assert that it exits 0.
+run_down() {
+	kill -TERM "$pid"
+	rc=0; wait "$pid" || rc=$?
+	assert_eq "SIGTERM exits 0" 0 "$rc"
+	pid=
+}

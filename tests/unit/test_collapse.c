@@ -114,7 +114,7 @@ test_insert_then_partial_update_is_full(void **state)
 	(void) state;
 	/* One full row: the new name, the bio from the insert. */
 	assert_string_equal(t, "1\tN\tU\t0/20\t\\N\t\\N\t"
-						   "\\N\t1\tb\tlong bio\t\\\\x01\n");
+						   "\\N\t\\N\t1\tb\tlong bio\t\\\\x01\n");
 	free(t);
 }
 
@@ -127,7 +127,7 @@ test_partial_update_alone_is_partial(void **state)
 	(void) state;
 	/* bio absent: present flag false, value NULL; tab escaped. */
 	assert_string_equal(t, "1\tP\tU\t0/20\t\\N\t\\N\t"
-						   "{t,t,f,t}\t7\ttab\\there\t\\N\t\\\\x01\n");
+						   "{t,t,f,t}\t\\N\t7\ttab\\there\t\\N\t\\\\x01\n");
 	free(t);
 }
 
@@ -141,9 +141,9 @@ test_delete_then_reinsert_ends_present(void **state)
 	(void) state;
 	/* Key 1 was first inserted in this batch: new to the target ('N'). */
 	assert_string_equal(t, "1\tN\tI\t0/10\t\\N\t\\N\t"
-						   "\\N\t1\tagain\t\\N\t\\\\x00ff\n"
+						   "\\N\t\\N\t1\tagain\t\\N\t\\\\x00ff\n"
 						   "2\tD\tD\t0/30\t\\N\t\\N\t"
-						   "\\N\t2\t\\N\t\\N\t\\N\n");
+						   "\\N\t\\N\t2\t\\N\t\\N\t\\N\n");
 	free(t);
 }
 
@@ -157,7 +157,7 @@ test_reinsert_after_delete_is_not_new(void **state)
 
 	(void) state;
 	assert_string_equal(t, "1\tU\tI\t0/10\t\\N\t\\N\t"
-						   "\\N\t8\tb\t\\N\t\\\\x00ff\n");
+						   "\\N\t\\N\t8\tb\t\\N\t\\\\x00ff\n");
 	free(t);
 }
 
@@ -169,7 +169,7 @@ test_insert_then_delete_is_delete(void **state)
 
 	(void) state;
 	assert_string_equal(t, "1\tD\tD\t0/30\t\\N\t\\N\t"
-						   "\\N\t3\t\\N\t\\N\t\\N\n");
+						   "\\N\t\\N\t3\t\\N\t\\N\t\\N\n");
 	free(t);
 }
 
@@ -192,7 +192,7 @@ test_metadata_sent_when_read(void **state)
 	r.ncols = 3;
 	t = collapse_rule_lines(&r, lines, 1, true);
 	assert_string_equal(t, "1\tN\tI\t\\N\t5\t2026-01-01 00:00:00+00\t"
-						   "\\N\t1\n");
+						   "\\N\t\\N\t1\n");
 	free(t);
 }
 
@@ -213,13 +213,13 @@ test_soft_delete_keeps_row_of_batch(void **state)
 	r.soft_delete_column = "deleted_at";
 	t = collapse_rule_lines(&r, lines, 9, true);
 	assert_string_equal(t, "1\tN\tD\t0/30\t\\N\t2026-01-01 00:00:00+00\t"
-						   "\\N\t3\tz\ty\t\\\\x01\n"
+						   "\\N\t\\N\t3\tz\ty\t\\\\x01\n"
 						   "2\tP\tD\t0/30\t\\N\t2026-01-01 00:00:00+00\t"
-						   "{t,t,f,t}\t4\tp\t\\N\t\\\\x01\n"
+						   "{t,t,f,t}\t\\N\t4\tp\t\\N\t\\\\x01\n"
 						   "3\tD\tD\t0/30\t\\N\t2026-01-01 00:00:00+00\t"
-						   "\\N\t5\t\\N\t\\N\t\\N\n"
+						   "\\N\t\\N\t5\t\\N\t\\N\t\\N\n"
 						   "4\tN\tI\t0/10\t\\N\t2026-01-01 00:00:00+00\t"
-						   "\\N\t6\tb\t\\N\t\\\\x00ff\n");
+						   "\\N\t\\N\t6\tb\t\\N\t\\\\x00ff\n");
 	free(t);
 }
 
@@ -236,9 +236,9 @@ test_key_change_deletes_old_key(void **state)
 
 	(void) state;
 	assert_string_equal(t, "1\tD\tU\t0/40\t\\N\t\\N\t"
-						   "\\N\t8\t\\N\t\\N\t\\N\n"
+						   "\\N\t\\N\t8\t\\N\t\\N\t\\N\n"
 						   "2\tU\tU\t0/40\t\\N\t\\N\t"
-						   "\\N\t9\tn\t\\N\t\\N\n");
+						   "\\N\t\\N\t9\tn\t\\N\t\\N\n");
 	free(t);
 }
 
@@ -285,7 +285,7 @@ test_plan_sql(void **state)
 						"CREATE TEMP TABLE IF NOT EXISTS pg_temp.\"t1\" (_seq "
 						"bigint, _op \"char\", _sop \"char\", _lsn pg_lsn, "
 						"_xid bigint, _ts timestamptz, _present boolean[], "
-						"\"id\" bigint, \"name\" text, \"bio\" text) WITH "
+						"_from bigint, \"id\" bigint, \"name\" text, \"bio\" text) WITH "
 						"(toast_tuple_target = 8160) ON COMMIT DELETE ROWS");
 	assert_string_equal(
 		p->upsert,
@@ -373,6 +373,172 @@ test_absent_column(void **state)
 	w2j_decoder_free(d);
 }
 
+/* An update moving key 8 to 9 that leaves bio out (unchanged TOAST). */
+#define U_MOVE(from, to)                                                       \
+	"{\"action\":\"U\",\"xid\":5,\"lsn\":\"0/50\",\"schema\":\"public\","     \
+	"\"table\":\"users\",\"columns\":[{\"name\":\"id\",\"value\":" to "},"      \
+	"{\"name\":\"name\",\"value\":\"m\"},{\"name\":\"raw\",\"value\":\"02\"}],"\
+	"\"identity\":[{\"name\":\"id\",\"value\":" from "}]}"
+
+/* A key column stored out of line and unchanged is absent from the new
+ * row but in the identity: the row keeps its key (not a move). */
+static void
+test_toast_key_from_identity(void **state)
+{
+	const char *lines[] = {
+		"{\"action\":\"U\",\"xid\":5,\"lsn\":\"0/40\",\"schema\":\"public\","
+		"\"table\":\"users\",\"columns\":[{\"name\":\"name\",\"value\":\"n\"},"
+		"{\"name\":\"bio\",\"value\":\"b\"},{\"name\":\"raw\",\"value\":null}],"
+		"\"identity\":[{\"name\":\"id\",\"value\":8}]}"};
+	char *t = collapse_lines(lines, 1, true);
+
+	(void) state;
+	assert_string_equal(t, "1\tU\tU\t0/40\t\\N\t\\N\t"
+						   "\\N\t\\N\t8\tn\tb\t\\N\n");
+	free(t);
+}
+
+/* A moved row with a column left out and no row of the old key in the
+ * batch: 'M', completed from the target row at the old key (row 1). */
+static void
+test_key_move_partial_reads_target(void **state)
+{
+	const char *lines[] = {U_MOVE("8", "9")};
+	char *t = collapse_lines(lines, 1, true);
+
+	(void) state;
+	assert_string_equal(t, "1\tD\tU\t0/50\t\\N\t\\N\t"
+						   "\\N\t\\N\t8\t\\N\t\\N\t\\N\n"
+						   "2\tM\tU\t0/50\t\\N\t\\N\t"
+						   "{t,t,f,t}\t1\t9\tm\t\\N\t\\\\x02\n");
+	free(t);
+}
+
+/* The batch inserted the old key: the moved row takes bio from it. */
+static void
+test_key_move_after_insert_is_full(void **state)
+{
+	const char *lines[] = {I("8", "\"a\"", "\"long\""), U_MOVE("8", "9")};
+	char *t = collapse_lines(lines, 2, true);
+
+	(void) state;
+	assert_string_equal(t, "1\tD\tU\t0/50\t\\N\t\\N\t"
+						   "\\N\t\\N\t8\ta\tlong\t\\\\x00ff\n"
+						   "2\tU\tU\t0/50\t\\N\t\\N\t"
+						   "\\N\t\\N\t9\tm\tlong\t\\\\x02\n");
+	free(t);
+}
+
+/* Moved twice (8 -> 9 -> 10) after a partial update of 8: one 'M' row
+ * of key 10 that reads the target row of 8; 8 and 9 are deleted. */
+static void
+test_key_move_chain(void **state)
+{
+	const char *lines[] = {U_PARTIAL("8", "\"p\""), U_MOVE("8", "9"),
+						   U_MOVE("9", "10")};
+	char *t = collapse_lines(lines, 3, true);
+
+	(void) state;
+	assert_string_equal(t, "1\tD\tU\t0/50\t\\N\t\\N\t"
+						   "\\N\t\\N\t8\tp\t\\N\t\\\\x01\n"
+						   "2\tD\tU\t0/50\t\\N\t\\N\t"
+						   "\\N\t\\N\t9\tm\t\\N\t\\\\x02\n"
+						   "3\tM\tU\t0/50\t\\N\t\\N\t"
+						   "{t,t,f,t}\t1\t10\tm\t\\N\t\\\\x02\n");
+	free(t);
+}
+
+/* A partial row whose where or computed column needs an absent column
+ * cannot be applied: collapse_check marks it 'X' and says why. */
+static void
+test_partial_unappliable(void **state)
+{
+	static const struct map_column wc[] = {
+		{.target = "user_id", .src = MAP_SRC_COLUMN, .column = "id"},
+		{.target = "name", .src = MAP_SRC_COLUMN, .column = "name"},
+		{.target = "both", .src = MAP_SRC_SQL, .sql = "name || bio"},
+	};
+	const char *lines[] = {U_PARTIAL("7", "\"x\"")};
+	struct map_rule r = rule;
+	struct map_plan *p;
+	struct batch *b = make_batch(lines, 1);
+	struct collapse *c = collapse_new();
+	char err[512];
+
+	(void) state;
+	r.cols = wc;
+	r.ncols = 3;
+	p = map_plan_new(&r, src, 4, "shop", "t0", err, sizeof(err));
+	assert_non_null(p);
+	collapse_add(c, b, 0, p, src, true);
+	assert_int_equal(collapse_check(c, p), 1);
+	assert_int_equal(collapse_op_of(c, 1), 'X');
+	assert_false(map_plan_partial_ok(p, collapse_present_of(c, 1), err,
+									 sizeof(err)));
+	assert_string_equal(err, "the update left out column \"bio\" (an "
+							 "unchanged TOASTed value), which target column "
+							 "\"both\" is computed from together with columns "
+							 "that changed\nREPLICA IDENTITY FULL on the "
+							 "source table makes updates carry it.");
+	map_plan_free(p);
+
+	/* The where reads bio. */
+	r.ncols = 2;
+	r.where = "bio <> ''";
+	p = map_plan_new(&r, src, 4, "shop", "t0", err, sizeof(err));
+	assert_non_null(p);
+	collapse_reset(c);
+	collapse_add(c, b, 0, p, src, true);
+	assert_int_equal(collapse_check(c, p), 1);
+	assert_false(map_plan_partial_ok(p, collapse_present_of(c, 1), err,
+									 sizeof(err)));
+	assert_non_null(strstr(err, "which the mapping's where reads"));
+	/* Rows leaving the where are deleted from the target. */
+	assert_non_null(p->unmatch);
+	assert_non_null(strstr(p->unmatch, "DELETE FROM"));
+	assert_non_null(strstr(p->unmatch, "AND NOT coalesce((bio <> ''), false)"));
+	map_plan_free(p);
+	collapse_free(c);
+	batch_free(b);
+}
+
+/* The key rows are matched on follows the source's replica identity. */
+static void
+test_plan_key_follows_identity(void **state)
+{
+	static const struct map_srccol ri[] = {
+		{"id", "bigint", false},
+		{"name", "text", true}, /* the replica identity is now (name) */
+		{"bio", "text", false},
+		{"raw", "bytea", false},
+	};
+	struct map_rule r = rule;
+	struct map_plan *p;
+	char err[512];
+
+	(void) state;
+	p = map_plan_new(&r, ri, 4, "shop", "t0", err, sizeof(err));
+	assert_non_null(p);
+	assert_int_equal(p->nkey, 1);
+	assert_string_equal(p->key[0], "name");
+	assert_non_null(strstr(p->remove, "WHERE t.\"name\" = m.\"name\""));
+	assert_non_null(strstr(p->upsert, "ON CONFLICT (\"name\") DO UPDATE SET "
+									  "\"user_id\" = EXCLUDED.\"user_id\""));
+	map_plan_free(p);
+
+	/* name not mapped: nothing could find a deleted row. */
+	r.ncols = 1;
+	assert_null(map_plan_new(&r, ri, 4, "shop", "t0", err, sizeof(err)));
+	assert_string_equal(err,
+						"the key of mapping public.users -> "
+						"analytics.fact_users reads source columns outside "
+						"the replica identity (name) of the source table, and "
+						"the identity columns are not all mapped, so deletes "
+						"and key changes could not find their target rows\n"
+						"Map each replica identity column to a target column, "
+						"or compute the key from them.");
+}
+
 int
 main(void)
 {
@@ -388,6 +554,12 @@ main(void)
 		cmocka_unit_test(test_append_keeps_every_row),
 		cmocka_unit_test(test_plan_sql),
 		cmocka_unit_test(test_absent_column),
+		cmocka_unit_test(test_toast_key_from_identity),
+		cmocka_unit_test(test_key_move_partial_reads_target),
+		cmocka_unit_test(test_key_move_after_insert_is_full),
+		cmocka_unit_test(test_key_move_chain),
+		cmocka_unit_test(test_partial_unappliable),
+		cmocka_unit_test(test_plan_key_follows_identity),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
