@@ -9,6 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * The key columns of the replica identity index are the first indnkeyatts
+ * entries of indkey (an int2vector, subscripted from 0); the rest are its
+ * INCLUDE columns, which a delete's or an update's identity does not carry.
+ * Taking them for key columns would key a batch's deletes apart from the
+ * inserts of the same rows, and the deletes would miss.
+ */
 struct map_srccol *
 catalog_table_columns(PGconn *conn, const char *schema, const char *table,
 					  bool need_key, size_t *n, char *errbuf, size_t errlen)
@@ -19,7 +26,9 @@ catalog_table_columns(PGconn *conn, const char *schema, const char *table,
 		"            WHEN b.typname IN ('bpchar', 'bit', '_bpchar', '_bit') "
 		"            THEN 'pg_catalog.' || pg_catalog.quote_ident(b.typname) "
 		"            ELSE pg_catalog.format_type(b.oid, NULL) END, "
-		"       coalesce(a.attnum = ANY (i.indkey), false), c.relreplident "
+		"       coalesce(a.attnum = ANY ((i.indkey::pg_catalog.int2[])"
+		"                                [0:i.indnkeyatts - 1]), false), "
+		"       c.relreplident "
 		"  FROM pg_catalog.pg_class c "
 		"  JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace "
 		"  JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid "

@@ -11,8 +11,9 @@
  * Read the columns of schema.table from the source catalog, in column
  * order, and whether each is part of the replica identity (the primary key
  * under REPLICA IDENTITY DEFAULT, the chosen index under USING INDEX;
- * under FULL the primary key if there is one).  Generated columns are left
- * out: wal2json does not send them.
+ * under FULL the primary key if there is one; an index's key columns
+ * only, not its INCLUDE columns).  Generated columns are left out:
+ * wal2json does not send them.
  *
  * Each column's type is what walpipe's temp table holds it as in the
  * analytics database: the built-in type without its modifier (numeric,
