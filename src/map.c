@@ -526,17 +526,25 @@ map_plan_free(struct map_plan *p)
 	free(p);
 }
 
-/* wal2json writes these types' values as JSON numbers or booleans. */
+/*
+ * wal2json writes these types' values as JSON numbers or booleans, and
+ * every other value as a string: arrays ("numeric[]") and composites too.
+ * So only exact names count; to_json of an array would make a JSON array,
+ * which no wal2json change carries.  The catalog gives numeric without its
+ * modifier (catalog.h); a modifier is allowed all the same.
+ */
 static bool
 unquoted_type(const char *type)
 {
 	static const char *const t[] = {"smallint", "integer", "bigint", "real",
-									"double precision", "oid", "boolean"};
+									"double precision", "oid", "boolean",
+									"numeric"};
+	size_t len = strlen(type);
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
 		if (strcmp(type, t[i]) == 0)
 			return true;
-	return strncmp(type, "numeric", 7) == 0;
+	return strncmp(type, "numeric(", 8) == 0 && type[len - 1] == ')';
 }
 
 char *

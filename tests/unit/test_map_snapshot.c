@@ -42,6 +42,42 @@ test_query(void **state)
 	free(q);
 }
 
+/*
+ * Only scalar numbers and booleans go out unquoted, as wal2json sends
+ * them: arrays of them (numeric[] above all, which once matched a
+ * "numeric" prefix and came out as a JSON array) and composites, which the
+ * catalog gives as text, go as text.
+ */
+static void
+test_query_arrays(void **state)
+{
+	static const struct map_srccol acols[] = {
+		{"n", "numeric", false},
+		{"na", "numeric[]", false},
+		{"nm", "numeric(10,2)[]", false},
+		{"ia", "integer[]", false},
+		{"da", "double precision[]", false},
+		{"ba", "boolean[]", false},
+		{"comp", "text", false},
+		{"d", "double precision", false},
+		{"numericish", "numerical", false},
+	};
+	static const char *const want[] = {
+		"to_json(\"n\"))",	  "to_json(\"na\"::text))",
+		"to_json(\"nm\"::text))", "to_json(\"ia\"::text))",
+		"to_json(\"da\"::text))", "to_json(\"ba\"::text))",
+		"to_json(\"comp\"::text))", "to_json(\"d\"))",
+		"to_json(\"numericish\"::text))",
+	};
+	char *q = map_snapshot_query("public", "t", acols, 9, "0/1");
+
+	(void) state;
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		if (strstr(q, want[i]) == NULL)
+			fail_msg("%s not in %s", want[i], q);
+	free(q);
+}
+
 /* A COPY text line as the server sends it: JSON escapes doubled. */
 static void
 test_unescape_and_decode(void **state)
@@ -93,6 +129,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_query),
+		cmocka_unit_test(test_query_arrays),
 		cmocka_unit_test(test_unescape_and_decode),
 		cmocka_unit_test(test_unescape_octal_and_controls),
 	};
