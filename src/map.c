@@ -505,6 +505,22 @@ map_plan_absent_column(const struct map_plan *p, const struct w2j_column *cols,
 	return NULL;
 }
 
+const char *
+map_unknown_column(const struct map_srccol *srccols, size_t nsrc,
+				   const struct w2j_column *cols, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		/* Columns usually come in catalog order: try its place first. */
+		bool found = i < nsrc && strcmp(srccols[i].name, cols[i].name) == 0;
+
+		for (size_t k = 0; k < nsrc && !found; k++)
+			found = strcmp(srccols[k].name, cols[i].name) == 0;
+		if (!found)
+			return cols[i].name;
+	}
+	return NULL;
+}
+
 void
 map_plan_free(struct map_plan *p)
 {

@@ -20,7 +20,8 @@
  * not numeric(12,2), so that an ALTER TYPE that widens a column on the
  * source cannot round values through a stale temp table), a domain's
  * built-in base type, and text for types the analytics database may not
- * have (enums, composites, extension types).
+ * have (enums, composites, extension types).  Each column's missing value
+ * (map.h) comes along.
  *
  * Returns the array (caller frees with catalog_free_columns) and its
  * length in *n, or NULL with a message in errbuf: the table does not

@@ -15,11 +15,11 @@
 #include <cmocka.h>
 
 static const struct map_srccol cols[] = {
-	{"id", "bigint", true},
-	{"amount", "numeric(12,2)", false},
-	{"note", "text", false},
-	{"raw", "bytea", false},
-	{"we\"ird", "boolean", false},
+	{"id", "bigint", true, NULL},
+	{"amount", "numeric(12,2)", false, NULL},
+	{"note", "text", false, NULL},
+	{"raw", "bytea", false, NULL},
+	{"we\"ird", "boolean", false, NULL},
 };
 
 static void
@@ -52,15 +52,15 @@ static void
 test_query_arrays(void **state)
 {
 	static const struct map_srccol acols[] = {
-		{"n", "numeric", false},
-		{"na", "numeric[]", false},
-		{"nm", "numeric(10,2)[]", false},
-		{"ia", "integer[]", false},
-		{"da", "double precision[]", false},
-		{"ba", "boolean[]", false},
-		{"comp", "text", false},
-		{"d", "double precision", false},
-		{"numericish", "numerical", false},
+		{"n", "numeric", false, NULL},
+		{"na", "numeric[]", false, NULL},
+		{"nm", "numeric(10,2)[]", false, NULL},
+		{"ia", "integer[]", false, NULL},
+		{"da", "double precision[]", false, NULL},
+		{"ba", "boolean[]", false, NULL},
+		{"comp", "text", false, NULL},
+		{"d", "double precision", false, NULL},
+		{"numericish", "numerical", false, NULL},
 	};
 	static const char *const want[] = {
 		"to_json(\"n\"))",	  "to_json(\"na\"::text))",
