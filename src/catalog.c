@@ -9,6 +9,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * The key columns of the replica identity index are the first indnkeyatts
+ * entries of indkey (an int2vector, subscripted from 0); the rest are its
+ * INCLUDE columns, which a delete's or an update's identity does not carry.
+ * Taking them for key columns would key a batch's deletes apart from the
+ * inserts of the same rows, and the deletes would miss.
+ *
+ * attmissingval is an array of one element of the column's type (never a
+ * NULL one: a NULL default sets no missing value); array_to_string gives
+ * that element in its type's output form, under this session's settings,
+ * as the walsender's output function does for wal2json.  bytea goes as
+ * plain hex digits, as wal2json sends it (collapse adds the \x).
+ */
 struct map_srccol *
 catalog_table_columns(PGconn *conn, const char *schema, const char *table,
 					  bool need_key, size_t *n, char *errbuf, size_t errlen)
@@ -19,7 +32,15 @@ catalog_table_columns(PGconn *conn, const char *schema, const char *table,
 		"            WHEN b.typname IN ('bpchar', 'bit', '_bpchar', '_bit') "
 		"            THEN 'pg_catalog.' || pg_catalog.quote_ident(b.typname) "
 		"            ELSE pg_catalog.format_type(b.oid, NULL) END, "
-		"       coalesce(a.attnum = ANY (i.indkey), false), c.relreplident "
+		"       coalesce(a.attnum = ANY ((i.indkey::pg_catalog.int2[])"
+		"                                [0:i.indnkeyatts - 1]), false), "
+		"       c.relreplident, "
+		"       CASE WHEN NOT a.atthasmissing THEN NULL "
+		"            WHEN b.oid = 'pg_catalog.bytea'::pg_catalog.regtype "
+		"            THEN pg_catalog.encode(pg_catalog.array_to_string("
+		"                 a.attmissingval, '')::pg_catalog.bytea, 'hex') "
+		"            ELSE pg_catalog.array_to_string(a.attmissingval, '') "
+		"       END "
 		"  FROM pg_catalog.pg_class c "
 		"  JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace "
 		"  JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid "
@@ -56,6 +77,8 @@ catalog_table_columns(PGconn *conn, const char *schema, const char *table,
 		cols[i].name = wp_strdup(PQgetvalue(r, i, 0));
 		cols[i].type = wp_strdup(PQgetvalue(r, i, 1));
 		cols[i].key = strcmp(PQgetvalue(r, i, 2), "t") == 0;
+		if (!PQgetisnull(r, i, 4))
+			cols[i].missing = wp_strdup(PQgetvalue(r, i, 4));
 		any_key |= cols[i].key;
 	}
 	*n = (size_t) rows;
@@ -83,6 +106,7 @@ catalog_free_columns(struct map_srccol *cols, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		free((char *) cols[i].name);
 		free((char *) cols[i].type);
+		free((char *) cols[i].missing);
 	}
 	free(cols);
 }

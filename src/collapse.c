@@ -179,6 +179,30 @@ fill_row(struct collapse *c, size_t row, const struct batch *b,
 	return all;
 }
 
+/*
+ * An insert carries every column its row had when it was written, so a
+ * column it lacks was added to the table later (run.c's shape check lets
+ * only such inserts through), and the source row holds that column's
+ * missing value now.  Filling it in keeps the row full: as a partial
+ * update of a key the target does not hold yet, the row would be lost.
+ */
+static void
+fill_missing(struct collapse *c, size_t row, const struct map_plan *p,
+			 const struct map_srccol *src)
+{
+	size_t base = c->rows[row].vals;
+
+	for (size_t k = 0; k < c->ntmp; k++) {
+		const char *m = src[p->tmp_src[k]].missing;
+
+		if (c->present[base + k])
+			continue;
+		c->val[base + k] = m;
+		c->len[base + k] = m ? (uint32_t) strlen(m) : 0;
+		c->present[base + k] = true;
+	}
+}
+
 /* Key hash and equality over the plan's key columns (srccols[].key). */
 static uint64_t
 key_hash(const struct collapse *c, size_t row, const struct map_plan *p,
@@ -457,6 +481,10 @@ collapse_add(struct collapse *c, const struct batch *b, size_t idx,
 
 	row = new_row(c, 'U', sop, idx);
 	full = fill_row(c, row, b, cols, ch->ncols, p);
+	if (!full && ch->action == W2J_INSERT) {
+		fill_missing(c, row, p, src);
+		full = true;
+	}
 	if (!full)
 		c->rows[row].op = 'P';
 	/* Merging keeps the first row's freshness: a key deleted and then

@@ -774,6 +774,22 @@ map_plan_absent_column(const struct map_plan *p, const struct w2j_column *cols,
 	return NULL;
 }
 
+const char *
+map_unknown_column(const struct map_srccol *srccols, size_t nsrc,
+				   const struct w2j_column *cols, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		/* Columns usually come in catalog order: try its place first. */
+		bool found = i < nsrc && strcmp(srccols[i].name, cols[i].name) == 0;
+
+		for (size_t k = 0; k < nsrc && !found; k++)
+			found = strcmp(srccols[k].name, cols[i].name) == 0;
+		if (!found)
+			return cols[i].name;
+	}
+	return NULL;
+}
+
 void
 map_plan_free(struct map_plan *p)
 {
@@ -802,17 +818,25 @@ map_plan_free(struct map_plan *p)
 	free(p);
 }
 
-/* wal2json writes these types' values as JSON numbers or booleans. */
+/*
+ * wal2json writes these types' values as JSON numbers or booleans, and
+ * every other value as a string: arrays ("numeric[]") and composites too.
+ * So only exact names count; to_json of an array would make a JSON array,
+ * which no wal2json change carries.  The catalog gives numeric without its
+ * modifier (catalog.h); a modifier is allowed all the same.
+ */
 static bool
 unquoted_type(const char *type)
 {
 	static const char *const t[] = {"smallint", "integer", "bigint", "real",
-									"double precision", "oid", "boolean"};
+									"double precision", "oid", "boolean",
+									"numeric"};
+	size_t len = strlen(type);
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
 		if (strcmp(type, t[i]) == 0)
 			return true;
-	return strncmp(type, "numeric", 7) == 0;
+	return strncmp(type, "numeric(", 8) == 0 && type[len - 1] == ')';
 }
 
 char *

@@ -73,6 +73,9 @@ struct session {
 	/* The change that last ended a session with SESSION_REPLAN: if it
 	 * still does not fit the fresh plan, re-reading cannot help. */
 	lsn_t replan_lsn;
+	/* The source's WAL position just before the plans' catalog was read:
+	 * changes below it are older than that catalog (session_check_shape). */
+	lsn_t catalog_lsn;
 	bool stall_warned; /* the apply thread's stall was logged */
 	int64_t watchdog_at; /* monotonic ms of the last watchdog look */
 };
@@ -527,22 +530,33 @@ session_replan(struct session *s, const struct w2j_change *c)
 }
 
 /*
- * An insert carries every column of its row.  When one of a mapping's
- * source columns is absent, the table changed shape (a column dropped or
- * renamed) after the plan was compiled: applying the change through the
- * old plan would drop the row silently.  Commit what came before it, then
- * end the session so the next one compiles against the catalog as it is
- * now; if the column is gone there too, that session stops with the
- * mapping's error.  The change itself is not yet counted in txn_pos.
+ * An insert carries every column its row had when it was written.  When
+ * one of a mapping's source columns is absent, the table changed shape
+ * around the change:
+ *  - added after it: the change is older than the catalog the plan was
+ *    compiled with (below catalog_lsn, which was read before the catalog),
+ *    that catalog has the column, and the change carries no column the
+ *    table lacks: the source row holds the column's missing value now, and
+ *    collapse fills it in.  The same holds for a column dropped and added
+ *    again since: the row holds the new column's missing value.
+ *  - otherwise (dropped or renamed after the plan's catalog was read, or a
+ *    column the table no longer has is carried instead: a rename) the plan
+ *    is stale or cannot say what the row holds; applying the change
+ *    through it would drop or corrupt the row silently.  Commit what came
+ *    before it, then end the session so the next one compiles against the
+ *    catalog as it is now; if the column is gone there too, that session
+ *    stops with the mapping's error, and if the change still does not
+ *    fit, it stops here.
+ * The change itself is not yet counted in txn_pos.
  */
 static enum session_end
 session_check_shape(struct session *s, const struct w2j_change *c)
 {
-	char l1[LSN_STRLEN];
+	char l1[LSN_STRLEN], l2[LSN_STRLEN];
 
 	for (size_t i = 0; i < s->ntargets; i++) {
 		const struct sink_target *t = &s->targets[i];
-		const char *col;
+		const char *col, *unknown;
 
 		if (strcmp(t->rule->from_schema, c->schema) != 0 ||
 			strcmp(t->rule->from_table, c->table) != 0)
@@ -550,21 +564,50 @@ session_check_shape(struct session *s, const struct w2j_change *c)
 		col = map_plan_absent_column(t->plan, c->columns, c->ncolumns);
 		if (col == NULL)
 			continue;
-		if (s->replan_lsn == c->lsn) {
+		unknown = map_unknown_column(t->srccols, t->nsrc, c->columns,
+									 c->ncolumns);
+		if (unknown == NULL && c->lsn < s->catalog_lsn)
+			continue;
+		if (s->replan_lsn == c->lsn && unknown) {
 			wp_log(LOG_ERROR,
 				   "insert into \"%s.%s\" at %s has no column \"%s\", which "
-				   "the mapping to \"%s.%s\" reads, although the source "
-				   "catalog has it now\nThe column was dropped and added "
-				   "again after this change; map it from another column or "
-				   "take it out of the mapping.",
+				   "the mapping to \"%s.%s\" reads, but has column \"%s\", "
+				   "which the source table no longer has\nColumn \"%s\" was "
+				   "renamed or dropped after this change, so walpipe cannot "
+				   "tell whether the source row holds its value in \"%s\".\n"
+				   "Take \"%s\" out of the mapping until walpipe has applied "
+				   "this change, then put it back and copy the table again "
+				   "with walpipe snapshot --table %s.%s.",
 				   c->schema, c->table, lsn_format(c->lsn, l1), col,
-				   t->rule->to_schema, t->rule->to_table);
+				   t->rule->to_schema, t->rule->to_table, unknown, unknown,
+				   col, col, c->schema, c->table);
 			return SESSION_FATAL;
 		}
-		wp_log(LOG_NOTICE,
-			   "source table \"%s.%s\" changed shape: the insert at %s has "
-			   "no column \"%s\"; re-reading the source catalog",
-			   c->schema, c->table, lsn_format(c->lsn, l1), col);
+		if (s->replan_lsn == c->lsn) {
+			/* The fresh catalog was read after the change was written,
+			 * unless the source server's WAL went back (a failover). */
+			wp_log(LOG_ERROR,
+				   "insert into \"%s.%s\" at %s has no column \"%s\", which "
+				   "the mapping to \"%s.%s\" reads, and the source catalog "
+				   "read at %s has it\nThe catalog was read before the "
+				   "source server wrote this change, so walpipe cannot tell "
+				   "what the source row holds for it.",
+				   c->schema, c->table, lsn_format(c->lsn, l1), col,
+				   t->rule->to_schema, t->rule->to_table,
+				   lsn_format(s->catalog_lsn, l2));
+			return SESSION_FATAL;
+		}
+		if (unknown)
+			wp_log(LOG_NOTICE,
+				   "source table \"%s.%s\" changed shape: the insert at %s "
+				   "has no column \"%s\" but has column \"%s\"; re-reading "
+				   "the source catalog",
+				   c->schema, c->table, lsn_format(c->lsn, l1), col, unknown);
+		else
+			wp_log(LOG_NOTICE,
+				   "source table \"%s.%s\" changed shape: the insert at %s "
+				   "has no column \"%s\"; re-reading the source catalog",
+				   c->schema, c->table, lsn_format(c->lsn, l1), col);
 		return session_replan(s, c);
 	}
 	return SESSION_OK;
@@ -638,7 +681,7 @@ session_free(struct session *s)
 	batch_free(s->batch);
 }
 
-/* Compile every mapping against the source catalog. */
+/* Compile every mapping against the source catalog; note catalog_lsn. */
 static enum session_end
 session_plan(struct session *s)
 {
@@ -646,6 +689,7 @@ session_plan(struct session *s)
 	const char *vals[] = {s->rs->source_conninfo, "walpipe", NULL};
 	PGconn *conn = PQconnectdbParams(keys, vals, 1);
 	enum session_end e = SESSION_OK;
+	PGresult *r;
 	char err[1024];
 
 	if (PQstatus(conn) != CONNECTION_OK) {
@@ -654,6 +698,26 @@ session_plan(struct session *s)
 		PQfinish(conn);
 		return SESSION_RETRY;
 	}
+	/*
+	 * First the WAL position, then the catalog: a change written below
+	 * this position is older than the catalog read next (read committed:
+	 * each catalog query sees everything committed before it ran).  On a
+	 * standby, what it has replayed.
+	 */
+	r = PQexec(conn, "SELECT CASE WHEN pg_catalog.pg_is_in_recovery() "
+					 "THEN pg_catalog.pg_last_wal_replay_lsn() "
+					 "ELSE pg_catalog.pg_current_wal_lsn() END");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQgetisnull(r, 0, 0) ||
+		!lsn_parse(PQgetvalue(r, 0, 0), &s->catalog_lsn, NULL, 0)) {
+		wp_log(LOG_ERROR,
+			   "could not read the WAL position of the source server: %s",
+			   PQresultStatus(r) == PGRES_TUPLES_OK ? "no position"
+													: PQerrorMessage(conn));
+		PQclear(r);
+		PQfinish(conn);
+		return SESSION_RETRY;
+	}
+	PQclear(r);
 	s->targets = catalog_plan_targets(conn, s->rs->rules, s->rs->nrules,
 									  s->rs->source_name, &s->ntargets, err,
 									  sizeof(err));

@@ -11,15 +11,17 @@
  * Read the columns of schema.table from the source catalog, in column
  * order, and whether each is part of the replica identity (the primary key
  * under REPLICA IDENTITY DEFAULT, the chosen index under USING INDEX;
- * under FULL the primary key if there is one).  Generated columns are left
- * out: wal2json does not send them.
+ * under FULL the primary key if there is one; an index's key columns
+ * only, not its INCLUDE columns).  Generated columns are left out:
+ * wal2json does not send them.
  *
  * Each column's type is what walpipe's temp table holds it as in the
  * analytics database: the built-in type without its modifier (numeric,
  * not numeric(12,2), so that an ALTER TYPE that widens a column on the
  * source cannot round values through a stale temp table), a domain's
  * built-in base type, and text for types the analytics database may not
- * have (enums, composites, extension types).
+ * have (enums, composites, extension types).  Each column's missing value
+ * (map.h) comes along.
  *
  * Returns the array (caller frees with catalog_free_columns) and its
  * length in *n, or NULL with a message in errbuf: the table does not

@@ -14,7 +14,9 @@
  * batch are merged in LSN order into one row of the temp table:
  *   insert                      -> 'U' full row, 'N' if it is the key's
  *                                  first change in the batch (upsert
- *                                  mappings): the key is new to a mirror
+ *                                  mappings): the key is new to a mirror;
+ *                                  a column it lacks (added since) gets
+ *                                  the column's missing value (map.h)
  *   update with every column    -> 'U' full row
  *   update, TOAST columns absent-> merged into an earlier 'U' of the same
  *                                  key (stays full), else 'P' partial

@@ -71,6 +71,14 @@ struct map_srccol {
 	const char *name;
 	const char *type; /* the temp table type, e.g. "numeric" (catalog.h) */
 	bool key;		  /* part of the replica identity */
+	/*
+	 * What a row written before the column was added holds for it: the
+	 * text of its missing value (pg_attribute.attmissingval, from a
+	 * non-volatile ADD COLUMN default) in the form wal2json sends, or
+	 * NULL for SQL NULL.  An insert decoded from before the column
+	 * existed lacks it (collapse.h).
+	 */
+	const char *missing;
 };
 
 /*
@@ -192,6 +200,16 @@ const char *map_plan_absent_column(const struct map_plan *p,
  */
 bool map_plan_partial_ok(const struct map_plan *p, const bool *present,
 						 char *errbuf, size_t errlen);
+
+/*
+ * The first column of cols[0..n) (the columns of a decoded change) that
+ * srccols[0..nsrc) lack, or NULL when the table has them all.  Beside an
+ * absent column (map_plan_absent_column) it tells a column added after the
+ * change (nothing unknown) from one renamed since (the change carries the
+ * old name).  Pure.
+ */
+const char *map_unknown_column(const struct map_srccol *srccols, size_t nsrc,
+							   const struct w2j_column *cols, size_t n);
 
 /* Index of tmp column for source column name, or -1. */
 int map_plan_tmp_index(const struct map_plan *p, const char *column);

@@ -16,10 +16,10 @@
 #include <cmocka.h>
 
 static const struct map_srccol src[] = {
-	{"id", "bigint", true},
-	{"name", "text", false},
-	{"bio", "text", false},
-	{"raw", "bytea", false},
+	{"id", "bigint", true, NULL},
+	{"name", "text", false, NULL},
+	{"bio", "text", false, NULL},
+	{"raw", "bytea", false, NULL},
 };
 
 static const struct map_column cols[] = {
@@ -365,10 +365,15 @@ test_absent_column(void **state)
 	/* Same columns in another order: still complete. */
 	assert_true(w2j_decode(d, moved, strlen(moved), &c, err, sizeof(err)));
 	assert_null(map_plan_absent_column(p, c.columns, c.ncolumns));
+	assert_null(map_unknown_column(src, 4, c.columns, c.ncolumns));
 	/* "name" gone, an unmapped column added: name is reported. */
 	assert_true(w2j_decode(d, dropped, strlen(dropped), &c, err, sizeof(err)));
 	assert_string_equal(map_plan_absent_column(p, c.columns, c.ncolumns),
 						"name");
+	/* ... and so is the column the table does not have. */
+	assert_string_equal(map_unknown_column(src, 4, c.columns, c.ncolumns),
+						"added");
+	assert_null(map_unknown_column(src, 4, c.columns, 3));
 	map_plan_free(p);
 	w2j_decoder_free(d);
 }
@@ -507,10 +512,10 @@ static void
 test_plan_key_follows_identity(void **state)
 {
 	static const struct map_srccol ri[] = {
-		{"id", "bigint", false},
-		{"name", "text", true}, /* the replica identity is now (name) */
-		{"bio", "text", false},
-		{"raw", "bytea", false},
+		{"id", "bigint", false, NULL},
+		{"name", "text", true, NULL}, /* the replica identity is now (name) */
+		{"bio", "text", false, NULL},
+		{"raw", "bytea", false, NULL},
 	};
 	struct map_rule r = rule;
 	struct map_plan *p;
@@ -539,6 +544,56 @@ test_plan_key_follows_identity(void **state)
 						"or compute the key from them.");
 }
 
+/*
+ * An insert from before columns were added lacks them: it gets their
+ * missing values and stays a full row (a partial update of a key the
+ * target does not hold would lose it).  An update lacking a column is a
+ * TOAST-unchanged one: still partial.
+ */
+static void
+test_insert_lacking_added_columns(void **state)
+{
+	static const struct map_srccol srcm[] = {
+		{"id", "bigint", true, NULL},
+		{"name", "text", false, "n\tm"},
+		{"bio", "text", false, NULL},
+		{"raw", "bytea", false, "0102"},
+	};
+	static const char *const lines[] = {
+		"{\"action\":\"I\",\"xid\":5,\"lsn\":\"0/10\",\"schema\":"
+		"\"public\",\"table\":\"users\",\"columns\":[{\"name\":\"id\","
+		"\"value\":1},{\"name\":\"name\",\"value\":\"a\"}]}",
+		"{\"action\":\"I\",\"xid\":5,\"lsn\":\"0/10\",\"schema\":"
+		"\"public\",\"table\":\"users\",\"columns\":[{\"name\":\"id\","
+		"\"value\":2},{\"name\":\"bio\",\"value\":\"b\"},{\"name\":"
+		"\"raw\",\"value\":\"00ff\"}]}",
+		U_PARTIAL("3", "\"c\""),
+	};
+	char err[256];
+	struct map_plan *p = map_plan_new(&rule, srcm, 4, "shop", "t0", err,
+									  sizeof(err));
+	struct batch *b = make_batch(lines, 3);
+	struct collapse *c = collapse_new();
+	struct buf out = BUF_INIT;
+
+	(void) state;
+	assert_non_null(p);
+	for (size_t i = 0; i < 3; i++)
+		collapse_add(c, b, i, p, srcm, true);
+	collapse_copy_text(c, b, p, srcm, 0, collapse_count(c) - 1, &out);
+	assert_string_equal(out.data,
+						"1\tN\tI\t0/10\t\\N\t\\N\t\\N\t\\N\t"
+						"1\ta\t\\N\t\\\\x0102\n"
+						"2\tN\tI\t0/10\t\\N\t\\N\t\\N\t\\N\t"
+						"2\tn\\tm\tb\t\\\\x00ff\n"
+						"3\tP\tU\t0/20\t\\N\t\\N\t{t,t,f,t}\t\\N\t"
+						"3\tc\t\\N\t\\\\x01\n");
+	buf_free(&out);
+	collapse_free(c);
+	batch_free(b);
+	map_plan_free(p);
+}
+
 int
 main(void)
 {
@@ -560,6 +615,7 @@ main(void)
 		cmocka_unit_test(test_key_move_chain),
 		cmocka_unit_test(test_partial_unappliable),
 		cmocka_unit_test(test_plan_key_follows_identity),
+		cmocka_unit_test(test_insert_lacking_added_columns),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

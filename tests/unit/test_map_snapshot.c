@@ -15,11 +15,11 @@
 #include <cmocka.h>
 
 static const struct map_srccol cols[] = {
-	{"id", "bigint", true},
-	{"amount", "numeric(12,2)", false},
-	{"note", "text", false},
-	{"raw", "bytea", false},
-	{"we\"ird", "boolean", false},
+	{"id", "bigint", true, NULL},
+	{"amount", "numeric(12,2)", false, NULL},
+	{"note", "text", false, NULL},
+	{"raw", "bytea", false, NULL},
+	{"we\"ird", "boolean", false, NULL},
 };
 
 static void
@@ -39,6 +39,42 @@ test_query(void **state)
 		   "json_build_object('name', 'we\"ird', 'value', "
 		   "to_json(\"we\"\"ird\"))]::json[])) FROM ONLY \"public\".\"it's\") "
 		   "TO STDOUT");
+	free(q);
+}
+
+/*
+ * Only scalar numbers and booleans go out unquoted, as wal2json sends
+ * them: arrays of them (numeric[] above all, which once matched a
+ * "numeric" prefix and came out as a JSON array) and composites, which the
+ * catalog gives as text, go as text.
+ */
+static void
+test_query_arrays(void **state)
+{
+	static const struct map_srccol acols[] = {
+		{"n", "numeric", false, NULL},
+		{"na", "numeric[]", false, NULL},
+		{"nm", "numeric(10,2)[]", false, NULL},
+		{"ia", "integer[]", false, NULL},
+		{"da", "double precision[]", false, NULL},
+		{"ba", "boolean[]", false, NULL},
+		{"comp", "text", false, NULL},
+		{"d", "double precision", false, NULL},
+		{"numericish", "numerical", false, NULL},
+	};
+	static const char *const want[] = {
+		"to_json(\"n\"))",	  "to_json(\"na\"::text))",
+		"to_json(\"nm\"::text))", "to_json(\"ia\"::text))",
+		"to_json(\"da\"::text))", "to_json(\"ba\"::text))",
+		"to_json(\"comp\"::text))", "to_json(\"d\"))",
+		"to_json(\"numericish\"::text))",
+	};
+	char *q = map_snapshot_query("public", "t", acols, 9, "0/1");
+
+	(void) state;
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		if (strstr(q, want[i]) == NULL)
+			fail_msg("%s not in %s", want[i], q);
 	free(q);
 }
 
@@ -93,6 +129,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_query),
+		cmocka_unit_test(test_query_arrays),
 		cmocka_unit_test(test_unescape_and_decode),
 		cmocka_unit_test(test_unescape_octal_and_controls),
 	};
