@@ -389,6 +389,14 @@ dlq_retry(const struct wp_config *cfg, PGconn *ana, const char *schema,
 					ok = res != NULL;
 					PQclear(res);
 				}
+				/* A source row that no longer matches the where leaves
+				 * the target, as in walpipe run. */
+				if (ok && stmt == t->plan->upsert && t->plan->unmatch) {
+					res = retry_exec(&r, ana, t->plan->unmatch, 2, one,
+									 PGRES_COMMAND_OK);
+					ok = res != NULL;
+					PQclear(res);
+				}
 			}
 		}
 		if (ok) {

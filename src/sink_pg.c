@@ -988,7 +988,7 @@ dead_letter_orphans(struct sink_pg *s, const struct batch *b,
 	}
 	for (int i = 0; i < PQntuples(r) && st == STEP_OK; i++)
 		st = dead_letter(s, b, t, strtoull(PQgetvalue(r, i, 0), NULL, 10),
-						 why, "", errbuf, errlen);
+						 why, NULL, errbuf, errlen);
 	PQclear(r);
 	return st;
 }
@@ -1007,7 +1007,7 @@ dead_letter_unappliable(struct sink_pg *s, const struct batch *b,
 			continue;
 		map_plan_partial_ok(t->plan, collapse_present_of(t->rows, seq), why,
 							sizeof(why));
-		st = dead_letter(s, b, t, seq, why, "", errbuf, errlen);
+		st = dead_letter(s, b, t, seq, why, NULL, errbuf, errlen);
 	}
 	return st;
 }
