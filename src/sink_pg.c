@@ -28,6 +28,16 @@ struct sink_pg {
 	struct buf q;	/* statement text scratch */
 	struct buf copy; /* COPY data scratch */
 	bool careful;	/* savepoints and bisection: a data error was seen */
+	/* The session's targets in foreign key order, parents first, and
+	 * reach[a * norder + b]: target b references target a, directly or
+	 * through others (sink_pg_prepare).  norder == 0: mapping order. */
+	size_t *order;
+	bool *reach;
+	size_t norder;
+	/* Per target: the statements of its rows in hand, TARGET_STMTS each
+	 * (copy_target fills them, run_target runs them). */
+	struct target_stmt *stmts;
+	size_t nstmts;
 	/* The stored checkpoint as this session last saw it committed: a
 	 * write is refused if the row holds anything else (see
 	 * write_checkpoint). */
@@ -44,6 +54,29 @@ struct sink_pg {
 	} *skips;
 	size_t nskips;
 };
+
+/*
+ * Foreign keys between target tables decide the order of a batch's
+ * statements: a child's rows can be written only after its parent's, and
+ * a parent's deleted only after its children's.  So every target's rows
+ * are COPYed first, and then each pass runs over all targets, in the
+ * order the pass names (apply_pending).
+ */
+enum pass {
+	PASS_REMOVE, /* children first: deletes */
+	PASS_WRITE,	 /* parents first: inserts, upserts, partial updates,
+				  * appends */
+	PASS_MARK,	 /* children first: soft deletes, which mark rows the
+				  * upserts wrote */
+	PASS_COUNT,
+};
+
+/* One apply statement of a target and its pass; sql NULL: not sent. */
+struct target_stmt {
+	enum pass pass;
+	const char *sql;
+};
+#define TARGET_STMTS 6
 
 /* Internal outcome of a statement, finer than enum sink_result. */
 enum step {
@@ -672,16 +705,110 @@ sink_pg_write_checkpoint(struct sink_pg *s, const struct checkpoint *ckpt,
 	return to_result_ok(apply_once(s, NULL, NULL, 0, ckpt, errbuf, errlen));
 }
 
+/*
+ * Order n targets parents first: edge[p * n + c] says target c references
+ * target p.  The members of a cycle (a self-reference too) keep mapping
+ * order among themselves, and so do targets the keys do not order: with
+ * no keys at all the order is the mapping order.  reach (n * n) gets the
+ * closure of edge: reach[a * n + b], b references a through any path.
+ */
+static void
+fk_order(const bool *edge, size_t n, size_t *order, bool *reach)
+{
+	/* Warshall's closure: a session has a few dozen targets at most, and
+	 * this runs once per session. */
+	bool *placed = wp_calloc(n + 1, sizeof(bool));
+
+	memcpy(reach, edge, n * n * sizeof(bool));
+	for (size_t k = 0; k < n; k++)
+		for (size_t a = 0; a < n; a++)
+			for (size_t b = 0; a != k && reach[a * n + k] && b < n; b++)
+				reach[a * n + b] |= reach[k * n + b];
+	/* Each step places the first target in mapping order whose ancestors
+	 * outside its own cycle are all placed.  There always is one: the
+	 * cycles, each taken as one node, form an acyclic graph. */
+	for (size_t k = 0; k < n; k++)
+		for (size_t c = 0; c < n; c++) {
+			bool ready = !placed[c];
+
+			for (size_t p = 0; ready && p < n; p++)
+				if (reach[p * n + c] && !reach[c * n + p] && !placed[p])
+					ready = false;
+			if (ready) {
+				order[k] = c;
+				placed[c] = true;
+				break;
+			}
+		}
+	free(placed);
+}
+
+/*
+ * Read the foreign keys among the targets' tables from the analytics
+ * catalog (one query per session) and keep the targets' order, parents
+ * first.  Keys checked only at commit (INITIALLY DEFERRED) do not order
+ * anything; a table the catalog does not have yet has no keys.
+ */
+static enum step
+read_fk_order(struct sink_pg *s, const struct sink_target *t, size_t n,
+			  char *errbuf, size_t errlen)
+{
+	PGresult *r = NULL;
+	bool *edge;
+	enum step st;
+
+	free(s->order);
+	free(s->reach);
+	s->order = NULL;
+	s->reach = NULL;
+	s->norder = 0;
+	if (n == 0)
+		return STEP_OK;
+	buf_reset(&s->q, 65536);
+	buf_append_str(&s->q, "WITH t(i, rel) AS (VALUES ");
+	for (size_t i = 0; i < n; i++) {
+		char *lit = quote_literal_pq(s->conn, t[i].plan->target);
+
+		buf_appendf(&s->q, "%s(%zu, pg_catalog.to_regclass(%s))",
+					i ? ", " : "", i, lit);
+		free(lit);
+	}
+	buf_append_str(&s->q,
+				   ") SELECT p.i, c.i, f.condeferred FROM "
+				   "pg_catalog.pg_constraint f JOIN t c ON c.rel = "
+				   "f.conrelid JOIN t p ON p.rel = f.confrelid WHERE "
+				   "f.contype = 'f'");
+	st = exec_params_result(s, "could not read the foreign keys of the "
+							   "target tables",
+							0, NULL, &r, errbuf, errlen);
+	if (st != STEP_OK)
+		return st;
+	edge = wp_calloc(n * n, sizeof(bool));
+	for (int i = 0; i < PQntuples(r); i++)
+		if (strcmp(PQgetvalue(r, i, 2), "t") != 0)
+			edge[strtoul(PQgetvalue(r, i, 0), NULL, 10) * n +
+				 strtoul(PQgetvalue(r, i, 1), NULL, 10)] = true;
+	PQclear(r);
+	s->order = wp_calloc(n, sizeof(size_t));
+	s->reach = wp_calloc(n * n, sizeof(bool));
+	s->norder = n;
+	fk_order(edge, n, s->order, s->reach);
+	free(edge);
+	return STEP_OK;
+}
+
 enum sink_result
 sink_pg_prepare(struct sink_pg *s, struct sink_target *t, size_t n,
 				char *errbuf, size_t errlen)
 {
-	for (size_t i = 0; i < n; i++) {
-		enum step st = exec_cmd(s, t[i].plan->create_tmp, errbuf, errlen);
+	enum step st = STEP_OK;
 
-		if (st != STEP_OK)
-			return st == STEP_RETRY ? SINK_RETRY : SINK_FATAL;
-	}
+	for (size_t i = 0; i < n && st == STEP_OK; i++)
+		st = exec_cmd(s, t[i].plan->create_tmp, errbuf, errlen);
+	if (st == STEP_OK)
+		st = read_fk_order(s, t, n, errbuf, errlen);
+	if (st != STEP_OK)
+		return st == STEP_RETRY ? SINK_RETRY : SINK_FATAL;
 	return SINK_OK;
 }
 
@@ -964,21 +1091,25 @@ insert_new_rows(struct sink_pg *s, struct sink_target *t, size_t n,
 }
 
 /*
- * COPY a target's collapsed rows to its temp table and apply them.  again:
- * the temp table is used again in this transaction (a truncate splits the
- * batch), so empty it now; otherwise ON COMMIT DELETE ROWS does, without
- * the new relfilenode and catalog update a TRUNCATE costs.
+ * COPY a target's collapsed rows to its temp table and fill stmts with
+ * the statements that apply them, in the order they run within their
+ * pass (apply_pending runs the passes).  A statement with no rows of its
+ * kind is not sent at all.
  */
 static enum step
-apply_target(struct sink_pg *s, const struct batch *b, struct sink_target *t,
-			 bool again, char *errbuf, size_t errlen)
+copy_target(struct sink_pg *s, const struct batch *b, struct sink_target *t,
+			struct target_stmt stmts[TARGET_STMTS], char *errbuf,
+			size_t errlen)
 {
+	const struct map_plan *p = t->plan;
 	size_t n = collapse_count(t->rows);
-	const char *stmts[6];
 	bool has_u = false, has_n = false, has_p = false, has_d = false;
-	bool fast;
+	bool fast, soft;
+	const char *upsert;
 	enum step st;
 
+	for (int k = 0; k < TARGET_STMTS; k++)
+		stmts[k].sql = NULL;
 	if (n == 0)
 		return STEP_OK;
 	for (size_t seq = 1; seq <= n; seq++) {
@@ -991,13 +1122,15 @@ apply_target(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 	}
 	/* New keys by a plain insert, unless this target met an existing key
 	 * before or the batch is redone row by row (careful). */
-	fast = has_n && t->plan->insert_new && !t->no_fast_insert &&
-		   !s->careful;
-	st = copy_begin(s, t->plan->copy, errbuf, errlen);
+	fast = has_n && p->insert_new && !t->no_fast_insert && !s->careful;
+	/* A soft delete also marks 'U'/'N'/'P' rows whose last change was a
+	 * delete: it runs after the upsert has written them. */
+	soft = p->soft_delete && p->upsert;
+	st = copy_begin(s, p->copy, errbuf, errlen);
 	if (st != STEP_OK)
 		return st;
 	for (size_t i = 0; i < n; i += 1024) {
-		collapse_copy_text(t->rows, b, t->plan, t->srccols, i, i + 1023,
+		collapse_copy_text(t->rows, b, p, t->srccols, i, i + 1023,
 						   &s->copy);
 		st = copy_flush(s, false, errbuf, errlen);
 		if (st != STEP_OK)
@@ -1007,41 +1140,94 @@ apply_target(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 	if (st != STEP_OK)
 		return st == STEP_DATA ? STEP_FATAL : st;
 
-	/* Deletes first: a key's rows are merged, so each key has one op.  A
-	 * soft delete goes last: it also marks rows the upsert writes. */
-	/* A statement with no rows of its kind is not sent at all. */
-	stmts[0] = has_d ? t->plan->remove : NULL;
-	stmts[1] = NULL;
-	stmts[2] = has_u || has_n ? t->plan->upsert : NULL;
-	if (fast) {
-		stmts[1] = t->plan->insert_new;
-		stmts[2] = has_u ? t->plan->upsert_old : NULL;
+	/* The full rows the plain insert does not take. */
+	upsert = has_u || has_n ? p->upsert : NULL;
+	if (fast)
+		upsert = has_u ? p->upsert_old : NULL;
+	{
+		const struct target_stmt table[TARGET_STMTS] = {
+			/* Deletes first: a key's rows are merged, so each key has
+			 * one op. */
+			{PASS_REMOVE, has_d && !soft ? p->remove : NULL},
+			{PASS_WRITE, fast ? p->insert_new : NULL},
+			{PASS_WRITE, upsert},
+			{PASS_WRITE, has_p ? p->update_partial : NULL},
+			{PASS_WRITE, has_u || has_p ? p->append : NULL},
+			{PASS_MARK, soft ? p->remove : NULL},
+		};
+
+		memcpy(stmts, table, sizeof(table));
 	}
-	stmts[3] = has_p ? t->plan->update_partial : NULL;
-	stmts[4] = has_u || has_p ? t->plan->append : NULL;
-	stmts[5] = NULL;
-	if (t->plan->soft_delete && t->plan->upsert) {
-		/* Also marks 'U'/'N'/'P' rows whose last change was a delete. */
-		stmts[0] = NULL;
-		stmts[5] = t->plan->remove;
-	}
-	for (int k = 0; k < 6; k++) {
-		if (stmts[k] == NULL)
+	return STEP_OK;
+}
+
+/* Run the statements of pass of a target's rows (copy_target). */
+static enum step
+run_target(struct sink_pg *s, const struct batch *b, struct sink_target *t,
+		   const struct target_stmt stmts[TARGET_STMTS], enum pass pass,
+		   char *errbuf, size_t errlen)
+{
+	size_t n = collapse_count(t->rows);
+
+	for (int k = 0; k < TARGET_STMTS; k++) {
+		enum step st;
+
+		if (stmts[k].sql == NULL || stmts[k].pass != pass)
 			continue;
-		st = stmts[k] == t->plan->insert_new
+		st = stmts[k].sql == t->plan->insert_new
 				 ? insert_new_rows(s, t, n, errbuf, errlen)
-				 : run_range(s, b, t, stmts[k], 1, n, errbuf, errlen);
+				 : run_range(s, b, t, stmts[k].sql, 1, n, errbuf, errlen);
 		if (st != STEP_OK)
 			return st;
 	}
-	st = STEP_OK;
-	if (again) {
-		buf_reset(&s->q, 65536);
-		buf_appendf(&s->q, "TRUNCATE %s", t->plan->tmp_table);
-		st = exec_cmd(s, s->q.data, errbuf, errlen);
+	return STEP_OK;
+}
+
+/*
+ * Apply the rows collected in the targets since the last call: COPY each
+ * target's rows to its temp table, then run the passes of enum pass, each
+ * over the targets in foreign key order (parents first) or its reverse.
+ * The statements are the ones target-by-target apply would send, as many,
+ * only in another order.  again: the temp tables are used again in this
+ * transaction (a truncate splits the batch), so empty them now; otherwise
+ * ON COMMIT DELETE ROWS does, without the new relfilenode and catalog
+ * update a TRUNCATE costs.
+ */
+static enum step
+apply_pending(struct sink_pg *s, const struct batch *b, struct sink_target *t,
+			  size_t n, bool again, char *errbuf, size_t errlen)
+{
+	enum step st;
+
+	for (size_t j = 0; j < n; j++) {
+		st = copy_target(s, b, &t[j], &s->stmts[j * TARGET_STMTS], errbuf,
+						 errlen);
+		if (st != STEP_OK)
+			return st;
 	}
-	collapse_reset(t->rows);
-	return st;
+	for (int pass = 0; pass < PASS_COUNT; pass++)
+		for (size_t k = 0; k < n; k++) {
+			size_t at = pass == PASS_WRITE ? k : n - 1 - k;
+			size_t j = s->norder == n ? s->order[at] : at;
+
+			st = run_target(s, b, &t[j], &s->stmts[j * TARGET_STMTS],
+							(enum pass) pass, errbuf, errlen);
+			if (st != STEP_OK)
+				return st;
+		}
+	for (size_t j = 0; j < n; j++) {
+		if (collapse_count(t[j].rows) == 0)
+			continue;
+		if (again) {
+			buf_reset(&s->q, 65536);
+			buf_appendf(&s->q, "TRUNCATE %s", t[j].plan->tmp_table);
+			st = exec_cmd(s, s->q.data, errbuf, errlen);
+			if (st != STEP_OK)
+				return st;
+		}
+		collapse_reset(t[j].rows);
+	}
+	return STEP_OK;
 }
 
 static bool
@@ -1054,10 +1240,12 @@ target_matches(const struct sink_target *t, const struct batch *b,
 }
 
 /*
- * Apply the fact changes of batch b.  more: the transaction goes on with
- * another batch (a snapshot copies a table in one transaction), so the
- * temp tables must be emptied now; ON COMMIT DELETE ROWS would be too late
- * and the next batch's _seq range would select these rows again.
+ * Apply the fact changes of batch b: every target's changes merged per
+ * key and applied by apply_pending once, or in pieces split by truncates.
+ * more: the transaction goes on with another batch (a snapshot copies a
+ * table in one transaction), so the temp tables must be emptied now; ON
+ * COMMIT DELETE ROWS would be too late and the next batch's _seq range
+ * would select these rows again.
  */
 static enum step
 apply_facts(struct sink_pg *s, const struct batch *b, struct sink_target *t,
@@ -1066,6 +1254,10 @@ apply_facts(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 	size_t count = batch_count(b);
 	enum step st;
 
+	if (s->nstmts < n) {
+		s->stmts = wp_realloc(s->stmts, n * TARGET_STMTS * sizeof(*s->stmts));
+		s->nstmts = n;
+	}
 	for (size_t j = 0; j < n; j++)
 		collapse_reset(t[j].rows);
 	for (size_t i = 0; i < count; i++) {
@@ -1074,7 +1266,8 @@ apply_facts(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 		if (c->action == W2J_MESSAGE || skipped(s, b, c))
 			continue;
 		if (c->action == W2J_TRUNCATE) {
-			/* Changes before a truncate must land before it. */
+			/* Changes before a truncate must land before it, in the
+			 * order their keys need: all of them go first. */
 			for (size_t j = 0; j < n; j++) {
 				if (!target_matches(&t[j], b, c) ||
 					t[j].rule->mode == MAP_MODE_NONE)
@@ -1089,7 +1282,7 @@ apply_facts(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 				}
 				if (!t[j].plan->truncate)
 					continue;
-				st = apply_target(s, b, &t[j], true, errbuf, errlen);
+				st = apply_pending(s, b, t, n, true, errbuf, errlen);
 				if (st == STEP_OK)
 					st = exec_cmd(s, t[j].plan->truncate, errbuf, errlen);
 				if (st != STEP_OK)
@@ -1104,12 +1297,7 @@ apply_facts(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 						 t[j].rule->mode == MAP_MODE_UPSERT);
 		}
 	}
-	for (size_t j = 0; j < n; j++) {
-		st = apply_target(s, b, &t[j], more, errbuf, errlen);
-		if (st != STEP_OK)
-			return st;
-	}
-	return STEP_OK;
+	return apply_pending(s, b, t, n, more, errbuf, errlen);
 }
 
 static enum step
@@ -1530,6 +1718,9 @@ sink_pg_close(struct sink_pg *s)
 		return;
 	PQfinish(s->conn);
 	skips_free(s);
+	free(s->order);
+	free(s->reach);
+	free(s->stmts);
 	free(s->qschema);
 	free(s->lsource);
 	free(s->qstaging);
