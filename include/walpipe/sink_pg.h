@@ -94,8 +94,9 @@ enum sink_result sink_pg_prepare(struct sink_pg *s, struct sink_target *t,
  * fact changes of each target collapsed, COPYed into its temp table and
  * applied set-based (deletes children first, then writes parents first,
  * by the foreign keys between targets), truncates in stream order, and
- * the checkpoint ckpt, then COMMIT.  Rows failing their mapping go to the
- * dead letter table and the rest commits.  tick(arg) is called between
+ * the checkpoint ckpt, then COMMIT.  A batch that order cannot serve is
+ * redone in stream order.  Rows failing their mapping go to the dead
+ * letter table and the rest commits.  tick(arg) is called between
  * steps so the caller can keep the replication connection alive.  t and
  * n are the ones given to sink_pg_prepare.  Does not log.
  */
