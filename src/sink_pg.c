@@ -1275,6 +1275,116 @@ target_matches(const struct sink_target *t, const struct batch *b,
 		   strcmp(batch_text(b, c->table), t->rule->from_table) == 0;
 }
 
+/* Whether target t is truncated by a change of from..to-1 (T changes). */
+static bool
+truncated_by(const struct sink_pg *s, const struct batch *b,
+			 const struct sink_target *t, size_t from, size_t to)
+{
+	if (t->rule->mode == MAP_MODE_NONE)
+		return false;
+	for (size_t i = from; i < to; i++)
+		if (target_matches(t, b, batch_get(b, i)) &&
+			!skipped(s, b, batch_get(b, i)))
+			return true;
+	return false;
+}
+
+/*
+ * The error of a TRUNCATE of the targets (s->q) the analytics side
+ * refused.  A foreign key from a table outside the statement (SQLSTATE
+ * 0A000) is the configuration's to fix: say how.
+ */
+static enum step
+truncate_error(struct sink_pg *s, const PGresult *r, char *errbuf,
+			   size_t errlen)
+{
+	enum step st = classify(s->conn, r);
+	const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+	const char *detail = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL);
+
+	if (st != STEP_RETRY)
+		st = STEP_FATAL;
+	if (strcmp(sqlstate_or_empty(r), "0A000") != 0 || msg == NULL) {
+		set_pq_error(errbuf, errlen, "could not truncate target tables",
+					 s->conn, r);
+		return st;
+	}
+	snprintf(errbuf, errlen,
+			 "could not truncate %s: %s\n%s%swalpipe truncates together "
+			 "the targets of the tables one source TRUNCATE names (a "
+			 "CASCADE names every table it reached) and, like PostgreSQL's "
+			 "own apply worker, does not cascade to other tables.  Drop or "
+			 "change that foreign key on the analytics side, or set "
+			 "on_truncate: ignore on the mappings of the truncated tables, "
+			 "then restart walpipe.",
+			 s->q.data + strlen("TRUNCATE "), msg, detail ? detail : "",
+			 detail ? "\n" : "");
+	return st;
+}
+
+/*
+ * One TRUNCATE of the source: changes from..to-1, a T change per
+ * relation it named, all with the TRUNCATE's LSN.  Their targets are
+ * truncated together, by one statement, as the source did: a table
+ * referenced by a foreign key can only be truncated with the table that
+ * references it.  Targets with on_truncate: ignore are left out;
+ * on_truncate: fail stops here.  The rows in hand of every target are
+ * applied first: changes before the truncate land before it, in the order
+ * their keys need.
+ */
+static enum step
+truncate_group(struct sink_pg *s, const struct batch *b,
+			   struct sink_target *t, size_t n, size_t from, size_t to,
+			   char *errbuf, size_t errlen)
+{
+	bool any = false;
+	PGresult *r;
+	enum step st;
+
+	for (size_t j = 0; j < n; j++) {
+		if (!truncated_by(s, b, &t[j], from, to))
+			continue;
+		if (t[j].rule->on_truncate == MAP_TRUNCATE_FAIL) {
+			snprintf(errbuf, errlen,
+					 "source table %s.%s was truncated and its "
+					 "mapping to %s.%s says on_truncate: fail",
+					 t[j].rule->from_schema, t[j].rule->from_table,
+					 t[j].rule->to_schema, t[j].rule->to_table);
+			return STEP_FATAL;
+		}
+		any |= t[j].plan->truncate != NULL;
+	}
+	if (!any)
+		return STEP_OK;
+	st = apply_pending(s, b, t, n, true, errbuf, errlen);
+	if (st != STEP_OK)
+		return st;
+	buf_reset(&s->q, 65536);
+	buf_append_str(&s->q, "TRUNCATE ");
+	for (size_t j = 0, listed = 0; j < n; j++) {
+		bool dup = false;
+
+		if (!t[j].plan->truncate || !truncated_by(s, b, &t[j], from, to))
+			continue;
+		/* Two mappings may share a target table. */
+		for (size_t k = 0; k < j && !dup; k++)
+			dup = t[k].plan->truncate &&
+				  strcmp(t[k].plan->target, t[j].plan->target) == 0 &&
+				  truncated_by(s, b, &t[k], from, to);
+		if (dup)
+			continue;
+		buf_appendf(&s->q, "%s%s", listed++ ? ", " : "", t[j].plan->target);
+	}
+	r = PQexec(s->conn, s->q.data);
+	if (s->stats)
+		s->stats->statements++;
+	st = PQresultStatus(r) == PGRES_COMMAND_OK
+			 ? STEP_OK
+			 : truncate_error(s, r, errbuf, errlen);
+	PQclear(r);
+	return st;
+}
+
 /*
  * Stream order.  apply_pending runs all deletes before all writes, the
  * deletes children first, the writes parents first, each statement over
@@ -1368,28 +1478,18 @@ apply_facts(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 		if (c->action == W2J_MESSAGE || skipped(s, b, c))
 			continue;
 		if (c->action == W2J_TRUNCATE) {
-			/* Changes before a truncate must land before it, in the
-			 * order their keys need: all of them go first. */
-			for (size_t j = 0; j < n; j++) {
-				if (!target_matches(&t[j], b, c) ||
-					t[j].rule->mode == MAP_MODE_NONE)
-					continue;
-				if (t[j].rule->on_truncate == MAP_TRUNCATE_FAIL) {
-					snprintf(errbuf, errlen,
-							 "source table %s.%s was truncated and its "
-							 "mapping to %s.%s says on_truncate: fail",
-							 t[j].rule->from_schema, t[j].rule->from_table,
-							 t[j].rule->to_schema, t[j].rule->to_table);
-					return STEP_FATAL;
-				}
-				if (!t[j].plan->truncate)
-					continue;
-				st = apply_pending(s, b, t, n, true, errbuf, errlen);
-				if (st == STEP_OK)
-					st = exec_cmd(s, t[j].plan->truncate, errbuf, errlen);
-				if (st != STEP_OK)
-					return st;
-			}
+			/* wal2json sends a T message per relation of a TRUNCATE,
+			 * one after another, each with the TRUNCATE's LSN. */
+			size_t end = i + 1;
+
+			while (end < count &&
+				   batch_get(b, end)->action == W2J_TRUNCATE &&
+				   batch_get(b, end)->lsn == c->lsn)
+				end++;
+			st = truncate_group(s, b, t, n, i, end, errbuf, errlen);
+			if (st != STEP_OK)
+				return st;
+			i = end - 1;
 			continue;
 		}
 		for (size_t j = 0; s->in_order && j < n; j++) {
