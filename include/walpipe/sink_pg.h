@@ -80,17 +80,26 @@ enum sink_result sink_pg_read_checkpoint(struct sink_pg *s,
 										 struct checkpoint *out,
 										 char *errbuf, size_t errlen);
 
-/* Create the temp tables of the targets (once per connection). */
+/*
+ * Create the temp tables of the targets and read the foreign keys between
+ * their tables from the analytics catalog, which decide the order a
+ * batch's statements run in (once per connection; one query for the
+ * keys).  Does not log.
+ */
 enum sink_result sink_pg_prepare(struct sink_pg *s, struct sink_target *t,
 								 size_t n, char *errbuf, size_t errlen);
 
 /*
  * Apply batch b in one analytics transaction: staging rows by COPY, the
  * fact changes of each target collapsed, COPYed into its temp table and
- * applied set-based, truncates in stream order, and the checkpoint ckpt,
- * then COMMIT.  Rows failing their mapping go to the dead letter table
- * and the rest commits.  tick(arg) is called between steps so the caller
- * can keep the replication connection alive.  Does not log.
+ * applied set-based (deletes children first, then writes parents first,
+ * by the foreign keys between targets), truncates in stream order (the
+ * targets of one source TRUNCATE together), and the checkpoint ckpt, then
+ * COMMIT.  A batch that order cannot serve is redone in stream order.
+ * Rows failing their mapping go to the dead letter table and the rest
+ * commits.  tick(arg) is called between steps so the caller can keep the
+ * replication connection alive.  t and n are the ones given to
+ * sink_pg_prepare.  Does not log.
  */
 enum sink_result sink_pg_apply(struct sink_pg *s, const struct batch *b,
 							   struct sink_target *t, size_t n,
