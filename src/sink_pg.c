@@ -806,6 +806,16 @@ read_fk_order(struct sink_pg *s, const struct sink_target *t, size_t n,
 	return STEP_OK;
 }
 
+bool
+sink_pg_target_references(const struct sink_pg *s, size_t a, size_t b)
+{
+	size_t n = s->norder;
+
+	/* reach[p * n + c]: c references p. */
+	return a < n && b < n && a != b && s->reach[b * n + a] &&
+		   !s->reach[a * n + b];
+}
+
 enum sink_result
 sink_pg_prepare(struct sink_pg *s, struct sink_target *t, size_t n,
 				char *errbuf, size_t errlen)

@@ -41,7 +41,12 @@ struct shared {
 	lsn_t lsn;	  /* the snapshot's consistent point (the export goes) */
 	struct table *t;
 	size_t nt;
-	size_t next;  /* next table to hand out */
+	/* waits[i * nt + j]: table i is copied only after table j is done,
+	 * since a target of i references one of j by a foreign key (a
+	 * child's rows would fail their key).  Set by the first reader that
+	 * has read the keys (deps_ready). */
+	bool *waits;
+	bool deps_ready;
 	int imported; /* readers past SET TRANSACTION SNAPSHOT (or failed) */
 	int running;
 	bool abort;	  /* stop or another reader failed */
@@ -290,8 +295,72 @@ reader_copy(struct reader *w, struct table *tb)
 	pthread_mutex_lock(&sh->lock);
 	tb->state = TABLE_DONE;
 	tb->finished_ms = clock_mono_ms();
+	pthread_cond_broadcast(&sh->cond); /* tables waiting for this one */
 	pthread_mutex_unlock(&sh->lock);
 	return true;
+}
+
+/* Whether target t reads source table name ("schema.table"). */
+static bool
+target_reads(const struct sink_target *t, const char *name)
+{
+	size_t n = strlen(t->rule->from_schema);
+
+	return strncmp(name, t->rule->from_schema, n) == 0 && name[n] == '.' &&
+		   strcmp(name + n + 1, t->rule->from_table) == 0;
+}
+
+/* Fill sh->waits from the foreign keys between the targets (sink_pg
+ * read them in sink_pg_prepare).  Called with the lock held. */
+static void
+table_waits(struct shared *sh, const struct sink_pg *sink,
+			const struct sink_target *t, size_t nt)
+{
+	for (size_t x = 0; x < nt; x++)
+		for (size_t y = 0; y < nt; y++) {
+			if (!sink_pg_target_references(sink, x, y))
+				continue;
+			for (size_t i = 0; i < sh->nt; i++)
+				for (size_t j = 0; j < sh->nt; j++)
+					if (i != j && target_reads(&t[x], sh->t[i].name) &&
+						target_reads(&t[y], sh->t[j].name))
+						sh->waits[i * sh->nt + j] = true;
+		}
+}
+
+/*
+ * The next table to copy, marked copying: the first pending one whose
+ * parents (sh->waits) are done, waiting while every pending one waits for
+ * a table being copied.  NULL when none is left or on abort.  Called with
+ * the lock held.
+ */
+static struct table *
+next_table(struct shared *sh)
+{
+	for (;;) {
+		bool pending = false;
+
+		if (sh->abort)
+			return NULL;
+		for (size_t i = 0; sh->deps_ready && i < sh->nt; i++) {
+			bool ready = true;
+
+			if (sh->t[i].state != TABLE_PENDING)
+				continue;
+			pending = true;
+			for (size_t j = 0; j < sh->nt && ready; j++)
+				ready = !sh->waits[i * sh->nt + j] ||
+						sh->t[j].state == TABLE_DONE;
+			if (ready) {
+				sh->t[i].state = TABLE_COPYING;
+				sh->t[i].started_ms = clock_mono_ms();
+				return &sh->t[i];
+			}
+		}
+		if (sh->deps_ready && !pending)
+			return NULL;
+		pthread_cond_wait(&sh->cond, &sh->lock);
+	}
 }
 
 static void *
@@ -335,15 +404,18 @@ reader_main(void *arg)
 	}
 	w->dec = w2j_decoder_new();
 	w->batch = batch_new(job->rs->max_bytes + (1 << 20));
+	pthread_mutex_lock(&sh->lock);
+	if (!sh->deps_ready) {
+		table_waits(sh, w->sink, w->targets, w->ntargets);
+		sh->deps_ready = true;
+		pthread_cond_broadcast(&sh->cond);
+	}
+	pthread_mutex_unlock(&sh->lock);
 	for (;;) {
-		struct table *tb = NULL;
+		struct table *tb;
 
 		pthread_mutex_lock(&sh->lock);
-		if (!sh->abort && sh->next < sh->nt) {
-			tb = &sh->t[sh->next++];
-			tb->state = TABLE_COPYING;
-			tb->started_ms = clock_mono_ms();
-		}
+		tb = next_table(sh);
 		pthread_mutex_unlock(&sh->lock);
 		if (tb == NULL || !reader_copy(w, tb))
 			break;
@@ -413,6 +485,7 @@ snapshot_run(struct snapshot_job *job)
 	sh.lsn = repl_export_lsn(job->export);
 	sh.nt = job->ntables;
 	sh.t = wp_calloc(sh.nt, sizeof(*sh.t));
+	sh.waits = wp_calloc(sh.nt * sh.nt, sizeof(bool));
 	for (size_t i = 0; i < sh.nt; i++) {
 		sh.t[i].name = job->tables[i];
 		sh.t[i].estimate = -1;
@@ -522,6 +595,7 @@ snapshot_run(struct snapshot_job *job)
 	}
 	free(readers);
 	free(sh.t);
+	free(sh.waits);
 	pthread_cond_destroy(&sh.cond);
 	pthread_mutex_destroy(&sh.lock);
 	return sh.res;

@@ -90,6 +90,14 @@ enum sink_result sink_pg_prepare(struct sink_pg *s, struct sink_target *t,
 								 size_t n, char *errbuf, size_t errlen);
 
 /*
+ * Whether target a's table references target b's by a foreign key,
+ * directly or through other targets (of the n targets given to
+ * sink_pg_prepare, by index), and b's does not reference a's (a cycle
+ * has no order).  False before sink_pg_prepare.  Does not log.
+ */
+bool sink_pg_target_references(const struct sink_pg *s, size_t a, size_t b);
+
+/*
  * Apply batch b in one analytics transaction: staging rows by COPY, the
  * fact changes of each target collapsed, COPYed into its temp table and
  * applied set-based (deletes children first, then writes parents first,
