@@ -502,8 +502,11 @@ session_handle(struct session *s, const struct w2j_change *c,
 	}
 	if (!s->batch_started)
 		s->batch_started = clock_mono_ms();
-	if (batch_full(s)) {
-		/* A transaction bigger than a batch: apply it in pieces. */
+	/* A transaction bigger than a batch: apply it in pieces.  One
+	 * TRUNCATE of several tables arrives as consecutive T changes and is
+	 * applied as one statement (sink_pg), so a piece never ends inside
+	 * it: the batch ends at the next change or the commit. */
+	if (batch_full(s) && c->action != W2J_TRUNCATE) {
 		e = session_flush(s);
 		if (e != SESSION_OK)
 			return e;
