@@ -43,16 +43,18 @@ catalog_table_columns(PGconn *conn, const char *schema, const char *table,
 		"       END "
 		"  FROM pg_catalog.pg_class c "
 		"  JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace "
-		"  JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid "
-		"  JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
-		"  JOIN pg_catalog.pg_type b ON b.oid = CASE WHEN t.typtype = 'd' "
-		"       THEN t.typbasetype ELSE t.oid END "
+		/* A table without columns is still a table: one row, NULLs. */
+		"  LEFT JOIN (pg_catalog.pg_attribute a "
+		"        JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
+		"        JOIN pg_catalog.pg_type b ON b.oid = CASE "
+		"             WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) "
+		"       ON a.attrelid = c.oid AND a.attnum > 0 "
+		"          AND NOT a.attisdropped AND a.attgenerated = '' "
 		"  LEFT JOIN pg_catalog.pg_index i ON i.indrelid = c.oid AND "
 		"       ((c.relreplident = 'i' AND i.indisreplident) OR "
 		"        (c.relreplident IN ('d', 'f') AND i.indisprimary)) "
 		" WHERE ns.nspname = $1 AND c.relname = $2 "
-		"   AND c.relkind IN ('r', 'p') AND a.attnum > 0 "
-		"   AND NOT a.attisdropped AND a.attgenerated = '' "
+		"   AND c.relkind IN ('r', 'p') "
 		" ORDER BY a.attnum";
 	const char *params[2] = {schema, table};
 	struct map_srccol *cols = NULL;
@@ -73,6 +75,8 @@ catalog_table_columns(PGconn *conn, const char *schema, const char *table,
 		goto done;
 	}
 	cols = wp_calloc((size_t) rows, sizeof(*cols));
+	if (PQgetisnull(r, 0, 0))
+		rows = 0; /* the table has no columns */
 	for (int i = 0; i < rows; i++) {
 		cols[i].name = wp_strdup(PQgetvalue(r, i, 0));
 		cols[i].type = wp_strdup(PQgetvalue(r, i, 1));
