@@ -79,7 +79,8 @@ q() {
 }
 
 # scenario_split FILE DIR: the header and sections of FILE into DIR/header,
-# DIR/source, DIR/analytics, DIR/mapping, DIR/dml, DIR/expect.
+# DIR/source, DIR/analytics, DIR/mapping, DIR/dml, DIR/expect; the line
+# number of each section's marker into DIR/SECTION.line.
 scenario_split() {
 	awk -v dir="$2" '
 		/^-- @[a-z]+[ \t]*$/ {
@@ -90,6 +91,7 @@ scenario_split() {
 				bad = 1
 			}
 			seen[sec]++
+			print NR > (dir "/" sec ".line")
 			next
 		}
 		sec == "" { print > (dir "/header"); next }
@@ -249,16 +251,27 @@ wp_pid=
 trap '[ -n "$wp_pid" ] && kill -KILL "$wp_pid" 2>/dev/null' EXIT
 trap 'exit 130' INT TERM HUP
 
-# scenario_error MESSAGE [OUTPUT]: the scenario itself is broken (not
-# walpipe): always a failure, known or not.  The first ERROR line of OUTPUT
-# joins the message, all of it the details.
+# scenario_error MESSAGE [OUTPUT [SECTION]]: the scenario itself is broken
+# (not walpipe): always a failure, known or not.  The first error of OUTPUT
+# (psql's, of SECTION: its line numbers made the scenario file's) joins the
+# message, the first lines of OUTPUT are the details.
 scenario_error() {
 	broken=1
 	why="scenario error: $1"
-	if [ -n "${2:-}" ]; then
-		why+=": $(grep -m 1 -E 'ERROR|error' "$2" | cut -c1-200)"
-		detail=$(head -n 20 "$2")
+	[ -n "${2:-}" ] || return 0
+	if [ -n "${3:-}" ] && [ -f "$d/$3.line" ]; then
+		awk -v off="$(cat "$d/$3.line")" -v f="$name.sql" -v sec="$3" '
+			match($0, "^psql:[^ ]*/" sec ":[0-9]+:") {
+				n = substr($0, RSTART, RLENGTH)
+				sub(/:$/, "", n)
+				sub(/.*:/, "", n)
+				$0 = f ":" (n + off) ":" substr($0, RSTART + RLENGTH)
+			}
+			{ print }
+		' "$2" >"$2.mapped" && mv "$2.mapped" "$2"
 	fi
+	why+=": $(grep -m 1 -E 'ERROR|error' "$2" | cut -c1-200)"
+	detail=$(head -n 20 "$2")
 }
 
 # run_one NAME MODE: prints nothing; sets $why to the failure reason (empty
@@ -291,7 +304,7 @@ run_one() {
 	done
 
 	if ! q "$src" -f "$d/source" >"$d/source.out" 2>&1; then
-		scenario_error "@source failed" "$d/source.out"
+		scenario_error "@source failed" "$d/source.out" source
 		return
 	fi
 	tables=()
@@ -324,7 +337,7 @@ run_one() {
 		cp "$d/analytics.gen" "$d/analytics.sql"
 	fi
 	if ! q "$ana" -f "$d/analytics.sql" >"$d/analytics.out" 2>&1; then
-		scenario_error "the analytics DDL failed" "$d/analytics.out"
+		scenario_error "the analytics DDL failed" "$d/analytics.out" analytics
 		return
 	fi
 
@@ -366,7 +379,7 @@ EOF
 	q "$src" -c "SELECT 1 FROM pg_create_logical_replication_slot('$db', 'wal2json')" >/dev/null ||
 		{ scenario_error "could not create the slot"; return; }
 	if ! q "$src" -f "$d/dml" >"$d/dml.out" 2>&1; then
-		scenario_error "@dml failed" "$d/dml.out"
+		scenario_error "@dml failed" "$d/dml.out" dml
 		return
 	fi
 	lsn=$(q "$src" -c "SELECT pg_current_wal_lsn()")
@@ -412,7 +425,7 @@ EOF
 	fi
 
 	# The contents, table by table.
-	local problems=() diffs="" e sq s a
+	local problems=() diffs="" e sq s a total=0
 	for t in "${compare[@]}"; do
 		e=$(expect_query "$d" "$t")
 		sq=${e:-SELECT * FROM $t}
@@ -420,12 +433,17 @@ EOF
 			{ problems+=("$t: the source query failed: $(head -n 1 "$d/rows.err")"); continue; }
 		a=$(rows "$ana" "SELECT * FROM $t" "$d/rows.ana.$t" 2>"$d/rows.err") ||
 			{ problems+=("$t: the analytics query failed: $(head -n 1 "$d/rows.err")"); continue; }
+		total=$((total + ${s%% *}))
 		if [ "$s" != "$a" ]; then
 			problems+=("$t differs (source ${s%% *} rows, analytics ${a%% *})")
 			diffs+="$(diff -U0 --label "$t on the source${e:+ (expect query)}" --label "$t on analytics" \
 				"$d/rows.src.$t" "$d/rows.ana.$t" | grep -v '^@@' | head -n 12 | cut -c1-200)"$'\n'
 		fi
 	done
+	if [ "$total" = 0 ] && [ ${#problems[@]} = 0 ]; then
+		scenario_error "every compared table is empty on the source side: the scenario proves nothing"
+		return
+	fi
 	local dl
 	dl=$(q "$ana" -c "SELECT count(*) FROM walpipe.dead_letters" 2>/dev/null || echo "?")
 	if [ "$dl" != 0 ]; then

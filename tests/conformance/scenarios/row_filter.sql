@@ -56,10 +56,10 @@ CREATE TABLE tab_rowfilter_child (b text) INHERITS (tab_rowfilter_inherited);
     columns: { a: a, b: b }
     where: "a > 15"
 -- @dml
-INSERT INTO tab_rowfilter_1 (a, b) VALUES (1, 'not replicated');
-INSERT INTO tab_rowfilter_1 (a, b) VALUES (1500, 'filtered');
-INSERT INTO tab_rowfilter_1 (a, b) VALUES (1980, 'not filtered');
-INSERT INTO tab_rowfilter_1 (a, b) SELECT x, 'test ' || x FROM generate_series(990, 1002) x;
+INSERT INTO tab_rowfilter_1 (a, b) VALUES (7, 'below the bound');
+INSERT INTO tab_rowfilter_1 (a, b) VALUES (1450, 'filtered');
+INSERT INTO tab_rowfilter_1 (a, b) VALUES (1990, 'kept');
+INSERT INTO tab_rowfilter_1 (a, b) SELECT x, 'test ' || x FROM generate_series(995, 1005) x;
 INSERT INTO tab_rowfilter_2 (c) SELECT generate_series(1, 20);
 INSERT INTO tab_rowfilter_3 (a, b) SELECT x, (x % 3 = 0) FROM generate_series(1, 10) x;
 INSERT INTO tab_rowfilter_4 (c) SELECT generate_series(1, 10);
@@ -68,16 +68,16 @@ INSERT INTO tab_rowfilter_less_10k (a, b) VALUES (2, 200), (6005, 201);
 INSERT INTO tab_rowfilter_greater_10k (a, b) VALUES (16000, 103);
 INSERT INTO tab_rowfilter_inherited (a) VALUES (10), (20);
 INSERT INTO tab_rowfilter_child (a, b) VALUES (0, '0'), (30, '30'), (40, '40');
-INSERT INTO tab_rowfilter_1 (a, b) VALUES (800, 'test 800');
-INSERT INTO tab_rowfilter_1 (a, b) VALUES (1601, 'test 1601');
-INSERT INTO tab_rowfilter_1 (a, b) VALUES (1700, 'test 1700');
+INSERT INTO tab_rowfilter_1 (a, b) VALUES (850, 'test 850');
+INSERT INTO tab_rowfilter_1 (a, b) VALUES (1651, 'test 1651');
+INSERT INTO tab_rowfilter_1 (a, b) VALUES (1750, 'test 1750');
 -- Matching before and after.
-UPDATE tab_rowfilter_1 SET b = 'test 1601 updated' WHERE a = 1601;
+UPDATE tab_rowfilter_1 SET b = 'test 1651 updated' WHERE a = 1651;
 -- Matching neither before nor after.
-UPDATE tab_rowfilter_1 SET b = 'test 800 updated' WHERE a = 800;
-UPDATE tab_rowfilter_1 SET b = 'still not' WHERE a = 1;
-DELETE FROM tab_rowfilter_1 WHERE a = 1700;
-DELETE FROM tab_rowfilter_1 WHERE a = 1500;
+UPDATE tab_rowfilter_1 SET b = 'test 850 updated' WHERE a = 850;
+UPDATE tab_rowfilter_1 SET b = 'still not' WHERE a = 7;
+DELETE FROM tab_rowfilter_1 WHERE a = 1750;
+DELETE FROM tab_rowfilter_1 WHERE a = 1450;
 INSERT INTO tab_rowfilter_2 (c) VALUES (21), (22), (23), (24), (25);
 INSERT INTO tab_rowfilter_4 (c) VALUES (0), (11), (12);
 INSERT INTO tab_rowfilter_inherited (a) VALUES (14), (16);

@@ -56,119 +56,87 @@ CREATE DOMAIN monot_int AS int CHECK (monot_incr(VALUE));
 CREATE TABLE tst_dom_constr (a monot_int);
 -- @dml
 BEGIN;
-INSERT INTO tst_one_array VALUES (1, '{1,2,3}'), (2, '{2,3,1}'), (3, '{3,2,1}'), (4, '{4,3,2}'), (5, '{5,NULL,3}');
+INSERT INTO tst_one_array SELECT g, ARRAY[g, g * 10, NULLIF(g % 3, 0)] FROM generate_series(1, 6) g;
 INSERT INTO tst_arrays VALUES
-  ('{1,2,3}', '{"a","b","c"}', '{1.1,2.2,3.3}', '{"1 day","2 days","3 days"}'),
-  ('{2,3,1}', '{"b","c","a"}', '{2.2,3.3,1.1}', '{"2 minutes","3 minutes","1 minute"}'),
-  ('{3,1,2}', '{"c","a","b"}', '{3.3,1.1,2.2}', '{"3 years","1 year","2 years"}'),
-  ('{4,1,2}', '{"d","a","b"}', '{4.4,1.1,2.2}', '{"4 years","1 year","2 years"}'),
-  ('{5,NULL,NULL}', '{"e",NULL,"b"}', '{5.5,1.1,NULL}', '{"5 years",NULL,NULL}');
-INSERT INTO tst_one_enum VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd'), (5, NULL);
-INSERT INTO tst_enums VALUES ('a', '{b,c}'), ('b', '{c,a}'), ('c', '{b,a}'), ('d', '{c,b}'), ('e', '{d,NULL}');
-INSERT INTO tst_one_comp VALUES (1, ROW(1.0, 'a', 1)), (2, ROW(2.0, 'b', 2)), (3, ROW(3.0, 'c', 3)),
-  (4, ROW(4.0, 'd', 4)), (5, ROW(NULL, NULL, 5));
+  ('{7,8,9}', '{"x","y z","q\"uote"}', '{0.5,-1.25,1e10}', '{"1 day","36 hours","2 mons 3 days"}'),
+  ('{9,8,7}', '{"",NULL,"{braces}"}', '{NULL,3.5}', '{"90 seconds","-1 day"}'),
+  ('{1}', '{"one"}', '{1}', '{"1 year 2 mons"}'),
+  ('{2,NULL}', '{"two",NULL}', '{2.5,NULL}', '{NULL,"2 minutes"}');
+INSERT INTO tst_one_enum VALUES (1, 'e'), (2, 'd'), (3, 'a'), (4, NULL);
+INSERT INTO tst_enums VALUES ('a', '{a,e}'), ('b', '{}'), ('c', '{NULL,b}'), ('e', NULL);
+INSERT INTO tst_one_comp VALUES (1, ROW(0.25, 'with, comma', 7)), (2, ROW(NULL, '', 0)),
+  (3, ROW(-3, 'a "quoted" b', NULL)), (4, NULL);
 INSERT INTO tst_comps VALUES
-  (ROW(1.0, 'a', 1), ARRAY[ROW(1, 'a', 1)::tst_comp_basic_t]),
-  (ROW(2.0, 'b', 2), ARRAY[ROW(2, 'b', 2)::tst_comp_basic_t]),
-  (ROW(3.0, 'c', 3), ARRAY[ROW(3, 'c', 3)::tst_comp_basic_t]),
-  (ROW(4.0, 'd', 4), ARRAY[ROW(4, 'd', 3)::tst_comp_basic_t]),
-  (ROW(5.0, 'e', NULL), ARRAY[NULL, ROW(5, NULL, 5)::tst_comp_basic_t]);
-INSERT INTO tst_comp_enum VALUES (1, ROW(1.0, 'a', 1)), (2, ROW(2.0, 'b', 2)), (3, ROW(3.0, 'c', 3)),
-  (4, ROW(4.0, 'd', 4)), (5, ROW(NULL, 'e', NULL));
+  (ROW(1.5, 'k1', 1), ARRAY[ROW(1, 'x', 1)::tst_comp_basic_t, ROW(2, 'y', 2)::tst_comp_basic_t]),
+  (ROW(2.5, 'k2', NULL), ARRAY[NULL, ROW(NULL, NULL, NULL)::tst_comp_basic_t]),
+  (ROW(3.5, 'k (3)', 3), '{}');
+INSERT INTO tst_comp_enum VALUES (1, ROW(1, 'c', 1)), (2, ROW(2, NULL, 2)), (3, ROW(NULL, 'e', NULL));
 INSERT INTO tst_comp_enum_array VALUES
-  (ROW(1.0, 'a', 1), ARRAY[ROW(1, 'a', 1)::tst_comp_enum_t]),
-  (ROW(2.0, 'b', 2), ARRAY[ROW(2, 'b', 2)::tst_comp_enum_t]),
-  (ROW(3.0, 'c', 3), ARRAY[ROW(3, 'c', 3)::tst_comp_enum_t]),
-  (ROW(4.0, 'd', 3), ARRAY[ROW(3, 'd', 3)::tst_comp_enum_t]),
-  (ROW(5.0, 'e', 3), ARRAY[ROW(3, 'e', 3)::tst_comp_enum_t, NULL]);
+  (ROW(1, 'a', 10), ARRAY[ROW(1, 'b', 1)::tst_comp_enum_t]),
+  (ROW(2, 'b', 20), ARRAY[ROW(2, 'c', 2)::tst_comp_enum_t, NULL]),
+  (ROW(3, 'c', 30), NULL);
 INSERT INTO tst_comp_one_enum_array VALUES
-  (1, ROW(1.0, '{a,b,c}', 1)), (2, ROW(2.0, '{a,b,c}', 2)), (3, ROW(3.0, '{a,b,c}', 3)),
-  (4, ROW(4.0, '{c,b,d}', 4)), (5, ROW(5.0, '{NULL,e,NULL}', 5));
+  (1, ROW(1, '{a,b}', 1)), (2, ROW(2, '{}', 2)), (3, ROW(3, '{NULL,d}', NULL));
 INSERT INTO tst_comp_enum_what VALUES
-  (ROW(1.0, '{a,b,c}', 1), ARRAY[ROW(1, '{a,b,c}', 1)::tst_comp_enum_array_t]),
-  (ROW(2.0, '{b,c,a}', 2), ARRAY[ROW(2, '{b,c,a}', 1)::tst_comp_enum_array_t]),
-  (ROW(3.0, '{c,a,b}', 1), ARRAY[ROW(3, '{c,a,b}', 1)::tst_comp_enum_array_t]),
-  (ROW(4.0, '{c,b,d}', 4), ARRAY[ROW(4, '{c,b,d}', 4)::tst_comp_enum_array_t]),
-  (ROW(5.0, '{c,NULL,b}', NULL), ARRAY[ROW(5, '{c,e,b}', 1)::tst_comp_enum_array_t]);
+  (ROW(1, '{a,b}', 1), ARRAY[ROW(1, '{c}', 1)::tst_comp_enum_array_t]),
+  (ROW(2, '{e,NULL}', 2), ARRAY[ROW(2, '{d,e}', 2)::tst_comp_enum_array_t, ROW(NULL, '{}', NULL)::tst_comp_enum_array_t]),
+  (ROW(3, '{}', NULL), '{}');
 INSERT INTO tst_comp_mix_array VALUES
-  (ROW(ROW(1, 'a', 1), ARRAY[ROW(1, 'a', 1)::tst_comp_basic_t, ROW(2, 'b', 2)::tst_comp_basic_t], 'a', '{a,b,NULL,c}'),
-   ARRAY[ROW(ROW(1, 'a', 1), ARRAY[ROW(1, 'a', 1)::tst_comp_basic_t, ROW(2, 'b', 2)::tst_comp_basic_t, NULL],
-             'a', '{a,b,c}')::tst_comp_mix_t]);
-INSERT INTO tst_range VALUES (1, '[1, 10]'), (2, '[2, 20]'), (3, '[3, 30]'), (4, '[4, 40]'), (5, '[5, 50]');
+  (ROW(ROW(1, 'p', 1), ARRAY[ROW(1, 'p', 1)::tst_comp_basic_t, NULL], 'b', '{b,NULL}'),
+   ARRAY[ROW(ROW(2, 'q', 2), ARRAY[ROW(2, 'q "2"', 2)::tst_comp_basic_t], 'c', '{c,d}')::tst_comp_mix_t, NULL]),
+  (ROW(ROW(3, 'r', 3), '{}', NULL, NULL), NULL);
+INSERT INTO tst_range VALUES (1, '[1, 5]'), (2, '(2, 20)'), (3, 'empty'), (4, '[4,)'), (5, NULL);
 INSERT INTO tst_range_array VALUES
-  (1, tstzrange('2014-08-04 00:00:00+02', 'infinity'), '{"[1,2]","[10,20]"}'),
-  (2, tstzrange('2014-08-02 00:00:00+02', '2014-08-04 00:00:00+02'), '{"[2,3]","[20,30]"}'),
-  (3, tstzrange('2014-08-01 00:00:00+02', '2014-08-04 00:00:00+02'), '{"[3,4]"}'),
-  (4, tstzrange('2014-07-31 00:00:00+02', '2014-08-04 00:00:00+02'), '{"[4,5]",NULL,"[40,50]"}'),
-  (5, NULL, NULL);
-INSERT INTO tst_hstore VALUES (1, '"a"=>"1"'), (2, '"zzz"=>"foo"'), (3, '"123"=>"321"'),
-  (4, '"yellow horse"=>"moaned"');
-INSERT INTO tst_dom_constr VALUES (10);
+  (1, tstzrange('2021-03-28 01:30:00+01', '2021-03-28 03:30:00+02'), '{"[1,2]","(10,20)"}'),
+  (2, tstzrange('2014-08-02 00:00:00+02', NULL, '[]'), '{"empty",NULL}'),
+  (3, tstzrange(NULL, 'infinity'), '{}'),
+  (4, NULL, NULL);
+INSERT INTO tst_hstore VALUES (1, 'k=>v'), (2, '"with space"=>"and, comma", n=>NULL'), (3, ''),
+  (4, '"quote\"d"=>"back\\slash"');
+INSERT INTO tst_dom_constr VALUES (5);
 COMMIT;
 
 BEGIN;
-UPDATE tst_one_array SET b = '{4,5,6}' WHERE a = 1;
-UPDATE tst_one_array SET b = '{4,5,6,1}' WHERE a > 3;
-UPDATE tst_arrays SET b = '{"1a","2b","3c"}', c = '{1.0,2.0,3.0}',
-  d = '{"1 day 1 second","2 days 2 seconds","3 days 3 second"}' WHERE a = '{1,2,3}';
-UPDATE tst_arrays SET b = '{"c","d","e"}', c = '{3.0,4.0,5.0}',
-  d = '{"3 day 1 second","4 days 2 seconds","5 days 3 second"}' WHERE a[1] > 3;
-UPDATE tst_one_enum SET b = 'c' WHERE a = 1;
-UPDATE tst_one_enum SET b = NULL WHERE a > 3;
-UPDATE tst_enums SET b = '{e,NULL}' WHERE a = 'a';
-UPDATE tst_enums SET b = '{e,d}' WHERE a > 'c';
-UPDATE tst_one_comp SET b = ROW(1.0, 'A', 1) WHERE a = 1;
-UPDATE tst_one_comp SET b = ROW(NULL, 'x', -1) WHERE a > 3;
-UPDATE tst_comps SET b = ARRAY[ROW(9, 'x', -1)::tst_comp_basic_t] WHERE (a).a = 1.0;
-UPDATE tst_comps SET b = ARRAY[NULL, ROW(9, 'x', NULL)::tst_comp_basic_t] WHERE (a).a > 3.9;
-UPDATE tst_comp_enum SET b = ROW(1.0, NULL, NULL) WHERE a = 1;
-UPDATE tst_comp_enum SET b = ROW(4.0, 'd', 44) WHERE a > 3;
-UPDATE tst_comp_enum_array SET b = ARRAY[NULL, ROW(3, 'd', 3)::tst_comp_enum_t]
-  WHERE a = ROW(1.0, 'a', 1)::tst_comp_enum_t;
-UPDATE tst_comp_enum_array SET b = ARRAY[ROW(1, 'a', 1)::tst_comp_enum_t, ROW(2, 'b', 2)::tst_comp_enum_t]
-  WHERE (a).a > 3;
-UPDATE tst_comp_one_enum_array SET b = ROW(1.0, '{a,e,c}', NULL) WHERE a = 1;
-UPDATE tst_comp_one_enum_array SET b = ROW(4.0, '{c,b,d}', 4) WHERE a > 3;
-UPDATE tst_comp_enum_what SET b = ARRAY[NULL, ROW(1, '{a,b,c}', 1)::tst_comp_enum_array_t,
-  ROW(NULL, '{a,e,c}', 2)::tst_comp_enum_array_t] WHERE (a).a = 1;
-UPDATE tst_comp_enum_what SET b = ARRAY[ROW(5, '{a,b,c}', 5)::tst_comp_enum_array_t] WHERE (a).a > 3;
-UPDATE tst_comp_mix_array SET b[2] = NULL WHERE ((a).a).a = 1;
-UPDATE tst_range SET b = '[100, 1000]' WHERE a = 1;
-UPDATE tst_range SET b = '(1, 90)' WHERE a > 3;
-UPDATE tst_range_array SET c = '{"[100, 1000]"}' WHERE a = 1;
-UPDATE tst_range_array SET b = tstzrange('2014-08-04 00:00:00+02', 'infinity'), c = '{NULL,"[11,9999999]"}'
-  WHERE a > 3;
-UPDATE tst_hstore SET b = '"updated"=>"value"' WHERE a < 3;
-UPDATE tst_hstore SET b = '"also"=>"updated"' WHERE a = 3;
+UPDATE tst_one_array SET b = b || 0 WHERE a % 2 = 0;
+UPDATE tst_one_array SET b = NULL WHERE a = 5;
+UPDATE tst_arrays SET b = '{"changed"}', c = '{}', d = d || '3 days'::interval WHERE a = '{7,8,9}';
+UPDATE tst_arrays SET b[2] = 'two', c = NULL WHERE a[1] = 2;
+UPDATE tst_one_enum SET b = 'b' WHERE a = 1;
+UPDATE tst_one_enum SET b = 'c' WHERE b IS NULL;
+UPDATE tst_enums SET b = b || 'd'::tst_enum_t WHERE a < 'c';
+UPDATE tst_enums SET b = '{e,e}' WHERE a = 'e';
+UPDATE tst_one_comp SET b = ROW(9, 'nine', 9) WHERE a = 1;
+UPDATE tst_one_comp SET b.b = 'field set' WHERE a = 3;
+UPDATE tst_comps SET b = b || ROW(3, 'z', 3)::tst_comp_basic_t WHERE (a).b = 'k1';
+UPDATE tst_comps SET b = NULL WHERE (a).c IS NULL;
+UPDATE tst_comp_enum SET b = ROW(5, 'a', 5) WHERE a = 2;
+UPDATE tst_comp_enum_array SET b = ARRAY[NULL, ROW(9, 'e', 9)::tst_comp_enum_t] WHERE (a).c = 30;
+UPDATE tst_comp_one_enum_array SET b = ROW(7, '{e,d,c}', 7) WHERE a = 2;
+UPDATE tst_comp_enum_what SET b = ARRAY[ROW(8, '{a}', 8)::tst_comp_enum_array_t] WHERE (a).c IS NULL;
+UPDATE tst_comp_mix_array SET b[1] = NULL WHERE ((a).a).a = 1;
+UPDATE tst_range SET b = '[10, 100)' WHERE a IN (1, 3);
+UPDATE tst_range SET b = '(,0]' WHERE a = 5;
+UPDATE tst_range_array SET c = '{"[100,1000]"}' WHERE a = 1;
+UPDATE tst_range_array SET b = tstzrange('2020-01-01 00:00:00+00', '2020-01-02 00:00:00+00') WHERE a = 4;
+UPDATE tst_hstore SET b = b || 'added=>yes' WHERE a <= 2;
+UPDATE tst_hstore SET b = NULL WHERE a = 3;
 COMMIT;
 
 -- Deletes, located by keys of every kind.
-DELETE FROM tst_one_array WHERE a = 1;
-DELETE FROM tst_one_array WHERE b = '{2,3,1}';
-DELETE FROM tst_arrays WHERE a = '{1,2,3}';
-DELETE FROM tst_arrays WHERE a[1] = 2;
-DELETE FROM tst_one_enum WHERE a = 1;
-DELETE FROM tst_one_enum WHERE b = 'b';
-DELETE FROM tst_enums WHERE a = 'a';
-DELETE FROM tst_enums WHERE b[1] = 'b';
-DELETE FROM tst_one_comp WHERE a = 1;
-DELETE FROM tst_one_comp WHERE (b).a = 2.0;
-DELETE FROM tst_comps WHERE (a).b = 'a';
-DELETE FROM tst_comps WHERE ROW(3, 'c', 3)::tst_comp_basic_t = ANY(b);
-DELETE FROM tst_comp_enum WHERE a = 1;
-DELETE FROM tst_comp_enum WHERE (b).a = 2.0;
-DELETE FROM tst_comp_enum_array WHERE a = ROW(1.0, 'a', 1)::tst_comp_enum_t;
-DELETE FROM tst_comp_enum_array WHERE ROW(3, 'c', 3)::tst_comp_enum_t = ANY(b);
+DELETE FROM tst_one_array WHERE a = 6;
+DELETE FROM tst_arrays WHERE a = '{1}';
+DELETE FROM tst_one_enum WHERE a = 3;
+DELETE FROM tst_enums WHERE a = 'b';
+DELETE FROM tst_one_comp WHERE b IS NULL;
+DELETE FROM tst_comps WHERE (a).a = 3.5;
+DELETE FROM tst_comp_enum WHERE a = 3;
+DELETE FROM tst_comp_enum_array WHERE (a).b = 'a';
 DELETE FROM tst_comp_one_enum_array WHERE a = 1;
-DELETE FROM tst_comp_one_enum_array WHERE 'a' = ANY((b).b);
-DELETE FROM tst_comp_enum_what WHERE (a).a = 1;
-DELETE FROM tst_comp_enum_what WHERE (b[1]).b = '{c,a,b}';
-DELETE FROM tst_comp_mix_array WHERE ((a).a).a = 1;
-DELETE FROM tst_range WHERE a = 1;
-DELETE FROM tst_range WHERE '[10,20]' && b;
-DELETE FROM tst_range_array WHERE a = 1;
-DELETE FROM tst_range_array WHERE tstzrange('2014-07-31 00:00:00+02', '2014-08-02 00:00:00+02') && b;
-DELETE FROM tst_hstore WHERE a = 1;
+DELETE FROM tst_comp_enum_what WHERE (a).a = 2;
+DELETE FROM tst_comp_mix_array WHERE ((a).a).a = 3;
+DELETE FROM tst_range WHERE b = 'empty' OR a = 2;
+DELETE FROM tst_range_array WHERE b IS NULL AND c IS NULL;
+DELETE FROM tst_hstore WHERE b ? 'k';
 -- The domain's check passes on the source, and must pass on the target
 -- with the rows it holds.
-INSERT INTO tst_dom_constr VALUES (11);
+INSERT INTO tst_dom_constr VALUES (6);

@@ -14,30 +14,30 @@ CREATE TABLE w2j_rename_ri (g int NOT NULL, b timestamp, c text, f boolean NOT N
   - { from: public.w2j_rename_pk, to: public.w2j_rename_pk, key: [g, f], columns: { g: g, b: b, c: c, f: f, e: e } }
   - { from: public.w2j_rename_ri, to: public.w2j_rename_ri, key: [g, f], columns: { g: g, b: b, c: c, f: f, e: e } }
 -- @dml
-INSERT INTO w2j_rename_pk (a, b, c, d, e) VALUES (123, '2020-04-26 16:23:59', 'Melanosuchus Niger', true, 4.56);
+INSERT INTO w2j_rename_pk (a, b, c, d, e) VALUES (123, '2021-05-17 09:41:12', 'black caiman', true, 4.56);
 UPDATE w2j_rename_pk SET e = 8.76 WHERE a = 123;
 ALTER TABLE w2j_rename_pk RENAME COLUMN d TO f;
-INSERT INTO w2j_rename_pk (a, b, c, f, e) VALUES (456, '2020-12-07 15:56:59', 'Panthera Onca', false, 4.44);
+INSERT INTO w2j_rename_pk (a, b, c, f, e) VALUES (456, '2022-01-30 23:59:59', 'jaguar', false, 4.44);
 UPDATE w2j_rename_pk SET e = 2.718 WHERE a = 456;
 BEGIN;
-INSERT INTO w2j_rename_pk (a, b, c, f, e) VALUES (789, '2021-04-04 10:33:04', 'Chrysocyon brachyurus', true, 20.30);
+INSERT INTO w2j_rename_pk (a, b, c, f, e) VALUES (789, '2019-11-11 11:11:11', 'maned wolf', true, 20.30);
 ALTER TABLE w2j_rename_pk RENAME COLUMN a TO g;
-INSERT INTO w2j_rename_pk (g, b, c, f, e) VALUES (790, '2020-04-04 10:34:55', 'Myrmecophaga tridactyla', false, 1.8);
+INSERT INTO w2j_rename_pk (g, b, c, f, e) VALUES (790, '2018-02-28 06:00:00', 'giant anteater', false, 1.8);
 UPDATE w2j_rename_pk SET e = 3.1415 WHERE g = 456;
 COMMIT;
-INSERT INTO w2j_rename_ri (a, b, c, d, e) VALUES (123, '2020-04-26 16:23:59', 'Melanosuchus Niger', true, 4.56);
+INSERT INTO w2j_rename_ri (a, b, c, d, e) VALUES (123, '2021-05-17 09:41:12', 'black caiman', true, 4.56);
 UPDATE w2j_rename_ri SET e = 8.76 WHERE a = 123;
 ALTER TABLE w2j_rename_ri RENAME COLUMN d TO f;
-INSERT INTO w2j_rename_ri (a, b, c, f, e) VALUES (456, '2020-12-07 15:56:59', 'Panthera Onca', false, 4.44);
+INSERT INTO w2j_rename_ri (a, b, c, f, e) VALUES (456, '2022-01-30 23:59:59', 'jaguar', false, 4.44);
 UPDATE w2j_rename_ri SET e = 2.718 WHERE a = 456;
 BEGIN;
-INSERT INTO w2j_rename_ri (a, b, c, f, e) VALUES (789, '2021-04-04 10:33:04', 'Chrysocyon brachyurus', true, 20.30);
+INSERT INTO w2j_rename_ri (a, b, c, f, e) VALUES (789, '2019-11-11 11:11:11', 'maned wolf', true, 20.30);
 ALTER TABLE w2j_rename_ri RENAME COLUMN a TO g;
-INSERT INTO w2j_rename_ri (g, b, c, f, e) VALUES (790, '2020-04-04 10:34:55', 'Myrmecophaga tridactyla', false, 1.8);
+INSERT INTO w2j_rename_ri (g, b, c, f, e) VALUES (790, '2018-02-28 06:00:00', 'giant anteater', false, 1.8);
 UPDATE w2j_rename_ri SET e = 3.1415 WHERE g = 456;
 COMMIT;
 ALTER TABLE w2j_rename_pk REPLICA IDENTITY FULL;
-INSERT INTO w2j_rename_pk (g, b, c, f, e) VALUES (890, '2023-10-31 03:06:00', 'Crypturellus parvirostris', true, 8.90);
+INSERT INTO w2j_rename_pk (g, b, c, f, e) VALUES (890, '2024-02-29 12:00:00', 'small-billed tinamou', true, 8.90);
 UPDATE w2j_rename_pk SET e = 8.91 WHERE g = 890;
-INSERT INTO w2j_rename_pk (g, b, c, f, e) VALUES (891, '2023-10-31 03:07:00', 'Nothura maculosa', true, 8.92);
+INSERT INTO w2j_rename_pk (g, b, c, f, e) VALUES (891, '2024-02-29 12:00:01', 'spotted nothura', true, 8.92);
 DELETE FROM w2j_rename_pk WHERE g = 891;

@@ -2,14 +2,14 @@
 -- what: infinities and NaN in float and numeric columns, NULLs, and text with quotes, backslashes, control characters and non-ASCII letters
 -- tables: xpto
 -- @source
-CREATE TABLE xpto (a serial PRIMARY KEY, b bool, c varchar(60), d real, e numeric, f float8);
+CREATE TABLE xpto (a serial PRIMARY KEY, b bool, c varchar(120), d real, e numeric, f float8);
 -- @dml
 BEGIN;
-INSERT INTO xpto (b, c, d, e, f) VALUES ('t', 'test1', '+inf', 'Infinity', '-inf');
-INSERT INTO xpto (b, c, d, e, f) VALUES ('f', 'test2', 'nan', 'NaN', 'NaN');
-INSERT INTO xpto (b, c, d, e, f) VALUES (NULL, 'null', '-inf', '-Infinity', 1e308);
+INSERT INTO xpto (b, c, d, e, f) VALUES ('t', 'pos inf', '+inf', 'Infinity', '-inf');
+INSERT INTO xpto (b, c, d, e, f) VALUES ('f', 'nan', 'nan', 'NaN', 'NaN');
+INSERT INTO xpto (b, c, d, e, f) VALUES (NULL, 'neg inf', '-inf', '-Infinity', 1e308);
 INSERT INTO xpto (b, c, d, e, f)
-  VALUES (true, E'valid: '' " \\ / \b \f \n \r \t \u207F \u967F invalid: \\g \\k end', 123.456, 0.1, -0.0);
+  VALUES (true, E'quote '' dquote " backslash \\ slash / bs \b ff \f nl \n cr \r tab \t \u207F \u967F \u00e9 not escapes: \\g \\u00e9 \\k', 123.456, 0.1, -0.0);
 COMMIT;
 UPDATE xpto SET d = 'inf' WHERE a = 4;
 -- @expect

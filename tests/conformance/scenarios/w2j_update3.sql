@@ -25,9 +25,9 @@ CREATE TABLE table_with_pk (
 -- only append (see rep_changes_full).
 -- @dml
 INSERT INTO table_with_pk (b, c, d, e, f, g, h, i, j, k, l, m, n, o, p)
-  VALUES (1, 2, 3, 3.54, 876.563452345, 1.23, 'teste', 'testando', 'um texto longo', B'001110010101010', '2013-11-02 17:30:52', '2013-02-04', true, '{ "a": 123 }', 'Old Old Parr'::tsvector);
+  VALUES (1, 2, 3, 7.125, 123.4567891, 1.23, 'fixed', 'varying', 'a longer text value', B'1011001', '2016-07-01 08:15:00', '2016-07-01', true, '{ "k" : [1, 2.50, null] }', 'fat cat sat mat'::tsvector);
 INSERT INTO table_with_pk (b, c, d, e, f, g, h, i, j, k, l, m, n, o, p)
-  VALUES (5, 6, 7, 3.54, 876.563452345, 1.23, 'teste', 'testando', 'um texto longo', B'001110010101010', '2013-11-02 17:30:52', '2013-02-04', true, '{ "a": 123 }', 'Old Old Parr'::tsvector);
+  VALUES (5, 6, 7, 7.125, 123.4567891, 1.23, 'fixed', 'varying', 'a longer text value', B'1011001', '2016-07-01 08:15:00', '2016-07-01', true, '{ "k" : [1, 2.50, null] }', 'fat cat sat mat'::tsvector);
 ALTER TABLE table_with_pk REPLICA IDENTITY FULL;
 UPDATE table_with_pk SET f = -f WHERE b = 1;
 UPDATE table_with_pk SET b = -b, j = NULL WHERE b = 5;
