@@ -11,8 +11,8 @@
 #   NAME     scenarios to run (default: all); a trailing .sql is ignored
 #   --mode   batch1 (every change its own batch) or batch100k (everything in
 #            one batch); repeatable; default both
-#   --keep   keep the databases of failed runs (useful inside a shell of
-#            tests/harness/with-clusters)
+#   --keep   keep the databases of failed and xfail runs (useful inside a
+#            shell of tests/harness/with-clusters)
 # Outside the harness (no WALPIPE_TEST_SOURCE) it runs itself under
 # tests/harness/with-clusters.  WALPIPE_BIN defaults to build/walpipe.
 set -uo pipefail
@@ -20,12 +20,7 @@ set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 
-if [ -z "${WALPIPE_TEST_SOURCE:-}" ]; then
-	exec "$root/tests/harness/with-clusters" --timeout 1150 bash "$here/run.sh" "$@"
-fi
-WALPIPE_BIN=${WALPIPE_BIN:-$root/build/walpipe}
-[ -x "$WALPIPE_BIN" ] || { echo "run.sh: no walpipe binary at $WALPIPE_BIN" >&2; exit 2; }
-
+args=("$@")
 modes=()
 keep=0
 names=()
@@ -50,6 +45,12 @@ if [ ${#names[@]} -eq 0 ]; then
 		n=${f##*/}
 		names+=("${n%.sql}")
 	done
+fi
+WALPIPE_BIN=${WALPIPE_BIN:-$root/build/walpipe}
+[ -x "$WALPIPE_BIN" ] || { echo "run.sh: no walpipe binary at $WALPIPE_BIN" >&2; exit 2; }
+if [ -z "${WALPIPE_TEST_SOURCE:-}" ]; then
+	export WALPIPE_BIN
+	exec "$root/tests/harness/with-clusters" --timeout 1150 bash "$here/run.sh" "${args[@]}"
 fi
 
 if [ -n "${WALPIPE_TEST_TMPDIR:-}" ]; then
