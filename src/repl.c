@@ -27,7 +27,37 @@ struct repl_stream {
 	bool keepalive_after;  /* a keepalive arrived after the last data */
 	bool streaming;		   /* START_REPLICATION succeeded: in CopyBoth */
 	int64_t last_status;   /* monotonic ms of the last status update */
+	uint64_t notices;	   /* server notices since repl_take_notices */
+	char notice[512];	   /* the last one */
 };
+
+/*
+ * Server notices on the replication connection are wal2json's warnings
+ * while it decodes, e.g. "no tuple identifier for UPDATE in table ...":
+ * a change it drops.  libpq would print each to stderr, past walpipe's
+ * log; they are counted here instead, and the session logs them.
+ */
+static void
+notice_receiver(void *arg, const PGresult *r)
+{
+	struct repl_stream *s = arg;
+	const char *sev = PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED);
+	const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+
+	s->notices++;
+	snprintf(s->notice, sizeof(s->notice), "%s: %s", sev ? sev : "NOTICE",
+			 msg ? msg : "");
+}
+
+uint64_t
+repl_take_notices(struct repl_stream *s, char *buf, size_t len)
+{
+	uint64_t n = s->notices;
+
+	snprintf(buf, len, "%s", s->notice);
+	s->notices = 0;
+	return n;
+}
 
 /* libpq messages end in a newline; error texts here must not. */
 static void
@@ -243,6 +273,7 @@ repl_open(const struct repl_config *cfg, struct repl_info *info_out,
 		*res = REPL_RETRY;
 		goto fail;
 	}
+	PQsetNoticeReceiver(s->conn, notice_receiver, s);
 	info.server_version = PQserverVersion(s->conn);
 
 	r = PQexec(s->conn, "IDENTIFY_SYSTEM");

@@ -78,6 +78,7 @@ struct session {
 	lsn_t catalog_lsn;
 	bool stall_warned; /* the apply thread's stall was logged */
 	int64_t watchdog_at; /* monotonic ms of the last watchdog look */
+	int64_t notices_logged; /* monotonic ms of the last notice line */
 };
 
 /* A batch is with the applier (in flight, or done and not collected):
@@ -668,9 +669,33 @@ session_check_identity(struct session *s, const struct w2j_change *c)
 	return SESSION_OK;
 }
 
+/*
+ * Log what the source server warned of while decoding (a change wal2json
+ * dropped for want of a replica identity, say): the first at once, then
+ * at most one line per 10 s with the count, however many rows it is.
+ */
+static void
+session_notices(struct session *s, int64_t now, bool force)
+{
+	char last[512];
+	uint64_t n;
+
+	if (s->stream == NULL || (!force && now - s->notices_logged < 10000))
+		return;
+	n = repl_take_notices(s->stream, last, sizeof(last));
+	if (n == 0)
+		return;
+	wp_log(LOG_WARNING,
+		   "the source server sent %llu warning(s) while decoding; the "
+		   "last: %s",
+		   (unsigned long long) n, last);
+	s->notices_logged = now;
+}
+
 static void
 session_free(struct session *s)
 {
+	session_notices(s, clock_mono_ms(), true); /* what is left */
 	/* First: the apply thread uses the sink and the targets. */
 	applier_free(s->applier);
 	batch_free(s->spare);
@@ -1148,6 +1173,7 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 			s->last_idle_ckpt = now;
 		}
 		session_watchdog(s);
+		session_notices(s, now, false);
 		if (now - last_progress >= 10000) {
 			double secs = (double) (now - last_progress) / 1000.0;
 			char st[200];

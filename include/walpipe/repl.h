@@ -104,6 +104,13 @@ lsn_t repl_server_end(const struct repl_stream *s);
 lsn_t repl_keepalive_end(const struct repl_stream *s);
 
 /*
+ * The number of server notices (wal2json's warnings) on the stream since
+ * the last call, with the last one's text ("WARNING: ...") in buf.  Does
+ * not log: the caller does.
+ */
+uint64_t repl_take_notices(struct repl_stream *s, char *buf, size_t len);
+
+/*
  * An exported snapshot: a replication connection that created a logical
  * slot with SNAPSHOT 'export' and stays idle, because the snapshot lives
  * only as long as that connection runs nothing else.
