@@ -485,6 +485,10 @@ collapse_add(struct collapse *c, const struct batch *b, size_t idx,
 		fill_missing(c, row, p, src);
 		full = true;
 	}
+	/* An appended update: its identity has the columns it left out
+	 * under REPLICA IDENTITY FULL (add_update does the same). */
+	if (!full && ch->nident > 0)
+		full = fill_row(c, row, b, ident, ch->nident, p);
 	if (!full)
 		c->rows[row].op = 'P';
 	/* Merging keeps the first row's freshness: a key deleted and then

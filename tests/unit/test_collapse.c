@@ -594,6 +594,30 @@ test_insert_lacking_added_columns(void **state)
 	map_plan_free(p);
 }
 
+/* REPLICA IDENTITY FULL: the old row fills what an update left out, for
+ * an append mapping as for an upsert. */
+static void
+test_full_identity_fills_absent(void **state)
+{
+	const char *lines[] = {
+		"{\"action\":\"U\",\"xid\":5,\"lsn\":\"0/60\",\"schema\":\"public\","
+		"\"table\":\"users\",\"columns\":[{\"name\":\"id\",\"value\":4},"
+		"{\"name\":\"name\",\"value\":\"new\"},{\"name\":\"raw\",\"value\":null}],"
+		"\"identity\":[{\"name\":\"id\",\"value\":4},{\"name\":\"name\","
+		"\"value\":\"old\"},{\"name\":\"bio\",\"value\":\"kept\"},"
+		"{\"name\":\"raw\",\"value\":null}]}"};
+	const char *want = "1\tU\tU\t0/60\t\\N\t\\N\t\\N\t\\N\t4\tnew\tkept\t\\N\n";
+	char *t;
+
+	(void) state;
+	t = collapse_lines(lines, 1, false);
+	assert_string_equal(t, want);
+	free(t);
+	t = collapse_lines(lines, 1, true);
+	assert_string_equal(t, want);
+	free(t);
+}
+
 int
 main(void)
 {
@@ -616,6 +640,7 @@ main(void)
 		cmocka_unit_test(test_partial_unappliable),
 		cmocka_unit_test(test_plan_key_follows_identity),
 		cmocka_unit_test(test_insert_lacking_added_columns),
+		cmocka_unit_test(test_full_identity_fills_absent),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
