@@ -1,6 +1,7 @@
 /* catalog.c: what the source database says about a mapped table's columns and key. */
 #include "walpipe/catalog.h"
 
+#include "walpipe/buf.h"
 #include "walpipe/collapse.h"
 #include "walpipe/mem.h"
 #include "walpipe/sink_pg.h"
@@ -115,8 +116,62 @@ catalog_free_columns(struct map_srccol *cols, size_t n)
 	free(cols);
 }
 
+char **
+catalog_target_casts(PGconn *ana, const struct map_rule *r,
+					 const struct map_srccol *src, size_t nsrc)
+{
+	static const char *sql =
+		"SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) "
+		"  FROM pg_catalog.pg_attribute a "
+		"  JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
+		"  JOIN pg_catalog.pg_type b ON b.oid = CASE WHEN t.typtype = 'd' "
+		"       THEN t.typbasetype ELSE t.oid END "
+		"  JOIN pg_catalog.pg_type e ON e.oid = CASE WHEN b.typelem <> 0 "
+		"       AND b.typlen = -1 THEN b.typelem ELSE b.oid END "
+		"  JOIN pg_catalog.pg_type eb ON eb.oid = CASE WHEN e.typtype = 'd' "
+		"       THEN e.typbasetype ELSE e.oid END "
+		" WHERE a.attrelid = pg_catalog.to_regclass($1) AND a.attnum > 0 "
+		"   AND NOT a.attisdropped AND eb.oid >= 16384";
+	struct buf q = BUF_INIT;
+	const char *params[1];
+	PGresult *res;
+	char **casts = NULL;
+
+	if (ana == NULL)
+		return NULL;
+	map_quote_ident(&q, r->to_schema);
+	buf_append_char(&q, '.');
+	map_quote_ident(&q, r->to_table);
+	params[0] = q.data;
+	res = PQexecParams(ana, sql, 1, NULL, params, NULL, NULL, 0);
+	for (int row = 0; PQresultStatus(res) == PGRES_TUPLES_OK &&
+					  row < PQntuples(res);
+		 row++) {
+		for (size_t i = 0; i < r->ncols; i++) {
+			const struct map_column *c = &r->cols[i];
+			bool as_text = false;
+
+			if (c->src != MAP_SRC_COLUMN || c->type ||
+				strcmp(c->target, PQgetvalue(res, row, 0)) != 0)
+				continue;
+			for (size_t k = 0; k < nsrc; k++)
+				if (strcmp(src[k].name, c->column) == 0)
+					as_text = strcmp(src[k].type, "text") == 0;
+			if (!as_text)
+				continue;
+			if (casts == NULL)
+				casts = wp_calloc(r->ncols + 1, sizeof(char *));
+			free(casts[i]);
+			casts[i] = wp_strdup(PQgetvalue(res, row, 1));
+		}
+	}
+	PQclear(res);
+	buf_free(&q);
+	return casts;
+}
+
 struct sink_target *
-catalog_plan_targets(PGconn *conn, const struct map_rule *rules,
+catalog_plan_targets(PGconn *conn, PGconn *ana, const struct map_rule *rules,
 					 size_t nrules, const char *source, size_t *n,
 					 char *errbuf, size_t errlen)
 {
@@ -128,6 +183,7 @@ catalog_plan_targets(PGconn *conn, const struct map_rule *rules,
 		const struct map_rule *r = &rules[i];
 		struct sink_target *t = &targets[*n];
 		char tmp[32];
+		char **casts;
 
 		t->rule = r;
 		t->srccols = catalog_table_columns(
@@ -139,8 +195,11 @@ catalog_plan_targets(PGconn *conn, const struct map_rule *rules,
 		if (t->srccols == NULL)
 			goto fail;
 		snprintf(tmp, sizeof(tmp), "walpipe_t%zu", i);
-		t->plan = map_plan_new(r, t->srccols, t->nsrc, source, tmp, errbuf,
-							   errlen);
+		casts = catalog_target_casts(ana, r, t->srccols, t->nsrc);
+		t->plan = map_plan_new_cast(r, t->srccols, t->nsrc, source, tmp,
+									(const char *const *) casts, errbuf,
+									errlen);
+		catalog_free_casts(casts, r->ncols);
 		if (t->plan == NULL) {
 			catalog_free_columns(t->srccols, t->nsrc);
 			goto fail;
@@ -167,4 +226,12 @@ catalog_free_targets(struct sink_target *t, size_t n)
 		collapse_free(t[i].rows);
 	}
 	free(t);
+}
+
+void
+catalog_free_casts(char **casts, size_t n)
+{
+	for (size_t k = 0; casts && k < n; k++)
+		free(casts[k]);
+	free(casts);
 }

@@ -100,7 +100,8 @@ scan_sql_refs(const char *sql, const struct map_srccol *src, size_t n,
 
 /* The value expression of target column c over the temp table alias s. */
 static void
-append_expr(struct buf *out, const struct map_column *c, const char *source)
+append_expr(struct buf *out, const struct map_column *c, const char *source,
+			const char *cast)
 {
 	switch (c->src) {
 	case MAP_SRC_COLUMN:
@@ -109,6 +110,8 @@ append_expr(struct buf *out, const struct map_column *c, const char *source)
 		buf_append_char(out, ')');
 		if (c->type)
 			buf_appendf(out, "::%s", c->type);
+		else if (cast)
+			buf_appendf(out, "::%s", cast);
 		break;
 	case MAP_SRC_PATH: {
 		struct buf path = BUF_INIT;
@@ -238,7 +241,7 @@ append_subquery(struct buf *q, const struct map_rule *r,
 		if (!first)
 			buf_append_str(q, ", ");
 		first = false;
-		append_expr(q, c, source);
+		append_expr(q, c, source, p->casts ? p->casts[i] : NULL);
 		buf_append_str(q, " AS ");
 		map_quote_ident(q, c->target);
 		if (sq->presence) {
@@ -565,12 +568,43 @@ map_plan_partial_ok(const struct map_plan *p, const bool *present,
 	return true;
 }
 
+static struct map_plan *plan_build(struct map_plan *p,
+								   const struct map_rule *r,
+								   const struct map_srccol *src, size_t nsrc,
+								   const char *source, const char *tmp_name,
+								   char *errbuf, size_t errlen);
+
 struct map_plan *
 map_plan_new(const struct map_rule *r, const struct map_srccol *src,
 			 size_t nsrc, const char *source, const char *tmp_name,
 			 char *errbuf, size_t errlen)
 {
+	return map_plan_new_cast(r, src, nsrc, source, tmp_name, NULL, errbuf,
+							 errlen);
+}
+
+struct map_plan *
+map_plan_new_cast(const struct map_rule *r, const struct map_srccol *src,
+				  size_t nsrc, const char *source, const char *tmp_name,
+				  const char *const *casts, char *errbuf, size_t errlen)
+{
 	struct map_plan *p = wp_calloc(1, sizeof(*p));
+
+	p->ncols = r->ncols;
+	if (casts) {
+		p->casts = wp_calloc(r->ncols + 1, sizeof(char *));
+		for (size_t i = 0; i < r->ncols; i++)
+			p->casts[i] = casts[i] ? wp_strdup(casts[i]) : NULL;
+	}
+	return plan_build(p, r, src, nsrc, source, tmp_name, errbuf, errlen);
+}
+
+/* The body of map_plan_new_cast: p has its casts. */
+static struct map_plan *
+plan_build(struct map_plan *p, const struct map_rule *r,
+		   const struct map_srccol *src, size_t nsrc, const char *source,
+		   const char *tmp_name, char *errbuf, size_t errlen)
+{
 	bool *used = wp_calloc(nsrc ? nsrc : 1, sizeof(bool));
 	struct buf q = BUF_INIT;
 
@@ -811,6 +845,9 @@ map_plan_free(struct map_plan *p)
 	free(p->key);
 	free(p->reads);
 	free(p->where_reads);
+	for (size_t i = 0; p->casts && i < p->ncols; i++)
+		free(p->casts[i]);
+	free(p->casts);
 	free(p->append);
 	free(p->remove);
 	free(p->truncate);

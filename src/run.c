@@ -746,7 +746,8 @@ session_plan(struct session *s)
 		return SESSION_RETRY;
 	}
 	PQclear(r);
-	s->targets = catalog_plan_targets(conn, s->rs->rules, s->rs->nrules,
+	s->targets = catalog_plan_targets(conn, sink_pg_conn(s->sink),
+									  s->rs->rules, s->rs->nrules,
 									  s->rs->source_name, &s->ntargets, err,
 									  sizeof(err));
 	if (s->targets == NULL) {

@@ -806,6 +806,12 @@ read_fk_order(struct sink_pg *s, const struct sink_target *t, size_t n,
 	return STEP_OK;
 }
 
+PGconn *
+sink_pg_conn(struct sink_pg *s)
+{
+	return s->conn;
+}
+
 bool
 sink_pg_target_references(const struct sink_pg *s, size_t a, size_t b)
 {

@@ -380,13 +380,6 @@ reader_main(void *arg)
 	pthread_mutex_unlock(&sh->lock);
 	if (!ok)
 		goto done;
-	w->targets = catalog_plan_targets(w->src, job->rs->rules, job->rs->nrules,
-									  job->rs->source_name, &w->ntargets, err,
-									  sizeof(err));
-	if (w->targets == NULL) {
-		reader_fail(w, SNAPSHOT_FATAL, NULL, err);
-		goto done;
-	}
 	run_sink_config(job->rs, &sc);
 	w->sink = job->sink;
 	if (w->sink == NULL)
@@ -395,6 +388,14 @@ reader_main(void *arg)
 		w->prog = sink_pg_open(&sc, &sr, err, sizeof(err));
 	if (w->prog == NULL) {
 		reader_fail(w, of_sink(sr), NULL, err);
+		goto done;
+	}
+	w->targets = catalog_plan_targets(w->src, sink_pg_conn(w->sink),
+									  job->rs->rules, job->rs->nrules,
+									  job->rs->source_name, &w->ntargets, err,
+									  sizeof(err));
+	if (w->targets == NULL) {
+		reader_fail(w, SNAPSHOT_FATAL, NULL, err);
 		goto done;
 	}
 	sr = sink_pg_prepare(w->sink, w->targets, w->ntargets, err, sizeof(err));

@@ -35,16 +35,36 @@ struct map_srccol *catalog_table_columns(PGconn *conn, const char *schema,
 
 void catalog_free_columns(struct map_srccol *cols, size_t n);
 
+/*
+ * The casts of rule r's columns for map_plan_new_cast: a plain column
+ * mapping without type: whose source value travels as text (an enum,
+ * composite or extension type on the source), into a target column whose
+ * type is not built in (through domains and arrays), is cast to that
+ * column's type as the analytics server over ana formats it, so the value
+ * goes through the type's own input.  Returns NULL when none is needed or
+ * the target cannot be read (the plan then fails where it always did:
+ * check --live, the first batch); free with catalog_free_casts.  Does
+ * not log.
+ */
+char **catalog_target_casts(PGconn *ana, const struct map_rule *r,
+							const struct map_srccol *src, size_t nsrc);
+
+/* NULL-safe; n: the rule's column count. */
+void catalog_free_casts(char **casts, size_t n);
+
 struct sink_target;
 
 /*
  * Compile every mapping rule against its source table's columns read over
  * conn: the targets of a session, each with its plan (temp table
- * walpipe_tN for rule N) and an empty collapse.  Returns the array with
- * its length in *n (free with catalog_free_targets), or NULL with the
- * first failure in errbuf.  Does not log.
+ * walpipe_tN for rule N) and an empty collapse.  ana (borrowed, may be
+ * NULL): the analytics connection the plans will run on, whose target
+ * column types decide the casts of values that travel as text
+ * (map_plan_new_cast).  Returns the array with its length in *n (free
+ * with catalog_free_targets), or NULL with the first failure in errbuf.
+ * Does not log.
  */
-struct sink_target *catalog_plan_targets(PGconn *conn,
+struct sink_target *catalog_plan_targets(PGconn *conn, PGconn *ana,
 										 const struct map_rule *rules,
 										 size_t nrules, const char *source,
 										 size_t *n, char *errbuf,

@@ -166,6 +166,9 @@ struct map_plan {
 	bool *reads;
 	bool *where_reads;
 	size_t ncols;
+	/* Per target column, the type a plain column mapping without type:
+	 * is cast to (map_plan_new_cast), or NULL; NULL: none. */
+	char **casts;
 };
 
 /*
@@ -179,6 +182,20 @@ struct map_plan *map_plan_new(const struct map_rule *r,
 							  const struct map_srccol *srccols, size_t nsrc,
 							  const char *source, const char *tmp_name,
 							  char *errbuf, size_t errlen);
+/*
+ * map_plan_new, with casts[i] (for each of r's columns, or NULL) the type
+ * a plain column mapping without its own type: is cast to: the target
+ * column's type where the value travels as text but the target's type is
+ * not a built-in one (an enum, composite, range or extension type, a
+ * domain over one, an array of them), so that it goes through that type's
+ * input, as PostgreSQL's subscriber does.  casts may be NULL; copied.
+ */
+struct map_plan *map_plan_new_cast(const struct map_rule *r,
+								   const struct map_srccol *srccols,
+								   size_t nsrc, const char *source,
+								   const char *tmp_name,
+								   const char *const *casts, char *errbuf,
+								   size_t errlen);
 void map_plan_free(struct map_plan *p);
 
 /*

@@ -7,6 +7,7 @@
 #include "walpipe/lsn.h"
 #include "walpipe/map.h"
 
+#include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -74,6 +75,13 @@ struct sink_pg;
 struct sink_pg *sink_pg_open(const struct sink_pg_config *cfg,
 							 enum sink_result *res, char *errbuf,
 							 size_t errlen);
+
+/*
+ * The analytics connection, borrowed, for catalog reads that must see
+ * what the apply statements will (catalog_plan_targets).  Only while no
+ * batch is in flight.
+ */
+PGconn *sink_pg_conn(struct sink_pg *s);
 
 /* Read this source's checkpoint (exists = false if there is none). */
 enum sink_result sink_pg_read_checkpoint(struct sink_pg *s,

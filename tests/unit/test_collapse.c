@@ -618,6 +618,33 @@ test_full_identity_fills_absent(void **state)
 	free(t);
 }
 
+/* A column whose value travels as text is cast to the target column's
+ * type where catalog_target_casts says so; its own type: wins. */
+static void
+test_plan_casts(void **state)
+{
+	static const struct map_column cc[] = {
+		{.target = "user_id", .src = MAP_SRC_COLUMN, .column = "id"},
+		{.target = "name", .src = MAP_SRC_COLUMN, .column = "name"},
+		{.target = "bio", .src = MAP_SRC_COLUMN, .column = "bio",
+		 .type = "text"},
+	};
+	const char *const casts[] = {NULL, "\"Role\"[]", "mood"};
+	struct map_rule r = rule;
+	struct map_plan *p;
+	char err[256];
+
+	(void) state;
+	r.cols = cc;
+	r.ncols = 3;
+	p = map_plan_new_cast(&r, src, 4, "shop", "t0", casts, err, sizeof(err));
+	assert_non_null(p);
+	assert_non_null(strstr(p->upsert, "(s.\"name\")::\"Role\"[] AS \"name\""));
+	assert_non_null(strstr(p->upsert, "(s.\"bio\")::text AS \"bio\""));
+	assert_non_null(strstr(p->upsert, "(s.\"id\") AS \"user_id\""));
+	map_plan_free(p);
+}
+
 int
 main(void)
 {
@@ -641,6 +668,7 @@ main(void)
 		cmocka_unit_test(test_plan_key_follows_identity),
 		cmocka_unit_test(test_insert_lacking_added_columns),
 		cmocka_unit_test(test_full_identity_fills_absent),
+		cmocka_unit_test(test_plan_casts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
