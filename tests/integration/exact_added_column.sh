@@ -29,10 +29,7 @@ CREATE TABLE analytics.t2 (id int PRIMARY KEY, v text, c int);
 SQL
 config() { # FILE T-COLUMNS
 	cat >"$1" <<YAML
-source: { name: shop, conninfo: "$WALPIPE_TEST_SOURCE", slot: walpipe_shop,
-          create_slot: true, tables: [public.t, public.t2] }
-target: { conninfo: "$WALPIPE_TEST_ANALYTICS", schema: walpipe }
-batch: { max_changes: 1000, max_bytes: 16MB, max_delay: 100ms }
+$(shop_header "public.t, public.t2" 1000 100ms)
 snapshot: never
 mappings:
   - { from: public.t, to: analytics.t, key: [id], columns: { $2 } }

@@ -21,10 +21,7 @@ CREATE TABLE tab_soft (a int PRIMARY KEY, b text, deleted_at timestamptz);
 CREATE TABLE tab_toast (a int PRIMARY KEY, big text, b text);
 SQL
 cat >"$T/filter.yaml" <<EOF
-source: { name: shop, conninfo: "$WALPIPE_TEST_SOURCE", slot: walpipe_shop,
-          create_slot: true, tables: [public.tab_rowfilter_1, public.tab_toast] }
-target: { conninfo: "$WALPIPE_TEST_ANALYTICS", schema: walpipe }
-batch: { max_changes: 10000, max_bytes: 64MB, max_delay: 50ms }
+$(shop_header "public.tab_rowfilter_1, public.tab_toast" 10000 50ms)
 snapshot: never
 mappings:
   - from: public.tab_rowfilter_1

@@ -35,11 +35,7 @@ ALTER TABLE analytics.fact_ca ADD FOREIGN KEY (cb_id) REFERENCES analytics.fact_
 SQL
 # Children first: mapping order is the wrong order for inserts.
 cat >"$T/fk.yaml" <<EOF
-source: { name: shop, conninfo: "$WALPIPE_TEST_SOURCE", slot: walpipe_shop,
-          create_slot: true, tables: [public.parent, public.child, public.toy,
-                                      public.ca, public.cb] }
-target: { conninfo: "$WALPIPE_TEST_ANALYTICS", schema: walpipe }
-batch: { max_changes: 20000, max_bytes: 64MB, max_delay: 2s }
+$(shop_header "public.parent, public.child, public.toy, public.ca, public.cb" 20000 2s)
 snapshot: never
 mappings:
   - { from: public.toy, to: analytics.fact_toy, key: [id],

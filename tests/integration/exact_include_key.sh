@@ -21,10 +21,7 @@ CREATE TABLE analytics.t (a int, b text, CONSTRAINT t_pk PRIMARY KEY (a) INCLUDE
 CREATE TABLE analytics.u (a int PRIMARY KEY, b text, c text);
 SQL
 cat >"$T/inc.yaml" <<YAML
-source: { name: shop, conninfo: "$WALPIPE_TEST_SOURCE", slot: walpipe_shop,
-          create_slot: true, tables: [public.t, public.u] }
-target: { conninfo: "$WALPIPE_TEST_ANALYTICS", schema: walpipe }
-batch: { max_changes: 1000, max_bytes: 16MB, max_delay: 100ms }
+$(shop_header "public.t, public.u" 1000 100ms)
 snapshot: never
 mappings:
   - { from: public.t, to: analytics.t, key: [a], columns: { a: a, b: b } }

@@ -11,10 +11,7 @@ T=$WALPIPE_TEST_TMPDIR
 src -c "CREATE TABLE events (a int, b text)"
 ana -c "CREATE TABLE events_log (a int, b text, op text)"
 cat >"$T/keyless.yaml" <<EOF
-source: { name: shop, conninfo: "$WALPIPE_TEST_SOURCE", slot: walpipe_shop,
-          create_slot: true, tables: [public.events] }
-target: { conninfo: "$WALPIPE_TEST_ANALYTICS", schema: walpipe }
-batch: { max_changes: 1000, max_bytes: 16MB, max_delay: 50ms }
+$(shop_header "public.events" 1000 50ms)
 snapshot: never
 log: { format: json }
 mappings:

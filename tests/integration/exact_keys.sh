@@ -30,10 +30,7 @@ CREATE TABLE t2 (id int PRIMARY KEY, big text, n int);
 CREATE TABLE t5 (a int NOT NULL UNIQUE, b int NOT NULL UNIQUE, c text);
 SQL
 cat >"$T/keys.yaml" <<EOF
-source: { name: shop, conninfo: "$WALPIPE_TEST_SOURCE", slot: walpipe_shop,
-          create_slot: true, tables: [public.t1, public.t2, public.t5] }
-target: { conninfo: "$WALPIPE_TEST_ANALYTICS", schema: walpipe }
-batch: { max_changes: 10000, max_bytes: 64MB, max_delay: 50ms }
+$(shop_header "public.t1, public.t2, public.t5" 10000 50ms)
 snapshot: never
 mappings:
   - { from: public.t1, to: public.t1, key: [a, b], columns: { a: a, b: b, c: c } }

@@ -33,10 +33,7 @@ CREATE TABLE analytics.arr (id int PRIMARY KEY, n numeric(10,2)[], i int[],
   t text[], p pair, v numeric, op text);
 SQL
 cat >"$T/arr.yaml" <<YAML
-source: { name: shop, conninfo: "$WALPIPE_TEST_SOURCE", slot: walpipe_shop,
-          create_slot: true, tables: [public.arr] }
-target: { conninfo: "$WALPIPE_TEST_ANALYTICS", schema: walpipe }
-batch: { max_changes: 1000, max_bytes: 16MB, max_delay: 100ms }
+$(shop_header "public.arr" 1000 100ms)
 mappings:
   - from: public.arr
     to: analytics.arr

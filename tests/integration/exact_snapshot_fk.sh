@@ -29,10 +29,7 @@ for workers in 1 2; do
 	ana -c "DROP SCHEMA IF EXISTS walpipe CASCADE" -c "DROP TABLE IF EXISTS child, parent, grand" -c "$DDL"
 	src -c "SELECT pg_drop_replication_slot('walpipe_shop') FROM pg_replication_slots WHERE slot_name = 'walpipe_shop'" >/dev/null
 	cat >"$T/fk.yaml" <<EOF
-source: { name: shop, conninfo: "$WALPIPE_TEST_SOURCE", slot: walpipe_shop,
-          create_slot: true, tables: [public.child, public.parent, public.grand] }
-target: { conninfo: "$WALPIPE_TEST_ANALYTICS", schema: walpipe }
-batch: { max_changes: 2000, max_bytes: 16MB, max_delay: 50ms }
+$(shop_header "public.child, public.parent, public.grand" 2000 50ms)
 snapshot: { mode: initial, workers: $workers }
 mappings:
   - { from: public.child, to: public.child, key: [id], columns: { id: id, parent_id: parent_id, v: v } }

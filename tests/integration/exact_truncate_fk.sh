@@ -27,10 +27,7 @@ CREATE TABLE analytics.fact_tab5 (id int PRIMARY KEY, tab3_id int);
 SQL
 # The child's mapping first: the group's order must not matter.
 cat >"$T/fk.yaml" <<EOF
-source: { name: shop, conninfo: "$WALPIPE_TEST_SOURCE", slot: walpipe_shop,
-          create_slot: true, tables: [public.tab3, public.tab4, public.tab5] }
-target: { conninfo: "$WALPIPE_TEST_ANALYTICS", schema: walpipe }
-batch: { max_changes: 5000, max_bytes: 16MB, max_delay: 100ms }
+$(shop_header "public.tab3, public.tab4, public.tab5" 5000 100ms)
 snapshot: never
 mappings:
   - { from: public.tab4, to: analytics.fact_tab4, key: [id],

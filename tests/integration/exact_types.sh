@@ -30,10 +30,7 @@ INSERT INTO typed SELECT g, (ARRAY['sad', 'ok', 'happy', 'it''s "fine"']::mood[]
 INSERT INTO typed (id) VALUES (0);
 SQL
 cat >"$T/types.yaml" <<EOF
-source: { name: shop, conninfo: "$WALPIPE_TEST_SOURCE", slot: walpipe_shop,
-          create_slot: true, tables: [public.typed] }
-target: { conninfo: "$WALPIPE_TEST_ANALYTICS", schema: walpipe }
-batch: { max_changes: 1000, max_bytes: 16MB, max_delay: 50ms }
+$(shop_header "public.typed" 1000 50ms)
 mappings:
   - from: public.typed
     to: public.typed

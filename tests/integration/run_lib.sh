@@ -200,3 +200,15 @@ run_down() {
 	assert_eq "SIGTERM exits 0" 0 "$rc"
 	pid=
 }
+
+# shop_header TABLES [MAX_CHANGES [MAX_DELAY]]: the source, target and
+# batch sections of a test configuration that streams TABLES (the body of
+# a YAML list), for use inside a here-document.
+shop_header() {
+	cat <<EOT
+source: { name: shop, conninfo: "$WALPIPE_TEST_SOURCE", slot: walpipe_shop,
+          create_slot: true, tables: [$1] }
+target: { conninfo: "$WALPIPE_TEST_ANALYTICS", schema: walpipe }
+batch: { max_changes: ${2:-1000}, max_bytes: 64MB, max_delay: ${3:-100ms} }
+EOT
+}
