@@ -23,6 +23,41 @@
  * as the walsender's output function does for wal2json.  bytea goes as
  * plain hex digits, as wal2json sends it (collapse adds the \x).
  */
+/*
+ * wal2json sends the changes of a partitioned table under the names of its
+ * partitions, and a COPY of the root from ONLY reads nothing: a mapping
+ * from the root would receive nothing at all, silently.  Until walpipe
+ * follows roots, it is refused, naming the partitions to map instead.
+ */
+static void
+partitioned_error(PGconn *conn, const char *schema, const char *table,
+				  char *errbuf, size_t errlen)
+{
+	static const char *sql =
+		"SELECT pg_catalog.string_agg(pg_catalog.format('%I.%I', n.nspname, "
+		"       c.relname), ', ' ORDER BY n.nspname, c.relname) "
+		"  FROM pg_catalog.pg_partition_tree(pg_catalog.format('%I.%I', "
+		"       $1::text, $2::text)::pg_catalog.regclass) p "
+		"  JOIN pg_catalog.pg_class c ON c.oid = p.relid "
+		"  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+		" WHERE p.isleaf";
+	const char *params[2] = {schema, table};
+	PGresult *r = PQexecParams(conn, sql, 2, NULL, params, NULL, NULL, 0);
+	const char *leaves = PQresultStatus(r) == PGRES_TUPLES_OK &&
+								 PQntuples(r) == 1 && !PQgetisnull(r, 0, 0)
+							 ? PQgetvalue(r, 0, 0)
+							 : "none yet";
+
+	snprintf(errbuf, errlen,
+			 "source table \"%s.%s\" is partitioned: wal2json sends the "
+			 "changes of its partitions under their own names, so a mapping "
+			 "from it would receive nothing\nMap each partition (%s) to the "
+			 "target instead, in source.tables too; walpipe does not follow "
+			 "a partitioned table's partitions yet.",
+			 schema, table, leaves);
+	PQclear(r);
+}
+
 struct map_srccol *
 catalog_table_columns(PGconn *conn, const char *schema, const char *table,
 					  bool need_key, size_t *n, char *errbuf, size_t errlen)
@@ -35,7 +70,7 @@ catalog_table_columns(PGconn *conn, const char *schema, const char *table,
 		"            ELSE pg_catalog.format_type(b.oid, NULL) END, "
 		"       coalesce(a.attnum = ANY ((i.indkey::pg_catalog.int2[])"
 		"                                [0:i.indnkeyatts - 1]), false), "
-		"       c.relreplident, "
+		"       c.relkind, "
 		"       CASE WHEN NOT a.atthasmissing THEN NULL "
 		"            WHEN b.oid = 'pg_catalog.bytea'::pg_catalog.regtype "
 		"            THEN pg_catalog.encode(pg_catalog.array_to_string("
@@ -73,6 +108,10 @@ catalog_table_columns(PGconn *conn, const char *schema, const char *table,
 	if (rows == 0) {
 		snprintf(errbuf, errlen,
 				 "source table \"%s.%s\" does not exist", schema, table);
+		goto done;
+	}
+	if (strcmp(PQgetvalue(r, 0, 3), "p") == 0) {
+		partitioned_error(conn, schema, table, errbuf, errlen);
 		goto done;
 	}
 	cols = wp_calloc((size_t) rows, sizeof(*cols));

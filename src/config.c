@@ -1234,6 +1234,28 @@ load_kafka_properties(struct loader *L, const struct ynode *kafka)
 	L->path[0] = '\0';
 }
 
+/*
+ * Whether mappings a and b may write one target: appends never touch each
+ * other's rows; upserts on the same key (the partitions of one table, or
+ * shards) do as one source table would, since a batch applies every
+ * mapping's deletes before any mapping's writes.  A soft delete runs after
+ * the writes, so it could mark a row another mapping has just moved in.
+ */
+static bool
+may_share(const struct config_mapping *a, const struct config_mapping *b)
+{
+	if (a->rule.mode == MAP_MODE_APPEND && b->rule.mode == MAP_MODE_APPEND)
+		return true;
+	if (a->rule.mode != MAP_MODE_UPSERT || b->rule.mode != MAP_MODE_UPSERT ||
+		a->rule.on_delete == MAP_DELETE_SOFT ||
+		b->rule.on_delete == MAP_DELETE_SOFT || a->rule.nkey != b->rule.nkey)
+		return false;
+	for (size_t k = 0; k < a->rule.nkey; k++)
+		if (strcmp(a->rule.key[k], b->rule.key[k]) != 0)
+			return false;
+	return true;
+}
+
 static void
 check_cross(struct loader *L)
 {
@@ -1260,12 +1282,14 @@ check_cross(struct loader *L)
 			struct config_mapping *o = &cfg->mappings[j];
 
 			if (o->to_schema && !strcmp(o->to_schema, m->to_schema) &&
-				!strcmp(o->to_table, m->to_table)) {
+				!strcmp(o->to_table, m->to_table) && !may_share(o, m)) {
 				L->path[0] = '\0';
 				path_push(L, "mappings[%zu].to", i);
 				add_error(L, m->to_line, m->to_col,
 						  "target \"%s.%s\" is already written by "
-						  "mappings[%zu]",
+						  "mappings[%zu]; mappings may share a target only "
+						  "as appends, or as upserts with the same key and "
+						  "no soft delete (the partitions of one table)",
 						  m->to_schema, m->to_table, j);
 			}
 		}

@@ -1449,6 +1449,29 @@ truncate_group(struct sink_pg *s, const struct batch *b,
 	}
 	if (!any)
 		return STEP_OK;
+	/* A target shared with a mapping whose source was not truncated (the
+	 * partitions of one table, say) holds that source's rows too. */
+	for (size_t j = 0; j < n; j++) {
+		if (!t[j].plan->truncate || !truncated_by(s, b, &t[j], from, to))
+			continue;
+		for (size_t k = 0; k < n; k++) {
+			if (t[k].rule->mode == MAP_MODE_NONE ||
+				strcmp(t[k].plan->target, t[j].plan->target) != 0 ||
+				truncated_by(s, b, &t[k], from, to))
+				continue;
+			snprintf(errbuf, errlen,
+					 "source table %s.%s was truncated, but its target "
+					 "%s.%s also holds the rows of source table %s.%s, "
+					 "which was not: truncating the target would delete "
+					 "them\nTruncate the tables that share a target "
+					 "together (the partitioned table), or set "
+					 "on_truncate: ignore on their mappings.",
+					 t[j].rule->from_schema, t[j].rule->from_table,
+					 t[j].rule->to_schema, t[j].rule->to_table,
+					 t[k].rule->from_schema, t[k].rule->from_table);
+			return STEP_FATAL;
+		}
+	}
 	st = apply_pending(s, b, t, n, true, errbuf, errlen);
 	if (st != STEP_OK)
 		return st;

@@ -1,0 +1,84 @@
+# exact_partitions.sh: the partitions of a partitioned table mirror into
+# one target, cross-partition updates (a delete from one partition, an
+# insert into another) end with one row, in one batch or across batches;
+# a mapping from the partitioned table itself, which would receive nothing
+# (wal2json names the partitions), is refused with the partitions to map.
+set -euo pipefail
+. "$WALPIPE_TEST_HARNESS"
+. "$WALPIPE_TEST_ASSERT"
+. "$WALPIPE_SOURCE_DIR/tests/integration/run_lib.sh"
+T=$WALPIPE_TEST_TMPDIR
+
+src <<'SQL'
+CREATE TABLE parted (id int PRIMARY KEY, v text, big text) PARTITION BY RANGE (id);
+CREATE TABLE parted_1 PARTITION OF parted FOR VALUES FROM (0) TO (1000);
+CREATE TABLE parted_2 PARTITION OF parted FOR VALUES FROM (1000) TO (2000);
+ALTER TABLE parted_1 ALTER big SET STORAGE EXTERNAL;
+ALTER TABLE parted_2 ALTER big SET STORAGE EXTERNAL;
+INSERT INTO parted SELECT g, 'v' || g, repeat(md5(g::text), 100) FROM generate_series(1, 1990, 10) g;
+SQL
+ana -c "CREATE TABLE parted (id int PRIMARY KEY, v text, big text)"
+
+# The root: refused, by check --live and by run, naming the partitions.
+cat >"$T/root.yaml" <<EOF
+$(shop_header "public.parted" 1000 50ms)
+mappings:
+  - { from: public.parted, to: public.parted, key: [id], columns: { id: id, v: v, big: big } }
+EOF
+rc=0; "$WALPIPE_BIN" check -c "$T/root.yaml" --live >"$T/check.log" 2>&1 || rc=$?
+assert_eq "check --live refuses the root" 1 "$rc"
+assert_contains "check --live names the partitions" \
+	'source table "public.parted" is partitioned: wal2json sends the changes of its partitions under their own names, so a mapping from it would receive nothing' \
+	"$(cat "$T/check.log")"
+rc=0; "$WALPIPE_BIN" run -c "$T/root.yaml" >"$T/root.log" 2>&1 || rc=$?
+assert_eq "run refuses the root" 1 "$rc"
+assert_contains "run says what to map" 'Map each partition (public.parted_1, public.parted_2) to the target instead' \
+	"$(cat "$T/root.log")"
+src -c "SELECT pg_drop_replication_slot('walpipe_shop') FROM pg_replication_slots WHERE slot_name = 'walpipe_shop'" >/dev/null
+ana -c "DROP SCHEMA IF EXISTS walpipe CASCADE" >/dev/null
+
+# The partitions, into one target.
+cat >"$T/leaves.yaml" <<EOF
+$(shop_header "public.parted_1, public.parted_2" 10000 50ms)
+mappings:
+  - { from: public.parted_1, to: public.parted, key: [id], columns: { id: id, v: v, big: big } }
+  - { from: public.parted_2, to: public.parted, key: [id], columns: { id: id, v: v, big: big } }
+EOF
+sums() { # PSQL_FN
+	"$1" -c "SELECT count(*) || ':' || md5(coalesce(string_agg(id || '|' || v || '|' || md5(big), ',' ORDER BY id), '')) FROM parted"
+}
+moves() { # OFFSET: cross-partition updates both ways, a big column unchanged
+	src -c "UPDATE parted SET id = id + 1000 + $1 WHERE id BETWEEN 1 AND 300 AND id % 20 = 1" \
+		-c "UPDATE parted SET id = id - 995, v = 'back' WHERE id BETWEEN 1500 AND 1990 AND id % 30 = 1" \
+		-c "INSERT INTO parted VALUES (5 + $1, 'new', 'x'), (1005 + $1, 'new', 'y')" \
+		-c "UPDATE parted SET id = id + 1100 WHERE id = 5 + $1"
+}
+run_up "$T/leaves.yaml" "$T/run.log"
+trap '[ -n "${pid:-}" ] && kill -9 $pid 2>/dev/null || true' EXIT
+wait_sql ana "SELECT count(*) = 2 FROM walpipe.snapshot_tables WHERE state = 'done'" "$pid"
+assert_eq "snapshot: analytics = source" "$(sums src)" "$(sums ana)"
+moves 2
+wait_caught_up "$pid"
+assert_eq "streamed: analytics = source" "$(sums src)" "$(sums ana)"
+run_down
+moves 4
+run_up "$T/leaves.yaml" "$T/run.log"
+wait_caught_up "$pid"
+assert_eq "one batch: analytics = source" "$(sums src)" "$(sums ana)"
+assert_eq "no dead letters" 0 "$(ana -c "SELECT count(*) FROM walpipe.dead_letters")"
+
+# TRUNCATE of the partitioned table: every partition, so the target too.
+src -c "TRUNCATE parted" -c "INSERT INTO parted VALUES (7, 'after', 'a'), (1007, 'after', 'b')"
+wait_caught_up "$pid"
+assert_eq "truncated together: analytics = source" "$(sums src)" "$(sums ana)"
+# One partition alone: the shared target holds the other's rows too, so
+# walpipe stops rather than truncate them away.
+src -c "TRUNCATE parted_1"
+rc=0; wait "$pid" || rc=$?
+pid=
+assert_eq "a truncate of one partition stops walpipe" 1 "$rc"
+assert_contains "and says why" \
+	'source table public.parted_1 was truncated, but its target public.parted also holds the rows of source table public.parted_2, which was not' \
+	"$(cat "$T/run.log")"
+assert_eq "nothing was truncated" 2 "$(ana -c "SELECT count(*) FROM parted")"
+echo "ok: exact_partitions"
