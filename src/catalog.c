@@ -274,3 +274,44 @@ catalog_free_casts(char **casts, size_t n)
 		free(casts[k]);
 	free(casts);
 }
+
+char *
+catalog_unlisted_partitions(PGconn *conn, char *const *tables, size_t n)
+{
+	static const char *sql =
+		"WITH l AS (SELECT pg_catalog.to_regclass(t) AS oid "
+		"             FROM pg_catalog.unnest($1::text[]) t), "
+		"     r AS (SELECT DISTINCT pg_catalog.pg_partition_root(oid) AS root "
+		"             FROM l WHERE oid IS NOT NULL) "
+		"SELECT pg_catalog.string_agg(pg_catalog.format('%I.%I', ns.nspname, "
+		"       c.relname), ', ' ORDER BY ns.nspname, c.relname) "
+		"  FROM r, pg_catalog.pg_partition_tree(r.root) p "
+		"  JOIN pg_catalog.pg_class c ON c.oid = p.relid "
+		"  JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace "
+		" WHERE r.root IS NOT NULL AND p.isleaf "
+		"   AND p.relid NOT IN (SELECT oid FROM l WHERE oid IS NOT NULL)";
+	struct buf arr = BUF_INIT;
+	const char *params[1];
+	PGresult *r;
+	char *out = NULL;
+
+	buf_append_char(&arr, '{');
+	for (size_t i = 0; i < n; i++) {
+		buf_append_str(&arr, i ? ",\"" : "\"");
+		for (const char *p = tables[i]; *p; p++) {
+			if (*p == '"' || *p == '\\')
+				buf_append_char(&arr, '\\');
+			buf_append_char(&arr, *p);
+		}
+		buf_append_char(&arr, '"');
+	}
+	buf_append_char(&arr, '}');
+	params[0] = arr.data;
+	r = PQexecParams(conn, sql, 1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+		!PQgetisnull(r, 0, 0))
+		out = wp_strdup(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	buf_free(&arr);
+	return out;
+}

@@ -154,6 +154,15 @@ live_source(struct live *lv, PGconn *conn, const struct wp_config *cfg)
 						 "wal2json",
 					 cfg->source.slot, v);
 	free(v);
+	v = catalog_unlisted_partitions(conn, cfg->source.tables,
+									cfg->source.ntables);
+	if (v)
+		fprintf(stderr,
+				"warning: source.tables: partitions %s of the same "
+				"partitioned tables are not listed: their changes would not "
+				"reach walpipe\n",
+				v);
+	free(v);
 	for (size_t i = 0; i < cfg->source.ntables; i++) {
 		const char *t = cfg->source.tables[i];
 

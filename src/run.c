@@ -709,6 +709,9 @@ session_free(struct session *s)
 	batch_free(s->batch);
 }
 
+static char **mapped_tables(const struct run_settings *rs, size_t *n);
+static void tables_free(char **t, size_t n);
+
 /* Compile every mapping against the source catalog; note catalog_lsn. */
 static enum session_end
 session_plan(struct session *s)
@@ -753,6 +756,21 @@ session_plan(struct session *s)
 	if (s->targets == NULL) {
 		wp_log(LOG_ERROR, "%s", err);
 		e = SESSION_FATAL;
+	} else {
+		size_t nt;
+		char **mt = mapped_tables(s->rs, &nt);
+		char *un = catalog_unlisted_partitions(conn, mt, nt);
+
+		if (un)
+			wp_log(LOG_WARNING,
+				   "partitions %s belong to the partitioned tables of mapped "
+				   "partitions but are not mapped: none of their changes "
+				   "reaches walpipe\nMap them too (and list them in "
+				   "source.tables), or their rows are missing from the "
+				   "targets.",
+				   un);
+		free(un);
+		tables_free(mt, nt);
 	}
 	PQfinish(conn);
 	return e;

@@ -52,6 +52,17 @@ char **catalog_target_casts(PGconn *ana, const struct map_rule *r,
 /* NULL-safe; n: the rule's column count. */
 void catalog_free_casts(char **casts, size_t n);
 
+/*
+ * The partitions ("schema.table", comma-separated) of the partitioned
+ * tables that some of tables[0..n) ("schema.table") belong to, that are
+ * not among them: wal2json's add-tables filter keeps their changes out,
+ * so a target fed by the listed partitions would silently lack their
+ * rows.  NULL when there are none (or the catalog cannot say).  Caller
+ * frees.  Does not log.
+ */
+char *catalog_unlisted_partitions(PGconn *conn, char *const *tables,
+								  size_t n);
+
 struct sink_target;
 
 /*

@@ -13,6 +13,9 @@ src <<'SQL'
 CREATE TABLE parted (id int PRIMARY KEY, v text, big text) PARTITION BY RANGE (id);
 CREATE TABLE parted_1 PARTITION OF parted FOR VALUES FROM (0) TO (1000);
 CREATE TABLE parted_2 PARTITION OF parted FOR VALUES FROM (1000) TO (2000);
+-- Not mapped (and kept empty): walpipe warns that its changes would not
+-- arrive.
+CREATE TABLE parted_3 PARTITION OF parted FOR VALUES FROM (2000) TO (3000);
 ALTER TABLE parted_1 ALTER big SET STORAGE EXTERNAL;
 ALTER TABLE parted_2 ALTER big SET STORAGE EXTERNAL;
 INSERT INTO parted SELECT g, 'v' || g, repeat(md5(g::text), 100) FROM generate_series(1, 1990, 10) g;
@@ -32,7 +35,7 @@ assert_contains "check --live names the partitions" \
 	"$(cat "$T/check.log")"
 rc=0; "$WALPIPE_BIN" run -c "$T/root.yaml" >"$T/root.log" 2>&1 || rc=$?
 assert_eq "run refuses the root" 1 "$rc"
-assert_contains "run says what to map" 'Map each partition (public.parted_1, public.parted_2) to the target instead' \
+assert_contains "run says what to map" 'Map each partition (public.parted_1, public.parted_2, public.parted_3) to the target instead' \
 	"$(cat "$T/root.log")"
 src -c "SELECT pg_drop_replication_slot('walpipe_shop') FROM pg_replication_slots WHERE slot_name = 'walpipe_shop'" >/dev/null
 ana -c "DROP SCHEMA IF EXISTS walpipe CASCADE" >/dev/null
@@ -53,7 +56,12 @@ moves() { # OFFSET: cross-partition updates both ways, a big column unchanged
 		-c "INSERT INTO parted VALUES (5 + $1, 'new', 'x'), (1005 + $1, 'new', 'y')" \
 		-c "UPDATE parted SET id = id + 1100 WHERE id = 5 + $1"
 }
+"$WALPIPE_BIN" check -c "$T/leaves.yaml" --live >"$T/check2.log" 2>&1 || { cat "$T/check2.log"; fail "check --live refused the partitions"; }
+assert_contains "check --live warns of the unmapped partition" \
+	'warning: source.tables: partitions public.parted_3 of the same partitioned tables are not listed' "$(cat "$T/check2.log")"
 run_up "$T/leaves.yaml" "$T/run.log"
+assert_contains "run warns of the unmapped partition" \
+	'partitions public.parted_3 belong to the partitioned tables of mapped partitions but are not mapped' "$(cat "$T/run.log")"
 trap '[ -n "${pid:-}" ] && kill -9 $pid 2>/dev/null || true' EXIT
 wait_sql ana "SELECT count(*) = 2 FROM walpipe.snapshot_tables WHERE state = 'done'" "$pid"
 assert_eq "snapshot: analytics = source" "$(sums src)" "$(sums ana)"
