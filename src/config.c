@@ -144,6 +144,18 @@ yaml_tree(struct loader *L, const char *text, size_t len)
 			} else {
 				n->kind = ev.type == YAML_SEQUENCE_START_EVENT ? Y_SEQ : Y_MAP;
 			}
+			/* Every reader of the tree takes a mapping's keys for
+			 * scalars: refuse any other key here, once. */
+			if (depth > 0 && stack[depth - 1]->kind == Y_MAP &&
+				stack[depth - 1]->nkids % 2 == 0 && n->kind != Y_SCALAR) {
+				add_error(L, n->line, n->col,
+						  "a mapping key must be a plain name, not %s",
+						  n->kind == Y_SEQ ? "a list" : "a mapping");
+				ynode_free(n);
+				failed = true;
+				done = true;
+				break;
+			}
 			if (depth > 0)
 				ynode_add(stack[depth - 1], n);
 			else
