@@ -712,10 +712,18 @@ load_section(struct loader *L, const struct ynode *m, const char *name,
 			unknown_key(L, k, keys, nkeys);
 			continue;
 		}
-		for (size_t j = 0; j < i; j += 2)
-			if (strcmp(m->kids[j]->value, k->value) == 0)
+		{
+			bool dup = false;
+
+			for (size_t j = 0; j < i && !dup; j += 2)
+				dup = strcmp(m->kids[j]->value, k->value) == 0;
+			if (dup) {
+				/* The first value stays: setting it again would leak it. */
 				add_error(L, k->line, k->col, "duplicate key \"%s\"",
 						  k->value);
+				continue;
+			}
+		}
 		if ((f->off == 0 && f->off2 == 0))
 			continue; /* custom: the caller reads it */
 		{
