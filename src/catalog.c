@@ -155,9 +155,18 @@ catalog_free_columns(struct map_srccol *cols, size_t n)
 	free(cols);
 }
 
-char **
-catalog_target_casts(PGconn *ana, const struct map_rule *r,
-					 const struct map_srccol *src, size_t nsrc)
+/*
+ * The casts of rule r's columns for map_plan_new_cast: a plain column
+ * mapping without type: whose source value travels as text (an enum,
+ * composite or extension type on the source), into a target column whose
+ * type is not built in (through domains and arrays), is cast to that
+ * column's type as the analytics server formats it.  NULL when none is
+ * needed or the target cannot be read (the plan then fails where it
+ * always did: check --live, the first batch).
+ */
+static char **
+target_casts(PGconn *ana, const struct map_rule *r,
+			 const struct map_srccol *src, size_t nsrc)
 {
 	static const char *sql =
 		"SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) "
@@ -209,6 +218,22 @@ catalog_target_casts(PGconn *ana, const struct map_rule *r,
 	return casts;
 }
 
+struct map_plan *
+catalog_plan_new(PGconn *ana, const struct map_rule *r,
+				 const struct map_srccol *src, size_t nsrc, const char *source,
+				 const char *tmp_name, char *errbuf, size_t errlen)
+{
+	char **casts = target_casts(ana, r, src, nsrc);
+	struct map_plan *p = map_plan_new_cast(r, src, nsrc, source, tmp_name,
+										   (const char *const *) casts,
+										   errbuf, errlen);
+
+	for (size_t k = 0; casts && k < r->ncols; k++)
+		free(casts[k]);
+	free(casts);
+	return p;
+}
+
 struct sink_target *
 catalog_plan_targets(PGconn *conn, PGconn *ana, const struct map_rule *rules,
 					 size_t nrules, const char *source, size_t *n,
@@ -222,7 +247,6 @@ catalog_plan_targets(PGconn *conn, PGconn *ana, const struct map_rule *rules,
 		const struct map_rule *r = &rules[i];
 		struct sink_target *t = &targets[*n];
 		char tmp[32];
-		char **casts;
 
 		t->rule = r;
 		t->srccols = catalog_table_columns(
@@ -234,11 +258,8 @@ catalog_plan_targets(PGconn *conn, PGconn *ana, const struct map_rule *rules,
 		if (t->srccols == NULL)
 			goto fail;
 		snprintf(tmp, sizeof(tmp), "walpipe_t%zu", i);
-		casts = catalog_target_casts(ana, r, t->srccols, t->nsrc);
-		t->plan = map_plan_new_cast(r, t->srccols, t->nsrc, source, tmp,
-									(const char *const *) casts, errbuf,
-									errlen);
-		catalog_free_casts(casts, r->ncols);
+		t->plan = catalog_plan_new(ana, r, t->srccols, t->nsrc, source, tmp,
+								   errbuf, errlen);
 		if (t->plan == NULL) {
 			catalog_free_columns(t->srccols, t->nsrc);
 			goto fail;
@@ -265,14 +286,6 @@ catalog_free_targets(struct sink_target *t, size_t n)
 		collapse_free(t[i].rows);
 	}
 	free(t);
-}
-
-void
-catalog_free_casts(char **casts, size_t n)
-{
-	for (size_t k = 0; casts && k < n; k++)
-		free(casts[k]);
-	free(casts);
 }
 
 char *

@@ -226,14 +226,8 @@ live_mappings(struct live *lv, PGconn *src, PGconn *ana,
 			continue;
 		}
 		snprintf(tmp, sizeof(tmp), "walpipe_check%zu", i);
-		{
-			char **casts = catalog_target_casts(ana, &m->rule, cols, n);
-
-			plan = map_plan_new_cast(&m->rule, cols, n, cfg->source.name, tmp,
-									 (const char *const *) casts, err,
-									 sizeof(err));
-			catalog_free_casts(casts, m->rule.ncols);
-		}
+		plan = catalog_plan_new(ana, &m->rule, cols, n, cfg->source.name, tmp,
+								err, sizeof(err));
 		if (plan == NULL) {
 			live_problem(lv, "mappings[%zu]: %s", i, err);
 			catalog_free_columns(cols, n);

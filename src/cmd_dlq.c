@@ -98,16 +98,9 @@ retry_target(struct retry *r, size_t i)
 	if (t->src == NULL)
 		return NULL;
 	snprintf(tmp, sizeof(tmp), "walpipe_retry%zu", i);
-	{
-		char **casts = catalog_target_casts(r->ana, &m->rule, t->src,
-											t->nsrc);
-
-		t->plan = map_plan_new_cast(&m->rule, t->src, t->nsrc,
-									r->cfg->source.name, tmp,
-									(const char *const *) casts, r->err,
-									sizeof(r->err));
-		catalog_free_casts(casts, m->rule.ncols);
-	}
+	t->plan = catalog_plan_new(r->ana, &m->rule, t->src, t->nsrc,
+							   r->cfg->source.name, tmp, r->err,
+							   sizeof(r->err));
 	if (t->plan == NULL)
 		return NULL;
 	res = retry_exec(r, r->ana, t->plan->create_tmp, 0, NULL,

@@ -289,6 +289,14 @@ table_find_or_add(struct collapse *c, size_t row, const struct map_plan *p,
 	return row;
 }
 
+/* Forget the last row (a scratch row merged into another, or a trial). */
+static void
+drop_last(struct collapse *c)
+{
+	c->nrows--;
+	c->nslots -= c->ntmp;
+}
+
 /*
  * Merge the scratch row (last) into the existing row of the same key.
  * soft: the mapping soft-deletes, so a delete after an insert or update
@@ -304,8 +312,7 @@ merge_into(struct collapse *c, size_t into, size_t from, bool soft)
 	if (soft && src->op == 'D' && dst->op != 'D') {
 		dst->sop = 'D';
 		dst->change = src->change;
-		c->nrows--;
-		c->nslots -= c->ntmp;
+		drop_last(c);
 		return;
 	}
 	if (src->op == 'U' || src->op == 'D' || dst->op == 'D') {
@@ -330,8 +337,7 @@ merge_into(struct collapse *c, size_t into, size_t from, bool soft)
 	dst->sop = src->sop;
 	dst->change = src->change;
 	/* Drop the scratch row: it is the last one. */
-	c->nrows--;
-	c->nslots -= c->ntmp;
+	drop_last(c);
 }
 
 static void
@@ -407,10 +413,8 @@ add_update(struct collapse *c, const struct batch *b, size_t idx,
 	row = new_row(c, 'D', 'U', idx);
 	fill_row(c, row, b, ident, ch->nident, p);
 	old = table_find_or_add(c, row, p, src);
-	if (old != row) {
-		c->nrows--;
-		c->nslots -= c->ntmp;
-	}
+	if (old != row)
+		drop_last(c);
 
 	row = new_row(c, 'U', ch->op, idx);
 	full = fill_row(c, row, b, batch_cols(b, ch), ch->ncols, p);

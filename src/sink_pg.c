@@ -1204,6 +1204,7 @@ copy_target(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 	size_t n = collapse_count(t->rows);
 	bool has_u = false, has_n = false, has_p = false, has_d = false;
 	bool has_m = false;
+	size_t unappliable = 0;
 	bool fast, soft;
 	const char *upsert;
 	enum step st;
@@ -1213,7 +1214,7 @@ copy_target(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 	if (n == 0)
 		return STEP_OK;
 	if (t->rule->mode == MAP_MODE_UPSERT)
-		collapse_check(t->rows, t->plan);
+		unappliable = collapse_check(t->rows, t->plan);
 	for (size_t seq = 1; seq <= n; seq++) {
 		char op = collapse_op_of(t->rows, seq);
 
@@ -1242,7 +1243,8 @@ copy_target(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 	st = copy_end(s, errbuf, errlen);
 	if (st != STEP_OK)
 		return st == STEP_DATA ? STEP_FATAL : st;
-	st = dead_letter_unappliable(s, b, t, n, errbuf, errlen);
+	if (unappliable)
+		st = dead_letter_unappliable(s, b, t, n, errbuf, errlen);
 	if (st == STEP_OK && has_m)
 		st = dead_letter_orphans(
 			s, b, t, t->plan->move_orphans,

@@ -36,21 +36,18 @@ struct map_srccol *catalog_table_columns(PGconn *conn, const char *schema,
 void catalog_free_columns(struct map_srccol *cols, size_t n);
 
 /*
- * The casts of rule r's columns for map_plan_new_cast: a plain column
- * mapping without type: whose source value travels as text (an enum,
- * composite or extension type on the source), into a target column whose
- * type is not built in (through domains and arrays), is cast to that
- * column's type as the analytics server over ana formats it, so the value
- * goes through the type's own input.  Returns NULL when none is needed or
- * the target cannot be read (the plan then fails where it always did:
- * check --live, the first batch); free with catalog_free_casts.  Does
- * not log.
+ * map_plan_new for rule r over source columns src, with the casts that
+ * the target columns' types on the analytics connection ana (borrowed,
+ * may be NULL) call for: a plain column mapping without type: whose
+ * value travels as text (an enum, composite or extension type on the
+ * source) into a target column whose type is not built in (through
+ * domains and arrays) is cast to that type, so it goes through the
+ * type's own input (map_plan_new_cast).  Does not log.
  */
-char **catalog_target_casts(PGconn *ana, const struct map_rule *r,
-							const struct map_srccol *src, size_t nsrc);
-
-/* NULL-safe; n: the rule's column count. */
-void catalog_free_casts(char **casts, size_t n);
+struct map_plan *catalog_plan_new(PGconn *ana, const struct map_rule *r,
+								  const struct map_srccol *src, size_t nsrc,
+								  const char *source, const char *tmp_name,
+								  char *errbuf, size_t errlen);
 
 /*
  * The partitions ("schema.table", comma-separated) of the partitioned

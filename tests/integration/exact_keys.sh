@@ -1,8 +1,8 @@
 # exact_keys.sh: rows are found and kept exactly when keys hold TOASTed
 # values, keys change while other columns stay out of line, and the replica
 # identity changes while walpipe streams (issue 13, classes 1, 2 and 5).
-# Every phase runs once with walpipe streaming (small batches) and once
-# with walpipe stopped, so that the same changes land in one batch.
+# Every phase runs once while walpipe streams and once with walpipe
+# stopped, so that the same changes land in one batch.
 set -euo pipefail
 . "$WALPIPE_TEST_HARNESS"
 . "$WALPIPE_TEST_ASSERT"
