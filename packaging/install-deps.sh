@@ -9,6 +9,7 @@ PACKAGES=(
 	libpq-dev libyaml-dev librdkafka-dev libsystemd-dev libcmocka-dev
 	libmicrohttpd-dev
 	procps util-linux time systemd
+	clang libclang-rt-14-dev
 )
 
 SUDO=""
