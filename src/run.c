@@ -1048,11 +1048,21 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 	rc.include_types = false; /* types come from the source catalog */
 	rc.numbers_as_strings = true;
 	rc.status_interval_ms = rs->status_interval_ms;
+	if (s->ckpt.exists) {
+		rc.system_id = s->ckpt.system_id;
+		rc.timeline = s->ckpt.timeline;
+		rc.applied = s->ckpt.lsn;
+	}
 	s->stream = repl_open(&rc, &info, &rr, err, sizeof(err));
 	if (s->stream == NULL) {
 		wp_log(rr == REPL_RETRY ? LOG_WARNING : LOG_ERROR, "%s", err);
 		return rr == REPL_RETRY ? SESSION_RETRY : SESSION_FATAL;
 	}
+	/* repl_open checked them against the checkpoint's: from now on every
+	 * checkpoint names the cluster and timeline its position is in. */
+	snprintf(s->ckpt.system_id, sizeof(s->ckpt.system_id), "%s",
+			 info.system_id);
+	s->ckpt.timeline = info.timeline;
 	w2j_decoder_numbers_as_strings(s->dec, info.numbers_as_strings,
 								   rc.include_types);
 	if (!info.numbers_as_strings && s->special)

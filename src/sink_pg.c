@@ -14,7 +14,7 @@
 /* sql/NNN_*.sql, embedded by CMake (schema_sql.c): script i (0-based)
  * brings the schema to version i + 1; NULL-terminated. */
 extern const char *const walpipe_schema_sql[];
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 
 /* COPY data goes out in pieces of about this size. */
 #define COPY_CHUNK (256 * 1024)
@@ -429,7 +429,8 @@ sink_pg_read_checkpoint(struct sink_pg *s, struct checkpoint *out,
 	memset(out, 0, sizeof(*out));
 	buf_reset(&s->q, 65536);
 	buf_appendf(&s->q,
-				"SELECT lsn, txn_end, txn_applied, coalesce(last_commit_time::text, '') "
+				"SELECT lsn, txn_end, txn_applied, coalesce(last_commit_time::text, ''), "
+				"coalesce(system_id, ''), coalesce(timeline, 0) "
 				"FROM %s.checkpoints WHERE source = $1",
 				s->qschema);
 	r = PQexecParams(s->conn, s->q.data, 1, NULL, params, NULL, NULL, 0);
@@ -449,6 +450,9 @@ sink_pg_read_checkpoint(struct sink_pg *s, struct checkpoint *out,
 		out->txn_applied = strtoull(PQgetvalue(r, 0, 2), NULL, 10);
 		snprintf(out->last_commit_time, sizeof(out->last_commit_time), "%s",
 				 PQgetvalue(r, 0, 3));
+		snprintf(out->system_id, sizeof(out->system_id), "%s",
+				 PQgetvalue(r, 0, 4));
+		out->timeline = atoi(PQgetvalue(r, 0, 5));
 	}
 	PQclear(r);
 	s->known = *out;
@@ -657,8 +661,8 @@ write_checkpoint(struct sink_pg *s, const struct checkpoint *c, char *errbuf,
 				 size_t errlen)
 {
 	char lsn[LSN_STRLEN], txn[LSN_STRLEN], applied[24];
-	char klsn[LSN_STRLEN], ktxn[LSN_STRLEN], kapplied[24];
-	const char *params[9];
+	char klsn[LSN_STRLEN], ktxn[LSN_STRLEN], kapplied[24], tli[16];
+	const char *params[11];
 	PGresult *r;
 	enum step st = STEP_OK;
 
@@ -675,19 +679,25 @@ write_checkpoint(struct sink_pg *s, const struct checkpoint *c, char *errbuf,
 	snprintf(kapplied, sizeof(kapplied), "%llu",
 			 (unsigned long long) s->known.txn_applied);
 	params[8] = kapplied;
+	snprintf(tli, sizeof(tli), "%d", c->timeline);
+	params[9] = c->system_id[0] ? c->system_id : NULL;
+	params[10] = c->timeline > 0 ? tli : NULL;
 	buf_reset(&s->q, 65536);
 	buf_appendf(&s->q,
 				"INSERT INTO %s.checkpoints AS c (source, lsn, txn_end, "
-				"txn_applied, last_commit_time) VALUES ($1, $2, $3, $4, $5) "
+				"txn_applied, last_commit_time, system_id, timeline) VALUES "
+				"($1, $2, $3, $4, $5, $10, $11) "
 				"ON CONFLICT (source) DO UPDATE SET lsn = EXCLUDED.lsn, "
 				"txn_end = EXCLUDED.txn_end, txn_applied = "
 				"EXCLUDED.txn_applied, last_commit_time = "
 				"coalesce(EXCLUDED.last_commit_time, c.last_commit_time), "
+				"system_id = coalesce(EXCLUDED.system_id, c.system_id), "
+				"timeline = coalesce(EXCLUDED.timeline, c.timeline), "
 				"updated_at = now() WHERE $6::boolean AND c.lsn = $7::pg_lsn "
 				"AND c.txn_end IS NOT DISTINCT FROM $8::pg_lsn AND "
 				"c.txn_applied = $9::bigint",
 				s->qschema);
-	r = PQexecParams(s->conn, s->q.data, 9, NULL, params, NULL, NULL, 0);
+	r = PQexecParams(s->conn, s->q.data, 11, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
 		st = classify(s->conn, r);
 		if (st == STEP_DATA)

@@ -38,6 +38,16 @@ struct repl_config {
 	 */
 	bool numbers_as_strings;
 	int status_interval_ms; /* standby status update period, e.g. 10000 */
+	/*
+	 * What walpipe's checkpoint recorded of the source, or NULL / 0 when
+	 * nothing: repl_open refuses (REPL_FATAL, the way out in errbuf) a
+	 * server of another cluster than system_id, on a timeline before
+	 * timeline, or whose history left timeline before applied (changes
+	 * walpipe applied are not in the source's history).
+	 */
+	const char *system_id;
+	int timeline;
+	lsn_t applied;
 };
 
 /* What repl_open learned about the server and the slot. */

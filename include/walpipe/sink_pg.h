@@ -42,6 +42,11 @@ struct checkpoint {
 	lsn_t txn_end;
 	uint64_t txn_applied;
 	char last_commit_time[40];
+	/* The source cluster (IDENTIFY_SYSTEM's systemid) and timeline lsn
+	 * belongs to; "" and 0 when not recorded (written by walpipe before
+	 * schema version 3): a write keeps what is stored then. */
+	char system_id[32];
+	int timeline;
 	bool exists;
 };
 
