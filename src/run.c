@@ -648,6 +648,16 @@ session_check_identity(struct session *s, const struct w2j_change *c)
 				!w2j_find_column(c->identity, c->nidentity,
 								 t->srccols[k].name))
 				col = t->srccols[k].name;
+		/* A keyless mapping finds its row by every column it reads:
+		 * an identity without one of them (no longer REPLICA IDENTITY
+		 * FULL) could only match the wrong row; the next session's
+		 * catalog_keyless_ok says why it stops. */
+		for (size_t k = 0; t->rule->mode == MAP_MODE_KEYLESS &&
+						   k < t->plan->ntmp && col == NULL;
+			 k++)
+			if (!w2j_find_column(c->identity, c->nidentity,
+								 t->plan->tmp_cols[k]))
+				col = t->plan->tmp_cols[k];
 		if (col == NULL)
 			continue;
 		if (s->replan_lsn == c->lsn) {

@@ -5,6 +5,7 @@
 #include "walpipe/map.h"
 
 #include <libpq-fe.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /*
@@ -48,6 +49,18 @@ struct map_plan *catalog_plan_new(PGconn *ana, const struct map_rule *r,
 								  const struct map_srccol *src, size_t nsrc,
 								  const char *source, const char *tmp_name,
 								  char *errbuf, size_t errlen);
+
+/*
+ * Whether source table schema.table can feed a keyless mapping
+ * (MAP_MODE_KEYLESS): its updates and deletes must carry the whole old
+ * row, which only REPLICA IDENTITY FULL logs.  Returns true, or false
+ * with the reason in errbuf: no identity at all (NOTHING, DEFAULT
+ * without a primary key, a dropped identity index: "only inserts can
+ * be mirrored"), or an identity key (map it with mode upsert).  Does not
+ * log.
+ */
+bool catalog_keyless_ok(PGconn *conn, const char *schema, const char *table,
+						char *errbuf, size_t errlen);
 
 /*
  * The partitions ("schema.table", comma-separated) of the partitioned
