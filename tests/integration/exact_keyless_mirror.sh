@@ -4,9 +4,11 @@
 # target row equal to its old row (NULLs equal, json and point compared),
 # in separate transactions and in one big one, with a TOASTed column left
 # out of updates; a change that finds no row is a dead letter and the rest
-# commits; a table without a replica identity is refused ("only inserts
-# can be mirrored") by check --live and run, and a running table whose
-# identity changes to an index stops walpipe.
+# commits.  A table without a replica identity is refused ("only inserts
+# can be mirrored") by check --live and run; while streaming, an identity
+# that becomes NOTHING (wal2json drops the update) or an index stops
+# walpipe after what came before; a backfill of a keyless mapping is
+# refused.
 set -euo pipefail
 . "$WALPIPE_TEST_HARNESS"
 . "$WALPIPE_TEST_ASSERT"
@@ -119,15 +121,52 @@ assert_eq "the rest commits" "1:0" "$(ana -c "SELECT count(*) FILTER (WHERE a = 
 assert_eq "all else equal" "$(src -c "SELECT count(*) FROM km WHERE a IS DISTINCT FROM 45")" \
 	"$(ana -c "SELECT count(*) FROM km")"
 
+# The identity becomes NOTHING while streaming: wal2json drops the update
+# with a warning; walpipe commits what came before it and stops, at every
+# start, rather than go on without it.
+src -c "ALTER TABLE km REPLICA IDENTITY NOTHING" -c "BEGIN" \
+	-c "INSERT INTO km VALUES (948, 'before', NULL, NULL, NULL)" \
+	-c "UPDATE km SET b = 'dropped' WHERE a = 947" \
+	-c "INSERT INTO km VALUES (949, 'after', NULL, NULL, NULL)" -c "COMMIT"
+rc=0; wait "$pid" || rc=$?
+pid=
+assert_eq "walpipe stops at the dropped update" 1 "$rc"
+assert_contains "it says why" \
+	'wal2json dropped a change that a keyless mapping needs: no tuple identifier for UPDATE in table "public"."km"' \
+	"$(cat "$T/run.log")"
+assert_eq "what came before is applied, nothing after" "1:0:0" \
+	"$(ana -c "SELECT count(*) FILTER (WHERE a = 948) || ':' || count(*) FILTER (WHERE a = 949) || ':' || count(*) FILTER (WHERE b = 'dropped') FROM km")"
+rc=0; "$WALPIPE_BIN" run -c "$T/km.yaml" >"$T/run2.log" 2>&1 || rc=$?
+assert_eq "and again at the next start" 1 "$rc"
+assert_contains "with the same reason" 'only inserts can be mirrored' "$(cat "$T/run2.log")"
+assert_eq "still nothing after it" 0 "$(ana -c "SELECT count(*) FROM km WHERE a = 949")"
+src -c "SELECT pg_drop_replication_slot('walpipe_shop')" >/dev/null
+ana -c "DROP SCHEMA walpipe CASCADE" 2>/dev/null
+
 # The identity changes to an index while streaming: walpipe stops with
 # the reason rather than match updates on the key columns alone.
-src -c "ALTER TABLE km ADD COLUMN id serial PRIMARY KEY" -c "ALTER TABLE km REPLICA IDENTITY DEFAULT" \
-	-c "UPDATE km SET b = 'keyed' WHERE a = 947"
+src -c "CREATE TABLE km2 (a int, b text)" -c "ALTER TABLE km2 REPLICA IDENTITY FULL" \
+	-c "INSERT INTO km2 VALUES (1, 'x'), (1, 'x')"
+ana -c "CREATE TABLE km2 (a int, b text)"
+cat >"$T/km2.yaml" <<EOF
+$(shop_header "public.km2" 1000 50ms)
+mappings:
+  - { from: public.km2, to: public.km2, mode: keyless, columns: { a: a, b: b } }
+EOF
+run_up "$T/km2.yaml" "$T/run3.log"
+wait_caught_up "$pid"
+src -c "ALTER TABLE km2 ADD COLUMN id serial PRIMARY KEY" -c "ALTER TABLE km2 REPLICA IDENTITY DEFAULT" \
+	-c "UPDATE km2 SET b = 'keyed' WHERE id = 1"
 rc=0; wait "$pid" || rc=$?
 pid=
 assert_eq "walpipe stops" 1 "$rc"
 assert_contains "it says why" \
-	'source table "public.km" has a replica identity key, so its updates and deletes carry the key columns only, not the whole old row a keyless mapping finds its row by' \
-	"$(cat "$T/run.log")"
-assert_eq "the update was not applied" 0 "$(ana -c "SELECT count(*) FROM km WHERE b = 'keyed'")"
+	'source table "public.km2" has a replica identity key, so its updates and deletes carry the key columns only, not the whole old row a keyless mapping finds its row by' \
+	"$(cat "$T/run3.log")"
+assert_eq "the update was not applied" "2:0" "$(ana -c "SELECT count(*) || ':' || count(*) FILTER (WHERE b = 'keyed') FROM km2")"
+
+# A backfill cannot copy a keyless mapping exactly: refused.
+rc=0; "$WALPIPE_BIN" snapshot -c "$T/km2.yaml" --table public.km2 >"$T/bf.log" 2>&1 || rc=$?
+assert_eq "backfill refused" 1 "$rc"
+assert_contains "backfill: why" 'source table "public.km2" has a keyless mapping (to "public.km2"), which a backfill cannot copy exactly' "$(cat "$T/bf.log")"
 echo "ok: exact_keyless_mirror"
