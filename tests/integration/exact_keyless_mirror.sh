@@ -121,6 +121,21 @@ assert_eq "the rest commits" "1:0" "$(ana -c "SELECT count(*) FILTER (WHERE a = 
 assert_eq "all else equal" "$(src -c "SELECT count(*) FROM km WHERE a IS DISTINCT FROM 45")" \
 	"$(ana -c "SELECT count(*) FROM km")"
 
+# A row the target refuses (a CHECK): bisected to that change, which is a
+# dead letter; the changes around it apply, in order.
+ana -c "ALTER TABLE km ADD CONSTRAINT km_not_bad CHECK (b IS DISTINCT FROM 'bad')"
+src -c "BEGIN" -c "INSERT INTO km VALUES (950, 'ok1', NULL, NULL, NULL)" \
+	-c "UPDATE km SET b = 'bad' WHERE a = 947" \
+	-c "INSERT INTO km VALUES (951, 'ok2', NULL, NULL, NULL)" \
+	-c "DELETE FROM km WHERE a = 950" -c "UPDATE km SET b = 'ok3' WHERE a = 951" -c "COMMIT"
+wait_caught_up "$pid"
+assert_eq "the refused update is a dead letter" 1 \
+	"$(ana -c "SELECT count(*) FROM walpipe.dead_letters WHERE sqlstate = '23514' AND payload::text LIKE '%\"bad\"%'")"
+assert_eq "the rest applied in order" "0:1:1" \
+	"$(ana -c "SELECT count(*) FILTER (WHERE a = 950) || ':' || count(*) FILTER (WHERE a = 951 AND b = 'ok3') || ':' || count(*) FILTER (WHERE a = 947 AND b = 'kept') FROM km")"
+src -c "UPDATE km SET b = 'kept' WHERE a = 947"
+wait_caught_up "$pid"
+
 # The identity becomes NOTHING while streaming: wal2json drops the update
 # with a warning; walpipe commits what came before it and stops, at every
 # start, rather than go on without it.

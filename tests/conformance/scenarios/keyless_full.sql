@@ -7,7 +7,8 @@
 -- each update (RelationFindReplTupleSeq, tuples_equal); mode keyless
 -- does the same, so the target equals the source, duplicates included.
 -- Beyond the original: deletes of one of several duplicates and of all
--- of them, and rows holding NULLs (equal to NULL, as tuples_equal).
+-- of them, rows holding NULLs (equal to NULL, as tuples_equal), one big
+-- transaction, and a TRUNCATE.
 CREATE TABLE tab_full (a int);
 ALTER TABLE tab_full REPLICA IDENTITY FULL;
 CREATE TABLE tab_full2 (x text, n int);
@@ -40,3 +41,6 @@ INSERT INTO tab_full SELECT 7 FROM generate_series(1, 3);
 UPDATE tab_full SET a = 70 WHERE ctid IN (SELECT ctid FROM tab_full WHERE a = 7 LIMIT 2);
 DELETE FROM tab_full WHERE ctid IN (SELECT ctid FROM tab_full WHERE a = 70 LIMIT 1);
 COMMIT;
+TRUNCATE tab_full2;
+INSERT INTO tab_full2 VALUES ('after', 1), ('after', 1);
+DELETE FROM tab_full2 WHERE ctid IN (SELECT ctid FROM tab_full2 LIMIT 1);
