@@ -43,7 +43,9 @@ void catalog_free_columns(struct map_srccol *cols, size_t n);
  * value travels as text (an enum, composite or extension type on the
  * source) into a target column whose type is not built in (through
  * domains and arrays) is cast to that type, so it goes through the
- * type's own input (map_plan_new_cast).  Does not log.
+ * type's own input (map_plan_new_cast).  A keyless mapping also gets
+ * its target columns' types, to compare rows as they are stored
+ * (map_plan_new_typed).  Does not log.
  */
 struct map_plan *catalog_plan_new(PGconn *ana, const struct map_rule *r,
 								  const struct map_srccol *src, size_t nsrc,

@@ -48,6 +48,12 @@ assert_eq "check --live refuses it" 1 "$rc"
 assert_contains "check --live: only inserts" \
 	'live: mappings[0]: source table "public.kn" has no primary key and REPLICA IDENTITY DEFAULT, so only inserts can be mirrored: wal2json drops its updates and deletes' \
 	"$(cat "$T/kn.check")"
+src -c "ALTER TABLE kn ALTER a SET NOT NULL" -c "CREATE UNIQUE INDEX kn_a ON kn (a)" \
+	-c "ALTER TABLE kn REPLICA IDENTITY USING INDEX kn_a" -c "DROP INDEX kn_a"
+rc=0; "$WALPIPE_BIN" check --live -c "$T/kn.yaml" >"$T/kn.check" 2>&1 || rc=$?
+assert_contains "check --live: a dropped identity index" \
+	'live: mappings[0]: source table "public.kn" has lost its replica identity index (dropped), so only inserts can be mirrored: wal2json drops its updates and deletes' \
+	"$(cat "$T/kn.check")"
 src -c "ALTER TABLE kn REPLICA IDENTITY NOTHING"
 rc=0; "$WALPIPE_BIN" check --live -c "$T/kn.yaml" >"$T/kn.check" 2>&1 || rc=$?
 assert_contains "check --live: NOTHING" \
