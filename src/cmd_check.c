@@ -18,9 +18,10 @@
 static const char *
 mode_name(enum map_mode m)
 {
-	return m == MAP_MODE_UPSERT ? "upsert"
-		   : m == MAP_MODE_APPEND ? "append"
-								  : "none";
+	return m == MAP_MODE_UPSERT	   ? "upsert"
+		   : m == MAP_MODE_APPEND  ? "append"
+		   : m == MAP_MODE_KEYLESS ? "keyless"
+								   : "none";
 }
 
 static void
@@ -58,6 +59,9 @@ print_summary(const struct wp_config *cfg)
 			   m->to_schema, m->to_table, mode_name(m->rule.mode));
 		for (size_t k = 0; k < m->nkey; k++)
 			printf("%s%s", k ? ", " : " on ", m->key[k]);
+		if (m->rule.mode == MAP_MODE_KEYLESS)
+			printf(", no key: rows matched on all mapped columns, REPLICA "
+				   "IDENTITY FULL");
 		printf(", %zu column(s)%s)\n", m->ncols, m->where ? ", filtered" : "");
 	}
 	for (size_t i = 0; i < cfg->nrefresh; i++)
@@ -257,7 +261,7 @@ live_mappings(struct live *lv, PGconn *src, PGconn *ana,
 		struct map_plan *plan;
 		size_t n;
 		char err[1024], tmp[48];
-		const char *stmts[9];
+		const char *stmts[12];
 
 		if (m->rule.mode == MAP_MODE_NONE)
 			continue;
@@ -268,6 +272,11 @@ live_mappings(struct live *lv, PGconn *src, PGconn *ana,
 			live_problem(lv, "mappings[%zu]: %s", i, err);
 			continue;
 		}
+		/* The statements are still checked: the inserts flow anyway. */
+		if (m->rule.mode == MAP_MODE_KEYLESS &&
+			!catalog_keyless_ok(src, m->from_schema, m->from_table, err,
+								sizeof(err)))
+			live_problem(lv, "mappings[%zu]: %s", i, err);
 		snprintf(tmp, sizeof(tmp), "walpipe_check%zu", i);
 		plan = catalog_plan_new(ana, &m->rule, cols, n, cfg->source.name, tmp,
 								err, sizeof(err));
@@ -285,7 +294,10 @@ live_mappings(struct live *lv, PGconn *src, PGconn *ana,
 		stmts[6] = plan->move_orphans;
 		stmts[7] = plan->unmatch;
 		stmts[8] = plan->partial_orphans;
-		for (int k = 0; k < 9; k++) {
+		stmts[9] = plan->keyless_delete;
+		stmts[10] = plan->keyless_update;
+		stmts[11] = plan->keyless_apply;
+		for (int k = 0; k < 12; k++) {
 			PGresult *r;
 
 			if (stmts[k] == NULL)

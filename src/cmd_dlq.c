@@ -248,6 +248,18 @@ retry_stage_row(struct retry *r, struct retry_target *t, PGresult *dl,
 															   : c.columns;
 		size_t n = c.action == W2J_DELETE ? c.nidentity : c.ncolumns;
 
+		/* A keyless mapping's update or delete changes the one target
+		 * row equal to its old row, which may since have been changed
+		 * by later changes or by hand: which row it meant is gone. */
+		if (t->m->rule.mode == MAP_MODE_KEYLESS &&
+			c.action != W2J_INSERT) {
+			snprintf(r->err, sizeof(r->err),
+					 "the %s of a keyless mapping cannot be retried: "
+					 "which target row it meant is unknown now\nFix the "
+					 "target row by hand and resolve the dead letter.",
+					 c.action == W2J_DELETE ? "delete" : "update");
+			return false;
+		}
 		op[0] = c.action == W2J_DELETE ? 'D' : 'U';
 		own = wp_calloc(ntmp + 1, sizeof(*own));
 		for (size_t k = 0; k < ntmp; k++) {

@@ -99,6 +99,21 @@ cmd_snapshot(int argc, char **argv)
 		snprintf(from, sizeof(from), "%s.%s", rs->rules[i].from_schema,
 				 rs->rules[i].from_table);
 		mapped |= strcmp(from, table) == 0;
+		/* A backfill lands on a target that holds rows, and the stream
+		 * applies the changes the copy already holds again on top: an
+		 * upsert makes them land where they were, but a keyless
+		 * mapping would insert those rows twice. */
+		if (strcmp(from, table) == 0 &&
+			rs->rules[i].mode == MAP_MODE_KEYLESS) {
+			wp_log(LOG_ERROR,
+				   "source table \"%s\" has a keyless mapping (to "
+				   "\"%s.%s\"), which a backfill cannot copy exactly: "
+				   "the changes the copy overlaps would be applied to it "
+				   "twice",
+				   table, rs->rules[i].to_schema, rs->rules[i].to_table);
+			rc = 1;
+			goto done;
+		}
 	}
 	if (!mapped) {
 		wp_log(LOG_ERROR,

@@ -936,17 +936,19 @@ load_mapping(struct loader *L, struct config_mapping *m,
 	if ((v = map_get(n, "mode")) && SCALAR_OR_ERR(v, "mode")) {
 		size_t o = path_push(L, ".mode");
 
-		if (!enum_has("upsert|append|none", v->value))
+		if (!enum_has("upsert|append|keyless|none", v->value))
 			add_error(L, v->line, v->col,
-					  "invalid value \"%s\": expected upsert, append or none",
+					  "invalid value \"%s\": expected upsert, append, "
+					  "keyless or none",
 					  v->value);
 		else
 			mode = v->value;
 		path_pop(L, o);
 	}
-	m->rule.mode = !strcmp(mode, "append") ? MAP_MODE_APPEND
-				   : !strcmp(mode, "none") ? MAP_MODE_NONE
-										   : MAP_MODE_UPSERT;
+	m->rule.mode = !strcmp(mode, "append")	   ? MAP_MODE_APPEND
+				   : !strcmp(mode, "keyless") ? MAP_MODE_KEYLESS
+				   : !strcmp(mode, "none")	   ? MAP_MODE_NONE
+											   : MAP_MODE_UPSERT;
 	if ((v = map_get(n, "from")) != NULL) {
 		m->from_line = v->line;
 		m->from_col = v->col;
@@ -1090,6 +1092,33 @@ load_mapping(struct loader *L, struct config_mapping *m,
 				  "re-insert clears it)",
 				  m->soft_delete_column);
 		path_pop(L, o);
+	}
+	/* A keyless mirror finds a row by all its mapped values and changes
+	 * exactly one: a key would make it an upsert, a where or a soft
+	 * delete would leave rows behind that later changes could match
+	 * instead of the right one (not supported). */
+	if (m->rule.mode == MAP_MODE_KEYLESS) {
+		static const char *const no[] = {"key", "where", "on_delete"};
+		static const char *const why[] = {
+			"mode keyless matches rows on every mapped column; with a key, "
+			"use mode upsert",
+			"mode keyless mirrors every row; a where is not supported "
+			"(use mode append)",
+			"mode keyless applies deletes to the one row they match; "
+			"on_delete other than delete is not supported (use mode "
+			"append)"};
+
+		for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+			const struct ynode *x = map_get(n, no[i]);
+			size_t o;
+
+			if (x == NULL ||
+				(i == 2 && m->rule.on_delete == MAP_DELETE_DELETE))
+				continue;
+			o = path_push(L, ".%s", no[i]);
+			add_error(L, x->line, x->col, "%s", why[i]);
+			path_pop(L, o);
+		}
 	}
 	if (m->rule.on_delete != MAP_DELETE_IGNORE &&
 		m->rule.mode == MAP_MODE_APPEND && m->nkey == 0 &&

@@ -29,6 +29,9 @@ struct repl_stream {
 	int64_t last_status;   /* monotonic ms of the last status update */
 	uint64_t notices;	   /* server notices since repl_take_notices */
 	char notice[512];	   /* the last one */
+	/* Told of each notice as it arrives (repl_set_notice_hook). */
+	void (*notice_hook)(void *arg, const char *message);
+	void *notice_arg;
 };
 
 /*
@@ -47,6 +50,16 @@ notice_receiver(void *arg, const PGresult *r)
 	s->notices++;
 	snprintf(s->notice, sizeof(s->notice), "%s: %s", sev ? sev : "NOTICE",
 			 msg ? msg : "");
+	if (s->notice_hook)
+		s->notice_hook(s->notice_arg, msg ? msg : "");
+}
+
+void
+repl_set_notice_hook(struct repl_stream *s,
+					 void (*hook)(void *arg, const char *message), void *arg)
+{
+	s->notice_hook = hook;
+	s->notice_arg = arg;
 }
 
 uint64_t

@@ -83,7 +83,41 @@ struct session {
 	bool stall_warned; /* the apply thread's stall was logged */
 	int64_t watchdog_at; /* monotonic ms of the last watchdog look */
 	int64_t notices_logged; /* monotonic ms of the last notice line */
+	/* wal2json's warning that it dropped an update or delete of a table
+	 * a keyless mapping reads (session_notice_hook), "" if none. */
+	char keyless_dropped[512];
 };
+
+/*
+ * A keyless mapping's table whose replica identity is no longer FULL
+ * (NOTHING, or DEFAULT without a primary key): wal2json drops its updates
+ * and deletes with a warning and sends nothing else, so this warning is
+ * the only trace of the change.  It arrives before the next change on the
+ * wire; the loop stops there (session_stop_dropped).
+ */
+static void
+session_notice_hook(void *arg, const char *message)
+{
+	struct session *s = arg;
+	static const char lead[] = "no tuple identifier for ";
+	const char *in;
+
+	if (s->keyless_dropped[0] || strncmp(message, lead, strlen(lead)) != 0 ||
+		(in = strstr(message, " in table \"")) == NULL)
+		return;
+	for (size_t i = 0; i < s->ntargets; i++) {
+		const struct map_rule *r = s->targets[i].rule;
+		char want[300];
+
+		snprintf(want, sizeof(want), " in table \"%s\".\"%s\"",
+				 r->from_schema, r->from_table);
+		if (r->mode == MAP_MODE_KEYLESS && strcmp(in, want) == 0) {
+			snprintf(s->keyless_dropped, sizeof(s->keyless_dropped), "%s",
+					 message);
+			return;
+		}
+	}
+}
 
 /* A batch is with the applier (in flight, or done and not collected):
  * exactly when the spare batch is out. */
@@ -538,6 +572,36 @@ session_replan(struct session *s, const struct w2j_change *c)
 }
 
 /*
+ * wal2json dropped an update or delete of a keyless mapping's table
+ * (session_notice_hook): commit every change before it and stop.  The
+ * target would miss the change and go on matching later changes against
+ * a row that should have changed; on restart the same change is dropped
+ * again and walpipe stops again at the same place, so nothing after it
+ * is applied until the mapping changes.
+ */
+static enum session_end
+session_stop_dropped(struct session *s)
+{
+	enum session_end e = session_flush(s);
+
+	if (e == SESSION_OK)
+		e = session_drain(s);
+	if (e != SESSION_OK)
+		return e;
+	wp_log(LOG_ERROR,
+		   "wal2json dropped a change that a keyless mapping needs: %s\nThe "
+		   "table's replica identity is no longer FULL, so its updates and "
+		   "deletes do not reach walpipe, and only inserts can be mirrored. "
+		   "Every change before it is applied; walpipe stops here again at "
+		   "each start.  Set REPLICA IDENTITY FULL again; to go on, map the "
+		   "table with mode append (or not at all) until walpipe has passed "
+		   "this change: the target then misses it and no longer mirrors "
+		   "the table.",
+		   s->keyless_dropped);
+	return SESSION_FATAL;
+}
+
+/*
  * An insert carries every column its row had when it was written.  When
  * one of a mapping's source columns is absent, the table changed shape
  * around the change:
@@ -648,6 +712,16 @@ session_check_identity(struct session *s, const struct w2j_change *c)
 				!w2j_find_column(c->identity, c->nidentity,
 								 t->srccols[k].name))
 				col = t->srccols[k].name;
+		/* A keyless mapping finds its row by every column it reads:
+		 * an identity without one of them (no longer REPLICA IDENTITY
+		 * FULL) could only match the wrong row; the next session's
+		 * catalog_keyless_ok says why it stops. */
+		for (size_t k = 0; t->rule->mode == MAP_MODE_KEYLESS &&
+						   k < t->plan->ntmp && col == NULL;
+			 k++)
+			if (!w2j_find_column(c->identity, c->nidentity,
+								 t->plan->tmp_cols[k]))
+				col = t->plan->tmp_cols[k];
 		if (col == NULL)
 			continue;
 		if (s->replan_lsn == c->lsn) {
@@ -1054,6 +1128,8 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 		rc.applied = s->ckpt.lsn;
 	}
 	s->stream = repl_open(&rc, &info, &rr, err, sizeof(err));
+	if (s->stream)
+		repl_set_notice_hook(s->stream, session_notice_hook, s);
 	if (s->stream == NULL) {
 		wp_log(rr == REPL_RETRY ? LOG_WARNING : LOG_ERROR, "%s", err);
 		return rr == REPL_RETRY ? SESSION_RETRY : SESSION_FATAL;
@@ -1182,6 +1258,8 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 			wp_log(LOG_WARNING, "%s", err);
 			return rr == REPL_RETRY ? SESSION_RETRY : SESSION_FATAL;
 		}
+		if (s->keyless_dropped[0])
+			return session_stop_dropped(s);
 		/*
 		 * The stream ran dry while the applier idles: apply what is in
 		 * hand now rather than after max_delay.  Under load the applier

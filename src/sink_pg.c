@@ -1044,6 +1044,12 @@ order_related(const char *sqlstate)
 		   strcmp(sqlstate, "23P01") == 0;
 }
 
+static enum step dead_letter_selected(struct sink_pg *s,
+									  const struct batch *b,
+									  struct sink_target *t,
+									  const PGresult *r, const char *why,
+									  char *errbuf, size_t errlen);
+
 /*
  * Run one apply statement over rows lo..hi (1-based _seq).  In careful
  * mode a failure that belongs to rows is narrowed down by halving the
@@ -1069,8 +1075,13 @@ run_range(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 			return st;
 	}
 	r = exec_range(s, sql, los, his);
-	if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+	if (PQresultStatus(r) == PGRES_COMMAND_OK ||
+		PQresultStatus(r) == PGRES_TUPLES_OK) {
+		/* keyless_apply selects the changes that found no row. */
+		st = dead_letter_selected(s, b, t, r, NULL, errbuf, errlen);
 		PQclear(r);
+		if (st != STEP_OK)
+			return st;
 		return s->careful ? exec_cmd(s, "RELEASE SAVEPOINT walpipe_rows",
 									 errbuf, errlen)
 						  : STEP_OK;
@@ -1151,6 +1162,35 @@ insert_new_rows(struct sink_pg *s, struct sink_target *t, size_t n,
 }
 
 /*
+ * Dead-letter the temp rows whose _seq result r (borrowed) selects, with
+ * the reason why; NULL: the reason of a keyless mapping's change that
+ * found no target row (map.h: keyless_apply), by the row's op.
+ */
+static enum step
+dead_letter_selected(struct sink_pg *s, const struct batch *b,
+					 struct sink_target *t, const PGresult *r,
+					 const char *why, char *errbuf, size_t errlen)
+{
+	enum step st = STEP_OK;
+
+	for (int i = 0; i < PQntuples(r) && st == STEP_OK; i++) {
+		size_t seq = strtoull(PQgetvalue(r, i, 0), NULL, 10);
+		const char *reason = why;
+
+		if (reason == NULL)
+			reason = collapse_op_of(t->rows, seq) == 'D'
+						 ? "no target row equals the deleted row on every "
+						   "mapped column (mode keyless), so there is "
+						   "nothing to delete"
+						 : "no target row equals the updated row's old "
+						   "values on every mapped column (mode keyless), "
+						   "so there is nothing to update";
+		st = dead_letter(s, b, t, seq, reason, NULL, errbuf, errlen);
+	}
+	return st;
+}
+
+/*
  * Dead-letter the rows that sql (move_orphans, partial_orphans) selects:
  * partial rows with no target row to take the columns the update left
  * out from (the row was never mirrored, or was filtered out).  The apply
@@ -1173,9 +1213,7 @@ dead_letter_orphans(struct sink_pg *s, const struct batch *b,
 		PQclear(r);
 		return st;
 	}
-	for (int i = 0; i < PQntuples(r) && st == STEP_OK; i++)
-		st = dead_letter(s, b, t, strtoull(PQgetvalue(r, i, 0), NULL, 10),
-						 why, NULL, errbuf, errlen);
+	st = dead_letter_selected(s, b, t, r, why, errbuf, errlen);
 	PQclear(r);
 	return st;
 }
@@ -1213,10 +1251,10 @@ copy_target(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 	const struct map_plan *p = t->plan;
 	size_t n = collapse_count(t->rows);
 	bool has_u = false, has_n = false, has_p = false, has_d = false;
-	bool has_m = false;
+	bool has_m = false, has_o = false;
 	size_t unappliable = 0;
 	bool fast, soft;
-	const char *upsert;
+	const char *upsert, *append;
 	enum step st;
 
 	for (int k = 0; k < TARGET_STMTS; k++)
@@ -1233,6 +1271,7 @@ copy_target(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 		has_p |= op == 'P';
 		has_m |= op == 'M';
 		has_d |= op == 'D';
+		has_o |= op == 'O';
 	}
 	/* New keys by a plain insert, unless this target met an existing key
 	 * before or the batch is redone row by row (careful). */
@@ -1272,6 +1311,12 @@ copy_target(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 	if (st != STEP_OK)
 		return st;
 
+	/* A keyless mapping's inserts alone go by the plain append; with
+	 * deletes or updates among them, everything goes in stream order
+	 * (map.h: keyless_apply). */
+	append = has_u || has_p ? p->append : NULL;
+	if (p->keyless_apply && (has_d || has_o))
+		append = p->keyless_apply;
 	/* The full rows the plain insert does not take. */
 	upsert = has_u || has_n ? p->upsert : NULL;
 	if (fast)
@@ -1289,7 +1334,7 @@ copy_target(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 			{PASS_WRITE, fast ? p->insert_new : NULL},
 			{PASS_WRITE, upsert},
 			{PASS_WRITE, has_p ? p->update_partial : NULL},
-			{PASS_WRITE, has_u || has_p ? p->append : NULL},
+			{PASS_WRITE, append},
 			{PASS_MARK, soft ? p->remove : NULL},
 		};
 

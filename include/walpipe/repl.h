@@ -133,6 +133,17 @@ lsn_t repl_keepalive_end(const struct repl_stream *s);
 uint64_t repl_take_notices(struct repl_stream *s, char *buf, size_t len);
 
 /*
+ * Call hook(arg, message) for each server notice as libpq reads it, with
+ * its primary message: before the CopyData that follows it on the wire
+ * is returned by repl_next, so a change wal2json dropped (its warning)
+ * is known before the change after it is handled.  The hook must not
+ * call into the stream.  hook NULL: none.
+ */
+void repl_set_notice_hook(struct repl_stream *s,
+						  void (*hook)(void *arg, const char *message),
+						  void *arg);
+
+/*
  * An exported snapshot: a replication connection that created a logical
  * slot with SNAPSHOT 'export' and stays idle, because the snapshot lives
  * only as long as that connection runs nothing else.
