@@ -1396,6 +1396,73 @@ check_cross(struct loader *L)
 	L->path[0] = '\0';
 }
 
+/* Whether a table's changes go to Kafka: yes unless a mapping opts out. */
+static bool
+table_to_kafka(const struct wp_config *cfg, const char *schema,
+			   const char *table)
+{
+	for (size_t i = 0; i < cfg->nmappings; i++)
+		if (!cfg->mappings[i].kafka && cfg->mappings[i].from_schema &&
+			strcmp(cfg->mappings[i].from_schema, schema) == 0 &&
+			strcmp(cfg->mappings[i].from_table, table) == 0)
+			return false;
+	return true;
+}
+
+/*
+ * Two tables whose topics come out the same: a topic name holds only
+ * letters, digits, ".", "_" and "-", so kafka_msg_topic writes "_" for
+ * any other byte, and a dot inside a name reads as the separator.  Their
+ * changes would share a topic, mixed, without a word: refuse it.  Only
+ * checked on an otherwise valid file (the list then matches the YAML).
+ */
+static void
+check_topics(struct loader *L, const struct ynode *tables)
+{
+	struct wp_config *cfg = L->cfg;
+	struct ident_name *n;
+	char **topic;
+
+	if (!cfg->kafka.enabled || !cfg->kafka.topic || L->errs->n > 0 ||
+		tables == NULL || tables->nkids != cfg->source.ntables)
+		return;
+	n = wp_calloc(cfg->source.ntables + 1, sizeof(*n));
+	topic = wp_calloc(cfg->source.ntables + 1, sizeof(*topic));
+	for (size_t i = 0; i < cfg->source.ntables; i++) {
+		struct buf b = BUF_INIT;
+		char err[200];
+
+		if (!ident_parse(cfg->source.tables[i], 2, 2, &n[i], err,
+						 sizeof(err)) ||
+			!table_to_kafka(cfg, n[i].part[0], n[i].part[1]))
+			continue;
+		kafka_msg_topic(&b, cfg->kafka.topic, cfg->source.name,
+						n[i].part[0], n[i].part[1]);
+		topic[i] = b.data;
+		for (size_t j = 0; j < i && topic[i]; j++) {
+			if (topic[j] == NULL || strcmp(topic[i], topic[j]) != 0)
+				continue;
+			L->path[0] = '\0';
+			path_push(L, "source.tables[%zu]", i);
+			add_error(L, tables->kids[i]->line, tables->kids[i]->col,
+					  "table %s would share Kafka topic \"%s\" with table "
+					  "%s: a topic name keeps letters, digits, \".\", \"_\" "
+					  "and \"-\" and has \"_\" for any other character; set "
+					  "kafka: false on the mappings of one of them, or change "
+					  "kafka.topic",
+					  cfg->source.tables[i], topic[i], cfg->source.tables[j]);
+			L->path[0] = '\0';
+			break;
+		}
+	}
+	for (size_t i = 0; i < cfg->source.ntables; i++) {
+		ident_name_free(&n[i]);
+		free(topic[i]);
+	}
+	free(n);
+	free(topic);
+}
+
 static struct wp_config *
 load_tree(struct loader *L, const struct ynode *root)
 {
@@ -1536,6 +1603,7 @@ load_tree(struct loader *L, const struct ynode *root)
 		add_error(L, 1, 1,
 				  "nothing to do: configure staging, mappings or both");
 	check_cross(L);
+	check_topics(L, map_get(map_get(root, "source"), "tables"));
 	return cfg;
 }
 

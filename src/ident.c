@@ -261,36 +261,67 @@ fail:
 	return false;
 }
 
+/* Whether name is written bare: [a-z_][a-z0-9_]*. */
+static bool
+bare_name(const char *name)
+{
+	if (name[0] == '\0')
+		return false;
+	for (const char *p = name; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || *p == '_' ||
+			  (p > name && *p >= '0' && *p <= '9')))
+			return false;
+	return true;
+}
+
+/* name in ident_append's form at out[o..len), NUL-terminated; returns
+ * the new o (truncated at len - 1). */
+static size_t
+put_name(char *out, size_t len, size_t o, const char *name)
+{
+	bool bare = bare_name(name);
+
+	if (!bare && o + 1 < len)
+		out[o++] = '"';
+	for (const char *p = name; *p && o + 1 < len; p++) {
+		if (*p == '"' && !bare && o + 2 < len)
+			out[o++] = '"';
+		out[o++] = *p;
+	}
+	if (!bare && o + 1 < len)
+		out[o++] = '"';
+	out[o] = '\0';
+	return o;
+}
+
 void
 ident_append(struct buf *b, const char *name)
 {
-	bool bare = name[0] != '\0';
+	size_t len = 2 * strlen(name) + 3;
 
-	for (const char *p = name; *p && bare; p++)
-		bare = (*p >= 'a' && *p <= 'z') || *p == '_' ||
-			   (p > name && *p >= '0' && *p <= '9');
-	if (bare) {
-		buf_append_str(b, name);
-		return;
-	}
-	buf_append_char(b, '"');
-	for (const char *p = name; *p; p++) {
-		if (*p == '"')
-			buf_append_char(b, '"');
-		buf_append_char(b, *p);
-	}
-	buf_append_char(b, '"');
+	buf_reserve(b, len);
+	b->len = put_name(b->data, b->len + len, b->len, name);
+}
+
+void
+ident_qualified_to(char *out, size_t len, const char *schema,
+				   const char *table)
+{
+	size_t o = put_name(out, len, 0, schema);
+
+	if (o + 1 < len)
+		out[o++] = '.';
+	put_name(out, len, o, table);
 }
 
 char *
 ident_qualified(const char *schema, const char *table)
 {
-	struct buf b = BUF_INIT;
+	size_t len = 2 * (strlen(schema) + strlen(table)) + 6;
+	char *out = wp_malloc(len);
 
-	ident_append(&b, schema);
-	buf_append_char(&b, '.');
-	ident_append(&b, table);
-	return b.data;
+	ident_qualified_to(out, len, schema, table);
+	return out;
 }
 
 static void

@@ -7,6 +7,7 @@
 #include "walpipe/buf.h"
 #include "walpipe/catalog.h"
 #include "walpipe/collapse.h"
+#include "walpipe/ident.h"
 #include "walpipe/log.h"
 #include "walpipe/mem.h"
 #include "walpipe/notify.h"
@@ -789,7 +790,9 @@ session_plan(struct session *s)
 	return e;
 }
 
-/* The source tables the mappings read, "schema.table", each once. */
+/* The source tables the mappings read, each once, in ident_qualified's
+ * text (public.users, public."User"): walpipe.snapshot_tables keeps them
+ * so, and sink_pg reads them back with parse_ident. */
 static char **
 mapped_tables(const struct run_settings *rs, size_t *n)
 {
@@ -797,17 +800,16 @@ mapped_tables(const struct run_settings *rs, size_t *n)
 
 	*n = 0;
 	for (size_t i = 0; i < rs->nrules; i++) {
-		struct buf b = BUF_INIT;
+		char *q = ident_qualified(rs->rules[i].from_schema,
+								  rs->rules[i].from_table);
 		bool dup = false;
 
-		buf_appendf(&b, "%s.%s", rs->rules[i].from_schema,
-					rs->rules[i].from_table);
 		for (size_t j = 0; j < *n; j++)
-			dup |= strcmp(t[j], b.data) == 0;
+			dup |= strcmp(t[j], q) == 0;
 		if (dup)
-			buf_free(&b);
+			free(q);
 		else
-			t[(*n)++] = b.data;
+			t[(*n)++] = q;
 	}
 	return t;
 }

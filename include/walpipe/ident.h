@@ -74,6 +74,11 @@ void ident_append(struct buf *b, const char *name);
 /* schema.table in ident_append's form; caller frees. */
 char *ident_qualified(const char *schema, const char *table);
 
+/* The same into out (len bytes, truncated to fit, always NUL-terminated),
+ * for hot paths that must not allocate. */
+void ident_qualified_to(char *out, size_t len, const char *schema,
+						const char *table);
+
 /*
  * Append schema.table escaped for wal2json's add-tables (and
  * filter-tables) option: wal2json 2.5 splits the list at unescaped commas
