@@ -345,6 +345,49 @@ ident_append_w2j(struct buf *b, const char *schema, const char *table)
 	append_w2j_part(b, table);
 }
 
+bool
+ident_w2j_list(const char *list, struct buf *out, char *err, size_t errlen)
+{
+	const char *p = list;
+	bool first = true;
+
+	for (;;) {
+		struct buf one = BUF_INIT;
+		struct ident_name n;
+		bool quoted = false;
+		bool ok;
+
+		while (*p == ' ')
+			p++;
+		for (; *p && (quoted || *p != ','); p++) {
+			if (*p == '"')
+				quoted = !quoted;
+			buf_append_char(&one, *p);
+		}
+		while (one.len > 0 && one.data[one.len - 1] == ' ' && !quoted)
+			one.data[--one.len] = '\0';
+		ok = ident_parse(one.data ? one.data : "", 2, 2, &n, err, errlen);
+		if (!ok) {
+			char reason[200];
+
+			snprintf(reason, sizeof(reason), "%s", err);
+			snprintf(err, errlen, "invalid table name \"%s\": %s",
+					 one.data ? one.data : "", reason);
+			buf_free(&one);
+			return false;
+		}
+		if (!first)
+			buf_append_char(out, ',');
+		ident_append_w2j(out, n.part[0], n.part[1]);
+		ident_name_free(&n);
+		buf_free(&one);
+		first = false;
+		if (*p != ',')
+			return true;
+		p++;
+	}
+}
+
 void
 ident_fold_hint(struct buf *b, const char *s)
 {

@@ -91,6 +91,15 @@ void ident_qualified_to(char *out, size_t len, const char *schema,
 void ident_append_w2j(struct buf *b, const char *schema, const char *table);
 
 /*
+ * A comma-separated list of schema.table names in the notation above
+ * (commas inside "quotes" belong to the name, spaces around entries are
+ * ignored) appended to out as an add-tables value.  Returns false with
+ * the reason in err.
+ */
+bool ident_w2j_list(const char *list, struct buf *out, char *err,
+					size_t errlen);
+
+/*
  * The fix for a folded name in a YAML-quoted scalar: each part holding
  * A-Z quoted, the rest as written, in YAML single quotes when the result
  * starts with ".  Appends to b.  s must have parsed.
