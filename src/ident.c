@@ -331,7 +331,7 @@ append_w2j_part(struct buf *b, const char *name)
 		unsigned char c = (unsigned char) *p;
 
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			  (c >= '0' && c <= '9') || c == '_' || c == '$'))
+			  (c >= '0' && c <= '9') || c == '_' || c == '$' || c >= 0x80))
 			buf_append_char(b, '\\');
 		buf_append_char(b, *p);
 	}

@@ -302,14 +302,15 @@ reader_copy(struct reader *w, struct table *tb)
 	return true;
 }
 
-/* Whether target t reads source table name ("schema.table"). */
+/* Whether target t reads source table name (ident_qualified's text). */
 static bool
 target_reads(const struct sink_target *t, const char *name)
 {
-	size_t n = strlen(t->rule->from_schema);
+	char *q = ident_qualified(t->rule->from_schema, t->rule->from_table);
+	bool same = strcmp(q, name) == 0;
 
-	return strncmp(name, t->rule->from_schema, n) == 0 && name[n] == '.' &&
-		   strcmp(name + n + 1, t->rule->from_table) == 0;
+	free(q);
+	return same;
 }
 
 /* Fill sh->waits from the foreign keys between the targets (sink_pg

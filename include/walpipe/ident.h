@@ -84,9 +84,12 @@ void ident_qualified_to(char *out, size_t len, const char *schema,
  * filter-tables) option: wal2json 2.5 splits the list at unescaped commas
  * and white space, each entry at the first unescaped dot, takes "*" as a
  * wildcard, and drops each backslash, keeping the byte after it.  So
- * every byte that is not [A-Za-z0-9_$] gets a backslash (spaces, commas,
- * dots, "*", backslashes, quotes, bytes of multi-byte characters, which
- * a server's isspace() might otherwise classify).
+ * every ASCII byte that is not [A-Za-z0-9_$] gets a backslash (spaces,
+ * commas, dots, "*", backslashes, quotes).  Bytes of multi-byte UTF-8
+ * characters go as they are: the replication command that carries the
+ * list must be valid UTF-8 (a backslash between them is refused), and
+ * wal2json's isspace() does not take them for space in a UTF-8 or C
+ * locale.
  */
 void ident_append_w2j(struct buf *b, const char *schema, const char *table);
 

@@ -164,7 +164,7 @@ static const struct {
 	{"a\"b", "c,d", "\"a\"\"b\".\"c,d\"", "a\\\"b.c\\,d"},
 	{"*", "*", "\"*\".\"*\"", "\\*.\\*"},
 	{"back\\slash", "t1", "\"back\\slash\".t1", "back\\\\slash.t1"},
-	{"s", "caf\xc3\xa9", "s.\"caf\xc3\xa9\"", "s.caf\\\xc3\\\xa9"},
+	{"s", "caf\xc3\xa9", "s.\"caf\xc3\xa9\"", "s.caf\xc3\xa9"},
 	{"s", "1x", "s.\"1x\"", "s.1x"},
 	{"s", "it's", "s.\"it's\"", "s.it\\'s"},
 	{"s", "$x", "s.\"$x\"", "s.$x"},
