@@ -75,7 +75,9 @@ void ident_append(struct buf *b, const char *name);
 char *ident_qualified(const char *schema, const char *table);
 
 /* The same into out (len bytes, truncated to fit, always NUL-terminated),
- * for hot paths that must not allocate. */
+ * for hot paths and messages that must not allocate.  IDENT_QUALIFIED_MAX
+ * bytes always fit two names of IDENT_MAXLEN bytes. */
+#define IDENT_QUALIFIED_MAX (4 * IDENT_MAXLEN + 8)
 void ident_qualified_to(char *out, size_t len, const char *schema,
 						const char *table);
 
