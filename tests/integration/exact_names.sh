@@ -39,6 +39,14 @@ INSERT INTO "Sales ""Dept"".Ü"."order.items ""é""" VALUES
 INSERT INTO public."a,b\c*" VALUES (1, 'one');
 SQL
 
+port=$(pgc_free_port)
+scrape() { # the /metrics page
+	exec 3<>"/dev/tcp/127.0.0.1/$port"
+	printf 'GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3
+	sed '1,/^\r$/d' <&3
+	exec 3<&-
+}
+
 W="$T/names.yaml"
 cat >"$W" <<EOF
 source:
@@ -57,6 +65,7 @@ target:
 batch: { max_changes: 1000, max_bytes: 64MB, max_delay: 50ms }
 staging:
   table: '"Raw Ëvents"."all changes"'
+metrics: { listen: "127.0.0.1:$port" }
 mappings:
   - from: public."User"
     to: public."User"
@@ -163,6 +172,16 @@ assert_eq "staging rows of the comma table" 3 \
 	"$(ana -c "SELECT count(*) FROM \"Raw Ëvents\".\"all changes\" WHERE source_schema = 'public' AND source_table = 'a,b\\c*'")"
 assert_eq "staging names what wal2json sent" 'Post|User|a,b\c*|order.items "é"' \
 	"$(ana -c "SELECT string_agg(t, '|' ORDER BY t) FROM (SELECT DISTINCT source_table COLLATE \"C\" AS t FROM \"Raw Ëvents\".\"all changes\") s")"
+
+# Metrics: the table label in the notation, escaped as the exposition
+# format wants (\" for each ").
+scrape >"$T/metrics"
+assert_contains "metrics: a quoted table's label" \
+	'walpipe_changes_applied_total{source="shop",table="\"Sales \"\"Dept\"\".Ü\".\"order.items \"\"é\"\"\"",op="I"} 2' \
+	"$(cat "$T/metrics")"
+assert_contains "metrics: the snapshot of a quoted table" \
+	'walpipe_snapshot_table_done{source="shop",table="public.\"a,b\\c*\""} 1' \
+	"$(cat "$T/metrics")"
 
 "$WALPIPE_BIN" status -c "$W" >"$T/status.log" 2>&1 || { cat "$T/status.log"; fail "status failed"; }
 assert_contains "status: the snapshot of a quoted table" 'snapshot "Sales ""Dept"".Ü"."order.items ""é""" state                  done' "$(cat "$T/status.log")"
