@@ -1410,24 +1410,56 @@ table_to_kafka(const struct wp_config *cfg, const char *schema,
 }
 
 /*
- * Two tables whose topics come out the same: a topic name holds only
- * letters, digits, ".", "_" and "-", so kafka_msg_topic writes "_" for
- * any other byte, and a dot inside a name reads as the separator.  Their
- * changes would share a topic, mixed, without a word: refuse it.  Only
- * checked on an otherwise valid file (the list then matches the YAML).
+ * The topic template with each placeholder's value as it is, between
+ * markers no name holds: equal for two tables exactly when the template
+ * itself gives them one topic (one without {schema}, say).
+ */
+static char *
+topic_unsanitized(const char *tmpl, const char *source, const char *schema,
+				  const char *table)
+{
+	static const char *const ph[] = {"{source}", "{schema}", "{table}"};
+	const char *vals[] = {source, schema, table};
+	struct buf b = BUF_INIT;
+
+	buf_append_str(&b, "");
+	for (const char *p = tmpl; *p; p++) {
+		size_t i;
+
+		for (i = 0; i < 3; i++)
+			if (strncmp(p, ph[i], strlen(ph[i])) == 0)
+				break;
+		if (i == 3) {
+			buf_append_char(&b, *p);
+			continue;
+		}
+		buf_appendf(&b, "\x01%s\x01", vals[i]);
+		p += strlen(ph[i]) - 1;
+	}
+	return b.data;
+}
+
+/*
+ * Two tables whose topics come out the same although the template sets
+ * them apart: a topic name holds only letters, digits, ".", "_" and "-",
+ * so kafka_msg_topic writes "_" for any other byte, and a dot inside a
+ * name reads as the separator.  Their changes would share a topic, mixed,
+ * without a word: refuse it.  Only checked on an otherwise valid file
+ * (the list then matches the YAML).
  */
 static void
 check_topics(struct loader *L, const struct ynode *tables)
 {
 	struct wp_config *cfg = L->cfg;
 	struct ident_name *n;
-	char **topic;
+	char **topic, **raw;
 
 	if (!cfg->kafka.enabled || !cfg->kafka.topic || L->errs->n > 0 ||
 		tables == NULL || tables->nkids != cfg->source.ntables)
 		return;
 	n = wp_calloc(cfg->source.ntables + 1, sizeof(*n));
 	topic = wp_calloc(cfg->source.ntables + 1, sizeof(*topic));
+	raw = wp_calloc(cfg->source.ntables + 1, sizeof(*raw));
 	for (size_t i = 0; i < cfg->source.ntables; i++) {
 		struct buf b = BUF_INIT;
 		char err[200];
@@ -1439,8 +1471,11 @@ check_topics(struct loader *L, const struct ynode *tables)
 		kafka_msg_topic(&b, cfg->kafka.topic, cfg->source.name,
 						n[i].part[0], n[i].part[1]);
 		topic[i] = b.data;
+		raw[i] = topic_unsanitized(cfg->kafka.topic, cfg->source.name,
+								   n[i].part[0], n[i].part[1]);
 		for (size_t j = 0; j < i && topic[i]; j++) {
-			if (topic[j] == NULL || strcmp(topic[i], topic[j]) != 0)
+			if (topic[j] == NULL || strcmp(topic[i], topic[j]) != 0 ||
+				strcmp(raw[i], raw[j]) == 0)
 				continue;
 			L->path[0] = '\0';
 			path_push(L, "source.tables[%zu]", i);
@@ -1458,9 +1493,11 @@ check_topics(struct loader *L, const struct ynode *tables)
 	for (size_t i = 0; i < cfg->source.ntables; i++) {
 		ident_name_free(&n[i]);
 		free(topic[i]);
+		free(raw[i]);
 	}
 	free(n);
 	free(topic);
+	free(raw);
 }
 
 static struct wp_config *
