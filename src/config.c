@@ -1547,6 +1547,21 @@ load_tree(struct loader *L, const struct ynode *root)
 	if ((n = map_get(root, "staging")) != NULL && !is_null(n)) {
 		cfg->staging.enabled =
 			load_section(L, n, "staging", staging_fields, n->line, n->col);
+		/* Its partitions are NAME_pYYYYMMDD and NAME_default: longer
+		 * than 63 bytes, PostgreSQL would cut them and they would clash. */
+		if (cfg->staging.table &&
+			strlen(cfg->staging.table) > IDENT_MAXLEN - 10) {
+			const struct ynode *t = map_get(n, "table");
+
+			path_push(L, "staging.table");
+			add_error(L, t->line, t->col,
+					  "table name \"%s\" is %zu bytes long: its partitions "
+					  "are named %s_pYYYYMMDD, which must fit in %d bytes, "
+					  "so use at most %d",
+					  cfg->staging.table, strlen(cfg->staging.table),
+					  cfg->staging.table, IDENT_MAXLEN, IDENT_MAXLEN - 10);
+			L->path[0] = '\0';
+		}
 	}
 	if ((n = map_get(root, "mappings")) != NULL && !is_null(n)) {
 		if (n->kind != Y_SEQ) {
