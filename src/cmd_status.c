@@ -94,8 +94,8 @@ cmd_status(int argc, char **argv)
 	PGconn *src = NULL, *ana = NULL;
 	struct buf q = BUF_INIT;
 	char *schema = NULL;
-	char rsec[16][220]; /* "refresh VIEW" section names */
-	char ssec[16][300]; /* "snapshot TABLE" section names */
+	char rsec[16][300]; /* "refresh VIEW" section names */
+	char ssec[16][IDENT_QUALIFIED_MAX + 80]; /* "snapshot TABLE" sections */
 	size_t nsnap = 0;
 	int c;
 
@@ -223,7 +223,7 @@ cmd_status(int argc, char **argv)
 			"rows_per_second", "eta_seconds", "snapshot_lsn", "finished_at"};
 		static const bool sn_num[] = {false, false, true, true,
 									  true,	 true,	false, false};
-		char key[300];
+		char key[IDENT_QUALIFIED_MAX + 80]; /* source|schema.table */
 		char *from = ident_qualified(cfg->mappings[i].from_schema,
 									 cfg->mappings[i].from_table);
 		bool dup = false;
