@@ -3,6 +3,7 @@
 
 #include "walpipe/buf.h"
 #include "walpipe/collapse.h"
+#include "walpipe/ident.h"
 #include "walpipe/mem.h"
 #include "walpipe/sink_pg.h"
 
@@ -97,17 +98,19 @@ catalog_table_columns(PGconn *conn, const char *schema, const char *table,
 	PGresult *r = PQexecParams(conn, sql, 2, NULL, params, NULL, NULL, 0);
 	int rows;
 	bool any_key = false;
+	char qname[IDENT_QUALIFIED_MAX];
 
 	*n = 0;
+	ident_qualified_to(qname, sizeof(qname), schema, table);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		snprintf(errbuf, errlen, "could not read columns of \"%s.%s\": %s",
-				 schema, table, PQerrorMessage(conn));
+		snprintf(errbuf, errlen, "could not read columns of \"%s\": %s",
+				 qname, PQerrorMessage(conn));
 		goto done;
 	}
 	rows = PQntuples(r);
 	if (rows == 0) {
 		snprintf(errbuf, errlen,
-				 "source table \"%s.%s\" does not exist", schema, table);
+				 "source table \"%s\" does not exist", qname);
 		goto done;
 	}
 	if (strcmp(PQgetvalue(r, 0, 3), "p") == 0) {
@@ -128,11 +131,11 @@ catalog_table_columns(PGconn *conn, const char *schema, const char *table,
 	*n = (size_t) rows;
 	if (need_key && !any_key) {
 		snprintf(errbuf, errlen,
-				 "source table \"%s.%s\" has no primary key or replica "
+				 "source table \"%s\" has no primary key or replica "
 				 "identity index, so its updates and deletes cannot be "
 				 "applied\nAdd a primary key, or ALTER TABLE ... REPLICA "
 				 "IDENTITY USING INDEX on a unique index.",
-				 schema, table);
+				 qname);
 		catalog_free_columns(cols, *n);
 		cols = NULL;
 		*n = 0;

@@ -3,6 +3,7 @@
 #include "walpipe/catalog.h"
 #include "walpipe/commands.h"
 #include "walpipe/config.h"
+#include "walpipe/ident.h"
 #include "walpipe/mem.h"
 #include "walpipe/repl.h"
 #include "walpipe/sink_kafka.h"
@@ -24,6 +25,26 @@ mode_name(enum map_mode m)
 								   : "none";
 }
 
+/* Print schema.table in the configuration's notation (ident.h). */
+static void
+print_qname(const char *schema, const char *table)
+{
+	char *q = ident_qualified(schema, table);
+
+	fputs(q, stdout);
+	free(q);
+}
+
+static void
+print_name(const char *name)
+{
+	struct buf b = BUF_INIT;
+
+	ident_append(&b, name);
+	fputs(b.data, stdout);
+	buf_free(&b);
+}
+
 static void
 print_summary(const struct wp_config *cfg)
 {
@@ -35,40 +56,51 @@ print_summary(const struct wp_config *cfg)
 	printf("source \"%s\": slot %s%s, %zu table(s), %s\n", cfg->source.name,
 		   cfg->source.slot, cfg->source.create_slot ? " (created if missing)" : "",
 		   cfg->source.ntables, src);
-	if (tgt)
-		printf("target: schema %s, %s\n", cfg->target.schema, tgt);
+	if (tgt) {
+		printf("target: schema ");
+		print_name(cfg->target.schema);
+		printf(", %s\n", tgt);
+	}
 	else
 		printf("target: none (Kafka only: the slot is the checkpoint)\n");
 	printf("batch: up to %lld changes, %lld bytes, %lld ms\n",
 		   (long long) cfg->batch.max_changes, (long long) cfg->batch.max_bytes,
 		   (long long) cfg->batch.max_delay_ms);
-	if (cfg->staging.enabled)
-		printf("staging: every change -> %s.%s (by %s, %lld ahead%s)\n",
-			   cfg->staging.schema, cfg->staging.table, cfg->staging.partition,
+	if (cfg->staging.enabled) {
+		printf("staging: every change -> ");
+		print_qname(cfg->staging.schema, cfg->staging.table);
+		printf(" (by %s, %lld ahead%s)\n", cfg->staging.partition,
 			   (long long) cfg->staging.premake,
 			   cfg->staging.retention_ms ? ", with retention" : "");
+	}
 	for (size_t i = 0; i < cfg->nmappings; i++) {
 		const struct config_mapping *m = &cfg->mappings[i];
 
+		printf("mapping: ");
+		print_qname(m->from_schema, m->from_table);
 		if (m->rule.mode == MAP_MODE_NONE) {
-			printf("mapping: %s.%s -> staging only\n", m->from_schema,
-				   m->from_table);
+			printf(" -> staging only\n");
 			continue;
 		}
-		printf("mapping: %s.%s -> %s.%s (%s", m->from_schema, m->from_table,
-			   m->to_schema, m->to_table, mode_name(m->rule.mode));
-		for (size_t k = 0; k < m->nkey; k++)
-			printf("%s%s", k ? ", " : " on ", m->key[k]);
+		printf(" -> ");
+		print_qname(m->to_schema, m->to_table);
+		printf(" (%s", mode_name(m->rule.mode));
+		for (size_t k = 0; k < m->nkey; k++) {
+			printf("%s", k ? ", " : " on ");
+			print_name(m->key[k]);
+		}
 		if (m->rule.mode == MAP_MODE_KEYLESS)
 			printf(", no key: rows matched on all mapped columns, REPLICA "
 				   "IDENTITY FULL");
 		printf(", %zu column(s)%s)\n", m->ncols, m->where ? ", filtered" : "");
 	}
-	for (size_t i = 0; i < cfg->nrefresh; i++)
-		printf("refresh: %s.%s every %lld s%s\n", cfg->refresh[i].view_schema,
-			   cfg->refresh[i].view_table,
+	for (size_t i = 0; i < cfg->nrefresh; i++) {
+		printf("refresh: ");
+		print_qname(cfg->refresh[i].view_schema, cfg->refresh[i].view_table);
+		printf(" every %lld s%s\n",
 			   (long long) (cfg->refresh[i].every_ms / 1000),
 			   cfg->refresh[i].concurrently ? " (concurrently)" : "");
+	}
 	if (cfg->kafka.enabled)
 		printf("kafka: %s, topic %s, format %s\n", cfg->kafka.brokers,
 			   cfg->kafka.topic, cfg->kafka.format);
@@ -321,9 +353,13 @@ live_mappings(struct live *lv, PGconn *src, PGconn *ana,
 			if (PQresultStatus(r) != PGRES_COMMAND_OK) {
 				const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
 
-				live_problem(lv, "mappings[%zu] (%s.%s -> %s.%s): %s", i,
-							 m->from_schema, m->from_table, m->to_schema,
-							 m->to_table, msg ? msg : PQerrorMessage(ana));
+				char *f = ident_qualified(m->from_schema, m->from_table);
+				char *t = ident_qualified(m->to_schema, m->to_table);
+
+				live_problem(lv, "mappings[%zu] (%s -> %s): %s", i, f, t,
+							 msg ? msg : PQerrorMessage(ana));
+				free(f);
+				free(t);
 				PQclear(r);
 				PQclear(PQexec(ana, "ROLLBACK TO SAVEPOINT walpipe_check"));
 				/* Prepared statements outlive the rollback. */

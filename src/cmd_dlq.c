@@ -3,6 +3,7 @@
 #include "walpipe/catalog.h"
 #include "walpipe/commands.h"
 #include "walpipe/config.h"
+#include "walpipe/ident.h"
 #include "walpipe/map.h"
 #include "walpipe/mem.h"
 #include "walpipe/wal2json.h"
@@ -166,18 +167,22 @@ retry_targets_free(struct retry *r)
 }
 
 /* The index of the mapping from source_table to target_table (both
- * "schema.table"), or cfg->nmappings. */
+ * in ident_qualified's text, as dead_letter writes them), or
+ * cfg->nmappings. */
 static size_t
 mapping_of(const struct wp_config *cfg, const char *source_table,
 		   const char *target_table)
 {
 	for (size_t i = 0; i < cfg->nmappings; i++) {
 		const struct config_mapping *m = &cfg->mappings[i];
-		char from[300], to[300];
+		char *from = ident_qualified(m->from_schema, m->from_table);
+		char *to = ident_qualified(m->to_schema, m->to_table);
+		bool same = strcmp(from, source_table) == 0 &&
+					strcmp(to, target_table) == 0;
 
-		snprintf(from, sizeof(from), "%s.%s", m->from_schema, m->from_table);
-		snprintf(to, sizeof(to), "%s.%s", m->to_schema, m->to_table);
-		if (strcmp(from, source_table) == 0 && strcmp(to, target_table) == 0)
+		free(from);
+		free(to);
+		if (same)
 			return i;
 	}
 	return cfg->nmappings;

@@ -2,6 +2,7 @@
 #include "walpipe/map.h"
 
 #include "walpipe/buf.h"
+#include "walpipe/ident.h"
 #include "walpipe/mem.h"
 
 #include <ctype.h>
@@ -436,14 +437,18 @@ plan_key(struct map_plan *p, const struct map_rule *r,
 		p->key[p->nkey++] = t;
 	}
 	if (p->nkey == 0) {
+		char f[IDENT_QUALIFIED_MAX], to[IDENT_QUALIFIED_MAX];
+
+		ident_qualified_to(f, sizeof(f), r->from_schema, r->from_table);
+		ident_qualified_to(to, sizeof(to), r->to_schema, r->to_table);
 		snprintf(errbuf, errlen,
-				 "the key of mapping %s.%s -> %s.%s reads source columns "
+				 "the key of mapping %s -> %s reads source columns "
 				 "outside the replica identity (%s) of the source table, "
 				 "and the identity columns are not all mapped, so deletes "
 				 "and key changes could not find their target rows\nMap "
 				 "each replica identity column to a target column, or "
 				 "compute the key from them.",
-				 r->from_schema, r->from_table, r->to_schema, r->to_table,
+				 f, to,
 				 ident.data ? ident.data : "none");
 		buf_free(&ident);
 		return false;
@@ -784,11 +789,15 @@ plan_build(struct map_plan *p, const struct map_rule *r,
 
 		if (c->src == MAP_SRC_COLUMN || c->src == MAP_SRC_PATH) {
 			if ((k = src_index(src, nsrc, c->column)) < 0) {
+				char f[IDENT_QUALIFIED_MAX], to[IDENT_QUALIFIED_MAX];
+
+				ident_qualified_to(f, sizeof(f), r->from_schema,
+								   r->from_table);
+				ident_qualified_to(to, sizeof(to), r->to_schema, r->to_table);
 				snprintf(errbuf, errlen,
-						 "column \"%s\" of mapping %s.%s -> %s.%s does not "
-						 "exist in the source table",
-						 c->column, r->from_schema, r->from_table,
-						 r->to_schema, r->to_table);
+						 "column \"%s\" of mapping %s -> %s does not exist "
+						 "in the source table",
+						 c->column, f, to);
 				goto fail;
 			}
 			used[k] = true;
@@ -803,9 +812,12 @@ plan_build(struct map_plan *p, const struct map_rule *r,
 			used[i] = true;
 	for (size_t i = 0; i < r->nkey; i++)
 		if (!find_target(r, r->key[i])) {
+			char to[IDENT_QUALIFIED_MAX];
+
+			ident_qualified_to(to, sizeof(to), r->to_schema, r->to_table);
 			snprintf(errbuf, errlen,
-					 "key column \"%s\" of mapping to %s.%s is not mapped",
-					 r->key[i], r->to_schema, r->to_table);
+					 "key column \"%s\" of mapping to %s is not mapped",
+					 r->key[i], to);
 			goto fail;
 		}
 

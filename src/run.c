@@ -7,6 +7,7 @@
 #include "walpipe/buf.h"
 #include "walpipe/catalog.h"
 #include "walpipe/collapse.h"
+#include "walpipe/ident.h"
 #include "walpipe/log.h"
 #include "walpipe/mem.h"
 #include "walpipe/notify.h"
@@ -311,11 +312,15 @@ session_applied(struct session *s, const struct batch *b,
 		struct sink_target *t = &s->targets[i];
 
 		if (t->no_fast_insert && !t->no_fast_insert_told) {
+			char to[IDENT_QUALIFIED_MAX];
+
+			ident_qualified_to(to, sizeof(to), t->rule->to_schema,
+							   t->rule->to_table);
 			wp_log(LOG_INFO,
-				   "\"%s.%s\" holds rows with keys the source has just "
+				   "\"%s\" holds rows with keys the source has just "
 				   "inserted (soft-deleted or kept deleted rows, or another "
 				   "writer): its new keys are upserted from now on",
-				   t->rule->to_schema, t->rule->to_table);
+				   to);
 			t->no_fast_insert_told = true;
 		}
 	}
@@ -629,6 +634,7 @@ session_check_shape(struct session *s, const struct w2j_change *c)
 	for (size_t i = 0; i < s->ntargets; i++) {
 		const struct sink_target *t = &s->targets[i];
 		const char *col, *unknown;
+		char src[IDENT_QUALIFIED_MAX], to[IDENT_QUALIFIED_MAX];
 
 		if (strcmp(t->rule->from_schema, c->schema) != 0 ||
 			strcmp(t->rule->from_table, c->table) != 0)
@@ -640,46 +646,47 @@ session_check_shape(struct session *s, const struct w2j_change *c)
 									 c->ncolumns);
 		if (unknown == NULL && c->lsn < s->catalog_lsn)
 			continue;
+		ident_qualified_to(src, sizeof(src), c->schema, c->table);
+		ident_qualified_to(to, sizeof(to), t->rule->to_schema,
+						   t->rule->to_table);
 		if (s->replan_lsn == c->lsn && unknown) {
 			wp_log(LOG_ERROR,
-				   "insert into \"%s.%s\" at %s has no column \"%s\", which "
-				   "the mapping to \"%s.%s\" reads, but has column \"%s\", "
+				   "insert into \"%s\" at %s has no column \"%s\", which "
+				   "the mapping to \"%s\" reads, but has column \"%s\", "
 				   "which the source table no longer has\nColumn \"%s\" was "
 				   "renamed or dropped after this change, so walpipe cannot "
 				   "tell whether the source row holds its value in \"%s\".\n"
 				   "Take \"%s\" out of the mapping until walpipe has applied "
 				   "this change, then put it back and copy the table again "
-				   "with walpipe snapshot --table %s.%s.",
-				   c->schema, c->table, lsn_format(c->lsn, l1), col,
-				   t->rule->to_schema, t->rule->to_table, unknown, unknown,
-				   col, col, c->schema, c->table);
+				   "with walpipe snapshot --table '%s'.",
+				   src, lsn_format(c->lsn, l1), col, to, unknown, unknown,
+				   col, col, src);
 			return SESSION_FATAL;
 		}
 		if (s->replan_lsn == c->lsn) {
 			/* The fresh catalog was read after the change was written,
 			 * unless the source server's WAL went back (a failover). */
 			wp_log(LOG_ERROR,
-				   "insert into \"%s.%s\" at %s has no column \"%s\", which "
-				   "the mapping to \"%s.%s\" reads, and the source catalog "
+				   "insert into \"%s\" at %s has no column \"%s\", which "
+				   "the mapping to \"%s\" reads, and the source catalog "
 				   "read at %s has it\nThe catalog was read before the "
 				   "source server wrote this change, so walpipe cannot tell "
 				   "what the source row holds for it.",
-				   c->schema, c->table, lsn_format(c->lsn, l1), col,
-				   t->rule->to_schema, t->rule->to_table,
+				   src, lsn_format(c->lsn, l1), col, to,
 				   lsn_format(s->catalog_lsn, l2));
 			return SESSION_FATAL;
 		}
 		if (unknown)
 			wp_log(LOG_NOTICE,
-				   "source table \"%s.%s\" changed shape: the insert at %s "
+				   "source table \"%s\" changed shape: the insert at %s "
 				   "has no column \"%s\" but has column \"%s\"; re-reading "
 				   "the source catalog",
-				   c->schema, c->table, lsn_format(c->lsn, l1), col, unknown);
+				   src, lsn_format(c->lsn, l1), col, unknown);
 		else
 			wp_log(LOG_NOTICE,
-				   "source table \"%s.%s\" changed shape: the insert at %s "
+				   "source table \"%s\" changed shape: the insert at %s "
 				   "has no column \"%s\"; re-reading the source catalog",
-				   c->schema, c->table, lsn_format(c->lsn, l1), col);
+				   src, lsn_format(c->lsn, l1), col);
 		return session_replan(s, c);
 	}
 	return SESSION_OK;
@@ -697,7 +704,7 @@ session_check_shape(struct session *s, const struct w2j_change *c)
 static enum session_end
 session_check_identity(struct session *s, const struct w2j_change *c)
 {
-	char l1[LSN_STRLEN];
+	char l1[LSN_STRLEN], src[IDENT_QUALIFIED_MAX];
 
 	for (size_t i = 0; i < s->ntargets; i++) {
 		const struct sink_target *t = &s->targets[i];
@@ -724,22 +731,23 @@ session_check_identity(struct session *s, const struct w2j_change *c)
 				col = t->plan->tmp_cols[k];
 		if (col == NULL)
 			continue;
+		ident_qualified_to(src, sizeof(src), c->schema, c->table);
 		if (s->replan_lsn == c->lsn) {
 			wp_log(LOG_ERROR,
-				   "%s of \"%s.%s\" at %s identifies its row without key "
+				   "%s of \"%s\" at %s identifies its row without key "
 				   "column \"%s\", which the source catalog names as part of "
 				   "the replica identity now\nThe replica identity was "
 				   "changed again after this change; set it back until "
 				   "walpipe has passed %s, then change it.",
-				   c->action == W2J_DELETE ? "delete" : "update", c->schema,
-				   c->table, lsn_format(c->lsn, l1), col, l1);
+				   c->action == W2J_DELETE ? "delete" : "update", src,
+				   lsn_format(c->lsn, l1), col, l1);
 			return SESSION_FATAL;
 		}
 		wp_log(LOG_NOTICE,
-			   "replica identity of source table \"%s.%s\" changed: the %s "
+			   "replica identity of source table \"%s\" changed: the %s "
 			   "at %s has no identity column \"%s\"; re-reading the source "
 			   "catalog",
-			   c->schema, c->table,
+			   src,
 			   c->action == W2J_DELETE ? "delete" : "update",
 			   lsn_format(c->lsn, l1), col);
 		return session_replan(s, c);
@@ -863,7 +871,9 @@ session_plan(struct session *s)
 	return e;
 }
 
-/* The source tables the mappings read, "schema.table", each once. */
+/* The source tables the mappings read, each once, in ident_qualified's
+ * text (public.users, public."User"): walpipe.snapshot_tables keeps them
+ * so, and sink_pg reads them back with parse_ident. */
 static char **
 mapped_tables(const struct run_settings *rs, size_t *n)
 {
@@ -871,17 +881,16 @@ mapped_tables(const struct run_settings *rs, size_t *n)
 
 	*n = 0;
 	for (size_t i = 0; i < rs->nrules; i++) {
-		struct buf b = BUF_INIT;
+		char *q = ident_qualified(rs->rules[i].from_schema,
+								  rs->rules[i].from_table);
 		bool dup = false;
 
-		buf_appendf(&b, "%s.%s", rs->rules[i].from_schema,
-					rs->rules[i].from_table);
 		for (size_t j = 0; j < *n; j++)
-			dup |= strcmp(t[j], b.data) == 0;
+			dup |= strcmp(t[j], q) == 0;
 		if (dup)
-			buf_free(&b);
+			free(q);
 		else
-			t[(*n)++] = b.data;
+			t[(*n)++] = q;
 	}
 	return t;
 }
@@ -1411,8 +1420,11 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 			if (sr != SINK_OK) {
 				s->refresh_failures++;
 				metrics_refresh_failure(s->metrics);
-				wp_log(LOG_WARNING, "%s.%s: %s", rs->refresh[i].view_schema,
-					   rs->refresh[i].view_table, err);
+				char v[IDENT_QUALIFIED_MAX];
+
+				ident_qualified_to(v, sizeof(v), rs->refresh[i].view_schema,
+								   rs->refresh[i].view_table);
+				wp_log(LOG_WARNING, "%s: %s", v, err);
 			}
 			s->refresh_due[i] = clock_mono_ms() + rs->refresh[i].every_ms;
 		}

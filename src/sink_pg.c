@@ -2,6 +2,7 @@
 #include "walpipe/sink_pg.h"
 
 #include "walpipe/buf.h"
+#include "walpipe/ident.h"
 #include "walpipe/mem.h"
 
 #include <libpq-fe.h>
@@ -242,9 +243,16 @@ install_schema(struct sink_pg *s, char *errbuf, size_t errlen)
 		goto fail;
 	/* Two steps: a query naming a missing table would fail. */
 	buf_reset(&s->q, 65536);
-	buf_appendf(&s->q, "SELECT to_regclass('%s.schema_version') IS NOT NULL",
-				s->qschema);
-	r = PQexec(s->conn, s->q.data);
+	{
+		/* The quoted schema inside a literal: a ' in it is doubled. */
+		const char *param;
+
+		buf_appendf(&s->q, "%s.schema_version", s->qschema);
+		param = s->q.data;
+		r = PQexecParams(s->conn,
+						 "SELECT pg_catalog.to_regclass($1) IS NOT NULL", 1,
+						 NULL, &param, NULL, NULL, 0);
+	}
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		st = classify(s->conn, r);
 		set_pq_error(errbuf, errlen, "could not inspect the walpipe schema",
@@ -591,13 +599,15 @@ begin_batch(struct sink_pg *s, bool skips, lsn_t lo, char *errbuf,
 				"BEGIN; SELECT 1 FROM %s.checkpoints WHERE source = %s FOR "
 				"UPDATE NOWAIT",
 				s->qschema, s->lsource);
+	/* source_table is ident_qualified's text: parse_ident reads it back
+	 * exactly, also when a name holds a dot. */
 	if (skips)
 		buf_appendf(&s->q,
-					"; SELECT split_part(source_table, '.', 1), "
-					"substr(source_table, strpos(source_table, '.') + 1), "
-					"snapshot_lsn FROM %s.snapshot_tables WHERE source = %s "
+					"; SELECT n[1], n[2], snapshot_lsn FROM (SELECT "
+					"pg_catalog.parse_ident(source_table) AS n, snapshot_lsn "
+					"FROM %s.snapshot_tables WHERE source = %s "
 					"AND state = 'done' AND kind <> 'backfill' AND "
-					"snapshot_lsn >= '%s'",
+					"snapshot_lsn >= '%s') x",
 					s->qschema, s->lsource, lsn_format(lo, lsn));
 	if (!PQsendQuery(s->conn, s->q.data)) {
 		set_pq_error(errbuf, errlen, what[0], s->conn, NULL);
@@ -903,6 +913,30 @@ copy_end(struct sink_pg *s, char *errbuf, size_t errlen)
 	return st;
 }
 
+/* Append n bytes of s to b in COPY's text format: \, tab, newline and
+ * carriage return escaped (a JSON payload, a name may hold them). */
+static void
+copy_append_text(struct buf *b, const char *s, size_t n)
+{
+	size_t run = 0;
+
+	for (size_t k = 0; k < n; k++) {
+		const char *esc;
+
+		switch (s[k]) {
+		case '\\': esc = "\\\\"; break;
+		case '\t': esc = "\\t"; break;
+		case '\n': esc = "\\n"; break;
+		case '\r': esc = "\\r"; break;
+		default: continue;
+		}
+		buf_append(b, s + run, k - run);
+		buf_append_str(b, esc);
+		run = k + 1;
+	}
+	buf_append(b, s + run, n - run);
+}
+
 /* Staging: one row per change, the wal2json object as the payload. */
 static enum step
 stage_batch(struct sink_pg *s, const struct batch *b, char *errbuf,
@@ -925,34 +959,24 @@ stage_batch(struct sink_pg *s, const struct batch *b, char *errbuf,
 		const struct batch_change *c = batch_get(b, i);
 		const char *json = batch_text(b, c->json);
 		const char *ts = batch_text(b, c->commit_time);
+		const char *sch = c->schema != UINT32_MAX ? batch_text(b, c->schema)
+												  : "";
+		const char *tbl = c->table != UINT32_MAX ? batch_text(b, c->table)
+												 : "";
 		char lsn[LSN_STRLEN];
-		size_t run = 0;
 
 		/* Staging is the log of every change, also of those a snapshot's
 		 * rows already hold (they are skipped for the facts only). */
 		if (c->action == W2J_MESSAGE && !s->cfg.stage_messages)
 			continue;
-		buf_appendf(&s->copy, "%s\t%s\t%s\t%c\t%s\t%u\t%s\t", s->cfg.source,
-					c->schema != UINT32_MAX ? batch_text(b, c->schema) : "",
-					c->table != UINT32_MAX ? batch_text(b, c->table) : "",
-					c->op, lsn_format(c->lsn, lsn), c->xid,
-					ts ? ts : "now");
-		/* COPY text escaping of the JSON (it may hold \ and tabs). */
-		for (size_t k = 0; k < c->json_len; k++) {
-			const char *esc;
-
-			switch (json[k]) {
-			case '\\': esc = "\\\\"; break;
-			case '\t': esc = "\\t"; break;
-			case '\n': esc = "\\n"; break;
-			case '\r': esc = "\\r"; break;
-			default: continue;
-			}
-			buf_append(&s->copy, json + run, k - run);
-			buf_append_str(&s->copy, esc);
-			run = k + 1;
-		}
-		buf_append(&s->copy, json + run, c->json_len - run);
+		/* The exact names, as wal2json sends them. */
+		buf_appendf(&s->copy, "%s\t", s->cfg.source);
+		copy_append_text(&s->copy, sch, strlen(sch));
+		buf_append_char(&s->copy, '\t');
+		copy_append_text(&s->copy, tbl, strlen(tbl));
+		buf_appendf(&s->copy, "\t%c\t%s\t%u\t%s\t", c->op,
+					lsn_format(c->lsn, lsn), c->xid, ts ? ts : "now");
+		copy_append_text(&s->copy, json, c->json_len);
 		buf_append_char(&s->copy, '\n');
 		if (s->stats)
 			s->stats->staged++;
@@ -970,15 +994,14 @@ dead_letter(struct sink_pg *s, const struct batch *b,
 {
 	const struct batch_change *c =
 		batch_get(b, collapse_change_of(t->rows, seq));
-	char lsn[LSN_STRLEN], xid[16], op[2], srct[200], tgt[200];
+	char lsn[LSN_STRLEN], xid[16], op[2];
+	/* In the configuration's notation: walpipe dlq reads them back. */
+	char *srct = ident_qualified(t->rule->from_schema, t->rule->from_table);
+	char *tgt = ident_qualified(t->rule->to_schema, t->rule->to_table);
 	const char *params[9];
 	PGresult *r;
 	enum step st = STEP_OK;
 
-	snprintf(srct, sizeof(srct), "%s.%s", t->rule->from_schema,
-			 t->rule->from_table);
-	snprintf(tgt, sizeof(tgt), "%s.%s", t->rule->to_schema,
-			 t->rule->to_table);
 	snprintf(xid, sizeof(xid), "%u", c->xid);
 	op[0] = c->op;
 	op[1] = '\0';
@@ -1006,6 +1029,8 @@ dead_letter(struct sink_pg *s, const struct batch *b,
 					 s->conn, r);
 	}
 	PQclear(r);
+	free(srct);
+	free(tgt);
 	if (st == STEP_OK && s->stats)
 		s->stats->dead_letters++;
 	return st;
@@ -1495,11 +1520,17 @@ truncate_group(struct sink_pg *s, const struct batch *b,
 		if (!truncated_by(s, b, &t[j], from, to))
 			continue;
 		if (t[j].rule->on_truncate == MAP_TRUNCATE_FAIL) {
+			char *f = ident_qualified(t[j].rule->from_schema,
+									  t[j].rule->from_table);
+			char *tq = ident_qualified(t[j].rule->to_schema,
+									   t[j].rule->to_table);
+
 			snprintf(errbuf, errlen,
-					 "source table %s.%s was truncated and its "
-					 "mapping to %s.%s says on_truncate: fail",
-					 t[j].rule->from_schema, t[j].rule->from_table,
-					 t[j].rule->to_schema, t[j].rule->to_table);
+					 "source table %s was truncated and its mapping to %s "
+					 "says on_truncate: fail",
+					 f, tq);
+			free(f);
+			free(tq);
 			return STEP_FATAL;
 		}
 		any |= t[j].plan->truncate != NULL;
@@ -1512,20 +1543,26 @@ truncate_group(struct sink_pg *s, const struct batch *b,
 		if (!t[j].plan->truncate || !truncated_by(s, b, &t[j], from, to))
 			continue;
 		for (size_t k = 0; k < n; k++) {
+			char *f, *tq, *other;
+
 			if (t[k].rule->mode == MAP_MODE_NONE ||
 				strcmp(t[k].plan->target, t[j].plan->target) != 0 ||
 				truncated_by(s, b, &t[k], from, to))
 				continue;
+			f = ident_qualified(t[j].rule->from_schema, t[j].rule->from_table);
+			tq = ident_qualified(t[j].rule->to_schema, t[j].rule->to_table);
+			other = ident_qualified(t[k].rule->from_schema,
+									t[k].rule->from_table);
 			snprintf(errbuf, errlen,
-					 "source table %s.%s was truncated, but its target "
-					 "%s.%s also holds the rows of source table %s.%s, "
-					 "which was not: truncating the target would delete "
-					 "them\nTruncate the tables that share a target "
-					 "together (the partitioned table), or set "
-					 "on_truncate: ignore on their mappings.",
-					 t[j].rule->from_schema, t[j].rule->from_table,
-					 t[j].rule->to_schema, t[j].rule->to_table,
-					 t[k].rule->from_schema, t[k].rule->from_table);
+					 "source table %s was truncated, but its target %s also "
+					 "holds the rows of source table %s, which was not: "
+					 "truncating the target would delete them\nTruncate the "
+					 "tables that share a target together (the partitioned "
+					 "table), or set on_truncate: ignore on their mappings.",
+					 f, tq, other);
+			free(f);
+			free(tq);
+			free(other);
 			return STEP_FATAL;
 		}
 	}
@@ -1831,14 +1868,13 @@ sink_pg_refresh(struct sink_pg *s, const char *schema, const char *view,
 				char *errbuf, size_t errlen)
 {
 	char *qs = quote_ident_pq(s->conn, schema), *qv = quote_ident_pq(s->conn, view);
-	char name[200], ms[24];
+	char *name = ident_qualified(schema, view), ms[24];
 	const char *params[3];
 	struct timespec t0, t1;
 	PGresult *r;
 	enum sink_result res = SINK_OK;
 	bool ok;
 
-	snprintf(name, sizeof(name), "%s.%s", schema, view);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	buf_reset(&s->q, 65536);
 	buf_appendf(&s->q, "REFRESH MATERIALIZED VIEW %s%s.%s",
@@ -1883,6 +1919,7 @@ sink_pg_refresh(struct sink_pg *s, const char *schema, const char *view,
 							 0));
 	free(qs);
 	free(qv);
+	free(name);
 	return res;
 }
 

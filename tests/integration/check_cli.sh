@@ -7,7 +7,18 @@ out=$("$WALPIPE_BIN" check -c "$D/good/one-mapping.yaml" 2>&1); rc=$?
 assert_eq "good config exit code" 0 "$rc"
 assert_contains "summary names the mapping" "mapping: public.orders -> analytics.fact_orders (upsert on order_id, 2 column(s))" "$out"
 
+# Names in SQL's notation: quoted ones exact, unquoted ones folded, each
+# shown back in the form that reads as the same name.
+out=$("$WALPIPE_BIN" check -c "$D/good/names.yaml" 2>&1); rc=$?
+assert_eq "quoted names exit code" 0 "$rc"
+assert_contains "quoted names: staging" 'staging: every change -> "Raw Data"."events ""all""" (by month' "$out"
+assert_contains "quoted names: a mapping" 'mapping: "Sales Dept"."order.items" -> analytics."order items é" (upsert on "line ""no""", 1 column(s))' "$out"
+assert_contains "unquoted names fold" 'mapping: public.orders -> analytics.orders (upsert on id, 1 column(s))' "$out"
+
 cd "$D/bad"
+err=$("$WALPIPE_BIN" check -c 87-name-yaml-quotes-fold.yaml 2>&1 >/dev/null); rc=$?
+assert_eq "YAML-quoted folding name exit code" 1 "$rc"
+assert_contains "YAML-quoted folding name: the fix" "87-name-yaml-quotes-fold.yaml:13:7: mappings[0].columns.createdAt: name \"createdAt\" would fold to \"createdat\": YAML quotes are not SQL quotes; write '\"createdAt\"' for the exact name" "$err"
 err=$("$WALPIPE_BIN" check -c 14-many-errors.yaml 2>&1 >/dev/null); rc=$?
 assert_eq "bad config exit code" 1 "$rc"
 assert_eq "bad config: every error, then the count" "$(cat 14-many-errors.expected; echo '14-many-errors.yaml: 5 error(s)')" "$err"
