@@ -420,17 +420,18 @@ cmd_check(int argc, char **argv)
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:qh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:qlh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': path = optarg; break;
 		case 'q': quiet = true; break;
 		case 'l': live = true; break;
 		case 'h':
-			printf("Usage: walpipe check -c FILE [--live] [--quiet]\n\n"
+			printf("Usage: walpipe check -c FILE [-l|--live] [-q|--quiet]\n\n"
 				   "Validate a walpipe configuration offline and print what "
-				   "flows where.\n  --live  also check it against the source "
-				   "and analytics databases\n          (tables, columns, casts, "
-				   "keys, replica identity, slot, roles)\n"
+				   "flows where.\n  -l, --live   also check it against the "
+				   "source and analytics databases\n               (tables, "
+				   "columns, casts, keys, replica identity, slot, roles)\n"
+				   "  -q, --quiet  print only problems\n"
 				   "Exit status: 0 valid, 1 invalid, 2 could not check.\n");
 			return 0;
 		default:

@@ -580,15 +580,22 @@ cmd_dlq(int argc, char **argv)
 			   "source -> target", "attempts", "last failed", "state",
 			   "error");
 		for (int i = 0; i < PQntuples(r); i++) {
-			char st[200];
+			struct buf st = BUF_INIT, e = BUF_INIT;
 
-			snprintf(st, sizeof(st), "%s -> %s", PQgetvalue(r, i, 3),
-					 PQgetvalue(r, i, 4));
+			/* Names and errors come from the databases: printable only. */
+			buf_appendf(&e, "%s -> %s", PQgetvalue(r, i, 3),
+						PQgetvalue(r, i, 4));
+			buf_append_printable(&st, e.data, e.len, false);
+			buf_reset(&e, 0);
+			buf_append_printable(&e, PQgetvalue(r, i, 9),
+								 (size_t) PQgetlength(r, i, 9), false);
 			printf("%-8s %-12s %-2s %-28s %-8s %-19s %-8s %s (%s)\n",
 				   PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
-				   PQgetvalue(r, i, 2), st, PQgetvalue(r, i, 5),
-				   PQgetvalue(r, i, 6), PQgetvalue(r, i, 7),
-				   PQgetvalue(r, i, 9), PQgetvalue(r, i, 8));
+				   PQgetvalue(r, i, 2), st.data, PQgetvalue(r, i, 5),
+				   PQgetvalue(r, i, 6), PQgetvalue(r, i, 7), e.data,
+				   PQgetvalue(r, i, 8));
+			buf_free(&st);
+			buf_free(&e);
 		}
 		printf("(%d dead letter%s)\n", PQntuples(r),
 			   PQntuples(r) == 1 ? "" : "s");

@@ -6,6 +6,11 @@ D=$WALPIPE_SOURCE_DIR/tests/data/config
 out=$("$WALPIPE_BIN" check -c "$D/good/one-mapping.yaml" 2>&1); rc=$?
 assert_eq "good config exit code" 0 "$rc"
 assert_contains "summary names the mapping" "mapping: public.orders -> analytics.fact_orders (upsert on order_id, 2 column(s))" "$out"
+# -l is --live's short form (it was refused as an unknown option): an
+# invalid file is still reported before any database is asked.
+out=$("$WALPIPE_BIN" check -l -c "$D/bad/01-batch-bad-duration.yaml" 2>&1); rc=$?
+assert_eq "check -l exit code on an invalid file" 1 "$rc"
+assert_contains "check -l reports the file's problem" "01-batch-bad-duration.yaml:" "$out"
 
 # Names in SQL's notation: quoted ones exact, unquoted ones folded, each
 # shown back in the form that reads as the same name.

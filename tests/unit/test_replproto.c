@@ -170,6 +170,22 @@ test_timeline_end(void **state)
 	}
 }
 
+/* Text for terminals and logs: control bytes escaped, UTF-8 kept. */
+static void
+test_buf_printable(void **state)
+{
+	static const char in[] = "red \x1b[31m\r\tline\nnext \xc3\xa9 \x7f end";
+	struct buf b = BUF_INIT;
+
+	(void) state;
+	buf_append_printable(&b, in, sizeof(in) - 1, true);
+	assert_string_equal(b.data, "red \\x1b[31m\\x0d\\x09line\nnext \xc3\xa9 \\x7f end");
+	buf_reset(&b, 0);
+	buf_append_printable(&b, "a\nb\0c", 5, false);
+	assert_string_equal(b.data, "a\\x0ab\\x00c");
+	buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -180,6 +196,7 @@ main(void)
 		cmocka_unit_test(test_status),
 		cmocka_unit_test(test_timeline_end),
 		cmocka_unit_test(test_buf_json_string),
+		cmocka_unit_test(test_buf_printable),
 		cmocka_unit_test(test_buf_growth_and_reset),
 	};
 
