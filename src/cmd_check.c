@@ -5,6 +5,7 @@
 #include "walpipe/config.h"
 #include "walpipe/ident.h"
 #include "walpipe/mem.h"
+#include "walpipe/pgconn.h"
 #include "walpipe/repl.h"
 #include "walpipe/sink_kafka.h"
 
@@ -48,8 +49,8 @@ print_name(const char *name)
 static void
 print_summary(const struct wp_config *cfg)
 {
-	char *src = config_mask_conninfo(cfg->source.conninfo);
-	char *tgt = cfg->target.conninfo ? config_mask_conninfo(cfg->target.conninfo)
+	char *src = pgconn_mask(cfg->source.conninfo);
+	char *tgt = cfg->target.conninfo ? pgconn_mask(cfg->target.conninfo)
 									 : NULL;
 
 	printf("%s: valid\n", cfg->path);
@@ -133,9 +134,7 @@ live_problem(struct live *lv, const char *fmt, ...)
 static PGconn *
 live_connect(const char *conninfo, const char *what)
 {
-	const char *keys[] = {"dbname", "fallback_application_name", NULL};
-	const char *vals[] = {conninfo, "walpipe check", NULL};
-	PGconn *conn = PQconnectdbParams(keys, vals, 1);
+	PGconn *conn = pgconn_connect(conninfo, "walpipe check", false);
 
 	if (PQstatus(conn) != CONNECTION_OK) {
 		fprintf(stderr, "walpipe check: could not connect to the %s server: %s",
@@ -214,14 +213,15 @@ live_source(struct live *lv, PGconn *conn, const struct wp_config *cfg)
 					 v);
 	free(v);
 	v = live_value(conn,
-				   "SELECT rolreplication OR rolsuper FROM pg_roles WHERE "
-				   "rolname = current_user",
+				   "SELECT rolreplication OR rolsuper FROM pg_catalog.pg_roles "
+				   "WHERE rolname = current_user",
 				   NULL, NULL);
 	if (v && strcmp(v, "t") != 0)
 		live_problem(lv, "source role has no REPLICATION attribute");
 	free(v);
 	v = live_value(conn,
-				   "SELECT plugin FROM pg_replication_slots WHERE slot_name = $1",
+				   "SELECT plugin FROM pg_catalog.pg_replication_slots WHERE "
+				   "slot_name = $1",
 				   cfg->source.slot, NULL);
 	if (v == NULL && !cfg->source.create_slot)
 		live_problem(lv, "replication slot \"%s\" does not exist and "
@@ -249,12 +249,14 @@ live_source(struct live *lv, PGconn *conn, const struct wp_config *cfg)
 					   "SELECT CASE WHEN c.oid IS NULL THEN 'missing' "
 					   " WHEN c.relreplident = 'n' THEN 'nothing' "
 					   " WHEN c.relreplident = 'd' AND NOT EXISTS (SELECT 1 FROM "
-					   "  pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) "
+					   "  pg_catalog.pg_index i WHERE i.indrelid = c.oid AND "
+					   "  i.indisprimary) "
 					   "  THEN 'nokey' "
-					   " WHEN NOT has_table_privilege(c.oid, 'SELECT') THEN "
+					   " WHEN NOT pg_catalog.has_table_privilege(c.oid, 'SELECT') "
+					   " THEN "
 					   "  'noselect' ELSE 'ok' END "
-					   "FROM (SELECT to_regclass($1) AS oid) x "
-					   "LEFT JOIN pg_class c ON c.oid = x.oid",
+					   "FROM (SELECT pg_catalog.to_regclass($1) AS oid) x "
+					   "LEFT JOIN pg_catalog.pg_class c ON c.oid = x.oid",
 					   t, NULL);
 		if (v == NULL || strcmp(v, "ok") == 0) {
 			free(v);
@@ -416,6 +418,7 @@ cmd_check(int argc, char **argv)
 	bool quiet = false, live = false, unreadable;
 	int rc = 0;
 	struct config_errors errs;
+	size_t nerr;
 	struct wp_config *cfg;
 	int c;
 
@@ -458,9 +461,15 @@ cmd_check(int argc, char **argv)
 	}
 	for (size_t i = 0; i < errs.n; i++)
 		fprintf(stderr, "%s\n", errs.msg[i]);
+	nerr = errs.n;
+	if (cfg && !cmd_config_vet(cfg, false)) {
+		config_free(cfg);
+		cfg = NULL;
+		nerr++;
+	}
 	if (cfg == NULL) {
 		if (!unreadable)
-			fprintf(stderr, "%s: %zu error(s)\n", path, errs.n);
+			fprintf(stderr, "%s: %zu error(s)\n", path, nerr);
 		config_errors_free(&errs);
 		return unreadable ? 2 : 1;
 	}

@@ -6,6 +6,7 @@
 #include "walpipe/ident.h"
 #include "walpipe/map.h"
 #include "walpipe/mem.h"
+#include "walpipe/pgconn.h"
 #include "walpipe/wal2json.h"
 
 #include <getopt.h>
@@ -330,12 +331,7 @@ dlq_retry(const struct wp_config *cfg, PGconn *ana, const char *schema,
 	memset(&r, 0, sizeof(r));
 	r.cfg = cfg;
 	r.ana = ana;
-	{
-		const char *keys[] = {"dbname", "fallback_application_name", NULL};
-		const char *vals[] = {cfg->source.conninfo, "walpipe dlq", NULL};
-
-		r.src = PQconnectdbParams(keys, vals, 1);
-	}
+	r.src = pgconn_connect(cfg->source.conninfo, "walpipe dlq", false);
 	if (PQstatus(r.src) != CONNECTION_OK) {
 		fprintf(stderr, "walpipe dlq: could not connect to the source "
 						"server: %s",
@@ -533,6 +529,10 @@ cmd_dlq(int argc, char **argv)
 	for (size_t i = 0; i < errs.n; i++)
 		fprintf(stderr, "%s\n", errs.msg[i]);
 	config_errors_free(&errs);
+	if (cfg && !cmd_config_vet(cfg, false)) {
+		config_free(cfg);
+		cfg = NULL;
+	}
 	if (cfg == NULL) {
 		buf_free(&ids);
 		return unreadable ? 2 : 1;
@@ -545,12 +545,7 @@ cmd_dlq(int argc, char **argv)
 		buf_free(&ids);
 		return 2;
 	}
-	{
-		const char *keys[] = {"dbname", "fallback_application_name", NULL};
-		const char *vals[] = {cfg->target.conninfo, "walpipe dlq", NULL};
-
-		conn = PQconnectdbParams(keys, vals, 1);
-	}
+	conn = pgconn_connect(cfg->target.conninfo, "walpipe dlq", false);
 	if (PQstatus(conn) != CONNECTION_OK) {
 		fprintf(stderr, "walpipe dlq: could not connect to the analytics "
 						"server: %s",

@@ -3,6 +3,7 @@
 #include "walpipe/commands.h"
 #include "walpipe/config.h"
 #include "walpipe/ident.h"
+#include "walpipe/pgconn.h"
 
 #include <getopt.h>
 #include <libpq-fe.h>
@@ -38,10 +39,7 @@ put(struct report *r, const char *section, const char *key, const char *value,
 static PGconn *
 status_connect(const char *conninfo)
 {
-	const char *keys[] = {"dbname", "fallback_application_name", NULL};
-	const char *vals[] = {conninfo, "walpipe status", NULL};
-
-	return PQconnectdbParams(keys, vals, 1);
+	return pgconn_connect(conninfo, "walpipe status", false);
 }
 
 /* Run q with one parameter and put each column of its single row. */
@@ -121,6 +119,10 @@ cmd_status(int argc, char **argv)
 	for (size_t i = 0; i < errs.n; i++)
 		fprintf(stderr, "%s\n", errs.msg[i]);
 	config_errors_free(&errs);
+	if (cfg && !cmd_config_vet(cfg, false)) {
+		config_free(cfg);
+		cfg = NULL;
+	}
 	if (cfg == NULL)
 		return unreadable ? 2 : 1;
 	memset(&r, 0, sizeof(r));

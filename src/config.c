@@ -1835,48 +1835,6 @@ config_errors_free(struct config_errors *errs)
 }
 
 char *
-config_mask_conninfo(const char *conninfo)
-{
-	struct buf b = BUF_INIT;
-	const char *p = conninfo;
-
-	/* key=value form: password=... up to the next space; URI form:
-	 * user:password@ */
-	while (*p) {
-		if (strncmp(p, "password=", 9) == 0 &&
-			(p == conninfo || p[-1] == ' ')) {
-			buf_append_str(&b, "password=****");
-			p += 9;
-			if (*p == '\'') {
-				for (p++; *p && *p != '\''; p++)
-					if (*p == '\\' && p[1])
-						p++;
-				if (*p)
-					p++;
-			} else {
-				while (*p && *p != ' ')
-					p++;
-			}
-			continue;
-		}
-		if (strncmp(p, "://", 3) == 0) {
-			const char *at = strchr(p + 3, '@');
-			const char *colon = strchr(p + 3, ':');
-			const char *slash = strchr(p + 3, '/');
-
-			if (at && colon && colon < at && (!slash || at < slash)) {
-				buf_append(&b, p, (size_t) (colon - p) + 1);
-				buf_append_str(&b, "****");
-				p = at;
-				continue;
-			}
-		}
-		buf_append_char(&b, *p++);
-	}
-	return b.data ? b.data : wp_strdup("");
-}
-
-char *
 config_tables_list(const struct wp_config *cfg)
 {
 	struct buf b = BUF_INIT;

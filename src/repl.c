@@ -4,6 +4,7 @@
 
 #include "walpipe/buf.h"
 #include "walpipe/mem.h"
+#include "walpipe/pgconn.h"
 #include "walpipe/replproto.h"
 
 #include <errno.h>
@@ -382,9 +383,6 @@ struct repl_stream *
 repl_open(const struct repl_config *cfg, struct repl_info *info_out,
 		  enum repl_result *res, char *errbuf, size_t errlen)
 {
-	const char *keys[] = {"dbname", "replication", "fallback_application_name",
-						  NULL};
-	const char *vals[] = {cfg->conninfo, "database", "walpipe", NULL};
 	struct repl_stream *s = wp_calloc(1, sizeof(*s));
 	struct repl_info info;
 	struct buf q = BUF_INIT;
@@ -403,7 +401,7 @@ repl_open(const struct repl_config *cfg, struct repl_info *info_out,
 	s->status_interval_ms =
 		cfg->status_interval_ms > 0 ? cfg->status_interval_ms : 10000;
 
-	s->conn = PQconnectdbParams(keys, vals, 1);
+	s->conn = pgconn_connect(cfg->conninfo, "walpipe", true);
 	if (PQstatus(s->conn) != CONNECTION_OK) {
 		set_pq_error(errbuf, errlen, "could not connect to the source server",
 					 PQerrorMessage(s->conn));
@@ -701,9 +699,6 @@ struct repl_export *
 repl_export_open(const char *conninfo, const char *slot, bool temporary,
 				 enum repl_result *res, char *errbuf, size_t errlen)
 {
-	const char *keys[] = {"dbname", "replication", "fallback_application_name",
-						  NULL};
-	const char *vals[] = {conninfo, "database", "walpipe snapshot", NULL};
 	struct repl_export *e = wp_calloc(1, sizeof(*e));
 	struct buf q = BUF_INIT;
 	PGresult *r = NULL;
@@ -713,7 +708,7 @@ repl_export_open(const char *conninfo, const char *slot, bool temporary,
 		snprintf(errbuf, errlen, "invalid replication slot name \"%s\"", slot);
 		goto fail;
 	}
-	e->conn = PQconnectdbParams(keys, vals, 1);
+	e->conn = pgconn_connect(conninfo, "walpipe snapshot", true);
 	if (PQstatus(e->conn) != CONNECTION_OK) {
 		set_pq_error(errbuf, errlen, "could not connect to the source server",
 					 PQerrorMessage(e->conn));

@@ -11,6 +11,7 @@
 #include "walpipe/log.h"
 #include "walpipe/mem.h"
 #include "walpipe/notify.h"
+#include "walpipe/pgconn.h"
 #include "walpipe/repl.h"
 #include "walpipe/sink_pg.h"
 #include "walpipe/sink_kafka.h"
@@ -803,9 +804,7 @@ static void tables_free(char **t, size_t n);
 static enum session_end
 session_plan(struct session *s)
 {
-	const char *keys[] = {"dbname", "fallback_application_name", NULL};
-	const char *vals[] = {s->rs->source_conninfo, "walpipe", NULL};
-	PGconn *conn = PQconnectdbParams(keys, vals, 1);
+	PGconn *conn = pgconn_connect(s->rs->source_conninfo, "walpipe", false);
 	enum session_end e = SESSION_OK;
 	PGresult *r;
 	char err[1024];
@@ -907,10 +906,8 @@ tables_free(char **t, size_t n)
 static int
 slot_exists(const struct run_settings *rs)
 {
-	const char *keys[] = {"dbname", "fallback_application_name", NULL};
-	const char *vals[] = {rs->source_conninfo, "walpipe", NULL};
 	const char *params[1] = {rs->slot};
-	PGconn *conn = PQconnectdbParams(keys, vals, 1);
+	PGconn *conn = pgconn_connect(rs->source_conninfo, "walpipe", false);
 	PGresult *r = NULL;
 	int found = -1;
 
@@ -1378,17 +1375,13 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 				PGresult *r;
 
 				if (s->hb_conn == NULL || PQstatus(s->hb_conn) != CONNECTION_OK) {
-					const char *keys[] = {"dbname", "fallback_application_name",
-										  NULL};
-					const char *vals[] = {rs->source_conninfo,
-										  "walpipe heartbeat", NULL};
-
 					PQfinish(s->hb_conn);
-					s->hb_conn = PQconnectdbParams(keys, vals, 1);
+					s->hb_conn = pgconn_connect(rs->source_conninfo,
+												"walpipe heartbeat", false);
 				}
 				r = PQexec(s->hb_conn,
-						   "SELECT pg_logical_emit_message(false, "
-						   "'walpipe_heartbeat', now()::text)");
+						   "SELECT pg_catalog.pg_logical_emit_message(false, "
+						   "'walpipe_heartbeat', pg_catalog.now()::text)");
 				if (PQresultStatus(r) == PGRES_TUPLES_OK) {
 					if (!s->hb_sent)
 						s->hb_sent = now;

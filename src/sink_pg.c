@@ -4,6 +4,7 @@
 #include "walpipe/buf.h"
 #include "walpipe/ident.h"
 #include "walpipe/mem.h"
+#include "walpipe/pgconn.h"
 
 #include <libpq-fe.h>
 #include <poll.h>
@@ -378,13 +379,11 @@ struct sink_pg *
 sink_pg_open(const struct sink_pg_config *cfg, enum sink_result *res,
 			 char *errbuf, size_t errlen)
 {
-	const char *keys[] = {"dbname", "fallback_application_name", NULL};
-	const char *vals[] = {cfg->conninfo, "walpipe", NULL};
 	struct sink_pg *s = wp_calloc(1, sizeof(*s));
 	enum step st;
 
 	s->cfg = *cfg;
-	s->conn = PQconnectdbParams(keys, vals, 1);
+	s->conn = pgconn_connect(cfg->conninfo, "walpipe", false);
 	if (PQstatus(s->conn) != CONNECTION_OK) {
 		set_pq_error(errbuf, errlen,
 					 "could not connect to the analytics server", s->conn,
@@ -404,9 +403,15 @@ sink_pg_open(const struct sink_pg_config *cfg, enum sink_result *res,
 		free(a);
 		free(b);
 	}
-	/* Search path empty: every name walpipe writes is qualified, and
-	 * mapping SQL must not resolve to a surprise.  No NOTICEs: libpq
-	 * would print "already exists, skipping" raw into the (JSON) log. */
+	/* Search path pg_catalog, public: every name walpipe's own SQL writes
+	 * is qualified, but the operators' mapping SQL (sql:, where:) and
+	 * the target types it casts to may name functions, operators and
+	 * types of extensions that live in public (hstore, citext).  This is
+	 * the analytics database, whose public schema only its owner can
+	 * CREATE in since PostgreSQL 15; the source sessions, which run as
+	 * the replication role, keep pg_catalog, pg_temp (pgconn.h).  No
+	 * NOTICEs: libpq would print "already exists, skipping" raw into the
+	 * (JSON) log. */
 	st = exec_cmd(s, "SET search_path = pg_catalog, public; "
 					 "SET client_min_messages = warning; "
 					 "SET application_name = 'walpipe'",

@@ -9,6 +9,7 @@
 #include "walpipe/log.h"
 #include "walpipe/mem.h"
 #include "walpipe/notify.h"
+#include "walpipe/pgconn.h"
 #include "walpipe/wal2json.h"
 
 #include <libpq-fe.h>
@@ -112,13 +113,11 @@ static bool
 reader_import(struct reader *w)
 {
 	struct snapshot_job *job = w->sh->job;
-	const char *keys[] = {"dbname", "fallback_application_name", NULL};
-	const char *vals[] = {job->rs->source_conninfo, "walpipe snapshot", NULL};
 	char q[160];
 	PGresult *r;
 	bool ok;
 
-	w->src = PQconnectdbParams(keys, vals, 1);
+	w->src = pgconn_connect(job->rs->source_conninfo, "walpipe snapshot", false);
 	if (PQstatus(w->src) != CONNECTION_OK) {
 		reader_fail(w, SNAPSHOT_RETRY,
 					"could not connect to the source server",

@@ -115,8 +115,6 @@ struct wp_config *config_load_string(const char *name, const char *text,
 void config_free(struct wp_config *cfg);
 void config_errors_free(struct config_errors *errs);
 
-/* conninfo with any password replaced by ****, for logs.  Caller frees. */
-char *config_mask_conninfo(const char *conninfo);
 
 /* The wal2json add-tables list of source.tables, escaped as wal2json
  * reads it (ident_append_w2j).  Caller frees. */
