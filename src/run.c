@@ -1068,6 +1068,11 @@ session_open_analytics(struct session *s)
 		wp_log(LOG_ERROR, "%s", err);
 		return sr == SINK_RETRY ? SESSION_RETRY : SESSION_FATAL;
 	}
+	/* Partitions ahead of time; without them rows land in the default
+	 * partition, so a failure here (a concurrent DBA, rows in the default
+	 * partition for the new range) must not stop the apply. */
+	if (sink_pg_maintain(s->sink, err, sizeof(err)) != SINK_OK)
+		wp_log(LOG_WARNING, "%s", err);
 	sr = sink_pg_read_checkpoint(s->sink, &s->ckpt, err, sizeof(err));
 	if (sr != SINK_OK) {
 		wp_log(LOG_ERROR, "%s", err);

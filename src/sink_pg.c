@@ -422,9 +422,7 @@ sink_pg_open(const struct sink_pg_config *cfg, enum sink_result *res,
 		*res = to_result(st);
 		goto fail;
 	}
-	*res = sink_pg_maintain(s, errbuf, errlen);
-	if (*res != SINK_OK)
-		goto fail;
+	*res = SINK_OK;
 	return s;
 
 fail:

@@ -134,7 +134,12 @@ enum sink_result sink_pg_write_checkpoint(struct sink_pg *s,
 										  const struct checkpoint *ckpt,
 										  char *errbuf, size_t errlen);
 
-/* Create upcoming staging partitions and drop expired ones. */
+/*
+ * Create upcoming staging partitions and drop expired ones (any number of
+ * walpipes may call it at once for one staging table).  walpipe run calls
+ * it at start and hourly and only logs a failure: rows of a missing
+ * partition land in the default one, and the apply goes on.
+ */
 enum sink_result sink_pg_maintain(struct sink_pg *s, char *errbuf,
 								  size_t errlen);
 
