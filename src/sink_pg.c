@@ -37,6 +37,7 @@ struct sink_pg {
 	 * and (for a COPY) its primary message. */
 	char row_state[6];
 	char row_msg[1024];
+	bool timed_out; /* sink_pg_timed_out */
 	/* The session's targets in foreign key order, parents first, and
 	 * reach[a * norder + b]: target b references target a, directly or
 	 * through others (sink_pg_prepare).  norder == 0: mapping order. */
@@ -125,9 +126,15 @@ set_pq_error(char *errbuf, size_t errlen, const char *what, PGconn *conn,
  * mapping's SQL is wrong, a table is missing) is fatal.
  */
 static enum step
-classify(PGconn *conn, const PGresult *r)
+classify(struct sink_pg *s, const PGresult *r)
 {
+	PGconn *conn = s->conn;
 	const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+
+	/* A statement timeout, or a lock not granted in time: the batch was
+	 * too big for statement_timeout (sink_pg_timed_out). */
+	if (st && (strcmp(st, "57014") == 0 || strcmp(st, "55P03") == 0))
+		s->timed_out = true;
 
 	if (PQstatus(conn) != CONNECTION_OK || st == NULL)
 		return STEP_RETRY;
@@ -135,9 +142,12 @@ classify(PGconn *conn, const PGresult *r)
 		strncmp(st, "21", 2) == 0 || strcmp(st, "54000") == 0 ||
 		strcmp(st, "P0001") == 0 || strcmp(st, "P0004") == 0)
 		return STEP_DATA;
+	/* 25006: a read-only server (a standby, during a failover) may
+	 * take writes again after a while: retry with backoff. */
 	if (strncmp(st, "08", 2) == 0 || strncmp(st, "57", 2) == 0 ||
 		strncmp(st, "53", 2) == 0 || strcmp(st, "40001") == 0 ||
-		strcmp(st, "40P01") == 0 || strncmp(st, "55P03", 5) == 0)
+		strcmp(st, "40P01") == 0 || strncmp(st, "55P03", 5) == 0 ||
+		strcmp(st, "25006") == 0)
 		return STEP_RETRY;
 	return STEP_FATAL;
 }
@@ -175,7 +185,7 @@ exec_cmd(struct sink_pg *s, const char *sql, char *errbuf, size_t errlen)
 	ExecStatusType rs = PQresultStatus(r);
 
 	if (rs != PGRES_COMMAND_OK && rs != PGRES_TUPLES_OK) {
-		st = classify(s->conn, r);
+		st = classify(s, r);
 		set_pq_error(errbuf, errlen, "analytics statement failed", s->conn,
 					 r);
 	}
@@ -258,7 +268,7 @@ install_schema(struct sink_pg *s, char *errbuf, size_t errlen)
 						 NULL, &param, NULL, NULL, 0);
 	}
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		st = classify(s->conn, r);
+		st = classify(s, r);
 		set_pq_error(errbuf, errlen, "could not inspect the walpipe schema",
 					 s->conn, r);
 		PQclear(r);
@@ -293,7 +303,7 @@ install_schema(struct sink_pg *s, char *errbuf, size_t errlen)
 		free(script);
 		if (PQresultStatus(r) != PGRES_COMMAND_OK &&
 			PQresultStatus(r) != PGRES_TUPLES_OK) {
-			st = classify(s->conn, r);
+			st = classify(s, r);
 			if (st == STEP_DATA)
 				st = STEP_FATAL;
 			set_pq_error(errbuf, errlen,
@@ -370,7 +380,7 @@ sink_pg_maintain(struct sink_pg *s, char *errbuf, size_t errlen)
 	params[3] = s->cfg.retention;
 	r = PQexecParams(s->conn, s->q.data, 4, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		res = classify(s->conn, r) == STEP_RETRY ? SINK_RETRY : SINK_FATAL;
+		res = classify(s, r) == STEP_RETRY ? SINK_RETRY : SINK_FATAL;
 		set_pq_error(errbuf, errlen, "could not maintain staging partitions",
 					 s->conn, r);
 	}
@@ -449,7 +459,7 @@ sink_pg_read_checkpoint(struct sink_pg *s, struct checkpoint *out,
 				s->qschema);
 	r = PQexecParams(s->conn, s->q.data, 1, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		enum step st = classify(s->conn, r);
+		enum step st = classify(s, r);
 
 		set_pq_error(errbuf, errlen, "could not read the checkpoint", s->conn,
 					 r);
@@ -490,7 +500,7 @@ exec_params_result(struct sink_pg *s, const char *what, int n,
 	if (PQresultStatus(r) != PGRES_COMMAND_OK &&
 		PQresultStatus(r) != PGRES_TUPLES_OK) {
 		st = strcmp(sqlstate_or_empty(r), "55P03") == 0 ? STEP_BUSY
-														 : classify(s->conn, r);
+														 : classify(s, r);
 		if (st == STEP_DATA)
 			st = STEP_FATAL;
 		set_pq_error(errbuf, errlen, what, s->conn, r);
@@ -591,9 +601,10 @@ static enum step
 begin_batch(struct sink_pg *s, bool skips, lsn_t lo, char *errbuf,
 			size_t errlen)
 {
+	/* One result per statement: BEGIN, SET, the lock, the skips. */
 	static const char *const what[] = {
-		"could not begin the batch", "could not lock the checkpoint",
-		"could not read snapshot positions"};
+		"could not begin the batch", "could not begin the batch",
+		"could not lock the checkpoint", "could not read snapshot positions"};
 	char lsn[LSN_STRLEN];
 	enum step st = STEP_OK;
 	PGresult *r;
@@ -602,9 +613,10 @@ begin_batch(struct sink_pg *s, bool skips, lsn_t lo, char *errbuf,
 	skips_free(s);
 	buf_reset(&s->q, 65536);
 	buf_appendf(&s->q,
-				"BEGIN; SELECT 1 FROM %s.checkpoints WHERE source = %s FOR "
-				"UPDATE NOWAIT",
-				s->qschema, s->lsource);
+				"BEGIN; SET LOCAL statement_timeout = %lld; SELECT 1 FROM "
+				"%s.checkpoints WHERE source = %s FOR UPDATE NOWAIT",
+				(long long) s->cfg.statement_timeout_ms, s->qschema,
+				s->lsource);
 	/* source_table is ident_qualified's text: parse_ident reads it back
 	 * exactly, also when a name holds a dot. */
 	if (skips)
@@ -626,16 +638,16 @@ begin_batch(struct sink_pg *s, bool skips, lsn_t lo, char *errbuf,
 			rs != PGRES_TUPLES_OK) {
 			st = strcmp(sqlstate_or_empty(r), "55P03") == 0
 					 ? STEP_BUSY
-					 : classify(s->conn, r);
+					 : classify(s, r);
 			if (st == STEP_DATA)
 				st = STEP_FATAL;
-			set_pq_error(errbuf, errlen, what[k < 3 ? k : 2], s->conn, r);
-		} else if (st == STEP_OK && k == 2)
+			set_pq_error(errbuf, errlen, what[k < 4 ? k : 3], s->conn, r);
+		} else if (st == STEP_OK && k == 3)
 			skips_from_result(s, r);
 		PQclear(r);
 		k++;
 	}
-	if (st == STEP_OK && k < (skips ? 3 : 2)) {
+	if (st == STEP_OK && k < (skips ? 4 : 3)) {
 		set_pq_error(errbuf, errlen, what[0], s->conn, NULL);
 		st = STEP_RETRY;
 	}
@@ -715,7 +727,7 @@ write_checkpoint(struct sink_pg *s, const struct checkpoint *c, char *errbuf,
 				s->qschema);
 	r = PQexecParams(s->conn, s->q.data, 11, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-		st = classify(s->conn, r);
+		st = classify(s, r);
 		if (st == STEP_DATA)
 			st = STEP_FATAL;
 		set_pq_error(errbuf, errlen, "could not write the checkpoint",
@@ -887,7 +899,7 @@ copy_begin(struct sink_pg *s, const char *sql, char *errbuf, size_t errlen)
 	enum step st = STEP_OK;
 
 	if (PQresultStatus(r) != PGRES_COPY_IN) {
-		st = classify(s->conn, r);
+		st = classify(s, r);
 		if (st == STEP_DATA)
 			st = STEP_FATAL;
 		set_pq_error(errbuf, errlen, "could not start COPY", s->conn, r);
@@ -911,7 +923,7 @@ copy_end(struct sink_pg *s, char *errbuf, size_t errlen)
 	}
 	while ((r = PQgetResult(s->conn)) != NULL) {
 		if (PQresultStatus(r) != PGRES_COMMAND_OK && st == STEP_OK) {
-			st = classify(s->conn, r);
+			st = classify(s, r);
 			set_pq_error(errbuf, errlen, "COPY failed", s->conn, r);
 			if (st == STEP_DATA) {
 				const char *m =
@@ -1113,7 +1125,7 @@ dead_letter_change(struct sink_pg *s, const struct batch *b, size_t idx,
 				s->qschema, s->qschema);
 	r = PQexecParams(s->conn, s->q.data, 10, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-		st = classify(s->conn, r);
+		st = classify(s, r);
 		if (st == STEP_DATA)
 			st = STEP_FATAL;
 		set_pq_error(errbuf, errlen, "could not write a dead letter",
@@ -1218,7 +1230,7 @@ run_range(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 									 errbuf, errlen)
 						  : STEP_OK;
 	}
-	st = classify(s->conn, r);
+	st = classify(s, r);
 	set_pq_error(errbuf, errlen, "could not apply changes", s->conn, r);
 	if (st == STEP_DATA)
 		snprintf(s->row_state, sizeof(s->row_state), "%s",
@@ -1283,7 +1295,7 @@ insert_new_rows(struct sink_pg *s, struct sink_target *t, size_t n,
 					 r);
 		st = STEP_CONFLICT;
 	} else {
-		st = classify(s->conn, r);
+		st = classify(s, r);
 		set_pq_error(errbuf, errlen, "could not apply changes", s->conn, r);
 		if (st == STEP_DATA)
 			snprintf(s->row_state, sizeof(s->row_state), "%s",
@@ -1340,7 +1352,7 @@ dead_letter_orphans(struct sink_pg *s, const struct batch *b,
 	snprintf(his, sizeof(his), "%zu", n);
 	r = exec_range(s, sql, "1", his);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		st = classify(s->conn, r);
+		st = classify(s, r);
 		set_pq_error(errbuf, errlen, "could not apply changes", s->conn, r);
 		PQclear(r);
 		return st;
@@ -1580,7 +1592,7 @@ static enum step
 truncate_error(struct sink_pg *s, const PGresult *r, char *errbuf,
 			   size_t errlen)
 {
-	enum step st = classify(s->conn, r);
+	enum step st = classify(s, r);
 	const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
 	const char *detail = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL);
 
@@ -1889,6 +1901,12 @@ apply_attempt(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 	return st;
 }
 
+bool
+sink_pg_timed_out(const struct sink_pg *s)
+{
+	return s->timed_out;
+}
+
 enum sink_result
 sink_pg_apply(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 			  size_t n, const struct checkpoint *ckpt, void (*tick)(void *),
@@ -1912,6 +1930,7 @@ sink_pg_apply(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 	 */
 	s->careful = false;
 	s->in_order = false;
+	s->timed_out = false;
 	st = apply_attempt(s, b, t, n, ckpt, &local, errbuf, errlen);
 	if (st == STEP_DATA && order_related(s->row_state)) {
 		s->in_order = true;
