@@ -1,0 +1,89 @@
+/* route.h: which source table a decoded change belongs to (a partition's to its mapped root). */
+#ifndef WALPIPE_ROUTE_H
+#define WALPIPE_ROUTE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * wal2json sends every change under the name of the leaf partition that
+ * holds the row, never under its partitioned table's.  A mapping from a
+ * partitioned table (a "root") receives the changes of all its partitions
+ * as its own, as PostgreSQL's publish_via_partition_root does: the session
+ * renames each change of a partition to its root once, right after
+ * decoding, and everything after it (mappings, staging, Kafka, metrics)
+ * sees the root.
+ *
+ * To also receive partitions created while streaming, walpipe asks
+ * wal2json for every table of the schemas that hold a root's partitions
+ * (add-tables "schema.*"), so changes of tables nobody listed arrive too.
+ * The route cache says, per schema.table, what a change of it is:
+ *
+ *   ROUTE_KEEP    a listed table, or a root itself (its TRUNCATE): as is
+ *   ROUTE_MEMBER  a partition of a mapped root, at any level: renamed
+ *   ROUTE_DROP    neither listed nor below a mapped root: ignored, as
+ *                 wal2json's filter would have
+ *   ROUTE_GONE    unknown, and the source catalog no longer has it
+ *                 (dropped before walpipe read its changes): ignored,
+ *                 counted, warned of
+ *
+ * A table is looked up in the source catalog once, then cached; the cache
+ * is a hash table of at most one entry per table that sent a change.
+ * Pure: no I/O, no logging.
+ */
+enum route_kind {
+	ROUTE_KEEP,
+	ROUTE_MEMBER,
+	ROUTE_DROP,
+	ROUTE_GONE,
+};
+
+struct route_entry {
+	const char *schema; /* owned by the cache */
+	const char *table;
+	enum route_kind kind;
+	const char *root_schema; /* ROUTE_MEMBER: the mapped root */
+	const char *root_table;
+	uint64_t changes; /* the caller's count (ROUTE_GONE: ignored ones) */
+};
+
+struct route;
+
+/*
+ * A new, empty cache.  add_tables: wal2json's add-tables option as
+ * source.tables gives it ("s.t,s2.*", backslash escapes), NULL or empty
+ * for every table; borrowed only during the call.  Never NULL; free with
+ * route_free.
+ */
+struct route *route_new(const char *add_tables);
+
+/* NULL-safe. */
+void route_free(struct route *r);
+
+/*
+ * Whether schema.table passes the add-tables filter given to route_new,
+ * read as wal2json reads it (`*.t` and `s.*` wildcards, a backslash
+ * escapes the next character).
+ */
+bool route_listed(const struct route *r, const char *schema,
+				  const char *table);
+
+/*
+ * Record schema.table as kind (root_schema/root_table for ROUTE_MEMBER,
+ * else NULL); all strings are copied.  An existing entry is replaced.
+ * Returns the entry, valid until route_free.
+ */
+struct route_entry *route_add(struct route *r, const char *schema,
+							  const char *table, enum route_kind kind,
+							  const char *root_schema,
+							  const char *root_table);
+
+/* The entry of schema.table, or NULL if none was added. */
+struct route_entry *route_find(const struct route *r, const char *schema,
+							   const char *table);
+
+/* Entries in the cache. */
+size_t route_count(const struct route *r);
+
+#endif

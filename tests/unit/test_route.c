@@ -1,0 +1,109 @@
+/* test_route.c: unit tests of the route cache and of reading add-tables as wal2json does. */
+#include "walpipe/route.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+static const struct {
+	const char *filter, *schema, *table;
+	bool listed;
+} listed[] = {
+	{NULL, "any", "thing", true},
+	{"", "any", "thing", true},
+	{"public.t", "public", "t", true},
+	{"public.t", "public", "t2", false},
+	{"public.t", "other", "t", false},
+	{" public.a , s2.* ", "s2", "whatever", true},
+	{" public.a , s2.* ", "public", "a", true},
+	{" public.a , s2.* ", "public", "b", false},
+	{"*.leaf", "x", "leaf", true},
+	{"*.leaf", "x", "leaf2", false},
+	/* Escapes: a dot, a comma, a space and a star in names. */
+	{"my\\.s.t\\,1", "my.s", "t,1", true},
+	{"my\\.s.t\\,1", "my", "s.t", false},
+	{"a\\ b.c", "a b", "c", true},
+	{"\\*.t", "*", "t", true},
+	{"\\*.t", "x", "t", false},
+	{"s.\\*", "s", "*", true},
+	{"s.\\*", "s", "t", false},
+	/* A name without a schema is not a table selector. */
+	{"lonely", "public", "lonely", false},
+};
+
+static void
+test_listed(void **state)
+{
+	(void) state;
+	for (size_t i = 0; i < sizeof(listed) / sizeof(listed[0]); i++) {
+		struct route *r = route_new(listed[i].filter);
+
+		if (route_listed(r, listed[i].schema, listed[i].table) !=
+			listed[i].listed)
+			fail_msg("filter \"%s\": %s.%s should%s be listed",
+					 listed[i].filter ? listed[i].filter : "(null)",
+					 listed[i].schema, listed[i].table,
+					 listed[i].listed ? "" : " not");
+		route_free(r);
+	}
+}
+
+static void
+test_cache(void **state)
+{
+	struct route *r = route_new("public.root");
+	struct route_entry *e;
+	char s[32], t[32];
+
+	(void) state;
+	assert_null(route_find(r, "public", "p1"));
+	e = route_add(r, "public", "p1", ROUTE_MEMBER, "public", "root");
+	assert_non_null(e);
+	e->changes = 3;
+	e = route_find(r, "public", "p1");
+	assert_non_null(e);
+	assert_int_equal(e->kind, ROUTE_MEMBER);
+	assert_string_equal(e->root_table, "root");
+	assert_int_equal(e->changes, 3);
+	/* schema "a" table "bc" is not schema "ab" table "c". */
+	route_add(r, "a", "bc", ROUTE_DROP, NULL, NULL);
+	assert_null(route_find(r, "ab", "c"));
+	/* Replacing keeps the entry and its count. */
+	e = route_add(r, "public", "p1", ROUTE_DROP, NULL, NULL);
+	assert_int_equal(e->kind, ROUTE_DROP);
+	assert_null(e->root_schema);
+	assert_int_equal(e->changes, 3);
+	/* Growth keeps every entry findable. */
+	for (int i = 0; i < 1000; i++) {
+		snprintf(s, sizeof(s), "s%d", i % 7);
+		snprintf(t, sizeof(t), "t%d", i);
+		route_add(r, s, t, i % 2 ? ROUTE_GONE : ROUTE_KEEP, NULL, NULL);
+	}
+	assert_int_equal(route_count(r), 1002);
+	for (int i = 0; i < 1000; i++) {
+		snprintf(s, sizeof(s), "s%d", i % 7);
+		snprintf(t, sizeof(t), "t%d", i);
+		e = route_find(r, s, t);
+		assert_non_null(e);
+		assert_int_equal(e->kind, i % 2 ? ROUTE_GONE : ROUTE_KEEP);
+	}
+	assert_non_null(route_find(r, "public", "p1"));
+	route_free(r);
+	route_free(NULL);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_listed),
+		cmocka_unit_test(test_cache),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
