@@ -23,44 +23,10 @@
  * as the walsender's output function does for wal2json.  bytea goes as
  * plain hex digits, as wal2json sends it (collapse adds the \x).
  */
-/*
- * wal2json sends the changes of a partitioned table under the names of its
- * partitions, and a COPY of the root from ONLY reads nothing: a mapping
- * from the root would receive nothing at all, silently.  Until walpipe
- * follows roots, it is refused, naming the partitions to map instead.
- */
-static void
-partitioned_error(PGconn *conn, const char *schema, const char *table,
-				  char *errbuf, size_t errlen)
-{
-	static const char *sql =
-		"SELECT pg_catalog.string_agg(pg_catalog.format('%I.%I', n.nspname, "
-		"       c.relname), ', ' ORDER BY n.nspname, c.relname) "
-		"  FROM pg_catalog.pg_partition_tree(pg_catalog.format('%I.%I', "
-		"       $1::text, $2::text)::pg_catalog.regclass) p "
-		"  JOIN pg_catalog.pg_class c ON c.oid = p.relid "
-		"  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-		" WHERE p.isleaf";
-	const char *params[2] = {schema, table};
-	PGresult *r = PQexecParams(conn, sql, 2, NULL, params, NULL, NULL, 0);
-	const char *leaves = PQresultStatus(r) == PGRES_TUPLES_OK &&
-								 PQntuples(r) == 1 && !PQgetisnull(r, 0, 0)
-							 ? PQgetvalue(r, 0, 0)
-							 : "none yet";
-
-	snprintf(errbuf, errlen,
-			 "source table \"%s.%s\" is partitioned: wal2json sends the "
-			 "changes of its partitions under their own names, so a mapping "
-			 "from it would receive nothing\nMap each partition (%s) to the "
-			 "target instead, in source.tables too; walpipe does not follow "
-			 "a partitioned table's partitions yet.",
-			 schema, table, leaves);
-	PQclear(r);
-}
-
 struct map_srccol *
-catalog_table_columns(PGconn *conn, const char *schema, const char *table,
-					  bool need_key, size_t *n, char *errbuf, size_t errlen)
+catalog_source_columns(PGconn *conn, const char *schema, const char *table,
+					   bool need_key, size_t *n, bool *partitioned,
+					   char *errbuf, size_t errlen)
 {
 	static const char *sql =
 		"SELECT a.attname, "
@@ -99,6 +65,7 @@ catalog_table_columns(PGconn *conn, const char *schema, const char *table,
 	bool any_key = false;
 
 	*n = 0;
+	*partitioned = false;
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		snprintf(errbuf, errlen, "could not read columns of \"%s.%s\": %s",
 				 schema, table, PQerrorMessage(conn));
@@ -110,10 +77,7 @@ catalog_table_columns(PGconn *conn, const char *schema, const char *table,
 				 "source table \"%s.%s\" does not exist", schema, table);
 		goto done;
 	}
-	if (strcmp(PQgetvalue(r, 0, 3), "p") == 0) {
-		partitioned_error(conn, schema, table, errbuf, errlen);
-		goto done;
-	}
+	*partitioned = strcmp(PQgetvalue(r, 0, 3), "p") == 0;
 	cols = wp_calloc((size_t) rows, sizeof(*cols));
 	if (PQgetisnull(r, 0, 0))
 		rows = 0; /* the table has no columns */
@@ -140,6 +104,16 @@ catalog_table_columns(PGconn *conn, const char *schema, const char *table,
 done:
 	PQclear(r);
 	return cols;
+}
+
+struct map_srccol *
+catalog_table_columns(PGconn *conn, const char *schema, const char *table,
+					  bool need_key, size_t *n, char *errbuf, size_t errlen)
+{
+	bool partitioned;
+
+	return catalog_source_columns(conn, schema, table, need_key, n,
+								  &partitioned, errbuf, errlen);
 }
 
 void
@@ -234,6 +208,15 @@ catalog_plan_new(PGconn *ana, const struct map_rule *r,
 	return p;
 }
 
+/* Whether rule r applies updates or deletes by key. */
+static bool
+rule_needs_key(const struct map_rule *r)
+{
+	return r->mode == MAP_MODE_UPSERT ||
+		   (r->mode != MAP_MODE_NONE && r->nkey > 0 &&
+			r->on_delete != MAP_DELETE_IGNORE);
+}
+
 struct sink_target *
 catalog_plan_targets(PGconn *conn, PGconn *ana, const struct map_rule *rules,
 					 size_t nrules, const char *source, size_t *n,
@@ -249,12 +232,9 @@ catalog_plan_targets(PGconn *conn, PGconn *ana, const struct map_rule *rules,
 		char tmp[32];
 
 		t->rule = r;
-		t->srccols = catalog_table_columns(
-			conn, r->from_schema, r->from_table,
-			r->mode == MAP_MODE_UPSERT ||
-				(r->mode != MAP_MODE_NONE && r->nkey > 0 &&
-				 r->on_delete != MAP_DELETE_IGNORE),
-			&t->nsrc, errbuf, errlen);
+		t->srccols = catalog_source_columns(
+			conn, r->from_schema, r->from_table, rule_needs_key(r), &t->nsrc,
+			&t->partitioned, errbuf, errlen);
 		if (t->srccols == NULL)
 			goto fail;
 		snprintf(tmp, sizeof(tmp), "walpipe_t%zu", i);
@@ -288,8 +268,26 @@ catalog_free_targets(struct sink_target *t, size_t n)
 	free(t);
 }
 
+/* A text[] literal of strings v[0..n). */
+static void
+text_array(struct buf *b, char *const *v, size_t n)
+{
+	buf_append_char(b, '{');
+	for (size_t i = 0; i < n; i++) {
+		buf_append_str(b, i ? ",\"" : "\"");
+		for (const char *p = v[i]; *p; p++) {
+			if (*p == '"' || *p == '\\')
+				buf_append_char(b, '\\');
+			buf_append_char(b, *p);
+		}
+		buf_append_char(b, '"');
+	}
+	buf_append_char(b, '}');
+}
+
 char *
-catalog_unlisted_partitions(PGconn *conn, char *const *tables, size_t n)
+catalog_unlisted_partitions(PGconn *conn, char *const *tables, size_t n,
+							char *const *roots, size_t nroots)
 {
 	static const char *sql =
 		"WITH l AS (SELECT pg_catalog.to_regclass(t) AS oid "
@@ -302,29 +300,246 @@ catalog_unlisted_partitions(PGconn *conn, char *const *tables, size_t n)
 		"  JOIN pg_catalog.pg_class c ON c.oid = p.relid "
 		"  JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace "
 		" WHERE r.root IS NOT NULL AND p.isleaf "
-		"   AND p.relid NOT IN (SELECT oid FROM l WHERE oid IS NOT NULL)";
-	struct buf arr = BUF_INIT;
-	const char *params[1];
+		"   AND p.relid NOT IN (SELECT oid FROM l WHERE oid IS NOT NULL) "
+		/* A partition of a mapped root is followed (route.h). */
+		"   AND NOT EXISTS (SELECT FROM pg_catalog.pg_partition_ancestors("
+		"       p.relid) a WHERE a.relid IN (SELECT pg_catalog.to_regclass(t) "
+		"       FROM pg_catalog.unnest($2::text[]) t))";
+	struct buf arr = BUF_INIT, rarr = BUF_INIT;
+	const char *params[2];
 	PGresult *r;
 	char *out = NULL;
 
-	buf_append_char(&arr, '{');
-	for (size_t i = 0; i < n; i++) {
-		buf_append_str(&arr, i ? ",\"" : "\"");
-		for (const char *p = tables[i]; *p; p++) {
-			if (*p == '"' || *p == '\\')
-				buf_append_char(&arr, '\\');
-			buf_append_char(&arr, *p);
-		}
-		buf_append_char(&arr, '"');
-	}
-	buf_append_char(&arr, '}');
+	text_array(&arr, tables, n);
+	text_array(&rarr, roots, nroots);
 	params[0] = arr.data;
-	r = PQexecParams(conn, sql, 1, NULL, params, NULL, NULL, 0);
+	params[1] = rarr.data;
+	r = PQexecParams(conn, sql, 2, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
 		!PQgetisnull(r, 0, 0))
 		out = wp_strdup(PQgetvalue(r, 0, 0));
 	PQclear(r);
 	buf_free(&arr);
+	buf_free(&rarr);
 	return out;
+}
+
+bool
+catalog_partitions(PGconn *conn, const char *schema, const char *table,
+				   struct catalog_part **out, size_t *n, char *errbuf,
+				   size_t errlen)
+{
+	static const char *sql =
+		"SELECT n.nspname, c.relname, p.isleaf "
+		"  FROM pg_catalog.pg_partition_tree(pg_catalog.to_regclass("
+		"       pg_catalog.format('%I.%I', $1::text, $2::text))) p "
+		"  JOIN pg_catalog.pg_class c ON c.oid = p.relid "
+		"  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+		" WHERE p.level > 0 "
+		" ORDER BY n.nspname, c.relname";
+	const char *params[2] = {schema, table};
+	PGresult *r = PQexecParams(conn, sql, 2, NULL, params, NULL, NULL, 0);
+	int rows;
+
+	*out = NULL;
+	*n = 0;
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		snprintf(errbuf, errlen,
+				 "could not read the partitions of \"%s.%s\": %s", schema,
+				 table, PQerrorMessage(conn));
+		PQclear(r);
+		return false;
+	}
+	rows = PQntuples(r);
+	*out = wp_calloc(rows ? (size_t) rows : 1, sizeof(**out));
+	for (int i = 0; i < rows; i++) {
+		(*out)[i].schema = wp_strdup(PQgetvalue(r, i, 0));
+		(*out)[i].table = wp_strdup(PQgetvalue(r, i, 1));
+		(*out)[i].leaf = strcmp(PQgetvalue(r, i, 2), "t") == 0;
+	}
+	*n = (size_t) rows;
+	PQclear(r);
+	return true;
+}
+
+void
+catalog_free_parts(struct catalog_part *p, size_t n)
+{
+	if (p == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(p[i].schema);
+		free(p[i].table);
+	}
+	free(p);
+}
+
+int
+catalog_partition_ancestors(PGconn *conn, const char *schema,
+							const char *table, struct catalog_part **out,
+							size_t *n, char *errbuf, size_t errlen)
+{
+	static const char *sql =
+		"SELECT r.oid IS NOT NULL, n.nspname, c.relname "
+		"  FROM (SELECT pg_catalog.to_regclass(pg_catalog.format('%I.%I', "
+		"        $1::text, $2::text)) AS oid) r "
+		"  LEFT JOIN LATERAL pg_catalog.pg_partition_ancestors(r.oid) "
+		"       WITH ORDINALITY a(relid, ord) ON a.relid <> r.oid "
+		"  LEFT JOIN pg_catalog.pg_class c ON c.oid = a.relid "
+		"  LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+		" ORDER BY a.ord";
+	const char *params[2] = {schema, table};
+	PGresult *r = PQexecParams(conn, sql, 2, NULL, params, NULL, NULL, 0);
+	int rows, found;
+
+	*out = NULL;
+	*n = 0;
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) == 0) {
+		snprintf(errbuf, errlen,
+				 "could not look up source table \"%s.%s\": %s", schema,
+				 table, PQerrorMessage(conn));
+		PQclear(r);
+		return -1;
+	}
+	found = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	rows = PQntuples(r);
+	*out = wp_calloc((size_t) rows, sizeof(**out));
+	for (int i = 0; found && i < rows; i++) {
+		if (PQgetisnull(r, i, 1))
+			continue; /* not a partition: one row of NULLs */
+		(*out)[*n].schema = wp_strdup(PQgetvalue(r, i, 1));
+		(*out)[*n].table = wp_strdup(PQgetvalue(r, i, 2));
+		(*n)++;
+	}
+	PQclear(r);
+	return found;
+}
+
+bool
+catalog_check_partition(PGconn *conn, const char *schema, const char *table,
+						const struct sink_target *t, size_t nt, size_t ri,
+						char *errbuf, size_t errlen)
+{
+	const struct sink_target *root = &t[ri];
+	size_t n;
+	struct map_srccol *cols;
+	bool need_key = false;
+	bool ok = true;
+
+	for (size_t i = 0; i < nt; i++)
+		need_key |= strcmp(t[i].rule->from_schema, root->rule->from_schema) ==
+						0 &&
+					strcmp(t[i].rule->from_table, root->rule->from_table) ==
+						0 &&
+					rule_needs_key(t[i].rule);
+
+	/*
+	 * Each partition has its own replica identity (ALTER TABLE on the
+	 * partitioned table does not set it for existing partitions), and a
+	 * change of it carries that identity: it must hold the root's key.
+	 */
+	cols = catalog_table_columns(conn, schema, table, need_key, &n, errbuf,
+								 errlen);
+	if (cols == NULL)
+		return false;
+	for (size_t k = 0; need_key && ok && k < root->nsrc; k++) {
+		bool key = false;
+
+		if (!root->srccols[k].key)
+			continue;
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(cols[i].name, root->srccols[k].name) == 0)
+				key = cols[i].key;
+		if (key)
+			continue;
+		snprintf(errbuf, errlen,
+				 "partition \"%s.%s\" of source table \"%s.%s\" has a "
+				 "replica identity without key column \"%s\" of \"%s.%s\", "
+				 "so its updates and deletes cannot find their rows\nGive "
+				 "the partition the partitioned table's replica identity "
+				 "(ALTER TABLE \"%s.%s\" REPLICA IDENTITY ...).",
+				 schema, table, root->rule->from_schema,
+				 root->rule->from_table, root->srccols[k].name,
+				 root->rule->from_schema, root->rule->from_table, schema,
+				 table);
+		ok = false;
+	}
+	catalog_free_columns(cols, n);
+	return ok;
+}
+
+/* Add s to the set *set of *n strings unless it is there. */
+static void
+set_add(char ***set, size_t *n, const char *s)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp((*set)[i], s) == 0)
+			return;
+	*set = wp_realloc(*set, (*n + 1) * sizeof(char *));
+	(*set)[(*n)++] = wp_strdup(s);
+}
+
+struct route *
+catalog_route_new(PGconn *conn, const struct sink_target *t, size_t n,
+				  const char *add_tables, char ***schemas, size_t *nschemas,
+				  char *errbuf, size_t errlen)
+{
+	struct route *rt = route_new(add_tables);
+
+	*schemas = NULL;
+	*nschemas = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!t[i].partitioned)
+			route_add(rt, t[i].rule->from_schema, t[i].rule->from_table,
+					  ROUTE_KEEP, NULL, NULL);
+	for (size_t i = 0; i < n; i++) {
+		const struct map_rule *r = t[i].rule;
+		struct catalog_part *p;
+		size_t np;
+		struct route_entry *e;
+
+		if (!t[i].partitioned ||
+			(e = route_find(rt, r->from_schema, r->from_table)) != NULL)
+			continue; /* plain, or a root seen with an earlier mapping */
+		if (!catalog_partitions(conn, r->from_schema, r->from_table, &p,
+								&np, errbuf, errlen))
+			goto fail;
+		route_add(rt, r->from_schema, r->from_table, ROUTE_KEEP, NULL, NULL);
+		/* Partitions created while streaming land in the root's schema
+		 * or one of its partitions' (add-tables "schema.*"). */
+		set_add(schemas, nschemas, r->from_schema);
+		for (size_t k = 0; k < np; k++) {
+			e = route_find(rt, p[k].schema, p[k].table);
+			if (e && e->kind == ROUTE_KEEP) {
+				snprintf(errbuf, errlen,
+						 "source table \"%s.%s\" is a partition of \"%s.%s\" "
+						 "and both are mapped: the changes of a partition "
+						 "are its partitioned table's\nMap one or the other.",
+						 p[k].schema, p[k].table, r->from_schema,
+						 r->from_table);
+				catalog_free_parts(p, np);
+				goto fail;
+			}
+			if (p[k].leaf &&
+				!catalog_check_partition(conn, p[k].schema, p[k].table, t, n,
+										 i, errbuf, errlen)) {
+				catalog_free_parts(p, np);
+				goto fail;
+			}
+			route_add(rt, p[k].schema, p[k].table, ROUTE_MEMBER,
+					  r->from_schema, r->from_table);
+			set_add(schemas, nschemas, p[k].schema);
+		}
+		catalog_free_parts(p, np);
+	}
+	return rt;
+
+fail:
+	route_free(rt);
+	for (size_t i = 0; i < *nschemas; i++)
+		free((*schemas)[i]);
+	free(*schemas);
+	*schemas = NULL;
+	*nschemas = 0;
+	return NULL;
 }

@@ -5,6 +5,7 @@
 #include "walpipe/config.h"
 #include "walpipe/mem.h"
 #include "walpipe/sink_kafka.h"
+#include "walpipe/sink_pg.h"
 
 #include <libpq-fe.h>
 
@@ -125,8 +126,80 @@ live_value(PGconn *conn, const char *sql, const char *p1, const char *p2)
 	return v;
 }
 
+/*
+ * Mappings from a partitioned table: each such table with the partitions
+ * whose changes it receives, each partition's replica identity checked
+ * (catalog_route_new).  Returns the partitioned tables ("schema.table",
+ * *n; free each and the array).
+ */
+static char **
+live_partitions(struct live *lv, PGconn *conn, const struct wp_config *cfg,
+				bool quiet, size_t *n)
+{
+	struct sink_target *t = wp_calloc(cfg->nmappings + 1, sizeof(*t));
+	struct route *rt;
+	char **roots = NULL, **schemas;
+	size_t nt = 0, nschemas;
+	char err[1024];
+
+	*n = 0;
+	for (size_t i = 0; i < cfg->nmappings; i++) {
+		const struct config_mapping *m = &cfg->mappings[i];
+
+		t[nt].rule = &m->rule;
+		/* A missing table is reported with its mapping. */
+		t[nt].srccols = catalog_source_columns(
+			conn, m->from_schema, m->from_table, false, &t[nt].nsrc,
+			&t[nt].partitioned, err, sizeof(err));
+		if (t[nt].srccols != NULL)
+			nt++;
+	}
+	rt = catalog_route_new(conn, t, nt, NULL, &schemas, &nschemas, err,
+						   sizeof(err));
+	if (rt == NULL)
+		live_problem(lv, "%s", err);
+	for (size_t i = 0; i < nt; i++) {
+		struct catalog_part *p;
+		size_t np;
+		struct buf b = BUF_INIT;
+		bool dup = false;
+
+		for (size_t k = 0; k < i; k++)
+			dup |= t[k].partitioned &&
+				   strcmp(t[k].rule->from_schema, t[i].rule->from_schema) ==
+					   0 &&
+				   strcmp(t[k].rule->from_table, t[i].rule->from_table) == 0;
+		if (!t[i].partitioned || dup)
+			continue;
+		buf_appendf(&b, "%s.%s", t[i].rule->from_schema,
+					t[i].rule->from_table);
+		roots = wp_realloc(roots, (*n + 1) * sizeof(char *));
+		roots[(*n)++] = b.data;
+		if (quiet || !catalog_partitions(conn, t[i].rule->from_schema,
+										 t[i].rule->from_table, &p, &np, err,
+										 sizeof(err)))
+			continue;
+		printf("partitioned: %s receives the changes of", roots[*n - 1]);
+		for (size_t k = 0, shown = 0; k < np; k++)
+			if (p[k].leaf)
+				printf("%s %s.%s", shown++ ? "," : "", p[k].schema,
+					   p[k].table);
+		printf("%s\n", np ? "" : " no partition yet");
+		catalog_free_parts(p, np);
+	}
+	route_free(rt);
+	for (size_t i = 0; i < nschemas; i++)
+		free(schemas[i]);
+	free(schemas);
+	for (size_t i = 0; i < nt; i++)
+		catalog_free_columns(t[i].srccols, t[i].nsrc);
+	free(t);
+	return roots;
+}
+
 static void
-live_source(struct live *lv, PGconn *conn, const struct wp_config *cfg)
+live_source(struct live *lv, PGconn *conn, const struct wp_config *cfg,
+			char *const *roots, size_t nroots)
 {
 	char *v = live_value(conn, "SHOW wal_level", NULL, NULL);
 
@@ -155,7 +228,7 @@ live_source(struct live *lv, PGconn *conn, const struct wp_config *cfg)
 					 cfg->source.slot, v);
 	free(v);
 	v = catalog_unlisted_partitions(conn, cfg->source.tables,
-									cfg->source.ntables);
+									cfg->source.ntables, roots, nroots);
 	if (v)
 		fprintf(stderr,
 				"warning: source.tables: partitions %s of the same "
@@ -284,7 +357,7 @@ live_mappings(struct live *lv, PGconn *src, PGconn *ana,
 }
 
 static int
-check_live(const struct wp_config *cfg)
+check_live(const struct wp_config *cfg, bool quiet)
 {
 	struct live lv = {0};
 	PGconn *src = live_connect(cfg->source.conninfo, "source");
@@ -292,12 +365,18 @@ check_live(const struct wp_config *cfg)
 	PGconn *ana = src && want_ana ? live_connect(cfg->target.conninfo,
 												 "analytics")
 								  : NULL;
+	char **roots;
+	size_t nroots;
 
 	if (src == NULL || (want_ana && ana == NULL)) {
 		PQfinish(src);
 		return 2;
 	}
-	live_source(&lv, src, cfg);
+	roots = live_partitions(&lv, src, cfg, quiet, &nroots);
+	live_source(&lv, src, cfg, roots, nroots);
+	for (size_t i = 0; i < nroots; i++)
+		free(roots[i]);
+	free(roots);
 	if (ana)
 		live_mappings(&lv, src, ana, cfg);
 	PQfinish(src);
@@ -375,7 +454,7 @@ cmd_check(int argc, char **argv)
 	if (!quiet)
 		print_summary(cfg);
 	if (live)
-		rc = check_live(cfg);
+		rc = check_live(cfg, quiet);
 	config_errors_free(&errs);
 	config_free(cfg);
 	return rc;

@@ -315,8 +315,26 @@ repl_open(const struct repl_config *cfg, struct repl_info *info_out,
 	append_option(&q, "include-lsn", "1");
 	append_option(&q, "include-pk", "1");
 	append_option(&q, "include-types", cfg->include_types ? "1" : "0");
-	if (cfg->tables && cfg->tables[0])
-		append_option(&q, "add-tables", cfg->tables);
+	if (cfg->tables && cfg->tables[0]) {
+		struct buf t = BUF_INIT;
+
+		buf_append_str(&t, cfg->tables);
+		for (size_t i = 0; i < cfg->nall_of_schemas; i++) {
+			/* wal2json's escapes: a backslash before each character that
+			 * would end the name or split it, and before a leading star,
+			 * which would mean any schema. */
+			buf_append_char(&t, ',');
+			for (const char *p = cfg->all_of_schemas[i]; *p; p++) {
+				if (strchr(".,\\ \t\n", *p) ||
+					(*p == '*' && p == cfg->all_of_schemas[i]))
+					buf_append_char(&t, '\\');
+				buf_append_char(&t, *p);
+			}
+			buf_append_str(&t, ".*");
+		}
+		append_option(&q, "add-tables", t.data);
+		buf_free(&t);
+	}
 	if (cfg->prefixes && cfg->prefixes[0])
 		append_option(&q, "add-msg-prefixes", cfg->prefixes);
 	buf_append_char(&q, ')');

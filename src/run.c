@@ -11,6 +11,7 @@
 #include "walpipe/mem.h"
 #include "walpipe/notify.h"
 #include "walpipe/repl.h"
+#include "walpipe/route.h"
 #include "walpipe/sink_pg.h"
 #include "walpipe/sink_kafka.h"
 #include "walpipe/snapshot.h"
@@ -76,6 +77,19 @@ struct session {
 	/* The source's WAL position just before the plans' catalog was read:
 	 * changes below it are older than that catalog (session_check_shape). */
 	lsn_t catalog_lsn;
+	/* Partitioned source tables (route.h): NULL when none is mapped, and
+	 * wal2json's filter then sends exactly the listed tables. */
+	PGconn *plan_conn; /* the catalog connection, kept for lookups */
+	struct route *route;
+	char **all_of_schemas; /* add-tables "schema.*" */
+	size_t nall_of_schemas;
+	struct route_entry **gone; /* tables looked up too late */
+	size_t ngone;
+	/* Partitions truncated at trunc_lsn without their partitioned table
+	 * (so far: its own T may still follow, session_route_truncate). */
+	struct route_entry **trunc;
+	size_t ntrunc;
+	lsn_t trunc_lsn;
 	bool stall_warned; /* the apply thread's stall was logged */
 	int64_t watchdog_at; /* monotonic ms of the last watchdog look */
 	int64_t notices_logged; /* monotonic ms of the last notice line */
@@ -405,16 +419,27 @@ batch_due(const struct session *s)
 
 static enum session_end session_check_shape(struct session *s,
 											const struct w2j_change *c);
+static enum session_end session_route(struct session *s, struct w2j_change *c,
+									  bool *drop);
+static enum session_end session_truncated_alone(struct session *s);
 static enum session_end session_check_identity(struct session *s,
 											   const struct w2j_change *c);
 
 /* One decoded message; returns SESSION_OK to go on. */
 static enum session_end
-session_handle(struct session *s, const struct w2j_change *c,
+session_handle(struct session *s, struct w2j_change *c,
 			   const struct repl_data *d)
 {
 	char err[512];
 	enum session_end e;
+	bool drop = false;
+
+	/* The truncate of partitions without their partitioned table ends
+	 * at the first message that is not one of its T changes. */
+	if (s->ntrunc > 0 &&
+		(c->action != W2J_TRUNCATE || c->lsn != s->trunc_lsn) &&
+		(e = session_truncated_alone(s)) != SESSION_OK)
+		return e;
 
 	switch (c->action) {
 	case W2J_BEGIN:
@@ -476,6 +501,15 @@ session_handle(struct session *s, const struct w2j_change *c,
 				s->batch_started = clock_mono_ms();
 		}
 		return SESSION_OK;
+	}
+	/* A partition's change becomes its partitioned table's, here once for
+	 * every sink; a table nobody listed is dropped before it is counted,
+	 * so positions inside a transaction do not depend on the schemas
+	 * add-tables had to open for partitions. */
+	if (s->route && c->schema) {
+		e = session_route(s, c, &drop);
+		if (e != SESSION_OK || drop)
+			return e;
 	}
 	s->txn_pos++;
 	/* Kafka gets every change the stream sends: the stream starts at the
@@ -669,6 +703,224 @@ session_check_identity(struct session *s, const struct w2j_change *c)
 	return SESSION_OK;
 }
 
+static char **mapped_tables(const struct session *s, bool roots, size_t *n);
+static void tables_free(char **t, size_t n);
+
+/* The first target whose source is the partitioned table schema.table,
+ * or -1. */
+static long
+root_target(const struct session *s, const char *schema, const char *table)
+{
+	for (size_t i = 0; i < s->ntargets; i++)
+		if (s->targets[i].partitioned &&
+			strcmp(s->targets[i].rule->from_schema, schema) == 0 &&
+			strcmp(s->targets[i].rule->from_table, table) == 0)
+			return (long) i;
+	return -1;
+}
+
+/*
+ * A table the route cache does not know yet: ask the source catalog once
+ * what it is.  A partition (at any level) of a mapped partitioned table,
+ * typically created while streaming, is followed from now on as that
+ * table (its topmost mapped ancestor, as publish_via_partition_root
+ * takes); any other is kept if source.tables lists it, else dropped.  A
+ * table the catalog no longer has was dropped before walpipe read its
+ * changes: they are ignored, but counted and warned of.
+ *
+ * The catalog is read now, not as of the change: a partition detached
+ * since the change was written is no longer found (session_route).
+ */
+static struct route_entry *
+session_route_lookup(struct session *s, const struct w2j_change *c,
+					 enum session_end *e)
+{
+	struct catalog_part *anc;
+	size_t n;
+	long ri = -1;
+	char err[1024];
+	int found = catalog_partition_ancestors(s->plan_conn, c->schema,
+											c->table, &anc, &n, err,
+											sizeof(err));
+	struct route_entry *r;
+
+	*e = SESSION_OK;
+	if (found < 0) {
+		wp_log(LOG_WARNING, "%s", err);
+		*e = SESSION_RETRY;
+		return NULL;
+	}
+	if (found == 0) {
+		r = route_add(s->route, c->schema, c->table, ROUTE_GONE, NULL, NULL);
+		s->gone = wp_realloc(s->gone, (s->ngone + 1) * sizeof(*s->gone));
+		s->gone[s->ngone++] = r;
+		wp_log(LOG_WARNING,
+			   "source table \"%s.%s\" no longer exists, so walpipe cannot "
+			   "tell whether it was a partition of a mapped partitioned "
+			   "table: its changes are ignored (counted when walpipe "
+			   "stops)\nIt was created and dropped before walpipe read its "
+			   "changes.  If it was a partition of a mapped table, copy "
+			   "that table again with walpipe snapshot --table.",
+			   c->schema, c->table);
+		catalog_free_parts(anc, n);
+		return r;
+	}
+	for (size_t i = 0; i < n; i++) {
+		long k = root_target(s, anc[i].schema, anc[i].table);
+
+		if (k >= 0)
+			ri = k;
+	}
+	catalog_free_parts(anc, n);
+	if (ri < 0)
+		return route_add(s->route, c->schema, c->table,
+						 route_listed(s->route, c->schema, c->table)
+							 ? ROUTE_KEEP
+							 : ROUTE_DROP,
+						 NULL, NULL);
+	if (!catalog_check_partition(s->plan_conn, c->schema, c->table,
+								 s->targets, s->ntargets, (size_t) ri, err,
+								 sizeof(err))) {
+		wp_log(LOG_ERROR, "%s", err);
+		*e = SESSION_FATAL;
+		return NULL;
+	}
+	r = route_add(s->route, c->schema, c->table, ROUTE_MEMBER,
+				  s->targets[ri].rule->from_schema,
+				  s->targets[ri].rule->from_table);
+	wp_log(LOG_NOTICE, "partition \"%s.%s\" of \"%s.%s\" is now followed",
+		   c->schema, c->table, r->root_schema, r->root_table);
+	return r;
+}
+
+/*
+ * A TRUNCATE arrives as a T change per relation it reached, all at its
+ * LSN, partitioned tables included, the named ones first (TRUNCATE
+ * parent, child names the parent first; TRUNCATE child, parent the
+ * child).  The T of a mapped partitioned table empties its targets (as a
+ * shared target's, sink_pg); the T of its partitions then say nothing
+ * more and are dropped.  Partitions truncated without their partitioned
+ * table are held here until a message that is not a T of the same
+ * TRUNCATE shows that the table's own T is not coming.
+ */
+static void
+session_route_truncate(struct session *s, const struct w2j_change *c,
+					   struct route_entry *r)
+{
+	struct route_entry *root;
+
+	if (s->ntrunc > 0 && s->trunc_lsn != c->lsn)
+		s->ntrunc = 0; /* session_handle resolved those */
+	if (r->kind == ROUTE_KEEP) {
+		/* The root itself (or a plain table): its partitions held so
+		 * far were truncated with it. */
+		r->mark = c->lsn;
+		for (size_t i = 0; i < s->ntrunc;)
+			if (strcmp(s->trunc[i]->root_schema, c->schema) == 0 &&
+				strcmp(s->trunc[i]->root_table, c->table) == 0)
+				s->trunc[i] = s->trunc[--s->ntrunc];
+			else
+				i++;
+		return;
+	}
+	root = route_find(s->route, r->root_schema, r->root_table);
+	if ((root && root->mark == c->lsn) || s->skip_txn ||
+		s->txn_pos < s->txn_skip)
+		return; /* with its table, or applied before */
+	s->trunc = wp_realloc(s->trunc, (s->ntrunc + 1) * sizeof(*s->trunc));
+	s->trunc[s->ntrunc++] = r;
+	s->trunc_lsn = c->lsn;
+}
+
+/*
+ * Partitions were truncated without their partitioned table (TRUNCATE
+ * partition).  walpipe cannot empty just their rows from a target: it
+ * does not know which target rows came from which partition (that would
+ * take evaluating the partition bound over the mapped columns, which a
+ * mapping may rename, compute or leave out).  Truncating the whole target
+ * would delete the other partitions' rows, and dead-lettering the
+ * truncate would leave its rows behind while moving on.  So, unless every
+ * mapping of the table ignores truncates, walpipe stops before anything
+ * of the transaction is applied.
+ */
+static enum session_end
+session_truncated_alone(struct session *s)
+{
+	char l1[LSN_STRLEN];
+
+	for (size_t i = 0; i < s->ntrunc; i++) {
+		const struct route_entry *r = s->trunc[i];
+
+		for (size_t k = 0; k < s->ntargets; k++) {
+			const struct map_rule *m = s->targets[k].rule;
+
+			if (strcmp(m->from_schema, r->root_schema) != 0 ||
+				strcmp(m->from_table, r->root_table) != 0 ||
+				m->mode == MAP_MODE_NONE ||
+				m->on_truncate == MAP_TRUNCATE_IGNORE)
+				continue;
+			wp_log(LOG_ERROR,
+				   "partition \"%s.%s\" of source table \"%s.%s\" was "
+				   "truncated at %s without the partitioned table, and "
+				   "walpipe cannot tell which rows of target \"%s.%s\" came "
+				   "from it\nSet on_truncate: ignore on the mappings of "
+				   "\"%s.%s\" until walpipe has passed %s, then delete that "
+				   "partition's rows from the target yourself, or copy the "
+				   "table again with walpipe snapshot --table %s.%s.",
+				   r->schema, r->table, r->root_schema, r->root_table,
+				   lsn_format(s->trunc_lsn, l1), m->to_schema, m->to_table,
+				   r->root_schema, r->root_table, l1, r->root_schema,
+				   r->root_table);
+			return SESSION_FATAL;
+		}
+		wp_log(LOG_NOTICE,
+			   "partition \"%s.%s\" of source table \"%s.%s\" was "
+			   "truncated at %s without the partitioned table: not applied "
+			   "(its mappings say on_truncate: ignore)",
+			   r->schema, r->table, r->root_schema, r->root_table,
+			   lsn_format(s->trunc_lsn, l1));
+	}
+	s->ntrunc = 0;
+	return SESSION_OK;
+}
+
+/*
+ * Route change c (I, U, D or T) by its table (route.h): a partition's is
+ * renamed to its mapped partitioned table, for every sink after this;
+ * *drop when nothing of walpipe is to see it.
+ */
+static enum session_end
+session_route(struct session *s, struct w2j_change *c, bool *drop)
+{
+	struct route_entry *r = route_find(s->route, c->schema, c->table);
+	enum session_end e;
+
+	*drop = false;
+	if (r == NULL && (r = session_route_lookup(s, c, &e)) == NULL)
+		return e;
+	r->changes++;
+	switch (r->kind) {
+	case ROUTE_DROP:
+	case ROUTE_GONE:
+		*drop = true;
+		return SESSION_OK;
+	case ROUTE_KEEP:
+		if (c->action == W2J_TRUNCATE)
+			session_route_truncate(s, c, r);
+		return SESSION_OK;
+	case ROUTE_MEMBER:
+		break;
+	}
+	if (c->action == W2J_TRUNCATE) {
+		session_route_truncate(s, c, r);
+		*drop = true;
+		return SESSION_OK;
+	}
+	c->schema = r->root_schema;
+	c->table = r->root_table;
+	return SESSION_OK;
+}
+
 /*
  * Log what the source server warned of while decoding (a change wal2json
  * dropped for want of a replica identity, say): the first at once, then
@@ -699,6 +951,17 @@ session_free(struct session *s)
 	/* First: the apply thread uses the sink and the targets. */
 	applier_free(s->applier);
 	batch_free(s->spare);
+	for (size_t i = 0; i < s->ngone; i++)
+		wp_log(LOG_WARNING,
+			   "ignored %llu change(s) of source table \"%s.%s\", which no "
+			   "longer existed when walpipe looked it up",
+			   (unsigned long long) s->gone[i]->changes, s->gone[i]->schema,
+			   s->gone[i]->table);
+	free(s->gone);
+	free(s->trunc);
+	route_free(s->route);
+	tables_free(s->all_of_schemas, s->nall_of_schemas);
+	PQfinish(s->plan_conn);
 	catalog_free_targets(s->targets, s->ntargets);
 	free(s->refresh_due);
 	PQfinish(s->hb_conn);
@@ -709,8 +972,32 @@ session_free(struct session *s)
 	batch_free(s->batch);
 }
 
-static char **mapped_tables(const struct run_settings *rs, size_t *n);
-static void tables_free(char **t, size_t n);
+
+/*
+ * The route cache, when a mapping reads a partitioned table: its
+ * partitions' changes are its own (route.h).  Each partition's replica
+ * identity is checked here; partitions created later, when their first
+ * change arrives.
+ */
+static enum session_end
+session_plan_routes(struct session *s, PGconn *conn)
+{
+	char err[1024];
+	bool any = false;
+
+	for (size_t i = 0; i < s->ntargets; i++)
+		any |= s->targets[i].partitioned;
+	if (!any)
+		return SESSION_OK;
+	s->route = catalog_route_new(conn, s->targets, s->ntargets, s->rs->tables,
+								 &s->all_of_schemas, &s->nall_of_schemas, err,
+								 sizeof(err));
+	if (s->route == NULL) {
+		wp_log(LOG_ERROR, "%s", err);
+		return SESSION_FATAL;
+	}
+	return SESSION_OK;
+}
 
 /* Compile every mapping against the source catalog; note catalog_lsn. */
 static enum session_end
@@ -755,11 +1042,15 @@ session_plan(struct session *s)
 									  sizeof(err));
 	if (s->targets == NULL) {
 		wp_log(LOG_ERROR, "%s", err);
-		e = SESSION_FATAL;
-	} else {
-		size_t nt;
-		char **mt = mapped_tables(s->rs, &nt);
-		char *un = catalog_unlisted_partitions(conn, mt, nt);
+		PQfinish(conn);
+		return SESSION_FATAL;
+	}
+	e = session_plan_routes(s, conn);
+	if (e == SESSION_OK) {
+		size_t nt, nr;
+		char **mt = mapped_tables(s, false, &nt);
+		char **roots = mapped_tables(s, true, &nr);
+		char *un = catalog_unlisted_partitions(conn, mt, nt, roots, nr);
 
 		if (un)
 			wp_log(LOG_WARNING,
@@ -771,15 +1062,23 @@ session_plan(struct session *s)
 				   un);
 		free(un);
 		tables_free(mt, nt);
+		tables_free(roots, nr);
 	}
-	PQfinish(conn);
+	if (s->route)
+		s->plan_conn = conn; /* for the partitions met while streaming */
+	else
+		PQfinish(conn);
 	return e;
 }
 
-/* The source tables the mappings read, "schema.table", each once. */
+/*
+ * The source tables the mappings read, "schema.table", each once; with
+ * roots, only the partitioned ones (known once planned).
+ */
 static char **
-mapped_tables(const struct run_settings *rs, size_t *n)
+mapped_tables(const struct session *s, bool roots, size_t *n)
 {
+	const struct run_settings *rs = s->rs;
 	char **t = wp_calloc(rs->nrules ? rs->nrules : 1, sizeof(char *));
 
 	*n = 0;
@@ -787,6 +1086,9 @@ mapped_tables(const struct run_settings *rs, size_t *n)
 		struct buf b = BUF_INIT;
 		bool dup = false;
 
+		if (roots && root_target(s, rs->rules[i].from_schema,
+								 rs->rules[i].from_table) < 0)
+			continue;
 		buf_appendf(&b, "%s.%s", rs->rules[i].from_schema,
 					rs->rules[i].from_table);
 		for (size_t j = 0; j < *n; j++)
@@ -862,7 +1164,7 @@ session_snapshot(struct session *s, volatile sig_atomic_t *stop,
 	const char *kind = "initial";
 	int exists;
 
-	all = mapped_tables(rs, &nall);
+	all = mapped_tables(s, false, &nall);
 	if (!s->ckpt.exists)
 		sr = sink_pg_snapshot_register(s->sink, all, nall, "initial", err,
 									   sizeof(err));
@@ -1032,6 +1334,8 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 	 */
 	rc.start = s->ckpt.exists && !rs->kafka ? s->ckpt.lsn : LSN_INVALID;
 	rc.tables = rs->tables;
+	rc.all_of_schemas = s->all_of_schemas;
+	rc.nall_of_schemas = s->nall_of_schemas;
 	rc.include_types = false; /* types come from the source catalog */
 	rc.status_interval_ms = rs->status_interval_ms;
 	s->stream = repl_open(&rc, &info, &rr, err, sizeof(err));

@@ -46,6 +46,7 @@ struct route_entry {
 	const char *root_schema; /* ROUTE_MEMBER: the mapped root */
 	const char *root_table;
 	uint64_t changes; /* the caller's count (ROUTE_GONE: ignored ones) */
+	uint64_t mark;	  /* the caller's (the LSN of its last TRUNCATE) */
 };
 
 struct route;

@@ -25,7 +25,7 @@ static const struct map_srccol cols[] = {
 static void
 test_query(void **state)
 {
-	char *q = map_snapshot_query("public", "it's", cols, 5, "0/16B3748");
+	char *q = map_snapshot_query("public", "it's", false, cols, 5, "0/16B3748");
 
 	(void) state;
 	assert_string_equal(
@@ -69,7 +69,7 @@ test_query_arrays(void **state)
 		"to_json(\"comp\"::text))", "to_json(\"d\"))",
 		"to_json(\"numericish\"::text))",
 	};
-	char *q = map_snapshot_query("public", "t", acols, 9, "0/1");
+	char *q = map_snapshot_query("public", "t", false, acols, 9, "0/1");
 
 	(void) state;
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
