@@ -543,3 +543,61 @@ fail:
 	*nschemas = 0;
 	return NULL;
 }
+
+int
+catalog_partition_elsewhere(PGconn *conn, const struct sink_target *t,
+							size_t nt, char *const *schemas, size_t nschemas,
+							char *errbuf, size_t errlen)
+{
+	static const char *sql =
+		"SELECT n.nspname, c.relname, rn.nspname, rc.relname "
+		"  FROM pg_catalog.pg_class rc "
+		"  JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace "
+		"  CROSS JOIN LATERAL pg_catalog.pg_partition_tree(rc.oid) p "
+		"  JOIN pg_catalog.pg_class c ON c.oid = p.relid "
+		"  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+		" WHERE rc.relkind = 'p' AND (rn.nspname, rc.relname) IN "
+		"       (SELECT * FROM ROWS FROM (pg_catalog.unnest($1::text[]), "
+		"        pg_catalog.unnest($2::text[]))) "
+		"   AND n.nspname <> ALL ($3::text[]) "
+		" LIMIT 1";
+	struct buf rs = BUF_INIT, rt = BUF_INIT, sc = BUF_INIT;
+	char **s = wp_calloc(nt + 1, sizeof(char *));
+	char **tb = wp_calloc(nt + 1, sizeof(char *));
+	const char *params[3];
+	size_t n = 0;
+	PGresult *r;
+	int found = -1;
+
+	for (size_t i = 0; i < nt; i++)
+		if (t[i].partitioned) {
+			s[n] = (char *) t[i].rule->from_schema;
+			tb[n++] = (char *) t[i].rule->from_table;
+		}
+	text_array(&rs, s, n);
+	text_array(&rt, tb, n);
+	text_array(&sc, schemas, nschemas);
+	params[0] = rs.data;
+	params[1] = rt.data;
+	params[2] = sc.data;
+	r = PQexecParams(conn, sql, 3, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		snprintf(errbuf, errlen,
+				 "could not read the partitions of the mapped partitioned "
+				 "tables: %s",
+				 PQerrorMessage(conn));
+	else if ((found = PQntuples(r) > 0))
+		snprintf(errbuf, errlen,
+				 "partition \"%s.%s\" of source table \"%s.%s\" is in a "
+				 "schema walpipe did not ask wal2json for; re-reading the "
+				 "source catalog",
+				 PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1),
+				 PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 3));
+	PQclear(r);
+	buf_free(&rs);
+	buf_free(&rt);
+	buf_free(&sc);
+	free(s);
+	free(tb);
+	return found;
+}

@@ -355,6 +355,34 @@ session_drain(struct session *s)
 }
 
 /*
+ * Before the checkpoint moves past what is in hand: a partition of a
+ * mapped partitioned table created while streaming in a schema that
+ * add-tables did not open had its changes filtered out by wal2json.
+ * Apply nothing of what is in hand, and end the session: the next one asks
+ * wal2json for that schema too and reads everything after the checkpoint
+ * again.  One catalog query per batch, only with partitioned tables
+ * mapped.
+ */
+static enum session_end
+session_check_elsewhere(struct session *s)
+{
+	char err[1024];
+	enum session_end e;
+	int r = catalog_partition_elsewhere(s->plan_conn, s->targets,
+										s->ntargets, s->all_of_schemas,
+										s->nall_of_schemas, err,
+										sizeof(err));
+
+	if (r == 0)
+		return SESSION_OK;
+	wp_log(r < 0 ? LOG_WARNING : LOG_NOTICE, "%s", err);
+	if (r < 0)
+		return SESSION_RETRY;
+	e = session_drain(s);
+	return e == SESSION_OK ? SESSION_REPLAN : e;
+}
+
+/*
  * Hand the batch in hand to the applier with the checkpoint it reaches:
  * whole transactions up to last_complete, plus, when a transaction is
  * open, its first txn_pos changes.  Waits for the batch before it first:
@@ -383,6 +411,8 @@ session_flush(struct session *s)
 		return SESSION_OK; /* nothing to do; not an end */
 	}
 	s->batch_started = 0;
+	if (s->route && (e = session_check_elsewhere(s)) != SESSION_OK)
+		return e;
 	if (s->applier == NULL) {
 		/* Kafka alone: the slot is the checkpoint. */
 		struct sink_stats none;

@@ -121,6 +121,18 @@ bool catalog_check_partition(PGconn *conn, const char *schema,
 							 size_t errlen);
 
 /*
+ * Whether a partition (at any level) of a partitioned source table of
+ * t[0..nt) is in none of schemas[0..nschemas): created there after
+ * catalog_route_new, wal2json's filter keeps its changes out.  Returns 1
+ * with a message naming it in errbuf, 0 if none is, -1 with a message
+ * when the catalog could not be read.  Does not log.
+ */
+int catalog_partition_elsewhere(PGconn *conn, const struct sink_target *t,
+								size_t nt, char *const *schemas,
+								size_t nschemas, char *errbuf,
+								size_t errlen);
+
+/*
  * The route cache (route.h) of targets t[0..n) planned by
  * catalog_plan_targets: every plain source table ROUTE_KEEP, every
  * partitioned one ROUTE_KEEP with each of its partitions (checked with

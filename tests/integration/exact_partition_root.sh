@@ -105,7 +105,8 @@ wait_caught_up "$pid"
 same "streamed"
 
 # A partition created while streaming and written at once, another created
-# alone, attached, then written: both arrive.
+# alone, attached, then written, a third in a schema that held none: all
+# arrive.
 src -c "BEGIN" -c "CREATE TABLE ev_sa PARTITION OF ev FOR VALUES IN ('sa')" \
 	-c "INSERT INTO ev VALUES (5001, 'sa', 3, 'new', 'g'), (5002, 'sa', 3, 'new', 'h')" -c "COMMIT"
 src -c "CREATE TABLE parts.ev_af (id int NOT NULL, region text NOT NULL, grp int, v text, big text)" \
@@ -113,12 +114,17 @@ src -c "CREATE TABLE parts.ev_af (id int NOT NULL, region text NOT NULL, grp int
 	-c "INSERT INTO ev VALUES (6001, 'af', 4, 'att', 'i')" \
 	-c "UPDATE ev SET region = 'sa' WHERE id = 6001" \
 	-c "UPDATE ev SET region = 'af' WHERE id = 5001" \
+	-c "CREATE SCHEMA far" -c "CREATE TABLE far.ev_far PARTITION OF ev FOR VALUES IN ('far')" \
+	-c "INSERT INTO ev VALUES (6002, 'far', 4, 'far', 'j'), (6003, 'far', 4, 'far', 'k')" \
+	-c "UPDATE ev SET region = 'far' WHERE id = 5002" \
 	-c "INSERT INTO other VALUES (1, 'listed')" \
 	-c "INSERT INTO unlisted VALUES (1, 'not listed')" \
 	-c "INSERT INTO parts.unlisted VALUES (1, 'not listed')"
 wait_caught_up "$pid"
 same "new partitions"
-assert_eq "the new partitions' rows are there" 3 "$(ana -c "SELECT count(*) FROM ev WHERE region IN ('sa', 'af')")"
+assert_eq "the new partitions' rows are there" 5 "$(ana -c "SELECT count(*) FROM ev WHERE region IN ('sa', 'af', 'far')")"
+assert_contains "a partition in a schema wal2json was not asked for: read again" \
+	'partition "far.ev_far" of source table "public.ev" is in a schema walpipe did not ask wal2json for; re-reading the source catalog' "$(cat "$T/run.log")"
 assert_contains "walpipe says it follows the new partition" \
 	'partition "public.ev_sa" of "public.ev" is now followed' "$(cat "$T/run.log")"
 assert_contains "and the attached one" \
@@ -126,7 +132,7 @@ assert_contains "and the attached one" \
 assert_eq "staging names the partitioned table (and the listed table)" \
 	"public.other public.ev" "$(ana -c "SELECT string_agg(DISTINCT source_schema || '.' || source_table, ' ' ORDER BY source_schema || '.' || source_table DESC) FROM staging.raw_events")"
 assert_eq "every change of a partition is staged, as the partitioned table's" \
-	"$(src -c "SELECT count(*) FROM pg_logical_slot_peek_changes('witness', NULL, NULL, 'format-version', '2', 'add-tables', 'public.*,parts.*') WHERE data::jsonb->>'action' IN ('I', 'U', 'D') AND data::jsonb->>'table' NOT IN ('other', 'unlisted')")" \
+	"$(src -c "SELECT count(*) FROM pg_logical_slot_peek_changes('witness', NULL, NULL, 'format-version', '2', 'add-tables', 'public.*,parts.*,far.*') WHERE data::jsonb->>'action' IN ('I', 'U', 'D') AND data::jsonb->>'table' NOT IN ('other', 'unlisted')")" \
 	"$(ana -c "SELECT count(*) FROM staging.raw_events WHERE source_schema = 'public' AND source_table = 'ev' AND op IN ('I', 'U', 'D')")"
 assert_eq "no dead letters" 0 "$(ana -c "SELECT count(*) FROM walpipe.dead_letters")"
 
