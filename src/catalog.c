@@ -545,12 +545,19 @@ fail:
 }
 
 int
-catalog_partition_elsewhere(PGconn *conn, const struct sink_target *t,
-							size_t nt, char *const *schemas, size_t nschemas,
-							char *errbuf, size_t errlen)
+catalog_partition_watch(PGconn *conn, const struct sink_target *t,
+						size_t nt, char *const *schemas, size_t nschemas,
+						char **sig, char *errbuf, size_t errlen)
 {
+	/* The set of partitions, as a count and a sum of their OIDs: a
+	 * partition created, attached or detached changes it (OIDs are not
+	 * reused while the table exists). */
 	static const char *sql =
-		"SELECT n.nspname, c.relname, rn.nspname, rc.relname "
+		"SELECT pg_catalog.count(*) || ':' || "
+		"       coalesce(pg_catalog.sum(p.relid::pg_catalog.oid::int8), 0), "
+		"       pg_catalog.min(pg_catalog.format('%s.%s\" of source table "
+		"\"%s.%s', n.nspname, c.relname, rn.nspname, rc.relname)) "
+		"       FILTER (WHERE n.nspname <> ALL ($3::text[])) "
 		"  FROM pg_catalog.pg_class rc "
 		"  JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace "
 		"  CROSS JOIN LATERAL pg_catalog.pg_partition_tree(rc.oid) p "
@@ -558,9 +565,7 @@ catalog_partition_elsewhere(PGconn *conn, const struct sink_target *t,
 		"  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
 		" WHERE rc.relkind = 'p' AND (rn.nspname, rc.relname) IN "
 		"       (SELECT * FROM ROWS FROM (pg_catalog.unnest($1::text[]), "
-		"        pg_catalog.unnest($2::text[]))) "
-		"   AND n.nspname <> ALL ($3::text[]) "
-		" LIMIT 1";
+		"        pg_catalog.unnest($2::text[]))) ";
 	struct buf rs = BUF_INIT, rt = BUF_INIT, sc = BUF_INIT;
 	char **s = wp_calloc(nt + 1, sizeof(char *));
 	char **tb = wp_calloc(nt + 1, sizeof(char *));
@@ -569,6 +574,7 @@ catalog_partition_elsewhere(PGconn *conn, const struct sink_target *t,
 	PGresult *r;
 	int found = -1;
 
+	*sig = NULL;
 	for (size_t i = 0; i < nt; i++)
 		if (t[i].partitioned) {
 			s[n] = (char *) t[i].rule->from_schema;
@@ -581,18 +587,21 @@ catalog_partition_elsewhere(PGconn *conn, const struct sink_target *t,
 	params[1] = rt.data;
 	params[2] = sc.data;
 	r = PQexecParams(conn, sql, 3, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
 		snprintf(errbuf, errlen,
 				 "could not read the partitions of the mapped partitioned "
 				 "tables: %s",
 				 PQerrorMessage(conn));
-	else if ((found = PQntuples(r) > 0))
+	} else if (!PQgetisnull(r, 0, 1)) {
 		snprintf(errbuf, errlen,
-				 "partition \"%s.%s\" of source table \"%s.%s\" is in a "
-				 "schema walpipe did not ask wal2json for; re-reading the "
-				 "source catalog",
-				 PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1),
-				 PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 3));
+				 "partition \"%s\" is in a schema walpipe did not ask "
+				 "wal2json for; re-reading the source catalog",
+				 PQgetvalue(r, 0, 1));
+		found = 1;
+	} else {
+		*sig = wp_strdup(PQgetvalue(r, 0, 0));
+		found = 0;
+	}
 	PQclear(r);
 	buf_free(&rs);
 	buf_free(&rt);

@@ -82,6 +82,7 @@ struct session {
 	PGconn *plan_conn; /* the catalog connection, kept for lookups */
 	struct route *route;
 	char **all_of_schemas; /* add-tables "schema.*" */
+	char *part_sig; /* catalog_partition_watch's, at the last look */
 	size_t nall_of_schemas;
 	struct route_entry **gone; /* tables looked up too late */
 	size_t ngone;
@@ -355,29 +356,73 @@ session_drain(struct session *s)
 }
 
 /*
- * Before the checkpoint moves past what is in hand: a partition of a
- * mapped partitioned table created while streaming in a schema that
- * add-tables did not open had its changes filtered out by wal2json.
- * Apply nothing of what is in hand, and end the session: the next one asks
- * wal2json for that schema too and reads everything after the checkpoint
- * again.  One catalog query per batch, only with partitioned tables
- * mapped.
+ * Before the checkpoint moves past what is in hand, look whether the
+ * partitions of the mapped partitioned tables changed since the last
+ * look (one catalog query per batch, only with partitioned tables
+ * mapped).  Everything in hand was written before this look, so nothing
+ * before the previous look can belong to a partition attached since.
+ *  - A partition in a schema add-tables did not open (created while
+ *    streaming): wal2json filtered its changes out of what is in hand.
+ *  - A table whose changes this session ignored (not listed, no partition
+ *    then) and that is a partition now (attached): some of them may be
+ *    from after the attach.
+ * Either way apply nothing of what is in hand and end the session: the
+ * next one asks wal2json for that schema too, routes the table to its
+ * partitioned table, and reads everything after the checkpoint again.
  */
 static enum session_end
-session_check_elsewhere(struct session *s)
+session_check_partitions(struct session *s)
 {
 	char err[1024];
-	enum session_end e;
-	int r = catalog_partition_elsewhere(s->plan_conn, s->targets,
-										s->ntargets, s->all_of_schemas,
-										s->nall_of_schemas, err,
-										sizeof(err));
+	char *sig = NULL;
+	enum session_end e = SESSION_OK;
+	int r = catalog_partition_watch(s->plan_conn, s->targets, s->ntargets,
+									s->all_of_schemas, s->nall_of_schemas,
+									&sig, err, sizeof(err));
 
-	if (r == 0)
-		return SESSION_OK;
-	wp_log(r < 0 ? LOG_WARNING : LOG_NOTICE, "%s", err);
-	if (r < 0)
+	if (r < 0) {
+		wp_log(LOG_WARNING, "%s", err);
 		return SESSION_RETRY;
+	}
+	if (r > 0) {
+		wp_log(LOG_NOTICE, "%s", err);
+		e = SESSION_REPLAN;
+	}
+	for (size_t i = 0; e == SESSION_OK && s->part_sig &&
+					   strcmp(sig, s->part_sig) != 0 && i < s->ntargets;
+		 i++) {
+		struct catalog_part *p;
+		size_t np;
+
+		if (!s->targets[i].partitioned)
+			continue;
+		if (!catalog_partitions(s->plan_conn, s->targets[i].rule->from_schema,
+								s->targets[i].rule->from_table, &p, &np, err,
+								sizeof(err))) {
+			wp_log(LOG_WARNING, "%s", err);
+			free(sig);
+			return SESSION_RETRY;
+		}
+		for (size_t k = 0; k < np && e == SESSION_OK; k++) {
+			struct route_entry *t = route_find(s->route, p[k].schema,
+											   p[k].table);
+
+			if (t == NULL || t->kind != ROUTE_DROP || t->changes == 0)
+				continue;
+			wp_log(LOG_NOTICE,
+				   "table \"%s.%s\" became a partition of source table "
+				   "\"%s.%s\" after walpipe had ignored changes of it; "
+				   "re-reading the source catalog",
+				   p[k].schema, p[k].table, s->targets[i].rule->from_schema,
+				   s->targets[i].rule->from_table);
+			e = SESSION_REPLAN;
+		}
+		catalog_free_parts(p, np);
+	}
+	free(s->part_sig);
+	s->part_sig = sig;
+	if (e == SESSION_OK)
+		return e;
 	e = session_drain(s);
 	return e == SESSION_OK ? SESSION_REPLAN : e;
 }
@@ -411,7 +456,7 @@ session_flush(struct session *s)
 		return SESSION_OK; /* nothing to do; not an end */
 	}
 	s->batch_started = 0;
-	if (s->route && (e = session_check_elsewhere(s)) != SESSION_OK)
+	if (s->route && (e = session_check_partitions(s)) != SESSION_OK)
 		return e;
 	if (s->applier == NULL) {
 		/* Kafka alone: the slot is the checkpoint. */
@@ -991,6 +1036,7 @@ session_free(struct session *s)
 	free(s->trunc);
 	route_free(s->route);
 	tables_free(s->all_of_schemas, s->nall_of_schemas);
+	free(s->part_sig);
 	PQfinish(s->plan_conn);
 	catalog_free_targets(s->targets, s->ntargets);
 	free(s->refresh_due);
@@ -1014,11 +1060,13 @@ session_plan_routes(struct session *s, PGconn *conn)
 {
 	char err[1024];
 	bool any = false;
+	int r;
 
 	for (size_t i = 0; i < s->ntargets; i++)
 		any |= s->targets[i].partitioned;
 	if (!any)
 		return SESSION_OK;
+
 	s->route = catalog_route_new(conn, s->targets, s->ntargets, s->rs->tables,
 								 &s->all_of_schemas, &s->nall_of_schemas, err,
 								 sizeof(err));
@@ -1026,7 +1074,14 @@ session_plan_routes(struct session *s, PGconn *conn)
 		wp_log(LOG_ERROR, "%s", err);
 		return SESSION_FATAL;
 	}
-	return SESSION_OK;
+	/* What session_check_partitions compares with; a partition made in
+	 * another schema meanwhile: read the catalog again. */
+	r = catalog_partition_watch(conn, s->targets, s->ntargets,
+								s->all_of_schemas, s->nall_of_schemas,
+								&s->part_sig, err, sizeof(err));
+	if (r != 0)
+		wp_log(r < 0 ? LOG_WARNING : LOG_NOTICE, "%s", err);
+	return r == 0 ? SESSION_OK : r < 0 ? SESSION_RETRY : SESSION_REPLAN;
 }
 
 /* Compile every mapping against the source catalog; note catalog_lsn. */

@@ -121,16 +121,17 @@ bool catalog_check_partition(PGconn *conn, const char *schema,
 							 size_t errlen);
 
 /*
- * Whether a partition (at any level) of a partitioned source table of
- * t[0..nt) is in none of schemas[0..nschemas): created there after
- * catalog_route_new, wal2json's filter keeps its changes out.  Returns 1
- * with a message naming it in errbuf, 0 if none is, -1 with a message
- * when the catalog could not be read.  Does not log.
+ * Watch the partitions (at any level) of the partitioned source tables of
+ * t[0..nt).  Returns 1 with a message in errbuf when one is in none of
+ * schemas[0..nschemas) (created there after catalog_route_new: wal2json's
+ * filter keeps its changes out); else 0 with *sig (caller frees) a
+ * signature of the set of partitions, which changes when one is created,
+ * attached or detached; -1 with a message when the catalog could not be
+ * read.  Does not log.
  */
-int catalog_partition_elsewhere(PGconn *conn, const struct sink_target *t,
-								size_t nt, char *const *schemas,
-								size_t nschemas, char *errbuf,
-								size_t errlen);
+int catalog_partition_watch(PGconn *conn, const struct sink_target *t,
+							size_t nt, char *const *schemas, size_t nschemas,
+							char **sig, char *errbuf, size_t errlen);
 
 /*
  * The route cache (route.h) of targets t[0..n) planned by

@@ -136,6 +136,23 @@ assert_eq "every change of a partition is staged, as the partitioned table's" \
 	"$(ana -c "SELECT count(*) FROM staging.raw_events WHERE source_schema = 'public' AND source_table = 'ev' AND op IN ('I', 'U', 'D')")"
 assert_eq "no dead letters" 0 "$(ana -c "SELECT count(*) FROM walpipe.dead_letters")"
 
+# A table written before it is attached: those rows are no change of the
+# partitioned table (as for a subscriber: ATTACH copies nothing), the rows
+# written after the attach are, though walpipe ignored the table before.
+src -c "CREATE TABLE ev_late (LIKE ev INCLUDING ALL)" \
+	-c "INSERT INTO ev_late VALUES (9001, 'late', 1, 'before', 'x'), (9002, 'late', 1, 'before', 'y')"
+wait_caught_up "$pid"
+src -c "ALTER TABLE ev ATTACH PARTITION ev_late FOR VALUES IN ('late')" \
+	-c "INSERT INTO ev VALUES (9003, 'late', 1, 'after', 'z')" -c "UPDATE ev SET v = 'after' WHERE id = 9001"
+wait_caught_up "$pid"
+assert_eq "only the rows written after the attach arrive" "9001:after 9003:after" \
+	"$(ana -c "SELECT string_agg(id || ':' || v, ' ' ORDER BY id) FROM ev WHERE region = 'late'")"
+assert_contains "walpipe read the catalog again" \
+	'table "public.ev_late" became a partition of source table "public.ev" after walpipe had ignored changes of it' "$(cat "$T/run.log")"
+src -c "DELETE FROM ev WHERE id = 9002" -c "UPDATE ev SET v = 'again' WHERE region = 'late'"
+wait_caught_up "$pid"
+same "attached after being written"
+
 # Detached: its changes are its own from the next session on.  Its rows
 # stay in the target, as on a subscriber: a detach is no change of rows.
 src -c "ALTER TABLE ev DETACH PARTITION ev_def"
