@@ -268,19 +268,42 @@ catalog_free_targets(struct sink_target *t, size_t n)
 	free(t);
 }
 
+/* v as a double-quoted element of an array literal, onto arr. */
+static void
+array_element(struct buf *arr, const char *v)
+{
+	buf_append_char(arr, '"');
+	for (const char *p = v; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			buf_append_char(arr, '\\');
+		buf_append_char(arr, *p);
+	}
+	buf_append_char(arr, '"');
+}
+
+/* The one text value of sql run with one parameter, or NULL (no row, a
+ * NULL, an error).  Caller frees. */
+static char *
+one_text(PGconn *conn, const char *sql, const char *param)
+{
+	PGresult *r = PQexecParams(conn, sql, 1, NULL, &param, NULL, NULL, 0);
+	char *out = NULL;
+
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+		!PQgetisnull(r, 0, 0))
+		out = wp_strdup(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return out;
+}
+
 /* A text[] literal of strings v[0..n). */
 static void
 text_array(struct buf *b, char *const *v, size_t n)
 {
 	buf_append_char(b, '{');
 	for (size_t i = 0; i < n; i++) {
-		buf_append_str(b, i ? ",\"" : "\"");
-		for (const char *p = v[i]; *p; p++) {
-			if (*p == '"' || *p == '\\')
-				buf_append_char(b, '\\');
-			buf_append_char(b, *p);
-		}
-		buf_append_char(b, '"');
+		buf_append_str(b, i ? "," : "");
+		array_element(b, v[i]);
 	}
 	buf_append_char(b, '}');
 }
@@ -609,4 +632,47 @@ catalog_partition_watch(PGconn *conn, const struct sink_target *t,
 	free(s);
 	free(tb);
 	return found;
+}
+
+char *
+catalog_special_columns(PGconn *conn, const struct map_rule *const *rules,
+						size_t n)
+{
+	/* The column's own type, not a domain's base: wal2json quotes a
+	 * domain's values (and arrays) as strings, which carry NaN exactly. */
+	static const char *sql =
+		"SELECT pg_catalog.string_agg(x.t || ' (' || x.cols || ')', ', ' "
+		"       ORDER BY x.t) FROM ("
+		"  SELECT pg_catalog.format('%I.%I', ns.nspname, c.relname) AS t, "
+		"         pg_catalog.string_agg(pg_catalog.quote_ident(a.attname) "
+		"           || ' ' || pg_catalog.format_type(a.atttypid, a.atttypmod), "
+		"           ', ' ORDER BY a.attnum) AS cols "
+		"    FROM (SELECT DISTINCT pg_catalog.to_regclass(t) AS oid "
+		"            FROM pg_catalog.unnest($1::text[]) t) l "
+		"    JOIN pg_catalog.pg_class c ON c.oid = l.oid "
+		"    JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace "
+		"    JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid "
+		"   WHERE a.attnum > 0 AND NOT a.attisdropped "
+		"     AND a.atttypid IN ('pg_catalog.float4'::pg_catalog.regtype, "
+		"         'pg_catalog.float8'::pg_catalog.regtype, "
+		"         'pg_catalog.numeric'::pg_catalog.regtype) "
+		"   GROUP BY ns.nspname, c.relname) x";
+	struct buf arr = BUF_INIT, name = BUF_INIT;
+	char *out;
+
+	/* Quoted names, which to_regclass reads exactly. */
+	buf_append_char(&arr, '{');
+	for (size_t i = 0; i < n; i++) {
+		buf_reset(&name, 256);
+		map_quote_ident(&name, rules[i]->from_schema);
+		buf_append_char(&name, '.');
+		map_quote_ident(&name, rules[i]->from_table);
+		buf_append_str(&arr, i ? "," : "");
+		array_element(&arr, name.data);
+	}
+	buf_append_char(&arr, '}');
+	out = one_text(conn, sql, arr.data);
+	buf_free(&arr);
+	buf_free(&name);
+	return out;
 }

@@ -4,6 +4,7 @@
 #include "walpipe/commands.h"
 #include "walpipe/config.h"
 #include "walpipe/mem.h"
+#include "walpipe/repl.h"
 #include "walpipe/sink_kafka.h"
 #include "walpipe/sink_pg.h"
 
@@ -197,6 +198,47 @@ live_partitions(struct live *lv, PGconn *conn, const struct wp_config *cfg,
 	return roots;
 }
 
+/*
+ * Whether NaN and the infinities of the mapped real, double precision and
+ * numeric columns can arrive: only through numeric-data-types-as-string
+ * (wal2json 2.6+); with an older wal2json they arrive as NULL.  A
+ * warning, not a problem: walpipe runs, and the values it cannot get are
+ * named.
+ */
+static void
+live_special_values(PGconn *conn, const struct wp_config *cfg)
+{
+	const struct map_rule **rules =
+		wp_calloc(cfg->nmappings + 1, sizeof(*rules));
+	char err[512], *cols;
+	int has;
+
+	has = repl_probe_numbers_as_strings(conn, cfg->source.slot, err,
+										sizeof(err));
+	if (has == 1) {
+		free(rules);
+		return;
+	}
+	for (size_t i = 0; i < cfg->nmappings; i++)
+		rules[i] = &cfg->mappings[i].rule;
+	cols = catalog_special_columns(conn, rules, cfg->nmappings);
+	if (has < 0)
+		fprintf(stderr,
+				"warning: could not tell whether the source's wal2json "
+				"carries NaN and infinities (numeric-data-types-as-string): "
+				"%s\n",
+				err);
+	else if (cols)
+		fprintf(stderr,
+				"warning: the source's wal2json has no "
+				"numeric-data-types-as-string (it came with wal2json 2.6): "
+				"NaN, Infinity and -Infinity in columns %s would arrive as "
+				"NULL\n",
+				cols);
+	free(cols);
+	free(rules);
+}
+
 static void
 live_source(struct live *lv, PGconn *conn, const struct wp_config *cfg,
 			char *const *roots, size_t nroots)
@@ -227,6 +269,7 @@ live_source(struct live *lv, PGconn *conn, const struct wp_config *cfg,
 						 "wal2json",
 					 cfg->source.slot, v);
 	free(v);
+	live_special_values(conn, cfg);
 	v = catalog_unlisted_partitions(conn, cfg->source.tables,
 									cfg->source.ntables, roots, nroots);
 	if (v)

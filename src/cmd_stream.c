@@ -176,11 +176,20 @@ stream_session(struct stream_opts *o, lsn_t *position,
 
 	if (*position != LSN_INVALID)
 		cfg.start = *position;
+	/* Decoded output shows NaN and the infinities exactly where the
+	 * server's wal2json can send them; --raw shows wal2json as asked. */
+	cfg.numbers_as_strings = !o->raw;
 	s = repl_open(&cfg, &info, &rc, err, sizeof(err));
 	if (s == NULL) {
 		wp_log(LOG_ERROR, "%s", err);
 		return rc == REPL_RETRY ? STREAM_RETRY : STREAM_FAIL;
 	}
+	w2j_decoder_numbers_as_strings(dec, info.numbers_as_strings,
+								   cfg.include_types);
+	if (!o->raw && !info.numbers_as_strings)
+		wp_log(LOG_INFO, "the source's wal2json (before 2.6) sends NaN, "
+						 "Infinity and -Infinity of real, double precision "
+						 "and numeric columns as null");
 	if (info.slot_created)
 		wp_log(LOG_INFO, "created replication slot \"%s\" at %s", cfg.slot,
 			   lsn_format(info.confirmed_flush, l1));

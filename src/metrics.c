@@ -14,6 +14,10 @@
 #include <sys/socket.h>
 #include <time.h>
 
+/* Connection limits of the metrics endpoint (metrics_open). */
+#define METRICS_MAX_CONNECTIONS 32
+#define METRICS_MAX_PER_ADDRESS 4
+
 #define METRICS_MAX_SERIES 512
 
 static const double bucket_le[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
@@ -292,11 +296,22 @@ metrics_start(const char *listen, const char *source, char *errbuf,
 	pthread_mutex_init(&m->lock, NULL);
 	snprintf(m->source, sizeof(m->source), "%s", source);
 	m->last_commit = -1;
+	/*
+	 * A scraper needs one connection.  Without limits, idle connections
+	 * (1,100 in a test) hung the endpoint (select's 1,024 descriptors)
+	 * and then took the descriptors the database reconnects need.  So:
+	 * poll or epoll, at most METRICS_MAX_CONNECTIONS in all and
+	 * METRICS_MAX_PER_ADDRESS from one address (one client cannot lock
+	 * out the others), each closed after 10 s idle.
+	 */
 	m->daemon = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD |
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
 			(ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
 		(uint16_t) port, NULL, NULL, handle, m, MHD_OPTION_SOCK_ADDR, &ss,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 10, MHD_OPTION_END);
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 10,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned) METRICS_MAX_CONNECTIONS,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		(unsigned) METRICS_MAX_PER_ADDRESS, MHD_OPTION_END);
 	if (m->daemon == NULL) {
 		snprintf(errbuf, errlen,
 				 "could not serve metrics on \"%s\": the address is in use or "

@@ -240,6 +240,62 @@ done:
 	return rc;
 }
 
+/*
+ * wal2json 2.6's option that sends the values of numeric types as JSON
+ * strings: JSON has no NaN or Infinity, so without it wal2json sends
+ * those of real, double precision and numeric as null.  2.5 (Debian 12)
+ * refuses it in its startup callback with 22023 "option ... is unknown".
+ */
+#define NUMBERS_OPTION "numeric-data-types-as-string"
+
+/*
+ * START_REPLICATION with walpipe's wal2json options into q.  With
+ * numbers as strings the type names come too: they tell the decoder
+ * which strings were numbers (wal2json.h).
+ */
+static void
+start_command(struct buf *q, const struct repl_config *cfg, lsn_t start,
+			  bool numbers_as_strings)
+{
+	char lsnbuf[LSN_STRLEN];
+
+	buf_reset(q, 4096);
+	buf_appendf(q, "START_REPLICATION SLOT %s LOGICAL %s (", cfg->slot,
+				lsn_format(start, lsnbuf));
+	append_option(q, "format-version", "2");
+	append_option(q, "include-xids", "1");
+	append_option(q, "include-timestamp", "1");
+	append_option(q, "include-lsn", "1");
+	append_option(q, "include-pk", "1");
+	append_option(q, "include-types",
+				  cfg->include_types || numbers_as_strings ? "1" : "0");
+	if (numbers_as_strings)
+		append_option(q, NUMBERS_OPTION, "1");
+	if (cfg->tables && cfg->tables[0]) {
+		struct buf t = BUF_INIT;
+
+		buf_append_str(&t, cfg->tables);
+		for (size_t i = 0; i < cfg->nall_of_schemas; i++) {
+			/* wal2json's escapes: a backslash before each character that
+			 * would end the name or split it, and before a leading star,
+			 * which would mean any schema. */
+			buf_append_char(&t, ',');
+			for (const char *p = cfg->all_of_schemas[i]; *p; p++) {
+				if (strchr(".,\\ \t\n", *p) ||
+					(*p == '*' && p == cfg->all_of_schemas[i]))
+					buf_append_char(&t, '\\');
+				buf_append_char(&t, *p);
+			}
+			buf_append_str(&t, ".*");
+		}
+		append_option(q, "add-tables", t.data);
+		buf_free(&t);
+	}
+	if (cfg->prefixes && cfg->prefixes[0])
+		append_option(q, "add-msg-prefixes", cfg->prefixes);
+	buf_append_char(q, ')');
+}
+
 struct repl_stream *
 repl_open(const struct repl_config *cfg, struct repl_info *info_out,
 		  enum repl_result *res, char *errbuf, size_t errlen)
@@ -251,7 +307,6 @@ repl_open(const struct repl_config *cfg, struct repl_info *info_out,
 	struct repl_info info;
 	struct buf q = BUF_INIT;
 	PGresult *r = NULL;
-	char lsnbuf[LSN_STRLEN];
 	lsn_t start;
 
 	memset(&info, 0, sizeof(info));
@@ -307,41 +362,23 @@ repl_open(const struct repl_config *cfg, struct repl_info *info_out,
 	 * confirmed_flush_lsn, and always at a transaction's start.
 	 */
 	start = cfg->start != LSN_INVALID ? cfg->start : info.confirmed_flush;
-	buf_appendf(&q, "START_REPLICATION SLOT %s LOGICAL %s (", cfg->slot,
-				lsn_format(start, lsnbuf));
-	append_option(&q, "format-version", "2");
-	append_option(&q, "include-xids", "1");
-	append_option(&q, "include-timestamp", "1");
-	append_option(&q, "include-lsn", "1");
-	append_option(&q, "include-pk", "1");
-	append_option(&q, "include-types", cfg->include_types ? "1" : "0");
-	if (cfg->tables && cfg->tables[0]) {
-		struct buf t = BUF_INIT;
+	info.numbers_as_strings = cfg->numbers_as_strings;
+	for (;;) {
+		const char *st;
 
-		buf_append_str(&t, cfg->tables);
-		for (size_t i = 0; i < cfg->nall_of_schemas; i++) {
-			/* wal2json's escapes: a backslash before each character that
-			 * would end the name or split it, and before a leading star,
-			 * which would mean any schema. */
-			buf_append_char(&t, ',');
-			for (const char *p = cfg->all_of_schemas[i]; *p; p++) {
-				if (strchr(".,\\ \t\n", *p) ||
-					(*p == '*' && p == cfg->all_of_schemas[i]))
-					buf_append_char(&t, '\\');
-				buf_append_char(&t, *p);
-			}
-			buf_append_str(&t, ".*");
+		start_command(&q, cfg, start, info.numbers_as_strings);
+		r = PQexec(s->conn, q.data);
+		if (PQresultStatus(r) == PGRES_COPY_BOTH)
+			break;
+		st = sqlstate_of(r);
+		if (info.numbers_as_strings && strcmp(st, "22023") == 0 &&
+			strstr(PQerrorMessage(s->conn), NUMBERS_OPTION) != NULL) {
+			/* wal2json before 2.6: ask again without the option; the
+			 * walsender is still waiting for a command. */
+			info.numbers_as_strings = false;
+			PQclear(r);
+			continue;
 		}
-		append_option(&q, "add-tables", t.data);
-		buf_free(&t);
-	}
-	if (cfg->prefixes && cfg->prefixes[0])
-		append_option(&q, "add-msg-prefixes", cfg->prefixes);
-	buf_append_char(&q, ')');
-	r = PQexec(s->conn, q.data);
-	if (PQresultStatus(r) != PGRES_COPY_BOTH) {
-		const char *st = sqlstate_of(r);
-
 		set_pq_error(errbuf, errlen, "could not start replication",
 					 PQerrorMessage(s->conn));
 		/* 55006 object_in_use: another walsender still holds the slot. */
@@ -652,3 +689,77 @@ repl_export_close(struct repl_export *e)
 	PQfinish(e->conn);
 	free(e);
 }
+
+/* Run sql with one parameter; true on a result with rows (or a command). */
+static bool
+probe_exec(PGconn *conn, const char *sql, const char *param, PGresult **out)
+{
+	*out = PQexecParams(conn, sql, param ? 1 : 0, NULL, &param, NULL, NULL,
+						0);
+	return PQresultStatus(*out) == PGRES_TUPLES_OK ||
+		   PQresultStatus(*out) == PGRES_COMMAND_OK;
+}
+
+int
+repl_probe_numbers_as_strings(PGconn *conn, const char *slot, char *errbuf,
+							  size_t errlen)
+{
+	/*
+	 * Peeking runs wal2json's startup callback with the options, and
+	 * consumes nothing.  The slot itself when it is idle; otherwise a
+	 * temporary slot, whose creation waits for the transactions running
+	 * on the source (bounded by the statement timeout).
+	 */
+	static const char *idle =
+		"SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name = $1 "
+		"   AND plugin = 'wal2json' AND NOT active";
+	static const char *peek =
+		"SELECT count(*) FROM pg_catalog.pg_logical_slot_peek_changes($1, "
+		"       NULL, 1, 'format-version', '2', '" NUMBERS_OPTION "', '1')";
+	char tmp[64];
+	const char *use = slot;
+	bool temporary = false;
+	PGresult *r = NULL;
+	int res = -1;
+
+	if (!probe_exec(conn, idle, slot, &r))
+		goto error;
+	if (PQntuples(r) == 0) {
+		snprintf(tmp, sizeof(tmp), "walpipe_probe_%d", PQbackendPID(conn));
+		use = tmp;
+		PQclear(r);
+		if (!probe_exec(conn, "SET statement_timeout = '5s'", NULL, &r))
+			goto error;
+		PQclear(r);
+		if (!probe_exec(conn,
+						"SELECT pg_catalog.pg_create_logical_replication_slot("
+						"$1, 'wal2json', true)",
+						use, &r))
+			goto error;
+		temporary = true;
+	}
+	PQclear(r);
+	if (probe_exec(conn, peek, use, &r)) {
+		res = 1;
+	} else if (strcmp(sqlstate_of(r), "22023") == 0 &&
+			   strstr(PQerrorMessage(conn), NUMBERS_OPTION) != NULL) {
+		res = 0;
+	} else {
+		goto error;
+	}
+	goto done;
+error:
+	snprintf(errbuf, errlen, "%s", PQerrorMessage(conn));
+	errbuf[strcspn(errbuf, "\n")] = '\0';
+done:
+	PQclear(r);
+	/* An error in the session has dropped a temporary slot already. */
+	if (temporary && res == 1) {
+		PQclear(PQexecParams(conn,
+							 "SELECT pg_catalog.pg_drop_replication_slot($1)",
+							 1, NULL, &use, NULL, NULL, 0));
+	}
+	PQclear(PQexec(conn, "RESET statement_timeout"));
+	return res;
+}
+

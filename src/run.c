@@ -43,6 +43,10 @@ struct session {
 	int64_t txn_commit_ms; /* commit time of the transaction received */
 	struct sink_target *targets;
 	size_t ntargets;
+	/* The mapped tables' real, double precision and numeric columns
+	 * (catalog_special_columns), for the start-up warning when the
+	 * server's wal2json cannot carry their NaN and infinities; or NULL. */
+	char *special;
 	struct w2j_decoder *dec;
 	struct batch *batch;	 /* being filled */
 	struct batch *spare;	 /* the next to fill; NULL while applying */
@@ -1040,6 +1044,7 @@ session_free(struct session *s)
 	PQfinish(s->plan_conn);
 	catalog_free_targets(s->targets, s->ntargets);
 	free(s->refresh_due);
+	free(s->special);
 	PQfinish(s->hb_conn);
 	sink_kafka_close(s->kafka);
 	repl_close(s->stream);
@@ -1136,6 +1141,8 @@ session_plan(struct session *s)
 		char **mt = mapped_tables(s, false, &nt);
 		char **roots = mapped_tables(s, true, &nr);
 		char *un = catalog_unlisted_partitions(conn, mt, nt, roots, nr);
+		const struct map_rule **rules =
+			wp_calloc(s->rs->nrules + 1, sizeof(*rules));
 
 		if (un)
 			wp_log(LOG_WARNING,
@@ -1146,6 +1153,11 @@ session_plan(struct session *s)
 				   "targets.",
 				   un);
 		free(un);
+		for (size_t i = 0; i < s->rs->nrules; i++)
+			rules[i] = &s->rs->rules[i];
+		free(s->special);
+		s->special = catalog_special_columns(conn, rules, s->rs->nrules);
+		free(rules);
 		tables_free(mt, nt);
 		tables_free(roots, nr);
 	}
@@ -1422,12 +1434,32 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 	rc.all_of_schemas = s->all_of_schemas;
 	rc.nall_of_schemas = s->nall_of_schemas;
 	rc.include_types = false; /* types come from the source catalog */
+	rc.numbers_as_strings = true;
 	rc.status_interval_ms = rs->status_interval_ms;
 	s->stream = repl_open(&rc, &info, &rr, err, sizeof(err));
 	if (s->stream == NULL) {
 		wp_log(rr == REPL_RETRY ? LOG_WARNING : LOG_ERROR, "%s", err);
 		return rr == REPL_RETRY ? SESSION_RETRY : SESSION_FATAL;
 	}
+	w2j_decoder_numbers_as_strings(s->dec, info.numbers_as_strings,
+								   rc.include_types);
+	if (!info.numbers_as_strings && s->special)
+		wp_log(LOG_WARNING,
+			   "the source's wal2json has no numeric-data-types-as-string "
+			   "(it came with wal2json 2.6): NaN, Infinity and -Infinity in "
+			   "columns %s arrive as NULL%s\nUpgrade wal2json on the source "
+			   "to carry them exactly; the initial snapshot copies them "
+			   "exactly.",
+			   s->special, rs->staging_schema ? " (null in staging)" : "");
+	else if (!info.numbers_as_strings && s->sink == NULL)
+		wp_log(LOG_WARNING,
+			   "the source's wal2json has no numeric-data-types-as-string "
+			   "(it came with wal2json 2.6): NaN, Infinity and -Infinity of "
+			   "real, double precision and numeric columns reach Kafka as "
+			   "null\nUpgrade wal2json on the source to carry them exactly.");
+	else if (info.numbers_as_strings)
+		wp_log(LOG_INFO, "the source's wal2json sends numeric values as "
+						 "strings: NaN and the infinities arrive exactly");
 	if (info.slot_created)
 		wp_log(LOG_NOTICE, "created replication slot \"%s\" at %s", rs->slot,
 			   lsn_format(info.confirmed_flush, l1));

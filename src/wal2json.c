@@ -27,12 +27,22 @@ struct w2j_decoder {
 	size_t len, pos;
 	char *errbuf;
 	size_t errlen;
+	bool numbers_as_strings; /* w2j_decoder_numbers_as_strings */
+	bool drop_types;
 };
 
 struct w2j_decoder *
 w2j_decoder_new(void)
 {
 	return wp_calloc(1, sizeof(struct w2j_decoder));
+}
+
+void
+w2j_decoder_numbers_as_strings(struct w2j_decoder *dec, bool on,
+							   bool keep_types)
+{
+	dec->numbers_as_strings = on;
+	dec->drop_types = on && !keep_types;
 }
 
 static void
@@ -272,51 +282,97 @@ parse_string(struct w2j_decoder *d, size_t *off, size_t *n)
 	return true;
 }
 
+/*
+ * The length of the JSON number at the start of s[0..n) (JSON's grammar:
+ * -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?), or 0 with the reason in
+ * *why and where it was found in *at.  Pure.
+ */
+static size_t
+number_span(const char *s, size_t n, const char **why, size_t *at)
+{
+	size_t i = 0;
+
+#define NUMBER_FAIL(reason) (*why = (reason), *at = i, (size_t) 0)
+
+	if (i < n && s[i] == '-')
+		i++;
+	if (i >= n)
+		return NUMBER_FAIL("unexpected end of input in a number");
+	if (s[i] == '0') {
+		i++;
+	} else if (s[i] >= '1' && s[i] <= '9') {
+		while (i < n && s[i] >= '0' && s[i] <= '9')
+			i++;
+	} else {
+		return NUMBER_FAIL("invalid number");
+	}
+	if (i < n && s[i] == '.') {
+		size_t digits = ++i;
+
+		while (i < n && s[i] >= '0' && s[i] <= '9')
+			i++;
+		if (i == digits)
+			return NUMBER_FAIL(
+				"invalid number: no digits after the decimal point");
+	}
+	if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+		size_t digits;
+
+		i++;
+		if (i < n && (s[i] == '+' || s[i] == '-'))
+			i++;
+		digits = i;
+		while (i < n && s[i] >= '0' && s[i] <= '9')
+			i++;
+		if (i == digits)
+			return NUMBER_FAIL("invalid number: no digits in the exponent");
+	}
+	return i;
+#undef NUMBER_FAIL
+}
+
 /* A number, checked against JSON's grammar, kept as its exact text. */
 static bool
 parse_number(struct w2j_decoder *d, size_t *off, size_t *n)
 {
-	size_t start = d->pos;
-	const char *s = d->in;
+	const char *why = NULL;
+	size_t at = 0, len = number_span(d->in + d->pos, d->len - d->pos, &why,
+									 &at);
 
-	if (d->pos < d->len && s[d->pos] == '-')
-		d->pos++;
-	if (d->pos >= d->len)
-		return fail(d, "unexpected end of input in a number");
-	if (s[d->pos] == '0') {
-		d->pos++;
-	} else if (s[d->pos] >= '1' && s[d->pos] <= '9') {
-		while (d->pos < d->len && s[d->pos] >= '0' && s[d->pos] <= '9')
-			d->pos++;
-	} else {
-		return fail(d, "invalid number");
-	}
-	if (d->pos < d->len && s[d->pos] == '.') {
-		size_t digits = ++d->pos;
-
-		while (d->pos < d->len && s[d->pos] >= '0' && s[d->pos] <= '9')
-			d->pos++;
-		if (d->pos == digits)
-			return fail(d, "invalid number: no digits after the decimal "
-						   "point");
-	}
-	if (d->pos < d->len && (s[d->pos] == 'e' || s[d->pos] == 'E')) {
-		size_t digits;
-
-		d->pos++;
-		if (d->pos < d->len && (s[d->pos] == '+' || s[d->pos] == '-'))
-			d->pos++;
-		digits = d->pos;
-		while (d->pos < d->len && s[d->pos] >= '0' && s[d->pos] <= '9')
-			d->pos++;
-		if (d->pos == digits)
-			return fail(d, "invalid number: no digits in the exponent");
+	if (len == 0) {
+		d->pos += at; /* the error names the byte where it went wrong */
+		return fail(d, "%s", why);
 	}
 	*off = d->text.len;
-	*n = d->pos - start;
-	buf_append(&d->text, s + start, *n);
+	*n = len;
+	buf_append(&d->text, d->in + d->pos, len);
 	buf_append_char(&d->text, '\0');
+	d->pos += len;
 	return true;
+}
+
+/*
+ * Under numeric-data-types-as-string wal2json quotes the values of
+ * exactly these types (its switch on the column's type OID: a domain
+ * over them was always a string): a quoted finite number becomes a
+ * number again, so staging and Kafka keep their JSON shape; NaN and the
+ * infinities stay strings, the only way JSON carries them.
+ */
+static bool
+numeric_type(const char *type, size_t len)
+{
+	static const char *const names[] = {"smallint", "integer", "bigint",
+										"oid", "real", "double precision",
+										"numeric"};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		size_t n = strlen(names[i]);
+
+		if (len >= n && memcmp(type, names[i], n) == 0 &&
+			(len == n || (i == 6 && type[n] == '(' && type[len - 1] == ')')))
+			return true;
+	}
+	return false;
 }
 
 static bool
@@ -512,6 +568,18 @@ parse_columns(struct w2j_decoder *d, struct colvec *cv, bool values)
 			return fail(d, "column \"%s\" without a \"value\"",
 						d->text.data + pc.name);
 		}
+		if (d->numbers_as_strings && pc.kind == W2J_STRING && pc.has_type &&
+			pc.value_len > 0 &&
+			numeric_type(d->text.data + pc.type, pc.type_len)) {
+			const char *why;
+			size_t at;
+
+			if (number_span(d->text.data + pc.value, pc.value_len, &why,
+							&at) == pc.value_len)
+				pc.kind = W2J_NUMBER;
+		}
+		if (d->drop_types)
+			pc.has_type = false;
 		col = colvec_push(cv);
 		col->name = (const char *) (uintptr_t) pc.name;
 		col->name_len = pc.name_len;

@@ -2,7 +2,10 @@
 # run.sh: install dependencies, build walpipe and run the whole test suite.
 #
 # Usage: tests/run.sh [--sanitize] [CTEST ARGS...]
-#   --sanitize   build in build-asan/ with AddressSanitizer and UBSan
+#   --sanitize   build in build-asan/ with AddressSanitizer and UBSan, and
+#                then run the libFuzzer targets briefly (ctest -L fuzz in
+#                build-fuzz/, built with clang; tests/fuzz/run.sh runs
+#                them longer)
 #   CTEST ARGS   passed to ctest, e.g. -L unit or -R stream
 # Run as root or as a user with sudo (for the apt-get step only).
 set -euo pipefail
@@ -26,3 +29,10 @@ echo "==> building $build"
 cmake --build "$build" -j "$(nproc)"
 echo "==> testing $build"
 ctest --test-dir "$build" --output-on-failure -j 2 "$@"
+if [ "$build" = build-asan ] && [ $# -eq 0 ]; then
+	echo "==> fuzzing (build-fuzz, clang)"
+	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DWALPIPE_FUZZ=ON -DWALPIPE_TESTS=OFF >/dev/null
+	cmake --build build-fuzz -j "$(nproc)" --target fuzz_wal2json fuzz_replproto fuzz_config
+	ctest --test-dir build-fuzz --output-on-failure -L fuzz -j 2
+fi

@@ -105,6 +105,16 @@ int catalog_partition_ancestors(PGconn *conn, const char *schema,
 								const char *table, struct catalog_part **out,
 								size_t *n, char *errbuf, size_t errlen);
 
+/*
+ * The columns of the source tables of rules[0..n) whose type is real,
+ * double precision or numeric, as "schema.table (col type, ...), ...",
+ * for the warning that wal2json before 2.6 sends their NaN and infinities
+ * as null.  NULL when there are none (or the catalog cannot say).  Caller
+ * frees.  Does not log.
+ */
+char *catalog_special_columns(PGconn *conn,
+							  const struct map_rule *const *rules, size_t n);
+
 struct sink_target;
 
 /*

@@ -4,6 +4,8 @@
 
 #include "walpipe/lsn.h"
 
+#include <libpq-fe.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -33,6 +35,13 @@ struct repl_config {
 	size_t nall_of_schemas;
 	const char *prefixes;  /* wal2json add-msg-prefixes, NULL: all */
 	bool include_types;	   /* ask wal2json for column type names */
+	/*
+	 * Ask for numeric-data-types-as-string (wal2json 2.6+), so that NaN
+	 * and the infinities of real, double precision and numeric arrive as
+	 * themselves, with the type names; without it in the server's
+	 * wal2json, start without it (repl_info says which).
+	 */
+	bool numbers_as_strings;
 	int status_interval_ms; /* standby status update period, e.g. 10000 */
 };
 
@@ -44,6 +53,9 @@ struct repl_info {
 	lsn_t confirmed_flush; /* of the slot when walpipe started */
 	bool slot_created;	   /* repl_open created it */
 	int server_version;	   /* e.g. 150018 */
+	/* The stream sends numeric values as strings: the server's wal2json
+	 * took numeric-data-types-as-string (w2j_decoder_numbers_as_strings). */
+	bool numbers_as_strings;
 };
 
 /* One wal2json message. */
@@ -152,5 +164,16 @@ void repl_export_close(struct repl_export *e);
  * Does not log; errors at this point change nothing the server keeps.
  */
 void repl_close(struct repl_stream *s);
+
+/*
+ * Whether the source's wal2json takes numeric-data-types-as-string
+ * (wal2json 2.6+), asked over conn, a plain (not replication) connection
+ * of a role with REPLICATION: by peeking at the slot when it is idle, else
+ * at a temporary slot it creates and drops (waiting at most 5 s for the
+ * source's running transactions).  Returns 1 yes, 0 no, -1 unknown with
+ * the reason in errbuf.  Does not log.
+ */
+int repl_probe_numbers_as_strings(PGconn *conn, const char *slot,
+								  char *errbuf, size_t errlen);
 
 #endif

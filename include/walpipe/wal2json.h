@@ -91,6 +91,18 @@ struct w2j_decoder *w2j_decoder_new(void);
 /* NULL-safe. */
 void w2j_decoder_free(struct w2j_decoder *dec);
 
+/*
+ * The stream was started with numeric-data-types-as-string and
+ * include-types (repl.h): a string value of a column typed smallint,
+ * integer, bigint, oid, real, double precision or numeric that is a JSON
+ * number is decoded as W2J_NUMBER, as without the option; "NaN",
+ * "Infinity" and "-Infinity" stay W2J_STRING.  Unless keep_types, the
+ * type names (asked for only this) are then dropped: columns have type
+ * NULL, as when include-types is off.  Off by default.
+ */
+void w2j_decoder_numbers_as_strings(struct w2j_decoder *dec, bool on,
+									bool keep_types);
+
 /* The column called name among cols[0..n), or NULL.  Pure. */
 const struct w2j_column *w2j_find_column(const struct w2j_column *cols,
 										 size_t n, const char *name);

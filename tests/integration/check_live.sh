@@ -10,8 +10,14 @@ T=$WALPIPE_TEST_TMPDIR
 
 run_setup_schema
 run_config "$T/good.yaml"
-out=$("$WALPIPE_BIN" check --live -q -c "$T/good.yaml" 2>&1) || fail "good config rejected: $out"
+out=$("$WALPIPE_BIN" check --live -q -c "$T/good.yaml" 2>"$T/good.err") || fail "good config rejected: $out $(cat "$T/good.err")"
 assert_eq "good config passes --live" "live: source and analytics databases accept this configuration" "$out"
+# wal2json 2.5 (Debian 12) cannot carry NaN and the infinities; 2.6+ can.
+if [ -s "$T/good.err" ]; then
+	assert_eq "the only warning: the numeric columns' special values" \
+		"warning: the source's wal2json has no numeric-data-types-as-string (it came with wal2json 2.6): NaN, Infinity and -Infinity in columns public.order_events (value numeric), public.orders (amount numeric(12,2)) would arrive as NULL" \
+		"$(cat "$T/good.err")"
+fi
 
 src -c "CREATE TABLE public.nokey (a int, b text)"
 ana -c "CREATE TABLE analytics.t_nokey (a int, b text)" \

@@ -64,6 +64,22 @@ echo "ok: apply lag exported"
 
 scrape /nope >/dev/null
 assert_contains "unknown path is 404" "404" "$(cat "$T/status")"
+
+# 300 idle connections from one address neither hang the endpoint for
+# another address nor take walpipe's descriptors (issue 15, item 8).
+fds=()
+for _ in $(seq 1 300); do
+	exec {fd}<>"/dev/tcp/127.0.0.1/$port" && fds+=("$fd")
+done
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 --interface 127.0.0.2 "http://127.0.0.1:$port/metrics" || true)
+assert_eq "another address is served beside 300 idle connections" 200 "$code"
+nfd=$(ls "/proc/$pid/fd" | wc -l)
+[ "$nfd" -lt 100 ] || fail "walpipe holds $nfd descriptors with 300 idle metrics connections"
+echo "ok: walpipe holds $nfd descriptors"
+src -c "INSERT INTO users (id, name) VALUES (9100, 'after the flood')"
+wait_caught_up "$pid"
+assert_eq "changes still apply" 1 "$(ana -c "SELECT count(*) FROM staging.raw_events WHERE source_table = 'users' AND (payload -> 'columns' -> 0 ->> 'value') = '9100'")"
+for fd in "${fds[@]}"; do exec {fd}<&-; done
 kill -TERM "$pid"; wait "$pid" || true
 trap - EXIT
 

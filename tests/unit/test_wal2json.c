@@ -354,6 +354,73 @@ test_huge_value(void **state)
 	w2j_decoder_free(NULL);
 }
 
+/*
+ * numeric-data-types-as-string (wal2json 2.6+): the values of numeric
+ * types arrive quoted, as in wal2json's regression output
+ * (expected/numeric_data_types_as_string.out, format-version 2).  With
+ * the decoder told so, finite ones are numbers again and NaN and the
+ * infinities stay strings; a text column holding digits stays a string;
+ * without the flag every quoted value stays a string.
+ */
+static void
+test_numbers_as_strings(void **state)
+{
+	static const char *msg =
+		"{\"action\":\"I\",\"schema\":\"public\",\"table\":\"table_decimal\","
+		"\"columns\":[{\"name\":\"a\",\"type\":\"real\",\"value\":\"NaN\"},"
+		"{\"name\":\"b\",\"type\":\"double precision\",\"value\":"
+		"\"-Infinity\"},{\"name\":\"c\",\"type\":\"numeric\",\"value\":"
+		"\"-1234567890987654321.1234567890987654321\"},"
+		"{\"name\":\"d\",\"type\":\"numeric(12,3)\",\"value\":\"1.500\"},"
+		"{\"name\":\"e\",\"type\":\"bigint\",\"value\":"
+		"\"-9223372036854775808\"},"
+		"{\"name\":\"f\",\"type\":\"text\",\"value\":\"123\"},"
+		"{\"name\":\"g\",\"type\":\"numeric\",\"value\":null},"
+		"{\"name\":\"h\",\"type\":\"numeric_like\",\"value\":\"1\"},"
+		"{\"name\":\"i\",\"type\":\"integer\",\"value\":\"1e5x\"}]}";
+	static const struct {
+		const char *name, *value;
+		enum w2j_kind kind;
+	} want[] = {
+		{"a", "NaN", W2J_STRING},
+		{"b", "-Infinity", W2J_STRING},
+		{"c", "-1234567890987654321.1234567890987654321", W2J_NUMBER},
+		{"d", "1.500", W2J_NUMBER},
+		{"e", "-9223372036854775808", W2J_NUMBER},
+		{"f", "123", W2J_STRING},
+		{"g", NULL, W2J_NULL},
+		{"h", "1", W2J_STRING},
+		{"i", "1e5x", W2J_STRING},
+	};
+	struct w2j_decoder *d = w2j_decoder_new();
+	struct w2j_change c;
+
+	(void) state;
+	for (int on = 0; on <= 2; on++) {
+		w2j_decoder_numbers_as_strings(d, on > 0, on == 1);
+		decode_ok(d, msg, &c);
+		assert_int_equal(c.ncolumns, 9);
+		for (size_t i = 0; i < 9; i++) {
+			const struct w2j_column *k = col(c.columns, c.ncolumns,
+											 want[i].name);
+
+			assert_non_null(k);
+			if (on == 2)
+				assert_null(k->type); /* asked for the conversion only */
+			else
+				assert_non_null(k->type);
+			if (want[i].value == NULL) {
+				assert_null(k->value);
+				assert_int_equal(k->kind, W2J_NULL);
+				continue;
+			}
+			assert_string_equal(k->value, want[i].value);
+			assert_int_equal(k->kind, on ? want[i].kind : W2J_STRING);
+		}
+	}
+	w2j_decoder_free(d);
+}
+
 int
 main(void)
 {
@@ -366,6 +433,7 @@ main(void)
 		cmocka_unit_test(test_errors_exact),
 		cmocka_unit_test(test_every_truncation_fails),
 		cmocka_unit_test(test_huge_value),
+		cmocka_unit_test(test_numbers_as_strings),
 	};
 
 	return cmocka_run_group_tests(tests, load_capture, free_capture);
