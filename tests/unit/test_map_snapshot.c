@@ -42,6 +42,21 @@ test_query(void **state)
 	free(q);
 }
 
+/* A partitioned table's rows are its partitions': no ONLY. */
+static void
+test_query_partitioned(void **state)
+{
+	char *q = map_snapshot_query("public", "ev", true, cols, 1, "0/1");
+
+	(void) state;
+	assert_string_equal(
+		q, "COPY (SELECT json_build_object('action', 'I', 'lsn', '0/1', "
+		   "'schema', 'public', 'table', 'ev', 'columns', "
+		   "array_to_json(ARRAY[json_build_object('name', 'id', 'value', "
+		   "to_json(\"id\"))]::json[])) FROM \"public\".\"ev\") TO STDOUT");
+	free(q);
+}
+
 /*
  * Only scalar numbers and booleans go out unquoted, as wal2json sends
  * them: arrays of them (numeric[] above all, which once matched a
@@ -129,6 +144,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_query),
+		cmocka_unit_test(test_query_partitioned),
 		cmocka_unit_test(test_query_arrays),
 		cmocka_unit_test(test_unescape_and_decode),
 		cmocka_unit_test(test_unescape_octal_and_controls),
