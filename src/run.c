@@ -829,6 +829,13 @@ session_route_lookup(struct session *s, const struct w2j_change *c,
 		*e = SESSION_RETRY;
 		return NULL;
 	}
+	if (found == 0 && route_listed(s->route, c->schema, c->table)) {
+		/* Listed: its changes are wanted whatever it is now (renamed
+		 * since, say), as without partitioned tables. */
+		catalog_free_parts(anc, n);
+		return route_add(s->route, c->schema, c->table, ROUTE_KEEP, NULL,
+						 NULL);
+	}
 	if (found == 0) {
 		r = route_add(s->route, c->schema, c->table, ROUTE_GONE, NULL, NULL);
 		s->gone = wp_realloc(s->gone, (s->ngone + 1) * sizeof(*s->gone));
