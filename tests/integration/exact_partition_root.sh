@@ -4,10 +4,14 @@
 # inserts into each, updates inside one, cross-partition updates (which
 # change the target's key, and which do not) alone and several in one
 # transaction, deletes; a partition created (and one attached) while
-# walpipe streams arrives at once; staging names the partitioned table;
-# unlisted tables of the partitions' schemas stay out; a detached partition
-# stops counting after a restart; TRUNCATE of the table empties the
-# target, TRUNCATE of one partition stops walpipe with the reason.
+# walpipe streams arrives at once, also in a schema that held none, and a
+# table ignored until it was attached; staging names the partitioned
+# table; unlisted tables of the partitions' schemas stay out; a detached
+# partition stops counting after a restart; a partition created and
+# dropped while walpipe was down is warned of and counted; an insert from
+# before an added column takes the default the partitions hold; TRUNCATE
+# of the table empties the target, TRUNCATE of one partition stops
+# walpipe with the reason.
 set -euo pipefail
 . "$WALPIPE_TEST_HARNESS"
 . "$WALPIPE_TEST_ASSERT"
@@ -160,6 +164,11 @@ run_down
 # While walpipe is down, a row, then a column with a default (which the
 # partitions hold, not the partitioned table) that is mapped from now on:
 # the older insert lacks it and takes the default.
+# A partition created, written and dropped meanwhile: walpipe cannot tell
+# any more what it was, and says so.
+src -c "CREATE TABLE ev_tmp PARTITION OF ev FOR VALUES IN ('tmp')" \
+	-c "INSERT INTO ev VALUES (7201, 'tmp', 5, 'gone', 'q'), (7202, 'tmp', 5, 'gone', 'r')" \
+	-c "DROP TABLE ev_tmp"
 src -c "INSERT INTO ev VALUES (7101, 'eu', 5, 'old', 'o')" \
 	-c "ALTER TABLE ev ADD COLUMN extra int DEFAULT 7" \
 	-c "INSERT INTO ev (id, region, grp, v, big) VALUES (7102, 'us', 5, 'new', 'p')"
@@ -171,6 +180,8 @@ src -c "INSERT INTO ev_def VALUES (7001, 'qq', 5, 'detached', 'j')" \
 wait_caught_up "$pid"
 same "after a detach" "(SELECT id, region, grp, v, big FROM ev UNION ALL SELECT id, region, grp, v, big FROM ev_def WHERE id <> 7001) x"
 assert_eq "the detached table's row is not in the target" 0 "$(ana -c "SELECT count(*) FROM ev WHERE id = 7001")"
+assert_contains "a dropped table is warned of" \
+	'source table "public.ev_tmp" no longer exists, so walpipe cannot tell whether it was a partition of a mapped partitioned table' "$(cat "$T/run.log")"
 assert_eq "an insert from before an added column gets its default" "7101:7 7102:7" \
 	"$(ana -c "SELECT string_agg(id || ':' || extra, ' ' ORDER BY id) FROM ev WHERE id IN (7101, 7102)")"
 
@@ -184,6 +195,8 @@ assert_eq "one truncate staged" 1 "$(ana -c "SELECT count(*) FROM staging.raw_ev
 src -c "TRUNCATE ev_eu"
 rc=0; wait "$pid" || rc=$?
 pid=
+assert_contains "the dropped table's changes were counted" \
+	'ignored 2 change(s) of source table "public.ev_tmp", which no longer existed when walpipe looked it up' "$(cat "$T/run.log")"
 assert_eq "a truncate of one partition stops walpipe" 1 "$rc"
 assert_contains "and says why" \
 	'partition "public.ev_eu" of source table "public.ev" was truncated at' "$(cat "$T/run.log")"
