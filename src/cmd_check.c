@@ -130,8 +130,8 @@ live_value(PGconn *conn, const char *sql, const char *p1, const char *p2)
 /*
  * Mappings from a partitioned table: each such table with the partitions
  * whose changes it receives, each partition's replica identity checked
- * (catalog_route_new).  Returns the partitioned tables ("schema.table",
- * *n; free each and the array).
+ * (catalog_route_new).  Returns the partitioned tables (quoted
+ * "schema"."table", *n; free each and the array).
  */
 static char **
 live_partitions(struct live *lv, PGconn *conn, const struct wp_config *cfg,
@@ -172,15 +172,18 @@ live_partitions(struct live *lv, PGconn *conn, const struct wp_config *cfg,
 				   strcmp(t[k].rule->from_table, t[i].rule->from_table) == 0;
 		if (!t[i].partitioned || dup)
 			continue;
-		buf_appendf(&b, "%s.%s", t[i].rule->from_schema,
-					t[i].rule->from_table);
+		/* Quoted, as to_regclass reads them exactly. */
+		map_quote_ident(&b, t[i].rule->from_schema);
+		buf_append_char(&b, '.');
+		map_quote_ident(&b, t[i].rule->from_table);
 		roots = wp_realloc(roots, (*n + 1) * sizeof(char *));
 		roots[(*n)++] = b.data;
 		if (quiet || !catalog_partitions(conn, t[i].rule->from_schema,
 										 t[i].rule->from_table, &p, &np, err,
 										 sizeof(err)))
 			continue;
-		printf("partitioned: %s receives the changes of", roots[*n - 1]);
+		printf("partitioned: %s.%s receives the changes of",
+			   t[i].rule->from_schema, t[i].rule->from_table);
 		for (size_t k = 0, shown = 0; k < np; k++)
 			if (p[k].leaf)
 				printf("%s %s.%s", shown++ ? "," : "", p[k].schema,

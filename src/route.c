@@ -1,4 +1,4 @@
-/* route.c: which source table a decoded change belongs to (a partition's to its mapped root). */
+/* route.c: which table a decoded change is of (a partition's: its mapped root's). */
 #include "walpipe/route.h"
 
 #include "walpipe/mem.h"

@@ -1177,7 +1177,8 @@ session_plan(struct session *s)
 
 /*
  * The source tables the mappings read, "schema.table", each once; with
- * roots, only the partitioned ones (known once planned).
+ * roots, only the partitioned ones (known once planned), as quoted
+ * identifiers.
  */
 static char **
 mapped_tables(const struct session *s, bool roots, size_t *n)
@@ -1193,8 +1194,14 @@ mapped_tables(const struct session *s, bool roots, size_t *n)
 		if (roots && root_target(s, rs->rules[i].from_schema,
 								 rs->rules[i].from_table) < 0)
 			continue;
-		buf_appendf(&b, "%s.%s", rs->rules[i].from_schema,
-					rs->rules[i].from_table);
+		if (roots) {
+			/* Quoted, as to_regclass reads them exactly. */
+			map_quote_ident(&b, rs->rules[i].from_schema);
+			buf_append_char(&b, '.');
+			map_quote_ident(&b, rs->rules[i].from_table);
+		} else
+			buf_appendf(&b, "%s.%s", rs->rules[i].from_schema,
+						rs->rules[i].from_table);
 		for (size_t j = 0; j < *n; j++)
 			dup |= strcmp(t[j], b.data) == 0;
 		if (dup)

@@ -227,7 +227,8 @@ reader_copy(struct reader *w, struct table *tb)
 		return false;
 	}
 	q = map_snapshot_query(t->rule->from_schema, t->rule->from_table,
-						   t->partitioned, t->srccols, t->nsrc, lsn_format(lsn, lsn_text));
+						   t->partitioned, t->srccols, t->nsrc,
+						   lsn_format(lsn, lsn_text));
 	r = PQexec(w->src, q);
 	free(q);
 	if (PQresultStatus(r) != PGRES_COPY_OUT) {

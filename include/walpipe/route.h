@@ -1,4 +1,4 @@
-/* route.h: which source table a decoded change belongs to (a partition's to its mapped root). */
+/* route.h: which table a decoded change is of (a partition's: its mapped root's). */
 #ifndef WALPIPE_ROUTE_H
 #define WALPIPE_ROUTE_H
 

@@ -1,4 +1,4 @@
-/* test_route.c: unit tests of the route cache and of reading add-tables as wal2json does. */
+/* test_route.c: unit tests of the route cache and of add-tables read as wal2json reads it. */
 #include "walpipe/route.h"
 
 #include <setjmp.h>
