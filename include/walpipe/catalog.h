@@ -65,10 +65,11 @@ struct map_plan *catalog_plan_new(PGconn *ana, const struct map_rule *r,
  * The partitions ("schema.table", comma-separated) of the partitioned
  * tables that some of tables[0..n) ("schema.table") belong to, that are
  * neither among them nor partitions (at any level) of one of the mapped
- * partitioned tables roots[0..nroots) (quoted, "schema"."table"): wal2json's
- * add-tables filter keeps their changes out, so a target fed by the
- * listed partitions would silently lack their rows.  NULL when there are
- * none (or the catalog cannot say).  Caller frees.  Does not log.
+ * partitioned tables roots[0..nroots) (quoted: "schema"."table"):
+ * wal2json's add-tables filter keeps their changes out, so a target fed
+ * by the listed partitions would silently lack their rows.  NULL when
+ * there are none (or the catalog cannot say).  Caller frees.  Does not
+ * log.
  */
 char *catalog_unlisted_partitions(PGconn *conn, char *const *tables,
 								  size_t n, char *const *roots,
