@@ -452,22 +452,23 @@ catalog_partition_ancestors(PGconn *conn, const char *schema,
 
 bool
 catalog_check_partition(PGconn *conn, const char *schema, const char *table,
-						const struct sink_target *t, size_t nt, size_t ri,
-						char *errbuf, size_t errlen)
+						const char *root_schema, const char *root_table,
+						const struct sink_target *t, size_t nt, char *errbuf,
+						size_t errlen)
 {
-	const struct sink_target *root = &t[ri];
+	const struct sink_target *root = NULL;
 	size_t n;
 	struct map_srccol *cols;
 	bool need_key = false;
 	bool ok = true;
 
-	for (size_t i = 0; i < nt; i++)
-		need_key |= strcmp(t[i].rule->from_schema, root->rule->from_schema) ==
-						0 &&
-					strcmp(t[i].rule->from_table, root->rule->from_table) ==
-						0 &&
-					rule_needs_key(t[i].rule);
-
+	for (size_t i = 0; i < nt; i++) {
+		if (strcmp(t[i].rule->from_schema, root_schema) != 0 ||
+			strcmp(t[i].rule->from_table, root_table) != 0)
+			continue;
+		root = &t[i];
+		need_key |= rule_needs_key(t[i].rule);
+	}
 	/*
 	 * Each partition has its own replica identity (ALTER TABLE on the
 	 * partitioned table does not set it for existing partitions), and a
@@ -493,9 +494,8 @@ catalog_check_partition(PGconn *conn, const char *schema, const char *table,
 				 "so its updates and deletes cannot find their rows\nGive "
 				 "the partition the partitioned table's replica identity "
 				 "(ALTER TABLE \"%s.%s\" REPLICA IDENTITY ...).",
-				 schema, table, root->rule->from_schema,
-				 root->rule->from_table, root->srccols[k].name,
-				 root->rule->from_schema, root->rule->from_table, schema,
+				 schema, table, root_schema, root_table,
+				 root->srccols[k].name, root_schema, root_table, schema,
 				 table);
 		ok = false;
 	}
@@ -514,12 +514,89 @@ set_add(char ***set, size_t *n, const char *s)
 	(*set)[(*n)++] = wp_strdup(s);
 }
 
+/* Whether schema.table is a partitioned table: 1 yes, 0 no (or there is
+ * no such table), -1 with a message when the catalog cannot say. */
+static int
+is_partitioned(PGconn *conn, const char *schema, const char *table,
+			   char *errbuf, size_t errlen)
+{
+	static const char *sql =
+		"SELECT pg_catalog.count(*) FROM pg_catalog.pg_class c "
+		"  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+		" WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind = 'p'";
+	const char *params[2] = {schema, table};
+	PGresult *r = PQexecParams(conn, sql, 2, NULL, params, NULL, NULL, 0);
+	int out = -1;
+
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+		out = strcmp(PQgetvalue(r, 0, 0), "0") != 0;
+	else
+		snprintf(errbuf, errlen, "could not look up \"%s.%s\": %s", schema,
+				 table, PQerrorMessage(conn));
+	PQclear(r);
+	return out;
+}
+
+/*
+ * Partitioned table schema.table ROUTE_ROOT in rt, its partitions
+ * ROUTE_MEMBER (leaves checked against t[0..n)), their schemas into the
+ * set.  A partition mapped itself: an error for a mapped table; a table
+ * only listed then stays as it was before walpipe followed partitioned
+ * tables (its partitions are mapped one by one), returns 0.  1 when
+ * done, -1 with a message.
+ */
+static int
+route_partitions(PGconn *conn, struct route *rt, const char *schema,
+				 const char *table, bool mapped, const struct sink_target *t,
+				 size_t n, char ***schemas, size_t *nschemas, char *errbuf,
+				 size_t errlen)
+{
+	struct catalog_part *p;
+	size_t np;
+	int ok = 1;
+
+	if (!catalog_partitions(conn, schema, table, &p, &np, errbuf, errlen))
+		return -1;
+	for (size_t k = 0; k < np && ok == 1; k++) {
+		const struct route_entry *e = route_find(rt, p[k].schema,
+												 p[k].table);
+
+		if (e == NULL || e->kind != ROUTE_KEEP)
+			continue;
+		ok = mapped ? -1 : 0;
+		snprintf(errbuf, errlen,
+				 "source table \"%s.%s\" is a partition of \"%s.%s\" and "
+				 "both are mapped: the changes of a partition are its "
+				 "partitioned table's\nMap one or the other.",
+				 p[k].schema, p[k].table, schema, table);
+	}
+	if (ok == 1) {
+		route_add(rt, schema, table, ROUTE_ROOT, NULL, NULL);
+		/* Partitions created while streaming land in the root's schema
+		 * or one of its partitions' (add-tables "schema.*"). */
+		set_add(schemas, nschemas, schema);
+	}
+	for (size_t k = 0; k < np && ok == 1; k++) {
+		if (p[k].leaf &&
+			!catalog_check_partition(conn, p[k].schema, p[k].table, schema,
+									 table, t, n, errbuf, errlen)) {
+			ok = -1;
+			break;
+		}
+		route_add(rt, p[k].schema, p[k].table, ROUTE_MEMBER, schema, table);
+		set_add(schemas, nschemas, p[k].schema);
+	}
+	catalog_free_parts(p, np);
+	return ok;
+}
+
 struct route *
 catalog_route_new(PGconn *conn, const struct sink_target *t, size_t n,
 				  const char *add_tables, char ***schemas, size_t *nschemas,
 				  char *errbuf, size_t errlen)
 {
 	struct route *rt = route_new(add_tables);
+	const char *ls, *lt;
 
 	*schemas = NULL;
 	*nschemas = 0;
@@ -529,43 +606,26 @@ catalog_route_new(PGconn *conn, const struct sink_target *t, size_t n,
 					  ROUTE_KEEP, NULL, NULL);
 	for (size_t i = 0; i < n; i++) {
 		const struct map_rule *r = t[i].rule;
-		struct catalog_part *p;
-		size_t np;
-		struct route_entry *e;
 
-		if (!t[i].partitioned ||
-			(e = route_find(rt, r->from_schema, r->from_table)) != NULL)
-			continue; /* plain, or a root seen with an earlier mapping */
-		if (!catalog_partitions(conn, r->from_schema, r->from_table, &p,
-								&np, errbuf, errlen))
+		/* Plain, or a root seen with an earlier mapping. */
+		if (!t[i].partitioned || route_find(rt, r->from_schema, r->from_table))
+			continue;
+		if (route_partitions(conn, rt, r->from_schema, r->from_table, true,
+							 t, n, schemas, nschemas, errbuf, errlen) < 0)
 			goto fail;
-		route_add(rt, r->from_schema, r->from_table, ROUTE_KEEP, NULL, NULL);
-		/* Partitions created while streaming land in the root's schema
-		 * or one of its partitions' (add-tables "schema.*"). */
-		set_add(schemas, nschemas, r->from_schema);
-		for (size_t k = 0; k < np; k++) {
-			e = route_find(rt, p[k].schema, p[k].table);
-			if (e && e->kind == ROUTE_KEEP) {
-				snprintf(errbuf, errlen,
-						 "source table \"%s.%s\" is a partition of \"%s.%s\" "
-						 "and both are mapped: the changes of a partition "
-						 "are its partitioned table's\nMap one or the other.",
-						 p[k].schema, p[k].table, r->from_schema,
-						 r->from_table);
-				catalog_free_parts(p, np);
-				goto fail;
-			}
-			if (p[k].leaf &&
-				!catalog_check_partition(conn, p[k].schema, p[k].table, t, n,
-										 i, errbuf, errlen)) {
-				catalog_free_parts(p, np);
-				goto fail;
-			}
-			route_add(rt, p[k].schema, p[k].table, ROUTE_MEMBER,
-					  r->from_schema, r->from_table);
-			set_add(schemas, nschemas, p[k].schema);
-		}
-		catalog_free_parts(p, np);
+	}
+	/* Partitioned tables listed in source.tables without a mapping, for
+	 * staging and Kafka. */
+	for (size_t i = 0; route_listed_table(rt, i, &ls, &lt); i++) {
+		int p;
+
+		if (route_find(rt, ls, lt))
+			continue;
+		p = is_partitioned(conn, ls, lt, errbuf, errlen);
+		if (p < 0 || (p > 0 && route_partitions(conn, rt, ls, lt, false, t,
+												n, schemas, nschemas, errbuf,
+												errlen) < 0))
+			goto fail;
 	}
 	return rt;
 
@@ -580,9 +640,9 @@ fail:
 }
 
 int
-catalog_partition_watch(PGconn *conn, const struct sink_target *t,
-						size_t nt, char *const *schemas, size_t nschemas,
-						char **sig, char *errbuf, size_t errlen)
+catalog_partition_watch(PGconn *conn, const struct route *rt,
+						char *const *schemas, size_t nschemas, char **sig,
+						char *errbuf, size_t errlen)
 {
 	/* The set of partitions, as a count and a sum of their OIDs: a
 	 * partition created, attached or detached changes it (OIDs are not
@@ -601,30 +661,31 @@ catalog_partition_watch(PGconn *conn, const struct sink_target *t,
 		" WHERE rc.relkind = 'p' AND (rn.nspname, rc.relname) IN "
 		"       (SELECT * FROM ROWS FROM (pg_catalog.unnest($1::text[]), "
 		"        pg_catalog.unnest($2::text[]))) ";
-	struct buf rs = BUF_INIT, rt = BUF_INIT, sc = BUF_INIT;
-	char **s = wp_calloc(nt + 1, sizeof(char *));
-	char **tb = wp_calloc(nt + 1, sizeof(char *));
+	struct buf rs = BUF_INIT, rtb = BUF_INIT, sc = BUF_INIT;
+	char **s = NULL, **tb = NULL;
 	const char *params[3];
+	const struct route_entry *e;
 	size_t n = 0;
 	PGresult *r;
 	int found = -1;
 
 	*sig = NULL;
-	for (size_t i = 0; i < nt; i++)
-		if (t[i].partitioned) {
-			s[n] = (char *) t[i].rule->from_schema;
-			tb[n++] = (char *) t[i].rule->from_table;
-		}
+	for (size_t i = 0; (e = route_root(rt, i)) != NULL; i++) {
+		s = wp_realloc(s, (n + 1) * sizeof(char *));
+		tb = wp_realloc(tb, (n + 1) * sizeof(char *));
+		s[n] = (char *) e->schema;
+		tb[n++] = (char *) e->table;
+	}
 	text_array(&rs, s, n);
-	text_array(&rt, tb, n);
+	text_array(&rtb, tb, n);
 	text_array(&sc, schemas, nschemas);
 	params[0] = rs.data;
-	params[1] = rt.data;
+	params[1] = rtb.data;
 	params[2] = sc.data;
 	r = PQexecParams(conn, sql, 3, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
 		snprintf(errbuf, errlen,
-				 "could not read the partitions of the mapped partitioned "
+				 "could not read the partitions of the partitioned source "
 				 "tables: %s",
 				 PQerrorMessage(conn));
 	} else if (!PQgetisnull(r, 0, 1)) {
@@ -639,7 +700,7 @@ catalog_partition_watch(PGconn *conn, const struct sink_target *t,
 	}
 	PQclear(r);
 	buf_free(&rs);
-	buf_free(&rt);
+	buf_free(&rtb);
 	buf_free(&sc);
 	free(s);
 	free(tb);

@@ -128,9 +128,9 @@ live_value(PGconn *conn, const char *sql, const char *p1, const char *p2)
 }
 
 /*
- * Mappings from a partitioned table: each such table with the partitions
- * whose changes it receives, each partition's replica identity checked
- * (catalog_route_new).  Returns the partitioned tables (quoted
+ * Partitioned tables, mapped or listed in source.tables: each with the
+ * partitions whose changes it receives, each partition's replica identity
+ * checked (catalog_route_new).  Returns the partitioned tables (quoted
  * "schema"."table", *n; free each and the array).
  */
 static char **
@@ -138,6 +138,8 @@ live_partitions(struct live *lv, PGconn *conn, const struct wp_config *cfg,
 				bool quiet, size_t *n)
 {
 	struct sink_target *t = wp_calloc(cfg->nmappings + 1, sizeof(*t));
+	char *tables = config_tables_list(cfg);
+	const struct route_entry *e;
 	struct route *rt;
 	char **roots = NULL, **schemas;
 	size_t nt = 0, nschemas;
@@ -155,35 +157,26 @@ live_partitions(struct live *lv, PGconn *conn, const struct wp_config *cfg,
 		if (t[nt].srccols != NULL)
 			nt++;
 	}
-	rt = catalog_route_new(conn, t, nt, NULL, &schemas, &nschemas, err,
+	rt = catalog_route_new(conn, t, nt, tables, &schemas, &nschemas, err,
 						   sizeof(err));
 	if (rt == NULL)
 		live_problem(lv, "%s", err);
-	for (size_t i = 0; i < nt; i++) {
+	for (size_t i = 0; rt && (e = route_root(rt, i)) != NULL; i++) {
 		struct catalog_part *p;
 		size_t np;
 		struct buf b = BUF_INIT;
-		bool dup = false;
 
-		for (size_t k = 0; k < i; k++)
-			dup |= t[k].partitioned &&
-				   strcmp(t[k].rule->from_schema, t[i].rule->from_schema) ==
-					   0 &&
-				   strcmp(t[k].rule->from_table, t[i].rule->from_table) == 0;
-		if (!t[i].partitioned || dup)
-			continue;
 		/* Quoted, as to_regclass reads them exactly. */
-		map_quote_ident(&b, t[i].rule->from_schema);
+		map_quote_ident(&b, e->schema);
 		buf_append_char(&b, '.');
-		map_quote_ident(&b, t[i].rule->from_table);
+		map_quote_ident(&b, e->table);
 		roots = wp_realloc(roots, (*n + 1) * sizeof(char *));
 		roots[(*n)++] = b.data;
-		if (quiet || !catalog_partitions(conn, t[i].rule->from_schema,
-										 t[i].rule->from_table, &p, &np, err,
-										 sizeof(err)))
+		if (quiet || !catalog_partitions(conn, e->schema, e->table, &p, &np,
+										 err, sizeof(err)))
 			continue;
-		printf("partitioned: %s.%s receives the changes of",
-			   t[i].rule->from_schema, t[i].rule->from_table);
+		printf("partitioned: %s.%s receives the changes of", e->schema,
+			   e->table);
 		for (size_t k = 0, shown = 0; k < np; k++)
 			if (p[k].leaf)
 				printf("%s %s.%s", shown++ ? "," : "", p[k].schema,
@@ -191,13 +184,15 @@ live_partitions(struct live *lv, PGconn *conn, const struct wp_config *cfg,
 		printf("%s\n", np ? "" : " no partition yet");
 		catalog_free_parts(p, np);
 	}
-	route_free(rt);
+	/* NULL and 0 when rt is NULL. */
 	for (size_t i = 0; i < nschemas; i++)
 		free(schemas[i]);
 	free(schemas);
+	route_free(rt);
 	for (size_t i = 0; i < nt; i++)
 		catalog_free_columns(t[i].srccols, t[i].nsrc);
 	free(t);
+	free(tables);
 	return roots;
 }
 

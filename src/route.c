@@ -20,6 +20,8 @@ struct route {
 	struct route_entry **slot; /* open addressing, NULL: free */
 	size_t nslot;			   /* a power of two */
 	size_t n;
+	struct route_entry **roots; /* the ROUTE_ROOT entries, in order */
+	size_t nroots;
 };
 
 /* Remove the backslash escapes of s[0..len) into a new string. */
@@ -114,6 +116,7 @@ route_free(struct route *r)
 		free(e);
 	}
 	free(r->slot);
+	free(r->roots);
 	free(r);
 }
 
@@ -191,6 +194,7 @@ route_add(struct route *r, const char *schema, const char *table,
 			i = find_slot(r, schema, table);
 		}
 		e = wp_calloc(1, sizeof(*e));
+		e->kind = ROUTE_KEEP;
 		e->schema = wp_strdup(schema);
 		e->table = wp_strdup(table);
 		r->slot[i] = e;
@@ -198,6 +202,18 @@ route_add(struct route *r, const char *schema, const char *table,
 	}
 	free((char *) e->root_schema);
 	free((char *) e->root_table);
+	if (kind == ROUTE_ROOT && e->kind != ROUTE_ROOT) {
+		r->roots = wp_realloc(r->roots, (r->nroots + 1) * sizeof(*r->roots));
+		r->roots[r->nroots++] = e;
+	} else if (kind != ROUTE_ROOT && e->kind == ROUTE_ROOT) {
+		for (size_t k = 0; k < r->nroots; k++)
+			if (r->roots[k] == e) {
+				memmove(&r->roots[k], &r->roots[k + 1],
+						(r->nroots - k - 1) * sizeof(*r->roots));
+				r->nroots--;
+				break;
+			}
+	}
 	e->kind = kind;
 	e->root_schema = root_schema ? wp_strdup(root_schema) : NULL;
 	e->root_table = root_table ? wp_strdup(root_table) : NULL;
@@ -208,4 +224,26 @@ size_t
 route_count(const struct route *r)
 {
 	return r->n;
+}
+
+bool
+route_listed_table(const struct route *r, size_t i, const char **schema,
+				   const char **table)
+{
+	for (size_t k = 0; k < r->nsel; k++) {
+		if (r->sel[k].schema == NULL || r->sel[k].table == NULL)
+			continue;
+		if (i-- == 0) {
+			*schema = r->sel[k].schema;
+			*table = r->sel[k].table;
+			return true;
+		}
+	}
+	return false;
+}
+
+const struct route_entry *
+route_root(const struct route *r, size_t i)
+{
+	return i < r->nroots ? r->roots[i] : NULL;
 }

@@ -380,7 +380,8 @@ session_check_partitions(struct session *s)
 	char err[1024];
 	char *sig = NULL;
 	enum session_end e = SESSION_OK;
-	int r = catalog_partition_watch(s->plan_conn, s->targets, s->ntargets,
+	const struct route_entry *root;
+	int r = catalog_partition_watch(s->plan_conn, s->route,
 									s->all_of_schemas, s->nall_of_schemas,
 									&sig, err, sizeof(err));
 
@@ -393,16 +394,14 @@ session_check_partitions(struct session *s)
 		e = SESSION_REPLAN;
 	}
 	for (size_t i = 0; e == SESSION_OK && s->part_sig &&
-					   strcmp(sig, s->part_sig) != 0 && i < s->ntargets;
+					   strcmp(sig, s->part_sig) != 0 &&
+					   (root = route_root(s->route, i)) != NULL;
 		 i++) {
 		struct catalog_part *p;
 		size_t np;
 
-		if (!s->targets[i].partitioned)
-			continue;
-		if (!catalog_partitions(s->plan_conn, s->targets[i].rule->from_schema,
-								s->targets[i].rule->from_table, &p, &np, err,
-								sizeof(err))) {
+		if (!catalog_partitions(s->plan_conn, root->schema, root->table, &p,
+								&np, err, sizeof(err))) {
 			wp_log(LOG_WARNING, "%s", err);
 			free(sig);
 			return SESSION_RETRY;
@@ -417,8 +416,7 @@ session_check_partitions(struct session *s)
 				   "table \"%s.%s\" became a partition of source table "
 				   "\"%s.%s\" after walpipe had ignored changes of it; "
 				   "re-reading the source catalog",
-				   p[k].schema, p[k].table, s->targets[i].rule->from_schema,
-				   s->targets[i].rule->from_table);
+				   p[k].schema, p[k].table, root->schema, root->table);
 			e = SESSION_REPLAN;
 		}
 		catalog_free_parts(p, np);
@@ -785,24 +783,11 @@ session_check_identity(struct session *s, const struct w2j_change *c)
 static char **mapped_tables(const struct session *s, bool roots, size_t *n);
 static void tables_free(char **t, size_t n);
 
-/* The first target whose source is the partitioned table schema.table,
- * or -1. */
-static long
-root_target(const struct session *s, const char *schema, const char *table)
-{
-	for (size_t i = 0; i < s->ntargets; i++)
-		if (s->targets[i].partitioned &&
-			strcmp(s->targets[i].rule->from_schema, schema) == 0 &&
-			strcmp(s->targets[i].rule->from_table, table) == 0)
-			return (long) i;
-	return -1;
-}
-
 /*
  * A table the route cache does not know yet: ask the source catalog once
- * what it is.  A partition (at any level) of a mapped partitioned table,
+ * what it is.  A partition (at any level) of a followed partitioned table,
  * typically created while streaming, is followed from now on as that
- * table (its topmost mapped ancestor, as publish_via_partition_root
+ * table (its topmost followed ancestor, as publish_via_partition_root
  * takes); any other is kept if source.tables lists it, else dropped.  A
  * table the catalog no longer has was dropped before walpipe read its
  * changes: they are ignored, but counted and warned of.
@@ -816,7 +801,7 @@ session_route_lookup(struct session *s, const struct w2j_change *c,
 {
 	struct catalog_part *anc;
 	size_t n;
-	long ri = -1;
+	const struct route_entry *root = NULL;
 	char err[1024];
 	int found = catalog_partition_ancestors(s->plan_conn, c->schema,
 											c->table, &anc, &n, err,
@@ -852,28 +837,28 @@ session_route_lookup(struct session *s, const struct w2j_change *c,
 		return r;
 	}
 	for (size_t i = 0; i < n; i++) {
-		long k = root_target(s, anc[i].schema, anc[i].table);
+		struct route_entry *a = route_find(s->route, anc[i].schema,
+										   anc[i].table);
 
-		if (k >= 0)
-			ri = k;
+		if (a && a->kind == ROUTE_ROOT)
+			root = a;
 	}
 	catalog_free_parts(anc, n);
-	if (ri < 0)
+	if (root == NULL)
 		return route_add(s->route, c->schema, c->table,
 						 route_listed(s->route, c->schema, c->table)
 							 ? ROUTE_KEEP
 							 : ROUTE_DROP,
 						 NULL, NULL);
 	if (!catalog_check_partition(s->plan_conn, c->schema, c->table,
-								 s->targets, s->ntargets, (size_t) ri, err,
-								 sizeof(err))) {
+								 root->schema, root->table, s->targets,
+								 s->ntargets, err, sizeof(err))) {
 		wp_log(LOG_ERROR, "%s", err);
 		*e = SESSION_FATAL;
 		return NULL;
 	}
-	r = route_add(s->route, c->schema, c->table, ROUTE_MEMBER,
-				  s->targets[ri].rule->from_schema,
-				  s->targets[ri].rule->from_table);
+	r = route_add(s->route, c->schema, c->table, ROUTE_MEMBER, root->schema,
+				  root->table);
 	wp_log(LOG_NOTICE, "partition \"%s.%s\" of \"%s.%s\" is now followed",
 		   c->schema, c->table, r->root_schema, r->root_table);
 	return r;
@@ -897,7 +882,7 @@ session_route_truncate(struct session *s, const struct w2j_change *c,
 
 	if (s->ntrunc > 0 && s->trunc_lsn != c->lsn)
 		s->ntrunc = 0; /* session_handle resolved those */
-	if (r->kind == ROUTE_KEEP) {
+	if (r->kind != ROUTE_MEMBER) {
 		/* The root itself (or a plain table): its partitions held so
 		 * far were truncated with it. */
 		r->mark = c->lsn;
@@ -961,8 +946,8 @@ session_truncated_alone(struct session *s)
 		}
 		wp_log(LOG_NOTICE,
 			   "partition \"%s.%s\" of source table \"%s.%s\" was "
-			   "truncated at %s without the partitioned table: not applied "
-			   "(its mappings say on_truncate: ignore)",
+			   "truncated at %s without the partitioned table: passed over, "
+			   "as no mapping of the table applies truncates",
 			   r->schema, r->table, r->root_schema, r->root_table,
 			   lsn_format(s->trunc_lsn, l1));
 	}
@@ -991,6 +976,7 @@ session_route(struct session *s, struct w2j_change *c, bool *drop)
 		*drop = true;
 		return SESSION_OK;
 	case ROUTE_KEEP:
+	case ROUTE_ROOT:
 		if (c->action == W2J_TRUNCATE)
 			session_route_truncate(s, c, r);
 		return SESSION_OK;
@@ -1062,22 +1048,18 @@ session_free(struct session *s)
 
 
 /*
- * The route cache, when a mapping reads a partitioned table: its
- * partitions' changes are its own (route.h).  Each partition's replica
- * identity is checked here; partitions created later, when their first
- * change arrives.
+ * The route cache, when a mapping reads a partitioned table or
+ * source.tables lists one: its partitions' changes are its own (route.h).
+ * Each partition's replica identity is checked here; partitions created
+ * later, when their first change arrives.  Without any, no route: the
+ * stream is as wal2json's filter of source.tables makes it.  conn is kept
+ * (plan_conn) when there is a route.
  */
 static enum session_end
 session_plan_routes(struct session *s, PGconn *conn)
 {
 	char err[1024];
-	bool any = false;
 	int r;
-
-	for (size_t i = 0; i < s->ntargets; i++)
-		any |= s->targets[i].partitioned;
-	if (!any)
-		return SESSION_OK;
 
 	s->route = catalog_route_new(conn, s->targets, s->ntargets, s->rs->tables,
 								 &s->all_of_schemas, &s->nall_of_schemas, err,
@@ -1086,11 +1068,16 @@ session_plan_routes(struct session *s, PGconn *conn)
 		wp_log(LOG_ERROR, "%s", err);
 		return SESSION_FATAL;
 	}
+	if (route_root(s->route, 0) == NULL) {
+		route_free(s->route);
+		s->route = NULL;
+		return SESSION_OK;
+	}
 	/* What session_check_partitions compares with; a partition made in
 	 * another schema meanwhile: read the catalog again. */
-	r = catalog_partition_watch(conn, s->targets, s->ntargets,
-								s->all_of_schemas, s->nall_of_schemas,
-								&s->part_sig, err, sizeof(err));
+	r = catalog_partition_watch(conn, s->route, s->all_of_schemas,
+								s->nall_of_schemas, &s->part_sig, err,
+								sizeof(err));
 	if (r != 0)
 		wp_log(r < 0 ? LOG_WARNING : LOG_NOTICE, "%s", err);
 	return r == 0 ? SESSION_OK : r < 0 ? SESSION_RETRY : SESSION_REPLAN;
@@ -1176,9 +1163,35 @@ session_plan(struct session *s)
 }
 
 /*
+ * Kafka alone has no mappings, but source.tables may list partitioned
+ * tables: their partitions' changes are theirs (session_plan_routes).
+ */
+static enum session_end
+session_plan_kafka(struct session *s)
+{
+	const char *keys[] = {"dbname", "fallback_application_name", NULL};
+	const char *vals[] = {s->rs->source_conninfo, "walpipe", NULL};
+	PGconn *conn = PQconnectdbParams(keys, vals, 1);
+	enum session_end e;
+
+	if (PQstatus(conn) != CONNECTION_OK) {
+		wp_log(LOG_ERROR, "could not connect to the source server: %s",
+			   PQerrorMessage(conn));
+		PQfinish(conn);
+		return SESSION_RETRY;
+	}
+	e = session_plan_routes(s, conn);
+	if (s->route)
+		s->plan_conn = conn;
+	else
+		PQfinish(conn);
+	return e;
+}
+
+/*
  * The source tables the mappings read, "schema.table", each once; with
- * roots, only the partitioned ones (known once planned), as quoted
- * identifiers.
+ * roots instead the partitioned tables followed (session_plan_routes), as
+ * quoted identifiers.
  */
 static char **
 mapped_tables(const struct session *s, bool roots, size_t *n)
@@ -1187,27 +1200,29 @@ mapped_tables(const struct session *s, bool roots, size_t *n)
 	char **t = wp_calloc(rs->nrules ? rs->nrules : 1, sizeof(char *));
 
 	*n = 0;
-	for (size_t i = 0; i < rs->nrules; i++) {
+	for (size_t i = 0; !roots && i < rs->nrules; i++) {
 		struct buf b = BUF_INIT;
 		bool dup = false;
 
-		if (roots && root_target(s, rs->rules[i].from_schema,
-								 rs->rules[i].from_table) < 0)
-			continue;
-		if (roots) {
-			/* Quoted, as to_regclass reads them exactly. */
-			map_quote_ident(&b, rs->rules[i].from_schema);
-			buf_append_char(&b, '.');
-			map_quote_ident(&b, rs->rules[i].from_table);
-		} else
-			buf_appendf(&b, "%s.%s", rs->rules[i].from_schema,
-						rs->rules[i].from_table);
+		buf_appendf(&b, "%s.%s", rs->rules[i].from_schema,
+					rs->rules[i].from_table);
 		for (size_t j = 0; j < *n; j++)
 			dup |= strcmp(t[j], b.data) == 0;
 		if (dup)
 			buf_free(&b);
 		else
 			t[(*n)++] = b.data;
+	}
+	for (size_t i = 0; roots && s->route && route_root(s->route, i); i++) {
+		const struct route_entry *e = route_root(s->route, i);
+		struct buf b = BUF_INIT;
+
+		/* Quoted, as to_regclass reads them exactly. */
+		map_quote_ident(&b, e->schema);
+		buf_append_char(&b, '.');
+		map_quote_ident(&b, e->table);
+		t = wp_realloc(t, (*n + 1) * sizeof(char *));
+		t[(*n)++] = b.data;
 	}
 	return t;
 }
@@ -1424,7 +1439,8 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 		e = session_open_analytics(s);
 		if (e != SESSION_OK)
 			return e;
-	}
+	} else if ((e = session_plan_kafka(s)) != SESSION_OK)
+		return e;
 	if (s->sink && rs->snapshot_initial) {
 		bool stopped = false;
 

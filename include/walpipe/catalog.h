@@ -120,41 +120,42 @@ struct sink_target;
 
 /*
  * Whether the changes of partition schema.table can be applied as changes
- * of its partitioned table, the source of targets t[root] (and of any
- * other of t[0..nt) from the same table): it exists and, when one of
- * those mappings applies updates or deletes by key, its own replica
- * identity holds every key column of the partitioned table.  false with a
- * message naming the partition in errbuf.  Does not log.
+ * of its partitioned table root_schema.root_table: it exists and, when one
+ * of the mappings of t[0..nt) from that table applies updates or deletes
+ * by key, its own replica identity holds every key column of the
+ * partitioned table.  false with a message naming the partition in
+ * errbuf.  Does not log.
  */
 bool catalog_check_partition(PGconn *conn, const char *schema,
-							 const char *table, const struct sink_target *t,
-							 size_t nt, size_t root, char *errbuf,
-							 size_t errlen);
+							 const char *table, const char *root_schema,
+							 const char *root_table,
+							 const struct sink_target *t, size_t nt,
+							 char *errbuf, size_t errlen);
 
 /*
- * Watch the partitions (at any level) of the partitioned source tables of
- * t[0..nt).  Returns 1 with a message in errbuf when one is in none of
- * schemas[0..nschemas) (created there after catalog_route_new: wal2json's
- * filter keeps its changes out); else 0 with *sig (caller frees) a
- * signature of the set of partitions, which changes when one is created,
- * attached or detached; -1 with a message when the catalog could not be
- * read.  Does not log.
+ * Watch the partitions (at any level) of the partitioned tables of route
+ * cache rt (its ROUTE_ROOT entries).  Returns 1 with a message in errbuf
+ * when one is in none of schemas[0..nschemas) (created there after
+ * catalog_route_new: wal2json's filter keeps its changes out); else 0
+ * with *sig (caller frees) a signature of the set of partitions, which
+ * changes when one is created, attached or detached; -1 with a message
+ * when the catalog could not be read.  Does not log.
  */
-int catalog_partition_watch(PGconn *conn, const struct sink_target *t,
-							size_t nt, char *const *schemas, size_t nschemas,
+int catalog_partition_watch(PGconn *conn, const struct route *rt,
+							char *const *schemas, size_t nschemas,
 							char **sig, char *errbuf, size_t errlen);
 
 /*
  * The route cache (route.h) of targets t[0..n) planned by
- * catalog_plan_targets: every plain source table ROUTE_KEEP, every
- * partitioned one ROUTE_KEEP with each of its partitions (checked with
- * catalog_check_partition) ROUTE_MEMBER.  add_tables: source.tables as
- * wal2json's add-tables (route_new).  *schemas: the schemas (*nschemas,
- * caller frees each and the array) that hold a partitioned source table
- * or one of its partitions, for add-tables "schema.*".  Returns NULL with
- * a message in errbuf: the catalog could not be read, a partition cannot
- * be followed, or a partition is mapped beside its partitioned table.
- * Does not log.
+ * catalog_plan_targets and of source.tables (add_tables, as wal2json's
+ * add-tables: route_new): every plain mapped table ROUTE_KEEP; every
+ * partitioned one, mapped or listed by its exact name, ROUTE_ROOT with
+ * each of its partitions ROUTE_MEMBER (each leaf checked with
+ * catalog_check_partition).  *schemas: the schemas (*nschemas, caller
+ * frees each and the array) that hold a partitioned table or one of its
+ * partitions, for add-tables "schema.*".  Returns NULL with a message in
+ * errbuf: the catalog could not be read, a partition cannot be followed,
+ * or a partition is mapped beside its partitioned table.  Does not log.
  */
 struct route *catalog_route_new(PGconn *conn, const struct sink_target *t,
 								size_t n, const char *add_tables,

@@ -9,7 +9,8 @@
 /*
  * wal2json sends every change under the name of the leaf partition that
  * holds the row, never under its partitioned table's.  A mapping from a
- * partitioned table (a "root") receives the changes of all its partitions
+ * partitioned table (a "root", also one listed in source.tables for
+ * staging or Kafka) receives the changes of all its partitions
  * as its own, as PostgreSQL's publish_via_partition_root does: the session
  * renames each change of a partition to its root once, right after
  * decoding, and everything after it (mappings, staging, Kafka, metrics)
@@ -20,9 +21,11 @@
  * (add-tables "schema.*"), so changes of tables nobody listed arrive too.
  * The route cache says, per schema.table, what a change of it is:
  *
- *   ROUTE_KEEP    a listed table, or a root itself (its TRUNCATE): as is
- *   ROUTE_MEMBER  a partition of a mapped root, at any level: renamed
- *   ROUTE_DROP    neither listed nor below a mapped root: ignored, as
+ *   ROUTE_KEEP    a listed table: as is
+ *   ROUTE_ROOT    a root (mapped, or listed in source.tables): as is (its
+ *                 TRUNCATE)
+ *   ROUTE_MEMBER  a partition of a root, at any level: renamed
+ *   ROUTE_DROP    neither listed nor below a root: ignored, as
  *                 wal2json's filter would have
  *   ROUTE_GONE    unknown, and the source catalog no longer has it
  *                 (dropped before walpipe read its changes): ignored,
@@ -34,6 +37,7 @@
  */
 enum route_kind {
 	ROUTE_KEEP,
+	ROUTE_ROOT,
 	ROUTE_MEMBER,
 	ROUTE_DROP,
 	ROUTE_GONE,
@@ -43,7 +47,7 @@ struct route_entry {
 	const char *schema; /* owned by the cache */
 	const char *table;
 	enum route_kind kind;
-	const char *root_schema; /* ROUTE_MEMBER: the mapped root */
+	const char *root_schema; /* ROUTE_MEMBER: the root */
 	const char *root_table;
 	uint64_t changes; /* the caller's count (ROUTE_GONE: ignored ones) */
 	uint64_t mark;	  /* the caller's (the LSN of its last TRUNCATE) */
@@ -79,6 +83,19 @@ struct route_entry *route_add(struct route *r, const char *schema,
 							  const char *table, enum route_kind kind,
 							  const char *root_schema,
 							  const char *root_table);
+
+/*
+ * The i-th table named exactly (no wildcard) by the add-tables filter, in
+ * *schema and *table (valid until route_free); false past the last.
+ */
+bool route_listed_table(const struct route *r, size_t i, const char **schema,
+						const char **table);
+
+/*
+ * The i-th entry of kind ROUTE_ROOT in the order they were added, or NULL
+ * past the last.
+ */
+const struct route_entry *route_root(const struct route *r, size_t i);
 
 /* The entry of schema.table, or NULL if none was added. */
 struct route_entry *route_find(const struct route *r, const char *schema,

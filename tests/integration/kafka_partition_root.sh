@@ -1,7 +1,8 @@
 # kafka_partition_root.sh: a mapping from a partitioned table sends the
 # changes of its partitions to Kafka as the partitioned table's: one topic,
 # the envelope's source.table, one truncate for TRUNCATE of the table;
-# tables of the partitions' schema that nobody listed send nothing.
+# tables of the partitions' schema that nobody listed send nothing; with
+# Kafka alone, a partitioned table listed in source.tables likewise.
 set -euo pipefail
 . "$WALPIPE_TEST_HARNESS"
 . "$WALPIPE_TEST_ASSERT"
@@ -51,4 +52,34 @@ assert_eq "every change once, in order, as the table's" \
 	"$(ana -c "SELECT string_agg(op || ':' || (value->'source'->>'table'), ' ' ORDER BY lsn, txn_pos) FROM km_v")"
 assert_eq "analytics = source" "$(src -c "SELECT string_agg(t::text, ',' ORDER BY id) FROM ev t")" \
 	"$(ana -c "SELECT string_agg(t::text, ',' ORDER BY id) FROM ev t")"
+
+# Kafka alone (no mappings): a partitioned table listed in source.tables
+# is followed all the same, a partition created meanwhile too.
+run_down
+src -c "SELECT pg_drop_replication_slot('walpipe_shop')" >/dev/null
+cat >"$T/alone.yaml" <<EOF
+source: { name: shop, conninfo: "$WALPIPE_TEST_SOURCE", slot: walpipe_shop,
+          create_slot: true, status_interval: 1s, tables: [public.ev] }
+kafka:
+  brokers: "$BROKERS"
+  topic: "alone.{table}"
+  format: debezium
+  tombstones: false
+EOF
+run_start "$T/alone.yaml" "$T/alone.log"
+src -c "INSERT INTO ev VALUES (10, 'eu', 'k'), (150, 'us', 'l')" \
+	-c "CREATE TABLE ev_asia PARTITION OF ev FOR VALUES IN ('asia')" \
+	-c "INSERT INTO ev VALUES (11, 'asia', 'm')" \
+	-c "UPDATE ev SET region = 'asia' WHERE id = 10" \
+	-c "INSERT INTO unlisted VALUES (2)"
+end=$(src -c "SELECT pg_current_wal_lsn()")
+wait_slot_at "$end" "$pid"
+kafka_load km2
+assert_eq "Kafka alone: the partitioned table's topic only" "alone.ev" \
+	"$(ana -c "SELECT string_agg(DISTINCT topic, ',' ORDER BY topic) FROM km2_v WHERE topic LIKE 'alone.%'")"
+assert_eq "Kafka alone: every change once, as the table's" \
+	"c:ev:10 c:ev:150 c:ev:11 d:ev:10 c:ev:10" \
+	"$(ana -c "SELECT string_agg(op || ':' || (value->'source'->>'table') || ':' || coalesce(value->'after'->>'id', value->'before'->>'id'), ' ' ORDER BY lsn, txn_pos) FROM km2_v WHERE topic LIKE 'alone.%'")"
+assert_contains "Kafka alone: the new partition is followed" \
+	'partition "public.ev_asia" of "public.ev" is now followed' "$(cat "$T/alone.log")"
 echo "ok: kafka_partition_root"

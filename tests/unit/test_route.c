@@ -97,12 +97,41 @@ test_cache(void **state)
 	route_free(NULL);
 }
 
+static void
+test_roots_and_listed(void **state)
+{
+	struct route *r = route_new("public.a, s2.*, *.x, my\\.s.t");
+	const char *s, *t;
+
+	(void) state;
+	assert_true(route_listed_table(r, 0, &s, &t));
+	assert_string_equal(s, "public");
+	assert_string_equal(t, "a");
+	assert_true(route_listed_table(r, 1, &s, &t));
+	assert_string_equal(s, "my.s");
+	assert_string_equal(t, "t");
+	assert_false(route_listed_table(r, 2, &s, &t));
+	assert_null(route_root(r, 0));
+	route_add(r, "public", "r1", ROUTE_ROOT, NULL, NULL);
+	route_add(r, "public", "plain", ROUTE_KEEP, NULL, NULL);
+	route_add(r, "public", "r2", ROUTE_ROOT, NULL, NULL);
+	route_add(r, "public", "r1", ROUTE_ROOT, NULL, NULL); /* again: once */
+	assert_string_equal(route_root(r, 0)->table, "r1");
+	assert_string_equal(route_root(r, 1)->table, "r2");
+	assert_null(route_root(r, 2));
+	route_add(r, "public", "r1", ROUTE_DROP, NULL, NULL);
+	assert_string_equal(route_root(r, 0)->table, "r2");
+	assert_null(route_root(r, 1));
+	route_free(r);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_listed),
 		cmocka_unit_test(test_cache),
+		cmocka_unit_test(test_roots_and_listed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
