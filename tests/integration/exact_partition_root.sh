@@ -38,8 +38,11 @@ ALTER TABLE parts.ev_us_hi ALTER big SET STORAGE EXTERNAL;
 INSERT INTO ev SELECT g, (ARRAY['eu', 'us', 'asia', 'xx'])[1 + g % 4], g % 7,
        'v' || g, repeat(md5(g::text), 100)
   FROM generate_series(1, 2000, 3) g;
--- Listed without a mapping (staged), and not listed at all (never seen).
+-- Listed without a mapping (staged; a partitioned one as itself), and
+-- not listed at all (never seen).
 CREATE TABLE other (id int PRIMARY KEY, v text);
+CREATE TABLE lst (id int PRIMARY KEY) PARTITION BY RANGE (id);
+CREATE TABLE lst_1 PARTITION OF lst FOR VALUES FROM (0) TO (100);
 CREATE TABLE unlisted (id int PRIMARY KEY, v text);
 CREATE TABLE parts.unlisted (id int PRIMARY KEY, v text);
 SQL
@@ -47,7 +50,7 @@ ana -c "CREATE TABLE ev (id int, region text, grp int, v text, big text, PRIMARY
 	-c "CREATE TABLE ev_by_id (id int PRIMARY KEY, region text, v text)"
 
 cat >"$T/root.yaml" <<EOF
-$(shop_header "public.ev, public.other" 1000 50ms)
+$(shop_header "public.ev, public.other, public.lst" 1000 50ms)
 staging: { table: staging.raw_events, unmapped: true }
 mappings:
   - { from: public.ev, to: public.ev, key: [id, region],
@@ -121,7 +124,7 @@ src -c "CREATE TABLE parts.ev_af (id int NOT NULL, region text NOT NULL, grp int
 	-c "CREATE SCHEMA far" -c "CREATE TABLE far.ev_far PARTITION OF ev FOR VALUES IN ('far')" \
 	-c "INSERT INTO ev VALUES (6002, 'far', 4, 'far', 'j'), (6003, 'far', 4, 'far', 'k')" \
 	-c "UPDATE ev SET region = 'far' WHERE id = 5002" \
-	-c "INSERT INTO other VALUES (1, 'listed')" \
+	-c "INSERT INTO other VALUES (1, 'listed')" -c "INSERT INTO lst VALUES (1)" \
 	-c "INSERT INTO unlisted VALUES (1, 'not listed')" \
 	-c "INSERT INTO parts.unlisted VALUES (1, 'not listed')"
 wait_caught_up "$pid"
@@ -133,10 +136,10 @@ assert_contains "walpipe says it follows the new partition" \
 	'partition "public.ev_sa" of "public.ev" is now followed' "$(cat "$T/run.log")"
 assert_contains "and the attached one" \
 	'partition "parts.ev_af" of "public.ev" is now followed' "$(cat "$T/run.log")"
-assert_eq "staging names the partitioned table (and the listed table)" \
-	"public.other public.ev" "$(ana -c "SELECT string_agg(DISTINCT source_schema || '.' || source_table, ' ' ORDER BY source_schema || '.' || source_table DESC) FROM staging.raw_events")"
+assert_eq "staging names the partitioned tables (and the listed table)" \
+	"public.other public.lst public.ev" "$(ana -c "SELECT string_agg(DISTINCT source_schema || '.' || source_table, ' ' ORDER BY source_schema || '.' || source_table DESC) FROM staging.raw_events")"
 assert_eq "every change of a partition is staged, as the partitioned table's" \
-	"$(src -c "SELECT count(*) FROM pg_logical_slot_peek_changes('witness', NULL, NULL, 'format-version', '2', 'add-tables', 'public.*,parts.*,far.*') WHERE data::jsonb->>'action' IN ('I', 'U', 'D') AND data::jsonb->>'table' NOT IN ('other', 'unlisted')")" \
+	"$(src -c "SELECT count(*) FROM pg_logical_slot_peek_changes('witness', NULL, NULL, 'format-version', '2', 'add-tables', 'public.*,parts.*,far.*') WHERE data::jsonb->>'action' IN ('I', 'U', 'D') AND data::jsonb->>'table' NOT IN ('other', 'unlisted', 'lst_1')")" \
 	"$(ana -c "SELECT count(*) FROM staging.raw_events WHERE source_schema = 'public' AND source_table = 'ev' AND op IN ('I', 'U', 'D')")"
 assert_eq "no dead letters" 0 "$(ana -c "SELECT count(*) FROM walpipe.dead_letters")"
 
