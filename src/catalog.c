@@ -336,7 +336,7 @@ catalog_unlisted_partitions(PGconn *conn, char *const *tables, size_t n,
 		"  JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace "
 		" WHERE r.root IS NOT NULL AND p.isleaf "
 		"   AND p.relid NOT IN (SELECT oid FROM l WHERE oid IS NOT NULL) "
-		/* A partition of a mapped root is followed (route.h). */
+		/* A partition of a followed root is covered (route.h). */
 		"   AND NOT EXISTS (SELECT FROM pg_catalog.pg_partition_ancestors("
 		"       p.relid) a WHERE a.relid IN (SELECT pg_catalog.to_regclass(t) "
 		"       FROM pg_catalog.unnest($2::text[]) t))";

@@ -1,4 +1,4 @@
-/* route.c: which table a decoded change is of (a partition's: its mapped root's). */
+/* route.c: which table a decoded change is of (a partition's: its root's). */
 #include "walpipe/route.h"
 
 #include "walpipe/mem.h"

@@ -361,7 +361,7 @@ session_drain(struct session *s)
 
 /*
  * Before the checkpoint moves past what is in hand, look whether the
- * partitions of the mapped partitioned tables changed since the last
+ * partitions of the followed partitioned tables changed since the last
  * look (one catalog query per batch, only with partitioned tables
  * mapped).  Everything in hand was written before this look, so nothing
  * before the previous look can belong to a partition attached since.
@@ -827,7 +827,7 @@ session_route_lookup(struct session *s, const struct w2j_change *c,
 		s->gone[s->ngone++] = r;
 		wp_log(LOG_WARNING,
 			   "source table \"%s.%s\" no longer exists, so walpipe cannot "
-			   "tell whether it was a partition of a mapped partitioned "
+			   "tell whether it was a partition of a followed partitioned "
 			   "table: its changes are ignored (counted when walpipe "
 			   "stops)\nIt was created and dropped before walpipe read its "
 			   "changes.  If it was a partition of a mapped table, copy "
@@ -957,7 +957,7 @@ session_truncated_alone(struct session *s)
 
 /*
  * Route change c (I, U, D or T) by its table (route.h): a partition's is
- * renamed to its mapped partitioned table, for every sink after this;
+ * renamed to its followed partitioned table, for every sink after this;
  * *drop when nothing of walpipe is to see it.
  */
 static enum session_end

@@ -29,7 +29,7 @@ struct repl_config {
 	lsn_t start;		   /* LSN_INVALID: the slot's confirmed_flush_lsn */
 	const char *tables;	   /* wal2json add-tables list, NULL: all tables */
 	/* With tables: also every table of these schemas (add-tables
-	 * "schema.*"), where partitions of a mapped partitioned table are
+	 * "schema.*"), where partitions of a followed partitioned table are
 	 * created (route.h); borrowed. */
 	char *const *all_of_schemas;
 	size_t nall_of_schemas;

@@ -1,4 +1,4 @@
-/* route.h: which table a decoded change is of (a partition's: its mapped root's). */
+/* route.h: which table a decoded change is of (a partition's: its root's). */
 #ifndef WALPIPE_ROUTE_H
 #define WALPIPE_ROUTE_H
 

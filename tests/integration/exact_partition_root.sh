@@ -184,7 +184,7 @@ wait_caught_up "$pid"
 same "after a detach" "(SELECT id, region, grp, v, big FROM ev UNION ALL SELECT id, region, grp, v, big FROM ev_def WHERE id <> 7001) x"
 assert_eq "the detached table's row is not in the target" 0 "$(ana -c "SELECT count(*) FROM ev WHERE id = 7001")"
 assert_contains "a dropped table is warned of" \
-	'source table "public.ev_tmp" no longer exists, so walpipe cannot tell whether it was a partition of a mapped partitioned table' "$(cat "$T/run.log")"
+	'source table "public.ev_tmp" no longer exists, so walpipe cannot tell whether it was a partition of a followed partitioned table' "$(cat "$T/run.log")"
 assert_eq "an insert from before an added column gets its default" "7101:7 7102:7" \
 	"$(ana -c "SELECT string_agg(id || ':' || extra, ' ' ORDER BY id) FROM ev WHERE id IN (7101, 7102)")"
 
