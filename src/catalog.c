@@ -639,6 +639,26 @@ fail:
 	return NULL;
 }
 
+char **
+catalog_route_roots(const struct route *rt, size_t *n)
+{
+	const struct route_entry *e;
+	char **out = NULL;
+
+	*n = 0;
+	for (size_t i = 0; rt && (e = route_root(rt, i)) != NULL; i++) {
+		struct buf b = BUF_INIT;
+
+		/* Quoted, as to_regclass reads them exactly. */
+		map_quote_ident(&b, e->schema);
+		buf_append_char(&b, '.');
+		map_quote_ident(&b, e->table);
+		out = wp_realloc(out, (*n + 1) * sizeof(char *));
+		out[(*n)++] = b.data;
+	}
+	return out;
+}
+
 int
 catalog_partition_watch(PGconn *conn, const struct route *rt,
 						char *const *schemas, size_t nschemas, char **sig,

@@ -141,7 +141,7 @@ live_partitions(struct live *lv, PGconn *conn, const struct wp_config *cfg,
 	char *tables = config_tables_list(cfg);
 	const struct route_entry *e;
 	struct route *rt;
-	char **roots = NULL, **schemas;
+	char **roots, **schemas;
 	size_t nt = 0, nschemas;
 	char err[1024];
 
@@ -161,17 +161,11 @@ live_partitions(struct live *lv, PGconn *conn, const struct wp_config *cfg,
 						   sizeof(err));
 	if (rt == NULL)
 		live_problem(lv, "%s", err);
+	roots = catalog_route_roots(rt, n);
 	for (size_t i = 0; rt && (e = route_root(rt, i)) != NULL; i++) {
 		struct catalog_part *p;
 		size_t np;
-		struct buf b = BUF_INIT;
 
-		/* Quoted, as to_regclass reads them exactly. */
-		map_quote_ident(&b, e->schema);
-		buf_append_char(&b, '.');
-		map_quote_ident(&b, e->table);
-		roots = wp_realloc(roots, (*n + 1) * sizeof(char *));
-		roots[(*n)++] = b.data;
 		if (quiet || !catalog_partitions(conn, e->schema, e->table, &p, &np,
 										 err, sizeof(err)))
 			continue;

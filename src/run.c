@@ -780,7 +780,7 @@ session_check_identity(struct session *s, const struct w2j_change *c)
 	return SESSION_OK;
 }
 
-static char **mapped_tables(const struct session *s, bool roots, size_t *n);
+static char **mapped_tables(const struct run_settings *rs, size_t *n);
 static void tables_free(char **t, size_t n);
 
 /*
@@ -1132,8 +1132,8 @@ session_plan(struct session *s)
 	e = session_plan_routes(s, conn);
 	if (e == SESSION_OK) {
 		size_t nt, nr;
-		char **mt = mapped_tables(s, false, &nt);
-		char **roots = mapped_tables(s, true, &nr);
+		char **mt = mapped_tables(s->rs, &nt);
+		char **roots = catalog_route_roots(s->route, &nr);
 		char *un = catalog_unlisted_partitions(conn, mt, nt, roots, nr);
 		const struct map_rule **rules =
 			wp_calloc(s->rs->nrules + 1, sizeof(*rules));
@@ -1188,19 +1188,14 @@ session_plan_kafka(struct session *s)
 	return e;
 }
 
-/*
- * The source tables the mappings read, "schema.table", each once; with
- * roots instead the partitioned tables followed (session_plan_routes), as
- * quoted identifiers.
- */
+/* The source tables the mappings read, "schema.table", each once. */
 static char **
-mapped_tables(const struct session *s, bool roots, size_t *n)
+mapped_tables(const struct run_settings *rs, size_t *n)
 {
-	const struct run_settings *rs = s->rs;
 	char **t = wp_calloc(rs->nrules ? rs->nrules : 1, sizeof(char *));
 
 	*n = 0;
-	for (size_t i = 0; !roots && i < rs->nrules; i++) {
+	for (size_t i = 0; i < rs->nrules; i++) {
 		struct buf b = BUF_INIT;
 		bool dup = false;
 
@@ -1212,17 +1207,6 @@ mapped_tables(const struct session *s, bool roots, size_t *n)
 			buf_free(&b);
 		else
 			t[(*n)++] = b.data;
-	}
-	for (size_t i = 0; roots && s->route && route_root(s->route, i); i++) {
-		const struct route_entry *e = route_root(s->route, i);
-		struct buf b = BUF_INIT;
-
-		/* Quoted, as to_regclass reads them exactly. */
-		map_quote_ident(&b, e->schema);
-		buf_append_char(&b, '.');
-		map_quote_ident(&b, e->table);
-		t = wp_realloc(t, (*n + 1) * sizeof(char *));
-		t[(*n)++] = b.data;
 	}
 	return t;
 }
@@ -1290,7 +1274,7 @@ session_snapshot(struct session *s, volatile sig_atomic_t *stop,
 	const char *kind = "initial";
 	int exists;
 
-	all = mapped_tables(s, false, &nall);
+	all = mapped_tables(rs, &nall);
 	if (!s->ckpt.exists)
 		sr = sink_pg_snapshot_register(s->sink, all, nall, "initial", err,
 									   sizeof(err));

@@ -133,6 +133,14 @@ bool catalog_check_partition(PGconn *conn, const char *schema,
 							 char *errbuf, size_t errlen);
 
 /*
+ * The partitioned tables of route cache rt (its ROUTE_ROOT entries; rt
+ * may be NULL) as quoted "schema"."table", for
+ * catalog_unlisted_partitions: the array (NULL when none; free each and
+ * the array) and its length in *n.  Pure.
+ */
+char **catalog_route_roots(const struct route *rt, size_t *n);
+
+/*
  * Watch the partitions (at any level) of the partitioned tables of route
  * cache rt (its ROUTE_ROOT entries).  Returns 1 with a message in errbuf
  * when one is in none of schemas[0..nschemas) (created there after
