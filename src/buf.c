@@ -136,3 +136,18 @@ buf_free(struct buf *b)
 	b->data = NULL;
 	b->len = b->cap = 0;
 }
+
+void
+buf_append_printable(struct buf *b, const char *s, size_t n,
+					 bool keep_newline)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char) s[i];
+
+		if ((c < 0x20 && !(c == '\n' && keep_newline)) || c == 0x7f)
+			buf_appendf(b, "\\x%02x", c);
+		else
+			buf_append_char(b, (char) c);
+	}
+}
+

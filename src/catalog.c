@@ -3,6 +3,7 @@
 
 #include "walpipe/buf.h"
 #include "walpipe/collapse.h"
+#include "walpipe/ident.h"
 #include "walpipe/mem.h"
 #include "walpipe/sink_pg.h"
 
@@ -75,18 +76,20 @@ catalog_source_columns(PGconn *conn, const char *schema, const char *table,
 	PGresult *r = PQexecParams(conn, sql, 2, NULL, params, NULL, NULL, 0);
 	int rows;
 	bool any_key = false;
+	char qname[IDENT_QUALIFIED_MAX];
 
 	*n = 0;
 	*partitioned = false;
+	ident_qualified_to(qname, sizeof(qname), schema, table);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		snprintf(errbuf, errlen, "could not read columns of \"%s.%s\": %s",
-				 schema, table, PQerrorMessage(conn));
+		snprintf(errbuf, errlen, "could not read columns of \"%s\": %s",
+				 qname, PQerrorMessage(conn));
 		goto done;
 	}
 	rows = PQntuples(r);
 	if (rows == 0) {
 		snprintf(errbuf, errlen,
-				 "source table \"%s.%s\" does not exist", schema, table);
+				 "source table \"%s\" does not exist", qname);
 		goto done;
 	}
 	*partitioned = strcmp(PQgetvalue(r, 0, 3), "p") == 0;
@@ -104,11 +107,11 @@ catalog_source_columns(PGconn *conn, const char *schema, const char *table,
 	*n = (size_t) rows;
 	if (need_key && !any_key) {
 		snprintf(errbuf, errlen,
-				 "source table \"%s.%s\" has no primary key or replica "
+				 "source table \"%s\" has no primary key or replica "
 				 "identity index, so its updates and deletes cannot be "
 				 "applied\nAdd a primary key, or ALTER TABLE ... REPLICA "
 				 "IDENTITY USING INDEX on a unique index.",
-				 schema, table);
+				 qname);
 		catalog_free_columns(cols, *n);
 		cols = NULL;
 		*n = 0;
@@ -204,19 +207,61 @@ target_casts(PGconn *ana, const struct map_rule *r,
 	return casts;
 }
 
+/*
+ * The type of each of rule r's target columns (format_type, with its
+ * modifier), for a keyless mapping's comparisons (map_plan_new_typed);
+ * NULL for a column the analytics catalog does not have, or all NULL
+ * without a connection.  Caller frees each and the array.
+ */
+static char **
+target_types(PGconn *ana, const struct map_rule *r)
+{
+	static const char *sql =
+		"SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) "
+		"  FROM pg_catalog.pg_attribute a "
+		" WHERE a.attrelid = pg_catalog.to_regclass($1) AND a.attnum > 0 "
+		"   AND NOT a.attisdropped";
+	char **types = wp_calloc(r->ncols + 1, sizeof(char *));
+	struct buf q = BUF_INIT;
+	const char *params[1];
+	PGresult *res;
+
+	if (ana == NULL)
+		return types;
+	map_quote_ident(&q, r->to_schema);
+	buf_append_char(&q, '.');
+	map_quote_ident(&q, r->to_table);
+	params[0] = q.data;
+	res = PQexecParams(ana, sql, 1, NULL, params, NULL, NULL, 0);
+	for (int row = 0; PQresultStatus(res) == PGRES_TUPLES_OK &&
+					  row < PQntuples(res);
+		 row++)
+		for (size_t i = 0; i < r->ncols; i++)
+			if (types[i] == NULL &&
+				strcmp(r->cols[i].target, PQgetvalue(res, row, 0)) == 0)
+				types[i] = wp_strdup(PQgetvalue(res, row, 1));
+	PQclear(res);
+	buf_free(&q);
+	return types;
+}
+
 struct map_plan *
 catalog_plan_new(PGconn *ana, const struct map_rule *r,
 				 const struct map_srccol *src, size_t nsrc, const char *source,
 				 const char *tmp_name, char *errbuf, size_t errlen)
 {
 	char **casts = target_casts(ana, r, src, nsrc);
-	struct map_plan *p = map_plan_new_cast(r, src, nsrc, source, tmp_name,
-										   (const char *const *) casts,
-										   errbuf, errlen);
+	char **types = r->mode == MAP_MODE_KEYLESS ? target_types(ana, r) : NULL;
+	struct map_plan *p = map_plan_new_typed(
+		r, src, nsrc, source, tmp_name, (const char *const *) casts,
+		(const char *const *) types, errbuf, errlen);
 
 	for (size_t k = 0; casts && k < r->ncols; k++)
 		free(casts[k]);
 	free(casts);
+	for (size_t k = 0; types && k < r->ncols; k++)
+		free(types[k]);
+	free(types);
 	return p;
 }
 
@@ -227,6 +272,67 @@ rule_needs_key(const struct map_rule *r)
 	return r->mode == MAP_MODE_UPSERT ||
 		   (r->mode != MAP_MODE_NONE && r->nkey > 0 &&
 			r->on_delete != MAP_DELETE_IGNORE);
+}
+
+bool
+catalog_keyless_ok(PGconn *conn, const char *schema, const char *table,
+				   char *errbuf, size_t errlen)
+{
+	/* What the walsender logs as an update's or delete's old row: the
+	 * whole row under FULL; the key of the primary key or the identity
+	 * index otherwise; nothing under NOTHING, or DEFAULT without a
+	 * primary key, or an identity index that was dropped (PostgreSQL
+	 * then logs none, and wal2json drops the change with a warning). */
+	static const char *sql =
+		"SELECT CASE WHEN c.relreplident = 'f' THEN 'full' "
+		"  WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_index i "
+		"   WHERE i.indrelid = c.oid AND ((c.relreplident = 'i' AND "
+		"   i.indisreplident) OR (c.relreplident = 'd' AND "
+		"   i.indisprimary))) THEN 'key' "
+		"  WHEN c.relreplident = 'n' THEN 'nothing' "
+		"  WHEN c.relreplident = 'i' THEN 'dropped' ELSE 'default' END "
+		"  FROM pg_catalog.pg_class c "
+		"  JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace "
+		" WHERE ns.nspname = $1 AND c.relname = $2";
+	const char *params[2] = {schema, table};
+	PGresult *r = PQexecParams(conn, sql, 2, NULL, params, NULL, NULL, 0);
+	const char *v;
+	bool ok = false;
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+		snprintf(errbuf, errlen,
+				 "could not read the replica identity of \"%s.%s\": %s",
+				 schema, table,
+				 PQresultStatus(r) == PGRES_TUPLES_OK ? "no such table"
+													  : PQerrorMessage(conn));
+		PQclear(r);
+		return false;
+	}
+	v = PQgetvalue(r, 0, 0);
+	if (strcmp(v, "full") == 0)
+		ok = true;
+	else if (strcmp(v, "key") == 0)
+		snprintf(errbuf, errlen,
+				 "source table \"%s.%s\" has a replica identity key, so "
+				 "its updates and deletes carry the key columns only, not "
+				 "the whole old row a keyless mapping finds its row by\n"
+				 "Use mode upsert with that key, or ALTER TABLE %s.%s "
+				 "REPLICA IDENTITY FULL.",
+				 schema, table, schema, table);
+	else
+		snprintf(errbuf, errlen,
+				 "source table \"%s.%s\" has %s, so only inserts can be "
+				 "mirrored: wal2json drops its updates and deletes\nALTER "
+				 "TABLE %s.%s REPLICA IDENTITY FULL, or map it with mode "
+				 "append.",
+				 schema, table,
+				 strcmp(v, "nothing") == 0 ? "REPLICA IDENTITY NOTHING"
+				 : strcmp(v, "dropped") == 0
+					 ? "lost its replica identity index (dropped)"
+					 : "no primary key and REPLICA IDENTITY DEFAULT",
+				 schema, table);
+	PQclear(r);
+	return ok;
 }
 
 struct sink_target *
@@ -249,6 +355,12 @@ catalog_plan_targets(PGconn *conn, PGconn *ana, const struct map_rule *rules,
 			&t->partitioned, errbuf, errlen);
 		if (t->srccols == NULL)
 			goto fail;
+		if (r->mode == MAP_MODE_KEYLESS &&
+			!catalog_keyless_ok(conn, r->from_schema, r->from_table, errbuf,
+								errlen)) {
+			catalog_free_columns(t->srccols, t->nsrc);
+			goto fail;
+		}
 		snprintf(tmp, sizeof(tmp), "walpipe_t%zu", i);
 		t->plan = catalog_plan_new(ana, r, t->srccols, t->nsrc, source, tmp,
 								   errbuf, errlen);
@@ -468,6 +580,11 @@ catalog_check_partition(PGconn *conn, const char *schema, const char *table,
 			continue;
 		root = &t[i];
 		need_key |= rule_needs_key(t[i].rule);
+		/* A keyless mapping finds rows by the whole old row: the
+		 * partition's own identity must be FULL too. */
+		if (t[i].rule->mode == MAP_MODE_KEYLESS &&
+			!catalog_keyless_ok(conn, schema, table, errbuf, errlen))
+			return false;
 	}
 	/*
 	 * Each partition has its own replica identity (ALTER TABLE on the

@@ -3,7 +3,9 @@
 #include "walpipe/catalog.h"
 #include "walpipe/commands.h"
 #include "walpipe/config.h"
+#include "walpipe/ident.h"
 #include "walpipe/mem.h"
+#include "walpipe/pgconn.h"
 #include "walpipe/repl.h"
 #include "walpipe/sink_kafka.h"
 #include "walpipe/sink_pg.h"
@@ -19,53 +21,88 @@
 static const char *
 mode_name(enum map_mode m)
 {
-	return m == MAP_MODE_UPSERT ? "upsert"
-		   : m == MAP_MODE_APPEND ? "append"
-								  : "none";
+	return m == MAP_MODE_UPSERT	   ? "upsert"
+		   : m == MAP_MODE_APPEND  ? "append"
+		   : m == MAP_MODE_KEYLESS ? "keyless"
+								   : "none";
+}
+
+/* Print schema.table in the configuration's notation (ident.h). */
+static void
+print_qname(const char *schema, const char *table)
+{
+	char *q = ident_qualified(schema, table);
+
+	fputs(q, stdout);
+	free(q);
+}
+
+static void
+print_name(const char *name)
+{
+	struct buf b = BUF_INIT;
+
+	ident_append(&b, name);
+	fputs(b.data, stdout);
+	buf_free(&b);
 }
 
 static void
 print_summary(const struct wp_config *cfg)
 {
-	char *src = config_mask_conninfo(cfg->source.conninfo);
-	char *tgt = cfg->target.conninfo ? config_mask_conninfo(cfg->target.conninfo)
+	char *src = pgconn_mask(cfg->source.conninfo);
+	char *tgt = cfg->target.conninfo ? pgconn_mask(cfg->target.conninfo)
 									 : NULL;
 
 	printf("%s: valid\n", cfg->path);
 	printf("source \"%s\": slot %s%s, %zu table(s), %s\n", cfg->source.name,
 		   cfg->source.slot, cfg->source.create_slot ? " (created if missing)" : "",
 		   cfg->source.ntables, src);
-	if (tgt)
-		printf("target: schema %s, %s\n", cfg->target.schema, tgt);
+	if (tgt) {
+		printf("target: schema ");
+		print_name(cfg->target.schema);
+		printf(", %s\n", tgt);
+	}
 	else
 		printf("target: none (Kafka only: the slot is the checkpoint)\n");
 	printf("batch: up to %lld changes, %lld bytes, %lld ms\n",
 		   (long long) cfg->batch.max_changes, (long long) cfg->batch.max_bytes,
 		   (long long) cfg->batch.max_delay_ms);
-	if (cfg->staging.enabled)
-		printf("staging: every change -> %s.%s (by %s, %lld ahead%s)\n",
-			   cfg->staging.schema, cfg->staging.table, cfg->staging.partition,
+	if (cfg->staging.enabled) {
+		printf("staging: every change -> ");
+		print_qname(cfg->staging.schema, cfg->staging.table);
+		printf(" (by %s, %lld ahead%s)\n", cfg->staging.partition,
 			   (long long) cfg->staging.premake,
 			   cfg->staging.retention_ms ? ", with retention" : "");
+	}
 	for (size_t i = 0; i < cfg->nmappings; i++) {
 		const struct config_mapping *m = &cfg->mappings[i];
 
+		printf("mapping: ");
+		print_qname(m->from_schema, m->from_table);
 		if (m->rule.mode == MAP_MODE_NONE) {
-			printf("mapping: %s.%s -> staging only\n", m->from_schema,
-				   m->from_table);
+			printf(" -> staging only\n");
 			continue;
 		}
-		printf("mapping: %s.%s -> %s.%s (%s", m->from_schema, m->from_table,
-			   m->to_schema, m->to_table, mode_name(m->rule.mode));
-		for (size_t k = 0; k < m->nkey; k++)
-			printf("%s%s", k ? ", " : " on ", m->key[k]);
+		printf(" -> ");
+		print_qname(m->to_schema, m->to_table);
+		printf(" (%s", mode_name(m->rule.mode));
+		for (size_t k = 0; k < m->nkey; k++) {
+			printf("%s", k ? ", " : " on ");
+			print_name(m->key[k]);
+		}
+		if (m->rule.mode == MAP_MODE_KEYLESS)
+			printf(", no key: rows matched on all mapped columns, REPLICA "
+				   "IDENTITY FULL");
 		printf(", %zu column(s)%s)\n", m->ncols, m->where ? ", filtered" : "");
 	}
-	for (size_t i = 0; i < cfg->nrefresh; i++)
-		printf("refresh: %s.%s every %lld s%s\n", cfg->refresh[i].view_schema,
-			   cfg->refresh[i].view_table,
+	for (size_t i = 0; i < cfg->nrefresh; i++) {
+		printf("refresh: ");
+		print_qname(cfg->refresh[i].view_schema, cfg->refresh[i].view_table);
+		printf(" every %lld s%s\n",
 			   (long long) (cfg->refresh[i].every_ms / 1000),
 			   cfg->refresh[i].concurrently ? " (concurrently)" : "");
+	}
 	if (cfg->kafka.enabled)
 		printf("kafka: %s, topic %s, format %s\n", cfg->kafka.brokers,
 			   cfg->kafka.topic, cfg->kafka.format);
@@ -98,9 +135,7 @@ live_problem(struct live *lv, const char *fmt, ...)
 static PGconn *
 live_connect(const char *conninfo, const char *what)
 {
-	const char *keys[] = {"dbname", "fallback_application_name", NULL};
-	const char *vals[] = {conninfo, "walpipe check", NULL};
-	PGconn *conn = PQconnectdbParams(keys, vals, 1);
+	PGconn *conn = pgconn_connect(conninfo, "walpipe check", false);
 
 	if (PQstatus(conn) != CONNECTION_OK) {
 		fprintf(stderr, "walpipe check: could not connect to the %s server: %s",
@@ -243,14 +278,15 @@ live_source(struct live *lv, PGconn *conn, const struct wp_config *cfg,
 					 v);
 	free(v);
 	v = live_value(conn,
-				   "SELECT rolreplication OR rolsuper FROM pg_roles WHERE "
-				   "rolname = current_user",
+				   "SELECT rolreplication OR rolsuper FROM pg_catalog.pg_roles "
+				   "WHERE rolname = current_user",
 				   NULL, NULL);
 	if (v && strcmp(v, "t") != 0)
 		live_problem(lv, "source role has no REPLICATION attribute");
 	free(v);
 	v = live_value(conn,
-				   "SELECT plugin FROM pg_replication_slots WHERE slot_name = $1",
+				   "SELECT plugin FROM pg_catalog.pg_replication_slots WHERE "
+				   "slot_name = $1",
 				   cfg->source.slot, NULL);
 	if (v == NULL && !cfg->source.create_slot)
 		live_problem(lv, "replication slot \"%s\" does not exist and "
@@ -278,12 +314,14 @@ live_source(struct live *lv, PGconn *conn, const struct wp_config *cfg,
 					   "SELECT CASE WHEN c.oid IS NULL THEN 'missing' "
 					   " WHEN c.relreplident = 'n' THEN 'nothing' "
 					   " WHEN c.relreplident = 'd' AND NOT EXISTS (SELECT 1 FROM "
-					   "  pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) "
+					   "  pg_catalog.pg_index i WHERE i.indrelid = c.oid AND "
+					   "  i.indisprimary) "
 					   "  THEN 'nokey' "
-					   " WHEN NOT has_table_privilege(c.oid, 'SELECT') THEN "
+					   " WHEN NOT pg_catalog.has_table_privilege(c.oid, 'SELECT') "
+					   " THEN "
 					   "  'noselect' ELSE 'ok' END "
-					   "FROM (SELECT to_regclass($1) AS oid) x "
-					   "LEFT JOIN pg_class c ON c.oid = x.oid",
+					   "FROM (SELECT pg_catalog.to_regclass($1) AS oid) x "
+					   "LEFT JOIN pg_catalog.pg_class c ON c.oid = x.oid",
 					   t, NULL);
 		if (v == NULL || strcmp(v, "ok") == 0) {
 			free(v);
@@ -322,7 +360,7 @@ live_mappings(struct live *lv, PGconn *src, PGconn *ana,
 		struct map_plan *plan;
 		size_t n;
 		char err[1024], tmp[48];
-		const char *stmts[9];
+		const char *stmts[12];
 
 		if (m->rule.mode == MAP_MODE_NONE)
 			continue;
@@ -333,6 +371,11 @@ live_mappings(struct live *lv, PGconn *src, PGconn *ana,
 			live_problem(lv, "mappings[%zu]: %s", i, err);
 			continue;
 		}
+		/* The statements are still checked: the inserts flow anyway. */
+		if (m->rule.mode == MAP_MODE_KEYLESS &&
+			!catalog_keyless_ok(src, m->from_schema, m->from_table, err,
+								sizeof(err)))
+			live_problem(lv, "mappings[%zu]: %s", i, err);
 		snprintf(tmp, sizeof(tmp), "walpipe_check%zu", i);
 		plan = catalog_plan_new(ana, &m->rule, cols, n, cfg->source.name, tmp,
 								err, sizeof(err));
@@ -350,7 +393,10 @@ live_mappings(struct live *lv, PGconn *src, PGconn *ana,
 		stmts[6] = plan->move_orphans;
 		stmts[7] = plan->unmatch;
 		stmts[8] = plan->partial_orphans;
-		for (int k = 0; k < 9; k++) {
+		stmts[9] = plan->keyless_delete;
+		stmts[10] = plan->keyless_update;
+		stmts[11] = plan->keyless_apply;
+		for (int k = 0; k < 12; k++) {
 			PGresult *r;
 
 			if (stmts[k] == NULL)
@@ -374,9 +420,13 @@ live_mappings(struct live *lv, PGconn *src, PGconn *ana,
 			if (PQresultStatus(r) != PGRES_COMMAND_OK) {
 				const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
 
-				live_problem(lv, "mappings[%zu] (%s.%s -> %s.%s): %s", i,
-							 m->from_schema, m->from_table, m->to_schema,
-							 m->to_table, msg ? msg : PQerrorMessage(ana));
+				char *f = ident_qualified(m->from_schema, m->from_table);
+				char *t = ident_qualified(m->to_schema, m->to_table);
+
+				live_problem(lv, "mappings[%zu] (%s -> %s): %s", i, f, t,
+							 msg ? msg : PQerrorMessage(ana));
+				free(f);
+				free(t);
 				PQclear(r);
 				PQclear(PQexec(ana, "ROLLBACK TO SAVEPOINT walpipe_check"));
 				/* Prepared statements outlive the rollback. */
@@ -439,21 +489,23 @@ cmd_check(int argc, char **argv)
 	bool quiet = false, live = false, unreadable;
 	int rc = 0;
 	struct config_errors errs;
+	size_t nerr;
 	struct wp_config *cfg;
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:qh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:qlh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': path = optarg; break;
 		case 'q': quiet = true; break;
 		case 'l': live = true; break;
 		case 'h':
-			printf("Usage: walpipe check -c FILE [--live] [--quiet]\n\n"
+			printf("Usage: walpipe check -c FILE [-l|--live] [-q|--quiet]\n\n"
 				   "Validate a walpipe configuration offline and print what "
-				   "flows where.\n  --live  also check it against the source "
-				   "and analytics databases\n          (tables, columns, casts, "
-				   "keys, replica identity, slot, roles)\n"
+				   "flows where.\n  -l, --live   also check it against the "
+				   "source and analytics databases\n               (tables, "
+				   "columns, casts, keys, replica identity, slot, roles)\n"
+				   "  -q, --quiet  print only problems\n"
 				   "Exit status: 0 valid, 1 invalid, 2 could not check.\n");
 			return 0;
 		default:
@@ -480,9 +532,15 @@ cmd_check(int argc, char **argv)
 	}
 	for (size_t i = 0; i < errs.n; i++)
 		fprintf(stderr, "%s\n", errs.msg[i]);
+	nerr = errs.n;
+	if (cfg && !cmd_config_vet(cfg, false)) {
+		config_free(cfg);
+		cfg = NULL;
+		nerr++;
+	}
 	if (cfg == NULL) {
 		if (!unreadable)
-			fprintf(stderr, "%s: %zu error(s)\n", path, errs.n);
+			fprintf(stderr, "%s: %zu error(s)\n", path, nerr);
 		config_errors_free(&errs);
 		return unreadable ? 2 : 1;
 	}

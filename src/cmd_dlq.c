@@ -3,8 +3,10 @@
 #include "walpipe/catalog.h"
 #include "walpipe/commands.h"
 #include "walpipe/config.h"
+#include "walpipe/ident.h"
 #include "walpipe/map.h"
 #include "walpipe/mem.h"
+#include "walpipe/pgconn.h"
 #include "walpipe/wal2json.h"
 
 #include <getopt.h>
@@ -166,18 +168,22 @@ retry_targets_free(struct retry *r)
 }
 
 /* The index of the mapping from source_table to target_table (both
- * "schema.table"), or cfg->nmappings. */
+ * in ident_qualified's text, as dead_letter writes them), or
+ * cfg->nmappings. */
 static size_t
 mapping_of(const struct wp_config *cfg, const char *source_table,
 		   const char *target_table)
 {
 	for (size_t i = 0; i < cfg->nmappings; i++) {
 		const struct config_mapping *m = &cfg->mappings[i];
-		char from[300], to[300];
+		char *from = ident_qualified(m->from_schema, m->from_table);
+		char *to = ident_qualified(m->to_schema, m->to_table);
+		bool same = strcmp(from, source_table) == 0 &&
+					strcmp(to, target_table) == 0;
 
-		snprintf(from, sizeof(from), "%s.%s", m->from_schema, m->from_table);
-		snprintf(to, sizeof(to), "%s.%s", m->to_schema, m->to_table);
-		if (strcmp(from, source_table) == 0 && strcmp(to, target_table) == 0)
+		free(from);
+		free(to);
+		if (same)
 			return i;
 	}
 	return cfg->nmappings;
@@ -248,6 +254,18 @@ retry_stage_row(struct retry *r, struct retry_target *t, PGresult *dl,
 															   : c.columns;
 		size_t n = c.action == W2J_DELETE ? c.nidentity : c.ncolumns;
 
+		/* A keyless mapping's update or delete changes the one target
+		 * row equal to its old row, which may since have been changed
+		 * by later changes or by hand: which row it meant is gone. */
+		if (t->m->rule.mode == MAP_MODE_KEYLESS &&
+			c.action != W2J_INSERT) {
+			snprintf(r->err, sizeof(r->err),
+					 "the %s of a keyless mapping cannot be retried: "
+					 "which target row it meant is unknown now\nFix the "
+					 "target row by hand and resolve the dead letter.",
+					 c.action == W2J_DELETE ? "delete" : "update");
+			return false;
+		}
 		op[0] = c.action == W2J_DELETE ? 'D' : 'U';
 		own = wp_calloc(ntmp + 1, sizeof(*own));
 		for (size_t k = 0; k < ntmp; k++) {
@@ -313,12 +331,7 @@ dlq_retry(const struct wp_config *cfg, PGconn *ana, const char *schema,
 	memset(&r, 0, sizeof(r));
 	r.cfg = cfg;
 	r.ana = ana;
-	{
-		const char *keys[] = {"dbname", "fallback_application_name", NULL};
-		const char *vals[] = {cfg->source.conninfo, "walpipe dlq", NULL};
-
-		r.src = PQconnectdbParams(keys, vals, 1);
-	}
+	r.src = pgconn_connect(cfg->source.conninfo, "walpipe dlq", false);
 	if (PQstatus(r.src) != CONNECTION_OK) {
 		fprintf(stderr, "walpipe dlq: could not connect to the source "
 						"server: %s",
@@ -516,6 +529,10 @@ cmd_dlq(int argc, char **argv)
 	for (size_t i = 0; i < errs.n; i++)
 		fprintf(stderr, "%s\n", errs.msg[i]);
 	config_errors_free(&errs);
+	if (cfg && !cmd_config_vet(cfg, false)) {
+		config_free(cfg);
+		cfg = NULL;
+	}
 	if (cfg == NULL) {
 		buf_free(&ids);
 		return unreadable ? 2 : 1;
@@ -528,12 +545,7 @@ cmd_dlq(int argc, char **argv)
 		buf_free(&ids);
 		return 2;
 	}
-	{
-		const char *keys[] = {"dbname", "fallback_application_name", NULL};
-		const char *vals[] = {cfg->target.conninfo, "walpipe dlq", NULL};
-
-		conn = PQconnectdbParams(keys, vals, 1);
-	}
+	conn = pgconn_connect(cfg->target.conninfo, "walpipe dlq", false);
 	if (PQstatus(conn) != CONNECTION_OK) {
 		fprintf(stderr, "walpipe dlq: could not connect to the analytics "
 						"server: %s",
@@ -563,15 +575,22 @@ cmd_dlq(int argc, char **argv)
 			   "source -> target", "attempts", "last failed", "state",
 			   "error");
 		for (int i = 0; i < PQntuples(r); i++) {
-			char st[200];
+			struct buf st = BUF_INIT, e = BUF_INIT;
 
-			snprintf(st, sizeof(st), "%s -> %s", PQgetvalue(r, i, 3),
-					 PQgetvalue(r, i, 4));
+			/* Names and errors come from the databases: printable only. */
+			buf_appendf(&e, "%s -> %s", PQgetvalue(r, i, 3),
+						PQgetvalue(r, i, 4));
+			buf_append_printable(&st, e.data, e.len, false);
+			buf_reset(&e, 0);
+			buf_append_printable(&e, PQgetvalue(r, i, 9),
+								 (size_t) PQgetlength(r, i, 9), false);
 			printf("%-8s %-12s %-2s %-28s %-8s %-19s %-8s %s (%s)\n",
 				   PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
-				   PQgetvalue(r, i, 2), st, PQgetvalue(r, i, 5),
-				   PQgetvalue(r, i, 6), PQgetvalue(r, i, 7),
-				   PQgetvalue(r, i, 9), PQgetvalue(r, i, 8));
+				   PQgetvalue(r, i, 2), st.data, PQgetvalue(r, i, 5),
+				   PQgetvalue(r, i, 6), PQgetvalue(r, i, 7), e.data,
+				   PQgetvalue(r, i, 8));
+			buf_free(&st);
+			buf_free(&e);
 		}
 		printf("(%d dead letter%s)\n", PQntuples(r),
 			   PQntuples(r) == 1 ? "" : "s");

@@ -1,16 +1,20 @@
 /* cmd_run.c: `walpipe run`: configuration, logging, signals and reloads around the run loop. */
 #include "walpipe/commands.h"
+#include "walpipe/buf.h"
 #include "walpipe/config.h"
 #include "walpipe/log.h"
 #include "walpipe/mem.h"
 #include "walpipe/metrics.h"
+#include "walpipe/pgconn.h"
 #include "walpipe/run.h"
 
 #include <getopt.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Signal flags: the only globals the house style allows. */
@@ -71,8 +75,63 @@ cmd_config_load(const char *path, int *status)
 	for (size_t i = 0; i < errs.n; i++)
 		fprintf(stderr, "%s\n", errs.msg[i]);
 	config_errors_free(&errs);
+	if (cfg && !cmd_config_vet(cfg, false)) {
+		config_free(cfg);
+		cfg = NULL;
+	}
 	*status = cfg ? 0 : unreadable ? 2 : 1;
 	return cfg;
+}
+
+/* One line of cmd_config_vet's. */
+static void
+vet_say(bool log, bool error, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+vet_say(bool log, bool error, const char *fmt, ...)
+{
+	struct buf b = BUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vappendf(&b, fmt, ap);
+	va_end(ap);
+	if (log)
+		wp_log(error ? LOG_ERROR : LOG_WARNING, "%s", b.data);
+	else
+		fprintf(stderr, "%s%s\n", error ? "" : "warning: ", b.data);
+	buf_free(&b);
+}
+
+bool
+cmd_config_vet(const struct wp_config *cfg, bool log)
+{
+	const char *const keys[] = {"source.conninfo", "target.conninfo"};
+	const char *const vals[] = {cfg->source.conninfo, cfg->target.conninfo};
+	bool ok = true, secret = false;
+	struct stat st;
+	char err[512];
+
+	for (int i = 0; i < 2; i++) {
+		if (vals[i] == NULL)
+			continue;
+		if (!pgconn_check(vals[i], err, sizeof(err))) {
+			vet_say(log, true,
+					"%s: %s: invalid connection string (not shown: it may "
+					"hold a password): %s",
+					cfg->path, keys[i], err);
+			ok = false;
+		}
+		secret |= pgconn_has_password(vals[i]);
+	}
+	if (secret && stat(cfg->path, &st) == 0 && (st.st_mode & 077) != 0)
+		vet_say(log, false,
+				"%s holds a password and is readable by group or others "
+				"(mode %04o)\nchmod 600 it, or move the password to "
+				"/etc/walpipe/pgpass (the unit's PGPASSFILE, mode 600).",
+				cfg->path, (unsigned) (st.st_mode & 07777));
+	return ok;
 }
 
 void
@@ -192,6 +251,13 @@ reload_config(void *arg)
 		return NULL;
 	}
 	config_errors_free(&errs);
+	if (!cmd_config_vet(cfg, true)) {
+		wp_log(LOG_ERROR, "not reloading: %s is invalid; the running "
+						  "configuration stays",
+			   r->path);
+		config_free(cfg);
+		return NULL;
+	}
 	t_old = config_tables_list(old);
 	t_new = config_tables_list(cfg);
 #define FIXED(field, name)                                                     \

@@ -1,6 +1,7 @@
 /* cmd_snapshot.c: `walpipe snapshot --table`: copy one table again (a backfill) while `walpipe run` streams. */
 #include "walpipe/commands.h"
 #include "walpipe/config.h"
+#include "walpipe/ident.h"
 #include "walpipe/log.h"
 #include "walpipe/run.h"
 #include "walpipe/sink_pg.h"
@@ -59,7 +60,8 @@ cmd_snapshot(int argc, char **argv)
 	enum snapshot_result res;
 	bool mapped = false;
 	char err[2048], name[64];
-	char *tables[1];
+	char *tables[1], *qtable = NULL;
+	struct ident_name tn = {0};
 	int c, rc = 1;
 
 	optind = 1;
@@ -69,6 +71,9 @@ cmd_snapshot(int argc, char **argv)
 		case 't': table = optarg; break;
 		case 'h':
 			printf("Usage: walpipe snapshot -c FILE --table SCHEMA.TABLE\n\n"
+				   "SCHEMA.TABLE as in the mappings' from: key, e.g. "
+				   "public.users or\n"
+				   "'public.\"User\"' (quoted names are exact).\n\n"
 				   "Copy the existing rows of one source table through its "
 				   "mappings again\n"
 				   "(a backfill, e.g. after a mapping change), while walpipe "
@@ -93,12 +98,36 @@ cmd_snapshot(int argc, char **argv)
 		return rc;
 	st = run_state_new(cfg, false);
 	rs = run_state_settings(st);
+	rc = 1; /* until the copy commits */
+	/* --table in the configuration's notation: public."User". */
+	if (!ident_parse(table, 2, 2, &tn, err, sizeof(err))) {
+		wp_log(LOG_ERROR,
+			   "invalid table name \"%s\": %s\nName it as in the "
+			   "mappings' from: key, schema.table.",
+			   table, err);
+		goto done;
+	}
 	for (size_t i = 0; i < rs->nrules; i++) {
-		char from[260];
+		if (strcmp(rs->rules[i].from_schema, tn.part[0]) != 0 ||
+			strcmp(rs->rules[i].from_table, tn.part[1]) != 0)
+			continue;
+		mapped = true;
+		/* A backfill lands on a target that holds rows, and the stream
+		 * applies the changes the copy already holds again on top: an
+		 * upsert makes them land where they were, but a keyless
+		 * mapping would insert those rows twice. */
+		if (rs->rules[i].mode == MAP_MODE_KEYLESS) {
+			char *to = ident_qualified(rs->rules[i].to_schema,
+									   rs->rules[i].to_table);
 
-		snprintf(from, sizeof(from), "%s.%s", rs->rules[i].from_schema,
-				 rs->rules[i].from_table);
-		mapped |= strcmp(from, table) == 0;
+			wp_log(LOG_ERROR,
+				   "source table \"%s\" has a keyless mapping (to \"%s\"), "
+				   "which a backfill cannot copy exactly: the changes the "
+				   "copy overlaps would be applied to it twice",
+				   table, to);
+			free(to);
+			goto done;
+		}
 	}
 	if (!mapped) {
 		wp_log(LOG_ERROR,
@@ -107,6 +136,10 @@ cmd_snapshot(int argc, char **argv)
 			   table);
 		goto done;
 	}
+	/* From here on the table goes by its text form, as the snapshot
+	 * state names it (public.users, public."User"). */
+	qtable = ident_qualified(tn.part[0], tn.part[1]);
+	table = qtable;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_stop;
@@ -151,5 +184,7 @@ cmd_snapshot(int argc, char **argv)
 done:
 	sink_pg_close(sink);
 	run_state_free(st);
+	ident_name_free(&tn);
+	free(qtable);
 	return rc;
 }

@@ -2,6 +2,8 @@
 #include "walpipe/buf.h"
 #include "walpipe/commands.h"
 #include "walpipe/config.h"
+#include "walpipe/ident.h"
+#include "walpipe/pgconn.h"
 
 #include <getopt.h>
 #include <libpq-fe.h>
@@ -37,10 +39,7 @@ put(struct report *r, const char *section, const char *key, const char *value,
 static PGconn *
 status_connect(const char *conninfo)
 {
-	const char *keys[] = {"dbname", "fallback_application_name", NULL};
-	const char *vals[] = {conninfo, "walpipe status", NULL};
-
-	return PQconnectdbParams(keys, vals, 1);
+	return pgconn_connect(conninfo, "walpipe status", false);
 }
 
 /* Run q with one parameter and put each column of its single row. */
@@ -93,8 +92,8 @@ cmd_status(int argc, char **argv)
 	PGconn *src = NULL, *ana = NULL;
 	struct buf q = BUF_INIT;
 	char *schema = NULL;
-	char rsec[16][220]; /* "refresh VIEW" section names */
-	char ssec[16][300]; /* "snapshot TABLE" section names */
+	char rsec[16][300]; /* "refresh VIEW" section names */
+	char ssec[16][IDENT_QUALIFIED_MAX + 80]; /* "snapshot TABLE" sections */
 	size_t nsnap = 0;
 	int c;
 
@@ -120,6 +119,10 @@ cmd_status(int argc, char **argv)
 	for (size_t i = 0; i < errs.n; i++)
 		fprintf(stderr, "%s\n", errs.msg[i]);
 	config_errors_free(&errs);
+	if (cfg && !cmd_config_vet(cfg, false)) {
+		config_free(cfg);
+		cfg = NULL;
+	}
 	if (cfg == NULL)
 		return unreadable ? 2 : 1;
 	memset(&r, 0, sizeof(r));
@@ -173,10 +176,9 @@ cmd_status(int argc, char **argv)
 			static const char *const st_keys[] = {"table", "partitions",
 												  "partitions_ahead"};
 			static const bool st_num[] = {false, true, true};
-			char tbl[200];
+			char *tbl = ident_qualified(cfg->staging.schema,
+										cfg->staging.table);
 
-			snprintf(tbl, sizeof(tbl), "%s.%s", cfg->staging.schema,
-					 cfg->staging.table);
 			put_row(&r, ana, "staging",
 					"SELECT $1::text, count(*)::text, count(*) FILTER (WHERE "
 					"pg_get_expr(c.relpartbound, c.oid) LIKE 'FOR VALUES FROM%' "
@@ -185,17 +187,19 @@ cmd_status(int argc, char **argv)
 					"FROM pg_inherits h JOIN pg_class c ON c.oid = h.inhrelid "
 					"WHERE h.inhparent = to_regclass($1)",
 					tbl, st_keys, st_num, 3);
+			free(tbl);
 		}
 		for (size_t i = 0; i < cfg->nrefresh; i++) {
 			static const char *const rf_keys[] = {"view", "last_ok_at",
 												  "last_error", "duration_ms"};
 			static const bool rf_num[] = {false, false, false, true};
-			char v[200];
+			char *v;
 
 			if (i >= 16)
 				break;
-			snprintf(v, sizeof(v), "%s.%s", cfg->refresh[i].view_schema,
-					 cfg->refresh[i].view_table);
+			/* As sink_pg_refresh names the view in walpipe.refreshes. */
+			v = ident_qualified(cfg->refresh[i].view_schema,
+								cfg->refresh[i].view_table);
 			snprintf(rsec[i], sizeof(rsec[i]), "refresh %s", v);
 			buf_reset(&q, 4096);
 			buf_appendf(&q,
@@ -205,6 +209,7 @@ cmd_status(int argc, char **argv)
 						"%s.refreshes f ON f.view = $1",
 						schema);
 			put_row(&r, ana, rsec[i], q.data, v, rf_keys, rf_num, 4);
+			free(v);
 		}
 	}
 
@@ -220,18 +225,22 @@ cmd_status(int argc, char **argv)
 			"rows_per_second", "eta_seconds", "snapshot_lsn", "finished_at"};
 		static const bool sn_num[] = {false, false, true, true,
 									  true,	 true,	false, false};
-		char key[300];
+		char key[IDENT_QUALIFIED_MAX + 80]; /* source|schema.table */
+		char *from = ident_qualified(cfg->mappings[i].from_schema,
+									 cfg->mappings[i].from_table);
 		bool dup = false;
 
-		snprintf(key, sizeof(key), "snapshot %s.%s",
-				 cfg->mappings[i].from_schema, cfg->mappings[i].from_table);
+		snprintf(key, sizeof(key), "snapshot %s", from);
 		for (size_t j = 0; j < nsnap; j++)
 			dup |= strcmp(ssec[j], key) == 0;
-		if (dup)
+		if (dup) {
+			free(from);
 			continue;
+		}
 		snprintf(ssec[nsnap], sizeof(ssec[nsnap]), "%s", key);
-		snprintf(key, sizeof(key), "%s|%s.%s", cfg->source.name,
-				 cfg->mappings[i].from_schema, cfg->mappings[i].from_table);
+		/* The source name is a plain name: the first | ends it. */
+		snprintf(key, sizeof(key), "%s|%s", cfg->source.name, from);
+		free(from);
 		buf_reset(&q, 4096);
 		buf_appendf(
 			&q,
@@ -245,7 +254,7 @@ cmd_status(int argc, char **argv)
 			"END, t.snapshot_lsn::text, to_char(t.finished_at, "
 			"'YYYY-MM-DD\"T\"HH24:MI:SSOF') FROM (SELECT 1) x LEFT JOIN "
 			"%s.snapshot_tables t ON t.source = split_part($1, '|', 1) AND "
-			"t.source_table = split_part($1, '|', 2)",
+			"t.source_table = substr($1, strpos($1, '|') + 1)",
 			schema);
 		put_row(&r, ana, ssec[nsnap], q.data, key, sn_keys, sn_num, 8);
 		nsnap++;

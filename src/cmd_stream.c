@@ -2,6 +2,7 @@
 #include "walpipe/buf.h"
 #include "walpipe/changefmt.h"
 #include "walpipe/commands.h"
+#include "walpipe/ident.h"
 #include "walpipe/log.h"
 #include "walpipe/repl.h"
 #include "walpipe/wal2json.h"
@@ -44,9 +45,10 @@ stream_usage(FILE *out)
 			"      --start LSN         start at LSN (default: the slot's "
 			"position)\n"
 			"  -E, --endpos LSN        exit 0 once the stream reaches LSN\n"
-			"  -t, --tables LIST       only these tables (wal2json "
-			"add-tables, e.g.\n"
-			"                          public.users,public.orders)\n"
+			"  -t, --tables LIST       only these tables, e.g.\n"
+			"                          'public.users,public.\"User\"' "
+			"(names as in\n"
+			"                          the configuration)\n"
 			"      --prefixes LIST     only logical messages with these "
 			"prefixes\n"
 			"      --raw               print wal2json's messages as "
@@ -64,6 +66,7 @@ struct stream_opts {
 	lsn_t endpos;
 	bool raw;
 	bool loop;
+	struct buf tables; /* --tables escaped for add-tables */
 };
 
 static int
@@ -111,7 +114,17 @@ stream_parse_args(int argc, char **argv, struct stream_opts *o)
 				return 2;
 			}
 			break;
-		case 't': o->repl.tables = optarg; break;
+		case 't':
+			/* The configuration's notation, escaped as wal2json reads
+			 * add-tables (ident_append_w2j). */
+			buf_reset(&o->tables, 0);
+			if (!ident_w2j_list(optarg, &o->tables, err, sizeof(err))) {
+				fprintf(stderr, "walpipe stream: --tables: %s\n", err);
+				buf_free(&o->tables);
+				return 2;
+			}
+			o->repl.tables = o->tables.data;
+			break;
 		case OPT_PREFIXES: o->repl.prefixes = optarg; break;
 		case OPT_RAW: o->raw = true; break;
 		case OPT_NOTYPES: o->repl.include_types = false; break;
@@ -282,8 +295,10 @@ cmd_stream(int argc, char **argv)
 	int backoff_ms = 500;
 	int rc = stream_parse_args(argc, argv, &o);
 
-	if (rc != 0)
+	if (rc != 0) {
+		buf_free(&o.tables);
 		return rc < 0 ? 0 : rc;
+	}
 
 	/* No SA_RESTART: poll() must return so the loop sees the flag. */
 	memset(&sa, 0, sizeof(sa));
@@ -306,6 +321,7 @@ cmd_stream(int argc, char **argv)
 	}
 	w2j_decoder_free(dec);
 	buf_free(&line);
+	buf_free(&o.tables);
 	if (end == STREAM_DONE || (stop_requested && end == STREAM_RETRY))
 		return 0;
 	return 1;

@@ -8,7 +8,7 @@
 #include <string.h>
 
 struct crow {
-	char op;		/* 'U', 'P', 'D' */
+	char op;		/* 'U', 'P', 'M', 'D', 'X'; 'O', 'W' (keyless) */
 	char sop;		/* source action of the last change: I, U, D */
 	size_t change;	/* batch index of the last change merged */
 	uint64_t hash;
@@ -480,6 +480,19 @@ collapse_add(struct collapse *c, const struct batch *b, size_t idx,
 
 	if (merge && ch->action == W2J_UPDATE) {
 		add_update(c, b, idx, p, src);
+		return;
+	}
+	/* A keyless mapping finds the row to change by its old values: the
+	 * update's identity (every column under REPLICA IDENTITY FULL) goes
+	 * first, as an 'O' row, its new row next ('W'), columns it leaves
+	 * out (unchanged TOAST) taken from the identity. */
+	if (ch->action == W2J_UPDATE && p->rule &&
+		p->rule->mode == MAP_MODE_KEYLESS) {
+		row = new_row(c, 'O', sop, idx);
+		fill_row(c, row, b, ident, ch->nident, p);
+		row = new_row(c, 'W', sop, idx);
+		if (!fill_row(c, row, b, cols, ch->ncols, p))
+			fill_row(c, row, b, ident, ch->nident, p);
 		return;
 	}
 

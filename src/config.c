@@ -2,6 +2,7 @@
 #include "walpipe/config.h"
 
 #include "walpipe/buf.h"
+#include "walpipe/ident.h"
 #include "walpipe/kafka_msg.h"
 #include "walpipe/mem.h"
 #include "walpipe/version.h"
@@ -54,6 +55,7 @@ struct loader {
 	struct wp_config *cfg;
 	char path[256]; /* the key path being validated */
 	int *pos;		/* line * 100000 + column of each error, for sorting */
+	bool quoted;	/* the scalar set_field converts was YAML-quoted */
 };
 
 static void
@@ -220,25 +222,73 @@ valid_ident(const char *s)
 	return true;
 }
 
-/* "schema.table" of two valid identifiers; outputs are malloc'd. */
-static bool
-split_qname(const char *s, char **schema, char **table)
-{
-	const char *dot = strchr(s, '.');
-	char *a, *b;
+#define NAME_VALID                                                             \
+	"a name (letters, digits, _ and $, folded to lower case) or a "            \
+	"\"quoted name\""
 
-	if (dot == NULL || strchr(dot + 1, '.'))
-		return false;
-	a = wp_strndup(s, (size_t) (dot - s));
-	b = wp_strdup(dot + 1);
-	if (!valid_ident(a) || !valid_ident(b)) {
-		free(a);
-		free(b);
+/*
+ * A table, schema or column name in SQL's notation (ident.h): exact parts
+ * into *out, or an error at line:col naming what (a "table name") and
+ * what would be valid.  A YAML-quoted scalar whose unquoted parts fold is
+ * refused: whoever wrote "createdAt" meant the exact name, and YAML's
+ * quotes are gone before SQL's notation sees the text.
+ */
+static bool
+load_name(struct loader *L, const char *v, bool quoted, int nparts,
+		  const char *what, int line, int col, struct ident_name *out)
+{
+	char err[200];
+
+	if (!ident_parse(v, nparts, nparts, out, err, sizeof(err))) {
+		add_error(L, line, col, "invalid %s \"%s\": %s; expected %s%s", what,
+				  v, err, nparts == 2 ? "schema.table, each part " : "",
+				  NAME_VALID);
 		return false;
 	}
-	*schema = a;
-	*table = b;
+	if (quoted && out->folded) {
+		struct buf fold = BUF_INIT, fix = BUF_INIT;
+
+		ident_append(&fold, out->part[0]);
+		if (out->part[1]) {
+			buf_append_char(&fold, '.');
+			ident_append(&fold, out->part[1]);
+		}
+		ident_fold_hint(&fix, v);
+		add_error(L, line, col,
+				  "name \"%s\" would fold to \"%s\": YAML quotes are not SQL "
+				  "quotes; write %s for the exact name",
+				  v, fold.data, fix.data);
+		buf_free(&fold);
+		buf_free(&fix);
+		ident_name_free(out);
+		return false;
+	}
 	return true;
+}
+
+/* "schema.table" into two malloc'd exact names, or an error. */
+static bool
+load_qname(struct loader *L, const struct ynode *v, const char *what,
+		   char **schema, char **table)
+{
+	struct ident_name n;
+
+	if (!load_name(L, v->value, !v->plain, 2, what, v->line, v->col, &n))
+		return false;
+	*schema = n.part[0];
+	*table = n.part[1];
+	return true;
+}
+
+/* One name (a column, a schema) into a malloc'd exact name, or NULL. */
+static char *
+load_name1(struct loader *L, const struct ynode *v, const char *what)
+{
+	struct ident_name n;
+
+	if (!load_name(L, v->value, !v->plain, 1, what, v->line, v->col, &n))
+		return NULL;
+	return n.part[0];
 }
 
 static bool
@@ -319,8 +369,9 @@ parse_bool(const char *s, bool *out)
 
 enum ftype {
 	F_STRING,
-	F_IDENT,
-	F_QNAME,
+	F_IDENT, /* a plain lower-case name: source name, slot */
+	F_NAME,	 /* a SQL name (ident.h) */
+	F_QNAME, /* schema.table of SQL names */
 	F_BOOL,
 	F_INT,
 	F_SIZE,
@@ -360,7 +411,7 @@ static const struct field source_fields[] = {
 static const struct field target_fields[] = {
 	{"conninfo", F_STRING, true, NULL, 0, 0, NULL, false,
 	 OFF(target.conninfo), 0},
-	{"schema", F_IDENT, false, "walpipe", 0, 0, NULL, false,
+	{"schema", F_NAME, false, "walpipe", 0, 0, NULL, false,
 	 OFF(target.schema), 0},
 	{NULL, 0, false, NULL, 0, 0, NULL, false, 0, 0},
 };
@@ -508,14 +559,19 @@ set_field(struct loader *L, const struct field *f, const char *v, int line,
 		}
 		*(char **) (base + f->off) = wp_strdup(v);
 		return true;
-	case F_QNAME:
-		if (!split_qname(v, (char **) (base + f->off),
-						 (char **) (base + f->off2))) {
-			add_error(L, line, col,
-					  "invalid table name \"%s\": expected schema.table", v);
+	case F_NAME:
+	case F_QNAME: {
+		struct ident_name n;
+
+		if (!load_name(L, v, L->quoted, f->type == F_QNAME ? 2 : 1,
+					   f->type == F_QNAME ? "table name" : "name", line, col,
+					   &n))
 			return false;
-		}
+		*(char **) (base + f->off) = n.part[0];
+		if (f->type == F_QNAME)
+			*(char **) (base + f->off2) = n.part[1];
 		return true;
+	}
 	case F_BOOL:
 		if (!parse_bool(v, &b)) {
 			add_error(L, line, col,
@@ -733,8 +789,11 @@ load_section(struct loader *L, const struct ynode *m, const char *name,
 				add_error(L, v->line, v->col, "expected a %s, found %s",
 						  f->type == F_BOOL ? "boolean" : "value",
 						  is_null(v) ? "null" : kind_name(v));
-			else if (!is_null(v))
+			else if (!is_null(v)) {
+				L->quoted = !v->plain;
 				set_field(L, f, v->value, v->line, v->col);
+				L->quoted = false;
+			}
 			path_pop(L, o2);
 		}
 	}
@@ -774,34 +833,46 @@ meta_of(const char *s, enum map_meta *out)
 	return false;
 }
 
-/* "col" or "col.key.key" into a column or a path. */
+/* "col" or "col.key.key" into a column or a path (ident_parse_path). */
 static bool
-set_source_ref(struct loader *L, struct map_column *c, const char *s,
-			   int line, int col)
+set_source_ref(struct loader *L, struct map_column *c, const struct ynode *v)
 {
-	char *copy = wp_strdup(s), *save = NULL, *tok;
-	size_t n = 0;
-	const char **path = NULL;
+	char *column, **keys, err[200];
+	size_t n;
+	bool folded;
 
-	tok = strtok_r(copy, ".", &save);
-	if (tok == NULL || !valid_ident(tok)) {
-		add_error(L, line, col,
-				  "invalid source column \"%s\": expected a column name, a "
-				  "path such as payload.user_id, or one of $lsn, $xid, "
-				  "$commit_time, $op, $source",
-				  s);
-		free(copy);
+	if (!ident_parse_path(v->value, &column, &keys, &n, &folded, err,
+						  sizeof(err))) {
+		add_error(L, v->line, v->col,
+				  "invalid source column \"%s\": %s; expected a column name "
+				  "or a \"quoted name\", a path such as payload.user_id, or "
+				  "one of $lsn, $xid, $commit_time, $op, $source",
+				  v->value, err);
 		return false;
 	}
-	c->column = wp_strdup(tok);
-	while ((tok = strtok_r(NULL, ".", &save)) != NULL) {
-		path = wp_realloc(path, (n + 1) * sizeof(*path));
-		path[n++] = wp_strdup(tok);
+	if (!v->plain && folded) {
+		struct buf fix = BUF_INIT, fold = BUF_INIT;
+
+		ident_append(&fold, column);
+		for (size_t i = 0; i < n; i++)
+			buf_appendf(&fold, ".%s", keys[i]);
+		ident_fold_hint(&fix, v->value);
+		add_error(L, v->line, v->col,
+				  "name \"%s\" would fold to \"%s\": YAML quotes are not SQL "
+				  "quotes; write %s for the exact name",
+				  v->value, fold.data, fix.data);
+		buf_free(&fix);
+		buf_free(&fold);
+		free(column);
+		for (size_t i = 0; i < n; i++)
+			free(keys[i]);
+		free(keys);
+		return false;
 	}
+	c->column = column;
 	c->src = n ? MAP_SRC_PATH : MAP_SRC_COLUMN;
-	c->path = (const char *const *) path;
+	c->path = (const char *const *) keys;
 	c->npath = n;
-	free(copy);
 	return true;
 }
 
@@ -811,23 +882,20 @@ load_column(struct loader *L, struct config_mapping *m,
 {
 	struct map_column *c;
 	size_t old = path_push(L, ".%s", k->value);
+	char *target = load_name1(L, k, "target column name");
 
-	if (!valid_ident(k->value)) {
-		add_error(L, k->line, k->col,
-				  "invalid target column name \"%s\": use 1 to 63 lower case "
-				  "letters, digits and underscores",
-				  k->value);
+	if (target == NULL) {
 		path_pop(L, old);
 		return;
 	}
 	for (size_t i = 0; i < m->ncols; i++)
-		if (strcmp(m->cols[i].target, k->value) == 0)
+		if (strcmp(m->cols[i].target, target) == 0)
 			add_error(L, k->line, k->col, "duplicate target column \"%s\"",
 					  k->value);
 	m->cols = wp_realloc(m->cols, (m->ncols + 1) * sizeof(*m->cols));
 	c = &m->cols[m->ncols++];
 	memset(c, 0, sizeof(*c));
-	c->target = wp_strdup(k->value);
+	c->target = target;
 	if (v->kind == Y_SCALAR && !is_null(v)) {
 		if (v->value[0] == '$') {
 			if (!meta_of(v->value, &c->meta))
@@ -837,7 +905,7 @@ load_column(struct loader *L, struct config_mapping *m,
 						  v->value);
 			c->src = MAP_SRC_META;
 		} else {
-			set_source_ref(L, c, v->value, v->line, v->col);
+			set_source_ref(L, c, v);
 		}
 	} else if (v->kind == Y_MAP) {
 		const struct ynode *from = map_get(v, "from");
@@ -868,7 +936,7 @@ load_column(struct loader *L, struct config_mapping *m,
 							  "unknown metadata \"%s\"", from->value);
 				c->src = MAP_SRC_META;
 			} else {
-				set_source_ref(L, c, from->value, from->line, from->col);
+				set_source_ref(L, c, from);
 			}
 		} else if (sql && sql->kind == Y_SCALAR && !is_null(sql)) {
 			c->src = MAP_SRC_SQL;
@@ -936,17 +1004,19 @@ load_mapping(struct loader *L, struct config_mapping *m,
 	if ((v = map_get(n, "mode")) && SCALAR_OR_ERR(v, "mode")) {
 		size_t o = path_push(L, ".mode");
 
-		if (!enum_has("upsert|append|none", v->value))
+		if (!enum_has("upsert|append|keyless|none", v->value))
 			add_error(L, v->line, v->col,
-					  "invalid value \"%s\": expected upsert, append or none",
+					  "invalid value \"%s\": expected upsert, append, "
+					  "keyless or none",
 					  v->value);
 		else
 			mode = v->value;
 		path_pop(L, o);
 	}
-	m->rule.mode = !strcmp(mode, "append") ? MAP_MODE_APPEND
-				   : !strcmp(mode, "none") ? MAP_MODE_NONE
-										   : MAP_MODE_UPSERT;
+	m->rule.mode = !strcmp(mode, "append")	   ? MAP_MODE_APPEND
+				   : !strcmp(mode, "keyless") ? MAP_MODE_KEYLESS
+				   : !strcmp(mode, "none")	   ? MAP_MODE_NONE
+											   : MAP_MODE_UPSERT;
 	if ((v = map_get(n, "from")) != NULL) {
 		m->from_line = v->line;
 		m->from_col = v->col;
@@ -957,25 +1027,19 @@ load_mapping(struct loader *L, struct config_mapping *m,
 	}
 	if ((v = map_get(n, "from")) == NULL)
 		add_error(L, n->line, n->col, "missing required key \"from\"");
-	else if (SCALAR_OR_ERR(v, "from") &&
-			 !split_qname(v->value, &m->from_schema, &m->from_table)) {
+	else if (SCALAR_OR_ERR(v, "from")) {
 		size_t o = path_push(L, ".from");
 
-		add_error(L, v->line, v->col,
-				  "invalid table name \"%s\": expected schema.table",
-				  v->value);
+		load_qname(L, v, "table name", &m->from_schema, &m->from_table);
 		path_pop(L, o);
 	}
 	if ((v = map_get(n, "to")) == NULL) {
 		if (m->rule.mode != MAP_MODE_NONE)
 			add_error(L, n->line, n->col, "missing required key \"to\"");
-	} else if (SCALAR_OR_ERR(v, "to") &&
-			   !split_qname(v->value, &m->to_schema, &m->to_table)) {
+	} else if (SCALAR_OR_ERR(v, "to")) {
 		size_t o = path_push(L, ".to");
 
-		add_error(L, v->line, v->col,
-				  "invalid table name \"%s\": expected schema.table",
-				  v->value);
+		load_qname(L, v, "table name", &m->to_schema, &m->to_table);
 		path_pop(L, o);
 	}
 	if ((v = map_get(n, "key")) != NULL) {
@@ -987,18 +1051,17 @@ load_mapping(struct loader *L, struct config_mapping *m,
 		} else {
 			for (size_t i = 0; i < v->nkids; i++) {
 				const struct ynode *it = v->kids[i];
+				char *kc;
 
-				if (it->kind != Y_SCALAR || !valid_ident(it->value)) {
+				if (it->kind != Y_SCALAR) {
 					add_error(L, it->line, it->col,
-							  "invalid key column %s%s%s",
-							  it->kind == Y_SCALAR ? "\"" : "",
-							  it->kind == Y_SCALAR ? it->value
-												   : kind_name(it),
-							  it->kind == Y_SCALAR ? "\"" : "");
+							  "invalid key column %s", kind_name(it));
 					continue;
 				}
+				if ((kc = load_name1(L, it, "key column")) == NULL)
+					continue;
 				m->key = wp_realloc(m->key, (m->nkey + 1) * sizeof(char *));
-				m->key[m->nkey++] = wp_strdup(it->value);
+				m->key[m->nkey++] = kc;
 			}
 		}
 		path_pop(L, o);
@@ -1024,8 +1087,11 @@ load_mapping(struct loader *L, struct config_mapping *m,
 
 		if (v->kind == Y_MAP && v->nkids == 2 && sd && sd->kind == Y_SCALAR &&
 			!is_null(sd)) {
+			size_t o2 = path_push(L, ".soft_delete");
+
 			ondel = "soft_delete";
-			m->soft_delete_column = wp_strdup(sd->value);
+			m->soft_delete_column = load_name1(L, sd, "column name");
+			path_pop(L, o2);
 		} else if (v->kind == Y_SCALAR && enum_has("delete|ignore", v->value)) {
 			ondel = v->value;
 		} else {
@@ -1067,7 +1133,8 @@ load_mapping(struct loader *L, struct config_mapping *m,
 #undef SCALAR_OR_ERR
 
 	/* Cross-field rules of one mapping. */
-	if (m->rule.mode == MAP_MODE_UPSERT && m->nkey == 0 && m->ncols > 0)
+	if (m->rule.mode == MAP_MODE_UPSERT && m->nkey == 0 && m->ncols > 0 &&
+		map_get(n, "key") == NULL) /* else its own error says why */
 		add_error(L, n->line, n->col,
 				  "mode upsert needs \"key\": the target columns that "
 				  "identify a row");
@@ -1090,6 +1157,33 @@ load_mapping(struct loader *L, struct config_mapping *m,
 				  "re-insert clears it)",
 				  m->soft_delete_column);
 		path_pop(L, o);
+	}
+	/* A keyless mirror finds a row by all its mapped values and changes
+	 * exactly one: a key would make it an upsert, a where or a soft
+	 * delete would leave rows behind that later changes could match
+	 * instead of the right one (not supported). */
+	if (m->rule.mode == MAP_MODE_KEYLESS) {
+		static const char *const no[] = {"key", "where", "on_delete"};
+		static const char *const why[] = {
+			"mode keyless matches rows on every mapped column; with a key, "
+			"use mode upsert",
+			"mode keyless mirrors every row; a where is not supported "
+			"(use mode append)",
+			"mode keyless applies deletes to the one row they match; "
+			"on_delete other than delete is not supported (use mode "
+			"append)"};
+
+		for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+			const struct ynode *x = map_get(n, no[i]);
+			size_t o;
+
+			if (x == NULL ||
+				(i == 2 && m->rule.on_delete == MAP_DELETE_DELETE))
+				continue;
+			o = path_push(L, ".%s", no[i]);
+			add_error(L, x->line, x->col, "%s", why[i]);
+			path_pop(L, o);
+		}
 	}
 	if (m->rule.on_delete != MAP_DELETE_IGNORE &&
 		m->rule.mode == MAP_MODE_APPEND && m->nkey == 0 &&
@@ -1131,28 +1225,33 @@ load_tables(struct loader *L, const struct ynode *source)
 	}
 	for (size_t i = 0; i < t->nkids; i++) {
 		const struct ynode *it = t->kids[i];
-		char *s, *tb;
+		char *s, *tb, *q;
 		size_t o = path_push(L, "[%zu]", i);
 
-		if (it->kind != Y_SCALAR || !split_qname(it->value, &s, &tb)) {
+		if (it->kind != Y_SCALAR) {
 			add_error(L, it->line, it->col,
-					  "invalid table name %s%s%s: expected schema.table",
-					  it->kind == Y_SCALAR ? "\"" : "",
-					  it->kind == Y_SCALAR ? it->value : kind_name(it),
-					  it->kind == Y_SCALAR ? "\"" : "");
+					  "invalid table name %s: expected schema.table",
+					  kind_name(it));
 			path_pop(L, o);
 			continue;
 		}
+		if (!load_qname(L, it, "table name", &s, &tb)) {
+			path_pop(L, o);
+			continue;
+		}
+		/* Kept in ident_qualified's text form: exact, and read back by
+		 * ident_parse, to_regclass and parse_ident alike. */
+		q = ident_qualified(s, tb);
 		free(s);
 		free(tb);
 		for (size_t j = 0; j < L->cfg->source.ntables; j++)
-			if (strcmp(L->cfg->source.tables[j], it->value) == 0)
+			if (strcmp(L->cfg->source.tables[j], q) == 0)
 				add_error(L, it->line, it->col, "table \"%s\" listed twice",
-						  it->value);
+						  q);
 		L->cfg->source.tables =
 			wp_realloc(L->cfg->source.tables,
 					   (L->cfg->source.ntables + 1) * sizeof(char *));
-		L->cfg->source.tables[L->cfg->source.ntables++] = wp_strdup(it->value);
+		L->cfg->source.tables[L->cfg->source.ntables++] = q;
 		path_pop(L, o);
 	}
 	path_pop(L, old);
@@ -1194,10 +1293,15 @@ load_refresh(struct loader *L, const struct ynode *r)
 		}
 		if ((v = map_get(n, "view")) == NULL)
 			add_error(L, n->line, n->col, "missing required key \"view\"");
-		else if (v->kind != Y_SCALAR ||
-				 !split_qname(v->value, &f->view_schema, &f->view_table))
+		else if (v->kind != Y_SCALAR)
 			add_error(L, v->line, v->col,
 					  "invalid view name: expected schema.view");
+		else {
+			size_t o = path_push(L, ".view");
+
+			load_qname(L, v, "view name", &f->view_schema, &f->view_table);
+			path_pop(L, o);
+		}
 		if ((v = map_get(n, "every")) == NULL)
 			add_error(L, n->line, n->col, "missing required key \"every\"");
 		else if (v->kind != Y_SCALAR || !parse_duration(v->value, &f->every_ms) ||
@@ -1284,11 +1388,11 @@ check_cross(struct loader *L)
 	for (size_t i = 0; i < cfg->nmappings; i++) {
 		struct config_mapping *m = &cfg->mappings[i];
 		bool listed = false;
-		char q[160];
+		char *q;
 
 		if (m->from_schema == NULL)
 			continue;
-		snprintf(q, sizeof(q), "%s.%s", m->from_schema, m->from_table);
+		q = ident_qualified(m->from_schema, m->from_table);
 		for (size_t j = 0; j < cfg->source.ntables; j++)
 			listed |= strcmp(cfg->source.tables[j], q) == 0;
 		L->path[0] = '\0';
@@ -1298,23 +1402,131 @@ check_cross(struct loader *L)
 					  "table \"%s\" is not in source.tables, so no change of "
 					  "it would ever arrive",
 					  q);
+		free(q);
 		for (size_t j = 0; j < i && m->to_schema; j++) {
 			struct config_mapping *o = &cfg->mappings[j];
 
 			if (o->to_schema && !strcmp(o->to_schema, m->to_schema) &&
 				!strcmp(o->to_table, m->to_table) && !may_share(o, m)) {
+				char *tq = ident_qualified(m->to_schema, m->to_table);
+
 				L->path[0] = '\0';
 				path_push(L, "mappings[%zu].to", i);
 				add_error(L, m->to_line, m->to_col,
-						  "target \"%s.%s\" is already written by "
+						  "target \"%s\" is already written by "
 						  "mappings[%zu]; mappings may share a target only "
 						  "as appends, or as upserts with the same key and "
 						  "no soft delete (the partitions of one table)",
-						  m->to_schema, m->to_table, j);
+						  tq, j);
+				free(tq);
 			}
 		}
 	}
 	L->path[0] = '\0';
+}
+
+/* Whether a table's changes go to Kafka: yes unless a mapping opts out. */
+static bool
+table_to_kafka(const struct wp_config *cfg, const char *schema,
+			   const char *table)
+{
+	for (size_t i = 0; i < cfg->nmappings; i++)
+		if (!cfg->mappings[i].kafka && cfg->mappings[i].from_schema &&
+			strcmp(cfg->mappings[i].from_schema, schema) == 0 &&
+			strcmp(cfg->mappings[i].from_table, table) == 0)
+			return false;
+	return true;
+}
+
+/*
+ * The topic template with each placeholder's value as it is, between
+ * markers no name holds: equal for two tables exactly when the template
+ * itself gives them one topic (one without {schema}, say).
+ */
+static char *
+topic_unsanitized(const char *tmpl, const char *source, const char *schema,
+				  const char *table)
+{
+	static const char *const ph[] = {"{source}", "{schema}", "{table}"};
+	const char *vals[] = {source, schema, table};
+	struct buf b = BUF_INIT;
+
+	buf_append_str(&b, "");
+	for (const char *p = tmpl; *p; p++) {
+		size_t i;
+
+		for (i = 0; i < 3; i++)
+			if (strncmp(p, ph[i], strlen(ph[i])) == 0)
+				break;
+		if (i == 3) {
+			buf_append_char(&b, *p);
+			continue;
+		}
+		buf_appendf(&b, "\x01%s\x01", vals[i]);
+		p += strlen(ph[i]) - 1;
+	}
+	return b.data;
+}
+
+/*
+ * Two tables whose topics come out the same although the template sets
+ * them apart: a topic name holds only letters, digits, ".", "_" and "-",
+ * so kafka_msg_topic writes "_" for any other byte, and a dot inside a
+ * name reads as the separator.  Their changes would share a topic, mixed,
+ * without a word: refuse it.  Only checked on an otherwise valid file
+ * (the list then matches the YAML).
+ */
+static void
+check_topics(struct loader *L, const struct ynode *tables)
+{
+	struct wp_config *cfg = L->cfg;
+	struct ident_name *n;
+	char **topic, **raw;
+
+	if (!cfg->kafka.enabled || !cfg->kafka.topic || L->errs->n > 0 ||
+		tables == NULL || tables->nkids != cfg->source.ntables)
+		return;
+	n = wp_calloc(cfg->source.ntables + 1, sizeof(*n));
+	topic = wp_calloc(cfg->source.ntables + 1, sizeof(*topic));
+	raw = wp_calloc(cfg->source.ntables + 1, sizeof(*raw));
+	for (size_t i = 0; i < cfg->source.ntables; i++) {
+		struct buf b = BUF_INIT;
+		char err[200];
+
+		if (!ident_parse(cfg->source.tables[i], 2, 2, &n[i], err,
+						 sizeof(err)) ||
+			!table_to_kafka(cfg, n[i].part[0], n[i].part[1]))
+			continue;
+		kafka_msg_topic(&b, cfg->kafka.topic, cfg->source.name,
+						n[i].part[0], n[i].part[1]);
+		topic[i] = b.data;
+		raw[i] = topic_unsanitized(cfg->kafka.topic, cfg->source.name,
+								   n[i].part[0], n[i].part[1]);
+		for (size_t j = 0; j < i && topic[i]; j++) {
+			if (topic[j] == NULL || strcmp(topic[i], topic[j]) != 0 ||
+				strcmp(raw[i], raw[j]) == 0)
+				continue;
+			L->path[0] = '\0';
+			path_push(L, "source.tables[%zu]", i);
+			add_error(L, tables->kids[i]->line, tables->kids[i]->col,
+					  "table %s would share Kafka topic \"%s\" with table "
+					  "%s: a topic name keeps letters, digits, \".\", \"_\" "
+					  "and \"-\" and has \"_\" for any other character; set "
+					  "kafka: false on the mappings of one of them, or change "
+					  "kafka.topic",
+					  cfg->source.tables[i], topic[i], cfg->source.tables[j]);
+			L->path[0] = '\0';
+			break;
+		}
+	}
+	for (size_t i = 0; i < cfg->source.ntables; i++) {
+		ident_name_free(&n[i]);
+		free(topic[i]);
+		free(raw[i]);
+	}
+	free(n);
+	free(topic);
+	free(raw);
 }
 
 static struct wp_config *
@@ -1364,6 +1576,21 @@ load_tree(struct loader *L, const struct ynode *root)
 	if ((n = map_get(root, "staging")) != NULL && !is_null(n)) {
 		cfg->staging.enabled =
 			load_section(L, n, "staging", staging_fields, n->line, n->col);
+		/* Its partitions are NAME_pYYYYMMDD and NAME_default: longer
+		 * than 63 bytes, PostgreSQL would cut them and they would clash. */
+		if (cfg->staging.table &&
+			strlen(cfg->staging.table) > IDENT_MAXLEN - 10) {
+			const struct ynode *t = map_get(n, "table");
+
+			path_push(L, "staging.table");
+			add_error(L, t->line, t->col,
+					  "table name \"%s\" is %zu bytes long: its partitions "
+					  "are named %s_pYYYYMMDD, which must fit in %d bytes, "
+					  "so use at most %d",
+					  cfg->staging.table, strlen(cfg->staging.table),
+					  cfg->staging.table, IDENT_MAXLEN, IDENT_MAXLEN - 10);
+			L->path[0] = '\0';
+		}
 	}
 	if ((n = map_get(root, "mappings")) != NULL && !is_null(n)) {
 		if (n->kind != Y_SEQ) {
@@ -1457,6 +1684,7 @@ load_tree(struct loader *L, const struct ynode *root)
 		add_error(L, 1, 1,
 				  "nothing to do: configure staging, mappings or both");
 	check_cross(L);
+	check_topics(L, map_get(map_get(root, "source"), "tables"));
 	return cfg;
 }
 
@@ -1607,53 +1835,21 @@ config_errors_free(struct config_errors *errs)
 }
 
 char *
-config_mask_conninfo(const char *conninfo)
-{
-	struct buf b = BUF_INIT;
-	const char *p = conninfo;
-
-	/* key=value form: password=... up to the next space; URI form:
-	 * user:password@ */
-	while (*p) {
-		if (strncmp(p, "password=", 9) == 0 &&
-			(p == conninfo || p[-1] == ' ')) {
-			buf_append_str(&b, "password=****");
-			p += 9;
-			if (*p == '\'') {
-				for (p++; *p && *p != '\''; p++)
-					if (*p == '\\' && p[1])
-						p++;
-				if (*p)
-					p++;
-			} else {
-				while (*p && *p != ' ')
-					p++;
-			}
-			continue;
-		}
-		if (strncmp(p, "://", 3) == 0) {
-			const char *at = strchr(p + 3, '@');
-			const char *colon = strchr(p + 3, ':');
-			const char *slash = strchr(p + 3, '/');
-
-			if (at && colon && colon < at && (!slash || at < slash)) {
-				buf_append(&b, p, (size_t) (colon - p) + 1);
-				buf_append_str(&b, "****");
-				p = at;
-				continue;
-			}
-		}
-		buf_append_char(&b, *p++);
-	}
-	return b.data ? b.data : wp_strdup("");
-}
-
-char *
 config_tables_list(const struct wp_config *cfg)
 {
 	struct buf b = BUF_INIT;
 
-	for (size_t i = 0; i < cfg->source.ntables; i++)
-		buf_appendf(&b, "%s%s", i ? "," : "", cfg->source.tables[i]);
+	for (size_t i = 0; i < cfg->source.ntables; i++) {
+		struct ident_name n;
+		char err[200];
+
+		/* The stored text form always parses (load_tables made it). */
+		if (!ident_parse(cfg->source.tables[i], 2, 2, &n, err, sizeof(err)))
+			continue;
+		if (i)
+			buf_append_char(&b, ',');
+		ident_append_w2j(&b, n.part[0], n.part[1]);
+		ident_name_free(&n);
+	}
 	return b.data ? b.data : wp_strdup("");
 }

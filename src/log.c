@@ -60,8 +60,10 @@ wp_log(enum log_level level, const char *fmt, ...)
 		buf_appendf(&line, "%s.%03dZ walpipe", ts, (int) (tv.tv_usec / 1000));
 		if (log_source[0])
 			buf_appendf(&line, "[%s]", log_source);
-		buf_appendf(&line, " %s: %s\n", level_names[level],
-					msg.data ? msg.data : "");
+		/* Text goes to a terminal or journal: no raw control bytes. */
+		buf_appendf(&line, " %s: ", level_names[level]);
+		buf_append_printable(&line, msg.data ? msg.data : "", msg.len, true);
+		buf_append_char(&line, '\n');
 	}
 	fwrite(line.data, 1, line.len, stderr);
 	buf_free(&line);

@@ -2,6 +2,7 @@
 #include "walpipe/map.h"
 
 #include "walpipe/buf.h"
+#include "walpipe/ident.h"
 #include "walpipe/mem.h"
 
 #include <ctype.h>
@@ -345,7 +346,8 @@ static bool
 plan_mentions(const struct map_plan *p, const char *word, bool with_remove)
 {
 	const char *const st[] = {p->upsert, p->update_partial, p->append,
-							  p->move, with_remove ? p->remove : NULL,
+							  p->move, p->keyless_update,
+							  with_remove ? p->remove : NULL,
 							  with_remove ? p->unmatch : NULL};
 
 	for (size_t i = 0; i < sizeof(st) / sizeof(st[0]); i++)
@@ -435,14 +437,18 @@ plan_key(struct map_plan *p, const struct map_rule *r,
 		p->key[p->nkey++] = t;
 	}
 	if (p->nkey == 0) {
+		char f[IDENT_QUALIFIED_MAX], to[IDENT_QUALIFIED_MAX];
+
+		ident_qualified_to(f, sizeof(f), r->from_schema, r->from_table);
+		ident_qualified_to(to, sizeof(to), r->to_schema, r->to_table);
 		snprintf(errbuf, errlen,
-				 "the key of mapping %s.%s -> %s.%s reads source columns "
+				 "the key of mapping %s -> %s reads source columns "
 				 "outside the replica identity (%s) of the source table, "
 				 "and the identity columns are not all mapped, so deletes "
 				 "and key changes could not find their target rows\nMap "
 				 "each replica identity column to a target column, or "
 				 "compute the key from them.",
-				 r->from_schema, r->from_table, r->to_schema, r->to_table,
+				 f, to,
 				 ident.data ? ident.data : "none");
 		buf_free(&ident);
 		return false;
@@ -527,6 +533,162 @@ plan_move(struct map_plan *p, const struct map_rule *r, const char *source,
 	p->move_orphans = wp_strdup(q->data);
 }
 
+/*
+ * lead the target row t equals the old row m (a temp row's mapped
+ * columns) on every column a keyless mapping matches on: those computed
+ * from the source row.  A column from change metadata ($lsn, $op, ...)
+ * holds the change that wrote the row, which the old row cannot tell, so
+ * it is not compared.  As PostgreSQL's apply worker does for REPLICA
+ * IDENTITY FULL (tuples_equal), NULL equals NULL.  Values are compared as
+ * text, the old row's first cast to the target column's type (ttypes[i],
+ * when known): so json, xml, point and the other types without an
+ * equality operator compare too, and a value the insert converted
+ * (rounded to a numeric's scale, padded to a char(n), made a timestamptz)
+ * compares as it was stored.  Returns how many columns it compared.
+ */
+static size_t
+append_keyless_match(struct buf *q, const struct map_rule *r,
+					 const char *const *ttypes, const char *t, const char *m,
+					 const char *lead)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->ncols; i++) {
+		if (r->cols[i].src == MAP_SRC_META)
+			continue;
+		buf_appendf(q, "%s%s.", n++ ? " AND " : lead, t);
+		map_quote_ident(q, r->cols[i].target);
+		buf_appendf(q, "::text IS NOT DISTINCT FROM (%s.", m);
+		map_quote_ident(q, r->cols[i].target);
+		buf_append_char(q, ')');
+		if (ttypes && ttypes[i])
+			buf_appendf(q, "::%s", ttypes[i]);
+		buf_append_str(q, "::text");
+	}
+	return n;
+}
+
+/* The ctid of one target row equal to the temp row of cond in $1..$2. */
+static void
+append_keyless_ctid(struct buf *q, const struct map_rule *r,
+					const struct map_plan *p, const char *source,
+					const char *const *ttypes, const char *cond)
+{
+	buf_appendf(q, "t.ctid = (SELECT t2.ctid FROM %s t2, ", p->target);
+	append_subquery(q, r, p, source,
+					&(struct subq){.cond = cond, .where = WHERE_IGNORE,
+								   .ranged = true});
+	append_keyless_match(q, r, ttypes, "t2", "m", " WHERE ");
+	buf_append_str(q, " LIMIT 1)");
+}
+
+/*
+ * The statements of a keyless mapping (map.h): keyless_delete,
+ * keyless_update, and the function keyless_apply calls, appended to
+ * create_tmp.  The function walks the 'D' and 'O' rows of $1..$2 in _seq
+ * order; before each it inserts the 'U' rows since the last one in one
+ * statement, so a batch's changes land in stream order and a run of
+ * inserts stays set-based.  The statements read their range from $1 and
+ * $2, which the function sets before each: they are the same text check
+ * --live plans, and PL/pgSQL keeps their plans for the session.  A range
+ * that starts at a 'W' row (bisection split an update) skips it: its 'O'
+ * row, in the range before, applied it.  Columns win over the function's
+ * variables (use_column): the mapping's SQL names source columns.
+ */
+static bool
+plan_keyless(struct map_plan *p, const struct map_rule *r, const char *source,
+			 const char *tmp_name, const char *const *ttypes, struct buf *q,
+			 char *errbuf, size_t errlen)
+{
+	char tag[32] = "$walpipe$";
+	struct buf f = BUF_INIT, fn = BUF_INIT;
+
+	buf_reset(q, 0);
+	if (append_keyless_match(q, r, ttypes, "t", "m", "") == 0) {
+		snprintf(errbuf, errlen,
+				 "mapping %s.%s -> %s.%s in mode keyless maps no source "
+				 "column, so it has nothing to find a row by\nMap at least "
+				 "one source column.",
+				 r->from_schema, r->from_table, r->to_schema, r->to_table);
+		return false;
+	}
+	buf_reset(q, 0);
+	buf_appendf(q, "DELETE FROM %s t WHERE ", p->target);
+	append_keyless_ctid(q, r, p, source, ttypes, "s._op = 'D'");
+	p->keyless_delete = wp_strdup(q->data);
+
+	buf_reset(q, 0);
+	buf_appendf(q, "UPDATE %s t SET ", p->target);
+	for (size_t i = 0; i < r->ncols; i++) {
+		if (i)
+			buf_append_str(q, ", ");
+		map_quote_ident(q, r->cols[i].target);
+		buf_append_str(q, " = n.");
+		map_quote_ident(q, r->cols[i].target);
+	}
+	buf_append_str(q, " FROM ");
+	append_subquery(q, r, p, source,
+					&(struct subq){.cond = "s._op = 'W'",
+								   .where = WHERE_IGNORE, .ranged = true,
+								   .alias = "n"});
+	buf_append_str(q, " WHERE ");
+	append_keyless_ctid(q, r, p, source, ttypes, "s._op = 'O'");
+	p->keyless_update = wp_strdup(q->data);
+
+	buf_appendf(&f,
+				"#variable_conflict use_column\n"
+				"DECLARE\n"
+				"  _walpipe_hi CONSTANT bigint := $2;\n"
+				"  _walpipe_at bigint := $1;\n"
+				"  _walpipe_r record;\n"
+				"BEGIN\n"
+				"  FOR _walpipe_r IN SELECT s._seq, s._op FROM %s s WHERE "
+				"s._seq BETWEEN $1 AND $2 AND s._op IN ('D', 'O') ORDER BY "
+				"s._seq LOOP\n"
+				"    $1 := _walpipe_at;\n"
+				"    $2 := _walpipe_r._seq - 1;\n"
+				"    IF $1 <= $2 THEN\n      %s;\n    END IF;\n"
+				"    $1 := _walpipe_r._seq;\n"
+				"    $2 := _walpipe_r._seq + 1;\n"
+				"    IF _walpipe_r._op = 'D' THEN\n      %s;\n"
+				"    ELSE\n      %s;\n    END IF;\n"
+				"    IF NOT FOUND THEN\n"
+				"      RETURN NEXT _walpipe_r._seq;\n"
+				"    END IF;\n"
+				"    _walpipe_at := _walpipe_r._seq + "
+				"CASE WHEN _walpipe_r._op = 'O' THEN 2 ELSE 1 END;\n"
+				"  END LOOP;\n"
+				"  $1 := _walpipe_at;\n"
+				"  $2 := _walpipe_hi;\n"
+				"  IF $1 <= $2 THEN\n    %s;\n  END IF;\n"
+				"END\n",
+				p->tmp_table, p->append, p->keyless_delete, p->keyless_update,
+				p->append);
+	/* A dollar quote the mapping's own SQL cannot end early. */
+	for (int k = 1; strstr(f.data, tag) != NULL; k++)
+		snprintf(tag, sizeof(tag), "$walpipe%d$", k);
+	/* The function, schema-qualified: pg_temp is never searched for
+	 * functions. */
+	buf_reset(q, 0);
+	buf_appendf(q, "%s_apply", tmp_name);
+	buf_reset(&fn, 0);
+	buf_append_str(&fn, "pg_temp.");
+	map_quote_ident(&fn, q->data);
+	buf_reset(q, 0);
+	buf_appendf(q, "SELECT s FROM %s($1::bigint, $2::bigint) s", fn.data);
+	p->keyless_apply = wp_strdup(q->data);
+	buf_reset(q, 0);
+	buf_appendf(q,
+				"%s; CREATE OR REPLACE FUNCTION %s(bigint, bigint) RETURNS "
+				"SETOF bigint LANGUAGE plpgsql AS %s\n%s%s",
+				p->create_tmp, fn.data, tag, f.data, tag);
+	free(p->create_tmp);
+	p->create_tmp = wp_strdup(q->data);
+	buf_free(&f);
+	buf_free(&fn);
+	return true;
+}
+
 bool
 map_plan_partial_ok(const struct map_plan *p, const bool *present,
 					char *errbuf, size_t errlen)
@@ -572,7 +734,8 @@ static struct map_plan *plan_build(struct map_plan *p,
 								   const struct map_rule *r,
 								   const struct map_srccol *src, size_t nsrc,
 								   const char *source, const char *tmp_name,
-								   char *errbuf, size_t errlen);
+								   const char *const *ttypes, char *errbuf,
+								   size_t errlen);
 
 struct map_plan *
 map_plan_new(const struct map_rule *r, const struct map_srccol *src,
@@ -588,6 +751,16 @@ map_plan_new_cast(const struct map_rule *r, const struct map_srccol *src,
 				  size_t nsrc, const char *source, const char *tmp_name,
 				  const char *const *casts, char *errbuf, size_t errlen)
 {
+	return map_plan_new_typed(r, src, nsrc, source, tmp_name, casts, NULL,
+							  errbuf, errlen);
+}
+
+struct map_plan *
+map_plan_new_typed(const struct map_rule *r, const struct map_srccol *src,
+				   size_t nsrc, const char *source, const char *tmp_name,
+				   const char *const *casts, const char *const *ttypes,
+				   char *errbuf, size_t errlen)
+{
 	struct map_plan *p = wp_calloc(1, sizeof(*p));
 
 	p->ncols = r->ncols;
@@ -596,14 +769,16 @@ map_plan_new_cast(const struct map_rule *r, const struct map_srccol *src,
 		for (size_t i = 0; i < r->ncols; i++)
 			p->casts[i] = casts[i] ? wp_strdup(casts[i]) : NULL;
 	}
-	return plan_build(p, r, src, nsrc, source, tmp_name, errbuf, errlen);
+	return plan_build(p, r, src, nsrc, source, tmp_name, ttypes, errbuf,
+					  errlen);
 }
 
-/* The body of map_plan_new_cast: p has its casts. */
+/* The body of map_plan_new_typed: p has its casts. */
 static struct map_plan *
 plan_build(struct map_plan *p, const struct map_rule *r,
 		   const struct map_srccol *src, size_t nsrc, const char *source,
-		   const char *tmp_name, char *errbuf, size_t errlen)
+		   const char *tmp_name, const char *const *ttypes, char *errbuf,
+		   size_t errlen)
 {
 	bool *used = wp_calloc(nsrc ? nsrc : 1, sizeof(bool));
 	struct buf q = BUF_INIT;
@@ -614,11 +789,15 @@ plan_build(struct map_plan *p, const struct map_rule *r,
 
 		if (c->src == MAP_SRC_COLUMN || c->src == MAP_SRC_PATH) {
 			if ((k = src_index(src, nsrc, c->column)) < 0) {
+				char f[IDENT_QUALIFIED_MAX], to[IDENT_QUALIFIED_MAX];
+
+				ident_qualified_to(f, sizeof(f), r->from_schema,
+								   r->from_table);
+				ident_qualified_to(to, sizeof(to), r->to_schema, r->to_table);
 				snprintf(errbuf, errlen,
-						 "column \"%s\" of mapping %s.%s -> %s.%s does not "
-						 "exist in the source table",
-						 c->column, r->from_schema, r->from_table,
-						 r->to_schema, r->to_table);
+						 "column \"%s\" of mapping %s -> %s does not exist "
+						 "in the source table",
+						 c->column, f, to);
 				goto fail;
 			}
 			used[k] = true;
@@ -633,9 +812,12 @@ plan_build(struct map_plan *p, const struct map_rule *r,
 			used[i] = true;
 	for (size_t i = 0; i < r->nkey; i++)
 		if (!find_target(r, r->key[i])) {
+			char to[IDENT_QUALIFIED_MAX];
+
+			ident_qualified_to(to, sizeof(to), r->to_schema, r->to_table);
 			snprintf(errbuf, errlen,
-					 "key column \"%s\" of mapping to %s.%s is not mapped",
-					 r->key[i], r->to_schema, r->to_table);
+					 "key column \"%s\" of mapping to %s is not mapped",
+					 r->key[i], to);
 			goto fail;
 		}
 
@@ -729,6 +911,11 @@ plan_build(struct map_plan *p, const struct map_rule *r,
 	} else if (r->mode == MAP_MODE_APPEND) {
 		p->append = plan_insert(r, p, source,
 								"s._op IN ('U', 'P')", false);
+	} else if (r->mode == MAP_MODE_KEYLESS) {
+		p->append = plan_insert(r, p, source, "s._op = 'U'", false);
+		if (!plan_keyless(p, r, source, tmp_name, ttypes, &q, errbuf,
+						  errlen))
+			goto fail;
 	}
 
 	if (r->mode != MAP_MODE_NONE && r->nkey > 0 &&
@@ -849,6 +1036,9 @@ map_plan_free(struct map_plan *p)
 		free(p->casts[i]);
 	free(p->casts);
 	free(p->append);
+	free(p->keyless_delete);
+	free(p->keyless_update);
+	free(p->keyless_apply);
 	free(p->remove);
 	free(p->truncate);
 	free(p->target);

@@ -2,6 +2,7 @@
 #include "walpipe/metrics.h"
 
 #include "walpipe/buf.h"
+#include "walpipe/ident.h"
 #include "walpipe/mem.h"
 
 #include <arpa/inet.h>
@@ -24,14 +25,18 @@ static const double bucket_le[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 								   0.5,	  1,	2.5,   5,	 10};
 #define NBUCKETS (sizeof(bucket_le) / sizeof(bucket_le[0]))
 
+/* A table label: ident_qualified's text (two names of up to 63 bytes,
+ * quoted, " doubled), escaped for the exposition format. */
+#define METRICS_LABEL_MAX 544
+
 struct series {
-	char table[160]; /* schema.table */
+	char table[METRICS_LABEL_MAX]; /* label value, escaped */
 	char op;
 	uint64_t received, applied;
 };
 
 struct snap_series {
-	char table[160];
+	char table[METRICS_LABEL_MAX]; /* label value, escaped */
 	uint64_t rows;
 	int64_t estimate;
 	bool done;
@@ -341,17 +346,38 @@ metrics_stop(struct metrics *m)
 	free(m);
 }
 
+/*
+ * A label value in Prometheus' text format: \, " and newline escaped
+ * (a quoted table name may hold all three).  Escaping is one to one, so
+ * escaped values compare as the names do.
+ */
+static void
+label_value(char *out, size_t len, const char *s)
+{
+	size_t o = 0;
+
+	for (; *s && o + 3 < len; s++) {
+		if (*s == '\\' || *s == '"' || *s == '\n') {
+			out[o++] = '\\';
+			out[o++] = *s == '\n' ? 'n' : *s;
+		} else {
+			out[o++] = *s;
+		}
+	}
+	out[o] = '\0';
+}
+
 void
 metrics_change(struct metrics *m, const char *schema, const char *table,
 			   char op, bool applied)
 {
-	char name[160];
+	char name[METRICS_LABEL_MAX], q[METRICS_LABEL_MAX / 2];
 	size_t i;
 
 	if (m == NULL)
 		return;
-	snprintf(name, sizeof(name), "%s.%s", schema ? schema : "",
-			 table ? table : "");
+	ident_qualified_to(q, sizeof(q), schema ? schema : "", table ? table : "");
+	label_value(name, sizeof(name), q);
 	pthread_mutex_lock(&m->lock);
 	for (i = 0; i < m->ns; i++)
 		if (m->s[i].op == op && strcmp(m->s[i].table, name) == 0)
@@ -410,14 +436,17 @@ metrics_snapshot(struct metrics *m, const char *table, uint64_t rows,
 {
 	size_t i;
 
+	char name[METRICS_LABEL_MAX];
+
 	if (m == NULL)
 		return;
+	label_value(name, sizeof(name), table);
 	pthread_mutex_lock(&m->lock);
 	for (i = 0; i < m->nsnap; i++)
-		if (strcmp(m->snap[i].table, table) == 0)
+		if (strcmp(m->snap[i].table, name) == 0)
 			break;
 	if (i == m->nsnap && m->nsnap < METRICS_MAX_SNAPSHOT) {
-		snprintf(m->snap[i].table, sizeof(m->snap[i].table), "%s", table);
+		snprintf(m->snap[i].table, sizeof(m->snap[i].table), "%s", name);
 		m->nsnap++;
 	}
 	if (i < m->nsnap) {

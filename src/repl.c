@@ -3,7 +3,9 @@
 #include "walpipe/clock.h"
 
 #include "walpipe/buf.h"
+#include "walpipe/ident.h"
 #include "walpipe/mem.h"
+#include "walpipe/pgconn.h"
 #include "walpipe/replproto.h"
 
 #include <errno.h>
@@ -29,6 +31,9 @@ struct repl_stream {
 	int64_t last_status;   /* monotonic ms of the last status update */
 	uint64_t notices;	   /* server notices since repl_take_notices */
 	char notice[512];	   /* the last one */
+	/* Told of each notice as it arrives (repl_set_notice_hook). */
+	void (*notice_hook)(void *arg, const char *message);
+	void *notice_arg;
 };
 
 /*
@@ -47,6 +52,16 @@ notice_receiver(void *arg, const PGresult *r)
 	s->notices++;
 	snprintf(s->notice, sizeof(s->notice), "%s: %s", sev ? sev : "NOTICE",
 			 msg ? msg : "");
+	if (s->notice_hook)
+		s->notice_hook(s->notice_arg, msg ? msg : "");
+}
+
+void
+repl_set_notice_hook(struct repl_stream *s,
+					 void (*hook)(void *arg, const char *message), void *arg)
+{
+	s->notice_hook = hook;
+	s->notice_arg = arg;
 }
 
 uint64_t
@@ -276,17 +291,8 @@ start_command(struct buf *q, const struct repl_config *cfg, lsn_t start,
 
 		buf_append_str(&t, cfg->tables);
 		for (size_t i = 0; i < cfg->nall_of_schemas; i++) {
-			/* wal2json's escapes: a backslash before each character that
-			 * would end the name or split it, and before a leading star,
-			 * which would mean any schema. */
 			buf_append_char(&t, ',');
-			for (const char *p = cfg->all_of_schemas[i]; *p; p++) {
-				if (strchr(".,\\ \t\n", *p) ||
-					(*p == '*' && p == cfg->all_of_schemas[i]))
-					buf_append_char(&t, '\\');
-				buf_append_char(&t, *p);
-			}
-			buf_append_str(&t, ".*");
+			ident_append_w2j_all(&t, cfg->all_of_schemas[i]);
 		}
 		append_option(q, "add-tables", t.data);
 		buf_free(&t);
@@ -296,13 +302,97 @@ start_command(struct buf *q, const struct repl_config *cfg, lsn_t start,
 	buf_append_char(q, ')');
 }
 
+/*
+ * The source is the cluster, and on the history, that walpipe's checkpoint
+ * was written against.  A WAL position means nothing in another cluster;
+ * on a later timeline it still holds if the source's history left the
+ * checkpoint's timeline at or after it (a promoted standby that had all
+ * of it); otherwise walpipe applied changes the source no longer has
+ * (restored from a backup, or a standby promoted before receiving them),
+ * and starting at the checkpoint would skip or mix up the rest.
+ */
+static enum repl_result
+check_source(struct repl_stream *s, const struct repl_config *cfg,
+			 const struct repl_info *info, char *errbuf, size_t errlen)
+{
+	static const char *way_out =
+		"\nCheck source.conninfo.  If it is right, the analytics data no "
+		"longer matches the source: empty the mapped tables, delete "
+		"this source's row of walpipe's checkpoints table, and start "
+		"walpipe again for a new initial snapshot.";
+	char q[64], l1[LSN_STRLEN], l2[LSN_STRLEN];
+	PGresult *r;
+	lsn_t end;
+	enum repl_result res = REPL_FATAL;
+
+	if (cfg->system_id && cfg->system_id[0] &&
+		strcmp(cfg->system_id, info->system_id) != 0) {
+		snprintf(errbuf, errlen,
+				 "the source server is cluster %s, but walpipe's checkpoint "
+				 "was written for cluster %s: its WAL positions mean "
+				 "nothing here%s",
+				 info->system_id, cfg->system_id, way_out);
+		return REPL_FATAL;
+	}
+	if (cfg->timeline <= 0 || cfg->timeline == info->timeline)
+		return REPL_OK;
+	if (cfg->timeline > info->timeline) {
+		snprintf(errbuf, errlen,
+				 "the source server is on timeline %d, before the timeline "
+				 "%d of walpipe's checkpoint: it was restored from a backup "
+				 "taken before changes walpipe applied%s",
+				 info->timeline, cfg->timeline, way_out);
+		return REPL_FATAL;
+	}
+	snprintf(q, sizeof(q), "TIMELINE_HISTORY %d", info->timeline);
+	r = PQexec(s->conn, q);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 ||
+		PQnfields(r) < 2) {
+		set_pq_error(errbuf, errlen,
+					 "could not read the source's timeline history",
+					 PQerrorMessage(s->conn));
+		PQclear(r);
+		return REPL_RETRY;
+	}
+	{
+		/* content is bytea since PostgreSQL 16, text before. */
+		const char *v = PQgetvalue(r, 0, 1);
+		size_t n = (size_t) PQgetlength(r, 0, 1);
+		unsigned char *raw = NULL;
+
+		if (strncmp(v, "\\x", 2) == 0) {
+			raw = PQunescapeBytea((const unsigned char *) v, &n);
+			v = (const char *) raw;
+		}
+		if (v == NULL ||
+			!replproto_timeline_end(v, n, cfg->timeline, &end)) {
+			snprintf(errbuf, errlen,
+					 "the source server's history (timeline %d) does not "
+					 "contain timeline %d of walpipe's checkpoint: it is "
+					 "another history of the cluster%s",
+					 info->timeline, cfg->timeline, way_out);
+		} else if (cfg->applied > end) {
+			snprintf(errbuf, errlen,
+					 "the source server's history left timeline %d at %s, "
+					 "before walpipe's checkpoint %s: changes walpipe "
+					 "applied are not in the source's history (restored "
+					 "from a backup, or a standby promoted before it had "
+					 "them)%s",
+					 cfg->timeline, lsn_format(end, l1),
+					 lsn_format(cfg->applied, l2), way_out);
+		} else {
+			res = REPL_OK;
+		}
+		PQfreemem(raw);
+	}
+	PQclear(r);
+	return res;
+}
+
 struct repl_stream *
 repl_open(const struct repl_config *cfg, struct repl_info *info_out,
 		  enum repl_result *res, char *errbuf, size_t errlen)
 {
-	const char *keys[] = {"dbname", "replication", "fallback_application_name",
-						  NULL};
-	const char *vals[] = {cfg->conninfo, "database", "walpipe", NULL};
 	struct repl_stream *s = wp_calloc(1, sizeof(*s));
 	struct repl_info info;
 	struct buf q = BUF_INIT;
@@ -321,7 +411,7 @@ repl_open(const struct repl_config *cfg, struct repl_info *info_out,
 	s->status_interval_ms =
 		cfg->status_interval_ms > 0 ? cfg->status_interval_ms : 10000;
 
-	s->conn = PQconnectdbParams(keys, vals, 1);
+	s->conn = pgconn_connect(cfg->conninfo, "walpipe", true);
 	if (PQstatus(s->conn) != CONNECTION_OK) {
 		set_pq_error(errbuf, errlen, "could not connect to the source server",
 					 PQerrorMessage(s->conn));
@@ -351,6 +441,9 @@ repl_open(const struct repl_config *cfg, struct repl_info *info_out,
 	lsn_parse(PQgetvalue(r, 0, 2), &info.server_lsn, NULL, 0);
 	PQclear(r);
 	r = NULL;
+	*res = check_source(s, cfg, &info, errbuf, errlen);
+	if (*res != REPL_OK)
+		goto fail;
 
 	*res = repl_check_slot(s, cfg, &info, errbuf, errlen);
 	if (*res != REPL_OK)
@@ -616,9 +709,6 @@ struct repl_export *
 repl_export_open(const char *conninfo, const char *slot, bool temporary,
 				 enum repl_result *res, char *errbuf, size_t errlen)
 {
-	const char *keys[] = {"dbname", "replication", "fallback_application_name",
-						  NULL};
-	const char *vals[] = {conninfo, "database", "walpipe snapshot", NULL};
 	struct repl_export *e = wp_calloc(1, sizeof(*e));
 	struct buf q = BUF_INIT;
 	PGresult *r = NULL;
@@ -628,7 +718,7 @@ repl_export_open(const char *conninfo, const char *slot, bool temporary,
 		snprintf(errbuf, errlen, "invalid replication slot name \"%s\"", slot);
 		goto fail;
 	}
-	e->conn = PQconnectdbParams(keys, vals, 1);
+	e->conn = pgconn_connect(conninfo, "walpipe snapshot", true);
 	if (PQstatus(e->conn) != CONNECTION_OK) {
 		set_pq_error(errbuf, errlen, "could not connect to the source server",
 					 PQerrorMessage(e->conn));

@@ -2,6 +2,8 @@
 #include "walpipe/replproto.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 static uint64_t
 get_u64(const char *p)
@@ -83,3 +85,34 @@ replproto_build_status(char out[REPLPROTO_STATUS_LEN], lsn_t write,
 	put_u64(out + 25, (uint64_t) (now_us - REPLPROTO_EPOCH_OFFSET_US));
 	out[33] = 0;
 }
+
+bool
+replproto_timeline_end(const char *history, size_t len, int tli, lsn_t *end)
+{
+	const char *p = history, *stop = history + len;
+
+	while (p < stop) {
+		const char *nl = memchr(p, '\n', (size_t) (stop - p));
+		size_t n = nl ? (size_t) (nl - p) : (size_t) (stop - p);
+		char line[128], *tab, *tab2;
+		long parent;
+
+		if (n > 0 && p[0] != '#') {
+			/* The timeline and the LSN lead; the reason may be long. */
+			size_t k = n < sizeof(line) - 1 ? n : sizeof(line) - 1;
+
+			memcpy(line, p, k);
+			line[k] = '\0';
+			parent = strtol(line, &tab, 10);
+			if (tab != line && (*tab == '\t' || *tab == ' ') &&
+				parent == tli) {
+				tab2 = tab + strspn(tab, "\t ");
+				tab2[strcspn(tab2, "\t ")] = '\0';
+				return lsn_parse(tab2, end, NULL, 0);
+			}
+		}
+		p += n + 1;
+	}
+	return false;
+}
+

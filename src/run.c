@@ -7,9 +7,11 @@
 #include "walpipe/buf.h"
 #include "walpipe/catalog.h"
 #include "walpipe/collapse.h"
+#include "walpipe/ident.h"
 #include "walpipe/log.h"
 #include "walpipe/mem.h"
 #include "walpipe/notify.h"
+#include "walpipe/pgconn.h"
 #include "walpipe/repl.h"
 #include "walpipe/route.h"
 #include "walpipe/sink_pg.h"
@@ -98,7 +100,41 @@ struct session {
 	bool stall_warned; /* the apply thread's stall was logged */
 	int64_t watchdog_at; /* monotonic ms of the last watchdog look */
 	int64_t notices_logged; /* monotonic ms of the last notice line */
+	/* wal2json's warning that it dropped an update or delete of a table
+	 * a keyless mapping reads (session_notice_hook), "" if none. */
+	char keyless_dropped[512];
 };
+
+/*
+ * A keyless mapping's table whose replica identity is no longer FULL
+ * (NOTHING, or DEFAULT without a primary key): wal2json drops its updates
+ * and deletes with a warning and sends nothing else, so this warning is
+ * the only trace of the change.  It arrives before the next change on the
+ * wire; the loop stops there (session_stop_dropped).
+ */
+static void
+session_notice_hook(void *arg, const char *message)
+{
+	struct session *s = arg;
+	static const char lead[] = "no tuple identifier for ";
+	const char *in;
+
+	if (s->keyless_dropped[0] || strncmp(message, lead, strlen(lead)) != 0 ||
+		(in = strstr(message, " in table \"")) == NULL)
+		return;
+	for (size_t i = 0; i < s->ntargets; i++) {
+		const struct map_rule *r = s->targets[i].rule;
+		char want[300];
+
+		snprintf(want, sizeof(want), " in table \"%s\".\"%s\"",
+				 r->from_schema, r->from_table);
+		if (r->mode == MAP_MODE_KEYLESS && strcmp(in, want) == 0) {
+			snprintf(s->keyless_dropped, sizeof(s->keyless_dropped), "%s",
+					 message);
+			return;
+		}
+	}
+}
 
 /* A batch is with the applier (in flight, or done and not collected):
  * exactly when the spare batch is out. */
@@ -292,11 +328,15 @@ session_applied(struct session *s, const struct batch *b,
 		struct sink_target *t = &s->targets[i];
 
 		if (t->no_fast_insert && !t->no_fast_insert_told) {
+			char to[IDENT_QUALIFIED_MAX];
+
+			ident_qualified_to(to, sizeof(to), t->rule->to_schema,
+							   t->rule->to_table);
 			wp_log(LOG_INFO,
-				   "\"%s.%s\" holds rows with keys the source has just "
+				   "\"%s\" holds rows with keys the source has just "
 				   "inserted (soft-deleted or kept deleted rows, or another "
 				   "writer): its new keys are upserted from now on",
-				   t->rule->to_schema, t->rule->to_table);
+				   to);
 			t->no_fast_insert_told = true;
 		}
 	}
@@ -645,6 +685,36 @@ session_replan(struct session *s, const struct w2j_change *c)
 }
 
 /*
+ * wal2json dropped an update or delete of a keyless mapping's table
+ * (session_notice_hook): commit every change before it and stop.  The
+ * target would miss the change and go on matching later changes against
+ * a row that should have changed; on restart the same change is dropped
+ * again and walpipe stops again at the same place, so nothing after it
+ * is applied until the mapping changes.
+ */
+static enum session_end
+session_stop_dropped(struct session *s)
+{
+	enum session_end e = session_flush(s);
+
+	if (e == SESSION_OK)
+		e = session_drain(s);
+	if (e != SESSION_OK)
+		return e;
+	wp_log(LOG_ERROR,
+		   "wal2json dropped a change that a keyless mapping needs: %s\nThe "
+		   "table's replica identity is no longer FULL, so its updates and "
+		   "deletes do not reach walpipe, and only inserts can be mirrored. "
+		   "Every change before it is applied; walpipe stops here again at "
+		   "each start.  Set REPLICA IDENTITY FULL again; to go on, map the "
+		   "table with mode append (or not at all) until walpipe has passed "
+		   "this change: the target then misses it and no longer mirrors "
+		   "the table.",
+		   s->keyless_dropped);
+	return SESSION_FATAL;
+}
+
+/*
  * An insert carries every column its row had when it was written.  When
  * one of a mapping's source columns is absent, the table changed shape
  * around the change:
@@ -672,6 +742,7 @@ session_check_shape(struct session *s, const struct w2j_change *c)
 	for (size_t i = 0; i < s->ntargets; i++) {
 		const struct sink_target *t = &s->targets[i];
 		const char *col, *unknown;
+		char src[IDENT_QUALIFIED_MAX], to[IDENT_QUALIFIED_MAX];
 
 		if (strcmp(t->rule->from_schema, c->schema) != 0 ||
 			strcmp(t->rule->from_table, c->table) != 0)
@@ -683,46 +754,47 @@ session_check_shape(struct session *s, const struct w2j_change *c)
 									 c->ncolumns);
 		if (unknown == NULL && c->lsn < s->catalog_lsn)
 			continue;
+		ident_qualified_to(src, sizeof(src), c->schema, c->table);
+		ident_qualified_to(to, sizeof(to), t->rule->to_schema,
+						   t->rule->to_table);
 		if (s->replan_lsn == c->lsn && unknown) {
 			wp_log(LOG_ERROR,
-				   "insert into \"%s.%s\" at %s has no column \"%s\", which "
-				   "the mapping to \"%s.%s\" reads, but has column \"%s\", "
+				   "insert into \"%s\" at %s has no column \"%s\", which "
+				   "the mapping to \"%s\" reads, but has column \"%s\", "
 				   "which the source table no longer has\nColumn \"%s\" was "
 				   "renamed or dropped after this change, so walpipe cannot "
 				   "tell whether the source row holds its value in \"%s\".\n"
 				   "Take \"%s\" out of the mapping until walpipe has applied "
 				   "this change, then put it back and copy the table again "
-				   "with walpipe snapshot --table %s.%s.",
-				   c->schema, c->table, lsn_format(c->lsn, l1), col,
-				   t->rule->to_schema, t->rule->to_table, unknown, unknown,
-				   col, col, c->schema, c->table);
+				   "with walpipe snapshot --table '%s'.",
+				   src, lsn_format(c->lsn, l1), col, to, unknown, unknown,
+				   col, col, src);
 			return SESSION_FATAL;
 		}
 		if (s->replan_lsn == c->lsn) {
 			/* The fresh catalog was read after the change was written,
 			 * unless the source server's WAL went back (a failover). */
 			wp_log(LOG_ERROR,
-				   "insert into \"%s.%s\" at %s has no column \"%s\", which "
-				   "the mapping to \"%s.%s\" reads, and the source catalog "
+				   "insert into \"%s\" at %s has no column \"%s\", which "
+				   "the mapping to \"%s\" reads, and the source catalog "
 				   "read at %s has it\nThe catalog was read before the "
 				   "source server wrote this change, so walpipe cannot tell "
 				   "what the source row holds for it.",
-				   c->schema, c->table, lsn_format(c->lsn, l1), col,
-				   t->rule->to_schema, t->rule->to_table,
+				   src, lsn_format(c->lsn, l1), col, to,
 				   lsn_format(s->catalog_lsn, l2));
 			return SESSION_FATAL;
 		}
 		if (unknown)
 			wp_log(LOG_NOTICE,
-				   "source table \"%s.%s\" changed shape: the insert at %s "
+				   "source table \"%s\" changed shape: the insert at %s "
 				   "has no column \"%s\" but has column \"%s\"; re-reading "
 				   "the source catalog",
-				   c->schema, c->table, lsn_format(c->lsn, l1), col, unknown);
+				   src, lsn_format(c->lsn, l1), col, unknown);
 		else
 			wp_log(LOG_NOTICE,
-				   "source table \"%s.%s\" changed shape: the insert at %s "
+				   "source table \"%s\" changed shape: the insert at %s "
 				   "has no column \"%s\"; re-reading the source catalog",
-				   c->schema, c->table, lsn_format(c->lsn, l1), col);
+				   src, lsn_format(c->lsn, l1), col);
 		return session_replan(s, c);
 	}
 	return SESSION_OK;
@@ -740,7 +812,7 @@ session_check_shape(struct session *s, const struct w2j_change *c)
 static enum session_end
 session_check_identity(struct session *s, const struct w2j_change *c)
 {
-	char l1[LSN_STRLEN];
+	char l1[LSN_STRLEN], src[IDENT_QUALIFIED_MAX];
 
 	for (size_t i = 0; i < s->ntargets; i++) {
 		const struct sink_target *t = &s->targets[i];
@@ -755,24 +827,35 @@ session_check_identity(struct session *s, const struct w2j_change *c)
 				!w2j_find_column(c->identity, c->nidentity,
 								 t->srccols[k].name))
 				col = t->srccols[k].name;
+		/* A keyless mapping finds its row by every column it reads:
+		 * an identity without one of them (no longer REPLICA IDENTITY
+		 * FULL) could only match the wrong row; the next session's
+		 * catalog_keyless_ok says why it stops. */
+		for (size_t k = 0; t->rule->mode == MAP_MODE_KEYLESS &&
+						   k < t->plan->ntmp && col == NULL;
+			 k++)
+			if (!w2j_find_column(c->identity, c->nidentity,
+								 t->plan->tmp_cols[k]))
+				col = t->plan->tmp_cols[k];
 		if (col == NULL)
 			continue;
+		ident_qualified_to(src, sizeof(src), c->schema, c->table);
 		if (s->replan_lsn == c->lsn) {
 			wp_log(LOG_ERROR,
-				   "%s of \"%s.%s\" at %s identifies its row without key "
+				   "%s of \"%s\" at %s identifies its row without key "
 				   "column \"%s\", which the source catalog names as part of "
 				   "the replica identity now\nThe replica identity was "
 				   "changed again after this change; set it back until "
 				   "walpipe has passed %s, then change it.",
-				   c->action == W2J_DELETE ? "delete" : "update", c->schema,
-				   c->table, lsn_format(c->lsn, l1), col, l1);
+				   c->action == W2J_DELETE ? "delete" : "update", src,
+				   lsn_format(c->lsn, l1), col, l1);
 			return SESSION_FATAL;
 		}
 		wp_log(LOG_NOTICE,
-			   "replica identity of source table \"%s.%s\" changed: the %s "
+			   "replica identity of source table \"%s\" changed: the %s "
 			   "at %s has no identity column \"%s\"; re-reading the source "
 			   "catalog",
-			   c->schema, c->table,
+			   src,
 			   c->action == W2J_DELETE ? "delete" : "update",
 			   lsn_format(c->lsn, l1), col);
 		return session_replan(s, c);
@@ -1087,9 +1170,7 @@ session_plan_routes(struct session *s, PGconn *conn)
 static enum session_end
 session_plan(struct session *s)
 {
-	const char *keys[] = {"dbname", "fallback_application_name", NULL};
-	const char *vals[] = {s->rs->source_conninfo, "walpipe", NULL};
-	PGconn *conn = PQconnectdbParams(keys, vals, 1);
+	PGconn *conn = pgconn_connect(s->rs->source_conninfo, "walpipe", false);
 	enum session_end e = SESSION_OK;
 	PGresult *r;
 	char err[1024];
@@ -1188,7 +1269,9 @@ session_plan_kafka(struct session *s)
 	return e;
 }
 
-/* The source tables the mappings read, "schema.table", each once. */
+/* The source tables the mappings read, each once, in ident_qualified's
+ * text (public.users, public."User"): walpipe.snapshot_tables keeps them
+ * so, and sink_pg reads them back with parse_ident. */
 static char **
 mapped_tables(const struct run_settings *rs, size_t *n)
 {
@@ -1196,17 +1279,16 @@ mapped_tables(const struct run_settings *rs, size_t *n)
 
 	*n = 0;
 	for (size_t i = 0; i < rs->nrules; i++) {
-		struct buf b = BUF_INIT;
+		char *q = ident_qualified(rs->rules[i].from_schema,
+								  rs->rules[i].from_table);
 		bool dup = false;
 
-		buf_appendf(&b, "%s.%s", rs->rules[i].from_schema,
-					rs->rules[i].from_table);
 		for (size_t j = 0; j < *n; j++)
-			dup |= strcmp(t[j], b.data) == 0;
+			dup |= strcmp(t[j], q) == 0;
 		if (dup)
-			buf_free(&b);
+			free(q);
 		else
-			t[(*n)++] = b.data;
+			t[(*n)++] = q;
 	}
 	return t;
 }
@@ -1223,10 +1305,8 @@ tables_free(char **t, size_t n)
 static int
 slot_exists(const struct run_settings *rs)
 {
-	const char *keys[] = {"dbname", "fallback_application_name", NULL};
-	const char *vals[] = {rs->source_conninfo, "walpipe", NULL};
 	const char *params[1] = {rs->slot};
-	PGconn *conn = PQconnectdbParams(keys, vals, 1);
+	PGconn *conn = pgconn_connect(rs->source_conninfo, "walpipe", false);
 	PGresult *r = NULL;
 	int found = -1;
 
@@ -1387,6 +1467,11 @@ session_open_analytics(struct session *s)
 		wp_log(LOG_ERROR, "%s", err);
 		return sr == SINK_RETRY ? SESSION_RETRY : SESSION_FATAL;
 	}
+	/* Partitions ahead of time; without them rows land in the default
+	 * partition, so a failure here (a concurrent DBA, rows in the default
+	 * partition for the new range) must not stop the apply. */
+	if (sink_pg_maintain(s->sink, err, sizeof(err)) != SINK_OK)
+		wp_log(LOG_WARNING, "%s", err);
 	sr = sink_pg_read_checkpoint(s->sink, &s->ckpt, err, sizeof(err));
 	if (sr != SINK_OK) {
 		wp_log(LOG_ERROR, "%s", err);
@@ -1450,11 +1535,23 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 	rc.include_types = false; /* types come from the source catalog */
 	rc.numbers_as_strings = true;
 	rc.status_interval_ms = rs->status_interval_ms;
+	if (s->ckpt.exists) {
+		rc.system_id = s->ckpt.system_id;
+		rc.timeline = s->ckpt.timeline;
+		rc.applied = s->ckpt.lsn;
+	}
 	s->stream = repl_open(&rc, &info, &rr, err, sizeof(err));
+	if (s->stream)
+		repl_set_notice_hook(s->stream, session_notice_hook, s);
 	if (s->stream == NULL) {
 		wp_log(rr == REPL_RETRY ? LOG_WARNING : LOG_ERROR, "%s", err);
 		return rr == REPL_RETRY ? SESSION_RETRY : SESSION_FATAL;
 	}
+	/* repl_open checked them against the checkpoint's: from now on every
+	 * checkpoint names the cluster and timeline its position is in. */
+	snprintf(s->ckpt.system_id, sizeof(s->ckpt.system_id), "%s",
+			 info.system_id);
+	s->ckpt.timeline = info.timeline;
 	w2j_decoder_numbers_as_strings(s->dec, info.numbers_as_strings,
 								   rc.include_types);
 	if (!info.numbers_as_strings && s->special)
@@ -1574,6 +1671,8 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 			wp_log(LOG_WARNING, "%s", err);
 			return rr == REPL_RETRY ? SESSION_RETRY : SESSION_FATAL;
 		}
+		if (s->keyless_dropped[0])
+			return session_stop_dropped(s);
 		/*
 		 * The stream ran dry while the applier idles: apply what is in
 		 * hand now rather than after max_delay.  Under load the applier
@@ -1683,17 +1782,13 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 				PGresult *r;
 
 				if (s->hb_conn == NULL || PQstatus(s->hb_conn) != CONNECTION_OK) {
-					const char *keys[] = {"dbname", "fallback_application_name",
-										  NULL};
-					const char *vals[] = {rs->source_conninfo,
-										  "walpipe heartbeat", NULL};
-
 					PQfinish(s->hb_conn);
-					s->hb_conn = PQconnectdbParams(keys, vals, 1);
+					s->hb_conn = pgconn_connect(rs->source_conninfo,
+												"walpipe heartbeat", false);
 				}
 				r = PQexec(s->hb_conn,
-						   "SELECT pg_logical_emit_message(false, "
-						   "'walpipe_heartbeat', now()::text)");
+						   "SELECT pg_catalog.pg_logical_emit_message(false, "
+						   "'walpipe_heartbeat', pg_catalog.now()::text)");
 				if (PQresultStatus(r) == PGRES_TUPLES_OK) {
 					if (!s->hb_sent)
 						s->hb_sent = now;
@@ -1725,8 +1820,11 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 			if (sr != SINK_OK) {
 				s->refresh_failures++;
 				metrics_refresh_failure(s->metrics);
-				wp_log(LOG_WARNING, "%s.%s: %s", rs->refresh[i].view_schema,
-					   rs->refresh[i].view_table, err);
+				char v[IDENT_QUALIFIED_MAX];
+
+				ident_qualified_to(v, sizeof(v), rs->refresh[i].view_schema,
+								   rs->refresh[i].view_table);
+				wp_log(LOG_WARNING, "%s: %s", v, err);
 			}
 			s->refresh_due[i] = clock_mono_ms() + rs->refresh[i].every_ms;
 		}

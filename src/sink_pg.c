@@ -2,7 +2,9 @@
 #include "walpipe/sink_pg.h"
 
 #include "walpipe/buf.h"
+#include "walpipe/ident.h"
 #include "walpipe/mem.h"
+#include "walpipe/pgconn.h"
 
 #include <libpq-fe.h>
 #include <poll.h>
@@ -14,7 +16,7 @@
 /* sql/NNN_*.sql, embedded by CMake (schema_sql.c): script i (0-based)
  * brings the schema to version i + 1; NULL-terminated. */
 extern const char *const walpipe_schema_sql[];
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 
 /* COPY data goes out in pieces of about this size. */
 #define COPY_CHUNK (256 * 1024)
@@ -242,9 +244,16 @@ install_schema(struct sink_pg *s, char *errbuf, size_t errlen)
 		goto fail;
 	/* Two steps: a query naming a missing table would fail. */
 	buf_reset(&s->q, 65536);
-	buf_appendf(&s->q, "SELECT to_regclass('%s.schema_version') IS NOT NULL",
-				s->qschema);
-	r = PQexec(s->conn, s->q.data);
+	{
+		/* The quoted schema inside a literal: a ' in it is doubled. */
+		const char *param;
+
+		buf_appendf(&s->q, "%s.schema_version", s->qschema);
+		param = s->q.data;
+		r = PQexecParams(s->conn,
+						 "SELECT pg_catalog.to_regclass($1) IS NOT NULL", 1,
+						 NULL, &param, NULL, NULL, 0);
+	}
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		st = classify(s->conn, r);
 		set_pq_error(errbuf, errlen, "could not inspect the walpipe schema",
@@ -370,13 +379,11 @@ struct sink_pg *
 sink_pg_open(const struct sink_pg_config *cfg, enum sink_result *res,
 			 char *errbuf, size_t errlen)
 {
-	const char *keys[] = {"dbname", "fallback_application_name", NULL};
-	const char *vals[] = {cfg->conninfo, "walpipe", NULL};
 	struct sink_pg *s = wp_calloc(1, sizeof(*s));
 	enum step st;
 
 	s->cfg = *cfg;
-	s->conn = PQconnectdbParams(keys, vals, 1);
+	s->conn = pgconn_connect(cfg->conninfo, "walpipe", false);
 	if (PQstatus(s->conn) != CONNECTION_OK) {
 		set_pq_error(errbuf, errlen,
 					 "could not connect to the analytics server", s->conn,
@@ -396,9 +403,15 @@ sink_pg_open(const struct sink_pg_config *cfg, enum sink_result *res,
 		free(a);
 		free(b);
 	}
-	/* Search path empty: every name walpipe writes is qualified, and
-	 * mapping SQL must not resolve to a surprise.  No NOTICEs: libpq
-	 * would print "already exists, skipping" raw into the (JSON) log. */
+	/* Search path pg_catalog, public: every name walpipe's own SQL writes
+	 * is qualified, but the operators' mapping SQL (sql:, where:) and
+	 * the target types it casts to may name functions, operators and
+	 * types of extensions that live in public (hstore, citext).  This is
+	 * the analytics database, whose public schema only its owner can
+	 * CREATE in since PostgreSQL 15; the source sessions, which run as
+	 * the replication role, keep pg_catalog, pg_temp (pgconn.h).  No
+	 * NOTICEs: libpq would print "already exists, skipping" raw into the
+	 * (JSON) log. */
 	st = exec_cmd(s, "SET search_path = pg_catalog, public; "
 					 "SET client_min_messages = warning; "
 					 "SET application_name = 'walpipe'",
@@ -409,9 +422,7 @@ sink_pg_open(const struct sink_pg_config *cfg, enum sink_result *res,
 		*res = to_result(st);
 		goto fail;
 	}
-	*res = sink_pg_maintain(s, errbuf, errlen);
-	if (*res != SINK_OK)
-		goto fail;
+	*res = SINK_OK;
 	return s;
 
 fail:
@@ -429,7 +440,8 @@ sink_pg_read_checkpoint(struct sink_pg *s, struct checkpoint *out,
 	memset(out, 0, sizeof(*out));
 	buf_reset(&s->q, 65536);
 	buf_appendf(&s->q,
-				"SELECT lsn, txn_end, txn_applied, coalesce(last_commit_time::text, '') "
+				"SELECT lsn, txn_end, txn_applied, coalesce(last_commit_time::text, ''), "
+				"coalesce(system_id, ''), coalesce(timeline, 0) "
 				"FROM %s.checkpoints WHERE source = $1",
 				s->qschema);
 	r = PQexecParams(s->conn, s->q.data, 1, NULL, params, NULL, NULL, 0);
@@ -449,6 +461,9 @@ sink_pg_read_checkpoint(struct sink_pg *s, struct checkpoint *out,
 		out->txn_applied = strtoull(PQgetvalue(r, 0, 2), NULL, 10);
 		snprintf(out->last_commit_time, sizeof(out->last_commit_time), "%s",
 				 PQgetvalue(r, 0, 3));
+		snprintf(out->system_id, sizeof(out->system_id), "%s",
+				 PQgetvalue(r, 0, 4));
+		out->timeline = atoi(PQgetvalue(r, 0, 5));
 	}
 	PQclear(r);
 	s->known = *out;
@@ -587,13 +602,15 @@ begin_batch(struct sink_pg *s, bool skips, lsn_t lo, char *errbuf,
 				"BEGIN; SELECT 1 FROM %s.checkpoints WHERE source = %s FOR "
 				"UPDATE NOWAIT",
 				s->qschema, s->lsource);
+	/* source_table is ident_qualified's text: parse_ident reads it back
+	 * exactly, also when a name holds a dot. */
 	if (skips)
 		buf_appendf(&s->q,
-					"; SELECT split_part(source_table, '.', 1), "
-					"substr(source_table, strpos(source_table, '.') + 1), "
-					"snapshot_lsn FROM %s.snapshot_tables WHERE source = %s "
+					"; SELECT n[1], n[2], snapshot_lsn FROM (SELECT "
+					"pg_catalog.parse_ident(source_table) AS n, snapshot_lsn "
+					"FROM %s.snapshot_tables WHERE source = %s "
 					"AND state = 'done' AND kind <> 'backfill' AND "
-					"snapshot_lsn >= '%s'",
+					"snapshot_lsn >= '%s') x",
 					s->qschema, s->lsource, lsn_format(lo, lsn));
 	if (!PQsendQuery(s->conn, s->q.data)) {
 		set_pq_error(errbuf, errlen, what[0], s->conn, NULL);
@@ -657,8 +674,8 @@ write_checkpoint(struct sink_pg *s, const struct checkpoint *c, char *errbuf,
 				 size_t errlen)
 {
 	char lsn[LSN_STRLEN], txn[LSN_STRLEN], applied[24];
-	char klsn[LSN_STRLEN], ktxn[LSN_STRLEN], kapplied[24];
-	const char *params[9];
+	char klsn[LSN_STRLEN], ktxn[LSN_STRLEN], kapplied[24], tli[16];
+	const char *params[11];
 	PGresult *r;
 	enum step st = STEP_OK;
 
@@ -675,19 +692,25 @@ write_checkpoint(struct sink_pg *s, const struct checkpoint *c, char *errbuf,
 	snprintf(kapplied, sizeof(kapplied), "%llu",
 			 (unsigned long long) s->known.txn_applied);
 	params[8] = kapplied;
+	snprintf(tli, sizeof(tli), "%d", c->timeline);
+	params[9] = c->system_id[0] ? c->system_id : NULL;
+	params[10] = c->timeline > 0 ? tli : NULL;
 	buf_reset(&s->q, 65536);
 	buf_appendf(&s->q,
 				"INSERT INTO %s.checkpoints AS c (source, lsn, txn_end, "
-				"txn_applied, last_commit_time) VALUES ($1, $2, $3, $4, $5) "
+				"txn_applied, last_commit_time, system_id, timeline) VALUES "
+				"($1, $2, $3, $4, $5, $10, $11) "
 				"ON CONFLICT (source) DO UPDATE SET lsn = EXCLUDED.lsn, "
 				"txn_end = EXCLUDED.txn_end, txn_applied = "
 				"EXCLUDED.txn_applied, last_commit_time = "
 				"coalesce(EXCLUDED.last_commit_time, c.last_commit_time), "
+				"system_id = coalesce(EXCLUDED.system_id, c.system_id), "
+				"timeline = coalesce(EXCLUDED.timeline, c.timeline), "
 				"updated_at = now() WHERE $6::boolean AND c.lsn = $7::pg_lsn "
 				"AND c.txn_end IS NOT DISTINCT FROM $8::pg_lsn AND "
 				"c.txn_applied = $9::bigint",
 				s->qschema);
-	r = PQexecParams(s->conn, s->q.data, 9, NULL, params, NULL, NULL, 0);
+	r = PQexecParams(s->conn, s->q.data, 11, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
 		st = classify(s->conn, r);
 		if (st == STEP_DATA)
@@ -893,6 +916,30 @@ copy_end(struct sink_pg *s, char *errbuf, size_t errlen)
 	return st;
 }
 
+/* Append n bytes of s to b in COPY's text format: \, tab, newline and
+ * carriage return escaped (a JSON payload, a name may hold them). */
+static void
+copy_append_text(struct buf *b, const char *s, size_t n)
+{
+	size_t run = 0;
+
+	for (size_t k = 0; k < n; k++) {
+		const char *esc;
+
+		switch (s[k]) {
+		case '\\': esc = "\\\\"; break;
+		case '\t': esc = "\\t"; break;
+		case '\n': esc = "\\n"; break;
+		case '\r': esc = "\\r"; break;
+		default: continue;
+		}
+		buf_append(b, s + run, k - run);
+		buf_append_str(b, esc);
+		run = k + 1;
+	}
+	buf_append(b, s + run, n - run);
+}
+
 /* Staging: one row per change, the wal2json object as the payload. */
 static enum step
 stage_batch(struct sink_pg *s, const struct batch *b, char *errbuf,
@@ -915,34 +962,24 @@ stage_batch(struct sink_pg *s, const struct batch *b, char *errbuf,
 		const struct batch_change *c = batch_get(b, i);
 		const char *json = batch_text(b, c->json);
 		const char *ts = batch_text(b, c->commit_time);
+		const char *sch = c->schema != UINT32_MAX ? batch_text(b, c->schema)
+												  : "";
+		const char *tbl = c->table != UINT32_MAX ? batch_text(b, c->table)
+												 : "";
 		char lsn[LSN_STRLEN];
-		size_t run = 0;
 
 		/* Staging is the log of every change, also of those a snapshot's
 		 * rows already hold (they are skipped for the facts only). */
 		if (c->action == W2J_MESSAGE && !s->cfg.stage_messages)
 			continue;
-		buf_appendf(&s->copy, "%s\t%s\t%s\t%c\t%s\t%u\t%s\t", s->cfg.source,
-					c->schema != UINT32_MAX ? batch_text(b, c->schema) : "",
-					c->table != UINT32_MAX ? batch_text(b, c->table) : "",
-					c->op, lsn_format(c->lsn, lsn), c->xid,
-					ts ? ts : "now");
-		/* COPY text escaping of the JSON (it may hold \ and tabs). */
-		for (size_t k = 0; k < c->json_len; k++) {
-			const char *esc;
-
-			switch (json[k]) {
-			case '\\': esc = "\\\\"; break;
-			case '\t': esc = "\\t"; break;
-			case '\n': esc = "\\n"; break;
-			case '\r': esc = "\\r"; break;
-			default: continue;
-			}
-			buf_append(&s->copy, json + run, k - run);
-			buf_append_str(&s->copy, esc);
-			run = k + 1;
-		}
-		buf_append(&s->copy, json + run, c->json_len - run);
+		/* The exact names, as wal2json sends them. */
+		buf_appendf(&s->copy, "%s\t", s->cfg.source);
+		copy_append_text(&s->copy, sch, strlen(sch));
+		buf_append_char(&s->copy, '\t');
+		copy_append_text(&s->copy, tbl, strlen(tbl));
+		buf_appendf(&s->copy, "\t%c\t%s\t%u\t%s\t", c->op,
+					lsn_format(c->lsn, lsn), c->xid, ts ? ts : "now");
+		copy_append_text(&s->copy, json, c->json_len);
 		buf_append_char(&s->copy, '\n');
 		if (s->stats)
 			s->stats->staged++;
@@ -960,15 +997,14 @@ dead_letter(struct sink_pg *s, const struct batch *b,
 {
 	const struct batch_change *c =
 		batch_get(b, collapse_change_of(t->rows, seq));
-	char lsn[LSN_STRLEN], xid[16], op[2], srct[200], tgt[200];
+	char lsn[LSN_STRLEN], xid[16], op[2];
+	/* In the configuration's notation: walpipe dlq reads them back. */
+	char *srct = ident_qualified(t->rule->from_schema, t->rule->from_table);
+	char *tgt = ident_qualified(t->rule->to_schema, t->rule->to_table);
 	const char *params[9];
 	PGresult *r;
 	enum step st = STEP_OK;
 
-	snprintf(srct, sizeof(srct), "%s.%s", t->rule->from_schema,
-			 t->rule->from_table);
-	snprintf(tgt, sizeof(tgt), "%s.%s", t->rule->to_schema,
-			 t->rule->to_table);
 	snprintf(xid, sizeof(xid), "%u", c->xid);
 	op[0] = c->op;
 	op[1] = '\0';
@@ -996,6 +1032,8 @@ dead_letter(struct sink_pg *s, const struct batch *b,
 					 s->conn, r);
 	}
 	PQclear(r);
+	free(srct);
+	free(tgt);
 	if (st == STEP_OK && s->stats)
 		s->stats->dead_letters++;
 	return st;
@@ -1034,6 +1072,12 @@ order_related(const char *sqlstate)
 		   strcmp(sqlstate, "23P01") == 0;
 }
 
+static enum step dead_letter_selected(struct sink_pg *s,
+									  const struct batch *b,
+									  struct sink_target *t,
+									  const PGresult *r, const char *why,
+									  char *errbuf, size_t errlen);
+
 /*
  * Run one apply statement over rows lo..hi (1-based _seq).  In careful
  * mode a failure that belongs to rows is narrowed down by halving the
@@ -1059,8 +1103,13 @@ run_range(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 			return st;
 	}
 	r = exec_range(s, sql, los, his);
-	if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+	if (PQresultStatus(r) == PGRES_COMMAND_OK ||
+		PQresultStatus(r) == PGRES_TUPLES_OK) {
+		/* keyless_apply selects the changes that found no row. */
+		st = dead_letter_selected(s, b, t, r, NULL, errbuf, errlen);
 		PQclear(r);
+		if (st != STEP_OK)
+			return st;
 		return s->careful ? exec_cmd(s, "RELEASE SAVEPOINT walpipe_rows",
 									 errbuf, errlen)
 						  : STEP_OK;
@@ -1141,6 +1190,35 @@ insert_new_rows(struct sink_pg *s, struct sink_target *t, size_t n,
 }
 
 /*
+ * Dead-letter the temp rows whose _seq result r (borrowed) selects, with
+ * the reason why; NULL: the reason of a keyless mapping's change that
+ * found no target row (map.h: keyless_apply), by the row's op.
+ */
+static enum step
+dead_letter_selected(struct sink_pg *s, const struct batch *b,
+					 struct sink_target *t, const PGresult *r,
+					 const char *why, char *errbuf, size_t errlen)
+{
+	enum step st = STEP_OK;
+
+	for (int i = 0; i < PQntuples(r) && st == STEP_OK; i++) {
+		size_t seq = strtoull(PQgetvalue(r, i, 0), NULL, 10);
+		const char *reason = why;
+
+		if (reason == NULL)
+			reason = collapse_op_of(t->rows, seq) == 'D'
+						 ? "no target row equals the deleted row on every "
+						   "mapped column (mode keyless), so there is "
+						   "nothing to delete"
+						 : "no target row equals the updated row's old "
+						   "values on every mapped column (mode keyless), "
+						   "so there is nothing to update";
+		st = dead_letter(s, b, t, seq, reason, NULL, errbuf, errlen);
+	}
+	return st;
+}
+
+/*
  * Dead-letter the rows that sql (move_orphans, partial_orphans) selects:
  * partial rows with no target row to take the columns the update left
  * out from (the row was never mirrored, or was filtered out).  The apply
@@ -1163,9 +1241,7 @@ dead_letter_orphans(struct sink_pg *s, const struct batch *b,
 		PQclear(r);
 		return st;
 	}
-	for (int i = 0; i < PQntuples(r) && st == STEP_OK; i++)
-		st = dead_letter(s, b, t, strtoull(PQgetvalue(r, i, 0), NULL, 10),
-						 why, NULL, errbuf, errlen);
+	st = dead_letter_selected(s, b, t, r, why, errbuf, errlen);
 	PQclear(r);
 	return st;
 }
@@ -1203,10 +1279,10 @@ copy_target(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 	const struct map_plan *p = t->plan;
 	size_t n = collapse_count(t->rows);
 	bool has_u = false, has_n = false, has_p = false, has_d = false;
-	bool has_m = false;
+	bool has_m = false, has_o = false;
 	size_t unappliable = 0;
 	bool fast, soft;
-	const char *upsert;
+	const char *upsert, *append;
 	enum step st;
 
 	for (int k = 0; k < TARGET_STMTS; k++)
@@ -1223,6 +1299,7 @@ copy_target(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 		has_p |= op == 'P';
 		has_m |= op == 'M';
 		has_d |= op == 'D';
+		has_o |= op == 'O';
 	}
 	/* New keys by a plain insert, unless this target met an existing key
 	 * before or the batch is redone row by row (careful). */
@@ -1262,6 +1339,12 @@ copy_target(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 	if (st != STEP_OK)
 		return st;
 
+	/* A keyless mapping's inserts alone go by the plain append; with
+	 * deletes or updates among them, everything goes in stream order
+	 * (map.h: keyless_apply). */
+	append = has_u || has_p ? p->append : NULL;
+	if (p->keyless_apply && (has_d || has_o))
+		append = p->keyless_apply;
 	/* The full rows the plain insert does not take. */
 	upsert = has_u || has_n ? p->upsert : NULL;
 	if (fast)
@@ -1279,7 +1362,7 @@ copy_target(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 			{PASS_WRITE, fast ? p->insert_new : NULL},
 			{PASS_WRITE, upsert},
 			{PASS_WRITE, has_p ? p->update_partial : NULL},
-			{PASS_WRITE, has_u || has_p ? p->append : NULL},
+			{PASS_WRITE, append},
 			{PASS_MARK, soft ? p->remove : NULL},
 		};
 
@@ -1440,11 +1523,17 @@ truncate_group(struct sink_pg *s, const struct batch *b,
 		if (!truncated_by(s, b, &t[j], from, to))
 			continue;
 		if (t[j].rule->on_truncate == MAP_TRUNCATE_FAIL) {
+			char *f = ident_qualified(t[j].rule->from_schema,
+									  t[j].rule->from_table);
+			char *tq = ident_qualified(t[j].rule->to_schema,
+									   t[j].rule->to_table);
+
 			snprintf(errbuf, errlen,
-					 "source table %s.%s was truncated and its "
-					 "mapping to %s.%s says on_truncate: fail",
-					 t[j].rule->from_schema, t[j].rule->from_table,
-					 t[j].rule->to_schema, t[j].rule->to_table);
+					 "source table %s was truncated and its mapping to %s "
+					 "says on_truncate: fail",
+					 f, tq);
+			free(f);
+			free(tq);
 			return STEP_FATAL;
 		}
 		any |= t[j].plan->truncate != NULL;
@@ -1457,20 +1546,26 @@ truncate_group(struct sink_pg *s, const struct batch *b,
 		if (!t[j].plan->truncate || !truncated_by(s, b, &t[j], from, to))
 			continue;
 		for (size_t k = 0; k < n; k++) {
+			char *f, *tq, *other;
+
 			if (t[k].rule->mode == MAP_MODE_NONE ||
 				strcmp(t[k].plan->target, t[j].plan->target) != 0 ||
 				truncated_by(s, b, &t[k], from, to))
 				continue;
+			f = ident_qualified(t[j].rule->from_schema, t[j].rule->from_table);
+			tq = ident_qualified(t[j].rule->to_schema, t[j].rule->to_table);
+			other = ident_qualified(t[k].rule->from_schema,
+									t[k].rule->from_table);
 			snprintf(errbuf, errlen,
-					 "source table %s.%s was truncated, but its target "
-					 "%s.%s also holds the rows of source table %s.%s, "
-					 "which was not: truncating the target would delete "
-					 "them\nTruncate the tables that share a target "
-					 "together (the partitioned table), or set "
-					 "on_truncate: ignore on their mappings.",
-					 t[j].rule->from_schema, t[j].rule->from_table,
-					 t[j].rule->to_schema, t[j].rule->to_table,
-					 t[k].rule->from_schema, t[k].rule->from_table);
+					 "source table %s was truncated, but its target %s also "
+					 "holds the rows of source table %s, which was not: "
+					 "truncating the target would delete them\nTruncate the "
+					 "tables that share a target together (the partitioned "
+					 "table), or set on_truncate: ignore on their mappings.",
+					 f, tq, other);
+			free(f);
+			free(tq);
+			free(other);
 			return STEP_FATAL;
 		}
 	}
@@ -1776,14 +1871,13 @@ sink_pg_refresh(struct sink_pg *s, const char *schema, const char *view,
 				char *errbuf, size_t errlen)
 {
 	char *qs = quote_ident_pq(s->conn, schema), *qv = quote_ident_pq(s->conn, view);
-	char name[200], ms[24];
+	char *name = ident_qualified(schema, view), ms[24];
 	const char *params[3];
 	struct timespec t0, t1;
 	PGresult *r;
 	enum sink_result res = SINK_OK;
 	bool ok;
 
-	snprintf(name, sizeof(name), "%s.%s", schema, view);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	buf_reset(&s->q, 65536);
 	buf_appendf(&s->q, "REFRESH MATERIALIZED VIEW %s%s.%s",
@@ -1828,6 +1922,7 @@ sink_pg_refresh(struct sink_pg *s, const char *schema, const char *view,
 							 0));
 	free(qs);
 	free(qv);
+	free(name);
 	return res;
 }
 

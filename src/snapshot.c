@@ -5,9 +5,11 @@
 #include "walpipe/batch.h"
 #include "walpipe/buf.h"
 #include "walpipe/catalog.h"
+#include "walpipe/ident.h"
 #include "walpipe/log.h"
 #include "walpipe/mem.h"
 #include "walpipe/notify.h"
+#include "walpipe/pgconn.h"
 #include "walpipe/wal2json.h"
 
 #include <libpq-fe.h>
@@ -111,13 +113,11 @@ static bool
 reader_import(struct reader *w)
 {
 	struct snapshot_job *job = w->sh->job;
-	const char *keys[] = {"dbname", "fallback_application_name", NULL};
-	const char *vals[] = {job->rs->source_conninfo, "walpipe snapshot", NULL};
 	char q[160];
 	PGresult *r;
 	bool ok;
 
-	w->src = PQconnectdbParams(keys, vals, 1);
+	w->src = pgconn_connect(job->rs->source_conninfo, "walpipe snapshot", false);
 	if (PQstatus(w->src) != CONNECTION_OK) {
 		reader_fail(w, SNAPSHOT_RETRY,
 					"could not connect to the source server",
@@ -203,12 +203,13 @@ reader_copy(struct reader *w, struct table *tb)
 	int n;
 
 	for (size_t i = 0; i < w->ntargets && t == NULL; i++) {
-		char name[260];
+		/* tb->name is ident_qualified's text (run's mapped_tables). */
+		char *name = ident_qualified(w->targets[i].rule->from_schema,
+									 w->targets[i].rule->from_table);
 
-		snprintf(name, sizeof(name), "%s.%s", w->targets[i].rule->from_schema,
-				 w->targets[i].rule->from_table);
 		if (strcmp(name, tb->name) == 0)
 			t = &w->targets[i];
+		free(name);
 	}
 	if (t == NULL) {
 		reader_fail(w, SNAPSHOT_FATAL, "no mapping reads source table",
@@ -302,14 +303,15 @@ reader_copy(struct reader *w, struct table *tb)
 	return true;
 }
 
-/* Whether target t reads source table name ("schema.table"). */
+/* Whether target t reads source table name (ident_qualified's text). */
 static bool
 target_reads(const struct sink_target *t, const char *name)
 {
-	size_t n = strlen(t->rule->from_schema);
+	char *q = ident_qualified(t->rule->from_schema, t->rule->from_table);
+	bool same = strcmp(q, name) == 0;
 
-	return strncmp(name, t->rule->from_schema, n) == 0 && name[n] == '.' &&
-		   strcmp(name + n + 1, t->rule->from_table) == 0;
+	free(q);
+	return same;
 }
 
 /* Fill sh->waits from the foreign keys between the targets (sink_pg

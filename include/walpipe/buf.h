@@ -3,6 +3,7 @@
 #define WALPIPE_BUF_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /*
@@ -44,5 +45,15 @@ void buf_reset(struct buf *b, size_t keep);
 
 /* Release the memory; the buffer may be reused afterwards.  NULL-safe. */
 void buf_free(struct buf *b);
+
+/*
+ * Append s[0..n) for a terminal or a text log: control characters (and
+ * DEL) as \xNN, so that bytes from a server error or a source value
+ * (an escape sequence, a carriage return) cannot rewrite what is shown;
+ * a newline stays one when keep_newline (a message's detail and hint
+ * lines).  Everything else, UTF-8 included, as it is.
+ */
+void buf_append_printable(struct buf *b, const char *s, size_t n,
+						  bool keep_newline);
 
 #endif

@@ -6,6 +6,7 @@
 #include "walpipe/route.h"
 
 #include <libpq-fe.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /*
@@ -54,12 +55,26 @@ void catalog_free_columns(struct map_srccol *cols, size_t n);
  * value travels as text (an enum, composite or extension type on the
  * source) into a target column whose type is not built in (through
  * domains and arrays) is cast to that type, so it goes through the
- * type's own input (map_plan_new_cast).  Does not log.
+ * type's own input (map_plan_new_cast).  A keyless mapping also gets
+ * its target columns' types, to compare rows as they are stored
+ * (map_plan_new_typed).  Does not log.
  */
 struct map_plan *catalog_plan_new(PGconn *ana, const struct map_rule *r,
 								  const struct map_srccol *src, size_t nsrc,
 								  const char *source, const char *tmp_name,
 								  char *errbuf, size_t errlen);
+
+/*
+ * Whether source table schema.table can feed a keyless mapping
+ * (MAP_MODE_KEYLESS): its updates and deletes must carry the whole old
+ * row, which only REPLICA IDENTITY FULL logs.  Returns true, or false
+ * with the reason in errbuf: no identity at all (NOTHING, DEFAULT
+ * without a primary key, a dropped identity index: "only inserts can
+ * be mirrored"), or an identity key (map it with mode upsert).  Does not
+ * log.
+ */
+bool catalog_keyless_ok(PGconn *conn, const char *schema, const char *table,
+						char *errbuf, size_t errlen);
 
 /*
  * The partitions ("schema.table", comma-separated) of the partitioned

@@ -40,6 +40,10 @@
  *                               -> 'X' by collapse_check: dead-lettered
  *                                  (map_plan_partial_ok says why)
  * Append mappings keep every insert and update as its own row.
+ * Keyless mappings (MAP_MODE_KEYLESS, merge false) keep every change, in
+ * stream order: an insert is a 'U' row, a delete a 'D' row of its
+ * identity (the old row), an update an 'O' row of its identity followed
+ * by a 'W' row of its new values (absent columns from the identity).
  *
  * Rows point into the batch's memory: use them before batch_reset.
  */
@@ -75,7 +79,8 @@ void collapse_copy_text(const struct collapse *c, const struct batch *b,
 /* The batch index of the last change merged into row seq (1-based). */
 size_t collapse_change_of(const struct collapse *c, size_t seq);
 
-/* The op ('U', 'N', 'P', 'M', 'D' or 'X') of row seq (1-based). */
+/* The op ('U', 'N', 'P', 'M', 'D', 'X', 'O' or 'W') of row seq
+ * (1-based). */
 char collapse_op_of(const struct collapse *c, size_t seq);
 
 /*

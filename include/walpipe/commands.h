@@ -23,6 +23,14 @@ struct run_state;
 /* Load path, printing every error to stderr; NULL with the exit status
  * in *status (1 invalid, 2 unreadable). */
 struct wp_config *cmd_config_load(const char *path, int *status);
+/*
+ * What only libpq and the file system can judge of a loaded file: each
+ * conninfo must parse (its error printed without the string's pieces,
+ * which could be a password: false), and a file that holds a password
+ * should not be readable by group or others (a warning).  Prints to
+ * stderr, or logs when log.
+ */
+bool cmd_config_vet(const struct wp_config *cfg, bool log);
 struct run_state *run_state_new(struct wp_config *cfg, bool allow_ahead);
 const struct run_settings *run_state_settings(const struct run_state *st);
 void run_state_free(struct run_state *st);

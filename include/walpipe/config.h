@@ -41,7 +41,7 @@ struct wp_config {
 		char *conninfo;
 		char *slot;
 		bool create_slot;
-		char **tables; /* "schema.table" */
+		char **tables; /* ident_qualified text: public.users, public."User" */
 		size_t ntables;
 		int64_t status_interval_ms;
 		int64_t heartbeat_ms; /* 0: off */
@@ -115,10 +115,9 @@ struct wp_config *config_load_string(const char *name, const char *text,
 void config_free(struct wp_config *cfg);
 void config_errors_free(struct config_errors *errs);
 
-/* conninfo with any password replaced by ****, for logs.  Caller frees. */
-char *config_mask_conninfo(const char *conninfo);
 
-/* The wal2json add-tables list of source.tables.  Caller frees. */
+/* The wal2json add-tables list of source.tables, escaped as wal2json
+ * reads it (ident_append_w2j).  Caller frees. */
 char *config_tables_list(const struct wp_config *cfg);
 
 #endif

@@ -10,6 +10,12 @@
 enum map_mode {
 	MAP_MODE_UPSERT, /* one target row per source row, by key */
 	MAP_MODE_APPEND, /* every insert and update becomes a new target row */
+	/*
+	 * A mirror of a table without a key (REPLICA IDENTITY FULL): each
+	 * update or delete changes one target row equal to the old row on
+	 * every mapped column, in stream order, duplicates included.
+	 */
+	MAP_MODE_KEYLESS,
 	MAP_MODE_NONE,	 /* staging only */
 };
 
@@ -147,7 +153,25 @@ struct map_plan {
 	 * their _seq, to be dead-lettered.  NULL without a where.
 	 */
 	char *partial_orphans;
-	char *append;		   /* 'U' and 'P' rows (MAP_MODE_APPEND) */
+	char *append;		   /* 'U' and 'P' rows (MAP_MODE_APPEND); 'U'
+							* rows (MAP_MODE_KEYLESS: the inserts) */
+	/*
+	 * MAP_MODE_KEYLESS.  collapse keeps every change as it came: an
+	 * insert is a 'U' row, a delete a 'D' row (its old row), an update an
+	 * 'O' row (its old row) followed at _seq + 1 by a 'W' row (the new
+	 * one).  keyless_delete deletes one target row equal to the 'D' row
+	 * of _seq $1..$2 on every matched column (ctid, so duplicates lose
+	 * one row each); keyless_update sets one row equal to the 'O' row of
+	 * $1..$2 to the 'W' row.  keyless_apply runs a batch's rows $1..$2 in
+	 * _seq order through the function that create_tmp also creates (runs
+	 * of inserts set-based by append, each delete and update by the
+	 * statements above), and selects the _seq of each 'D' or 'O' row that
+	 * found no target row, to be dead-lettered.  A batch of inserts only
+	 * needs append alone.
+	 */
+	char *keyless_delete;
+	char *keyless_update;
+	char *keyless_apply;
 	char *remove;		   /* 'D' rows: DELETE or soft-delete UPDATE, or NULL */
 	bool soft_delete;	   /* remove is a soft delete: it runs after the
 							* upserts and also marks 'U'/'P' rows whose last
@@ -196,6 +220,21 @@ struct map_plan *map_plan_new_cast(const struct map_rule *r,
 								   const char *tmp_name,
 								   const char *const *casts, char *errbuf,
 								   size_t errlen);
+/*
+ * map_plan_new_cast, with ttypes[i] (for each of r's columns, or NULL:
+ * unknown) the type of its target column as format_type gives it: a
+ * keyless mapping (MAP_MODE_KEYLESS) compares a target row with an old
+ * row as that type's text, the old row's value cast to it first, which
+ * is what an insert stored.  ttypes may be NULL; borrowed during the
+ * call only.
+ */
+struct map_plan *map_plan_new_typed(const struct map_rule *r,
+									const struct map_srccol *srccols,
+									size_t nsrc, const char *source,
+									const char *tmp_name,
+									const char *const *casts,
+									const char *const *ttypes, char *errbuf,
+									size_t errlen);
 void map_plan_free(struct map_plan *p);
 
 /*

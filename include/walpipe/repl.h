@@ -43,6 +43,16 @@ struct repl_config {
 	 */
 	bool numbers_as_strings;
 	int status_interval_ms; /* standby status update period, e.g. 10000 */
+	/*
+	 * What walpipe's checkpoint recorded of the source, or NULL / 0 when
+	 * nothing: repl_open refuses (REPL_FATAL, the way out in errbuf) a
+	 * server of another cluster than system_id, on a timeline before
+	 * timeline, or whose history left timeline before applied (changes
+	 * walpipe applied are not in the source's history).
+	 */
+	const char *system_id;
+	int timeline;
+	lsn_t applied;
 };
 
 /* What repl_open learned about the server and the slot. */
@@ -126,6 +136,17 @@ lsn_t repl_keepalive_end(const struct repl_stream *s);
  * not log: the caller does.
  */
 uint64_t repl_take_notices(struct repl_stream *s, char *buf, size_t len);
+
+/*
+ * Call hook(arg, message) for each server notice as libpq reads it, with
+ * its primary message: before the CopyData that follows it on the wire
+ * is returned by repl_next, so a change wal2json dropped (its warning)
+ * is known before the change after it is handled.  The hook must not
+ * call into the stream.  hook NULL: none.
+ */
+void repl_set_notice_hook(struct repl_stream *s,
+						  void (*hook)(void *arg, const char *message),
+						  void *arg);
 
 /*
  * An exported snapshot: a replication connection that created a logical

@@ -72,4 +72,13 @@ bool replproto_parse(const char *msg, size_t len, struct replproto_msg *out,
 void replproto_build_status(char out[REPLPROTO_STATUS_LEN], lsn_t write,
 							lsn_t flush, lsn_t apply, int64_t now_us);
 
+/*
+ * Where timeline tli ended, from the history file of a later timeline
+ * (TIMELINE_HISTORY's content: lines "parentTLI<tab>switchpoint<tab>
+ * reason", '#' comments).  Returns true with *end set, false when tli is
+ * not in the history (or its line is malformed).  Pure.
+ */
+bool replproto_timeline_end(const char *history, size_t len, int tli,
+							lsn_t *end);
+
 #endif

@@ -42,6 +42,11 @@ struct checkpoint {
 	lsn_t txn_end;
 	uint64_t txn_applied;
 	char last_commit_time[40];
+	/* The source cluster (IDENTIFY_SYSTEM's systemid) and timeline lsn
+	 * belongs to; "" and 0 when not recorded (written by walpipe before
+	 * schema version 3): a write keeps what is stored then. */
+	char system_id[32];
+	int timeline;
 	bool exists;
 };
 
@@ -132,7 +137,12 @@ enum sink_result sink_pg_write_checkpoint(struct sink_pg *s,
 										  const struct checkpoint *ckpt,
 										  char *errbuf, size_t errlen);
 
-/* Create upcoming staging partitions and drop expired ones. */
+/*
+ * Create upcoming staging partitions and drop expired ones (any number of
+ * walpipes may call it at once for one staging table).  walpipe run calls
+ * it at start and hourly and only logs a failure: rows of a missing
+ * partition land in the default one, and the apply goes on.
+ */
 enum sink_result sink_pg_maintain(struct sink_pg *s, char *errbuf,
 								  size_t errlen);
 

@@ -112,11 +112,81 @@ header_field() {
 	sed -n "s/^-- $2:[ \t]*//p" "$1/header" 2>/dev/null | head -n 1
 }
 
+# Table and column names are in walpipe's notation (SQL's: "Quoted" names
+# are exact, commas, dots and spaces inside the quotes belong to them).
+
+# split_names LIST: the names of a comma-separated list, one a line
+split_names() {
+	awk -v s="$1" '
+		function trim(x) { gsub(/^[ \t]+|[ \t]+$/, "", x); return x }
+		BEGIN {
+			for (i = 1; i <= length(s); i++) {
+				c = substr(s, i, 1)
+				if (c == "\"") quoted = !quoted
+				if (c == "," && !quoted) { print trim(cur); cur = ""; continue }
+				cur = cur c
+			}
+			if (trim(cur) != "") print trim(cur)
+		}'
+}
+
+# schema_of NAME: the part of schema.table before the first dot outside
+# quotes (nothing when there is none)
+schema_of() {
+	awk -v s="$1" 'BEGIN {
+		for (i = 1; i <= length(s); i++) {
+			c = substr(s, i, 1)
+			if (c == "\"") quoted = !quoted
+			else if (c == "." && !quoted) { print substr(s, 1, i - 1); exit }
+		}
+	}'
+}
+
 qualify() { # public.x for x
-	case "$1" in
-	*.*) echo "$1" ;;
-	*) echo "public.$1" ;;
-	esac
+	if [ -n "$(schema_of "$1")" ]; then echo "$1"; else echo "public.$1"; fi
+}
+
+# sql_name NAME: an exact name (from the catalog) in the notation
+sql_name() {
+	if [[ $1 =~ ^[a-z_][a-z0-9_]*$ ]]; then
+		printf '%s' "$1"
+	else
+		printf '"%s"' "${1//\"/\"\"}"
+	fi
+}
+
+# yaml_scalar TEXT: TEXT as a YAML scalar (single-quoted unless plain)
+yaml_scalar() {
+	if [[ $1 =~ ^[A-Za-z_][A-Za-z0-9_.\$]*$ ]]; then
+		printf '%s' "$1"
+	else
+		printf "'%s'" "${1//\'/\'\'}"
+	fi
+}
+
+# mapping_from FILE: the from: table of each @mapping entry, YAML quotes
+# removed
+mapping_from() {
+	[ -f "$1" ] || return 0
+	awk '
+		match($0, /^[ \t]*-[ \t]*(\{[ \t]*)?from:[ \t]*/) {
+			v = substr($0, RSTART + RLENGTH)
+			q = substr(v, 1, 1)
+			if (q == "\047" || q == "\"") {
+				out = ""
+				for (i = 2; i <= length(v); i++) {
+					c = substr(v, i, 1)
+					if (c == q && q == "\047" && substr(v, i + 1, 1) == q) { out = out c; i++; continue }
+					if (c == q) break
+					out = out c
+				}
+				print out
+			} else {
+				sub(/[ \t]*[,}].*$/, "", v)
+				sub(/[ \t]+$/, "", v)
+				print v
+			}
+		}' "$1"
 }
 
 # The source catalog of table $2, on conninfo $1: one line "key<TAB>KIND<TAB>
@@ -159,42 +229,57 @@ gen_analytics() {
 	kind=$(awk -F '\t' '$1 == "key" { print $2 }' "$cat")
 	keys=$(awk -F '\t' '$1 == "key" { print $3 }' "$cat")
 	while IFS=$'\t' read -r _ name type notnull _ gen; do
-		line="\"$name\" $type"
+		line="$(sql_name "$name") $type"
 		[ -n "$gen" ] && line="$line GENERATED ALWAYS AS ($gen) STORED"
 		[ "$notnull" = true ] && line="$line NOT NULL"
 		cols+=("$line")
 	done < <(awk -F '\t' '$1 == "col"' "$cat")
 	case "$kind" in
-	pk) cols+=("PRIMARY KEY ($(echo "$keys" | sed 's/[^,]*/"&"/g'))") ;;
-	unique) cols+=("UNIQUE ($(echo "$keys" | sed 's/[^,]*/"&"/g'))") ;;
+	pk) cols+=("PRIMARY KEY ($(key_names "$keys" sql))") ;;
+	unique) cols+=("UNIQUE ($(key_names "$keys" sql))") ;;
 	esac
-	echo "CREATE SCHEMA IF NOT EXISTS ${tab%%.*};"
+	echo "CREATE SCHEMA IF NOT EXISTS $(schema_of "$tab");"
 	local IFS=,
 	echo "CREATE TABLE $tab (${cols[*]});"
+}
+
+# key_names KEYS sql|yaml: the key columns (catalog names, comma-separated)
+# in the notation, for SQL or as YAML scalars
+key_names() {
+	local k out=() IFS=,
+	for k in $1; do
+		if [ "$2" = sql ]; then
+			out+=("$(sql_name "$k")")
+		else
+			out+=("$(yaml_scalar "$(sql_name "$k")")")
+		fi
+	done
+	IFS=,
+	echo "${out[*]}" | sed 's/,/, /g'
 }
 
 # gen_mapping CATALOG TABLE: the 1:1 mapping entry; an upsert on the key,
 # an append when the table has none
 gen_mapping() {
-	local cat=$1 tab=$2 kind keys cols
+	local cat=$1 tab=$2 kind keys cols='' name type usertype gen n
 	kind=$(awk -F '\t' '$1 == "key" { print $2 }' "$cat")
 	keys=$(awk -F '\t' '$1 == "key" { print $3 }' "$cat")
-	cols=$(awk -F '\t' '$1 == "col" && $6 == "" {
-		printf "%s", (n++ ? ", " : "")
-		if ($5 == "true") {
-			gsub(/"/, "\\\"", $3)
-			printf "%s: { from: %s, type: \"%s\" }", $2, $2, $3
-		} else {
-			printf "%s: %s", $2, $2
-		}
-	}' "$cat")
-	echo "  - from: $tab"
-	echo "    to: $tab"
+	while IFS=$'\t' read -r _ name type _ usertype gen; do
+		[ -n "$gen" ] && continue
+		n=$(yaml_scalar "$(sql_name "$name")")
+		if [ "$usertype" = true ]; then
+			cols+="${cols:+, }$n: { from: $n, type: \"${type//\"/\\\"}\" }"
+		else
+			cols+="${cols:+, }$n: $n"
+		fi
+	done < <(awk -F '\t' '$1 == "col"' "$cat")
+	echo "  - from: $(yaml_scalar "$tab")"
+	echo "    to: $(yaml_scalar "$tab")"
 	if [ "$kind" = none ]; then
 		echo "    mode: append"
 	else
 		echo "    mode: upsert"
-		echo "    key: [${keys//,/, }]"
+		echo "    key: [$(key_names "$keys" yaml)]"
 	fi
 	echo "    columns: { $cols }"
 	[ "$kind" = none ] || echo "    on_delete: delete"
@@ -309,13 +394,13 @@ run_one() {
 		return
 	fi
 	tables=()
-	for t in $(header_field "$d" tables | tr ',' ' '); do
+	while IFS= read -r t; do
 		tables+=("$(qualify "$t")")
-	done
+	done < <(split_names "$(header_field "$d" tables)")
 	compare=()
-	for t in $(header_field "$d" compare | tr ',' ' '); do
+	while IFS= read -r t; do
 		compare+=("$(qualify "$t")")
-	done
+	done < <(split_names "$(header_field "$d" compare)")
 	[ ${#compare[@]} -gt 0 ] || compare=("${tables[@]}")
 
 	# Analytics DDL and mappings, from the source catalog as @source left it.
@@ -327,7 +412,7 @@ run_one() {
 			return
 		fi
 		gen_analytics "$d/cat.$t" "$t" >>"$d/analytics.gen"
-		if ! grep -Eq "^[[:space:]]*-[[:space:]]*(\{[[:space:]]*)?from:[[:space:]]*\"?$t\"?[[:space:]]*(,|\$)" "$d/mapping" 2>/dev/null; then
+		if ! mapping_from "$d/mapping" | grep -Fxq -- "$t"; then
 			gen_mapping "$d/cat.$t" "$t" >>"$d/mappings.yaml"
 		fi
 	done
@@ -351,8 +436,10 @@ run_one() {
 	local srctables
 	srctables=$({
 		printf '%s\n' "${tables[@]}"
-		sed -nE 's/^[[:space:]]*-[[:space:]]*(\{[[:space:]]*)?from:[[:space:]]*"?([^",}[:space:]]+).*/\2/p' "$d/mapping" 2>/dev/null
-	} | sort -u | paste -sd, - | sed 's/,/, /g')
+		mapping_from "$d/mapping"
+	} | sort -u | while IFS= read -r t; do
+		printf '%s\n' "$(yaml_scalar "$t")"
+	done | awk 'NR > 1 { printf ", " } { printf "%s", $0 }')
 	cat >"$d/walpipe.yaml" <<EOF
 # $name ($mode), generated by tests/conformance/run.sh
 source:

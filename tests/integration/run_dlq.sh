@@ -97,6 +97,14 @@ assert_contains "pending after one resolve" '(2 dead letters)' "$("$WALPIPE_BIN"
 assert_eq "dlq resolve --all" "resolved 2 dead letter(s)" "$("$WALPIPE_BIN" dlq resolve -c "$T/shop.yaml" --all)"
 assert_contains "resolved ones stay on record" '(9 dead letters)' "$("$WALPIPE_BIN" dlq list -c "$T/shop.yaml" --all)"
 
+# A value with an escape sequence: dlq list shows it escaped, never raw
+# (issue 15, item 9).
+src -c "INSERT INTO order_events (order_id, kind, value, payload) VALUES (777, 'e', 1, jsonb_build_object('order_id', E'\\x1b[31mred\\r'))"
+wait_caught_up "$pid"
+"$WALPIPE_BIN" dlq list -c "$T/shop.yaml" >"$T/list.txt"
+assert_contains "control bytes shown escaped" 'invalid input syntax for type bigint: "\x1b[31mred\x0d" (22P02)' "$(cat "$T/list.txt")"
+assert_eq "no raw control byte reaches the terminal" 0 "$(LC_ALL=C grep -c $'[\x01-\x08\x0b-\x1f\x7f]' "$T/list.txt" || true)"
+
 # Idle: WAL written elsewhere moves the checkpoint and then the slot.
 pgc_psql source postgres -c "CREATE TABLE noise AS SELECT g FROM generate_series(1, 10000) g"
 target=$(src -c "SELECT pg_current_wal_lsn()")

@@ -645,6 +645,147 @@ test_plan_casts(void **state)
 	map_plan_free(p);
 }
 
+/* A keyless mapping (REPLICA IDENTITY FULL, no key): every change stays a
+ * row of its own in stream order; an update is its old row ('O') and its
+ * new row ('W', a column it left out taken from the old row). */
+static const struct map_srccol nokey[] = {
+	{"id", "bigint", false, NULL},
+	{"name", "text", false, NULL},
+	{"bio", "text", false, NULL},
+	{"raw", "bytea", false, NULL},
+};
+static const struct map_column kcols[] = {
+	{.target = "user_id", .src = MAP_SRC_COLUMN, .column = "id"},
+	{.target = "name", .src = MAP_SRC_COLUMN, .column = "name"},
+	{.target = "bio", .src = MAP_SRC_COLUMN, .column = "bio"},
+	{.target = "lsn", .src = MAP_SRC_META, .meta = MAP_META_LSN},
+};
+static const struct map_rule krule = {
+	.from_schema = "public", .from_table = "users",
+	.to_schema = "analytics", .to_table = "t",
+	.mode = MAP_MODE_KEYLESS, .cols = kcols, .ncols = 4,
+	.on_delete = MAP_DELETE_DELETE, .on_truncate = MAP_TRUNCATE_TRUNCATE,
+};
+
+static void
+test_keyless_rows_in_stream_order(void **state)
+{
+	const char *lines[] = {
+		I("1", "\"a\"", "null"),
+		I("1", "\"a\"", "null"),
+		"{\"action\":\"U\",\"xid\":5,\"lsn\":\"0/40\",\"schema\":\"public\","
+		"\"table\":\"users\",\"columns\":[{\"name\":\"id\",\"value\":1},"
+		"{\"name\":\"name\",\"value\":\"b\"},{\"name\":\"raw\",\"value\":null}],"
+		"\"identity\":[{\"name\":\"id\",\"value\":1},{\"name\":\"name\","
+		"\"value\":\"a\"},{\"name\":\"bio\",\"value\":\"big\"},"
+		"{\"name\":\"raw\",\"value\":null}]}",
+		"{\"action\":\"D\",\"xid\":5,\"lsn\":\"0/50\",\"schema\":\"public\","
+		"\"table\":\"users\",\"identity\":[{\"name\":\"id\",\"value\":1},"
+		"{\"name\":\"name\",\"value\":\"a\"},{\"name\":\"bio\",\"value\":null},"
+		"{\"name\":\"raw\",\"value\":null}]}"};
+	char err[256];
+	struct map_plan *p = map_plan_new(&krule, nokey, 4, "shop", "t0", err,
+									  sizeof(err));
+	struct batch *b = make_batch(lines, 4);
+	struct collapse *c = collapse_new();
+	struct buf out = BUF_INIT;
+
+	(void) state;
+	assert_non_null(p);
+	for (size_t i = 0; i < 4; i++)
+		collapse_add(c, b, i, p, nokey, false);
+	assert_int_equal(collapse_count(c), 5);
+	collapse_copy_text(c, b, p, nokey, 0, 4, &out);
+	assert_string_equal(out.data,
+						"1\tU\tI\t0/10\t\\N\t\\N\t\\N\t\\N\t1\ta\t\\N\n"
+						"2\tU\tI\t0/10\t\\N\t\\N\t\\N\t\\N\t1\ta\t\\N\n"
+						"3\tO\tU\t0/40\t\\N\t\\N\t\\N\t\\N\t1\ta\tbig\n"
+						"4\tW\tU\t0/40\t\\N\t\\N\t\\N\t\\N\t1\tb\tbig\n"
+						"5\tD\tD\t0/50\t\\N\t\\N\t\\N\t\\N\t1\ta\t\\N\n");
+	assert_int_equal(collapse_change_of(c, 3), 2);
+	assert_int_equal(collapse_change_of(c, 4), 2);
+	assert_int_equal(collapse_op_of(c, 4), 'W');
+	buf_free(&out);
+	collapse_free(c);
+	batch_free(b);
+	map_plan_free(p);
+}
+
+/* Its statements: one row by ctid, every column but metadata compared as
+ * text after a cast to the target's type, NULL equal to NULL. */
+static void
+test_keyless_plan_sql(void **state)
+{
+	const char *const ttypes[] = {"bigint", NULL, "character varying(20)",
+								  "pg_lsn"};
+	static const struct map_column meta_only[] = {
+		{.target = "lsn", .src = MAP_SRC_META, .meta = MAP_META_LSN}};
+	struct map_rule r = krule;
+	struct map_plan *p;
+	char err[256];
+
+	(void) state;
+	p = map_plan_new_typed(&krule, nokey, 4, "shop", "t0", NULL, ttypes,
+						   err, sizeof(err));
+	assert_non_null(p);
+	assert_null(p->upsert);
+	assert_null(p->remove);
+	assert_string_equal(
+		p->append,
+		"INSERT INTO \"analytics\".\"t\" (\"user_id\", \"name\", \"bio\", "
+		"\"lsn\") SELECT m.* FROM (SELECT (s.\"id\") AS \"user_id\", "
+		"(s.\"name\") AS \"name\", (s.\"bio\") AS \"bio\", s._lsn AS "
+		"\"lsn\" FROM pg_temp.\"t0\" s WHERE s._op = 'U' AND s._seq "
+		"BETWEEN $1 AND $2) m");
+	assert_string_equal(
+		p->keyless_delete,
+		"DELETE FROM \"analytics\".\"t\" t WHERE t.ctid = (SELECT t2.ctid "
+		"FROM \"analytics\".\"t\" t2, (SELECT (s.\"id\") AS \"user_id\", "
+		"(s.\"name\") AS \"name\", (s.\"bio\") AS \"bio\", s._lsn AS "
+		"\"lsn\" FROM pg_temp.\"t0\" s WHERE s._op = 'D' AND s._seq "
+		"BETWEEN $1 AND $2) m WHERE t2.\"user_id\"::text IS NOT DISTINCT "
+		"FROM (m.\"user_id\")::bigint::text AND t2.\"name\"::text IS NOT "
+		"DISTINCT FROM (m.\"name\")::text AND t2.\"bio\"::text IS NOT "
+		"DISTINCT FROM (m.\"bio\")::character varying(20)::text LIMIT 1)");
+	assert_string_equal(
+		p->keyless_update,
+		"UPDATE \"analytics\".\"t\" t SET \"user_id\" = n.\"user_id\", "
+		"\"name\" = n.\"name\", \"bio\" = n.\"bio\", \"lsn\" = n.\"lsn\" "
+		"FROM (SELECT (s.\"id\") AS \"user_id\", (s.\"name\") AS \"name\", "
+		"(s.\"bio\") AS \"bio\", s._lsn AS \"lsn\" FROM pg_temp.\"t0\" s "
+		"WHERE s._op = 'W' AND s._seq BETWEEN $1 AND $2) n WHERE t.ctid = "
+		"(SELECT t2.ctid FROM \"analytics\".\"t\" t2, (SELECT (s.\"id\") AS "
+		"\"user_id\", (s.\"name\") AS \"name\", (s.\"bio\") AS \"bio\", "
+		"s._lsn AS \"lsn\" FROM pg_temp.\"t0\" s WHERE s._op = 'O' AND "
+		"s._seq BETWEEN $1 AND $2) m WHERE t2.\"user_id\"::text IS NOT "
+		"DISTINCT FROM (m.\"user_id\")::bigint::text AND t2.\"name\"::text "
+		"IS NOT DISTINCT FROM (m.\"name\")::text AND t2.\"bio\"::text IS "
+		"NOT DISTINCT FROM (m.\"bio\")::character varying(20)::text LIMIT "
+		"1)");
+	assert_string_equal(p->keyless_apply,
+						"SELECT s FROM pg_temp.\"t0_apply\"($1::bigint, "
+						"$2::bigint) s");
+	/* The function comes with the temp table, its body the statements. */
+	assert_non_null(strstr(p->create_tmp,
+						   "ON COMMIT DELETE ROWS; CREATE OR REPLACE "
+						   "FUNCTION pg_temp.\"t0_apply\"(bigint, bigint) "
+						   "RETURNS SETOF bigint LANGUAGE plpgsql AS "
+						   "$walpipe$\n#variable_conflict use_column\n"));
+	assert_non_null(strstr(p->create_tmp, p->keyless_delete));
+	assert_non_null(strstr(p->create_tmp, p->keyless_update));
+	assert_true(p->copy_lsn);
+	map_plan_free(p);
+
+	/* Nothing to find a row by. */
+	r.cols = meta_only;
+	r.ncols = 1;
+	assert_null(map_plan_new(&r, nokey, 4, "shop", "t0", err, sizeof(err)));
+	assert_string_equal(err,
+						"mapping public.users -> analytics.t in mode keyless "
+						"maps no source column, so it has nothing to find a "
+						"row by\nMap at least one source column.");
+}
+
 int
 main(void)
 {
@@ -669,6 +810,8 @@ main(void)
 		cmocka_unit_test(test_insert_lacking_added_columns),
 		cmocka_unit_test(test_full_identity_fills_absent),
 		cmocka_unit_test(test_plan_casts),
+		cmocka_unit_test(test_keyless_rows_in_stream_order),
+		cmocka_unit_test(test_keyless_plan_sql),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -258,28 +258,6 @@ test_values_and_defaults(void **state)
 }
 
 static void
-test_mask_conninfo(void **state)
-{
-	static const struct {
-		const char *in, *out;
-	} cases[] = {
-		{"host=h password=s3cret user=u", "host=h password=**** user=u"},
-		{"password='a b\\' c' dbname=x", "password=**** dbname=x"},
-		{"postgresql://u:s3cret@h:5432/db", "postgresql://u:****@h:5432/db"},
-		{"postgresql://u@h/db?password=x", "postgresql://u@h/db?password=x"},
-		{"dbname=x", "dbname=x"},
-	};
-
-	(void) state;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char *m = config_mask_conninfo(cases[i].in);
-
-		assert_string_equal(m, cases[i].out);
-		free(m);
-	}
-}
-
-static void
 test_unreadable(void **state)
 {
 	struct config_errors errs;
@@ -302,7 +280,6 @@ main(void)
 		cmocka_unit_test(test_kafka_build),
 		cmocka_unit_test(test_good_corpus),
 		cmocka_unit_test(test_values_and_defaults),
-		cmocka_unit_test(test_mask_conninfo),
 		cmocka_unit_test(test_unreadable),
 	};
 

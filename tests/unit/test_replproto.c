@@ -137,6 +137,55 @@ test_buf_growth_and_reset(void **state)
 	buf_free(NULL);
 }
 
+/* A history file of timeline 3, as TIMELINE_HISTORY 3 sends it. */
+static void
+test_timeline_end(void **state)
+{
+	static const char h[] = "1\t0/3000158\tno recovery target specified\n"
+							"\n"
+							"# a comment\n"
+							"2\t0/5A0000A8\tbefore 2026-11-30 10:00:00+00\n";
+	lsn_t end = 0;
+
+	(void) state;
+	assert_true(replproto_timeline_end(h, strlen(h), 1, &end));
+	assert_int_equal(end, 0x3000158);
+	assert_true(replproto_timeline_end(h, strlen(h), 2, &end));
+	assert_int_equal(end, 0x5A0000A8);
+	assert_false(replproto_timeline_end(h, strlen(h), 3, &end));
+	assert_false(replproto_timeline_end(h, strlen(h), 12, &end));
+	assert_false(replproto_timeline_end("1\tnot-an-lsn\tx\n", 15, 1, &end));
+	assert_false(replproto_timeline_end("", 0, 1, &end));
+	/* Without the final newline, and a length that cuts the text. */
+	assert_true(replproto_timeline_end("7\t1/2", 5, 7, &end));
+	assert_int_equal(end, 0x100000002);
+	assert_false(replproto_timeline_end("7\t1/2", 1, 7, &end));
+	/* A reason longer than any buffer (a restore point's name). */
+	{
+		char lh[600];
+
+		snprintf(lh, sizeof(lh), "4\t0/10\tat restore point \"%0500d\"\n", 0);
+		assert_true(replproto_timeline_end(lh, strlen(lh), 4, &end));
+		assert_int_equal(end, 0x10);
+	}
+}
+
+/* Text for terminals and logs: control bytes escaped, UTF-8 kept. */
+static void
+test_buf_printable(void **state)
+{
+	static const char in[] = "red \x1b[31m\r\tline\nnext \xc3\xa9 \x7f end";
+	struct buf b = BUF_INIT;
+
+	(void) state;
+	buf_append_printable(&b, in, sizeof(in) - 1, true);
+	assert_string_equal(b.data, "red \\x1b[31m\\x0d\\x09line\nnext \xc3\xa9 \\x7f end");
+	buf_reset(&b, 0);
+	buf_append_printable(&b, "a\nb\0c", 5, false);
+	assert_string_equal(b.data, "a\\x0ab\\x00c");
+	buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -145,7 +194,9 @@ main(void)
 		cmocka_unit_test(test_keepalive),
 		cmocka_unit_test(test_bad_kind),
 		cmocka_unit_test(test_status),
+		cmocka_unit_test(test_timeline_end),
 		cmocka_unit_test(test_buf_json_string),
+		cmocka_unit_test(test_buf_printable),
 		cmocka_unit_test(test_buf_growth_and_reset),
 	};
 

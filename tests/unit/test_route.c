@@ -1,6 +1,9 @@
 /* test_route.c: unit tests of the route cache and of add-tables read as wal2json reads it. */
 #include "walpipe/route.h"
 
+#include "walpipe/buf.h"
+#include "walpipe/ident.h"
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -125,6 +128,34 @@ test_roots_and_listed(void **state)
 	route_free(r);
 }
 
+/* What ident writes for add-tables, route reads back as wal2json does. */
+static void
+test_ident_round_trip(void **state)
+{
+	static const char *const names[] = {
+		"plain", "My Schema", "a.b", "c,d",
+		"*", "back\\slash", "x\"y", "\xc3\xa9t\xc3\xa9",
+	};
+	size_t n = sizeof(names) / sizeof(names[0]);
+
+	(void) state;
+	for (size_t i = 0; i < n; i++) {
+		struct buf b = BUF_INIT;
+		struct route *r;
+
+		ident_append_w2j(&b, names[i], names[(i + 1) % n]);
+		buf_append_str(&b, ", ");
+		ident_append_w2j_all(&b, names[(i + 2) % n]);
+		r = route_new(b.data);
+		assert_true(route_listed(r, names[i], names[(i + 1) % n]));
+		assert_false(route_listed(r, names[i], names[(i + 3) % n]));
+		assert_true(route_listed(r, names[(i + 2) % n], "anything"));
+		assert_false(route_listed(r, "other", "anything"));
+		route_free(r);
+		buf_free(&b);
+	}
+}
+
 int
 main(void)
 {
@@ -132,6 +163,7 @@ main(void)
 		cmocka_unit_test(test_listed),
 		cmocka_unit_test(test_cache),
 		cmocka_unit_test(test_roots_and_listed),
+		cmocka_unit_test(test_ident_round_trip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,9 +3,9 @@
 -- tables: tab_full, tab_full2
 -- @source
 -- The original's subscriber updates one row equal to the old row for each
--- change.  walpipe refuses upserts without a key (primary key or replica
--- identity index), so these go to append targets: every insert and every
--- update as a row, with the identity (old row) the change carried.
+-- change; mode keyless does that too (keyless_full).  Here the same
+-- changes go to append targets: every insert and every update as a row,
+-- with the identity (old row) the change carried.
 CREATE TABLE tab_full (a int);
 ALTER TABLE tab_full REPLICA IDENTITY FULL;
 CREATE TABLE tab_full2 (x text);
