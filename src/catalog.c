@@ -491,9 +491,11 @@ catalog_partitions(PGconn *conn, const char *schema, const char *table,
 	*out = NULL;
 	*n = 0;
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		snprintf(errbuf, errlen,
-				 "could not read the partitions of \"%s.%s\": %s", schema,
-				 table, PQerrorMessage(conn));
+		char q[IDENT_QUALIFIED_MAX];
+
+		ident_qualified_to(q, sizeof(q), schema, table);
+		snprintf(errbuf, errlen, "could not read the partitions of \"%s\": %s",
+				 q, PQerrorMessage(conn));
 		PQclear(r);
 		return false;
 	}
@@ -542,9 +544,11 @@ catalog_partition_ancestors(PGconn *conn, const char *schema,
 	*out = NULL;
 	*n = 0;
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) == 0) {
-		snprintf(errbuf, errlen,
-				 "could not look up source table \"%s.%s\": %s", schema,
-				 table, PQerrorMessage(conn));
+		char q[IDENT_QUALIFIED_MAX];
+
+		ident_qualified_to(q, sizeof(q), schema, table);
+		snprintf(errbuf, errlen, "could not look up source table \"%s\": %s",
+				 q, PQerrorMessage(conn));
 		PQclear(r);
 		return -1;
 	}
@@ -573,6 +577,7 @@ catalog_check_partition(PGconn *conn, const char *schema, const char *table,
 	struct map_srccol *cols;
 	bool need_key = false;
 	bool ok = true;
+	char qp[IDENT_QUALIFIED_MAX], qr[IDENT_QUALIFIED_MAX];
 
 	for (size_t i = 0; i < nt; i++) {
 		if (strcmp(t[i].rule->from_schema, root_schema) != 0 ||
@@ -605,15 +610,15 @@ catalog_check_partition(PGconn *conn, const char *schema, const char *table,
 				key = cols[i].key;
 		if (key)
 			continue;
+		ident_qualified_to(qp, sizeof(qp), schema, table);
+		ident_qualified_to(qr, sizeof(qr), root_schema, root_table);
 		snprintf(errbuf, errlen,
-				 "partition \"%s.%s\" of source table \"%s.%s\" has a "
-				 "replica identity without key column \"%s\" of \"%s.%s\", "
-				 "so its updates and deletes cannot find their rows\nGive "
-				 "the partition the partitioned table's replica identity "
-				 "(ALTER TABLE \"%s.%s\" REPLICA IDENTITY ...).",
-				 schema, table, root_schema, root_table,
-				 root->srccols[k].name, root_schema, root_table, schema,
-				 table);
+				 "partition \"%s\" of source table \"%s\" has a replica "
+				 "identity without key column \"%s\" of \"%s\", so its "
+				 "updates and deletes cannot find their rows\nGive the "
+				 "partition the partitioned table's replica identity (ALTER "
+				 "TABLE %s REPLICA IDENTITY ...).",
+				 qp, qr, root->srccols[k].name, qr, qp);
 		ok = false;
 	}
 	catalog_free_columns(cols, n);
@@ -647,9 +652,13 @@ is_partitioned(PGconn *conn, const char *schema, const char *table,
 
 	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
 		out = strcmp(PQgetvalue(r, 0, 0), "0") != 0;
-	else
-		snprintf(errbuf, errlen, "could not look up \"%s.%s\": %s", schema,
-				 table, PQerrorMessage(conn));
+	else {
+		char q[IDENT_QUALIFIED_MAX];
+
+		ident_qualified_to(q, sizeof(q), schema, table);
+		snprintf(errbuf, errlen, "could not look up \"%s\": %s", q,
+				 PQerrorMessage(conn));
+	}
 	PQclear(r);
 	return out;
 }
@@ -677,15 +686,18 @@ route_partitions(PGconn *conn, struct route *rt, const char *schema,
 	for (size_t k = 0; k < np && ok == 1; k++) {
 		const struct route_entry *e = route_find(rt, p[k].schema,
 												 p[k].table);
+		char qp[IDENT_QUALIFIED_MAX], qr[IDENT_QUALIFIED_MAX];
 
 		if (e == NULL || e->kind != ROUTE_KEEP)
 			continue;
 		ok = mapped ? -1 : 0;
+		ident_qualified_to(qp, sizeof(qp), p[k].schema, p[k].table);
+		ident_qualified_to(qr, sizeof(qr), schema, table);
 		snprintf(errbuf, errlen,
-				 "source table \"%s.%s\" is a partition of \"%s.%s\" and "
-				 "both are mapped: the changes of a partition are its "
+				 "source table \"%s\" is a partition of \"%s\" and both "
+				 "are mapped: the changes of a partition are its "
 				 "partitioned table's\nMap one or the other.",
-				 p[k].schema, p[k].table, schema, table);
+				 qp, qr);
 	}
 	if (ok == 1) {
 		route_add(rt, schema, table, ROUTE_ROOT, NULL, NULL);
@@ -787,8 +799,8 @@ catalog_partition_watch(PGconn *conn, const struct route *rt,
 	static const char *sql =
 		"SELECT pg_catalog.count(*) || ':' || "
 		"       coalesce(pg_catalog.sum(p.relid::pg_catalog.oid::int8), 0), "
-		"       pg_catalog.min(pg_catalog.format('%s.%s\" of source table "
-		"\"%s.%s', n.nspname, c.relname, rn.nspname, rc.relname)) "
+		"       pg_catalog.min(pg_catalog.format('%I.%I\" of source table "
+		"\"%I.%I', n.nspname, c.relname, rn.nspname, rc.relname)) "
 		"       FILTER (WHERE n.nspname <> ALL ($3::text[])) "
 		"  FROM pg_catalog.pg_class rc "
 		"  JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace "

@@ -200,16 +200,18 @@ live_partitions(struct live *lv, PGconn *conn, const struct wp_config *cfg,
 	for (size_t i = 0; rt && (e = route_root(rt, i)) != NULL; i++) {
 		struct catalog_part *p;
 		size_t np;
+		char q[IDENT_QUALIFIED_MAX];
 
 		if (quiet || !catalog_partitions(conn, e->schema, e->table, &p, &np,
 										 err, sizeof(err)))
 			continue;
-		printf("partitioned: %s.%s receives the changes of", e->schema,
-			   e->table);
+		ident_qualified_to(q, sizeof(q), e->schema, e->table);
+		printf("partitioned: %s receives the changes of", q);
 		for (size_t k = 0, shown = 0; k < np; k++)
-			if (p[k].leaf)
-				printf("%s %s.%s", shown++ ? "," : "", p[k].schema,
-					   p[k].table);
+			if (p[k].leaf) {
+				ident_qualified_to(q, sizeof(q), p[k].schema, p[k].table);
+				printf("%s %s", shown++ ? "," : "", q);
+			}
 		printf("%s\n", np ? "" : " no partition yet");
 		catalog_free_parts(p, np);
 	}

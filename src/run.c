@@ -450,13 +450,17 @@ session_check_partitions(struct session *s)
 			struct route_entry *t = route_find(s->route, p[k].schema,
 											   p[k].table);
 
+			char q1[IDENT_QUALIFIED_MAX], q2[IDENT_QUALIFIED_MAX];
+
 			if (t == NULL || t->kind != ROUTE_DROP || t->changes == 0)
 				continue;
+			ident_qualified_to(q1, sizeof(q1), p[k].schema, p[k].table);
+			ident_qualified_to(q2, sizeof(q2), root->schema, root->table);
 			wp_log(LOG_NOTICE,
-				   "table \"%s.%s\" became a partition of source table "
-				   "\"%s.%s\" after walpipe had ignored changes of it; "
-				   "re-reading the source catalog",
-				   p[k].schema, p[k].table, root->schema, root->table);
+				   "table \"%s\" became a partition of source table \"%s\" "
+				   "after walpipe had ignored changes of it; re-reading the "
+				   "source catalog",
+				   q1, q2);
 			e = SESSION_REPLAN;
 		}
 		catalog_free_parts(p, np);
@@ -886,6 +890,7 @@ session_route_lookup(struct session *s, const struct w2j_change *c,
 	size_t n;
 	const struct route_entry *root = NULL;
 	char err[1024];
+	char q1[IDENT_QUALIFIED_MAX], q2[IDENT_QUALIFIED_MAX];
 	int found = catalog_partition_ancestors(s->plan_conn, c->schema,
 											c->table, &anc, &n, err,
 											sizeof(err));
@@ -908,14 +913,15 @@ session_route_lookup(struct session *s, const struct w2j_change *c,
 		r = route_add(s->route, c->schema, c->table, ROUTE_GONE, NULL, NULL);
 		s->gone = wp_realloc(s->gone, (s->ngone + 1) * sizeof(*s->gone));
 		s->gone[s->ngone++] = r;
+		ident_qualified_to(q1, sizeof(q1), c->schema, c->table);
 		wp_log(LOG_WARNING,
-			   "source table \"%s.%s\" no longer exists, so walpipe cannot "
+			   "source table \"%s\" no longer exists, so walpipe cannot "
 			   "tell whether it was a partition of a followed partitioned "
 			   "table: its changes are ignored (counted when walpipe "
 			   "stops)\nIt was created and dropped before walpipe read its "
 			   "changes.  If it was a partition of a mapped table, copy "
 			   "that table again with walpipe snapshot --table.",
-			   c->schema, c->table);
+			   q1);
 		catalog_free_parts(anc, n);
 		return r;
 	}
@@ -942,8 +948,9 @@ session_route_lookup(struct session *s, const struct w2j_change *c,
 	}
 	r = route_add(s->route, c->schema, c->table, ROUTE_MEMBER, root->schema,
 				  root->table);
-	wp_log(LOG_NOTICE, "partition \"%s.%s\" of \"%s.%s\" is now followed",
-		   c->schema, c->table, r->root_schema, r->root_table);
+	ident_qualified_to(q1, sizeof(q1), c->schema, c->table);
+	ident_qualified_to(q2, sizeof(q2), r->root_schema, r->root_table);
+	wp_log(LOG_NOTICE, "partition \"%s\" of \"%s\" is now followed", q1, q2);
 	return r;
 }
 
@@ -1004,6 +1011,11 @@ session_truncated_alone(struct session *s)
 
 	for (size_t i = 0; i < s->ntrunc; i++) {
 		const struct route_entry *r = s->trunc[i];
+		char part[IDENT_QUALIFIED_MAX], root[IDENT_QUALIFIED_MAX];
+		char to[IDENT_QUALIFIED_MAX];
+
+		ident_qualified_to(part, sizeof(part), r->schema, r->table);
+		ident_qualified_to(root, sizeof(root), r->root_schema, r->root_table);
 
 		for (size_t k = 0; k < s->ntargets; k++) {
 			const struct map_rule *m = s->targets[k].rule;
@@ -1013,26 +1025,24 @@ session_truncated_alone(struct session *s)
 				m->mode == MAP_MODE_NONE ||
 				m->on_truncate == MAP_TRUNCATE_IGNORE)
 				continue;
+			ident_qualified_to(to, sizeof(to), m->to_schema, m->to_table);
 			wp_log(LOG_ERROR,
-				   "partition \"%s.%s\" of source table \"%s.%s\" was "
-				   "truncated at %s without the partitioned table, and "
-				   "walpipe cannot tell which rows of target \"%s.%s\" came "
-				   "from it\nSet on_truncate: ignore on the mappings of "
-				   "\"%s.%s\" until walpipe has passed %s, then delete that "
-				   "partition's rows from the target yourself, or copy the "
-				   "table again with walpipe snapshot --table %s.%s.",
-				   r->schema, r->table, r->root_schema, r->root_table,
-				   lsn_format(s->trunc_lsn, l1), m->to_schema, m->to_table,
-				   r->root_schema, r->root_table, l1, r->root_schema,
-				   r->root_table);
+				   "partition \"%s\" of source table \"%s\" was truncated "
+				   "at %s without the partitioned table, and walpipe cannot "
+				   "tell which rows of target \"%s\" came from it\nSet "
+				   "on_truncate: ignore on the mappings of \"%s\" until "
+				   "walpipe has passed %s, then delete that partition's rows "
+				   "from the target yourself, or copy the table again with "
+				   "walpipe snapshot --table '%s'.",
+				   part, root, lsn_format(s->trunc_lsn, l1), to, root, l1,
+				   root);
 			return SESSION_FATAL;
 		}
 		wp_log(LOG_NOTICE,
-			   "partition \"%s.%s\" of source table \"%s.%s\" was "
-			   "truncated at %s without the partitioned table: passed over, "
-			   "as no mapping of the table applies truncates",
-			   r->schema, r->table, r->root_schema, r->root_table,
-			   lsn_format(s->trunc_lsn, l1));
+			   "partition \"%s\" of source table \"%s\" was truncated at "
+			   "%s without the partitioned table: passed over, as no "
+			   "mapping of the table applies truncates",
+			   part, root, lsn_format(s->trunc_lsn, l1));
 	}
 	s->ntrunc = 0;
 	return SESSION_OK;
@@ -1106,12 +1116,16 @@ session_free(struct session *s)
 	/* First: the apply thread uses the sink and the targets. */
 	applier_free(s->applier);
 	batch_free(s->spare);
-	for (size_t i = 0; i < s->ngone; i++)
+	for (size_t i = 0; i < s->ngone; i++) {
+		char q[IDENT_QUALIFIED_MAX];
+
+		ident_qualified_to(q, sizeof(q), s->gone[i]->schema,
+						   s->gone[i]->table);
 		wp_log(LOG_WARNING,
-			   "ignored %llu change(s) of source table \"%s.%s\", which no "
+			   "ignored %llu change(s) of source table \"%s\", which no "
 			   "longer existed when walpipe looked it up",
-			   (unsigned long long) s->gone[i]->changes, s->gone[i]->schema,
-			   s->gone[i]->table);
+			   (unsigned long long) s->gone[i]->changes, q);
+	}
 	free(s->gone);
 	free(s->trunc);
 	route_free(s->route);
