@@ -1,5 +1,6 @@
 -- walpipe schema, version 3: the checkpoint names the source cluster;
--- staging partitions are safe under concurrent walpipes.
+-- staging partitions are safe under concurrent walpipes; dead letters
+-- hold any change.
 --
 -- Run by walpipe after 002 (see 001), or by hand:
 --   psql -v schema=walpipe -f sql/003_source_identity.sql
@@ -67,6 +68,23 @@ BEGIN
     END LOOP;
   END IF;
   RETURN made;
+END
+$fn$;
+
+-- Dead letters hold any change: one whose payload jsonb cannot take (a
+-- \u0000, a string over jsonb's size limit) keeps it as text, and a
+-- staging row's dead letter keeps its commit time (the staging table's
+-- partition key) for `walpipe dlq retry`.
+ALTER TABLE :"schema".dead_letters ALTER COLUMN payload DROP NOT NULL;
+ALTER TABLE :"schema".dead_letters ADD COLUMN IF NOT EXISTS payload_text text;
+ALTER TABLE :"schema".dead_letters ADD COLUMN IF NOT EXISTS commit_time timestamptz;
+
+CREATE OR REPLACE FUNCTION :"schema".jsonb_or_null(t text) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE AS $fn$
+BEGIN
+  RETURN t::jsonb;
+EXCEPTION WHEN OTHERS THEN
+  RETURN NULL;
 END
 $fn$;
 

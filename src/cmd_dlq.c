@@ -170,6 +170,21 @@ retry_targets_free(struct retry *r)
 /* The index of the mapping from source_table to target_table (both
  * in ident_qualified's text, as dead_letter writes them), or
  * cfg->nmappings. */
+/* Whether target_table (text form) is the configured staging table. */
+static bool
+is_staging(const struct wp_config *cfg, const char *target_table)
+{
+	char *st;
+	bool same;
+
+	if (!cfg->staging.enabled)
+		return false;
+	st = ident_qualified(cfg->staging.schema, cfg->staging.table);
+	same = strcmp(st, target_table) == 0;
+	free(st);
+	return same;
+}
+
 static size_t
 mapping_of(const struct wp_config *cfg, const char *source_table,
 		   const char *target_table)
@@ -323,7 +338,7 @@ dlq_retry(const struct wp_config *cfg, PGconn *ana, const char *schema,
 		  const char *ids)
 {
 	struct retry r;
-	struct buf q = BUF_INIT;
+	struct buf q = BUF_INIT, stage = BUF_INIT;
 	PGresult *dl = NULL, *res;
 	const char *params[1] = {cfg->source.name};
 	int applied = 0, failed = 0, rc = 2;
@@ -361,8 +376,9 @@ dlq_retry(const struct wp_config *cfg, PGconn *ana, const char *schema,
 	PQclear(res);
 	buf_reset(&q, 0);
 	buf_appendf(&q,
-				"SELECT id, source_table, target_table, lsn, xid, op, payload, "
-				"first_failed_at FROM %s.dead_letters WHERE source = $1 AND "
+				"SELECT id, source_table, target_table, lsn, xid, op, "
+				"coalesce(payload::text, payload_text), first_failed_at "
+				"FROM %s.dead_letters WHERE source = $1 AND "
 				"NOT resolved%s%s%s ORDER BY id FOR UPDATE",
 				schema, ids ? " AND id IN (" : "", ids ? ids : "",
 				ids ? ")" : "");
@@ -371,6 +387,23 @@ dlq_retry(const struct wp_config *cfg, PGconn *ana, const char *schema,
 		fprintf(stderr, "walpipe dlq: could not read dead letters: %s\n",
 				r.err);
 		goto done;
+	}
+	if (cfg->staging.enabled) {
+		buf_append_str(&stage, "INSERT INTO ");
+		append_ident(&stage, ana, cfg->staging.schema);
+		buf_append_char(&stage, '.');
+		append_ident(&stage, ana, cfg->staging.table);
+		buf_appendf(&stage,
+					" (source, source_schema, source_table, "
+					"op, lsn, xid, commit_time, payload) SELECT d.source, "
+					"coalesce(n[1], ''), coalesce(n[2], ''), d.op, d.lsn, "
+					"d.xid, coalesce(d.commit_time, d.first_failed_at), "
+					"coalesce(d.payload, d.payload_text::jsonb) FROM "
+					"%s.dead_letters d, LATERAL (SELECT CASE WHEN "
+					"d.source_table = '' THEN NULL ELSE "
+					"pg_catalog.parse_ident(d.source_table) END AS n) x "
+					"WHERE d.id = $1",
+					schema);
 	}
 	for (int row = 0; row < PQntuples(dl); row++) {
 		const char *id = PQgetvalue(dl, row, 0);
@@ -381,6 +414,16 @@ dlq_retry(const struct wp_config *cfg, PGconn *ana, const char *schema,
 		size_t mi = mapping_of(cfg, PQgetvalue(dl, row, 1),
 							   PQgetvalue(dl, row, 2));
 
+		if (is_staging(cfg, PQgetvalue(dl, row, 2))) {
+			/* A staging row: stage it again, as it was. */
+			const char *p1[1] = {id};
+
+			PQclear(PQexec(ana, "SAVEPOINT walpipe_retry"));
+			res = retry_exec(&r, ana, stage.data, 1, p1, PGRES_COMMAND_OK);
+			ok = res != NULL;
+			PQclear(res);
+			goto resolve;
+		}
 		if (mi == cfg->nmappings)
 			snprintf(r.err, sizeof(r.err),
 					 "no mapping from %s to %s in the configuration",
@@ -413,6 +456,7 @@ dlq_retry(const struct wp_config *cfg, PGconn *ana, const char *schema,
 				}
 			}
 		}
+	resolve:
 		if (ok) {
 			const char *p1[1] = {id};
 
@@ -464,6 +508,7 @@ done:
 	w2j_decoder_free(r.dec);
 	PQfinish(r.src);
 	buf_free(&q);
+	buf_free(&stage);
 	return rc;
 }
 

@@ -180,6 +180,7 @@ run_state_new(struct wp_config *cfg, bool allow_ahead)
 	rs->tables = st->tables;
 	rs->target_conninfo = cfg->target.conninfo;
 	rs->target_schema = cfg->target.schema;
+	rs->statement_timeout_ms = cfg->target.statement_timeout_ms;
 	rs->max_changes = (size_t) cfg->batch.max_changes;
 	rs->max_bytes = (size_t) cfg->batch.max_bytes;
 	rs->max_delay_ms = (int) cfg->batch.max_delay_ms;

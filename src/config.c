@@ -413,6 +413,8 @@ static const struct field target_fields[] = {
 	 OFF(target.conninfo), 0},
 	{"schema", F_NAME, false, "walpipe", 0, 0, NULL, false,
 	 OFF(target.schema), 0},
+	{"statement_timeout", F_DURATION, false, "5m", 0, 86400000, NULL,
+	 false, OFF(target.statement_timeout_ms), 0},
 	{NULL, 0, false, NULL, 0, 0, NULL, false, 0, 0},
 };
 

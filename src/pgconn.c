@@ -10,6 +10,12 @@
 
 #define SAFE_SEARCH_PATH "-c search_path=pg_catalog,pg_temp"
 
+static const char *const keepalive[][2] = {
+	{"keepalives_idle", "30"},
+	{"keepalives_interval", "10"},
+	{"keepalives_count", "3"},
+};
+
 PGconn *
 pgconn_connect(const char *conninfo, const char *appname, bool replication)
 {
@@ -27,8 +33,8 @@ pgconn_connect(const char *conninfo, const char *appname, bool replication)
 	}
 	for (PQconninfoOption *o = opts; o->keyword; o++)
 		n++;
-	keys = wp_calloc(n + 4, sizeof(*keys));
-	vals = wp_calloc(n + 4, sizeof(*vals));
+	keys = wp_calloc(n + 8, sizeof(*keys));
+	vals = wp_calloc(n + 8, sizeof(*vals));
 	for (PQconninfoOption *o = opts; o->keyword; o++) {
 		if (o->val == NULL)
 			continue;
@@ -46,6 +52,19 @@ pgconn_connect(const char *conninfo, const char *appname, bool replication)
 	buf_append_str(&options, SAFE_SEARCH_PATH);
 	keys[i] = "options";
 	vals[i++] = options.data;
+	/* TCP keepalives unless the conninfo says otherwise: a peer that
+	 * vanished (a failover, a dropped route) is noticed in about a minute
+	 * rather than when the kernel gives up hours later. */
+	for (size_t k = 0; k < sizeof(keepalive) / sizeof(keepalive[0]); k++) {
+		bool set = false;
+
+		for (PQconninfoOption *o = opts; o->keyword; o++)
+			set |= o->val != NULL && strcmp(o->keyword, keepalive[k][0]) == 0;
+		if (!set) {
+			keys[i] = keepalive[k][0];
+			vals[i++] = keepalive[k][1];
+		}
+	}
 	keys[i] = "fallback_application_name";
 	vals[i++] = appname;
 	if (replication) {

@@ -80,6 +80,14 @@ struct session {
 	/* The change that last ended a session with SESSION_REPLAN: if it
 	 * still does not fit the fresh plan, re-reading cannot help. */
 	lsn_t replan_lsn;
+	/*
+	 * The most changes a batch may hold now: max_changes, halved after a
+	 * batch timed out (target.statement_timeout) so that the retry can
+	 * fit, and doubled back after every 10 batches that commit.  Kept
+	 * across sessions by run_loop.
+	 */
+	size_t batch_cap;
+	unsigned cap_ok;
 	/* The source's WAL position just before the plans' catalog was read:
 	 * changes below it are older than that catalog (session_check_shape). */
 	lsn_t catalog_lsn;
@@ -361,11 +369,29 @@ session_collect(struct session *s, int timeout_ms)
 	if (!session_applying(s) || !applier_wait(s->applier, timeout_ms, &r))
 		return SESSION_OK;
 	s->spare = r.batch;
-	if (r.res == SINK_OK)
+	if (r.res == SINK_OK) {
 		session_applied(s, r.batch, &r.ckpt, &r.stats, r.seconds);
-	else {
+		if (s->batch_cap < s->rs->max_changes && ++s->cap_ok >= 10) {
+			s->batch_cap = s->batch_cap * 2 < s->rs->max_changes
+							   ? s->batch_cap * 2
+							   : s->rs->max_changes;
+			s->cap_ok = 0;
+		}
+	} else {
 		wp_log(LOG_ERROR, "%s", r.err);
 		e = r.res == SINK_RETRY ? SESSION_RETRY : SESSION_FATAL;
+		if (r.res == SINK_RETRY && sink_pg_timed_out(s->sink)) {
+			size_t n = batch_count(r.batch);
+
+			/* The same batch again would time out again, forever. */
+			s->batch_cap = n / 2 > 0 ? n / 2 : 1;
+			s->cap_ok = 0;
+			wp_log(LOG_WARNING,
+				   "a batch of %zu changes did not finish within "
+				   "target.statement_timeout: retrying with batches of at "
+				   "most %zu",
+				   n, s->batch_cap);
+		}
 	}
 	batch_reset(s->spare);
 	return e;
@@ -528,6 +554,7 @@ static bool
 batch_full(const struct session *s)
 {
 	return batch_count(s->batch) >= s->rs->max_changes ||
+		   batch_count(s->batch) >= s->batch_cap ||
 		   batch_bytes(s->batch) >= s->rs->max_bytes;
 }
 
@@ -1463,6 +1490,7 @@ run_sink_config(const struct run_settings *rs, struct sink_pg_config *sc)
 	sc->premake = rs->premake;
 	sc->retention = rs->retention;
 	sc->stage_messages = rs->stage_messages;
+	sc->statement_timeout_ms = rs->statement_timeout_ms;
 }
 
 /* The analytics sink: schema, checkpoint, compiled mappings. */
@@ -1890,6 +1918,7 @@ run_loop(const struct run_settings *rs, const struct run_control *ctl)
 	int backoff_ms = 1000;
 
 	lsn_t replan_lsn = LSN_INVALID;
+	size_t batch_cap = rs->max_changes;
 
 	while (!*ctl->stop) {
 		struct session s;
@@ -1911,9 +1940,11 @@ run_loop(const struct run_settings *rs, const struct run_control *ctl)
 		s.dec = w2j_decoder_new();
 		s.batch = batch_new(rs->max_bytes + (1 << 20));
 		s.replan_lsn = replan_lsn;
+		s.batch_cap = batch_cap;
 		e = session_run(&s, ctl->stop, ctl->reload);
 		session_free(&s);
 		replan_lsn = s.replan_lsn;
+		batch_cap = s.batch_cap;
 		metrics_set_up(ctl->metrics, false);
 		if (e == SESSION_FATAL)
 			return 1;

@@ -33,8 +33,11 @@ struct sink_pg {
 	/* Apply in stream order: the batch in runs, each applied on its own
 	 * (see apply_facts). */
 	bool in_order;
-	/* SQLSTATE of the row error that ended the last attempt, "" if none. */
+	/* SQLSTATE of the row error that ended the last attempt, "" if none,
+	 * and (for a COPY) its primary message. */
 	char row_state[6];
+	char row_msg[1024];
+	bool timed_out; /* sink_pg_timed_out */
 	/* The session's targets in foreign key order, parents first, and
 	 * reach[a * norder + b]: target b references target a, directly or
 	 * through others (sink_pg_prepare).  norder == 0: mapping order. */
@@ -123,18 +126,28 @@ set_pq_error(char *errbuf, size_t errlen, const char *what, PGconn *conn,
  * mapping's SQL is wrong, a table is missing) is fatal.
  */
 static enum step
-classify(PGconn *conn, const PGresult *r)
+classify(struct sink_pg *s, const PGresult *r)
 {
+	PGconn *conn = s->conn;
 	const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+
+	/* A statement timeout, or a lock not granted in time: the batch was
+	 * too big for statement_timeout (sink_pg_timed_out). */
+	if (st && (strcmp(st, "57014") == 0 || strcmp(st, "55P03") == 0))
+		s->timed_out = true;
 
 	if (PQstatus(conn) != CONNECTION_OK || st == NULL)
 		return STEP_RETRY;
 	if (strncmp(st, "22", 2) == 0 || strncmp(st, "23", 2) == 0 ||
-		strncmp(st, "21", 2) == 0)
+		strncmp(st, "21", 2) == 0 || strcmp(st, "54000") == 0 ||
+		strcmp(st, "P0001") == 0 || strcmp(st, "P0004") == 0)
 		return STEP_DATA;
+	/* 25006: a read-only server (a standby, during a failover) may
+	 * take writes again after a while: retry with backoff. */
 	if (strncmp(st, "08", 2) == 0 || strncmp(st, "57", 2) == 0 ||
 		strncmp(st, "53", 2) == 0 || strcmp(st, "40001") == 0 ||
-		strcmp(st, "40P01") == 0 || strncmp(st, "55P03", 5) == 0)
+		strcmp(st, "40P01") == 0 || strncmp(st, "55P03", 5) == 0 ||
+		strcmp(st, "25006") == 0)
 		return STEP_RETRY;
 	return STEP_FATAL;
 }
@@ -172,7 +185,7 @@ exec_cmd(struct sink_pg *s, const char *sql, char *errbuf, size_t errlen)
 	ExecStatusType rs = PQresultStatus(r);
 
 	if (rs != PGRES_COMMAND_OK && rs != PGRES_TUPLES_OK) {
-		st = classify(s->conn, r);
+		st = classify(s, r);
 		set_pq_error(errbuf, errlen, "analytics statement failed", s->conn,
 					 r);
 	}
@@ -255,7 +268,7 @@ install_schema(struct sink_pg *s, char *errbuf, size_t errlen)
 						 NULL, &param, NULL, NULL, 0);
 	}
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		st = classify(s->conn, r);
+		st = classify(s, r);
 		set_pq_error(errbuf, errlen, "could not inspect the walpipe schema",
 					 s->conn, r);
 		PQclear(r);
@@ -290,7 +303,7 @@ install_schema(struct sink_pg *s, char *errbuf, size_t errlen)
 		free(script);
 		if (PQresultStatus(r) != PGRES_COMMAND_OK &&
 			PQresultStatus(r) != PGRES_TUPLES_OK) {
-			st = classify(s->conn, r);
+			st = classify(s, r);
 			if (st == STEP_DATA)
 				st = STEP_FATAL;
 			set_pq_error(errbuf, errlen,
@@ -367,7 +380,7 @@ sink_pg_maintain(struct sink_pg *s, char *errbuf, size_t errlen)
 	params[3] = s->cfg.retention;
 	r = PQexecParams(s->conn, s->q.data, 4, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		res = classify(s->conn, r) == STEP_RETRY ? SINK_RETRY : SINK_FATAL;
+		res = classify(s, r) == STEP_RETRY ? SINK_RETRY : SINK_FATAL;
 		set_pq_error(errbuf, errlen, "could not maintain staging partitions",
 					 s->conn, r);
 	}
@@ -446,7 +459,7 @@ sink_pg_read_checkpoint(struct sink_pg *s, struct checkpoint *out,
 				s->qschema);
 	r = PQexecParams(s->conn, s->q.data, 1, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		enum step st = classify(s->conn, r);
+		enum step st = classify(s, r);
 
 		set_pq_error(errbuf, errlen, "could not read the checkpoint", s->conn,
 					 r);
@@ -487,7 +500,7 @@ exec_params_result(struct sink_pg *s, const char *what, int n,
 	if (PQresultStatus(r) != PGRES_COMMAND_OK &&
 		PQresultStatus(r) != PGRES_TUPLES_OK) {
 		st = strcmp(sqlstate_or_empty(r), "55P03") == 0 ? STEP_BUSY
-														 : classify(s->conn, r);
+														 : classify(s, r);
 		if (st == STEP_DATA)
 			st = STEP_FATAL;
 		set_pq_error(errbuf, errlen, what, s->conn, r);
@@ -588,9 +601,10 @@ static enum step
 begin_batch(struct sink_pg *s, bool skips, lsn_t lo, char *errbuf,
 			size_t errlen)
 {
+	/* One result per statement: BEGIN, SET, the lock, the skips. */
 	static const char *const what[] = {
-		"could not begin the batch", "could not lock the checkpoint",
-		"could not read snapshot positions"};
+		"could not begin the batch", "could not begin the batch",
+		"could not lock the checkpoint", "could not read snapshot positions"};
 	char lsn[LSN_STRLEN];
 	enum step st = STEP_OK;
 	PGresult *r;
@@ -599,9 +613,10 @@ begin_batch(struct sink_pg *s, bool skips, lsn_t lo, char *errbuf,
 	skips_free(s);
 	buf_reset(&s->q, 65536);
 	buf_appendf(&s->q,
-				"BEGIN; SELECT 1 FROM %s.checkpoints WHERE source = %s FOR "
-				"UPDATE NOWAIT",
-				s->qschema, s->lsource);
+				"BEGIN; SET LOCAL statement_timeout = %lld; SELECT 1 FROM "
+				"%s.checkpoints WHERE source = %s FOR UPDATE NOWAIT",
+				(long long) s->cfg.statement_timeout_ms, s->qschema,
+				s->lsource);
 	/* source_table is ident_qualified's text: parse_ident reads it back
 	 * exactly, also when a name holds a dot. */
 	if (skips)
@@ -623,16 +638,16 @@ begin_batch(struct sink_pg *s, bool skips, lsn_t lo, char *errbuf,
 			rs != PGRES_TUPLES_OK) {
 			st = strcmp(sqlstate_or_empty(r), "55P03") == 0
 					 ? STEP_BUSY
-					 : classify(s->conn, r);
+					 : classify(s, r);
 			if (st == STEP_DATA)
 				st = STEP_FATAL;
-			set_pq_error(errbuf, errlen, what[k < 3 ? k : 2], s->conn, r);
-		} else if (st == STEP_OK && k == 2)
+			set_pq_error(errbuf, errlen, what[k < 4 ? k : 3], s->conn, r);
+		} else if (st == STEP_OK && k == 3)
 			skips_from_result(s, r);
 		PQclear(r);
 		k++;
 	}
-	if (st == STEP_OK && k < (skips ? 3 : 2)) {
+	if (st == STEP_OK && k < (skips ? 4 : 3)) {
 		set_pq_error(errbuf, errlen, what[0], s->conn, NULL);
 		st = STEP_RETRY;
 	}
@@ -712,7 +727,7 @@ write_checkpoint(struct sink_pg *s, const struct checkpoint *c, char *errbuf,
 				s->qschema);
 	r = PQexecParams(s->conn, s->q.data, 11, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-		st = classify(s->conn, r);
+		st = classify(s, r);
 		if (st == STEP_DATA)
 			st = STEP_FATAL;
 		set_pq_error(errbuf, errlen, "could not write the checkpoint",
@@ -884,7 +899,7 @@ copy_begin(struct sink_pg *s, const char *sql, char *errbuf, size_t errlen)
 	enum step st = STEP_OK;
 
 	if (PQresultStatus(r) != PGRES_COPY_IN) {
-		st = classify(s->conn, r);
+		st = classify(s, r);
 		if (st == STEP_DATA)
 			st = STEP_FATAL;
 		set_pq_error(errbuf, errlen, "could not start COPY", s->conn, r);
@@ -908,8 +923,17 @@ copy_end(struct sink_pg *s, char *errbuf, size_t errlen)
 	}
 	while ((r = PQgetResult(s->conn)) != NULL) {
 		if (PQresultStatus(r) != PGRES_COMMAND_OK && st == STEP_OK) {
-			st = classify(s->conn, r);
+			st = classify(s, r);
 			set_pq_error(errbuf, errlen, "COPY failed", s->conn, r);
+			if (st == STEP_DATA) {
+				const char *m =
+					PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+
+				snprintf(s->row_state, sizeof(s->row_state), "%s",
+						 sqlstate_or_empty(r));
+				snprintf(s->row_msg, sizeof(s->row_msg), "%s",
+						 m ? m : errbuf);
+			}
 		}
 		PQclear(r);
 	}
@@ -940,16 +964,20 @@ copy_append_text(struct buf *b, const char *s, size_t n)
 	buf_append(b, s + run, n - run);
 }
 
-/* Staging: one row per change, the wal2json object as the payload. */
+static enum step dead_letter_change(struct sink_pg *s, const struct batch *b,
+									size_t idx, const char *source_table,
+									const char *target_table,
+									const char *error, const char *sqlstate,
+									char *errbuf, size_t errlen);
+
+/* Staging: changes lo..hi (0-based) of b, one row each, the wal2json
+ * object as the payload, in one COPY. */
 static enum step
-stage_batch(struct sink_pg *s, const struct batch *b, char *errbuf,
-			size_t errlen)
+stage_range(struct sink_pg *s, const struct batch *b, size_t lo, size_t hi,
+			char *errbuf, size_t errlen)
 {
 	enum step st;
-	size_t n = batch_count(b);
 
-	if (!s->qstaging || n == 0)
-		return STEP_OK;
 	buf_reset(&s->q, 65536);
 	buf_appendf(&s->q,
 				"COPY %s (source, source_schema, source_table, op, lsn, xid, "
@@ -958,7 +986,7 @@ stage_batch(struct sink_pg *s, const struct batch *b, char *errbuf,
 	st = copy_begin(s, s->q.data, errbuf, errlen);
 	if (st != STEP_OK)
 		return st;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = lo; i <= hi; i++) {
 		const struct batch_change *c = batch_get(b, i);
 		const char *json = batch_text(b, c->json);
 		const char *ts = batch_text(b, c->commit_time);
@@ -981,8 +1009,6 @@ stage_batch(struct sink_pg *s, const struct batch *b, char *errbuf,
 					lsn_format(c->lsn, lsn), c->xid, ts ? ts : "now");
 		copy_append_text(&s->copy, json, c->json_len);
 		buf_append_char(&s->copy, '\n');
-		if (s->stats)
-			s->stats->staged++;
 		st = copy_flush(s, false, errbuf, errlen);
 		if (st != STEP_OK)
 			return st;
@@ -990,18 +1016,89 @@ stage_batch(struct sink_pg *s, const struct batch *b, char *errbuf,
 	return copy_end(s, errbuf, errlen);
 }
 
+/*
+ * Careful staging: rows lo..hi in a savepoint; a row error (a staging
+ * trigger or constraint a DBA added, a value jsonb cannot hold) halves
+ * the range until the failing change is alone, and that one becomes a
+ * dead letter (target: the staging table) while the rest is staged.
+ */
 static enum step
-dead_letter(struct sink_pg *s, const struct batch *b,
-			const struct sink_target *t, size_t seq, const char *error,
-			const char *sqlstate, char *errbuf, size_t errlen)
+stage_careful(struct sink_pg *s, const struct batch *b, size_t lo, size_t hi,
+			  char *errbuf, size_t errlen)
 {
-	const struct batch_change *c =
-		batch_get(b, collapse_change_of(t->rows, seq));
+	enum step st = exec_cmd(s, "SAVEPOINT walpipe_stage", errbuf, errlen);
+	char err[1024], state[8];
+
+	if (st != STEP_OK)
+		return st;
+	st = stage_range(s, b, lo, hi, errbuf, errlen);
+	if (st == STEP_OK)
+		return exec_cmd(s, "RELEASE SAVEPOINT walpipe_stage", errbuf, errlen);
+	if (st != STEP_DATA)
+		return st;
+	snprintf(err, sizeof(err), "%s", s->row_msg);
+	snprintf(state, sizeof(state), "%s", s->row_state);
+	st = exec_cmd(s, "ROLLBACK TO SAVEPOINT walpipe_stage", errbuf, errlen);
+	if (st == STEP_OK)
+		st = exec_cmd(s, "RELEASE SAVEPOINT walpipe_stage", errbuf, errlen);
+	if (st != STEP_OK)
+		return st;
+	if (lo == hi) {
+		const struct batch_change *c = batch_get(b, lo);
+		char *src = c->schema != UINT32_MAX
+						? ident_qualified(batch_text(b, c->schema),
+										  batch_text(b, c->table))
+						: wp_strdup("");
+		char *stg = ident_qualified(s->cfg.staging_schema,
+									s->cfg.staging_table);
+
+		st = dead_letter_change(s, b, lo, src, stg, err, state, errbuf,
+								errlen);
+		free(src);
+		free(stg);
+		return st;
+	}
+	st = stage_careful(s, b, lo, lo + (hi - lo) / 2, errbuf, errlen);
+	if (st == STEP_OK)
+		st = stage_careful(s, b, lo + (hi - lo) / 2 + 1, hi, errbuf, errlen);
+	return st;
+}
+
+/* Staging: one row per change; carefully after a row error (above). */
+static enum step
+stage_batch(struct sink_pg *s, const struct batch *b, char *errbuf,
+			size_t errlen)
+{
+	size_t n = batch_count(b);
+	enum step st;
+
+	if (!s->qstaging || n == 0)
+		return STEP_OK;
+	st = s->careful ? stage_careful(s, b, 0, n - 1, errbuf, errlen)
+					: stage_range(s, b, 0, n - 1, errbuf, errlen);
+	if (st == STEP_OK && s->stats)
+		for (size_t i = 0; i < n; i++)
+			if (batch_get(b, i)->action != W2J_MESSAGE ||
+				s->cfg.stage_messages)
+				s->stats->staged++;
+	return st;
+}
+
+/*
+ * Dead-letter change idx of b, bound for target_table.  The payload goes
+ * in as jsonb, or, when jsonb cannot hold it (a \u0000, a string over
+ * jsonb's size limit), as text in payload_text: any change that reached
+ * walpipe can be recorded.
+ */
+static enum step
+dead_letter_change(struct sink_pg *s, const struct batch *b, size_t idx,
+				   const char *source_table, const char *target_table,
+				   const char *error, const char *sqlstate, char *errbuf,
+				   size_t errlen)
+{
+	const struct batch_change *c = batch_get(b, idx);
 	char lsn[LSN_STRLEN], xid[16], op[2];
-	/* In the configuration's notation: walpipe dlq reads them back. */
-	char *srct = ident_qualified(t->rule->from_schema, t->rule->from_table);
-	char *tgt = ident_qualified(t->rule->to_schema, t->rule->to_table);
-	const char *params[9];
+	const char *params[10];
 	PGresult *r;
 	enum step st = STEP_OK;
 
@@ -1009,33 +1106,52 @@ dead_letter(struct sink_pg *s, const struct batch *b,
 	op[0] = c->op;
 	op[1] = '\0';
 	params[0] = s->cfg.source;
-	params[1] = srct;
-	params[2] = tgt;
+	params[1] = source_table;
+	params[2] = target_table;
 	params[3] = lsn_format(c->lsn, lsn);
 	params[4] = xid;
 	params[5] = op;
 	params[6] = batch_text(b, c->json);
 	params[7] = error;
-	params[8] = sqlstate;
+	params[8] = sqlstate && sqlstate[0] ? sqlstate : NULL;
+	params[9] = batch_text(b, c->commit_time);
 	buf_reset(&s->q, 65536);
 	buf_appendf(&s->q,
 				"INSERT INTO %s.dead_letters (source, source_table, "
-				"target_table, lsn, xid, op, payload, error, sqlstate) VALUES "
-				"($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-				s->qschema);
-	r = PQexecParams(s->conn, s->q.data, 9, NULL, params, NULL, NULL, 0);
+				"target_table, lsn, xid, op, payload, payload_text, error, "
+				"sqlstate, commit_time) SELECT $1, $2, $3, $4, $5, $6, j, "
+				"CASE WHEN j IS NULL THEN $7 END, $8, $9, $10 FROM "
+				"%s.jsonb_or_null($7) j",
+				s->qschema, s->qschema);
+	r = PQexecParams(s->conn, s->q.data, 10, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-		st = classify(s->conn, r);
+		st = classify(s, r);
 		if (st == STEP_DATA)
 			st = STEP_FATAL;
 		set_pq_error(errbuf, errlen, "could not write a dead letter",
 					 s->conn, r);
 	}
 	PQclear(r);
-	free(srct);
-	free(tgt);
 	if (st == STEP_OK && s->stats)
 		s->stats->dead_letters++;
+	return st;
+}
+
+/* Dead-letter temp row seq of target t: its last change. */
+static enum step
+dead_letter(struct sink_pg *s, const struct batch *b,
+			const struct sink_target *t, size_t seq, const char *error,
+			const char *sqlstate, char *errbuf, size_t errlen)
+{
+	/* In the configuration's notation: walpipe dlq reads them back. */
+	char *srct = ident_qualified(t->rule->from_schema, t->rule->from_table);
+	char *tgt = ident_qualified(t->rule->to_schema, t->rule->to_table);
+	enum step st = dead_letter_change(s, b, collapse_change_of(t->rows, seq),
+									  srct, tgt, error, sqlstate, errbuf,
+									  errlen);
+
+	free(srct);
+	free(tgt);
 	return st;
 }
 
@@ -1114,7 +1230,7 @@ run_range(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 									 errbuf, errlen)
 						  : STEP_OK;
 	}
-	st = classify(s->conn, r);
+	st = classify(s, r);
 	set_pq_error(errbuf, errlen, "could not apply changes", s->conn, r);
 	if (st == STEP_DATA)
 		snprintf(s->row_state, sizeof(s->row_state), "%s",
@@ -1179,7 +1295,7 @@ insert_new_rows(struct sink_pg *s, struct sink_target *t, size_t n,
 					 r);
 		st = STEP_CONFLICT;
 	} else {
-		st = classify(s->conn, r);
+		st = classify(s, r);
 		set_pq_error(errbuf, errlen, "could not apply changes", s->conn, r);
 		if (st == STEP_DATA)
 			snprintf(s->row_state, sizeof(s->row_state), "%s",
@@ -1236,7 +1352,7 @@ dead_letter_orphans(struct sink_pg *s, const struct batch *b,
 	snprintf(his, sizeof(his), "%zu", n);
 	r = exec_range(s, sql, "1", his);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		st = classify(s->conn, r);
+		st = classify(s, r);
 		set_pq_error(errbuf, errlen, "could not apply changes", s->conn, r);
 		PQclear(r);
 		return st;
@@ -1476,7 +1592,7 @@ static enum step
 truncate_error(struct sink_pg *s, const PGresult *r, char *errbuf,
 			   size_t errlen)
 {
-	enum step st = classify(s->conn, r);
+	enum step st = classify(s, r);
 	const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
 	const char *detail = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL);
 
@@ -1785,6 +1901,12 @@ apply_attempt(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 	return st;
 }
 
+bool
+sink_pg_timed_out(const struct sink_pg *s)
+{
+	return s->timed_out;
+}
+
 enum sink_result
 sink_pg_apply(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 			  size_t n, const struct checkpoint *ckpt, void (*tick)(void *),
@@ -1808,6 +1930,7 @@ sink_pg_apply(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 	 */
 	s->careful = false;
 	s->in_order = false;
+	s->timed_out = false;
 	st = apply_attempt(s, b, t, n, ckpt, &local, errbuf, errlen);
 	if (st == STEP_DATA && order_related(s->row_state)) {
 		s->in_order = true;

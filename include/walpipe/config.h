@@ -49,6 +49,7 @@ struct wp_config {
 	struct {
 		char *conninfo;
 		char *schema;
+		int64_t statement_timeout_ms; /* per apply statement; 0: none */
 	} target;
 	struct {
 		int64_t max_changes;

@@ -22,6 +22,7 @@ struct run_settings {
 	const char *tables; /* wal2json add-tables list, NULL: all */
 	const char *target_conninfo;
 	const char *target_schema;
+	int64_t statement_timeout_ms; /* target.statement_timeout, 0: none */
 	size_t max_changes;
 	size_t max_bytes;
 	int max_delay_ms;

@@ -29,6 +29,9 @@ struct sink_pg_config {
 	int premake;
 	const char *retention;		/* interval text, or NULL: keep forever */
 	bool stage_messages;		/* logical messages into staging too */
+	/* statement_timeout of each apply transaction (SET LOCAL), 0: none:
+	 * a stuck statement fails instead of holding the apply forever. */
+	int64_t statement_timeout_ms;
 };
 
 /*
@@ -136,6 +139,13 @@ enum sink_result sink_pg_apply(struct sink_pg *s, const struct batch *b,
 enum sink_result sink_pg_write_checkpoint(struct sink_pg *s,
 										  const struct checkpoint *ckpt,
 										  char *errbuf, size_t errlen);
+
+/*
+ * Whether the last failed sink_pg_apply ended on a statement timeout
+ * (57014) or a lock it could not get in time (55P03): the caller retries
+ * with smaller batches.
+ */
+bool sink_pg_timed_out(const struct sink_pg *s);
 
 /*
  * Create upcoming staging partitions and drop expired ones (any number of
