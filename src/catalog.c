@@ -24,44 +24,10 @@
  * as the walsender's output function does for wal2json.  bytea goes as
  * plain hex digits, as wal2json sends it (collapse adds the \x).
  */
-/*
- * wal2json sends the changes of a partitioned table under the names of its
- * partitions, and a COPY of the root from ONLY reads nothing: a mapping
- * from the root would receive nothing at all, silently.  Until walpipe
- * follows roots, it is refused, naming the partitions to map instead.
- */
-static void
-partitioned_error(PGconn *conn, const char *schema, const char *table,
-				  char *errbuf, size_t errlen)
-{
-	static const char *sql =
-		"SELECT pg_catalog.string_agg(pg_catalog.format('%I.%I', n.nspname, "
-		"       c.relname), ', ' ORDER BY n.nspname, c.relname) "
-		"  FROM pg_catalog.pg_partition_tree(pg_catalog.format('%I.%I', "
-		"       $1::text, $2::text)::pg_catalog.regclass) p "
-		"  JOIN pg_catalog.pg_class c ON c.oid = p.relid "
-		"  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-		" WHERE p.isleaf";
-	const char *params[2] = {schema, table};
-	PGresult *r = PQexecParams(conn, sql, 2, NULL, params, NULL, NULL, 0);
-	const char *leaves = PQresultStatus(r) == PGRES_TUPLES_OK &&
-								 PQntuples(r) == 1 && !PQgetisnull(r, 0, 0)
-							 ? PQgetvalue(r, 0, 0)
-							 : "none yet";
-
-	snprintf(errbuf, errlen,
-			 "source table \"%s.%s\" is partitioned: wal2json sends the "
-			 "changes of its partitions under their own names, so a mapping "
-			 "from it would receive nothing\nMap each partition (%s) to the "
-			 "target instead, in source.tables too; walpipe does not follow "
-			 "a partitioned table's partitions yet.",
-			 schema, table, leaves);
-	PQclear(r);
-}
-
 struct map_srccol *
-catalog_table_columns(PGconn *conn, const char *schema, const char *table,
-					  bool need_key, size_t *n, char *errbuf, size_t errlen)
+catalog_source_columns(PGconn *conn, const char *schema, const char *table,
+					   bool need_key, size_t *n, bool *partitioned,
+					   char *errbuf, size_t errlen)
 {
 	static const char *sql =
 		"SELECT a.attname, "
@@ -72,11 +38,11 @@ catalog_table_columns(PGconn *conn, const char *schema, const char *table,
 		"       coalesce(a.attnum = ANY ((i.indkey::pg_catalog.int2[])"
 		"                                [0:i.indnkeyatts - 1]), false), "
 		"       c.relkind, "
-		"       CASE WHEN NOT a.atthasmissing THEN NULL "
+		"       CASE WHEN NOT m.atthasmissing THEN NULL "
 		"            WHEN b.oid = 'pg_catalog.bytea'::pg_catalog.regtype "
 		"            THEN pg_catalog.encode(pg_catalog.array_to_string("
-		"                 a.attmissingval, '')::pg_catalog.bytea, 'hex') "
-		"            ELSE pg_catalog.array_to_string(a.attmissingval, '') "
+		"                 m.attmissingval, '')::pg_catalog.bytea, 'hex') "
+		"            ELSE pg_catalog.array_to_string(m.attmissingval, '') "
 		"       END "
 		"  FROM pg_catalog.pg_class c "
 		"  JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace "
@@ -87,6 +53,18 @@ catalog_table_columns(PGconn *conn, const char *schema, const char *table,
 		"             WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) "
 		"       ON a.attrelid = c.oid AND a.attnum > 0 "
 		"          AND NOT a.attisdropped AND a.attgenerated = '' "
+		/* A partitioned table stores no rows, so no missing values: its
+		 * leaves hold them (the same for every leaf that had rows when
+		 * the column was added). */
+		"  LEFT JOIN LATERAL (SELECT ma.atthasmissing, ma.attmissingval "
+		"         FROM pg_catalog.pg_attribute ma "
+		"        WHERE (c.relkind <> 'p' AND ma.attrelid = c.oid "
+		"               AND ma.attnum = a.attnum) "
+		"           OR (c.relkind = 'p' AND ma.atthasmissing "
+		"               AND ma.attname = a.attname AND ma.attrelid IN "
+		"               (SELECT pt.relid FROM pg_catalog.pg_partition_tree("
+		"                c.oid) pt WHERE pt.isleaf)) "
+		"        LIMIT 1) m ON true "
 		"  LEFT JOIN pg_catalog.pg_index i ON i.indrelid = c.oid AND "
 		"       ((c.relreplident = 'i' AND i.indisreplident) OR "
 		"        (c.relreplident IN ('d', 'f') AND i.indisprimary)) "
@@ -101,6 +79,7 @@ catalog_table_columns(PGconn *conn, const char *schema, const char *table,
 	char qname[IDENT_QUALIFIED_MAX];
 
 	*n = 0;
+	*partitioned = false;
 	ident_qualified_to(qname, sizeof(qname), schema, table);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		snprintf(errbuf, errlen, "could not read columns of \"%s\": %s",
@@ -113,10 +92,7 @@ catalog_table_columns(PGconn *conn, const char *schema, const char *table,
 				 "source table \"%s\" does not exist", qname);
 		goto done;
 	}
-	if (strcmp(PQgetvalue(r, 0, 3), "p") == 0) {
-		partitioned_error(conn, schema, table, errbuf, errlen);
-		goto done;
-	}
+	*partitioned = strcmp(PQgetvalue(r, 0, 3), "p") == 0;
 	cols = wp_calloc((size_t) rows, sizeof(*cols));
 	if (PQgetisnull(r, 0, 0))
 		rows = 0; /* the table has no columns */
@@ -143,6 +119,16 @@ catalog_table_columns(PGconn *conn, const char *schema, const char *table,
 done:
 	PQclear(r);
 	return cols;
+}
+
+struct map_srccol *
+catalog_table_columns(PGconn *conn, const char *schema, const char *table,
+					  bool need_key, size_t *n, char *errbuf, size_t errlen)
+{
+	bool partitioned;
+
+	return catalog_source_columns(conn, schema, table, need_key, n,
+								  &partitioned, errbuf, errlen);
 }
 
 void
@@ -279,6 +265,15 @@ catalog_plan_new(PGconn *ana, const struct map_rule *r,
 	return p;
 }
 
+/* Whether rule r applies updates or deletes by key. */
+static bool
+rule_needs_key(const struct map_rule *r)
+{
+	return r->mode == MAP_MODE_UPSERT ||
+		   (r->mode != MAP_MODE_NONE && r->nkey > 0 &&
+			r->on_delete != MAP_DELETE_IGNORE);
+}
+
 bool
 catalog_keyless_ok(PGconn *conn, const char *schema, const char *table,
 				   char *errbuf, size_t errlen)
@@ -355,12 +350,9 @@ catalog_plan_targets(PGconn *conn, PGconn *ana, const struct map_rule *rules,
 		char tmp[32];
 
 		t->rule = r;
-		t->srccols = catalog_table_columns(
-			conn, r->from_schema, r->from_table,
-			r->mode == MAP_MODE_UPSERT ||
-				(r->mode != MAP_MODE_NONE && r->nkey > 0 &&
-				 r->on_delete != MAP_DELETE_IGNORE),
-			&t->nsrc, errbuf, errlen);
+		t->srccols = catalog_source_columns(
+			conn, r->from_schema, r->from_table, rule_needs_key(r), &t->nsrc,
+			&t->partitioned, errbuf, errlen);
 		if (t->srccols == NULL)
 			goto fail;
 		if (r->mode == MAP_MODE_KEYLESS &&
@@ -428,8 +420,21 @@ one_text(PGconn *conn, const char *sql, const char *param)
 	return out;
 }
 
+/* A text[] literal of strings v[0..n). */
+static void
+text_array(struct buf *b, char *const *v, size_t n)
+{
+	buf_append_char(b, '{');
+	for (size_t i = 0; i < n; i++) {
+		buf_append_str(b, i ? "," : "");
+		array_element(b, v[i]);
+	}
+	buf_append_char(b, '}');
+}
+
 char *
-catalog_unlisted_partitions(PGconn *conn, char *const *tables, size_t n)
+catalog_unlisted_partitions(PGconn *conn, char *const *tables, size_t n,
+							char *const *roots, size_t nroots)
 {
 	static const char *sql =
 		"WITH l AS (SELECT pg_catalog.to_regclass(t) AS oid "
@@ -442,19 +447,413 @@ catalog_unlisted_partitions(PGconn *conn, char *const *tables, size_t n)
 		"  JOIN pg_catalog.pg_class c ON c.oid = p.relid "
 		"  JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace "
 		" WHERE r.root IS NOT NULL AND p.isleaf "
-		"   AND p.relid NOT IN (SELECT oid FROM l WHERE oid IS NOT NULL)";
-	struct buf arr = BUF_INIT;
-	char *out;
+		"   AND p.relid NOT IN (SELECT oid FROM l WHERE oid IS NOT NULL) "
+		/* A partition of a followed root is covered (route.h). */
+		"   AND NOT EXISTS (SELECT FROM pg_catalog.pg_partition_ancestors("
+		"       p.relid) a WHERE a.relid IN (SELECT pg_catalog.to_regclass(t) "
+		"       FROM pg_catalog.unnest($2::text[]) t))";
+	struct buf arr = BUF_INIT, rarr = BUF_INIT;
+	const char *params[2];
+	PGresult *r;
+	char *out = NULL;
 
-	buf_append_char(&arr, '{');
-	for (size_t i = 0; i < n; i++) {
-		buf_append_str(&arr, i ? "," : "");
-		array_element(&arr, tables[i]);
-	}
-	buf_append_char(&arr, '}');
-	out = one_text(conn, sql, arr.data);
+	text_array(&arr, tables, n);
+	text_array(&rarr, roots, nroots);
+	params[0] = arr.data;
+	params[1] = rarr.data;
+	r = PQexecParams(conn, sql, 2, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+		!PQgetisnull(r, 0, 0))
+		out = wp_strdup(PQgetvalue(r, 0, 0));
+	PQclear(r);
 	buf_free(&arr);
+	buf_free(&rarr);
 	return out;
+}
+
+bool
+catalog_partitions(PGconn *conn, const char *schema, const char *table,
+				   struct catalog_part **out, size_t *n, char *errbuf,
+				   size_t errlen)
+{
+	static const char *sql =
+		"SELECT n.nspname, c.relname, p.isleaf "
+		"  FROM pg_catalog.pg_partition_tree(pg_catalog.to_regclass("
+		"       pg_catalog.format('%I.%I', $1::text, $2::text))) p "
+		"  JOIN pg_catalog.pg_class c ON c.oid = p.relid "
+		"  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+		" WHERE p.level > 0 "
+		" ORDER BY n.nspname, c.relname";
+	const char *params[2] = {schema, table};
+	PGresult *r = PQexecParams(conn, sql, 2, NULL, params, NULL, NULL, 0);
+	int rows;
+
+	*out = NULL;
+	*n = 0;
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		char q[IDENT_QUALIFIED_MAX];
+
+		ident_qualified_to(q, sizeof(q), schema, table);
+		snprintf(errbuf, errlen, "could not read the partitions of \"%s\": %s",
+				 q, PQerrorMessage(conn));
+		PQclear(r);
+		return false;
+	}
+	rows = PQntuples(r);
+	*out = wp_calloc(rows ? (size_t) rows : 1, sizeof(**out));
+	for (int i = 0; i < rows; i++) {
+		(*out)[i].schema = wp_strdup(PQgetvalue(r, i, 0));
+		(*out)[i].table = wp_strdup(PQgetvalue(r, i, 1));
+		(*out)[i].leaf = strcmp(PQgetvalue(r, i, 2), "t") == 0;
+	}
+	*n = (size_t) rows;
+	PQclear(r);
+	return true;
+}
+
+void
+catalog_free_parts(struct catalog_part *p, size_t n)
+{
+	if (p == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(p[i].schema);
+		free(p[i].table);
+	}
+	free(p);
+}
+
+int
+catalog_partition_ancestors(PGconn *conn, const char *schema,
+							const char *table, struct catalog_part **out,
+							size_t *n, char *errbuf, size_t errlen)
+{
+	static const char *sql =
+		"SELECT r.oid IS NOT NULL, n.nspname, c.relname "
+		"  FROM (SELECT pg_catalog.to_regclass(pg_catalog.format('%I.%I', "
+		"        $1::text, $2::text)) AS oid) r "
+		"  LEFT JOIN LATERAL pg_catalog.pg_partition_ancestors(r.oid) "
+		"       WITH ORDINALITY a(relid, ord) ON a.relid <> r.oid "
+		"  LEFT JOIN pg_catalog.pg_class c ON c.oid = a.relid "
+		"  LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+		" ORDER BY a.ord";
+	const char *params[2] = {schema, table};
+	PGresult *r = PQexecParams(conn, sql, 2, NULL, params, NULL, NULL, 0);
+	int rows, found;
+
+	*out = NULL;
+	*n = 0;
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) == 0) {
+		char q[IDENT_QUALIFIED_MAX];
+
+		ident_qualified_to(q, sizeof(q), schema, table);
+		snprintf(errbuf, errlen, "could not look up source table \"%s\": %s",
+				 q, PQerrorMessage(conn));
+		PQclear(r);
+		return -1;
+	}
+	found = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	rows = PQntuples(r);
+	*out = wp_calloc((size_t) rows, sizeof(**out));
+	for (int i = 0; found && i < rows; i++) {
+		if (PQgetisnull(r, i, 1))
+			continue; /* not a partition: one row of NULLs */
+		(*out)[*n].schema = wp_strdup(PQgetvalue(r, i, 1));
+		(*out)[*n].table = wp_strdup(PQgetvalue(r, i, 2));
+		(*n)++;
+	}
+	PQclear(r);
+	return found;
+}
+
+bool
+catalog_check_partition(PGconn *conn, const char *schema, const char *table,
+						const char *root_schema, const char *root_table,
+						const struct sink_target *t, size_t nt, char *errbuf,
+						size_t errlen)
+{
+	const struct sink_target *root = NULL;
+	size_t n;
+	struct map_srccol *cols;
+	bool need_key = false;
+	bool ok = true;
+	char qp[IDENT_QUALIFIED_MAX], qr[IDENT_QUALIFIED_MAX];
+
+	for (size_t i = 0; i < nt; i++) {
+		if (strcmp(t[i].rule->from_schema, root_schema) != 0 ||
+			strcmp(t[i].rule->from_table, root_table) != 0)
+			continue;
+		root = &t[i];
+		need_key |= rule_needs_key(t[i].rule);
+		/* A keyless mapping finds rows by the whole old row: the
+		 * partition's own identity must be FULL too. */
+		if (t[i].rule->mode == MAP_MODE_KEYLESS &&
+			!catalog_keyless_ok(conn, schema, table, errbuf, errlen))
+			return false;
+	}
+	/*
+	 * Each partition has its own replica identity (ALTER TABLE on the
+	 * partitioned table does not set it for existing partitions), and a
+	 * change of it carries that identity: it must hold the root's key.
+	 */
+	cols = catalog_table_columns(conn, schema, table, need_key, &n, errbuf,
+								 errlen);
+	if (cols == NULL)
+		return false;
+	for (size_t k = 0; need_key && ok && k < root->nsrc; k++) {
+		bool key = false;
+
+		if (!root->srccols[k].key)
+			continue;
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(cols[i].name, root->srccols[k].name) == 0)
+				key = cols[i].key;
+		if (key)
+			continue;
+		ident_qualified_to(qp, sizeof(qp), schema, table);
+		ident_qualified_to(qr, sizeof(qr), root_schema, root_table);
+		snprintf(errbuf, errlen,
+				 "partition \"%s\" of source table \"%s\" has a replica "
+				 "identity without key column \"%s\" of \"%s\", so its "
+				 "updates and deletes cannot find their rows\nGive the "
+				 "partition the partitioned table's replica identity (ALTER "
+				 "TABLE %s REPLICA IDENTITY ...).",
+				 qp, qr, root->srccols[k].name, qr, qp);
+		ok = false;
+	}
+	catalog_free_columns(cols, n);
+	return ok;
+}
+
+/* Add s to the set *set of *n strings unless it is there. */
+static void
+set_add(char ***set, size_t *n, const char *s)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp((*set)[i], s) == 0)
+			return;
+	*set = wp_realloc(*set, (*n + 1) * sizeof(char *));
+	(*set)[(*n)++] = wp_strdup(s);
+}
+
+/* Whether schema.table is a partitioned table: 1 yes, 0 no (or there is
+ * no such table), -1 with a message when the catalog cannot say. */
+static int
+is_partitioned(PGconn *conn, const char *schema, const char *table,
+			   char *errbuf, size_t errlen)
+{
+	static const char *sql =
+		"SELECT pg_catalog.count(*) FROM pg_catalog.pg_class c "
+		"  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+		" WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind = 'p'";
+	const char *params[2] = {schema, table};
+	PGresult *r = PQexecParams(conn, sql, 2, NULL, params, NULL, NULL, 0);
+	int out = -1;
+
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+		out = strcmp(PQgetvalue(r, 0, 0), "0") != 0;
+	else {
+		char q[IDENT_QUALIFIED_MAX];
+
+		ident_qualified_to(q, sizeof(q), schema, table);
+		snprintf(errbuf, errlen, "could not look up \"%s\": %s", q,
+				 PQerrorMessage(conn));
+	}
+	PQclear(r);
+	return out;
+}
+
+/*
+ * Partitioned table schema.table ROUTE_ROOT in rt, its partitions
+ * ROUTE_MEMBER (leaves checked against t[0..n)), their schemas into the
+ * set.  A partition mapped itself: an error for a mapped table; a table
+ * only listed then stays as it was before walpipe followed partitioned
+ * tables (its partitions are mapped one by one), returns 0.  1 when
+ * done, -1 with a message.
+ */
+static int
+route_partitions(PGconn *conn, struct route *rt, const char *schema,
+				 const char *table, bool mapped, const struct sink_target *t,
+				 size_t n, char ***schemas, size_t *nschemas, char *errbuf,
+				 size_t errlen)
+{
+	struct catalog_part *p;
+	size_t np;
+	int ok = 1;
+
+	if (!catalog_partitions(conn, schema, table, &p, &np, errbuf, errlen))
+		return -1;
+	for (size_t k = 0; k < np && ok == 1; k++) {
+		const struct route_entry *e = route_find(rt, p[k].schema,
+												 p[k].table);
+		char qp[IDENT_QUALIFIED_MAX], qr[IDENT_QUALIFIED_MAX];
+
+		if (e == NULL || e->kind != ROUTE_KEEP)
+			continue;
+		ok = mapped ? -1 : 0;
+		ident_qualified_to(qp, sizeof(qp), p[k].schema, p[k].table);
+		ident_qualified_to(qr, sizeof(qr), schema, table);
+		snprintf(errbuf, errlen,
+				 "source table \"%s\" is a partition of \"%s\" and both "
+				 "are mapped: the changes of a partition are its "
+				 "partitioned table's\nMap one or the other.",
+				 qp, qr);
+	}
+	if (ok == 1) {
+		route_add(rt, schema, table, ROUTE_ROOT, NULL, NULL);
+		/* Partitions created while streaming land in the root's schema
+		 * or one of its partitions' (add-tables "schema.*"). */
+		set_add(schemas, nschemas, schema);
+	}
+	for (size_t k = 0; k < np && ok == 1; k++) {
+		if (p[k].leaf &&
+			!catalog_check_partition(conn, p[k].schema, p[k].table, schema,
+									 table, t, n, errbuf, errlen)) {
+			ok = -1;
+			break;
+		}
+		route_add(rt, p[k].schema, p[k].table, ROUTE_MEMBER, schema, table);
+		set_add(schemas, nschemas, p[k].schema);
+	}
+	catalog_free_parts(p, np);
+	return ok;
+}
+
+struct route *
+catalog_route_new(PGconn *conn, const struct sink_target *t, size_t n,
+				  const char *add_tables, char ***schemas, size_t *nschemas,
+				  char *errbuf, size_t errlen)
+{
+	struct route *rt = route_new(add_tables);
+	const char *ls, *lt;
+
+	*schemas = NULL;
+	*nschemas = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!t[i].partitioned)
+			route_add(rt, t[i].rule->from_schema, t[i].rule->from_table,
+					  ROUTE_KEEP, NULL, NULL);
+	for (size_t i = 0; i < n; i++) {
+		const struct map_rule *r = t[i].rule;
+
+		/* Plain, or a root seen with an earlier mapping. */
+		if (!t[i].partitioned || route_find(rt, r->from_schema, r->from_table))
+			continue;
+		if (route_partitions(conn, rt, r->from_schema, r->from_table, true,
+							 t, n, schemas, nschemas, errbuf, errlen) < 0)
+			goto fail;
+	}
+	/* Partitioned tables listed in source.tables without a mapping, for
+	 * staging and Kafka. */
+	for (size_t i = 0; route_listed_table(rt, i, &ls, &lt); i++) {
+		int p;
+
+		if (route_find(rt, ls, lt))
+			continue;
+		p = is_partitioned(conn, ls, lt, errbuf, errlen);
+		if (p < 0 || (p > 0 && route_partitions(conn, rt, ls, lt, false, t,
+												n, schemas, nschemas, errbuf,
+												errlen) < 0))
+			goto fail;
+	}
+	return rt;
+
+fail:
+	route_free(rt);
+	for (size_t i = 0; i < *nschemas; i++)
+		free((*schemas)[i]);
+	free(*schemas);
+	*schemas = NULL;
+	*nschemas = 0;
+	return NULL;
+}
+
+char **
+catalog_route_roots(const struct route *rt, size_t *n)
+{
+	const struct route_entry *e;
+	char **out = NULL;
+
+	*n = 0;
+	for (size_t i = 0; rt && (e = route_root(rt, i)) != NULL; i++) {
+		struct buf b = BUF_INIT;
+
+		/* Quoted, as to_regclass reads them exactly. */
+		map_quote_ident(&b, e->schema);
+		buf_append_char(&b, '.');
+		map_quote_ident(&b, e->table);
+		out = wp_realloc(out, (*n + 1) * sizeof(char *));
+		out[(*n)++] = b.data;
+	}
+	return out;
+}
+
+int
+catalog_partition_watch(PGconn *conn, const struct route *rt,
+						char *const *schemas, size_t nschemas, char **sig,
+						char *errbuf, size_t errlen)
+{
+	/* The set of partitions, as a count and a sum of their OIDs: a
+	 * partition created, attached or detached changes it (OIDs are not
+	 * reused while the table exists). */
+	static const char *sql =
+		"SELECT pg_catalog.count(*) || ':' || "
+		"       coalesce(pg_catalog.sum(p.relid::pg_catalog.oid::int8), 0), "
+		"       pg_catalog.min(pg_catalog.format('%I.%I\" of source table "
+		"\"%I.%I', n.nspname, c.relname, rn.nspname, rc.relname)) "
+		"       FILTER (WHERE n.nspname <> ALL ($3::text[])) "
+		"  FROM pg_catalog.pg_class rc "
+		"  JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace "
+		"  CROSS JOIN LATERAL pg_catalog.pg_partition_tree(rc.oid) p "
+		"  JOIN pg_catalog.pg_class c ON c.oid = p.relid "
+		"  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+		" WHERE rc.relkind = 'p' AND (rn.nspname, rc.relname) IN "
+		"       (SELECT * FROM ROWS FROM (pg_catalog.unnest($1::text[]), "
+		"        pg_catalog.unnest($2::text[]))) ";
+	struct buf rs = BUF_INIT, rtb = BUF_INIT, sc = BUF_INIT;
+	char **s = NULL, **tb = NULL;
+	const char *params[3];
+	const struct route_entry *e;
+	size_t n = 0;
+	PGresult *r;
+	int found = -1;
+
+	*sig = NULL;
+	for (size_t i = 0; (e = route_root(rt, i)) != NULL; i++) {
+		s = wp_realloc(s, (n + 1) * sizeof(char *));
+		tb = wp_realloc(tb, (n + 1) * sizeof(char *));
+		s[n] = (char *) e->schema;
+		tb[n++] = (char *) e->table;
+	}
+	text_array(&rs, s, n);
+	text_array(&rtb, tb, n);
+	text_array(&sc, schemas, nschemas);
+	params[0] = rs.data;
+	params[1] = rtb.data;
+	params[2] = sc.data;
+	r = PQexecParams(conn, sql, 3, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+		snprintf(errbuf, errlen,
+				 "could not read the partitions of the partitioned source "
+				 "tables: %s",
+				 PQerrorMessage(conn));
+	} else if (!PQgetisnull(r, 0, 1)) {
+		snprintf(errbuf, errlen,
+				 "partition \"%s\" is in a schema walpipe did not ask "
+				 "wal2json for; re-reading the source catalog",
+				 PQgetvalue(r, 0, 1));
+		found = 1;
+	} else {
+		*sig = wp_strdup(PQgetvalue(r, 0, 0));
+		found = 0;
+	}
+	PQclear(r);
+	buf_free(&rs);
+	buf_free(&rtb);
+	buf_free(&sc);
+	free(s);
+	free(tb);
+	return found;
 }
 
 char *

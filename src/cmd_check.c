@@ -8,6 +8,7 @@
 #include "walpipe/pgconn.h"
 #include "walpipe/repl.h"
 #include "walpipe/sink_kafka.h"
+#include "walpipe/sink_pg.h"
 
 #include <libpq-fe.h>
 
@@ -162,6 +163,71 @@ live_value(PGconn *conn, const char *sql, const char *p1, const char *p2)
 }
 
 /*
+ * Partitioned tables, mapped or listed in source.tables: each with the
+ * partitions whose changes it receives, each partition's replica identity
+ * checked (catalog_route_new).  Returns the partitioned tables (quoted
+ * "schema"."table", *n; free each and the array).
+ */
+static char **
+live_partitions(struct live *lv, PGconn *conn, const struct wp_config *cfg,
+				bool quiet, size_t *n)
+{
+	struct sink_target *t = wp_calloc(cfg->nmappings + 1, sizeof(*t));
+	char *tables = config_tables_list(cfg);
+	const struct route_entry *e;
+	struct route *rt;
+	char **roots, **schemas;
+	size_t nt = 0, nschemas;
+	char err[1024];
+
+	*n = 0;
+	for (size_t i = 0; i < cfg->nmappings; i++) {
+		const struct config_mapping *m = &cfg->mappings[i];
+
+		t[nt].rule = &m->rule;
+		/* A missing table is reported with its mapping. */
+		t[nt].srccols = catalog_source_columns(
+			conn, m->from_schema, m->from_table, false, &t[nt].nsrc,
+			&t[nt].partitioned, err, sizeof(err));
+		if (t[nt].srccols != NULL)
+			nt++;
+	}
+	rt = catalog_route_new(conn, t, nt, tables, &schemas, &nschemas, err,
+						   sizeof(err));
+	if (rt == NULL)
+		live_problem(lv, "%s", err);
+	roots = catalog_route_roots(rt, n);
+	for (size_t i = 0; rt && (e = route_root(rt, i)) != NULL; i++) {
+		struct catalog_part *p;
+		size_t np;
+		char q[IDENT_QUALIFIED_MAX];
+
+		if (quiet || !catalog_partitions(conn, e->schema, e->table, &p, &np,
+										 err, sizeof(err)))
+			continue;
+		ident_qualified_to(q, sizeof(q), e->schema, e->table);
+		printf("partitioned: %s receives the changes of", q);
+		for (size_t k = 0, shown = 0; k < np; k++)
+			if (p[k].leaf) {
+				ident_qualified_to(q, sizeof(q), p[k].schema, p[k].table);
+				printf("%s %s", shown++ ? "," : "", q);
+			}
+		printf("%s\n", np ? "" : " no partition yet");
+		catalog_free_parts(p, np);
+	}
+	/* NULL and 0 when rt is NULL. */
+	for (size_t i = 0; i < nschemas; i++)
+		free(schemas[i]);
+	free(schemas);
+	route_free(rt);
+	for (size_t i = 0; i < nt; i++)
+		catalog_free_columns(t[i].srccols, t[i].nsrc);
+	free(t);
+	free(tables);
+	return roots;
+}
+
+/*
  * Whether NaN and the infinities of the mapped real, double precision and
  * numeric columns can arrive: only through numeric-data-types-as-string
  * (wal2json 2.6+); with an older wal2json they arrive as NULL.  A
@@ -203,7 +269,8 @@ live_special_values(PGconn *conn, const struct wp_config *cfg)
 }
 
 static void
-live_source(struct live *lv, PGconn *conn, const struct wp_config *cfg)
+live_source(struct live *lv, PGconn *conn, const struct wp_config *cfg,
+			char *const *roots, size_t nroots)
 {
 	char *v = live_value(conn, "SHOW wal_level", NULL, NULL);
 
@@ -234,7 +301,7 @@ live_source(struct live *lv, PGconn *conn, const struct wp_config *cfg)
 	free(v);
 	live_special_values(conn, cfg);
 	v = catalog_unlisted_partitions(conn, cfg->source.tables,
-									cfg->source.ntables);
+									cfg->source.ntables, roots, nroots);
 	if (v)
 		fprintf(stderr,
 				"warning: source.tables: partitions %s of the same "
@@ -377,7 +444,7 @@ live_mappings(struct live *lv, PGconn *src, PGconn *ana,
 }
 
 static int
-check_live(const struct wp_config *cfg)
+check_live(const struct wp_config *cfg, bool quiet)
 {
 	struct live lv = {0};
 	PGconn *src = live_connect(cfg->source.conninfo, "source");
@@ -385,12 +452,18 @@ check_live(const struct wp_config *cfg)
 	PGconn *ana = src && want_ana ? live_connect(cfg->target.conninfo,
 												 "analytics")
 								  : NULL;
+	char **roots;
+	size_t nroots;
 
 	if (src == NULL || (want_ana && ana == NULL)) {
 		PQfinish(src);
 		return 2;
 	}
-	live_source(&lv, src, cfg);
+	roots = live_partitions(&lv, src, cfg, quiet, &nroots);
+	live_source(&lv, src, cfg, roots, nroots);
+	for (size_t i = 0; i < nroots; i++)
+		free(roots[i]);
+	free(roots);
 	if (ana)
 		live_mappings(&lv, src, ana, cfg);
 	PQfinish(src);
@@ -476,7 +549,7 @@ cmd_check(int argc, char **argv)
 	if (!quiet)
 		print_summary(cfg);
 	if (live)
-		rc = check_live(cfg);
+		rc = check_live(cfg, quiet);
 	config_errors_free(&errs);
 	config_free(cfg);
 	return rc;

@@ -345,6 +345,13 @@ ident_append_w2j(struct buf *b, const char *schema, const char *table)
 	append_w2j_part(b, table);
 }
 
+void
+ident_append_w2j_all(struct buf *b, const char *schema)
+{
+	append_w2j_part(b, schema);
+	buf_append_str(b, ".*");
+}
+
 bool
 ident_w2j_list(const char *list, struct buf *out, char *err, size_t errlen)
 {

@@ -1067,7 +1067,7 @@ unquoted_type(const char *type)
 }
 
 char *
-map_snapshot_query(const char *schema, const char *table,
+map_snapshot_query(const char *schema, const char *table, bool partitioned,
 				   const struct map_srccol *cols, size_t n,
 				   const char *lsn_text)
 {
@@ -1097,7 +1097,9 @@ map_snapshot_query(const char *schema, const char *table,
 		}
 		buf_append_str(&q, "))");
 	}
-	buf_append_str(&q, "]::json[])) FROM ONLY ");
+	buf_append_str(&q, "]::json[])) FROM ");
+	if (!partitioned)
+		buf_append_str(&q, "ONLY ");
 	map_quote_ident(&q, schema);
 	buf_append_char(&q, '.');
 	map_quote_ident(&q, table);

@@ -3,6 +3,7 @@
 #include "walpipe/clock.h"
 
 #include "walpipe/buf.h"
+#include "walpipe/ident.h"
 #include "walpipe/mem.h"
 #include "walpipe/pgconn.h"
 #include "walpipe/replproto.h"
@@ -285,8 +286,17 @@ start_command(struct buf *q, const struct repl_config *cfg, lsn_t start,
 				  cfg->include_types || numbers_as_strings ? "1" : "0");
 	if (numbers_as_strings)
 		append_option(q, NUMBERS_OPTION, "1");
-	if (cfg->tables && cfg->tables[0])
-		append_option(q, "add-tables", cfg->tables);
+	if (cfg->tables && cfg->tables[0]) {
+		struct buf t = BUF_INIT;
+
+		buf_append_str(&t, cfg->tables);
+		for (size_t i = 0; i < cfg->nall_of_schemas; i++) {
+			buf_append_char(&t, ',');
+			ident_append_w2j_all(&t, cfg->all_of_schemas[i]);
+		}
+		append_option(q, "add-tables", t.data);
+		buf_free(&t);
+	}
 	if (cfg->prefixes && cfg->prefixes[0])
 		append_option(q, "add-msg-prefixes", cfg->prefixes);
 	buf_append_char(q, ')');

@@ -13,6 +13,7 @@
 #include "walpipe/notify.h"
 #include "walpipe/pgconn.h"
 #include "walpipe/repl.h"
+#include "walpipe/route.h"
 #include "walpipe/sink_pg.h"
 #include "walpipe/sink_kafka.h"
 #include "walpipe/snapshot.h"
@@ -90,6 +91,20 @@ struct session {
 	/* The source's WAL position just before the plans' catalog was read:
 	 * changes below it are older than that catalog (session_check_shape). */
 	lsn_t catalog_lsn;
+	/* Partitioned source tables (route.h): NULL when none is mapped, and
+	 * wal2json's filter then sends exactly the listed tables. */
+	PGconn *plan_conn; /* the catalog connection, kept for lookups */
+	struct route *route;
+	char **all_of_schemas; /* add-tables "schema.*" */
+	char *part_sig; /* catalog_partition_watch's, at the last look */
+	size_t nall_of_schemas;
+	struct route_entry **gone; /* tables looked up too late */
+	size_t ngone;
+	/* Partitions truncated at trunc_lsn without their partitioned table
+	 * (so far: its own T may still follow, session_route_truncate). */
+	struct route_entry **trunc;
+	size_t ntrunc;
+	lsn_t trunc_lsn;
 	bool stall_warned; /* the apply thread's stall was logged */
 	int64_t watchdog_at; /* monotonic ms of the last watchdog look */
 	int64_t notices_logged; /* monotonic ms of the last notice line */
@@ -411,6 +426,80 @@ session_drain(struct session *s)
 }
 
 /*
+ * Before the checkpoint moves past what is in hand, look whether the
+ * partitions of the followed partitioned tables changed since the last
+ * look (one catalog query per batch, only with partitioned tables
+ * mapped).  Everything in hand was written before this look, so nothing
+ * before the previous look can belong to a partition attached since.
+ *  - A partition in a schema add-tables did not open (created while
+ *    streaming): wal2json filtered its changes out of what is in hand.
+ *  - A table whose changes this session ignored (not listed, no partition
+ *    then) and that is a partition now (attached): some of them may be
+ *    from after the attach.
+ * Either way apply nothing of what is in hand and end the session: the
+ * next one asks wal2json for that schema too, routes the table to its
+ * partitioned table, and reads everything after the checkpoint again.
+ */
+static enum session_end
+session_check_partitions(struct session *s)
+{
+	char err[1024];
+	char *sig = NULL;
+	enum session_end e = SESSION_OK;
+	const struct route_entry *root;
+	int r = catalog_partition_watch(s->plan_conn, s->route,
+									s->all_of_schemas, s->nall_of_schemas,
+									&sig, err, sizeof(err));
+
+	if (r < 0) {
+		wp_log(LOG_WARNING, "%s", err);
+		return SESSION_RETRY;
+	}
+	if (r > 0) {
+		wp_log(LOG_NOTICE, "%s", err);
+		e = SESSION_REPLAN;
+	}
+	for (size_t i = 0; e == SESSION_OK && s->part_sig &&
+					   strcmp(sig, s->part_sig) != 0 &&
+					   (root = route_root(s->route, i)) != NULL;
+		 i++) {
+		struct catalog_part *p;
+		size_t np;
+
+		if (!catalog_partitions(s->plan_conn, root->schema, root->table, &p,
+								&np, err, sizeof(err))) {
+			wp_log(LOG_WARNING, "%s", err);
+			free(sig);
+			return SESSION_RETRY;
+		}
+		for (size_t k = 0; k < np && e == SESSION_OK; k++) {
+			struct route_entry *t = route_find(s->route, p[k].schema,
+											   p[k].table);
+
+			char q1[IDENT_QUALIFIED_MAX], q2[IDENT_QUALIFIED_MAX];
+
+			if (t == NULL || t->kind != ROUTE_DROP || t->changes == 0)
+				continue;
+			ident_qualified_to(q1, sizeof(q1), p[k].schema, p[k].table);
+			ident_qualified_to(q2, sizeof(q2), root->schema, root->table);
+			wp_log(LOG_NOTICE,
+				   "table \"%s\" became a partition of source table \"%s\" "
+				   "after walpipe had ignored changes of it; re-reading the "
+				   "source catalog",
+				   q1, q2);
+			e = SESSION_REPLAN;
+		}
+		catalog_free_parts(p, np);
+	}
+	free(s->part_sig);
+	s->part_sig = sig;
+	if (e == SESSION_OK)
+		return e;
+	e = session_drain(s);
+	return e == SESSION_OK ? SESSION_REPLAN : e;
+}
+
+/*
  * Hand the batch in hand to the applier with the checkpoint it reaches:
  * whole transactions up to last_complete, plus, when a transaction is
  * open, its first txn_pos changes.  Waits for the batch before it first:
@@ -439,6 +528,8 @@ session_flush(struct session *s)
 		return SESSION_OK; /* nothing to do; not an end */
 	}
 	s->batch_started = 0;
+	if (s->route && (e = session_check_partitions(s)) != SESSION_OK)
+		return e;
 	if (s->applier == NULL) {
 		/* Kafka alone: the slot is the checkpoint. */
 		struct sink_stats none;
@@ -476,16 +567,27 @@ batch_due(const struct session *s)
 
 static enum session_end session_check_shape(struct session *s,
 											const struct w2j_change *c);
+static enum session_end session_route(struct session *s, struct w2j_change *c,
+									  bool *drop);
+static enum session_end session_truncated_alone(struct session *s);
 static enum session_end session_check_identity(struct session *s,
 											   const struct w2j_change *c);
 
 /* One decoded message; returns SESSION_OK to go on. */
 static enum session_end
-session_handle(struct session *s, const struct w2j_change *c,
+session_handle(struct session *s, struct w2j_change *c,
 			   const struct repl_data *d)
 {
 	char err[512];
 	enum session_end e;
+	bool drop = false;
+
+	/* The truncate of partitions without their partitioned table ends
+	 * at the first message that is not one of its T changes. */
+	if (s->ntrunc > 0 &&
+		(c->action != W2J_TRUNCATE || c->lsn != s->trunc_lsn) &&
+		(e = session_truncated_alone(s)) != SESSION_OK)
+		return e;
 
 	switch (c->action) {
 	case W2J_BEGIN:
@@ -547,6 +649,15 @@ session_handle(struct session *s, const struct w2j_change *c,
 				s->batch_started = clock_mono_ms();
 		}
 		return SESSION_OK;
+	}
+	/* A partition's change becomes its partitioned table's, here once for
+	 * every sink; a table nobody listed is dropped before it is counted,
+	 * so positions inside a transaction do not depend on the schemas
+	 * add-tables had to open for partitions. */
+	if (s->route && c->schema) {
+		e = session_route(s, c, &drop);
+		if (e != SESSION_OK || drop)
+			return e;
 	}
 	s->txn_pos++;
 	/* Kafka gets every change the stream sends: the stream starts at the
@@ -783,6 +894,225 @@ session_check_identity(struct session *s, const struct w2j_change *c)
 	return SESSION_OK;
 }
 
+static char **mapped_tables(const struct run_settings *rs, size_t *n);
+static void tables_free(char **t, size_t n);
+
+/*
+ * A table the route cache does not know yet: ask the source catalog once
+ * what it is.  A partition (at any level) of a followed partitioned table,
+ * typically created while streaming, is followed from now on as that
+ * table (its topmost followed ancestor, as publish_via_partition_root
+ * takes); any other is kept if source.tables lists it, else dropped.  A
+ * table the catalog no longer has was dropped before walpipe read its
+ * changes: they are ignored, but counted and warned of.
+ *
+ * The catalog is read now, not as of the change: a partition detached
+ * since the change was written is no longer found (session_route).
+ */
+static struct route_entry *
+session_route_lookup(struct session *s, const struct w2j_change *c,
+					 enum session_end *e)
+{
+	struct catalog_part *anc;
+	size_t n;
+	const struct route_entry *root = NULL;
+	char err[1024];
+	char q1[IDENT_QUALIFIED_MAX], q2[IDENT_QUALIFIED_MAX];
+	int found = catalog_partition_ancestors(s->plan_conn, c->schema,
+											c->table, &anc, &n, err,
+											sizeof(err));
+	struct route_entry *r;
+
+	*e = SESSION_OK;
+	if (found < 0) {
+		wp_log(LOG_WARNING, "%s", err);
+		*e = SESSION_RETRY;
+		return NULL;
+	}
+	if (found == 0 && route_listed(s->route, c->schema, c->table)) {
+		/* Listed: its changes are wanted whatever it is now (renamed
+		 * since, say), as without partitioned tables. */
+		catalog_free_parts(anc, n);
+		return route_add(s->route, c->schema, c->table, ROUTE_KEEP, NULL,
+						 NULL);
+	}
+	if (found == 0) {
+		r = route_add(s->route, c->schema, c->table, ROUTE_GONE, NULL, NULL);
+		s->gone = wp_realloc(s->gone, (s->ngone + 1) * sizeof(*s->gone));
+		s->gone[s->ngone++] = r;
+		ident_qualified_to(q1, sizeof(q1), c->schema, c->table);
+		wp_log(LOG_WARNING,
+			   "source table \"%s\" no longer exists, so walpipe cannot "
+			   "tell whether it was a partition of a followed partitioned "
+			   "table: its changes are ignored (counted when walpipe "
+			   "stops)\nIt was created and dropped before walpipe read its "
+			   "changes.  If it was a partition of a mapped table, copy "
+			   "that table again with walpipe snapshot --table.",
+			   q1);
+		catalog_free_parts(anc, n);
+		return r;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct route_entry *a = route_find(s->route, anc[i].schema,
+										   anc[i].table);
+
+		if (a && a->kind == ROUTE_ROOT)
+			root = a;
+	}
+	catalog_free_parts(anc, n);
+	if (root == NULL)
+		return route_add(s->route, c->schema, c->table,
+						 route_listed(s->route, c->schema, c->table)
+							 ? ROUTE_KEEP
+							 : ROUTE_DROP,
+						 NULL, NULL);
+	if (!catalog_check_partition(s->plan_conn, c->schema, c->table,
+								 root->schema, root->table, s->targets,
+								 s->ntargets, err, sizeof(err))) {
+		wp_log(LOG_ERROR, "%s", err);
+		*e = SESSION_FATAL;
+		return NULL;
+	}
+	r = route_add(s->route, c->schema, c->table, ROUTE_MEMBER, root->schema,
+				  root->table);
+	ident_qualified_to(q1, sizeof(q1), c->schema, c->table);
+	ident_qualified_to(q2, sizeof(q2), r->root_schema, r->root_table);
+	wp_log(LOG_NOTICE, "partition \"%s\" of \"%s\" is now followed", q1, q2);
+	return r;
+}
+
+/*
+ * A TRUNCATE arrives as a T change per relation it reached, all at its
+ * LSN, partitioned tables included, the named ones first (TRUNCATE
+ * parent, child names the parent first; TRUNCATE child, parent the
+ * child).  The T of a mapped partitioned table empties its targets (as a
+ * shared target's, sink_pg); the T of its partitions then say nothing
+ * more and are dropped.  Partitions truncated without their partitioned
+ * table are held here until a message that is not a T of the same
+ * TRUNCATE shows that the table's own T is not coming.
+ */
+static void
+session_route_truncate(struct session *s, const struct w2j_change *c,
+					   struct route_entry *r)
+{
+	struct route_entry *root;
+
+	if (s->ntrunc > 0 && s->trunc_lsn != c->lsn)
+		s->ntrunc = 0; /* session_handle resolved those */
+	if (r->kind != ROUTE_MEMBER) {
+		/* The root itself (or a plain table): its partitions held so
+		 * far were truncated with it. */
+		r->mark = c->lsn;
+		for (size_t i = 0; i < s->ntrunc;)
+			if (strcmp(s->trunc[i]->root_schema, c->schema) == 0 &&
+				strcmp(s->trunc[i]->root_table, c->table) == 0)
+				s->trunc[i] = s->trunc[--s->ntrunc];
+			else
+				i++;
+		return;
+	}
+	root = route_find(s->route, r->root_schema, r->root_table);
+	if ((root && root->mark == c->lsn) || s->skip_txn ||
+		s->txn_pos < s->txn_skip)
+		return; /* with its table, or applied before */
+	s->trunc = wp_realloc(s->trunc, (s->ntrunc + 1) * sizeof(*s->trunc));
+	s->trunc[s->ntrunc++] = r;
+	s->trunc_lsn = c->lsn;
+}
+
+/*
+ * Partitions were truncated without their partitioned table (TRUNCATE
+ * partition).  walpipe cannot empty just their rows from a target: it
+ * does not know which target rows came from which partition (that would
+ * take evaluating the partition bound over the mapped columns, which a
+ * mapping may rename, compute or leave out).  Truncating the whole target
+ * would delete the other partitions' rows, and dead-lettering the
+ * truncate would leave its rows behind while moving on.  So, unless every
+ * mapping of the table ignores truncates, walpipe stops before anything
+ * of the transaction is applied.
+ */
+static enum session_end
+session_truncated_alone(struct session *s)
+{
+	char l1[LSN_STRLEN];
+
+	for (size_t i = 0; i < s->ntrunc; i++) {
+		const struct route_entry *r = s->trunc[i];
+		char part[IDENT_QUALIFIED_MAX], root[IDENT_QUALIFIED_MAX];
+		char to[IDENT_QUALIFIED_MAX];
+
+		ident_qualified_to(part, sizeof(part), r->schema, r->table);
+		ident_qualified_to(root, sizeof(root), r->root_schema, r->root_table);
+
+		for (size_t k = 0; k < s->ntargets; k++) {
+			const struct map_rule *m = s->targets[k].rule;
+
+			if (strcmp(m->from_schema, r->root_schema) != 0 ||
+				strcmp(m->from_table, r->root_table) != 0 ||
+				m->mode == MAP_MODE_NONE ||
+				m->on_truncate == MAP_TRUNCATE_IGNORE)
+				continue;
+			ident_qualified_to(to, sizeof(to), m->to_schema, m->to_table);
+			wp_log(LOG_ERROR,
+				   "partition \"%s\" of source table \"%s\" was truncated "
+				   "at %s without the partitioned table, and walpipe cannot "
+				   "tell which rows of target \"%s\" came from it\nSet "
+				   "on_truncate: ignore on the mappings of \"%s\" until "
+				   "walpipe has passed %s, then delete that partition's rows "
+				   "from the target yourself, or copy the table again with "
+				   "walpipe snapshot --table '%s'.",
+				   part, root, lsn_format(s->trunc_lsn, l1), to, root, l1,
+				   root);
+			return SESSION_FATAL;
+		}
+		wp_log(LOG_NOTICE,
+			   "partition \"%s\" of source table \"%s\" was truncated at "
+			   "%s without the partitioned table: passed over, as no "
+			   "mapping of the table applies truncates",
+			   part, root, lsn_format(s->trunc_lsn, l1));
+	}
+	s->ntrunc = 0;
+	return SESSION_OK;
+}
+
+/*
+ * Route change c (I, U, D or T) by its table (route.h): a partition's is
+ * renamed to its followed partitioned table, for every sink after this;
+ * *drop when nothing of walpipe is to see it.
+ */
+static enum session_end
+session_route(struct session *s, struct w2j_change *c, bool *drop)
+{
+	struct route_entry *r = route_find(s->route, c->schema, c->table);
+	enum session_end e;
+
+	*drop = false;
+	if (r == NULL && (r = session_route_lookup(s, c, &e)) == NULL)
+		return e;
+	r->changes++;
+	switch (r->kind) {
+	case ROUTE_DROP:
+	case ROUTE_GONE:
+		*drop = true;
+		return SESSION_OK;
+	case ROUTE_KEEP:
+	case ROUTE_ROOT:
+		if (c->action == W2J_TRUNCATE)
+			session_route_truncate(s, c, r);
+		return SESSION_OK;
+	case ROUTE_MEMBER:
+		break;
+	}
+	if (c->action == W2J_TRUNCATE) {
+		session_route_truncate(s, c, r);
+		*drop = true;
+		return SESSION_OK;
+	}
+	c->schema = r->root_schema;
+	c->table = r->root_table;
+	return SESSION_OK;
+}
+
 /*
  * Log what the source server warned of while decoding (a change wal2json
  * dropped for want of a replica identity, say): the first at once, then
@@ -813,6 +1143,22 @@ session_free(struct session *s)
 	/* First: the apply thread uses the sink and the targets. */
 	applier_free(s->applier);
 	batch_free(s->spare);
+	for (size_t i = 0; i < s->ngone; i++) {
+		char q[IDENT_QUALIFIED_MAX];
+
+		ident_qualified_to(q, sizeof(q), s->gone[i]->schema,
+						   s->gone[i]->table);
+		wp_log(LOG_WARNING,
+			   "ignored %llu change(s) of source table \"%s\", which no "
+			   "longer existed when walpipe looked it up",
+			   (unsigned long long) s->gone[i]->changes, q);
+	}
+	free(s->gone);
+	free(s->trunc);
+	route_free(s->route);
+	tables_free(s->all_of_schemas, s->nall_of_schemas);
+	free(s->part_sig);
+	PQfinish(s->plan_conn);
 	catalog_free_targets(s->targets, s->ntargets);
 	free(s->refresh_due);
 	free(s->special);
@@ -824,8 +1170,42 @@ session_free(struct session *s)
 	batch_free(s->batch);
 }
 
-static char **mapped_tables(const struct run_settings *rs, size_t *n);
-static void tables_free(char **t, size_t n);
+
+/*
+ * The route cache, when a mapping reads a partitioned table or
+ * source.tables lists one: its partitions' changes are its own (route.h).
+ * Each partition's replica identity is checked here; partitions created
+ * later, when their first change arrives.  Without any, no route: the
+ * stream is as wal2json's filter of source.tables makes it.  conn is kept
+ * (plan_conn) when there is a route.
+ */
+static enum session_end
+session_plan_routes(struct session *s, PGconn *conn)
+{
+	char err[1024];
+	int r;
+
+	s->route = catalog_route_new(conn, s->targets, s->ntargets, s->rs->tables,
+								 &s->all_of_schemas, &s->nall_of_schemas, err,
+								 sizeof(err));
+	if (s->route == NULL) {
+		wp_log(LOG_ERROR, "%s", err);
+		return SESSION_FATAL;
+	}
+	if (route_root(s->route, 0) == NULL) {
+		route_free(s->route);
+		s->route = NULL;
+		return SESSION_OK;
+	}
+	/* What session_check_partitions compares with; a partition made in
+	 * another schema meanwhile: read the catalog again. */
+	r = catalog_partition_watch(conn, s->route, s->all_of_schemas,
+								s->nall_of_schemas, &s->part_sig, err,
+								sizeof(err));
+	if (r != 0)
+		wp_log(r < 0 ? LOG_WARNING : LOG_NOTICE, "%s", err);
+	return r == 0 ? SESSION_OK : r < 0 ? SESSION_RETRY : SESSION_REPLAN;
+}
 
 /* Compile every mapping against the source catalog; note catalog_lsn. */
 static enum session_end
@@ -868,11 +1248,17 @@ session_plan(struct session *s)
 									  sizeof(err));
 	if (s->targets == NULL) {
 		wp_log(LOG_ERROR, "%s", err);
-		e = SESSION_FATAL;
-	} else {
-		size_t nt;
+		PQfinish(conn);
+		return SESSION_FATAL;
+	}
+	e = session_plan_routes(s, conn);
+	if (e == SESSION_OK) {
+		size_t nt, nr;
 		char **mt = mapped_tables(s->rs, &nt);
-		char *un = catalog_unlisted_partitions(conn, mt, nt);
+		char **roots = catalog_route_roots(s->route, &nr);
+		char *un = catalog_unlisted_partitions(conn, mt, nt, roots, nr);
+		const struct map_rule **rules =
+			wp_calloc(s->rs->nrules + 1, sizeof(*rules));
 
 		if (un)
 			wp_log(LOG_WARNING,
@@ -883,17 +1269,44 @@ session_plan(struct session *s)
 				   "targets.",
 				   un);
 		free(un);
-		const struct map_rule **rules =
-			wp_calloc(s->rs->nrules + 1, sizeof(*rules));
-
 		for (size_t i = 0; i < s->rs->nrules; i++)
 			rules[i] = &s->rs->rules[i];
 		free(s->special);
 		s->special = catalog_special_columns(conn, rules, s->rs->nrules);
 		free(rules);
 		tables_free(mt, nt);
+		tables_free(roots, nr);
 	}
-	PQfinish(conn);
+	if (s->route)
+		s->plan_conn = conn; /* for the partitions met while streaming */
+	else
+		PQfinish(conn);
+	return e;
+}
+
+/*
+ * Kafka alone has no mappings, but source.tables may list partitioned
+ * tables: their partitions' changes are theirs (session_plan_routes).
+ */
+static enum session_end
+session_plan_kafka(struct session *s)
+{
+	const char *keys[] = {"dbname", "fallback_application_name", NULL};
+	const char *vals[] = {s->rs->source_conninfo, "walpipe", NULL};
+	PGconn *conn = PQconnectdbParams(keys, vals, 1);
+	enum session_end e;
+
+	if (PQstatus(conn) != CONNECTION_OK) {
+		wp_log(LOG_ERROR, "could not connect to the source server: %s",
+			   PQerrorMessage(conn));
+		PQfinish(conn);
+		return SESSION_RETRY;
+	}
+	e = session_plan_routes(s, conn);
+	if (s->route)
+		s->plan_conn = conn;
+	else
+		PQfinish(conn);
 	return e;
 }
 
@@ -1137,7 +1550,8 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 		e = session_open_analytics(s);
 		if (e != SESSION_OK)
 			return e;
-	}
+	} else if ((e = session_plan_kafka(s)) != SESSION_OK)
+		return e;
 	if (s->sink && rs->snapshot_initial) {
 		bool stopped = false;
 
@@ -1158,6 +1572,8 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 	 */
 	rc.start = s->ckpt.exists && !rs->kafka ? s->ckpt.lsn : LSN_INVALID;
 	rc.tables = rs->tables;
+	rc.all_of_schemas = s->all_of_schemas;
+	rc.nall_of_schemas = s->nall_of_schemas;
 	rc.include_types = false; /* types come from the source catalog */
 	rc.numbers_as_strings = true;
 	rc.status_interval_ms = rs->status_interval_ms;

@@ -150,7 +150,8 @@ table_estimate(PGconn *src, const struct sink_target *t)
 	int64_t est = -1;
 	const char *rows;
 
-	buf_append_str(&q, "EXPLAIN SELECT 1 FROM ONLY ");
+	buf_append_str(&q, t->partitioned ? "EXPLAIN SELECT 1 FROM "
+									  : "EXPLAIN SELECT 1 FROM ONLY ");
 	map_quote_ident(&q, t->rule->from_schema);
 	buf_append_char(&q, '.');
 	map_quote_ident(&q, t->rule->from_table);
@@ -227,7 +228,8 @@ reader_copy(struct reader *w, struct table *tb)
 		return false;
 	}
 	q = map_snapshot_query(t->rule->from_schema, t->rule->from_table,
-						   t->srccols, t->nsrc, lsn_format(lsn, lsn_text));
+						   t->partitioned, t->srccols, t->nsrc,
+						   lsn_format(lsn, lsn_text));
 	r = PQexec(w->src, q);
 	free(q);
 	if (PQresultStatus(r) != PGRES_COPY_OUT) {

@@ -3,6 +3,7 @@
 #define WALPIPE_CATALOG_H
 
 #include "walpipe/map.h"
+#include "walpipe/route.h"
 
 #include <libpq-fe.h>
 #include <stdbool.h>
@@ -24,6 +25,10 @@
  * have (enums, composites, extension types).  Each column's missing value
  * (map.h) comes along.
  *
+ * A partitioned table's are its own columns and key, which its partitions
+ * share by name (a partition's columns may be in another order, or it may
+ * have dropped ones; wal2json sends names).
+ *
  * Returns the array (caller frees with catalog_free_columns) and its
  * length in *n, or NULL with a message in errbuf: the table does not
  * exist, or (when need_key) it has no replica identity that identifies a
@@ -33,6 +38,13 @@ struct map_srccol *catalog_table_columns(PGconn *conn, const char *schema,
 										 const char *table, bool need_key,
 										 size_t *n, char *errbuf,
 										 size_t errlen);
+
+/* catalog_table_columns, and in *partitioned whether schema.table is a
+ * partitioned table (its partitions hold its rows). */
+struct map_srccol *catalog_source_columns(PGconn *conn, const char *schema,
+										  const char *table, bool need_key,
+										  size_t *n, bool *partitioned,
+										  char *errbuf, size_t errlen);
 
 void catalog_free_columns(struct map_srccol *cols, size_t n);
 
@@ -67,13 +79,47 @@ bool catalog_keyless_ok(PGconn *conn, const char *schema, const char *table,
 /*
  * The partitions ("schema.table", comma-separated) of the partitioned
  * tables that some of tables[0..n) ("schema.table") belong to, that are
- * not among them: wal2json's add-tables filter keeps their changes out,
- * so a target fed by the listed partitions would silently lack their
- * rows.  NULL when there are none (or the catalog cannot say).  Caller
- * frees.  Does not log.
+ * neither among them nor partitions (at any level) of one of the mapped
+ * partitioned tables roots[0..nroots) (quoted: "schema"."table"):
+ * wal2json's add-tables filter keeps their changes out, so a target fed
+ * by the listed partitions would silently lack their rows.  NULL when
+ * there are none (or the catalog cannot say).  Caller frees.  Does not
+ * log.
  */
 char *catalog_unlisted_partitions(PGconn *conn, char *const *tables,
-								  size_t n);
+								  size_t n, char *const *roots,
+								  size_t nroots);
+
+/* A partition, or an ancestor, of a table. */
+struct catalog_part {
+	char *schema;
+	char *table;
+	bool leaf; /* holds rows (not itself partitioned) */
+};
+
+/*
+ * The partitions of schema.table at every level below it (leaves and
+ * partitioned ones), by name; none for a table that is not partitioned.
+ * Returns true with the array in *out (free with catalog_free_parts) and
+ * its length in *n, or false with a message in errbuf.  Does not log.
+ */
+bool catalog_partitions(PGconn *conn, const char *schema, const char *table,
+						struct catalog_part **out, size_t *n, char *errbuf,
+						size_t errlen);
+
+/* NULL-safe. */
+void catalog_free_parts(struct catalog_part *p, size_t n);
+
+/*
+ * The ancestors of schema.table (the partitioned tables above it, nearest
+ * first; none for a table that is no partition), in *out (free with
+ * catalog_free_parts) and *n.  Returns 1, or 0 when the source has no
+ * such table (any more), or -1 with a message in errbuf when the catalog
+ * could not be read.  Does not log.
+ */
+int catalog_partition_ancestors(PGconn *conn, const char *schema,
+								const char *table, struct catalog_part **out,
+								size_t *n, char *errbuf, size_t errlen);
 
 /*
  * The columns of the source tables of rules[0..n) whose type is real,
@@ -86,6 +132,58 @@ char *catalog_special_columns(PGconn *conn,
 							  const struct map_rule *const *rules, size_t n);
 
 struct sink_target;
+
+/*
+ * Whether the changes of partition schema.table can be applied as changes
+ * of its partitioned table root_schema.root_table: it exists and, when one
+ * of the mappings of t[0..nt) from that table applies updates or deletes
+ * by key, its own replica identity holds every key column of the
+ * partitioned table.  false with a message naming the partition in
+ * errbuf.  Does not log.
+ */
+bool catalog_check_partition(PGconn *conn, const char *schema,
+							 const char *table, const char *root_schema,
+							 const char *root_table,
+							 const struct sink_target *t, size_t nt,
+							 char *errbuf, size_t errlen);
+
+/*
+ * The partitioned tables of route cache rt (its ROUTE_ROOT entries; rt
+ * may be NULL) as quoted "schema"."table", for
+ * catalog_unlisted_partitions: the array (NULL when none; free each and
+ * the array) and its length in *n.  Pure.
+ */
+char **catalog_route_roots(const struct route *rt, size_t *n);
+
+/*
+ * Watch the partitions (at any level) of the partitioned tables of route
+ * cache rt (its ROUTE_ROOT entries).  Returns 1 with a message in errbuf
+ * when one is in none of schemas[0..nschemas) (created there after
+ * catalog_route_new: wal2json's filter keeps its changes out); else 0
+ * with *sig (caller frees) a signature of the set of partitions, which
+ * changes when one is created, attached or detached; -1 with a message
+ * when the catalog could not be read.  Does not log.
+ */
+int catalog_partition_watch(PGconn *conn, const struct route *rt,
+							char *const *schemas, size_t nschemas,
+							char **sig, char *errbuf, size_t errlen);
+
+/*
+ * The route cache (route.h) of targets t[0..n) planned by
+ * catalog_plan_targets and of source.tables (add_tables, as wal2json's
+ * add-tables: route_new): every plain mapped table ROUTE_KEEP; every
+ * partitioned one, mapped or listed by its exact name, ROUTE_ROOT with
+ * each of its partitions ROUTE_MEMBER (each leaf checked with
+ * catalog_check_partition).  *schemas: the schemas (*nschemas, caller
+ * frees each and the array) that hold a partitioned table or one of its
+ * partitions, for add-tables "schema.*".  Returns NULL with a message in
+ * errbuf: the catalog could not be read, a partition cannot be followed,
+ * or a partition is mapped beside its partitioned table.  Does not log.
+ */
+struct route *catalog_route_new(PGconn *conn, const struct sink_target *t,
+								size_t n, const char *add_tables,
+								char ***schemas, size_t *nschemas,
+								char *errbuf, size_t errlen);
 
 /*
  * Compile every mapping rule against its source table's columns read over

@@ -95,6 +95,10 @@ void ident_qualified_to(char *out, size_t len, const char *schema,
  */
 void ident_append_w2j(struct buf *b, const char *schema, const char *table);
 
+/* Every table of schema for add-tables: the schema escaped as above, then
+ * the wildcard ".*". */
+void ident_append_w2j_all(struct buf *b, const char *schema);
+
 /*
  * A comma-separated list of schema.table names in the notation above
  * (commas inside "quotes" belong to the name, spaces around entries are

@@ -275,11 +275,15 @@ int map_plan_tmp_index(const struct map_plan *p, const char *column);
  * (its columns cols, from the catalog) as one wal2json format-version 2
  * insert message per line, with "lsn" set to lsn_text: values are the
  * server's own text, numbers and booleans unquoted and bytea as plain hex
- * digits, as wal2json sends them.  Run it inside the snapshot transaction;
- * undo COPY's text escaping of each line with map_snapshot_unescape.  Pure.
+ * digits, as wal2json sends them.  Only the table's own rows (FROM ONLY:
+ * an inheritance child's changes come under its own name), unless
+ * partitioned: a partitioned table's rows are its partitions' (route.h),
+ * named as the table's.  Run it inside the snapshot transaction; undo
+ * COPY's text escaping of each line with map_snapshot_unescape.  Pure.
  * Caller frees.
  */
 char *map_snapshot_query(const char *schema, const char *table,
+						 bool partitioned,
 						 const struct map_srccol *cols, size_t n,
 						 const char *lsn_text);
 

@@ -28,6 +28,11 @@ struct repl_config {
 	bool create_slot;	   /* create the slot if it does not exist */
 	lsn_t start;		   /* LSN_INVALID: the slot's confirmed_flush_lsn */
 	const char *tables;	   /* wal2json add-tables list, NULL: all tables */
+	/* With tables: also every table of these schemas (add-tables
+	 * "schema.*"), where partitions of a followed partitioned table are
+	 * created (route.h); borrowed. */
+	char *const *all_of_schemas;
+	size_t nall_of_schemas;
 	const char *prefixes;  /* wal2json add-msg-prefixes, NULL: all */
 	bool include_types;	   /* ask wal2json for column type names */
 	/*

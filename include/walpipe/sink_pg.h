@@ -60,6 +60,9 @@ struct sink_target {
 	size_t nsrc;
 	struct map_plan *plan;			/* owned */
 	struct collapse *rows;			/* owned */
+	/* The source table is partitioned: its partitions' changes are its
+	 * own (route.h), a snapshot copies it with them. */
+	bool partitioned;
 	/* A plain insert of 'N' rows met an existing key: this session
 	 * upserts them (map.h: insert_new). */
 	bool no_fast_insert;

@@ -92,3 +92,37 @@ out=$("$WALPIPE_BIN" check --live -q -c "$T/down.yaml" 2>&1); rc=$?
 set -e
 assert_eq "unreachable database exit code" 2 "$rc"
 assert_contains "unreachable message" 'walpipe check: could not connect to the analytics server' "$out"
+
+# A mapping from a partitioned table (with a sub-partitioned partition) is
+# clean, also without its partitions in source.tables; a partition whose
+# own replica identity lacks the table's key is named.
+src -c "CREATE TABLE public.meas (id int, day date, v text, PRIMARY KEY (id, day)) PARTITION BY RANGE (day)" \
+	-c "CREATE TABLE public.meas_1 PARTITION OF public.meas FOR VALUES FROM ('2026-01-01') TO ('2026-02-01')" \
+	-c "CREATE TABLE public.meas_2 PARTITION OF public.meas FOR VALUES FROM ('2026-02-01') TO ('2026-03-01') PARTITION BY HASH (id)" \
+	-c "CREATE TABLE public.meas_2a PARTITION OF public.meas_2 FOR VALUES WITH (MODULUS 1, REMAINDER 0)"
+ana -c "CREATE TABLE analytics.meas (id int, day date, v text, PRIMARY KEY (id, day))"
+cat >"$T/root.yaml" <<YAML
+source:
+  name: shop
+  conninfo: "$WALPIPE_TEST_SOURCE"
+  slot: root
+  create_slot: true
+  tables: [public.meas]
+target:
+  conninfo: "$WALPIPE_TEST_ANALYTICS"
+mappings:
+  - { from: public.meas, to: analytics.meas, key: [id, day], columns: { id: id, day: day, v: v } }
+YAML
+out=$("$WALPIPE_BIN" check --live -q -c "$T/root.yaml" 2>&1) || fail "root mapping rejected: $out"
+assert_eq "a mapping from a partitioned table passes --live" "live: source and analytics databases accept this configuration" "$out"
+out=$("$WALPIPE_BIN" check --live -c "$T/root.yaml" 2>&1)
+assert_contains "and shows the partitions it receives" \
+	'partitioned: public.meas receives the changes of public.meas_1, public.meas_2a' "$out"
+src -c "CREATE UNIQUE INDEX meas_2a_v ON public.meas_2a (v)" -c "ALTER TABLE public.meas_2a ALTER v SET NOT NULL" \
+	-c "ALTER TABLE public.meas_2a REPLICA IDENTITY USING INDEX meas_2a_v"
+set +e
+out=$("$WALPIPE_BIN" check --live -q -c "$T/root.yaml" 2>&1); rc=$?
+set -e
+assert_eq "a partition without the key: exit code" 1 "$rc"
+assert_contains "names the partition" \
+	'live: partition "public.meas_2a" of source table "public.meas" has a replica identity without key column "id" of "public.meas"' "$out"

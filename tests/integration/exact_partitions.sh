@@ -1,8 +1,7 @@
 # exact_partitions.sh: the partitions of a partitioned table mirror into
 # one target, cross-partition updates (a delete from one partition, an
-# insert into another) end with one row, in one batch or across batches;
-# a mapping from the partitioned table itself, which would receive nothing
-# (wal2json names the partitions), is refused with the partitions to map.
+# insert into another) end with one row, in one batch or across batches.
+# (A mapping from the partitioned table itself: exact_partition_root.sh.)
 set -euo pipefail
 . "$WALPIPE_TEST_HARNESS"
 . "$WALPIPE_TEST_ASSERT"
@@ -21,24 +20,6 @@ ALTER TABLE parted_2 ALTER big SET STORAGE EXTERNAL;
 INSERT INTO parted SELECT g, 'v' || g, repeat(md5(g::text), 100) FROM generate_series(1, 1990, 10) g;
 SQL
 ana -c "CREATE TABLE parted (id int PRIMARY KEY, v text, big text)"
-
-# The root: refused, by check --live and by run, naming the partitions.
-cat >"$T/root.yaml" <<EOF
-$(shop_header "public.parted" 1000 50ms)
-mappings:
-  - { from: public.parted, to: public.parted, key: [id], columns: { id: id, v: v, big: big } }
-EOF
-rc=0; "$WALPIPE_BIN" check -c "$T/root.yaml" --live >"$T/check.log" 2>&1 || rc=$?
-assert_eq "check --live refuses the root" 1 "$rc"
-assert_contains "check --live names the partitions" \
-	'source table "public.parted" is partitioned: wal2json sends the changes of its partitions under their own names, so a mapping from it would receive nothing' \
-	"$(cat "$T/check.log")"
-rc=0; "$WALPIPE_BIN" run -c "$T/root.yaml" >"$T/root.log" 2>&1 || rc=$?
-assert_eq "run refuses the root" 1 "$rc"
-assert_contains "run says what to map" 'Map each partition (public.parted_1, public.parted_2, public.parted_3) to the target instead' \
-	"$(cat "$T/root.log")"
-src -c "SELECT pg_drop_replication_slot('walpipe_shop') FROM pg_replication_slots WHERE slot_name = 'walpipe_shop'" >/dev/null
-ana -c "DROP SCHEMA IF EXISTS walpipe CASCADE" >/dev/null
 
 # The partitions, into one target.
 cat >"$T/leaves.yaml" <<EOF

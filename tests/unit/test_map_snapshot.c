@@ -25,7 +25,7 @@ static const struct map_srccol cols[] = {
 static void
 test_query(void **state)
 {
-	char *q = map_snapshot_query("public", "it's", cols, 5, "0/16B3748");
+	char *q = map_snapshot_query("public", "it's", false, cols, 5, "0/16B3748");
 
 	(void) state;
 	assert_string_equal(
@@ -39,6 +39,21 @@ test_query(void **state)
 		   "json_build_object('name', 'we\"ird', 'value', "
 		   "to_json(\"we\"\"ird\"))]::json[])) FROM ONLY \"public\".\"it's\") "
 		   "TO STDOUT");
+	free(q);
+}
+
+/* A partitioned table's rows are its partitions': no ONLY. */
+static void
+test_query_partitioned(void **state)
+{
+	char *q = map_snapshot_query("public", "ev", true, cols, 1, "0/1");
+
+	(void) state;
+	assert_string_equal(
+		q, "COPY (SELECT json_build_object('action', 'I', 'lsn', '0/1', "
+		   "'schema', 'public', 'table', 'ev', 'columns', "
+		   "array_to_json(ARRAY[json_build_object('name', 'id', 'value', "
+		   "to_json(\"id\"))]::json[])) FROM \"public\".\"ev\") TO STDOUT");
 	free(q);
 }
 
@@ -69,7 +84,7 @@ test_query_arrays(void **state)
 		"to_json(\"comp\"::text))", "to_json(\"d\"))",
 		"to_json(\"numericish\"::text))",
 	};
-	char *q = map_snapshot_query("public", "t", acols, 9, "0/1");
+	char *q = map_snapshot_query("public", "t", false, acols, 9, "0/1");
 
 	(void) state;
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
@@ -129,6 +144,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_query),
+		cmocka_unit_test(test_query_partitioned),
 		cmocka_unit_test(test_query_arrays),
 		cmocka_unit_test(test_unescape_and_decode),
 		cmocka_unit_test(test_unescape_octal_and_controls),

@@ -3,11 +3,10 @@
 -- tables: tab1_1, tab1_2, tab1_def
 -- compare: sub1.tab1, sub1.tab1_2_1, sub1.tab1_2_2, sub2.tab1_1, sub2.tab1_2, sub2.tab1_def
 -- @source
--- wal2json names the leaf partition of each change (there is no
--- publish_via_partition_root), so walpipe maps leaves; a target may be
--- written by one mapping only, so the root's target is reached through its
--- own partitions (sub1), like the original's first subscriber.  The parts
--- of the original about publishing through the root are not expressible.
+-- The leaves mapped one by one, like the original's first subscriber:
+-- the root's target is reached through its own partitions (sub1).  The
+-- parts of the original about publishing through the root:
+-- partition_root.
 CREATE TABLE tab1 (a int PRIMARY KEY, b text) PARTITION BY LIST (a);
 CREATE TABLE tab1_1 (b text, a int NOT NULL);
 ALTER TABLE tab1 ATTACH PARTITION tab1_1 FOR VALUES IN (1, 2, 3);
