@@ -64,7 +64,9 @@ print_summary(const struct wp_config *cfg)
 		printf(", %s\n", tgt);
 	}
 	else
-		printf("target: none (Kafka only: the slot is the checkpoint)\n");
+		printf("target: none (Kafka only: the slot is the checkpoint, its "
+			   "position recorded in %s/%s.position)\n",
+			   cfg->source.state_dir, cfg->source.name);
 	printf("batch: up to %lld changes, %lld bytes, %lld ms\n",
 		   (long long) cfg->batch.max_changes, (long long) cfg->batch.max_bytes,
 		   (long long) cfg->batch.max_delay_ms);

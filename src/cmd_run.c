@@ -63,6 +63,7 @@ struct run_state {
 	struct sink_kafka_config kafka;
 	char *tables;
 	char retention[32];
+	char *position_file;
 };
 
 struct wp_config *
@@ -142,6 +143,7 @@ run_state_free(struct run_state *st)
 	free(st->rules);
 	free(st->rule_kafka);
 	free(st->tables);
+	free(st->position_file);
 	config_free(st->cfg);
 	free(st);
 }
@@ -174,6 +176,14 @@ run_state_new(struct wp_config *cfg, bool allow_ahead)
 	rs->rule_kafka = st->rule_kafka;
 	st->tables = config_tables_list(cfg);
 	rs->source_name = cfg->source.name;
+	if (cfg->target.conninfo == NULL) {
+		struct buf pf = BUF_INIT;
+
+		buf_appendf(&pf, "%s/%s.position", cfg->source.state_dir,
+					cfg->source.name);
+		st->position_file = pf.data;
+		rs->position_file = st->position_file;
+	}
 	rs->source_conninfo = cfg->source.conninfo;
 	rs->slot = cfg->source.slot;
 	rs->create_slot = cfg->source.create_slot;

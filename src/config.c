@@ -404,6 +404,8 @@ static const struct field source_fields[] = {
 	 OFF(source.status_interval_ms), 0},
 	{"heartbeat", F_DURATION, false, NULL, 1000, 3600000, NULL, true,
 	 OFF(source.heartbeat_ms), 0},
+	{"state_dir", F_STRING, false, "/var/lib/walpipe", 0, 0, NULL, false,
+	 OFF(source.state_dir), 0},
 	{"tables", F_STRING, true, NULL, 0, 0, NULL, false, 0, 0}, /* custom */
 	{NULL, 0, false, NULL, 0, 0, NULL, false, 0, 0},
 };
@@ -1792,6 +1794,7 @@ config_free(struct wp_config *cfg)
 	free(cfg->source.name);
 	free(cfg->source.conninfo);
 	free(cfg->source.slot);
+	free(cfg->source.state_dir);
 	for (size_t i = 0; i < cfg->source.ntables; i++)
 		free(cfg->source.tables[i]);
 	free(cfg->source.tables);

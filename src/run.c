@@ -12,6 +12,7 @@
 #include "walpipe/mem.h"
 #include "walpipe/notify.h"
 #include "walpipe/pgconn.h"
+#include "walpipe/posfile.h"
 #include "walpipe/repl.h"
 #include "walpipe/route.h"
 #include "walpipe/sink_pg.h"
@@ -88,6 +89,10 @@ struct session {
 	 */
 	size_t batch_cap;
 	unsigned cap_ok;
+	/* Kafka alone: the position last recorded (posfile.h), which the
+	 * slot is never confirmed beyond, and when. */
+	lsn_t recorded;
+	int64_t recorded_at;
 	/* The source's WAL position just before the plans' catalog was read:
 	 * changes below it are older than that catalog (session_check_shape). */
 	lsn_t catalog_lsn;
@@ -204,6 +209,26 @@ session_tick(void *arg)
 	session_watchdog(s);
 }
 
+/* Record lsn as Kafka-only's position (posfile.h); logs a failure. */
+static bool
+session_record(struct session *s, lsn_t lsn)
+{
+	struct posfile_record r;
+	char err[512];
+
+	memset(&r, 0, sizeof(r));
+	snprintf(r.system_id, sizeof(r.system_id), "%s", s->ckpt.system_id);
+	r.timeline = s->ckpt.timeline;
+	snprintf(r.slot, sizeof(r.slot), "%s", s->rs->slot);
+	r.lsn = lsn;
+	if (!posfile_write(s->rs->position_file, &r, err, sizeof(err))) {
+		wp_log(LOG_ERROR, "%s", err);
+		return false;
+	}
+	s->recorded = lsn;
+	return true;
+}
+
 /*
  * The slot may forget a transaction only when every sink has it: the
  * analytics checkpoint and, with Kafka, the delivered watermark.
@@ -215,6 +240,20 @@ session_confirm(struct session *s)
 
 	if (s->kafka && sink_kafka_delivered(s->kafka) < lsn)
 		lsn = sink_kafka_delivered(s->kafka);
+	/*
+	 * Kafka alone: a position is recorded before the slot is confirmed
+	 * at it, so the slot is never ahead of the record unless someone
+	 * else moved it (session_run refuses that).  At most once a second:
+	 * each record is an fsync.
+	 */
+	if (s->rs->position_file && lsn > s->recorded) {
+		int64_t now = clock_mono_ms();
+
+		if (now - s->recorded_at >= 1000 && session_record(s, lsn))
+			s->recorded_at = now;
+		if (lsn > s->recorded)
+			lsn = s->recorded;
+	}
 	repl_confirm(s->stream, lsn, false);
 }
 
@@ -1560,6 +1599,34 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 			return e;
 	}
 
+	if (rs->position_file) {
+		/* Kafka alone: the recorded position stands for the checkpoint,
+		 * so a slot moved by someone else is refused below. */
+		struct posfile_record r;
+		int got = posfile_read(rs->position_file, &r, err, sizeof(err));
+
+		if (got < 0) {
+			wp_log(LOG_ERROR, "%s", err);
+			return SESSION_FATAL;
+		}
+		if (got > 0 && strcmp(r.slot, rs->slot) != 0) {
+			wp_log(LOG_ERROR,
+				   "position file \"%s\" records slot \"%s\", but the "
+				   "configuration names slot \"%s\"\nIf the slot was "
+				   "renamed on purpose, remove the file: walpipe then starts "
+				   "where the new slot is.",
+				   rs->position_file, r.slot, rs->slot);
+			return SESSION_FATAL;
+		}
+		if (got > 0) {
+			s->ckpt.exists = true;
+			s->ckpt.lsn = r.lsn;
+			snprintf(s->ckpt.system_id, sizeof(s->ckpt.system_id), "%s",
+					 r.system_id);
+			s->ckpt.timeline = r.timeline;
+			s->recorded = r.lsn;
+		}
+	}
 	memset(&rc, 0, sizeof(rc));
 	rc.conninfo = rs->source_conninfo;
 	rc.slot = rs->slot;
@@ -1617,6 +1684,18 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 		wp_log(LOG_NOTICE, "created replication slot \"%s\" at %s", rs->slot,
 			   lsn_format(info.confirmed_flush, l1));
 	if (s->ckpt.exists && info.confirmed_flush > s->ckpt.lsn) {
+		if (!rs->allow_slot_ahead && rs->position_file) {
+			wp_log(LOG_ERROR,
+				   "replication slot \"%s\" is at %s, ahead of the position "
+				   "%s walpipe recorded in \"%s\": the changes between were "
+				   "never produced to Kafka (was the slot recreated, as after "
+				   "a failover, or advanced?)\nProduce them from another "
+				   "source of truth, then start once with "
+				   "--allow-slot-ahead to accept the gap.",
+				   rs->slot, lsn_format(info.confirmed_flush, l1),
+				   lsn_format(s->ckpt.lsn, l2), rs->position_file);
+			return SESSION_FATAL;
+		}
 		if (!rs->allow_slot_ahead) {
 			wp_log(LOG_ERROR,
 				   "replication slot \"%s\" is at %s, ahead of walpipe's "
@@ -1635,6 +1714,8 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 		s->ckpt.lsn = info.confirmed_flush;
 		s->ckpt.txn_end = LSN_INVALID;
 		s->ckpt.txn_applied = 0;
+		if (rs->position_file && !session_record(s, s->ckpt.lsn))
+			return SESSION_RETRY;
 	}
 	if (!s->ckpt.exists) {
 		/* First start: begin where the slot is, and say so durably. */
@@ -1644,6 +1725,8 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 			wp_log(LOG_ERROR, "%s", err);
 			return SESSION_RETRY;
 		}
+		if (rs->position_file && !session_record(s, s->ckpt.lsn))
+			return SESSION_RETRY;
 		s->ckpt.exists = true;
 	}
 	s->last_complete = s->ckpt.lsn;

@@ -45,6 +45,7 @@ struct wp_config {
 		size_t ntables;
 		int64_t status_interval_ms;
 		int64_t heartbeat_ms; /* 0: off */
+		char *state_dir; /* Kafka only: where the position file lives */
 	} source;
 	struct {
 		char *conninfo;

@@ -16,6 +16,8 @@
 /* Everything the loop needs, taken from the configuration (borrowed). */
 struct run_settings {
 	const char *source_name;
+	/* Kafka only (no target): the position file, posfile.h. */
+	const char *position_file;
 	const char *source_conninfo;
 	const char *slot;
 	bool create_slot;

@@ -59,7 +59,8 @@ run_down
 src -c "SELECT pg_drop_replication_slot('walpipe_shop')" >/dev/null
 cat >"$T/alone.yaml" <<EOF
 source: { name: shop, conninfo: "$WALPIPE_TEST_SOURCE", slot: walpipe_shop,
-          create_slot: true, status_interval: 1s, tables: [public.ev] }
+          create_slot: true, status_interval: 1s, tables: [public.ev],
+          state_dir: "$T" }
 kafka:
   brokers: "$BROKERS"
   topic: "alone.{table}"
