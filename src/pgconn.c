@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SAFE_SEARCH_PATH "-c search_path=pg_catalog,pg_temp"
+/* standard_conforming_strings too: walpipe's own literals (map.c quotes
+ * by doubling single quotes) then mean exactly their text. */
+#define SAFE_SEARCH_PATH                                                       \
+	"-c search_path=pg_catalog,pg_temp -c standard_conforming_strings=on"
 
 static const char *const keepalive[][2] = {
 	{"keepalives_idle", "30"},

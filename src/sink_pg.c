@@ -881,10 +881,18 @@ copy_flush(struct sink_pg *s, bool force, char *errbuf, size_t errlen)
 {
 	if (s->copy.len == 0 || (!force && s->copy.len < COPY_CHUNK))
 		return STEP_OK;
-	if (PQputCopyData(s->conn, s->copy.data, (int) s->copy.len) != 1) {
-		set_pq_error(errbuf, errlen, "could not send COPY data", s->conn,
-					 NULL);
-		return STEP_RETRY;
+	/* PQputCopyData takes an int: one row can be bigger than 2 GiB
+	 * (a 1 GB value escaped for COPY), so send in bounded pieces; COPY's
+	 * data stream need not break at rows. */
+	for (size_t off = 0; off < s->copy.len; off += COPY_CHUNK) {
+		size_t n = s->copy.len - off < COPY_CHUNK ? s->copy.len - off
+												  : COPY_CHUNK;
+
+		if (PQputCopyData(s->conn, s->copy.data + off, (int) n) != 1) {
+			set_pq_error(errbuf, errlen, "could not send COPY data",
+						 s->conn, NULL);
+			return STEP_RETRY;
+		}
 	}
 	buf_reset(&s->copy, 4 * COPY_CHUNK);
 	if (s->tick)

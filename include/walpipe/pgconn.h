@@ -13,7 +13,9 @@
  * and search_path = pg_catalog, pg_temp from the first statement on (added
  * to the conninfo's own options): a name walpipe's SQL leaves unqualified
  * can never resolve to an object someone created in public, so nobody
- * with CREATE there runs code as walpipe's role.  TCP keepalives (30 s
+ * with CREATE there runs code as walpipe's role; and
+ * standard_conforming_strings = on, so the literals walpipe quotes itself
+ * mean their text whatever the server's default.  TCP keepalives (30 s
  * idle, 10 s apart, 3 probes) unless the conninfo sets them.  Never NULL; check
  * PQstatus.  A conninfo libpq cannot parse is connected as given, so
  * that the failure is libpq's (config checks reject such strings first:
