@@ -5,7 +5,14 @@
 -- :"schema" replaced by target.schema (quoted).  By hand:
 --   psql -v schema=walpipe -f sql/001_walpipe_schema.sql
 
-CREATE SCHEMA IF NOT EXISTS :"schema";
+-- Only when missing: CREATE SCHEMA checks CREATE on the database even
+-- with IF NOT EXISTS, and a schema made ahead for walpipe (sql/roles.sql)
+-- spares it that privilege.
+DO $walpipe$ BEGIN
+  IF pg_catalog.to_regnamespace($walpipe_name$:"schema"$walpipe_name$) IS NULL THEN
+    EXECUTE $walpipe_name$CREATE SCHEMA :"schema"$walpipe_name$;
+  END IF;
+END $walpipe$;
 
 CREATE TABLE IF NOT EXISTS :"schema".schema_version (
   version     int PRIMARY KEY,

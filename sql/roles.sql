@@ -1,13 +1,16 @@
--- roles.sql: the roles walpipe needs.  Run as a superuser; change the
--- passwords (or use other authentication) before production.
+-- roles.sql: the roles walpipe needs, with no more than it needs.  Run as a
+-- superuser (or a role with CREATEROLE and the grants' objects), once on
+-- each side; change the passwords or use other authentication (a password
+-- file: the unit's PGPASSFILE=/etc/walpipe/pgpass).
 --
---   On the SOURCE database (psql -v db=shop -f sql/roles.sql ... section 1)
---   On the ANALYTICS database (section 2)
--- Each section is guarded by the database it is run in: run the whole file
--- on both; it creates only what belongs there (psql variable "side" must be
--- "source" or "analytics"):
---   psql -d shop      -v side=source    -f sql/roles.sql
---   psql -d analytics -v side=analytics -f sql/roles.sql
+--   psql -d shop -v side=source -v tables=public.users,public.orders \
+--        -f sql/roles.sql
+--   psql -d analytics -v side=analytics [-v schema=walpipe] \
+--        [-v staging=staging] -f sql/roles.sql
+--
+-- tables: the source tables walpipe streams (source.tables), in SQL's
+-- notation (public."User"), separated by commas (a name with a comma in it
+-- needs its own GRANT by hand).
 
 \if :{?side}
 \else
@@ -18,27 +21,52 @@
 SELECT :'side' = 'source' AS is_source \gset
 
 \if :is_source
--- 1. Source: a replication role that can read the streamed tables (the
---    slot's consistent view and `walpipe check --live` read the catalog).
+\if :{?tables}
+\else
+\echo 'set -v tables=schema.table,... (the tables walpipe streams)'
+\quit
+\endif
+-- 1. Source: a replication role that reads the streamed tables and the
+--    catalog (the initial snapshot, `walpipe check --live`), nothing else.
 DO $$ BEGIN
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'walpipe_repl') THEN
+  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'walpipe_repl') THEN
     CREATE ROLE walpipe_repl LOGIN REPLICATION;
   END IF;
 END $$;
-GRANT USAGE ON SCHEMA public TO walpipe_repl;
-GRANT SELECT ON ALL TABLES IN SCHEMA public TO walpipe_repl;
--- wal2json needs REPLICA IDENTITY to decode updates and deletes: every
--- streamed table must have a primary key or REPLICA IDENTITY USING INDEX.
+SELECT pg_catalog.format('GRANT USAGE ON SCHEMA %I TO walpipe_repl', n.nspname)
+  FROM (SELECT DISTINCT c.relnamespace
+          FROM pg_catalog.unnest(pg_catalog.string_to_array(:'tables', ',')) t
+          JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.btrim(t)::regclass) x
+  JOIN pg_catalog.pg_namespace n ON n.oid = x.relnamespace \gexec
+SELECT pg_catalog.format('GRANT SELECT ON TABLE %s TO walpipe_repl',
+                         pg_catalog.btrim(t)::regclass)
+  FROM pg_catalog.unnest(pg_catalog.string_to_array(:'tables', ',')) t \gexec
+-- wal2json needs a replica identity to decode updates and deletes: every
+-- streamed table needs a primary key or REPLICA IDENTITY USING INDEX (or
+-- FULL, for mode: keyless).
 \else
+\if :{?schema}
+\else
+\set schema walpipe
+\endif
+\if :{?staging}
+\else
+\set staging staging
+\endif
 -- 2. Analytics: the role walpipe writes with.  It owns walpipe's schema
---    (created on first start) and writes the fact and staging tables.
+--    (target.schema) and the staging schema, created here, so it needs no
+--    CREATE on the database; walpipe creates its tables in them on first
+--    start.
 DO $$ BEGIN
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'walpipe') THEN
+  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'walpipe') THEN
     CREATE ROLE walpipe LOGIN;
   END IF;
 END $$;
-SELECT format('GRANT CREATE ON DATABASE %I TO walpipe', current_database()) \gexec
+CREATE SCHEMA IF NOT EXISTS :"schema" AUTHORIZATION walpipe;
+CREATE SCHEMA IF NOT EXISTS :"staging" AUTHORIZATION walpipe;
 -- For each fact schema, e.g.:
 --   GRANT USAGE ON SCHEMA analytics TO walpipe;
 --   GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA analytics TO walpipe;
+--   GRANT USAGE ON ALL SEQUENCES IN SCHEMA analytics TO walpipe;
+-- (SELECT: upserts and key moves read the target; TRUNCATE: on_truncate.)
 \endif

@@ -316,14 +316,26 @@ install_schema(struct sink_pg *s, char *errbuf, size_t errlen)
 	if (s->qstaging) {
 		char *qs = quote_ident_pq(s->conn, s->cfg.staging_schema);
 		char *qdef;
+		const char *param[1] = {qs};
+		bool have;
 
+		/* CREATE SCHEMA checks CREATE on the database even with IF NOT
+		 * EXISTS: only when the schema is missing (sql/roles.sql makes it
+		 * ahead, so walpipe needs no such privilege). */
+		r = PQexecParams(s->conn,
+						 "SELECT pg_catalog.to_regnamespace($1) IS NOT NULL",
+						 1, NULL, param, NULL, NULL, 0);
+		have = PQresultStatus(r) == PGRES_TUPLES_OK &&
+			   strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+		PQclear(r);
 		buf_reset(&s->q, 65536);
 		buf_appendf(&s->q, "%s_default", s->cfg.staging_table);
 		qdef = quote_ident_pq(s->conn, s->q.data);
 		buf_reset(&s->q, 65536);
+		if (!have)
+			buf_appendf(&s->q, "CREATE SCHEMA IF NOT EXISTS %s;", qs);
 		buf_appendf(
 			&s->q,
-			"CREATE SCHEMA IF NOT EXISTS %s;"
 			"CREATE TABLE IF NOT EXISTS %s ("
 			" id bigserial,"
 			" source text NOT NULL,"
@@ -338,7 +350,7 @@ install_schema(struct sink_pg *s, char *errbuf, size_t errlen)
 			" PRIMARY KEY (id, commit_time)"
 			") PARTITION BY RANGE (commit_time);"
 			"CREATE TABLE IF NOT EXISTS %s.%s PARTITION OF %s DEFAULT;",
-			qs, s->qstaging, qs, qdef, s->qstaging);
+			s->qstaging, qs, qdef, s->qstaging);
 		free(qs);
 		free(qdef);
 		st = exec_cmd(s, s->q.data, errbuf, errlen);
