@@ -18,6 +18,7 @@
 #include "walpipe/sink_pg.h"
 #include "walpipe/sink_kafka.h"
 #include "walpipe/snapshot.h"
+#include "walpipe/streampos.h"
 #include "walpipe/wal2json.h"
 
 #include <libpq-fe.h>
@@ -56,15 +57,10 @@ struct session {
 	struct applier *applier; /* NULL: Kafka alone, or not streaming yet */
 	struct checkpoint ckpt;	 /* what is committed in analytics */
 	struct checkpoint queued; /* what will be once the applier is done */
-	lsn_t last_complete;	 /* end of the last whole txn received */
+	/* The stream against queued: what to skip, where a batch ends. */
+	struct streampos pos;
 	char last_commit_time[40];
-	/* The transaction being received. */
-	bool in_txn;
-	bool skip_txn;
-	lsn_t txn_end;
-	uint64_t txn_pos;
-	uint64_t txn_skip; /* changes of it already applied (split txn) */
-	char txn_time[40];
+	char txn_time[40]; /* the open transaction's commit time */
 	int64_t batch_started; /* monotonic ms of the first change, 0: none */
 	int64_t last_idle_ckpt;
 	struct sink_stats stats;
@@ -310,8 +306,8 @@ session_produce(struct session *s, const struct w2j_change *c,
 	kc.c = c;
 	kc.raw = d->payload;
 	kc.rawlen = d->len;
-	kc.txn_end = s->txn_end;
-	kc.txn_pos = s->txn_pos;
+	kc.txn_end = s->pos.txn_end;
+	kc.txn_pos = s->pos.txn_pos;
 	kc.commit_ms = s->txn_commit_ms;
 	r = sink_kafka_produce(s->kafka, &kc, session_tick, s, s->stop, err,
 						   sizeof(err));
@@ -549,15 +545,13 @@ static enum session_end
 session_flush(struct session *s)
 {
 	struct checkpoint next = s->queued;
+	struct stream_point pt;
 	enum session_end e;
 
-	next.lsn = s->last_complete;
-	next.txn_end = LSN_INVALID;
-	next.txn_applied = 0;
-	if (s->in_txn && !s->skip_txn && s->txn_pos > 0) {
-		next.txn_end = s->txn_end;
-		next.txn_applied = s->txn_pos;
-	}
+	streampos_next(&s->pos, &pt);
+	next.lsn = pt.lsn;
+	next.txn_end = pt.txn_end;
+	next.txn_applied = pt.txn_applied;
 	snprintf(next.last_commit_time, sizeof(next.last_commit_time), "%s",
 			 s->last_commit_time);
 	if (batch_count(s->batch) == 0 && next.lsn == s->queued.lsn &&
@@ -619,7 +613,7 @@ session_handle(struct session *s, struct w2j_change *c,
 {
 	char err[512];
 	enum session_end e;
-	bool drop = false;
+	bool drop = false, fresh;
 
 	/* The truncate of partitions without their partitioned table ends
 	 * at the first message that is not one of its T changes. */
@@ -630,15 +624,12 @@ session_handle(struct session *s, struct w2j_change *c,
 
 	switch (c->action) {
 	case W2J_BEGIN:
-		s->in_txn = true;
-		s->txn_end = c->nextlsn;
-		s->txn_pos = 0;
 		/* Whole transactions the checkpoint covers are skipped; of a
 		 * transaction applied in pieces, the pieces already in. */
-		s->skip_txn = c->nextlsn <= s->queued.lsn;
-		s->txn_skip = (s->queued.txn_end == c->nextlsn)
-						  ? s->queued.txn_applied
-						  : 0;
+		streampos_begin(&s->pos, c->nextlsn,
+						&(struct stream_point){s->queued.lsn,
+											   s->queued.txn_end,
+											   s->queued.txn_applied});
 		snprintf(s->txn_time, sizeof(s->txn_time), "%s",
 				 c->timestamp ? c->timestamp : "");
 		if (s->kafka) {
@@ -649,24 +640,21 @@ session_handle(struct session *s, struct w2j_change *c,
 		}
 		return SESSION_OK;
 	case W2J_COMMIT:
-		s->in_txn = false;
 		if (s->kafka)
 			sink_kafka_commit(s->kafka);
-		if (!s->skip_txn && s->txn_end > s->last_complete) {
-			s->last_complete = s->txn_end;
+		if (streampos_commit(&s->pos)) {
 			snprintf(s->last_commit_time, sizeof(s->last_commit_time), "%s",
 					 s->txn_time);
 			if (!s->batch_started)
 				s->batch_started = clock_mono_ms();
 		}
-		s->skip_txn = false;
 		if (batch_full(s) || batch_due(s))
 			return session_flush(s);
 		return SESSION_OK;
 	default:
 		break;
 	}
-	if (!s->in_txn) {
+	if (!s->pos.in_txn) {
 		/* A non-transactional logical message: it has no transaction
 		 * end to checkpoint, so walpipe does not record it.  Our own
 		 * heartbeat coming back proves the walsender is alive. */
@@ -682,11 +670,9 @@ session_handle(struct session *s, struct w2j_change *c,
 		 */
 		if (c->action == W2J_MESSAGE && s->kafka)
 			sink_kafka_mark(s->kafka, c->lsn + 1);
-		if (c->action == W2J_MESSAGE && c->lsn + 1 > s->last_complete) {
-			s->last_complete = c->lsn + 1;
-			if (!s->batch_started)
-				s->batch_started = clock_mono_ms();
-		}
+		if (c->action == W2J_MESSAGE && streampos_message(&s->pos, c->lsn) &&
+			!s->batch_started)
+			s->batch_started = clock_mono_ms();
 		return SESSION_OK;
 	}
 	/* A partition's change becomes its partitioned table's, here once for
@@ -698,7 +684,7 @@ session_handle(struct session *s, struct w2j_change *c,
 		if (e != SESSION_OK || drop)
 			return e;
 	}
-	s->txn_pos++;
+	fresh = streampos_change(&s->pos);
 	/* Kafka gets every change the stream sends: the stream starts at the
 	 * slot, which is never ahead of what Kafka has; the analytics sink
 	 * skips what its checkpoint already covers. */
@@ -707,7 +693,7 @@ session_handle(struct session *s, struct w2j_change *c,
 		if (e != SESSION_OK)
 			return e;
 	}
-	if (s->skip_txn || s->txn_pos <= s->txn_skip)
+	if (!fresh)
 		return SESSION_OK;
 	s->received++;
 	metrics_change(s->metrics, c->schema, c->table, (char) c->action, false);
@@ -717,7 +703,8 @@ session_handle(struct session *s, struct w2j_change *c,
 		return e;
 	if (c->nidentity > 0 && (e = session_check_identity(s, c)) != SESSION_OK)
 		return e;
-	if (!batch_add(s->batch, c, d->payload, d->len, s->txn_end, s->txn_pos,
+	if (!batch_add(s->batch, c, d->payload, d->len, s->pos.txn_end,
+				   s->pos.txn_pos,
 				   s->txn_time[0] ? s->txn_time : NULL, err, sizeof(err))) {
 		wp_log(LOG_ERROR, "%s", err);
 		return SESSION_FATAL;
@@ -746,7 +733,7 @@ session_replan(struct session *s, const struct w2j_change *c)
 {
 	enum session_end e;
 
-	s->txn_pos--;
+	streampos_uncount(&s->pos);
 	e = session_flush(s);
 	if (e == SESSION_OK)
 		e = session_drain(s);
@@ -1051,8 +1038,8 @@ session_route_truncate(struct session *s, const struct w2j_change *c,
 		return;
 	}
 	root = route_find(s->route, r->root_schema, r->root_table);
-	if ((root && root->mark == c->lsn) || s->skip_txn ||
-		s->txn_pos < s->txn_skip)
+	if ((root && root->mark == c->lsn) || s->pos.skip_txn ||
+		s->pos.txn_pos < s->pos.txn_skip)
 		return; /* with its table, or applied before */
 	s->trunc = wp_realloc(s->trunc, (s->ntrunc + 1) * sizeof(*s->trunc));
 	s->trunc[s->ntrunc++] = r;
@@ -1729,7 +1716,9 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 			return SESSION_RETRY;
 		s->ckpt.exists = true;
 	}
-	s->last_complete = s->ckpt.lsn;
+	streampos_start(&s->pos, &(struct stream_point){s->ckpt.lsn,
+													  s->ckpt.txn_end,
+													  s->ckpt.txn_applied});
 	snprintf(s->last_commit_time, sizeof(s->last_commit_time), "%s",
 			 s->ckpt.last_commit_time);
 	if (rs->kafka) {
@@ -1789,7 +1778,7 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 			wait = 5;
 		/* Nothing applying and whole transactions in hand: only look
 		 * whether more is buffered; if not, apply them now. */
-		if (!busy && !s->in_txn && batch_count(s->batch) > 0)
+		if (!busy && !s->pos.in_txn && batch_count(s->batch) > 0)
 			wait = 0;
 		rr = repl_next(s->stream, &d, wait, err, sizeof(err));
 		if (rr == REPL_RETRY || rr == REPL_FATAL) {
@@ -1805,7 +1794,7 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 		 * (as a group commit does); under a light load this keeps the
 		 * commit-to-visible delay short.
 		 */
-		if (rr == REPL_TIMEOUT && !busy && !s->in_txn &&
+		if (rr == REPL_TIMEOUT && !busy && !s->pos.in_txn &&
 			batch_count(s->batch) > 0) {
 			e = session_flush(s);
 			if (e != SESSION_OK)
@@ -1828,7 +1817,7 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 		if (e != SESSION_OK)
 			return e;
 		now = clock_mono_ms();
-		if (!s->in_txn && batch_due(s)) {
+		if (!s->pos.in_txn && batch_due(s)) {
 			e = session_flush(s);
 			if (e != SESSION_OK)
 				return e;
@@ -1839,12 +1828,11 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 		 * the keepalive position first, then confirm it, so the slot
 		 * keeps no WAL and is never ahead of the checkpoint.
 		 */
-		if (!s->in_txn && batch_count(s->batch) == 0 &&
+		if (!s->pos.in_txn && batch_count(s->batch) == 0 &&
 			now - s->last_idle_ckpt >= rs->status_interval_ms &&
-			repl_keepalive_end(s->stream) > s->last_complete) {
-			s->last_complete = repl_keepalive_end(s->stream);
+			streampos_idle(&s->pos, repl_keepalive_end(s->stream))) {
 			if (s->kafka)
-				sink_kafka_mark(s->kafka, s->last_complete);
+				sink_kafka_mark(s->kafka, s->pos.last_complete);
 			e = session_flush(s);
 			if (e != SESSION_OK)
 				return e;
@@ -1928,7 +1916,7 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 		/* Materialized views: between batches, never inside one; the
 		 * refresh uses the analytics connection, so the applier must be
 		 * done with its batch first. */
-		for (size_t i = 0; i < rs->nrefresh && !s->in_txn; i++) {
+		for (size_t i = 0; i < rs->nrefresh && !s->pos.in_txn; i++) {
 			if (now < s->refresh_due[i])
 				continue;
 			e = session_drain(s);
