@@ -7,6 +7,7 @@
 #include "walpipe/metrics.h"
 #include "walpipe/pgconn.h"
 #include "walpipe/run.h"
+#include "walpipe/settings.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -39,32 +40,6 @@ on_hup(int sig)
 	(void) sig;
 	run_reload = 1;
 }
-
-static enum log_level
-level_of(const char *s)
-{
-	if (!strcmp(s, "debug"))
-		return LOG_DEBUG;
-	if (!strcmp(s, "notice"))
-		return LOG_NOTICE;
-	if (!strcmp(s, "warning"))
-		return LOG_WARNING;
-	if (!strcmp(s, "error"))
-		return LOG_ERROR;
-	return LOG_INFO;
-}
-
-/* A loaded configuration and the run settings that borrow from it. */
-struct run_state {
-	struct wp_config *cfg;
-	struct run_settings rs;
-	struct map_rule *rules;
-	bool *rule_kafka;
-	struct sink_kafka_config kafka;
-	char *tables;
-	char retention[32];
-	char *position_file;
-};
 
 struct wp_config *
 cmd_config_load(const char *path, int *status)
@@ -135,94 +110,6 @@ cmd_config_vet(const struct wp_config *cfg, bool log)
 	return ok;
 }
 
-void
-run_state_free(struct run_state *st)
-{
-	if (st == NULL)
-		return;
-	free(st->rules);
-	free(st->rule_kafka);
-	free(st->tables);
-	free(st->position_file);
-	config_free(st->cfg);
-	free(st);
-}
-
-const struct run_settings *
-run_state_settings(const struct run_state *st)
-{
-	return &st->rs;
-}
-
-struct run_state *
-run_state_new(struct wp_config *cfg, bool allow_ahead)
-{
-	struct run_state *st = wp_calloc(1, sizeof(*st));
-	struct run_settings *rs = &st->rs;
-
-	st->cfg = cfg;
-	st->rules = wp_calloc(cfg->nmappings ? cfg->nmappings : 1,
-						  sizeof(*st->rules));
-	st->rule_kafka = wp_calloc(cfg->nmappings ? cfg->nmappings : 1,
-							   sizeof(*st->rule_kafka));
-	for (size_t i = 0; i < cfg->nmappings; i++) {
-		st->rules[i] = cfg->mappings[i].rule;
-		st->rule_kafka[i] = cfg->mappings[i].kafka;
-	}
-	if (cfg->kafka.enabled) {
-		sink_kafka_config_from(&st->kafka, cfg);
-		rs->kafka = &st->kafka;
-	}
-	rs->rule_kafka = st->rule_kafka;
-	st->tables = config_tables_list(cfg);
-	rs->source_name = cfg->source.name;
-	if (cfg->target.conninfo == NULL) {
-		struct buf pf = BUF_INIT;
-
-		buf_appendf(&pf, "%s/%s.position", cfg->source.state_dir,
-					cfg->source.name);
-		st->position_file = pf.data;
-		rs->position_file = st->position_file;
-	}
-	rs->source_conninfo = cfg->source.conninfo;
-	rs->slot = cfg->source.slot;
-	rs->create_slot = cfg->source.create_slot;
-	rs->tables = st->tables;
-	rs->target_conninfo = cfg->target.conninfo;
-	rs->target_schema = cfg->target.schema;
-	rs->statement_timeout_ms = cfg->target.statement_timeout_ms;
-	rs->max_changes = (size_t) cfg->batch.max_changes;
-	rs->max_bytes = (size_t) cfg->batch.max_bytes;
-	rs->max_delay_ms = (int) cfg->batch.max_delay_ms;
-	if (cfg->staging.enabled) {
-		rs->staging_schema = cfg->staging.schema;
-		rs->staging_table = cfg->staging.table;
-		rs->partition_unit = cfg->staging.partition;
-		rs->premake = (int) cfg->staging.premake;
-		if (cfg->staging.retention_ms) {
-			snprintf(st->retention, sizeof(st->retention),
-					 "%lld milliseconds",
-					 (long long) cfg->staging.retention_ms);
-			rs->retention = st->retention;
-		}
-		rs->stage_messages = cfg->staging.messages;
-		rs->stage_unmapped = cfg->staging.unmapped;
-	}
-	rs->rules = st->rules;
-	rs->nrules = cfg->nmappings;
-	rs->refresh = cfg->refresh;
-	rs->nrefresh = cfg->nrefresh;
-	rs->allow_slot_ahead = allow_ahead;
-	rs->status_interval_ms = (int) cfg->source.status_interval_ms;
-	rs->heartbeat_ms = (int) cfg->source.heartbeat_ms;
-	rs->snapshot_initial = strcmp(cfg->snapshot.mode, "initial") == 0;
-	rs->snapshot_workers = (int) cfg->snapshot.workers;
-	rs->snapshot_op = cfg->snapshot.op[0];
-	log_configure(level_of(cfg->log.level), strcmp(cfg->log.format, "json") == 0,
-				  cfg->source.name);
-	return st;
-}
-
 struct reloader {
 	const char *path;
 	struct run_state *current;
@@ -246,7 +133,8 @@ reload_config(void *arg)
 {
 	struct reloader *r = arg;
 	struct config_errors errs;
-	struct wp_config *cfg, *old = r->current->cfg;
+	struct wp_config *cfg;
+	const struct wp_config *old = run_state_config(r->current);
 	bool unreadable;
 	int fixed = 0;
 	char *t_old, *t_new;
@@ -300,7 +188,7 @@ reload_config(void *arg)
 	r->current = run_state_new(cfg, r->allow_ahead);
 	wp_log(LOG_NOTICE, "reloaded %s: %zu mapping(s)", r->path,
 		   cfg->nmappings);
-	return &r->current->rs;
+	return run_state_settings(r->current);
 }
 
 int
@@ -380,7 +268,7 @@ cmd_run(int argc, char **argv)
 		wp_log(LOG_INFO, "serving metrics on http://%s/metrics",
 			   cfg->metrics.listen);
 	}
-	rc = run_loop(&rl.current->rs, &ctl);
+	rc = run_loop(run_state_settings(rl.current), &ctl);
 	metrics_stop(ctl.metrics);
 	run_state_free(rl.current);
 	return rc;

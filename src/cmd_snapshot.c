@@ -3,7 +3,7 @@
 #include "walpipe/config.h"
 #include "walpipe/ident.h"
 #include "walpipe/log.h"
-#include "walpipe/run.h"
+#include "walpipe/settings.h"
 #include "walpipe/sink_pg.h"
 #include "walpipe/snapshot.h"
 

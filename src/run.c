@@ -1503,21 +1503,6 @@ session_snapshot(struct session *s, volatile sig_atomic_t *stop,
 	}
 }
 
-void
-run_sink_config(const struct run_settings *rs, struct sink_pg_config *sc)
-{
-	memset(sc, 0, sizeof(*sc));
-	sc->conninfo = rs->target_conninfo;
-	sc->schema = rs->target_schema;
-	sc->source = rs->source_name;
-	sc->staging_schema = rs->staging_schema;
-	sc->staging_table = rs->staging_table;
-	sc->partition_unit = rs->partition_unit;
-	sc->premake = rs->premake;
-	sc->retention = rs->retention;
-	sc->stage_messages = rs->stage_messages;
-	sc->statement_timeout_ms = rs->statement_timeout_ms;
-}
 
 /* The analytics sink: schema, checkpoint, compiled mappings. */
 static enum session_end

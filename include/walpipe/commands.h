@@ -13,13 +13,8 @@ int cmd_dlq(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
 
-/*
- * cmd_run.c: a loaded configuration and the run settings that borrow from
- * it.  run_state_new takes ownership of cfg and configures logging.
- */
+/* cmd_run.c: loading a configuration for a command. */
 struct wp_config;
-struct run_settings;
-struct run_state;
 /* Load path, printing every error to stderr; NULL with the exit status
  * in *status (1 invalid, 2 unreadable). */
 struct wp_config *cmd_config_load(const char *path, int *status);
@@ -31,8 +26,5 @@ struct wp_config *cmd_config_load(const char *path, int *status);
  * stderr, or logs when log.
  */
 bool cmd_config_vet(const struct wp_config *cfg, bool log);
-struct run_state *run_state_new(struct wp_config *cfg, bool allow_ahead);
-const struct run_settings *run_state_settings(const struct run_state *st);
-void run_state_free(struct run_state *st);
 
 #endif

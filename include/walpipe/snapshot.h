@@ -4,7 +4,7 @@
 
 #include "walpipe/metrics.h"
 #include "walpipe/repl.h"
-#include "walpipe/run.h"
+#include "walpipe/settings.h"
 #include "walpipe/sink_pg.h"
 
 #include <signal.h>
