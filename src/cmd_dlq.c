@@ -72,15 +72,6 @@ retry_exec(struct retry *r, PGconn *conn, const char *sql, int n,
 	return NULL;
 }
 
-static void
-append_ident(struct buf *b, PGconn *conn, const char *name)
-{
-	char *q = PQescapeIdentifier(conn, name, strlen(name));
-
-	buf_append_str(b, q ? q : "\"\"");
-	PQfreemem(q);
-}
-
 /* Compile mapping i against the source catalog and create its temp table. */
 static struct retry_target *
 retry_target(struct retry *r, size_t i)
@@ -116,7 +107,7 @@ retry_target(struct retry *r, size_t i)
 				t->plan->tmp_table);
 	for (size_t k = 0; k < t->plan->ntmp; k++) {
 		buf_append_str(&q, ", ");
-		append_ident(&q, r->ana, t->plan->tmp_cols[k]);
+		map_quote_ident(&q, t->plan->tmp_cols[k]);
 	}
 	buf_append_str(&q, ") VALUES (1, $1, $2, $3, $4, $5, $6");
 	for (size_t k = 0; k < t->plan->ntmp; k++)
@@ -130,20 +121,20 @@ retry_target(struct retry *r, size_t i)
 	for (size_t k = 0; k < t->plan->ntmp; k++) {
 		if (k)
 			buf_append_str(&q, ", ");
-		append_ident(&q, r->src, t->plan->tmp_cols[k]);
+		map_quote_ident(&q, t->plan->tmp_cols[k]);
 	}
 	if (t->plan->ntmp == 0)
 		buf_append_str(&q, "1");
 	buf_append_str(&q, " FROM ");
-	append_ident(&q, r->src, m->from_schema);
+	map_quote_ident(&q, m->from_schema);
 	buf_append_char(&q, '.');
-	append_ident(&q, r->src, m->from_table);
+	map_quote_ident(&q, m->from_table);
 	t->keycol = wp_calloc(t->plan->ntmp + 1, sizeof(*t->keycol));
 	for (size_t k = 0; k < t->plan->ntmp; k++) {
 		if (!t->src[t->plan->tmp_src[k]].key)
 			continue;
 		buf_append_str(&q, t->nkey ? " AND " : " WHERE ");
-		append_ident(&q, r->src, t->plan->tmp_cols[k]);
+		map_quote_ident(&q, t->plan->tmp_cols[k]);
 		buf_appendf(&q, " = $%zu", t->nkey + 1);
 		t->keycol[t->nkey++] = k;
 	}
@@ -390,9 +381,9 @@ dlq_retry(const struct wp_config *cfg, PGconn *ana, const char *schema,
 	}
 	if (cfg->staging.enabled) {
 		buf_append_str(&stage, "INSERT INTO ");
-		append_ident(&stage, ana, cfg->staging.schema);
+		map_quote_ident(&stage, cfg->staging.schema);
 		buf_append_char(&stage, '.');
-		append_ident(&stage, ana, cfg->staging.table);
+		map_quote_ident(&stage, cfg->staging.table);
 		buf_appendf(&stage,
 					" (source, source_schema, source_table, "
 					"op, lsn, xid, commit_time, payload) SELECT d.source, "
@@ -598,8 +589,12 @@ cmd_dlq(int argc, char **argv)
 		rc = 2;
 		goto done;
 	}
-	schema = PQescapeIdentifier(conn, cfg->target.schema,
-								strlen(cfg->target.schema));
+	{
+		struct buf qs = BUF_INIT;
+
+		map_quote_ident(&qs, cfg->target.schema);
+		schema = qs.data;
+	}
 	if (!strcmp(verb, "list")) {
 		const char *params[1] = {cfg->source.name};
 
@@ -661,7 +656,7 @@ cmd_dlq(int argc, char **argv)
 	}
 done:
 	PQclear(r);
-	PQfreemem(schema);
+	free(schema);
 	PQfinish(conn);
 	buf_free(&ids);
 	buf_free(&q);

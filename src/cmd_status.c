@@ -3,6 +3,7 @@
 #include "walpipe/commands.h"
 #include "walpipe/config.h"
 #include "walpipe/ident.h"
+#include "walpipe/map.h"
 #include "walpipe/pgconn.h"
 
 #include <getopt.h>
@@ -157,8 +158,10 @@ cmd_status(int argc, char **argv)
 				PQerrorMessage(ana));
 		failed = true;
 	} else {
-		schema = PQescapeIdentifier(ana, cfg->target.schema,
-									strlen(cfg->target.schema));
+		struct buf qs = BUF_INIT;
+
+		map_quote_ident(&qs, cfg->target.schema);
+		schema = qs.data;
 		buf_appendf(&q,
 					"SELECT c.lsn::text, c.txn_end::text, c.txn_applied::text, "
 					"to_char(c.updated_at, 'YYYY-MM-DD\"T\"HH24:MI:SSOF'), "
@@ -297,7 +300,7 @@ cmd_status(int argc, char **argv)
 	}
 	for (int i = 0; i < r.n; i++)
 		free(r.v[i].value);
-	PQfreemem(schema);
+	free(schema);
 	PQfinish(src);
 	PQfinish(ana);
 	buf_free(&q);

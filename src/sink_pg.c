@@ -195,14 +195,14 @@ exec_cmd(struct sink_pg *s, const char *sql, char *errbuf, size_t errlen)
 	return st;
 }
 
+/* name as a quoted SQL identifier (map_quote_ident); caller frees. */
 static char *
-quote_ident_pq(PGconn *conn, const char *name)
+quote_ident(const char *name)
 {
-	char *q = PQescapeIdentifier(conn, name, strlen(name));
-	char *copy = wp_strdup(q ? q : "\"\"");
+	struct buf b = BUF_INIT;
 
-	PQfreemem(q);
-	return copy;
+	map_quote_ident(&b, name);
+	return b.data;
 }
 
 /* The source name is checked by the configuration (a plain name), so
@@ -314,7 +314,7 @@ install_schema(struct sink_pg *s, char *errbuf, size_t errlen)
 		PQclear(r);
 	}
 	if (s->qstaging) {
-		char *qs = quote_ident_pq(s->conn, s->cfg.staging_schema);
+		char *qs = quote_ident(s->cfg.staging_schema);
 		char *qdef;
 		const char *param[1] = {qs};
 		bool have;
@@ -330,7 +330,7 @@ install_schema(struct sink_pg *s, char *errbuf, size_t errlen)
 		PQclear(r);
 		buf_reset(&s->q, 65536);
 		buf_appendf(&s->q, "%s_default", s->cfg.staging_table);
-		qdef = quote_ident_pq(s->conn, s->q.data);
+		qdef = quote_ident(s->q.data);
 		buf_reset(&s->q, 65536);
 		if (!have)
 			buf_appendf(&s->q, "CREATE SCHEMA IF NOT EXISTS %s;", qs);
@@ -416,11 +416,11 @@ sink_pg_open(const struct sink_pg_config *cfg, enum sink_result *res,
 		*res = SINK_RETRY;
 		goto fail;
 	}
-	s->qschema = quote_ident_pq(s->conn, cfg->schema);
+	s->qschema = quote_ident(cfg->schema);
 	s->lsource = quote_literal_pq(s->conn, cfg->source);
 	if (cfg->staging_table) {
-		char *a = quote_ident_pq(s->conn, cfg->staging_schema);
-		char *b = quote_ident_pq(s->conn, cfg->staging_table);
+		char *a = quote_ident(cfg->staging_schema);
+		char *b = quote_ident(cfg->staging_table);
 
 		buf_reset(&s->q, 0);
 		buf_appendf(&s->q, "%s.%s", a, b);
@@ -2013,7 +2013,7 @@ sink_pg_refresh(struct sink_pg *s, const char *schema, const char *view,
 				bool concurrently, void (*tick)(void *), void *arg,
 				char *errbuf, size_t errlen)
 {
-	char *qs = quote_ident_pq(s->conn, schema), *qv = quote_ident_pq(s->conn, view);
+	char *qs = quote_ident(schema), *qv = quote_ident(view);
 	char *name = ident_qualified(schema, view), ms[24];
 	const char *params[3];
 	struct timespec t0, t1;
