@@ -116,12 +116,6 @@ struct reloader {
 	bool allow_ahead;
 };
 
-static bool
-same(const char *a, const char *b)
-{
-	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
-}
-
 /*
  * SIGHUP: validate the file again; keep the running configuration if it
  * is invalid or changes what a running walpipe cannot change (where it
@@ -136,8 +130,8 @@ reload_config(void *arg)
 	struct wp_config *cfg;
 	const struct wp_config *old = run_state_config(r->current);
 	bool unreadable;
-	int fixed = 0;
-	char *t_old, *t_new;
+	char **fixed;
+	size_t nfixed;
 
 	cfg = config_load(r->path, &errs, &unreadable);
 	if (cfg == NULL) {
@@ -157,29 +151,15 @@ reload_config(void *arg)
 		config_free(cfg);
 		return NULL;
 	}
-	t_old = config_tables_list(old);
-	t_new = config_tables_list(cfg);
-#define FIXED(field, name)                                                     \
-	if (!same(old->field, cfg->field)) {                                      \
-		wp_log(LOG_ERROR, "%s cannot change while walpipe runs; restart it to " \
-						  "apply the change", name);                        \
-		fixed++;                                                              \
+	nfixed = config_fixed_changes(old, cfg, &fixed);
+	for (size_t i = 0; i < nfixed; i++) {
+		wp_log(LOG_ERROR, "%s cannot change while walpipe runs; restart it "
+						  "to apply the change",
+			   fixed[i]);
+		free(fixed[i]);
 	}
-	FIXED(source.name, "source.name")
-	FIXED(source.conninfo, "source.conninfo")
-	FIXED(source.slot, "source.slot")
-	FIXED(target.conninfo, "target.conninfo")
-	FIXED(target.schema, "target.schema")
-	FIXED(metrics.listen, "metrics.listen")
-#undef FIXED
-	if (strcmp(t_old, t_new) != 0) {
-		wp_log(LOG_ERROR, "source.tables cannot change while walpipe runs; "
-						  "restart it to apply the change");
-		fixed++;
-	}
-	free(t_old);
-	free(t_new);
-	if (fixed) {
+	free(fixed);
+	if (nfixed) {
 		wp_log(LOG_ERROR, "not reloading: the running configuration stays");
 		config_free(cfg);
 		return NULL;

@@ -386,7 +386,7 @@ struct field {
 	const char *def;   /* default text, parsed like a value; NULL: none */
 	int64_t min, max;  /* INT, SIZE, DURATION */
 	const char *enums; /* ENUM: "a|b|c" */
-	bool reload;	   /* may change on SIGHUP */
+	bool reload;	   /* may change on SIGHUP (config_fixed_changes) */
 	size_t off;		   /* into struct wp_config */
 	size_t off2;	   /* QNAME: where the table part goes */
 };
@@ -416,7 +416,7 @@ static const struct field target_fields[] = {
 	{"schema", F_NAME, false, "walpipe", 0, 0, NULL, false,
 	 OFF(target.schema), 0},
 	{"statement_timeout", F_DURATION, false, "5m", 0, 86400000, NULL,
-	 false, OFF(target.statement_timeout_ms), 0},
+	 true, OFF(target.statement_timeout_ms), 0},
 	{NULL, 0, false, NULL, 0, 0, NULL, false, 0, 0},
 };
 
@@ -431,9 +431,9 @@ static const struct field batch_fields[] = {
 };
 
 static const struct field staging_fields[] = {
-	{"table", F_QNAME, true, NULL, 0, 0, NULL, false, OFF(staging.schema),
+	{"table", F_QNAME, true, NULL, 0, 0, NULL, true, OFF(staging.schema),
 	 OFF(staging.table)},
-	{"partition", F_ENUM, false, "month", 0, 0, "day|week|month", false,
+	{"partition", F_ENUM, false, "month", 0, 0, "day|week|month", true,
 	 OFF(staging.partition), 0},
 	{"premake", F_INT, false, "2", 0, 36, NULL, true, OFF(staging.premake),
 	 0},
@@ -447,7 +447,7 @@ static const struct field staging_fields[] = {
 };
 
 static const struct field snapshot_fields[] = {
-	{"mode", F_ENUM, false, "initial", 0, 0, "initial|never", false,
+	{"mode", F_ENUM, false, "initial", 0, 0, "initial|never", true,
 	 OFF(snapshot.mode), 0},
 	{"workers", F_INT, false, "2", 1, 16, NULL, true, OFF(snapshot.workers),
 	 0},
@@ -470,17 +470,94 @@ static const struct field log_fields[] = {
 };
 
 static const struct field kafka_fields[] = {
-	{"brokers", F_STRING, true, NULL, 0, 0, NULL, false, OFF(kafka.brokers),
+	{"brokers", F_STRING, true, NULL, 0, 0, NULL, true, OFF(kafka.brokers),
 	 0},
-	{"topic", F_STRING, false, "{source}.{schema}.{table}", 0, 0, NULL, false,
+	{"topic", F_STRING, false, "{source}.{schema}.{table}", 0, 0, NULL, true,
 	 OFF(kafka.topic), 0},
-	{"format", F_ENUM, false, "debezium", 0, 0, "debezium|wal2json", false,
+	{"format", F_ENUM, false, "debezium", 0, 0, "debezium|wal2json", true,
 	 OFF(kafka.format), 0},
-	{"tombstones", F_BOOL, false, "true", 0, 0, NULL, false,
+	{"tombstones", F_BOOL, false, "true", 0, 0, NULL, true,
 	 OFF(kafka.tombstones), 0},
-	{"properties", F_STRING, false, NULL, 0, 0, NULL, false, 0, 0}, /* custom */
+	{"properties", F_STRING, false, NULL, 0, 0, NULL, true, 0, 0}, /* custom */
 	{NULL, 0, false, NULL, 0, 0, NULL, false, 0, 0},
 };
+
+/* Every section's table, for what must not change on a reload. */
+static const struct {
+	const char *name;
+	const struct field *fields;
+} sections[] = {
+	{"source", source_fields},	   {"target", target_fields},
+	{"batch", batch_fields},	   {"staging", staging_fields},
+	{"snapshot", snapshot_fields}, {"metrics", metrics_fields},
+	{"log", log_fields},		   {"kafka", kafka_fields},
+};
+
+static bool
+same_text(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
+/* Whether field f holds the same value in a and b. */
+static bool
+same_field(const struct field *f, const struct wp_config *a,
+		   const struct wp_config *b)
+{
+	const char *pa = (const char *) a, *pb = (const char *) b;
+
+	switch (f->type) {
+	case F_BOOL:
+		return *(const bool *) (pa + f->off) == *(const bool *) (pb + f->off);
+	case F_INT:
+	case F_SIZE:
+	case F_DURATION:
+		return *(const int64_t *) (pa + f->off) ==
+			   *(const int64_t *) (pb + f->off);
+	case F_QNAME:
+		if (!same_text(*(char *const *) (pa + f->off2),
+					   *(char *const *) (pb + f->off2)))
+			return false;
+		/* FALLTHROUGH */
+	default:
+		return same_text(*(char *const *) (pa + f->off),
+						 *(char *const *) (pb + f->off));
+	}
+}
+
+size_t
+config_fixed_changes(const struct wp_config *old, const struct wp_config *cfg,
+					 char ***keys)
+{
+	char **out = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
+		for (const struct field *f = sections[i].fields; f->key; f++) {
+			bool tables = sections[i].fields == source_fields &&
+						  strcmp(f->key, "tables") == 0;
+			bool same;
+			size_t len;
+
+			if (f->reload)
+				continue;
+			/* source.tables is loaded by hand (a list): compare it so. */
+			same = tables ? old->source.ntables == cfg->source.ntables
+						  : same_field(f, old, cfg);
+			for (size_t k = 0; tables && same && k < old->source.ntables; k++)
+				same = strcmp(old->source.tables[k], cfg->source.tables[k]) ==
+					   0;
+			if (same)
+				continue;
+			len = strlen(sections[i].name) + strlen(f->key) + 2;
+			out = wp_realloc(out, (n + 1) * sizeof(*out));
+			out[n] = wp_malloc(len);
+			snprintf(out[n++], len, "%s.%s", sections[i].name, f->key);
+		}
+	}
+	*keys = out;
+	return n;
+}
 
 static bool
 enum_has(const char *enums, const char *v)

@@ -115,6 +115,15 @@ struct wp_config *config_load_string(const char *name, const char *text,
 									 size_t len, struct config_errors *errs);
 
 void config_free(struct wp_config *cfg);
+
+/*
+ * The keys that differ between old and cfg and cannot change while
+ * walpipe runs (the configuration table's reload flag: where walpipe
+ * reads from and writes to, the metrics address), as "section.key" in
+ * table order; *keys is an array the caller frees (each key too).  Pure.
+ */
+size_t config_fixed_changes(const struct wp_config *old,
+							const struct wp_config *cfg, char ***keys);
 void config_errors_free(struct config_errors *errs);
 
 

@@ -272,6 +272,58 @@ test_unreadable(void **state)
 	config_errors_free(&errs);
 }
 
+/*
+ * What a reload may not change, from the configuration table's reload
+ * flags: where walpipe reads from and writes to, and the metrics address;
+ * batch sizes, staging and Kafka settings may change.
+ */
+static void
+test_fixed_changes(void **state)
+{
+	static const char a[] =
+		"source: { name: shop, conninfo: \"dbname=shop\", slot: s1,\n"
+		"          tables: [public.orders] }\n"
+		"target: { conninfo: \"dbname=analytics\" }\n"
+		"batch: { max_changes: 10 }\n"
+		"metrics: { listen: \"127.0.0.1:9187\" }\n"
+		"mappings:\n"
+		"  - { from: public.orders, to: a.f, key: [id], columns: { id: id } }\n";
+	static const char b[] =
+		"source: { name: shop, conninfo: \"dbname=shop\", slot: s2,\n"
+		"          tables: [public.orders, public.users] }\n"
+		"target: { conninfo: \"dbname=analytics\", schema: other }\n"
+		"batch: { max_changes: 20 }\n"
+		"metrics: { listen: \"127.0.0.1:9188\" }\n"
+		"staging: { table: s.raw }\n"
+		"mappings:\n"
+		"  - { from: public.orders, to: a.f, key: [id], columns: { id: id } }\n";
+	struct config_errors errs;
+	struct wp_config *ca, *cb;
+	char **keys;
+	size_t n;
+
+	(void) state;
+	ca = config_load_string("a.yaml", a, sizeof(a) - 1, &errs);
+	assert_non_null(ca);
+	config_errors_free(&errs);
+	cb = config_load_string("b.yaml", b, sizeof(b) - 1, &errs);
+	assert_non_null(cb);
+	config_errors_free(&errs);
+	n = config_fixed_changes(ca, cb, &keys);
+	assert_int_equal(n, 4);
+	assert_string_equal(keys[0], "source.slot");
+	assert_string_equal(keys[1], "source.tables");
+	assert_string_equal(keys[2], "target.schema");
+	assert_string_equal(keys[3], "metrics.listen");
+	for (size_t i = 0; i < n; i++)
+		free(keys[i]);
+	free(keys);
+	assert_int_equal(config_fixed_changes(ca, ca, &keys), 0);
+	free(keys);
+	config_free(ca);
+	config_free(cb);
+}
+
 int
 main(void)
 {
@@ -281,6 +333,7 @@ main(void)
 		cmocka_unit_test(test_good_corpus),
 		cmocka_unit_test(test_values_and_defaults),
 		cmocka_unit_test(test_unreadable),
+		cmocka_unit_test(test_fixed_changes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
