@@ -16,6 +16,7 @@
 /* sql/NNN_*.sql, embedded by CMake (schema_sql.c): script i (0-based)
  * brings the schema to version i + 1; NULL-terminated. */
 extern const char *const walpipe_schema_sql[];
+extern const char *const walpipe_staging_sql;
 #define SCHEMA_VERSION 3
 
 /* COPY data goes out in pieces of about this size. */
@@ -224,19 +225,45 @@ quote_literal_pq(PGconn *conn, const char *text)
 }
 
 /* A schema script with :"schema" replaced by the quoted schema name. */
+/*
+ * One of walpipe's SQL scripts (sql/) with each psql-style :"name" of
+ * names[0..n) replaced by the quoted text in values (psql's -v form, so
+ * the files run by hand too).  Caller frees.
+ */
 static char *
-schema_script(const char *sql, const char *qschema)
+sql_script(const char *sql, const char *const *names,
+		   const char *const *values, size_t n)
 {
 	struct buf b = BUF_INIT;
 	const char *p = sql, *hit;
 
-	while ((hit = strstr(p, ":\"schema\"")) != NULL) {
+	while ((hit = strstr(p, ":\"")) != NULL) {
+		const char *end = strchr(hit + 2, '"');
+		size_t k = n;
+
+		for (size_t i = 0; end && i < n; i++)
+			if (strlen(names[i]) == (size_t) (end - hit - 2) &&
+				strncmp(hit + 2, names[i], (size_t) (end - hit - 2)) == 0)
+				k = i;
 		buf_append(&b, p, (size_t) (hit - p));
-		buf_append_str(&b, qschema);
-		p = hit + strlen(":\"schema\"");
+		if (k == n) {
+			buf_append(&b, hit, 2); /* not a name of ours: as it is */
+			p = hit + 2;
+			continue;
+		}
+		buf_append_str(&b, values[k]);
+		p = end + 1;
 	}
 	buf_append_str(&b, p);
 	return b.data;
+}
+
+static char *
+schema_script(const char *sql, const char *qschema)
+{
+	static const char *const names[] = {"schema"};
+
+	return sql_script(sql, names, &qschema, 1);
 }
 
 static enum step
@@ -328,30 +355,25 @@ install_schema(struct sink_pg *s, char *errbuf, size_t errlen)
 		have = PQresultStatus(r) == PGRES_TUPLES_OK &&
 			   strcmp(PQgetvalue(r, 0, 0), "t") == 0;
 		PQclear(r);
+		static const char *const names[] = {"staging_schema", "staging_table",
+											"staging_default"};
+		const char *values[3];
+		char *qt = quote_ident(s->cfg.staging_table), *ddl;
+
 		buf_reset(&s->q, 65536);
 		buf_appendf(&s->q, "%s_default", s->cfg.staging_table);
 		qdef = quote_ident(s->q.data);
+		values[0] = qs;
+		values[1] = qt;
+		values[2] = qdef;
+		ddl = sql_script(walpipe_staging_sql, names, values, 3);
 		buf_reset(&s->q, 65536);
 		if (!have)
 			buf_appendf(&s->q, "CREATE SCHEMA IF NOT EXISTS %s;", qs);
-		buf_appendf(
-			&s->q,
-			"CREATE TABLE IF NOT EXISTS %s ("
-			" id bigserial,"
-			" source text NOT NULL,"
-			" source_schema text NOT NULL,"
-			" source_table text NOT NULL,"
-			" op \"char\" NOT NULL,"
-			" lsn pg_lsn NOT NULL,"
-			" xid bigint,"
-			" commit_time timestamptz NOT NULL,"
-			" payload jsonb NOT NULL,"
-			" received_at timestamptz NOT NULL DEFAULT now(),"
-			" PRIMARY KEY (id, commit_time)"
-			") PARTITION BY RANGE (commit_time);"
-			"CREATE TABLE IF NOT EXISTS %s.%s PARTITION OF %s DEFAULT;",
-			s->qstaging, qs, qdef, s->qstaging);
+		buf_append_str(&s->q, ddl);
+		free(ddl);
 		free(qs);
+		free(qt);
 		free(qdef);
 		st = exec_cmd(s, s->q.data, errbuf, errlen);
 		if (st != STEP_OK) {
