@@ -145,20 +145,18 @@ catalog_free_columns(struct map_srccol *cols, size_t n)
 }
 
 /*
- * The casts of rule r's columns for map_plan_new_cast: a plain column
- * mapping without type: whose source value travels as text (an enum,
- * composite or extension type on the source), into a target column whose
- * type is not built in (through domains and arrays), is cast to that
- * column's type as the analytics server formats it.  NULL when none is
- * needed or the target cannot be read (the plan then fails where it
- * always did: check --live, the first batch).
+ * The target table's columns as the analytics server has them: name,
+ * format_type with its modifier, and whether the type is not built in
+ * (through domains and arrays).  NULL without a connection or when the
+ * target cannot be read (the plan then fails where it always did: check
+ * --live, the first batch).  Caller clears.
  */
-static char **
-target_casts(PGconn *ana, const struct map_rule *r,
-			 const struct map_srccol *src, size_t nsrc)
+static PGresult *
+target_columns(PGconn *ana, const struct map_rule *r)
 {
 	static const char *sql =
-		"SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) "
+		"SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), "
+		"       eb.oid >= 16384 "
 		"  FROM pg_catalog.pg_attribute a "
 		"  JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
 		"  JOIN pg_catalog.pg_type b ON b.oid = CASE WHEN t.typtype = 'd' "
@@ -168,11 +166,10 @@ target_casts(PGconn *ana, const struct map_rule *r,
 		"  JOIN pg_catalog.pg_type eb ON eb.oid = CASE WHEN e.typtype = 'd' "
 		"       THEN e.typbasetype ELSE e.oid END "
 		" WHERE a.attrelid = pg_catalog.to_regclass($1) AND a.attnum > 0 "
-		"   AND NOT a.attisdropped AND eb.oid >= 16384";
+		"   AND NOT a.attisdropped";
 	struct buf q = BUF_INIT;
 	const char *params[1];
 	PGresult *res;
-	char **casts = NULL;
 
 	if (ana == NULL)
 		return NULL;
@@ -181,15 +178,36 @@ target_casts(PGconn *ana, const struct map_rule *r,
 	map_quote_ident(&q, r->to_table);
 	params[0] = q.data;
 	res = PQexecParams(ana, sql, 1, NULL, params, NULL, NULL, 0);
-	for (int row = 0; PQresultStatus(res) == PGRES_TUPLES_OK &&
-					  row < PQntuples(res);
-		 row++) {
+	buf_free(&q);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
+/*
+ * The casts of rule r's columns for map_plan_new_cast: a plain column
+ * mapping without type: whose source value travels as text (an enum,
+ * composite or extension type on the source), into a target column whose
+ * type is not built in, is cast to that column's type as the analytics
+ * server formats it.  NULL when none is needed.
+ */
+static char **
+target_casts(const PGresult *cols, const struct map_rule *r,
+			 const struct map_srccol *src, size_t nsrc)
+{
+	char **casts = NULL;
+
+	for (int row = 0; cols && row < PQntuples(cols); row++) {
+		if (strcmp(PQgetvalue(cols, row, 2), "t") != 0)
+			continue;
 		for (size_t i = 0; i < r->ncols; i++) {
 			const struct map_column *c = &r->cols[i];
 			bool as_text = false;
 
 			if (c->src != MAP_SRC_COLUMN || c->type ||
-				strcmp(c->target, PQgetvalue(res, row, 0)) != 0)
+				strcmp(c->target, PQgetvalue(cols, row, 0)) != 0)
 				continue;
 			for (size_t k = 0; k < nsrc; k++)
 				if (strcmp(src[k].name, c->column) == 0)
@@ -199,49 +217,28 @@ target_casts(PGconn *ana, const struct map_rule *r,
 			if (casts == NULL)
 				casts = wp_calloc(r->ncols + 1, sizeof(char *));
 			free(casts[i]);
-			casts[i] = wp_strdup(PQgetvalue(res, row, 1));
+			casts[i] = wp_strdup(PQgetvalue(cols, row, 1));
 		}
 	}
-	PQclear(res);
-	buf_free(&q);
 	return casts;
 }
 
 /*
  * The type of each of rule r's target columns (format_type, with its
  * modifier), for a keyless mapping's comparisons (map_plan_new_typed);
- * NULL for a column the analytics catalog does not have, or all NULL
- * without a connection.  Caller frees each and the array.
+ * NULL for a column the analytics catalog does not have.  Caller frees
+ * each and the array.
  */
 static char **
-target_types(PGconn *ana, const struct map_rule *r)
+target_types(const PGresult *cols, const struct map_rule *r)
 {
-	static const char *sql =
-		"SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) "
-		"  FROM pg_catalog.pg_attribute a "
-		" WHERE a.attrelid = pg_catalog.to_regclass($1) AND a.attnum > 0 "
-		"   AND NOT a.attisdropped";
 	char **types = wp_calloc(r->ncols + 1, sizeof(char *));
-	struct buf q = BUF_INIT;
-	const char *params[1];
-	PGresult *res;
 
-	if (ana == NULL)
-		return types;
-	map_quote_ident(&q, r->to_schema);
-	buf_append_char(&q, '.');
-	map_quote_ident(&q, r->to_table);
-	params[0] = q.data;
-	res = PQexecParams(ana, sql, 1, NULL, params, NULL, NULL, 0);
-	for (int row = 0; PQresultStatus(res) == PGRES_TUPLES_OK &&
-					  row < PQntuples(res);
-		 row++)
+	for (int row = 0; cols && row < PQntuples(cols); row++)
 		for (size_t i = 0; i < r->ncols; i++)
 			if (types[i] == NULL &&
-				strcmp(r->cols[i].target, PQgetvalue(res, row, 0)) == 0)
-				types[i] = wp_strdup(PQgetvalue(res, row, 1));
-	PQclear(res);
-	buf_free(&q);
+				strcmp(r->cols[i].target, PQgetvalue(cols, row, 0)) == 0)
+				types[i] = wp_strdup(PQgetvalue(cols, row, 1));
 	return types;
 }
 
@@ -250,12 +247,16 @@ catalog_plan_new(PGconn *ana, const struct map_rule *r,
 				 const struct map_srccol *src, size_t nsrc, const char *source,
 				 const char *tmp_name, char *errbuf, size_t errlen)
 {
-	char **casts = target_casts(ana, r, src, nsrc);
-	char **types = r->mode == MAP_MODE_KEYLESS ? target_types(ana, r) : NULL;
+	/* One read of the target's columns serves both. */
+	PGresult *cols = target_columns(ana, r);
+	char **casts = target_casts(cols, r, src, nsrc);
+	char **types =
+		r->mode == MAP_MODE_KEYLESS ? target_types(cols, r) : NULL;
 	struct map_plan *p = map_plan_new_typed(
 		r, src, nsrc, source, tmp_name, (const char *const *) casts,
 		(const char *const *) types, errbuf, errlen);
 
+	PQclear(cols);
 	for (size_t k = 0; casts && k < r->ncols; k++)
 		free(casts[k]);
 	free(casts);

@@ -239,17 +239,15 @@ live_partitions(struct live *lv, PGconn *conn, const struct wp_config *cfg,
 static void
 live_special_values(PGconn *conn, const struct wp_config *cfg)
 {
-	const struct map_rule **rules =
-		wp_calloc(cfg->nmappings + 1, sizeof(*rules));
+	const struct map_rule **rules;
 	char err[512], *cols;
 	int has;
 
 	has = repl_probe_numbers_as_strings(conn, cfg->source.slot, err,
 										sizeof(err));
-	if (has == 1) {
-		free(rules);
+	if (has == 1)
 		return;
-	}
+	rules = wp_calloc(cfg->nmappings + 1, sizeof(*rules));
 	for (size_t i = 0; i < cfg->nmappings; i++)
 		rules[i] = &cfg->mappings[i].rule;
 	cols = catalog_special_columns(conn, rules, cfg->nmappings);
