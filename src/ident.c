@@ -324,8 +324,8 @@ ident_qualified(const char *schema, const char *table)
 	return out;
 }
 
-static void
-append_w2j_part(struct buf *b, const char *name)
+void
+ident_append_w2j_part(struct buf *b, const char *name)
 {
 	for (const char *p = name; *p; p++) {
 		unsigned char c = (unsigned char) *p;
@@ -340,15 +340,15 @@ append_w2j_part(struct buf *b, const char *name)
 void
 ident_append_w2j(struct buf *b, const char *schema, const char *table)
 {
-	append_w2j_part(b, schema);
+	ident_append_w2j_part(b, schema);
 	buf_append_char(b, '.');
-	append_w2j_part(b, table);
+	ident_append_w2j_part(b, table);
 }
 
 void
 ident_append_w2j_all(struct buf *b, const char *schema)
 {
-	append_w2j_part(b, schema);
+	ident_append_w2j_part(b, schema);
 	buf_append_str(b, ".*");
 }
 

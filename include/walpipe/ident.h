@@ -95,6 +95,9 @@ void ident_qualified_to(char *out, size_t len, const char *schema,
  */
 void ident_append_w2j(struct buf *b, const char *schema, const char *table);
 
+/* One part (a schema or a table name) escaped as above. */
+void ident_append_w2j_part(struct buf *b, const char *name);
+
 /* Every table of schema for add-tables: the schema escaped as above, then
  * the wildcard ".*". */
 void ident_append_w2j_all(struct buf *b, const char *schema);
