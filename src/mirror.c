@@ -360,3 +360,118 @@ mirror_type_change(const char *from, const char *to)
 		return MIRROR_TYPE_OTHER;
 	return widens(&f, &t) ? MIRROR_TYPE_WIDER : MIRROR_TYPE_OTHER;
 }
+
+/* ---- rules ---- */
+
+const char *
+mirror_meta_type(enum map_meta meta)
+{
+	switch (meta) {
+	case MAP_META_LSN: return "pg_lsn";
+	case MAP_META_XID: return "bigint";
+	case MAP_META_COMMIT_TIME: return "timestamp with time zone";
+	case MAP_META_OP:
+	case MAP_META_SOURCE: break;
+	}
+	return "text";
+}
+
+/*
+ * A rule and everything it points to in one allocation's worth of
+ * bookkeeping: the map_rule first, so that mirror_rule_free can find the
+ * rest from the pointer it hands out.
+ */
+struct owned_rule {
+	struct map_rule rule;
+	char **strings;
+	size_t nstrings;
+	struct map_column *cols;
+	const char **key;
+};
+
+static const char *
+keep(struct owned_rule *o, const char *s)
+{
+	if (!s)
+		return NULL;
+	o->strings[o->nstrings] = wp_strdup(s);
+	return o->strings[o->nstrings++];
+}
+
+struct map_rule *
+mirror_rule_new(const struct mirror_spec *spec, const char *schema,
+				const struct mirror_table *t)
+{
+	struct owned_rule *o = wp_calloc(1, sizeof(*o));
+	size_t ncols = t->ncols + spec->nmeta;
+
+	/* schema, table twice, to, soft delete, then one per column. */
+	o->strings = wp_calloc(5 + ncols, sizeof(*o->strings));
+	o->cols = wp_calloc(ncols ? ncols : 1, sizeof(*o->cols));
+	o->key = wp_calloc(t->nkey ? t->nkey : 1, sizeof(*o->key));
+	o->rule.from_schema = keep(o, schema);
+	o->rule.from_table = keep(o, t->table);
+	o->rule.to_schema = keep(o, spec->to);
+	o->rule.to_table = keep(o, t->table);
+	for (size_t i = 0; i < t->ncols; i++) {
+		o->cols[i].target = keep(o, t->cols[i].name);
+		o->cols[i].src = MAP_SRC_COLUMN;
+		o->cols[i].column = o->cols[i].target;
+	}
+	for (size_t i = 0; i < spec->nmeta; i++) {
+		struct map_column *c = &o->cols[t->ncols + i];
+
+		c->target = keep(o, spec->meta[i].target);
+		c->src = MAP_SRC_META;
+		c->meta = spec->meta[i].meta;
+	}
+	for (size_t i = 0; i < t->nkey; i++)
+		o->key[i] = o->cols[t->key[i]].target;
+	o->rule.mode = t->nkey ? MAP_MODE_UPSERT : MAP_MODE_KEYLESS;
+	o->rule.key = o->key;
+	o->rule.nkey = t->nkey;
+	o->rule.cols = o->cols;
+	o->rule.ncols = ncols;
+	o->rule.soft_delete_column = keep(o, spec->soft_delete_column);
+	o->rule.on_delete =
+		spec->soft_delete_column ? MAP_DELETE_SOFT : MAP_DELETE_DELETE;
+	o->rule.on_truncate = MAP_TRUNCATE_TRUNCATE;
+	return &o->rule;
+}
+
+void
+mirror_rule_free(struct map_rule *r)
+{
+	struct owned_rule *o = (struct owned_rule *) r;
+
+	if (!o)
+		return;
+	for (size_t i = 0; i < o->nstrings; i++)
+		free(o->strings[i]);
+	free(o->strings);
+	free(o->cols);
+	free(o->key);
+	free(o);
+}
+
+struct mirror_column *
+mirror_target_columns(const struct mirror_spec *spec,
+					  const struct mirror_table *t, size_t *n)
+{
+	size_t total = t->ncols + spec->nmeta + (spec->soft_delete_column ? 1 : 0);
+	struct mirror_column *c = wp_calloc(total ? total : 1, sizeof(*c));
+	size_t k = 0;
+
+	for (size_t i = 0; i < t->ncols; i++)
+		c[k++] = t->cols[i];
+	for (size_t i = 0; i < spec->nmeta; i++) {
+		c[k].name = spec->meta[i].target;
+		c[k++].type = mirror_meta_type(spec->meta[i].meta);
+	}
+	if (spec->soft_delete_column) {
+		c[k].name = spec->soft_delete_column;
+		c[k++].type = mirror_meta_type(MAP_META_COMMIT_TIME);
+	}
+	*n = k;
+	return c;
+}

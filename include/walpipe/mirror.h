@@ -3,6 +3,7 @@
 #define WALPIPE_MIRROR_H
 
 #include "walpipe/buf.h"
+#include "walpipe/map.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -90,6 +91,49 @@ struct mirror_table {
  */
 void mirror_append_create_table(struct buf *b, const char *schema,
 								const struct mirror_table *t);
+
+/*
+ * What a mirror entry says beyond its patterns, for the rules and the
+ * DDL of its tables.  Strings borrowed (from the configuration).
+ */
+struct mirror_meta_col {
+	const char *target;		/* the target column */
+	enum map_meta meta;		/* what it holds */
+};
+
+struct mirror_spec {
+	const char *to;					/* the target schema */
+	const char *soft_delete_column;	/* NULL: a delete deletes */
+	const struct mirror_meta_col *meta;
+	size_t nmeta;
+};
+
+/* The SQL type of a metadata column: pg_lsn, bigint, timestamptz, text. */
+const char *mirror_meta_type(enum map_meta meta);
+
+/*
+ * The mapping rule that mirrors source table schema.(t->table) into
+ * spec->to: every column one to one under its own name, then the
+ * metadata columns; mode upsert on the key columns, or keyless when t
+ * has no key; deletes delete, or set spec->soft_delete_column; a
+ * TRUNCATE truncates.  The rule owns its strings and arrays (free with
+ * mirror_rule_free); it borrows nothing.
+ */
+struct map_rule *mirror_rule_new(const struct mirror_spec *spec,
+								 const char *schema,
+								 const struct mirror_table *t);
+
+/* NULL-safe. */
+void mirror_rule_free(struct map_rule *r);
+
+/*
+ * t's columns followed by spec's metadata columns and its soft-delete
+ * column (timestamptz), for mirror_append_create_table: *out (caller
+ * frees the array; the strings stay borrowed) and its length.
+ */
+struct mirror_column *mirror_target_columns(const struct mirror_spec *spec,
+											const struct mirror_table *t,
+											size_t *n);
 
 /* How a column's type moved, as the target's column must follow it. */
 enum mirror_type_change {

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -170,6 +171,70 @@ test_create_table(void **state)
 	buf_free(&b);
 }
 
+static void
+test_rule(void **state)
+{
+	static const struct mirror_column cols[] = {
+		{"tenant", "integer", true},
+		{"id", "bigint", true},
+		{"body", "text", false},
+	};
+	static const size_t key[] = {1, 0};
+	static const struct mirror_meta_col meta[] = {
+		{"_lsn", MAP_META_LSN},
+		{"_at", MAP_META_COMMIT_TIME},
+	};
+	struct mirror_spec spec = {"mirror", "deleted_at", meta, N(meta)};
+	struct mirror_spec plain = {"m2", NULL, NULL, 0};
+	struct mirror_table t = {"Notes", cols, N(cols), key, N(key), true};
+	struct mirror_table keyless = {"log", cols + 2, 1, NULL, 0, false};
+	struct map_rule *r = mirror_rule_new(&spec, "app", &t);
+	struct mirror_column *tc;
+	size_t n;
+
+	(void) state;
+	assert_string_equal(r->from_schema, "app");
+	assert_string_equal(r->from_table, "Notes");
+	assert_string_equal(r->to_schema, "mirror");
+	assert_string_equal(r->to_table, "Notes");
+	assert_int_equal(r->mode, MAP_MODE_UPSERT);
+	assert_int_equal(r->nkey, 2);
+	assert_string_equal(r->key[0], "id");
+	assert_string_equal(r->key[1], "tenant");
+	assert_int_equal(r->ncols, 5);
+	assert_int_equal(r->cols[2].src, MAP_SRC_COLUMN);
+	assert_string_equal(r->cols[2].column, "body");
+	assert_string_equal(r->cols[2].target, "body");
+	assert_null(r->cols[2].type);
+	assert_int_equal(r->cols[3].src, MAP_SRC_META);
+	assert_int_equal(r->cols[3].meta, MAP_META_LSN);
+	assert_string_equal(r->cols[4].target, "_at");
+	assert_int_equal(r->on_delete, MAP_DELETE_SOFT);
+	assert_string_equal(r->soft_delete_column, "deleted_at");
+	assert_int_equal(r->on_truncate, MAP_TRUNCATE_TRUNCATE);
+	assert_null(r->where);
+	mirror_rule_free(r);
+
+	r = mirror_rule_new(&plain, "app", &keyless);
+	assert_int_equal(r->mode, MAP_MODE_KEYLESS);
+	assert_int_equal(r->nkey, 0);
+	assert_int_equal(r->ncols, 1);
+	assert_int_equal(r->on_delete, MAP_DELETE_DELETE);
+	assert_null(r->soft_delete_column);
+	mirror_rule_free(r);
+	mirror_rule_free(NULL);
+
+	tc = mirror_target_columns(&spec, &t, &n);
+	assert_int_equal(n, 6);
+	assert_string_equal(tc[2].name, "body");
+	assert_string_equal(tc[3].name, "_lsn");
+	assert_string_equal(tc[3].type, "pg_lsn");
+	assert_string_equal(tc[4].type, "timestamp with time zone");
+	assert_string_equal(tc[5].name, "deleted_at");
+	assert_false(tc[5].not_null);
+	free(tc);
+}
+
 static const struct {
 	const char *from, *to;
 	enum mirror_type_change want;
@@ -239,6 +304,7 @@ main(void)
 		cmocka_unit_test(test_w2j),
 		cmocka_unit_test(test_create_table),
 		cmocka_unit_test(test_type_change),
+		cmocka_unit_test(test_rule),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

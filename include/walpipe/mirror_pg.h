@@ -1,0 +1,97 @@
+/* mirror_pg.h: whole-database mirrors against live databases: the source tables a mirror matches, and their targets made to exist. */
+#ifndef WALPIPE_MIRROR_PG_H
+#define WALPIPE_MIRROR_PG_H
+
+#include "walpipe/mirror.h"
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* One column of a source table, as the source catalog describes it. */
+struct mirror_source_col {
+	char *name;
+	char *type;			/* format_type(): "numeric(10,2)", "public.\"Role\"[]" */
+	bool not_null;
+	int key_pos;		/* 1-based position in the key, 0: not in it */
+	/* The column's type, or its element type for an array, when it is
+	 * not built in (type_kind != 0): pg_type.typtype ('e' enum, 'd'
+	 * domain, 'c' composite, 'r' range, 'm' multirange, 'b' base) and
+	 * its schema and name; type_ext is the extension that owns it, or
+	 * NULL. */
+	char type_kind;
+	char *type_schema;
+	char *type_name;
+	char *type_ext;
+};
+
+/* A source table a mirror matches (an ordinary or partitioned table that
+ * is no partition itself: a partitioned table brings its partitions'
+ * rows and is mirrored as one table). */
+struct mirror_source {
+	char *schema;
+	char *table;
+	bool partitioned;
+	char replident;		  /* pg_class.relreplident: d, n, f or i */
+	bool key_is_primary;  /* the key is the primary key */
+	struct mirror_source_col *cols; /* attnum order; generated and dropped
+									 * columns left out: wal2json sends
+									 * neither */
+	size_t ncols;
+	size_t nkey;		  /* 0: no key (keyless under FULL, or unusable) */
+	size_t ngenerated;	  /* generated columns left out */
+};
+
+/*
+ * The source tables matching any of from[0..nfrom) and none of
+ * exclude[0..nexclude), sorted by schema and table, in *out (free with
+ * mirror_pg_free_sources) and *n; system schemas (pg_*,
+ * information_schema) never match.  One catalog query.  Returns true,
+ * or false with a message in errbuf.  Does not log.
+ */
+bool mirror_pg_sources(PGconn *src, const struct mirror_pattern *from,
+					   size_t nfrom, const struct mirror_pattern *exclude,
+					   size_t nexclude, struct mirror_source **out, size_t *n,
+					   char *errbuf, size_t errlen);
+
+/* NULL-safe. */
+void mirror_pg_free_sources(struct mirror_source *s, size_t n);
+
+/*
+ * Whether s can be mirrored: true, or false with the reason in why: no
+ * replica identity that logs its updates and deletes (NOTHING, DEFAULT
+ * without a primary key, USING INDEX of a dropped index).  Under FULL
+ * without a key it is mirrored as a keyless table.  Pure.
+ */
+bool mirror_source_ok(const struct mirror_source *s, char *why,
+					  size_t whylen);
+
+/*
+ * s as mirror.h's view (t's arrays allocated, strings borrowed from s):
+ * for mirror_rule_new.  Free with mirror_source_view_free.
+ */
+void mirror_source_view(const struct mirror_source *s, struct mirror_table *t);
+void mirror_source_view_free(struct mirror_table *t);
+
+/*
+ * Make the target of s exist in schema spec->to on the analytics connection
+ * ana, inside the caller's transaction: the schema, the user types its
+ * columns use (enums and domains created as the source defines them;
+ * an extension's type required, with the CREATE EXTENSION to run), then
+ * CREATE TABLE (mirror_append_create_table) with spec's metadata and
+ * soft-delete columns after the source's.  An existing table is checked
+ * instead: each of those columns must be there with the same type or one
+ * mirror_type_change() calls wider, and the key must be unique; anything
+ * else fails, listing every difference and the statements that would
+ * fix it.  Target columns
+ * the source lacks are allowed (they stay NULL or their default).
+ * Returns 1 when it created the table, 0 when it existed and fits, -1
+ * with a message in errbuf.  Reads the source's type definitions over
+ * src.  Does not log.
+ */
+int mirror_pg_ensure_target(PGconn *src, PGconn *ana,
+							const struct mirror_source *s,
+							const struct mirror_spec *spec, char *errbuf,
+							size_t errlen);
+
+#endif
