@@ -4,7 +4,6 @@
 #include "walpipe/clock.h"
 #include "walpipe/ident.h"
 #include "walpipe/log.h"
-#include "walpipe/mem.h"
 #include "walpipe/metrics.h"
 #include "walpipe/notify.h"
 
@@ -95,22 +94,22 @@ session_free(struct session *s)
 	/* First: the apply thread uses the sink and the targets. */
 	applier_free(s->applier);
 	batch_free(s->spare);
-	for (size_t i = 0; i < s->ngone; i++) {
+	for (size_t i = 0; i < s->parts.ngone; i++) {
 		char q[IDENT_QUALIFIED_MAX];
 
-		ident_qualified_to(q, sizeof(q), s->gone[i]->schema,
-						   s->gone[i]->table);
+		ident_qualified_to(q, sizeof(q), s->parts.gone[i]->schema,
+						   s->parts.gone[i]->table);
 		wp_log(LOG_WARNING,
 			   "ignored %llu change(s) of source table \"%s\", which no "
 			   "longer existed when walpipe looked it up",
-			   (unsigned long long) s->gone[i]->changes, q);
+			   (unsigned long long) s->parts.gone[i]->changes, q);
 	}
-	free(s->gone);
-	free(s->trunc);
-	route_free(s->route);
-	run_tables_free(s->all_of_schemas, s->nall_of_schemas);
-	free(s->part_sig);
-	PQfinish(s->plan_conn);
+	free(s->parts.gone);
+	free(s->parts.trunc);
+	route_free(s->parts.route);
+	run_tables_free(s->parts.all_of_schemas, s->parts.nall_of_schemas);
+	free(s->parts.part_sig);
+	PQfinish(s->parts.plan_conn);
 	catalog_free_targets(s->targets, s->ntargets);
 	free(s->refresh_due);
 	free(s->special);

@@ -286,7 +286,7 @@ session_flush(struct session *s)
 		return SESSION_OK; /* nothing to do; not an end */
 	}
 	s->batch_started = 0;
-	if (s->route && (e = session_check_partitions(s)) != SESSION_OK)
+	if (s->parts.route && (e = session_check_partitions(s)) != SESSION_OK)
 		return e;
 	if (s->applier == NULL) {
 		/* Kafka alone: the slot is the checkpoint. */

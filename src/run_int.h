@@ -60,6 +60,25 @@ struct session_progress {
 	int64_t maintained_at; /* monotonic ms of the last sink_pg_maintain */
 };
 
+/*
+ * Partitioned source tables (route.h): route is NULL when none is mapped,
+ * and wal2json's filter then sends exactly the listed tables.
+ */
+struct session_partitions {
+	PGconn *plan_conn; /* the catalog connection, kept for lookups */
+	struct route *route;
+	char **all_of_schemas; /* add-tables "schema.*" */
+	size_t nall_of_schemas;
+	char *part_sig; /* catalog_partition_watch's, at the last look */
+	struct route_entry **gone; /* tables looked up too late */
+	size_t ngone;
+	/* Partitions truncated at trunc_lsn without their partitioned table
+	 * (so far: its own T may still follow, session_route_truncate). */
+	struct route_entry **trunc;
+	size_t ntrunc;
+	lsn_t trunc_lsn;
+};
+
 /* The state of one session: connections, the batch in hand, positions. */
 struct session {
 	const struct run_settings *rs;
@@ -114,20 +133,7 @@ struct session {
 	/* The source's WAL position just before the plans' catalog was read:
 	 * changes below it are older than that catalog (session_check_shape). */
 	lsn_t catalog_lsn;
-	/* Partitioned source tables (route.h): NULL when none is mapped, and
-	 * wal2json's filter then sends exactly the listed tables. */
-	PGconn *plan_conn; /* the catalog connection, kept for lookups */
-	struct route *route;
-	char **all_of_schemas; /* add-tables "schema.*" */
-	char *part_sig; /* catalog_partition_watch's, at the last look */
-	size_t nall_of_schemas;
-	struct route_entry **gone; /* tables looked up too late */
-	size_t ngone;
-	/* Partitions truncated at trunc_lsn without their partitioned table
-	 * (so far: its own T may still follow, session_route_truncate). */
-	struct route_entry **trunc;
-	size_t ntrunc;
-	lsn_t trunc_lsn;
+	struct session_partitions parts;
 	bool stall_warned; /* the apply thread's stall was logged */
 	int64_t watchdog_at; /* monotonic ms of the last watchdog look */
 	int64_t notices_logged; /* monotonic ms of the last notice line */

@@ -78,9 +78,10 @@ session_check_partitions(struct session *s)
 	char *sig = NULL;
 	enum session_end e = SESSION_OK;
 	const struct route_entry *root;
-	int r = catalog_partition_watch(s->plan_conn, s->route,
-									s->all_of_schemas, s->nall_of_schemas,
-									&sig, err, sizeof(err));
+	int r = catalog_partition_watch(s->parts.plan_conn, s->parts.route,
+									s->parts.all_of_schemas,
+									s->parts.nall_of_schemas, &sig, err,
+									sizeof(err));
 
 	if (r < 0) {
 		wp_log(LOG_WARNING, "%s", err);
@@ -90,21 +91,21 @@ session_check_partitions(struct session *s)
 		wp_log(LOG_NOTICE, "%s", err);
 		e = SESSION_REPLAN;
 	}
-	for (size_t i = 0; e == SESSION_OK && s->part_sig &&
-					   strcmp(sig, s->part_sig) != 0 &&
-					   (root = route_root(s->route, i)) != NULL;
+	for (size_t i = 0; e == SESSION_OK && s->parts.part_sig &&
+					   strcmp(sig, s->parts.part_sig) != 0 &&
+					   (root = route_root(s->parts.route, i)) != NULL;
 		 i++) {
 		struct catalog_part *p;
 		size_t np;
 
-		if (!catalog_partitions(s->plan_conn, root->schema, root->table, &p,
-								&np, err, sizeof(err))) {
+		if (!catalog_partitions(s->parts.plan_conn, root->schema,
+								root->table, &p, &np, err, sizeof(err))) {
 			wp_log(LOG_WARNING, "%s", err);
 			free(sig);
 			return SESSION_RETRY;
 		}
 		for (size_t k = 0; k < np && e == SESSION_OK; k++) {
-			struct route_entry *t = route_find(s->route, p[k].schema,
+			struct route_entry *t = route_find(s->parts.route, p[k].schema,
 											   p[k].table);
 
 			char q1[IDENT_QUALIFIED_MAX], q2[IDENT_QUALIFIED_MAX];
@@ -122,8 +123,8 @@ session_check_partitions(struct session *s)
 		}
 		catalog_free_parts(p, np);
 	}
-	free(s->part_sig);
-	s->part_sig = sig;
+	free(s->parts.part_sig);
+	s->parts.part_sig = sig;
 	if (e == SESSION_OK)
 		return e;
 	e = session_drain(s);
@@ -249,7 +250,7 @@ session_take_change(struct session *s, struct w2j_change *c,
 	 * every sink; a table nobody listed is dropped before it is counted,
 	 * so positions inside a transaction do not depend on the schemas
 	 * add-tables had to open for partitions. */
-	if (s->route && c->schema) {
+	if (s->parts.route && c->schema) {
 		e = session_route(s, c, &drop);
 		if (e != SESSION_OK || drop)
 			return e;
@@ -277,8 +278,8 @@ session_handle(struct session *s, struct w2j_change *c,
 
 	/* The truncate of partitions without their partitioned table ends
 	 * at the first message that is not one of its T changes. */
-	if (s->ntrunc > 0 &&
-		(c->action != W2J_TRUNCATE || c->lsn != s->trunc_lsn) &&
+	if (s->parts.ntrunc > 0 &&
+		(c->action != W2J_TRUNCATE || c->lsn != s->parts.trunc_lsn) &&
 		(e = session_truncated_alone(s)) != SESSION_OK)
 		return e;
 	switch (c->action) {
@@ -530,7 +531,7 @@ session_route_lookup(struct session *s, const struct w2j_change *c,
 	const struct route_entry *root = NULL;
 	char err[1024];
 	char q1[IDENT_QUALIFIED_MAX], q2[IDENT_QUALIFIED_MAX];
-	int found = catalog_partition_ancestors(s->plan_conn, c->schema,
+	int found = catalog_partition_ancestors(s->parts.plan_conn, c->schema,
 											c->table, &anc, &n, err,
 											sizeof(err));
 	struct route_entry *r;
@@ -541,17 +542,19 @@ session_route_lookup(struct session *s, const struct w2j_change *c,
 		*e = SESSION_RETRY;
 		return NULL;
 	}
-	if (found == 0 && route_listed(s->route, c->schema, c->table)) {
+	if (found == 0 && route_listed(s->parts.route, c->schema, c->table)) {
 		/* Listed: its changes are wanted whatever it is now (renamed
 		 * since, say), as without partitioned tables. */
 		catalog_free_parts(anc, n);
-		return route_add(s->route, c->schema, c->table, ROUTE_KEEP, NULL,
+		return route_add(s->parts.route, c->schema, c->table, ROUTE_KEEP, NULL,
 						 NULL);
 	}
 	if (found == 0) {
-		r = route_add(s->route, c->schema, c->table, ROUTE_GONE, NULL, NULL);
-		s->gone = wp_realloc(s->gone, (s->ngone + 1) * sizeof(*s->gone));
-		s->gone[s->ngone++] = r;
+		r = route_add(s->parts.route, c->schema, c->table, ROUTE_GONE, NULL,
+					  NULL);
+		s->parts.gone = wp_realloc(s->parts.gone, (s->parts.ngone + 1) *
+													  sizeof(*s->parts.gone));
+		s->parts.gone[s->parts.ngone++] = r;
 		ident_qualified_to(q1, sizeof(q1), c->schema, c->table);
 		wp_log(LOG_WARNING,
 			   "source table \"%s\" no longer exists, so walpipe cannot "
@@ -565,7 +568,7 @@ session_route_lookup(struct session *s, const struct w2j_change *c,
 		return r;
 	}
 	for (size_t i = 0; i < n; i++) {
-		struct route_entry *a = route_find(s->route, anc[i].schema,
+		struct route_entry *a = route_find(s->parts.route, anc[i].schema,
 										   anc[i].table);
 
 		if (a && a->kind == ROUTE_ROOT)
@@ -573,20 +576,20 @@ session_route_lookup(struct session *s, const struct w2j_change *c,
 	}
 	catalog_free_parts(anc, n);
 	if (root == NULL)
-		return route_add(s->route, c->schema, c->table,
-						 route_listed(s->route, c->schema, c->table)
+		return route_add(s->parts.route, c->schema, c->table,
+						 route_listed(s->parts.route, c->schema, c->table)
 							 ? ROUTE_KEEP
 							 : ROUTE_DROP,
 						 NULL, NULL);
-	if (!catalog_check_partition(s->plan_conn, c->schema, c->table,
+	if (!catalog_check_partition(s->parts.plan_conn, c->schema, c->table,
 								 root->schema, root->table, s->targets,
 								 s->ntargets, err, sizeof(err))) {
 		wp_log(LOG_ERROR, "%s", err);
 		*e = SESSION_FATAL;
 		return NULL;
 	}
-	r = route_add(s->route, c->schema, c->table, ROUTE_MEMBER, root->schema,
-				  root->table);
+	r = route_add(s->parts.route, c->schema, c->table, ROUTE_MEMBER,
+				  root->schema, root->table);
 	ident_qualified_to(q1, sizeof(q1), c->schema, c->table);
 	ident_qualified_to(q2, sizeof(q2), r->root_schema, r->root_table);
 	wp_log(LOG_NOTICE, "partition \"%s\" of \"%s\" is now followed", q1, q2);
@@ -609,27 +612,28 @@ session_route_truncate(struct session *s, const struct w2j_change *c,
 {
 	struct route_entry *root;
 
-	if (s->ntrunc > 0 && s->trunc_lsn != c->lsn)
-		s->ntrunc = 0; /* session_handle resolved those */
+	if (s->parts.ntrunc > 0 && s->parts.trunc_lsn != c->lsn)
+		s->parts.ntrunc = 0; /* session_handle resolved those */
 	if (r->kind != ROUTE_MEMBER) {
 		/* The root itself (or a plain table): its partitions held so
 		 * far were truncated with it. */
 		r->mark = c->lsn;
-		for (size_t i = 0; i < s->ntrunc;)
-			if (strcmp(s->trunc[i]->root_schema, c->schema) == 0 &&
-				strcmp(s->trunc[i]->root_table, c->table) == 0)
-				s->trunc[i] = s->trunc[--s->ntrunc];
+		for (size_t i = 0; i < s->parts.ntrunc;)
+			if (strcmp(s->parts.trunc[i]->root_schema, c->schema) == 0 &&
+				strcmp(s->parts.trunc[i]->root_table, c->table) == 0)
+				s->parts.trunc[i] = s->parts.trunc[--s->parts.ntrunc];
 			else
 				i++;
 		return;
 	}
-	root = route_find(s->route, r->root_schema, r->root_table);
+	root = route_find(s->parts.route, r->root_schema, r->root_table);
 	if ((root && root->mark == c->lsn) || s->pos.skip_txn ||
 		s->pos.txn_pos < s->pos.txn_skip)
 		return; /* with its table, or applied before */
-	s->trunc = wp_realloc(s->trunc, (s->ntrunc + 1) * sizeof(*s->trunc));
-	s->trunc[s->ntrunc++] = r;
-	s->trunc_lsn = c->lsn;
+	s->parts.trunc = wp_realloc(s->parts.trunc, (s->parts.ntrunc + 1) *
+													sizeof(*s->parts.trunc));
+	s->parts.trunc[s->parts.ntrunc++] = r;
+	s->parts.trunc_lsn = c->lsn;
 }
 
 /*
@@ -648,8 +652,8 @@ session_truncated_alone(struct session *s)
 {
 	char l1[LSN_STRLEN];
 
-	for (size_t i = 0; i < s->ntrunc; i++) {
-		const struct route_entry *r = s->trunc[i];
+	for (size_t i = 0; i < s->parts.ntrunc; i++) {
+		const struct route_entry *r = s->parts.trunc[i];
 		char part[IDENT_QUALIFIED_MAX], root[IDENT_QUALIFIED_MAX];
 		char to[IDENT_QUALIFIED_MAX];
 
@@ -673,7 +677,7 @@ session_truncated_alone(struct session *s)
 				   "walpipe has passed %s, then delete that partition's rows "
 				   "from the target yourself, or copy the table again with "
 				   "walpipe snapshot --table '%s'.",
-				   part, root, lsn_format(s->trunc_lsn, l1), to, root, l1,
+				   part, root, lsn_format(s->parts.trunc_lsn, l1), to, root, l1,
 				   root);
 			return SESSION_FATAL;
 		}
@@ -681,9 +685,9 @@ session_truncated_alone(struct session *s)
 			   "partition \"%s\" of source table \"%s\" was truncated at "
 			   "%s without the partitioned table: passed over, as no "
 			   "mapping of the table applies truncates",
-			   part, root, lsn_format(s->trunc_lsn, l1));
+			   part, root, lsn_format(s->parts.trunc_lsn, l1));
 	}
-	s->ntrunc = 0;
+	s->parts.ntrunc = 0;
 	return SESSION_OK;
 }
 
@@ -695,7 +699,7 @@ session_truncated_alone(struct session *s)
 static enum session_end
 session_route(struct session *s, struct w2j_change *c, bool *drop)
 {
-	struct route_entry *r = route_find(s->route, c->schema, c->table);
+	struct route_entry *r = route_find(s->parts.route, c->schema, c->table);
 	enum session_end e;
 
 	*drop = false;

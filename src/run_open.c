@@ -30,23 +30,24 @@ session_plan_routes(struct session *s, PGconn *conn)
 	char err[1024];
 	int r;
 
-	s->route = catalog_route_new(conn, s->targets, s->ntargets, s->rs->tables,
-								 &s->all_of_schemas, &s->nall_of_schemas, err,
-								 sizeof(err));
-	if (s->route == NULL) {
+	s->parts.route = catalog_route_new(conn, s->targets, s->ntargets,
+									   s->rs->tables, &s->parts.all_of_schemas,
+									   &s->parts.nall_of_schemas, err,
+									   sizeof(err));
+	if (s->parts.route == NULL) {
 		wp_log(LOG_ERROR, "%s", err);
 		return SESSION_FATAL;
 	}
-	if (route_root(s->route, 0) == NULL) {
-		route_free(s->route);
-		s->route = NULL;
+	if (route_root(s->parts.route, 0) == NULL) {
+		route_free(s->parts.route);
+		s->parts.route = NULL;
 		return SESSION_OK;
 	}
 	/* What session_check_partitions compares with; a partition made in
 	 * another schema meanwhile: read the catalog again. */
-	r = catalog_partition_watch(conn, s->route, s->all_of_schemas,
-								s->nall_of_schemas, &s->part_sig, err,
-								sizeof(err));
+	r = catalog_partition_watch(conn, s->parts.route, s->parts.all_of_schemas,
+								s->parts.nall_of_schemas, &s->parts.part_sig,
+								err, sizeof(err));
 	if (r != 0)
 		wp_log(r < 0 ? LOG_WARNING : LOG_NOTICE, "%s", err);
 	return r == 0 ? SESSION_OK : r < 0 ? SESSION_RETRY : SESSION_REPLAN;
@@ -103,7 +104,7 @@ session_plan(struct session *s)
 	if (e == SESSION_OK) {
 		size_t nt, nr;
 		char **mt = run_mapped_tables(s->rs, &nt);
-		char **roots = catalog_route_roots(s->route, &nr);
+		char **roots = catalog_route_roots(s->parts.route, &nr);
 		char *un = catalog_unlisted_partitions(conn, mt, nt, roots, nr);
 		const struct map_rule **rules =
 			wp_calloc(s->rs->nrules + 1, sizeof(*rules));
@@ -125,8 +126,8 @@ session_plan(struct session *s)
 		run_tables_free(mt, nt);
 		run_tables_free(roots, nr);
 	}
-	if (s->route)
-		s->plan_conn = conn; /* for the partitions met while streaming */
+	if (s->parts.route)
+		s->parts.plan_conn = conn; /* for the partitions met while streaming */
 	else
 		PQfinish(conn);
 	return e;
@@ -145,8 +146,8 @@ session_plan_kafka(struct session *s)
 	if (conn == NULL)
 		return SESSION_RETRY;
 	e = session_plan_routes(s, conn);
-	if (s->route)
-		s->plan_conn = conn;
+	if (s->parts.route)
+		s->parts.plan_conn = conn;
 	else
 		PQfinish(conn);
 	return e;
@@ -476,8 +477,8 @@ session_open_stream(struct session *s, struct repl_info *info)
 	 */
 	rc.start = s->ckpt.exists && !rs->kafka ? s->ckpt.lsn : LSN_INVALID;
 	rc.tables = rs->tables;
-	rc.all_of_schemas = s->all_of_schemas;
-	rc.nall_of_schemas = s->nall_of_schemas;
+	rc.all_of_schemas = s->parts.all_of_schemas;
+	rc.nall_of_schemas = s->parts.nall_of_schemas;
 	rc.include_types = false; /* types come from the source catalog */
 	rc.numbers_as_strings = true;
 	rc.status_interval_ms = rs->status_interval_ms;
