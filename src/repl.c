@@ -853,3 +853,68 @@ done:
 	return res;
 }
 
+
+int
+repl_slot_exists(const char *conninfo, const char *slot, char *errbuf,
+				 size_t errlen)
+{
+	const char *params[1] = {slot};
+	PGconn *conn = pgconn_connect(conninfo, "walpipe", false);
+	PGresult *r = NULL;
+	int found = -1;
+
+	if (PQstatus(conn) == CONNECTION_OK)
+		r = PQexecParams(conn,
+						 "SELECT count(*) FROM pg_catalog.pg_replication_slots "
+						 "WHERE slot_name = $1",
+						 1, NULL, params, NULL, NULL, 0);
+	if (r && PQresultStatus(r) == PGRES_TUPLES_OK)
+		found = strcmp(PQgetvalue(r, 0, 0), "0") != 0;
+	else
+		snprintf(errbuf, errlen,
+				 "could not look up replication slot \"%s\": %s", slot,
+				 PQerrorMessage(conn));
+	PQclear(r);
+	PQfinish(conn);
+	return found;
+}
+
+bool
+repl_wal_position(PGconn *conn, lsn_t *out, char *errbuf, size_t errlen)
+{
+	PGresult *r = PQexec(conn,
+						 "SELECT CASE WHEN pg_catalog.pg_is_in_recovery() "
+						 "THEN pg_catalog.pg_last_wal_replay_lsn() "
+						 "ELSE pg_catalog.pg_current_wal_lsn() END");
+	bool ok = PQresultStatus(r) == PGRES_TUPLES_OK && !PQgetisnull(r, 0, 0) &&
+			  lsn_parse(PQgetvalue(r, 0, 0), out, NULL, 0);
+
+	if (!ok)
+		snprintf(errbuf, errlen,
+				 "could not read the WAL position of the source server: %s",
+				 PQresultStatus(r) == PGRES_TUPLES_OK ? "no position"
+													  : PQerrorMessage(conn));
+	PQclear(r);
+	return ok;
+}
+
+bool
+repl_emit_heartbeat(PGconn **conn, const char *conninfo, char *errbuf,
+					size_t errlen)
+{
+	PGresult *r;
+	bool ok;
+
+	if (*conn == NULL || PQstatus(*conn) != CONNECTION_OK) {
+		PQfinish(*conn);
+		*conn = pgconn_connect(conninfo, "walpipe heartbeat", false);
+	}
+	r = PQexec(*conn, "SELECT pg_catalog.pg_logical_emit_message(false, "
+					  "'" REPL_HEARTBEAT_PREFIX "', pg_catalog.now()::text)");
+	ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+	if (!ok)
+		snprintf(errbuf, errlen, "could not emit heartbeat: %s",
+				 PQerrorMessage(*conn));
+	PQclear(r);
+	return ok;
+}

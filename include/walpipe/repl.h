@@ -197,4 +197,48 @@ void repl_close(struct repl_stream *s);
 int repl_probe_numbers_as_strings(PGconn *conn, const char *slot,
 								  char *errbuf, size_t errlen);
 
+/*
+ * Plain (not replication) connections to the source, for what the run
+ * loop asks of it besides the stream.  None of these logs: each fills
+ * errbuf with the whole message, which the caller logs once.
+ */
+
+/*
+ * Whether replication slot `slot` exists on the source, over a connection
+ * of its own (pgconn_connect with conninfo, closed before returning).
+ * Returns 1 yes, 0 no, or -1 when it could not tell, with
+ * 'could not look up replication slot "NAME": <libpq message>' in errbuf
+ * (a failed connection's reason included).
+ */
+int repl_slot_exists(const char *conninfo, const char *slot, char *errbuf,
+					 size_t errlen);
+
+/*
+ * The source server's WAL position over conn (borrowed): the current
+ * insert position, or on a standby what it has replayed.  A change the
+ * stream carries below it was written before anything conn reads next
+ * (read committed: each later query sees everything committed before it
+ * ran).  Returns true with *out set, or false with "could not read the
+ * WAL position of the source server: <reason>" in errbuf.
+ */
+bool repl_wal_position(PGconn *conn, lsn_t *out, char *errbuf,
+					   size_t errlen);
+
+/*
+ * The prefix of walpipe's heartbeat: a non-transactional logical message
+ * whose content is the source's now()::text.
+ */
+#define REPL_HEARTBEAT_PREFIX "walpipe_heartbeat"
+
+/*
+ * Emit the heartbeat message on the source over *conn, first connecting
+ * it (pgconn_connect, application name "walpipe heartbeat") when it is
+ * NULL or broken: the caller keeps *conn across calls and PQfinishes it
+ * when done.  It makes WAL on an idle database and comes back through
+ * the stream.  Returns true, or false with "could not emit heartbeat:
+ * <libpq message>" in errbuf (*conn then stays, reconnected next call).
+ */
+bool repl_emit_heartbeat(PGconn **conn, const char *conninfo, char *errbuf,
+						 size_t errlen);
+
 #endif
