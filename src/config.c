@@ -16,6 +16,10 @@
 
 static void
 add_error_v(struct loader *L, int line, int col, const char *fmt, va_list ap)
+	__attribute__((format(printf, 4, 0)));
+
+static void
+add_error_v(struct loader *L, int line, int col, const char *fmt, va_list ap)
 {
 	struct buf b = BUF_INIT;
 

@@ -1,4 +1,4 @@
-/* config_table.c: every key of the configuration, one row each, and the readers of the odd ones. */
+/* config_table.c: every configuration key, one row each, and readers of the odd ones. */
 #include "config_int.h"
 
 #include "walpipe/buf.h"
