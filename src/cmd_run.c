@@ -119,8 +119,9 @@ struct reloader {
 /*
  * SIGHUP: validate the file again; keep the running configuration if it
  * is invalid or changes what a running walpipe cannot change (where it
- * reads from and writes to).  Called between sessions, with no batch in
- * hand.
+ * reads from and writes to: the configuration table's keys without
+ * FIELD_RELOAD, which config_fixed_changes names, each logged here).
+ * Called between sessions, with no batch in hand.
  */
 static const struct run_settings *
 reload_config(void *arg)

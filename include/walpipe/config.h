@@ -100,6 +100,10 @@ struct config_errors {
 };
 
 /*
+ * Every key, its type, default, bounds and reloadability is one row of
+ * the configuration table in src/config_table.c; messages name keys by
+ * their path (mappings[2].columns.user_id).
+ *
  * Load and validate the configuration in path.  Returns the config, or
  * NULL with every problem of the file in *errs (each "FILE:LINE:COL:
  * KEY.PATH: message", naming the bad value and what is valid).  An
@@ -118,12 +122,19 @@ void config_free(struct wp_config *cfg);
 
 /*
  * The keys that differ between old and cfg and cannot change while
- * walpipe runs (the configuration table's reload flag: where walpipe
- * reads from and writes to, the metrics address), as "section.key" in
- * table order; *keys is an array the caller frees (each key too).  Pure.
+ * walpipe runs (the rows of the configuration table, src/config_table.c,
+ * without FIELD_RELOAD: where walpipe reads from and writes to, the
+ * metrics address), as "section.key" in table order; a fixed key of a
+ * list item would read "mappings[2].key" (today none is: mappings and
+ * refreshes may come, go and change).  Returns their number; *keys is an
+ * array the caller frees (each key too), NULL when none.  Pure, never
+ * logs.
  */
 size_t config_fixed_changes(const struct wp_config *old,
 							const struct wp_config *cfg, char ***keys);
+
+/* Free every message and empty errs (NULL-safe); errs itself is the
+ * caller's. */
 void config_errors_free(struct config_errors *errs);
 
 

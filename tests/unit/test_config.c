@@ -1,6 +1,10 @@
 /* test_config.c: the configuration loader against the bad and good corpus. */
 #include "walpipe/config.h"
+#include "walpipe/buf.h"
 #include "walpipe/version.h"
+
+/* The configuration table itself, to walk every key of it. */
+#include "../../src/config_int.h"
 
 #include <dirent.h>
 #include <setjmp.h>
@@ -324,6 +328,224 @@ test_fixed_changes(void **state)
 	config_free(cb);
 }
 
+/* A valid file: a few sections, with key set to value in section. */
+static bool two_values(const struct field *f, char *a, char *b, size_t len);
+
+static char *
+yaml_with(const struct field *section, const char *key, const char *value)
+{
+	static const struct {
+		const char *name, *keys[4], *values[4];
+	} base[] = {
+		/* An explicit slot: a new name would change the default one. */
+		{"source",
+		 {"name", "conninfo", "tables", "slot"},
+		 {"shop", "\"dbname=shop\"", "[public.orders]", "s1"}},
+		{"target", {"conninfo"}, {"\"dbname=a\""}},
+		{"staging", {"table"}, {"s.raw"}},
+	};
+	struct buf b = BUF_INIT;
+	bool placed = false;
+
+	for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++) {
+		bool here = strcmp(base[i].name, section->key) == 0;
+
+		buf_appendf(&b, "%s: {", base[i].name);
+		for (size_t k = 0; k < 4 && base[i].keys[k]; k++) {
+			bool mine = here && strcmp(base[i].keys[k], key) == 0;
+
+			buf_appendf(&b, "%s%s: %s", k ? ", " : "", base[i].keys[k],
+						mine ? value : base[i].values[k]);
+			placed |= mine;
+		}
+		if (here && !placed)
+			buf_appendf(&b, ", %s: %s", key, value);
+		placed |= here;
+		buf_append_str(&b, "}\n");
+	}
+	if (!placed) {
+		/* Another section: its required keys, then key. */
+		buf_appendf(&b, "%s: {", section->key);
+		for (const struct field *f = section->table->fields; f->key; f++) {
+			char va[64], vb[64];
+
+			if ((f->flags & FIELD_REQUIRED) && strcmp(f->key, key) != 0 &&
+				two_values(f, va, vb, sizeof(va)))
+				buf_appendf(&b, "%s: %s, ", f->key, va);
+		}
+		buf_appendf(&b, "%s: %s}\n", key, value);
+	}
+	return b.data;
+}
+
+/* Two different valid values of a row, as YAML text; false: none. */
+static bool
+two_values(const struct field *f, char *a, char *b, size_t len)
+{
+	static const char *const unit[] = {[F_INT] = "", [F_SIZE] = "B",
+									   [F_DURATION] = "ms"};
+
+	switch (f->type) {
+	case F_STRING:
+	case F_TEXT:
+		snprintf(a, len, "\"a\"");
+		snprintf(b, len, "\"b\"");
+		return true;
+	case F_IDENT:
+	case F_NAME:
+		snprintf(a, len, "x_a");
+		snprintf(b, len, "x_b");
+		return true;
+	case F_QNAME:
+		snprintf(a, len, "s.x_a");
+		snprintf(b, len, "s.x_b");
+		return true;
+	case F_STRINGS:
+		snprintf(a, len, "[public.orders]");
+		snprintf(b, len, "[public.users]");
+		return true;
+	case F_BOOL:
+		snprintf(a, len, "false");
+		snprintf(b, len, "true");
+		return true;
+	case F_INT:
+	case F_SIZE:
+	case F_DURATION:
+		snprintf(a, len, "%lld%s", (long long) f->min, unit[f->type]);
+		snprintf(b, len, "%lld%s", (long long) f->max, unit[f->type]);
+		return true;
+	case F_ENUM:
+	case F_KIND:
+		snprintf(a, len, "%s", f->enums[0].name);
+		snprintf(b, len, "%s", f->enums[1].name);
+		return true;
+	default:
+		return false;
+	}
+}
+
+static struct wp_config *
+load_ok(const char *yaml)
+{
+	struct config_errors errs;
+	struct wp_config *cfg =
+		config_load_string("t.yaml", yaml, strlen(yaml), &errs);
+
+	if (cfg == NULL)
+		fail_msg("rejected: %s\n%s", errs.msg[0], yaml);
+	config_errors_free(&errs);
+	return cfg;
+}
+
+/* Change key of section from one valid value to another: a reload must
+ * refuse exactly that key if its row is fixed, and take it otherwise. */
+static void
+check_key_reload(const struct field *section, const struct field *f)
+{
+	char va[64], vb[64];
+	char *ya, *yb, **keys;
+	struct wp_config *a, *b;
+	size_t n;
+
+	if (!two_values(f, va, vb, sizeof(va))) {
+		/* Only a reloadable row may go uncompared (F_CUSTOM). */
+		if (!(f->flags & FIELD_RELOAD))
+			fail_msg("%s.%s: a fixed key this test cannot change",
+					 section->key, f->key);
+		return;
+	}
+	ya = yaml_with(section, f->key, va);
+	yb = yaml_with(section, f->key, vb);
+	a = load_ok(ya);
+	b = load_ok(yb);
+	n = config_fixed_changes(a, b, &keys);
+	if (f->flags & FIELD_RELOAD) {
+		if (n != 0)
+			fail_msg("%s.%s is reloadable, but a reload refuses %s",
+					 section->key, f->key, keys[0]);
+	} else {
+		char want[128];
+
+		snprintf(want, sizeof(want), "%s.%s", section->key, f->key);
+		if (n != 1 || strcmp(keys[0], want) != 0)
+			fail_msg("%s is fixed, but a reload refuses %zu key(s)%s%s", want,
+					 n, n ? ": " : "", n ? keys[0] : "");
+	}
+	for (size_t i = 0; i < n; i++)
+		free(keys[i]);
+	free(keys);
+	config_free(a);
+	config_free(b);
+	free(ya);
+	free(yb);
+}
+
+/*
+ * Every key of every section in the configuration table: a change of a
+ * fixed one is refused by name, a change of a reloadable one is taken.
+ * The keys of list items (mappings, refresh) are all reloadable today.
+ */
+static void
+test_fixed_keys_from_table(void **state)
+{
+	int fixed = 0;
+
+	(void) state;
+	for (const struct field *s = config_top.fields; s->key; s++) {
+		if (s->type == F_LIST) {
+			assert_true(s->flags & FIELD_RELOAD);
+			for (const struct field *f = s->table->fields; f->key; f++)
+				if (!(f->flags & FIELD_RELOAD))
+					fail_msg("%s[].%s is fixed: add a case for list items",
+							 s->key, f->key);
+			continue;
+		}
+		assert_int_equal(s->type, F_SECTION);
+		if (strcmp(s->key, "kafka") == 0 && !WALPIPE_HAVE_KAFKA)
+			continue;
+		for (const struct field *f = s->table->fields; f->key; f++) {
+			check_key_reload(s, f);
+			fixed += !(f->flags & FIELD_RELOAD);
+		}
+	}
+	/* source name, conninfo, slot, state_dir, tables; target conninfo,
+	 * schema; metrics listen. */
+	assert_int_equal(fixed, 8);
+}
+
+/* Mappings and refreshes may come, go and change on a reload. */
+static void
+test_fixed_lists(void **state)
+{
+	static const char a[] =
+		"source: { name: shop, conninfo: \"dbname=shop\",\n"
+		"          tables: [public.orders, public.users] }\n"
+		"target: { conninfo: \"dbname=analytics\" }\n"
+		"mappings:\n"
+		"  - { from: public.orders, to: a.f, key: [id], columns: { id: id } }\n";
+	static const char b[] =
+		"source: { name: shop, conninfo: \"dbname=shop\",\n"
+		"          tables: [public.orders, public.users] }\n"
+		"target: { conninfo: \"dbname=analytics\" }\n"
+		"mappings:\n"
+		"  - { from: public.users, to: a.u, mode: append, kafka: false,\n"
+		"      columns: { id: id, at: $commit_time }, where: \"id > 0\",\n"
+		"      on_truncate: fail }\n"
+		"  - { from: public.orders, to: a.f, key: [id], columns: { id: id } }\n"
+		"refresh:\n"
+		"  - { view: a.v, every: 1m, concurrently: true }\n";
+	struct wp_config *ca = load_ok(a), *cb = load_ok(b);
+	char **keys;
+
+	(void) state;
+	assert_int_equal(config_fixed_changes(ca, cb, &keys), 0);
+	free(keys);
+	assert_int_equal(config_fixed_changes(cb, ca, &keys), 0);
+	free(keys);
+	config_free(ca);
+	config_free(cb);
+}
+
 int
 main(void)
 {
@@ -334,6 +556,8 @@ main(void)
 		cmocka_unit_test(test_values_and_defaults),
 		cmocka_unit_test(test_unreadable),
 		cmocka_unit_test(test_fixed_changes),
+		cmocka_unit_test(test_fixed_keys_from_table),
+		cmocka_unit_test(test_fixed_lists),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

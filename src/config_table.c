@@ -1,0 +1,642 @@
+/* config_table.c: every configuration key, one row each, and readers of the odd ones. */
+#include "config_int.h"
+
+#include "walpipe/buf.h"
+#include "walpipe/mem.h"
+#include "walpipe/version.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * How to read a row: {key, type, flags, default, min, max, enum values,
+ * what (a name's kind), where it goes (off, off2), table (a section's or
+ * a list item's), load (a reader of its own)}.  FIELD_RELOAD marks what
+ * a running walpipe takes on SIGHUP; every other key makes
+ * config_fixed_changes refuse the reload.  Keys are listed in the order
+ * "valid keys" messages name them.
+ */
+
+/* ------------------------------------------------------------------ */
+/* Enums.                                                               */
+
+static const struct enum_value partition_units[] = {
+	{"day", 0}, {"week", 0}, {"month", 0}, {NULL, 0}};
+static const struct enum_value snapshot_modes[] = {
+	{"initial", 0}, {"never", 0}, {NULL, 0}};
+static const struct enum_value snapshot_ops[] = {{"r", 0}, {"I", 0}, {NULL, 0}};
+static const struct enum_value log_formats[] = {
+	{"json", 0}, {"text", 0}, {NULL, 0}};
+static const struct enum_value log_levels[] = {
+	{"debug", 0}, {"info", 0}, {"notice", 0}, {"warning", 0}, {"error", 0},
+	{NULL, 0}};
+static const struct enum_value kafka_formats[] = {
+	{"debezium", 0}, {"wal2json", 0}, {NULL, 0}};
+static const struct enum_value mapping_modes[] = {
+	{"upsert", MAP_MODE_UPSERT},
+	{"append", MAP_MODE_APPEND},
+	{"keyless", MAP_MODE_KEYLESS},
+	{"none", MAP_MODE_NONE},
+	{NULL, 0}};
+/* The scalar forms; {soft_delete: COLUMN} is the third (load_on_delete). */
+static const struct enum_value delete_actions[] = {
+	{"delete", MAP_DELETE_DELETE}, {"ignore", MAP_DELETE_IGNORE}, {NULL, 0}};
+static const struct enum_value truncate_actions[] = {
+	{"truncate", MAP_TRUNCATE_TRUNCATE},
+	{"ignore", MAP_TRUNCATE_IGNORE},
+	{"fail", MAP_TRUNCATE_FAIL},
+	{NULL, 0}};
+static const struct enum_value metas[] = {
+	{"$lsn", MAP_META_LSN},
+	{"$xid", MAP_META_XID},
+	{"$commit_time", MAP_META_COMMIT_TIME},
+	{"$op", MAP_META_OP},
+	{"$source", MAP_META_SOURCE},
+	{NULL, 0}};
+
+/* ------------------------------------------------------------------ */
+/* Readers of values no type describes.                                 */
+
+/* source.tables: schema.table names, kept in ident_qualified's text
+ * form: exact, and read back by ident_parse, to_regclass and
+ * parse_ident alike. */
+static void
+load_source_tables(struct loader *L, const struct field *f,
+				   const struct ynode *t, void *obj)
+{
+	struct wp_config *cfg = obj;
+
+	(void) f;
+	if (t->kind != YNODE_SEQ || t->nkids == 0) {
+		config_error(L, t->line, t->col,
+					 "expected a non-empty list of schema.table names");
+		return;
+	}
+	for (size_t i = 0; i < t->nkids; i++) {
+		const struct ynode *it = t->kids[i];
+		char *s, *tb, *q;
+		size_t o = config_path_push(L, "[%zu]", i);
+
+		if (it->kind != YNODE_SCALAR)
+			config_error(L, it->line, it->col,
+						 "invalid table name %s: expected schema.table",
+						 ynode_kind_name(it));
+		else if (config_load_qname(L, it, "table name", &s, &tb)) {
+			q = ident_qualified(s, tb);
+			free(s);
+			free(tb);
+			for (size_t j = 0; j < cfg->source.ntables; j++)
+				if (strcmp(cfg->source.tables[j], q) == 0)
+					config_error(L, it->line, it->col,
+								 "table \"%s\" listed twice", q);
+			cfg->source.tables =
+				wp_realloc(cfg->source.tables,
+						   (cfg->source.ntables + 1) * sizeof(char *));
+			cfg->source.tables[cfg->source.ntables++] = q;
+		}
+		config_path_pop(L, o);
+	}
+}
+
+/* kafka.properties: librdkafka's own keys, passed through as text. */
+static void
+load_kafka_properties(struct loader *L, const struct field *f,
+					  const struct ynode *p, void *obj)
+{
+	struct wp_config *cfg = obj;
+
+	(void) f;
+	if (p->kind != YNODE_MAP) {
+		config_error(L, p->line, p->col,
+					 "expected a mapping of librdkafka property: value");
+		return;
+	}
+	cfg->kafka.properties =
+		wp_calloc(p->nkids / 2 + 1, sizeof(*cfg->kafka.properties));
+	for (size_t i = 0; i + 1 < p->nkids; i += 2) {
+		const struct ynode *k = p->kids[i], *v = p->kids[i + 1];
+		struct config_kv *kv;
+
+		if (v->kind != YNODE_SCALAR) {
+			config_error(L, v->line, v->col,
+						 "property \"%s\" must be a scalar", k->value);
+			continue;
+		}
+		kv = &cfg->kafka.properties[cfg->kafka.nproperties++];
+		kv->key = wp_strdup(k->value);
+		kv->value = wp_strdup(v->value);
+		kv->line = v->line;
+		kv->col = v->col;
+	}
+}
+
+#if !WALPIPE_HAVE_KAFKA
+static void
+load_kafka_unsupported(struct loader *L, const struct field *f,
+					   const struct ynode *n, void *obj)
+{
+	(void) f;
+	(void) obj;
+	config_error(L, n->line, n->col,
+				 "this walpipe was built without Kafka support "
+				 "(-DWALPIPE_KAFKA=OFF); remove the kafka section or use a "
+				 "build with librdkafka");
+}
+#endif
+
+/* mappings[].key: target column names. */
+static void
+load_mapping_key(struct loader *L, const struct field *f,
+				 const struct ynode *v, void *obj)
+{
+	struct config_mapping *m = obj;
+
+	(void) f;
+	if (v->kind != YNODE_SEQ || v->nkids == 0) {
+		config_error(L, v->line, v->col,
+					 "expected a non-empty list of target columns");
+		return;
+	}
+	for (size_t i = 0; i < v->nkids; i++) {
+		const struct ynode *it = v->kids[i];
+		char *kc;
+
+		if (it->kind != YNODE_SCALAR) {
+			config_error(L, it->line, it->col, "invalid key column %s",
+						 ynode_kind_name(it));
+			continue;
+		}
+		if ((kc = config_load_name1(L, it, "key column")) == NULL)
+			continue;
+		m->key = wp_realloc(m->key, (m->nkey + 1) * sizeof(char *));
+		m->key[m->nkey++] = kc;
+	}
+}
+
+/* mappings[].on_delete: delete, ignore or {soft_delete: COLUMN}. */
+static void
+load_on_delete(struct loader *L, const struct field *f,
+			   const struct ynode *v, void *obj)
+{
+	struct config_mapping *m = obj;
+	const struct ynode *sd = ynode_get(v, "soft_delete");
+	int action;
+
+	(void) f;
+	if (v->kind == YNODE_MAP && v->nkids == 2 && sd &&
+		sd->kind == YNODE_SCALAR && !ynode_is_null(sd)) {
+		size_t o = config_path_push(L, ".soft_delete");
+
+		m->rule.on_delete = MAP_DELETE_SOFT;
+		m->soft_delete_column = config_load_name1(L, sd, "column name");
+		config_path_pop(L, o);
+	} else if (v->kind == YNODE_SCALAR &&
+			   config_enum_has(delete_actions, v->value, &action)) {
+		m->rule.on_delete = action;
+	} else {
+		config_error(L, v->line, v->col,
+					 "invalid value%s%s%s: expected delete, ignore or "
+					 "{soft_delete: COLUMN}",
+					 v->kind == YNODE_SCALAR ? " \"" : "",
+					 v->kind == YNODE_SCALAR ? v->value : "",
+					 v->kind == YNODE_SCALAR ? "\"" : "");
+	}
+}
+
+/* "col" or "col.key.key" into a column or a path (ident_parse_path). */
+static bool
+set_source_ref(struct loader *L, struct map_column *c, const struct ynode *v)
+{
+	char *column, **keys, err[200];
+	size_t n;
+	bool folded;
+
+	if (!ident_parse_path(v->value, &column, &keys, &n, &folded, err,
+						  sizeof(err))) {
+		config_error(L, v->line, v->col,
+					 "invalid source column \"%s\": %s; expected a column "
+					 "name or a \"quoted name\", a path such as "
+					 "payload.user_id, or one of $lsn, $xid, $commit_time, "
+					 "$op, $source",
+					 v->value, err);
+		return false;
+	}
+	if (!v->plain && folded) {
+		struct buf fix = BUF_INIT, fold = BUF_INIT;
+
+		ident_append(&fold, column);
+		for (size_t i = 0; i < n; i++)
+			buf_appendf(&fold, ".%s", keys[i]);
+		ident_fold_hint(&fix, v->value);
+		config_error(L, v->line, v->col,
+					 "name \"%s\" would fold to \"%s\": YAML quotes are not "
+					 "SQL quotes; write %s for the exact name",
+					 v->value, fold.data, fix.data);
+		buf_free(&fix);
+		buf_free(&fold);
+		free(column);
+		for (size_t i = 0; i < n; i++)
+			free(keys[i]);
+		free(keys);
+		return false;
+	}
+	c->column = column;
+	c->src = n ? MAP_SRC_PATH : MAP_SRC_COLUMN;
+	c->path = (const char *const *) keys;
+	c->npath = n;
+	return true;
+}
+
+/* A column's source written as a scalar: $meta, a column or a path. */
+static void
+column_from_scalar(struct loader *L, struct map_column *c,
+				   const struct ynode *v)
+{
+	int meta;
+
+	if (v->value[0] != '$') {
+		set_source_ref(L, c, v);
+		return;
+	}
+	if (config_enum_has(metas, v->value, &meta))
+		c->meta = meta;
+	else
+		config_error(L, v->line, v->col,
+					 "unknown metadata \"%s\": expected $lsn, $xid, "
+					 "$commit_time, $op or $source",
+					 v->value);
+	c->src = MAP_SRC_META;
+}
+
+/* A column's source written as {from, type} or {sql}. */
+static void
+column_from_spec(struct loader *L, struct map_column *c,
+				 const struct ynode *v)
+{
+	static const char *const keys[] = {"from", "type", "sql"};
+	const struct ynode *from = ynode_get(v, "from");
+	const struct ynode *type = ynode_get(v, "type");
+	const struct ynode *sql = ynode_get(v, "sql");
+	int meta;
+
+	for (size_t i = 0; i + 1 < v->nkids; i += 2) {
+		const struct ynode *kk = v->kids[i], *vv = v->kids[i + 1];
+		bool known = false;
+
+		for (size_t j = 0; j < 3; j++)
+			known |= strcmp(kk->value, keys[j]) == 0;
+		if (!known)
+			config_unknown_key(L, kk, keys, 3);
+		else if (vv->kind != YNODE_SCALAR || ynode_is_null(vv) ||
+				 !vv->value[0])
+			config_error(L, vv->line, vv->col,
+						 "\"%s\" must be a non-empty string", kk->value);
+	}
+	if ((from != NULL) == (sql != NULL)) {
+		config_error(L, v->line, v->col,
+					 "give exactly one of \"from\" (a source column) and "
+					 "\"sql\" (an expression)");
+	} else if (from && from->kind == YNODE_SCALAR && !ynode_is_null(from)) {
+		if (from->value[0] == '$') {
+			if (config_enum_has(metas, from->value, &meta))
+				c->meta = meta;
+			else
+				config_error(L, from->line, from->col,
+							 "unknown metadata \"%s\"", from->value);
+			c->src = MAP_SRC_META;
+		} else {
+			set_source_ref(L, c, from);
+		}
+	} else if (sql && sql->kind == YNODE_SCALAR && !ynode_is_null(sql)) {
+		c->src = MAP_SRC_SQL;
+		c->sql = wp_strdup(sql->value);
+	}
+	if (type && type->kind == YNODE_SCALAR && !ynode_is_null(type))
+		c->type = wp_strdup(type->value);
+	if (type && sql)
+		config_error(L, type->line, type->col,
+					 "\"type\" goes with \"from\"; cast inside the \"sql\" "
+					 "expression instead");
+}
+
+/* One "target: source" of mappings[].columns. */
+static void
+load_column(struct loader *L, struct config_mapping *m,
+			const struct ynode *k, const struct ynode *v)
+{
+	struct map_column *c;
+	size_t old = config_path_push(L, ".%s", k->value);
+	char *target = config_load_name1(L, k, "target column name");
+
+	if (target == NULL) {
+		config_path_pop(L, old);
+		return;
+	}
+	for (size_t i = 0; i < m->ncols; i++)
+		if (strcmp(m->cols[i].target, target) == 0)
+			config_error(L, k->line, k->col,
+						 "duplicate target column \"%s\"", k->value);
+	m->cols = wp_realloc(m->cols, (m->ncols + 1) * sizeof(*m->cols));
+	c = &m->cols[m->ncols++];
+	memset(c, 0, sizeof(*c));
+	c->target = target;
+	if (v->kind == YNODE_SCALAR && !ynode_is_null(v))
+		column_from_scalar(L, c, v);
+	else if (v->kind == YNODE_MAP)
+		column_from_spec(L, c, v);
+	else
+		config_error(L, v->line, v->col,
+					 "expected a source column or a mapping with from/type "
+					 "or sql, found %s",
+					 ynode_is_null(v) ? "null" : ynode_kind_name(v));
+	config_path_pop(L, old);
+}
+
+/* mappings[].columns: target column: source, in file order. */
+static void
+load_columns(struct loader *L, const struct field *f, const struct ynode *v,
+			 void *obj)
+{
+	(void) f;
+	if (v->kind != YNODE_MAP || v->nkids == 0) {
+		config_error(L, v->line, v->col,
+					 "expected a mapping of target column: source");
+		return;
+	}
+	for (size_t i = 0; i + 1 < v->nkids; i += 2)
+		load_column(L, obj, v->kids[i], v->kids[i + 1]);
+}
+
+/* refresh[].view: a wrong kind is reported on the item. */
+static void
+load_refresh_view(struct loader *L, const struct field *f,
+				  const struct ynode *v, void *obj)
+{
+	struct config_refresh *r = obj;
+
+	(void) f;
+	if (v->kind != YNODE_SCALAR)
+		config_error_above(L, v->line, v->col,
+						   "invalid view name: expected schema.view");
+	else
+		config_load_qname(L, v, "view name", &r->view_schema,
+						  &r->view_table);
+}
+
+/* refresh[].every: at least a second, one message for any fault. */
+static void
+load_refresh_every(struct loader *L, const struct field *f,
+				   const struct ynode *v, void *obj)
+{
+	struct config_refresh *r = obj;
+
+	(void) f;
+	if (v->kind != YNODE_SCALAR ||
+		!config_parse_duration(v->value, &r->every_ms) || r->every_ms < 1000)
+		config_error(L, v->line, v->col,
+					 "invalid duration \"%s\": expected at least 1s, with "
+					 "unit ms, s, m, h or d",
+					 v->kind == YNODE_SCALAR ? v->value : "");
+}
+
+/* refresh[].concurrently: reported on the item, without the value. */
+static void
+load_refresh_concurrently(struct loader *L, const struct field *f,
+						  const struct ynode *v, void *obj)
+{
+	struct config_refresh *r = obj;
+
+	(void) f;
+	if (v->kind != YNODE_SCALAR ||
+		!config_parse_bool(v->value, &r->concurrently))
+		config_error_above(L, v->line, v->col,
+						   "invalid boolean: expected true or false");
+}
+
+/* A mapping says where it starts, for later messages. */
+static void
+init_mapping(void *obj, const struct ynode *n)
+{
+	((struct config_mapping *) obj)->line = n->line;
+}
+
+/* ------------------------------------------------------------------ */
+/* The tables.                                                          */
+
+#define OFF(f) offsetof(struct wp_config, f)
+#define MOFF(f) offsetof(struct config_mapping, f)
+#define ROFF(f) offsetof(struct config_refresh, f)
+#define RELOAD FIELD_RELOAD
+#define REQUIRED FIELD_REQUIRED
+
+static const struct field source_fields[] = {
+	{.key = "name", .type = F_IDENT, .flags = REQUIRED,
+	 .off = OFF(source.name)},
+	{.key = "conninfo", .type = F_STRING, .flags = REQUIRED,
+	 .off = OFF(source.conninfo)},
+	{.key = "slot", .type = F_IDENT, .off = OFF(source.slot)},
+	{.key = "create_slot", .type = F_BOOL, .flags = RELOAD, .def = "false",
+	 .off = OFF(source.create_slot)},
+	{.key = "status_interval", .type = F_DURATION, .flags = RELOAD,
+	 .def = "10s", .min = 100, .max = 3600000,
+	 .off = OFF(source.status_interval_ms)},
+	{.key = "heartbeat", .type = F_DURATION, .flags = RELOAD, .min = 1000,
+	 .max = 3600000, .off = OFF(source.heartbeat_ms)},
+	{.key = "state_dir", .type = F_STRING, .def = "/var/lib/walpipe",
+	 .off = OFF(source.state_dir)},
+	{.key = "tables", .type = F_STRINGS, .flags = REQUIRED,
+	 .off = OFF(source.tables), .off2 = OFF(source.ntables),
+	 .load = load_source_tables},
+	{.key = NULL},
+};
+
+static const struct field target_fields[] = {
+	{.key = "conninfo", .type = F_STRING, .flags = REQUIRED,
+	 .off = OFF(target.conninfo)},
+	{.key = "schema", .type = F_NAME, .def = "walpipe", .what = "name",
+	 .off = OFF(target.schema)},
+	{.key = "statement_timeout", .type = F_DURATION, .flags = RELOAD,
+	 .def = "5m", .min = 0, .max = 86400000,
+	 .off = OFF(target.statement_timeout_ms)},
+	{.key = NULL},
+};
+
+static const struct field batch_fields[] = {
+	{.key = "max_changes", .type = F_INT, .flags = RELOAD, .def = "10000",
+	 .min = 1, .max = 10000000, .off = OFF(batch.max_changes)},
+	{.key = "max_bytes", .type = F_SIZE, .flags = RELOAD, .def = "16MB",
+	 .min = 65536, .max = 1073741824, .off = OFF(batch.max_bytes)},
+	{.key = "max_delay", .type = F_DURATION, .flags = RELOAD, .def = "200ms",
+	 .min = 1, .max = 3600000, .off = OFF(batch.max_delay_ms)},
+	{.key = NULL},
+};
+
+static const struct field staging_fields[] = {
+	{.key = "table", .type = F_QNAME, .flags = REQUIRED | RELOAD,
+	 .what = "table name", .off = OFF(staging.schema),
+	 .off2 = OFF(staging.table)},
+	{.key = "partition", .type = F_ENUM, .flags = RELOAD, .def = "month",
+	 .enums = partition_units, .off = OFF(staging.partition)},
+	{.key = "premake", .type = F_INT, .flags = RELOAD, .def = "2", .min = 0,
+	 .max = 36, .off = OFF(staging.premake)},
+	{.key = "retention", .type = F_DURATION, .flags = RELOAD,
+	 .min = 86400000, .max = INT64_MAX, .off = OFF(staging.retention_ms)},
+	{.key = "messages", .type = F_BOOL, .flags = RELOAD, .def = "false",
+	 .off = OFF(staging.messages)},
+	{.key = "unmapped", .type = F_BOOL, .flags = RELOAD, .def = "true",
+	 .off = OFF(staging.unmapped)},
+	{.key = NULL},
+};
+
+static const struct field snapshot_fields[] = {
+	{.key = "mode", .type = F_ENUM, .flags = RELOAD, .def = "initial",
+	 .enums = snapshot_modes, .off = OFF(snapshot.mode)},
+	{.key = "workers", .type = F_INT, .flags = RELOAD, .def = "2", .min = 1,
+	 .max = 16, .off = OFF(snapshot.workers)},
+	{.key = "op", .type = F_ENUM, .flags = RELOAD, .def = "r",
+	 .enums = snapshot_ops, .off = OFF(snapshot.op)},
+	{.key = NULL},
+};
+
+static const struct field kafka_fields[] = {
+	{.key = "brokers", .type = F_STRING, .flags = REQUIRED | RELOAD,
+	 .off = OFF(kafka.brokers)},
+	{.key = "topic", .type = F_STRING, .flags = RELOAD,
+	 .def = "{source}.{schema}.{table}", .off = OFF(kafka.topic)},
+	{.key = "format", .type = F_ENUM, .flags = RELOAD, .def = "debezium",
+	 .enums = kafka_formats, .off = OFF(kafka.format)},
+	{.key = "tombstones", .type = F_BOOL, .flags = RELOAD, .def = "true",
+	 .off = OFF(kafka.tombstones)},
+	{.key = "properties", .type = F_CUSTOM, .flags = RELOAD,
+	 .load = load_kafka_properties},
+	{.key = NULL},
+};
+
+static const struct field metrics_fields[] = {
+	{.key = "listen", .type = F_STRING, .def = "127.0.0.1:9187",
+	 .off = OFF(metrics.listen)},
+	{.key = NULL},
+};
+
+static const struct field log_fields[] = {
+	{.key = "format", .type = F_ENUM, .flags = RELOAD, .def = "text",
+	 .enums = log_formats, .off = OFF(log.format)},
+	{.key = "level", .type = F_ENUM, .flags = RELOAD, .def = "info",
+	 .enums = log_levels, .off = OFF(log.level)},
+	{.key = NULL},
+};
+
+/* A running walpipe takes any change of its mappings and refreshes. */
+static const struct field mapping_fields[] = {
+	{.key = "from", .type = F_QNAME, .flags = REQUIRED | RELOAD,
+	 .what = "table name", .off = MOFF(from_schema),
+	 .off2 = MOFF(from_table)},
+	/* Required unless mode none: config_check_mapping. */
+	{.key = "to", .type = F_QNAME, .flags = RELOAD, .what = "table name",
+	 .off = MOFF(to_schema), .off2 = MOFF(to_table)},
+	{.key = "mode", .type = F_KIND, .flags = RELOAD, .def = "upsert",
+	 .enums = mapping_modes, .off = MOFF(rule.mode)},
+	{.key = "key", .type = F_STRINGS, .flags = RELOAD, .off = MOFF(key),
+	 .off2 = MOFF(nkey), .load = load_mapping_key},
+	/* Required unless mode none: config_check_mapping. */
+	{.key = "columns", .type = F_CUSTOM, .flags = RELOAD,
+	 .load = load_columns},
+	{.key = "where", .type = F_TEXT, .flags = RELOAD, .off = MOFF(where)},
+	{.key = "on_delete", .type = F_KIND, .flags = RELOAD, .def = "delete",
+	 .enums = delete_actions, .off = MOFF(rule.on_delete),
+	 .load = load_on_delete},
+	{.key = "on_truncate", .type = F_KIND, .flags = RELOAD,
+	 .def = "truncate", .enums = truncate_actions,
+	 .off = MOFF(rule.on_truncate)},
+	{.key = "kafka", .type = F_BOOL, .flags = RELOAD, .def = "true",
+	 .off = MOFF(kafka)},
+	{.key = NULL},
+};
+
+static const struct field refresh_fields[] = {
+	{.key = "view", .type = F_QNAME, .flags = REQUIRED | RELOAD,
+	 .what = "view name", .off = ROFF(view_schema),
+	 .off2 = ROFF(view_table), .load = load_refresh_view},
+	{.key = "every", .type = F_DURATION, .flags = REQUIRED | RELOAD,
+	 .min = 1000, .max = INT64_MAX, .off = ROFF(every_ms),
+	 .load = load_refresh_every},
+	{.key = "concurrently", .type = F_BOOL, .flags = RELOAD,
+	 .off = ROFF(concurrently), .load = load_refresh_concurrently},
+	{.key = NULL},
+};
+
+#define SECTION(f, chk)                                                        \
+	{                                                                          \
+		.fields = f, .style = TABLE_SECTION, .dups = DUPS_KNOWN, .check = chk \
+	}
+
+static const struct table source_table = SECTION(source_fields, NULL);
+static const struct table target_table = SECTION(target_fields, NULL);
+static const struct table batch_table = SECTION(batch_fields, NULL);
+static const struct table staging_table =
+	SECTION(staging_fields, config_check_staging);
+static const struct table kafka_table =
+	SECTION(kafka_fields, config_check_kafka);
+static const struct table metrics_table = SECTION(metrics_fields, NULL);
+static const struct table log_table = SECTION(log_fields, NULL);
+/* "snapshot: never" is short for "snapshot: { mode: never }". */
+static const struct table snapshot_table = {
+	.fields = snapshot_fields,
+	.style = TABLE_SECTION,
+	.dups = DUPS_KNOWN,
+	.scalar_key = "mode",
+};
+/* A repeated key in a mapping or a refresh: the first counts. */
+static const struct table mapping_table = {
+	.fields = mapping_fields,
+	.size = sizeof(struct config_mapping),
+	.style = TABLE_ITEM,
+	.dups = DUPS_FIRST,
+	.init = init_mapping,
+	.check = config_check_mapping,
+};
+static const struct table refresh_table = {
+	.fields = refresh_fields,
+	.size = sizeof(struct config_refresh),
+	.style = TABLE_ITEM,
+	.dups = DUPS_FIRST,
+};
+
+static const struct field top_fields[] = {
+	{.key = "source", .type = F_SECTION, .flags = REQUIRED,
+	 .table = &source_table},
+	/* Required unless Kafka alone: config_check_top. */
+	{.key = "target", .type = F_SECTION, .table = &target_table},
+	{.key = "batch", .type = F_SECTION, .flags = FIELD_DEFAULTS,
+	 .table = &batch_table},
+	{.key = "staging", .type = F_SECTION,
+	 .flags = FIELD_ENABLES | FIELD_SKIP_NULL, .off = OFF(staging.enabled),
+	 .table = &staging_table},
+	{.key = "mappings", .type = F_LIST, .flags = RELOAD | FIELD_SKIP_NULL,
+	 .off = OFF(mappings), .off2 = OFF(nmappings), .table = &mapping_table},
+	{.key = "refresh", .type = F_LIST, .flags = RELOAD | FIELD_SKIP_NULL,
+	 .off = OFF(refresh), .off2 = OFF(nrefresh), .table = &refresh_table},
+	{.key = "snapshot", .type = F_SECTION, .flags = FIELD_DEFAULTS,
+	 .table = &snapshot_table},
+	{.key = "kafka", .type = F_SECTION,
+	 .flags = FIELD_ENABLES | FIELD_SKIP_NULL, .off = OFF(kafka.enabled),
+	 .table = &kafka_table,
+#if !WALPIPE_HAVE_KAFKA
+	 .load = load_kafka_unsupported,
+#endif
+	},
+	{.key = "metrics", .type = F_SECTION, .flags = FIELD_SKIP_NULL,
+	 .table = &metrics_table},
+	{.key = "log", .type = F_SECTION, .flags = FIELD_DEFAULTS,
+	 .table = &log_table},
+	{.key = NULL},
+};
+
+/* A repeated section, even an unknown one, is an error. */
+const struct table config_top = {
+	.fields = top_fields,
+	.style = TABLE_SECTION,
+	.dups = DUPS_ANY,
+	.top = true,
+	.check = config_check_top,
+};
