@@ -1,5 +1,4 @@
-/* checkpoint.h: how far the analytics side has applied a source's stream, as
- * its checkpoint row holds it. */
+/* checkpoint.h: how far analytics has applied a source's stream. */
 #ifndef WALPIPE_CHECKPOINT_H
 #define WALPIPE_CHECKPOINT_H
 

@@ -1,5 +1,4 @@
-/* target.h: one fact mapping at run time: its rule, its compiled plan and the
- * rows in hand. */
+/* target.h: one fact mapping at run time: rule, plan, rows in hand. */
 #ifndef WALPIPE_TARGET_H
 #define WALPIPE_TARGET_H
 
