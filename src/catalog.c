@@ -5,7 +5,7 @@
 #include "walpipe/collapse.h"
 #include "walpipe/ident.h"
 #include "walpipe/mem.h"
-#include "walpipe/sink_pg.h"
+#include "walpipe/target.h"
 
 #include <stdio.h>
 #include <stdlib.h>

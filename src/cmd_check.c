@@ -8,7 +8,7 @@
 #include "walpipe/pgconn.h"
 #include "walpipe/repl.h"
 #include "walpipe/sink_kafka.h"
-#include "walpipe/sink_pg.h"
+#include "walpipe/target.h"
 
 #include <libpq-fe.h>
 

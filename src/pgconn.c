@@ -1,7 +1,8 @@
-/* pgconn.c: opening PostgreSQL connections safely, and conninfo strings fit to show. */
+/* pgconn.c: the shell's libpq layer: connect, execute, classify an error, quote. */
 #include "walpipe/pgconn.h"
 
 #include "walpipe/buf.h"
+#include "walpipe/map.h"
 #include "walpipe/mem.h"
 
 #include <stdio.h>
@@ -160,4 +161,111 @@ pgconn_check(const char *conninfo, char *errbuf, size_t errlen)
 	buf_free(&b);
 	PQfreemem(err);
 	return false;
+}
+
+const char *
+pgconn_sqlstate(const PGresult *r)
+{
+	const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+
+	return st ? st : "";
+}
+
+enum pgconn_outcome
+pgconn_classify(PGconn *conn, const PGresult *r)
+{
+	const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+
+	/* First: a timeout is one whether or not the connection survived. */
+	if (st && (strcmp(st, "57014") == 0 || strcmp(st, "55P03") == 0))
+		return PGCONN_TIMEOUT;
+	if (PQstatus(conn) != CONNECTION_OK || st == NULL)
+		return PGCONN_RETRY;
+	if (strncmp(st, "22", 2) == 0 || strncmp(st, "23", 2) == 0 ||
+		strncmp(st, "21", 2) == 0 || strcmp(st, "54000") == 0 ||
+		strcmp(st, "P0001") == 0 || strcmp(st, "P0004") == 0)
+		return PGCONN_DATA;
+	/* 25006: a read-only server (a standby, during a failover) may
+	 * take writes again after a while: retry with backoff. */
+	if (strncmp(st, "08", 2) == 0 || strncmp(st, "57", 2) == 0 ||
+		strncmp(st, "53", 2) == 0 || strcmp(st, "40001") == 0 ||
+		strcmp(st, "40P01") == 0 || strcmp(st, "25006") == 0)
+		return PGCONN_RETRY;
+	return PGCONN_FATAL;
+}
+
+void
+pgconn_error(char *errbuf, size_t errlen, const char *what, PGconn *conn,
+			 const PGresult *r)
+{
+	const char *msg = r ? PQresultErrorMessage(r) : "";
+	size_t n;
+
+	if (msg == NULL || msg[0] == '\0')
+		msg = PQerrorMessage(conn);
+	n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+		n--;
+	snprintf(errbuf, errlen, "%s: %.*s", what, (int) n, msg);
+}
+
+/* Classify r, fill errbuf on failure, hand r over or clear it. */
+static enum pgconn_outcome
+outcome_of(PGconn *conn, PGresult *r, const char *what, PGresult **out,
+		   char *errbuf, size_t errlen)
+{
+	ExecStatusType rs = PQresultStatus(r);
+	enum pgconn_outcome o = PGCONN_OK;
+
+	if (rs != PGRES_COMMAND_OK && rs != PGRES_TUPLES_OK) {
+		o = pgconn_classify(conn, r);
+		pgconn_error(errbuf, errlen, what, conn, r);
+	}
+	if (out)
+		*out = r;
+	else
+		PQclear(r);
+	return o;
+}
+
+enum pgconn_outcome
+pgconn_exec(PGconn *conn, const char *sql, const char *what, PGresult **out,
+			char *errbuf, size_t errlen)
+{
+	return outcome_of(conn, PQexec(conn, sql), what, out, errbuf, errlen);
+}
+
+enum pgconn_outcome
+pgconn_exec_params(PGconn *conn, const char *sql, int n,
+				   const char *const *params, const char *what,
+				   PGresult **out, char *errbuf, size_t errlen)
+{
+	PGresult *r = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+
+	return outcome_of(conn, r, what, out, errbuf, errlen);
+}
+
+char *
+pgconn_quote_ident(const char *name)
+{
+	struct buf b = BUF_INIT;
+
+	map_quote_ident(&b, name);
+	return b.data;
+}
+
+char *
+pgconn_quote_literal(PGconn *conn, const char *text)
+{
+	char *q = PQescapeLiteral(conn, text, strlen(text));
+	char *copy;
+
+	if (q == NULL) {
+		fprintf(stderr, "walpipe: could not quote \"%s\": %s", text,
+				PQerrorMessage(conn));
+		abort();
+	}
+	copy = wp_strdup(q);
+	PQfreemem(q);
+	return copy;
 }

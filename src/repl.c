@@ -74,25 +74,6 @@ repl_take_notices(struct repl_stream *s, char *buf, size_t len)
 	return n;
 }
 
-/* libpq messages end in a newline; error texts here must not. */
-static void
-set_pq_error(char *errbuf, size_t errlen, const char *what, const char *pqmsg)
-{
-	size_t n = strlen(pqmsg);
-
-	while (n > 0 && (pqmsg[n - 1] == '\n' || pqmsg[n - 1] == ' '))
-		n--;
-	snprintf(errbuf, errlen, "%s: %.*s", what, (int) n, pqmsg);
-}
-
-static const char *
-sqlstate_of(const PGresult *r)
-{
-	const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-
-	return st ? st : "";
-}
-
 static bool
 slot_name_valid(const char *slot)
 {
@@ -138,8 +119,7 @@ repl_check_slot(struct repl_stream *s, const struct repl_config *cfg,
 
 	r = PQexec(s->conn, "SHOW wal_level");
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		set_pq_error(errbuf, errlen, "could not read wal_level",
-					 PQerrorMessage(s->conn));
+		pgconn_error(errbuf, errlen, "could not read wal_level", s->conn, NULL);
 		rc = REPL_RETRY;
 		goto done;
 	}
@@ -163,8 +143,8 @@ repl_check_slot(struct repl_stream *s, const struct repl_config *cfg,
 				lit);
 	r = PQexec(s->conn, q.data);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		set_pq_error(errbuf, errlen, "could not look up replication slot",
-					 PQerrorMessage(s->conn));
+		pgconn_error(errbuf, errlen, "could not look up replication slot",
+					 s->conn, NULL);
 		rc = REPL_RETRY;
 		goto done;
 	}
@@ -188,10 +168,10 @@ repl_check_slot(struct repl_stream *s, const struct repl_config *cfg,
 					cfg->slot);
 		r = PQexec(s->conn, q.data);
 		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-			const char *st = sqlstate_of(r);
+			const char *st = pgconn_sqlstate(r);
 
-			set_pq_error(errbuf, errlen, "could not create replication slot",
-						 PQerrorMessage(s->conn));
+			pgconn_error(errbuf, errlen, "could not create replication slot",
+						 s->conn, NULL);
 			if (strcmp(st, "58P01") == 0) /* undefined_file: no plugin */
 				snprintf(errbuf + strlen(errbuf), errlen - strlen(errbuf),
 						 "\nInstall wal2json on the source server (Debian: "
@@ -348,9 +328,9 @@ check_source(struct repl_stream *s, const struct repl_config *cfg,
 	r = PQexec(s->conn, q);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 ||
 		PQnfields(r) < 2) {
-		set_pq_error(errbuf, errlen,
-					 "could not read the source's timeline history",
-					 PQerrorMessage(s->conn));
+		pgconn_error(errbuf, errlen,
+					 "could not read the source's timeline history", s->conn,
+					 NULL);
 		PQclear(r);
 		return REPL_RETRY;
 	}
@@ -413,8 +393,8 @@ repl_open(const struct repl_config *cfg, struct repl_info *info_out,
 
 	s->conn = pgconn_connect(cfg->conninfo, "walpipe", true);
 	if (PQstatus(s->conn) != CONNECTION_OK) {
-		set_pq_error(errbuf, errlen, "could not connect to the source server",
-					 PQerrorMessage(s->conn));
+		pgconn_error(errbuf, errlen, "could not connect to the source server",
+					 s->conn, NULL);
 		*res = REPL_RETRY;
 		goto fail;
 	}
@@ -424,8 +404,8 @@ repl_open(const struct repl_config *cfg, struct repl_info *info_out,
 	r = PQexec(s->conn, "IDENTIFY_SYSTEM");
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 ||
 		PQnfields(r) < 4) {
-		set_pq_error(errbuf, errlen, "could not identify the source system",
-					 PQerrorMessage(s->conn));
+		pgconn_error(errbuf, errlen, "could not identify the source system",
+					 s->conn, NULL);
 		*res = REPL_RETRY;
 		goto fail;
 	}
@@ -463,7 +443,7 @@ repl_open(const struct repl_config *cfg, struct repl_info *info_out,
 		r = PQexec(s->conn, q.data);
 		if (PQresultStatus(r) == PGRES_COPY_BOTH)
 			break;
-		st = sqlstate_of(r);
+		st = pgconn_sqlstate(r);
 		if (info.numbers_as_strings && strcmp(st, "22023") == 0 &&
 			strstr(PQerrorMessage(s->conn), NUMBERS_OPTION) != NULL) {
 			/* wal2json before 2.6: ask again without the option; the
@@ -472,8 +452,8 @@ repl_open(const struct repl_config *cfg, struct repl_info *info_out,
 			PQclear(r);
 			continue;
 		}
-		set_pq_error(errbuf, errlen, "could not start replication",
-					 PQerrorMessage(s->conn));
+		pgconn_error(errbuf, errlen, "could not start replication",
+					 s->conn, NULL);
 		/* 55006 object_in_use: another walsender still holds the slot. */
 		*res = (strcmp(st, "55006") == 0 || st[0] == '\0' ||
 				strncmp(st, "08", 2) == 0)
@@ -527,8 +507,8 @@ repl_send_status(struct repl_stream *s, bool force, char *errbuf,
 	replproto_build_status(msg, write, flush, flush, clock_wall_us());
 	if (PQputCopyData(s->conn, msg, sizeof(msg)) <= 0 ||
 		PQflush(s->conn) != 0) {
-		set_pq_error(errbuf, errlen, "could not send standby status update",
-					 PQerrorMessage(s->conn));
+		pgconn_error(errbuf, errlen, "could not send standby status update",
+					 s->conn, NULL);
 		return REPL_RETRY;
 	}
 	s->sent_flush = flush;
@@ -590,14 +570,14 @@ repl_next(struct repl_stream *s, struct repl_data *out, int timeout_ms,
 				snprintf(errbuf, errlen,
 						 "the source server ended replication");
 			else
-				set_pq_error(errbuf, errlen, "replication stream ended",
-							 PQerrorMessage(s->conn));
+				pgconn_error(errbuf, errlen, "replication stream ended",
+							 s->conn, NULL);
 			PQclear(r);
 			return REPL_RETRY;
 		}
 		if (n == -2) {
-			set_pq_error(errbuf, errlen, "could not read replication data",
-						 PQerrorMessage(s->conn));
+			pgconn_error(errbuf, errlen, "could not read replication data",
+						 s->conn, NULL);
 			return REPL_RETRY;
 		}
 
@@ -629,8 +609,8 @@ repl_next(struct repl_stream *s, struct repl_data *out, int timeout_ms,
 				return REPL_RETRY;
 			}
 			if (n > 0 && PQconsumeInput(s->conn) == 0) {
-				set_pq_error(errbuf, errlen, "could not read replication data",
-							 PQerrorMessage(s->conn));
+				pgconn_error(errbuf, errlen, "could not read replication data",
+							 s->conn, NULL);
 				return REPL_RETRY;
 			}
 			if (n == 0 && deadline >= 0 && clock_mono_ms() >= deadline)
@@ -720,8 +700,8 @@ repl_export_open(const char *conninfo, const char *slot, bool temporary,
 	}
 	e->conn = pgconn_connect(conninfo, "walpipe snapshot", true);
 	if (PQstatus(e->conn) != CONNECTION_OK) {
-		set_pq_error(errbuf, errlen, "could not connect to the source server",
-					 PQerrorMessage(e->conn));
+		pgconn_error(errbuf, errlen, "could not connect to the source server",
+					 e->conn, NULL);
 		*res = REPL_RETRY;
 		goto fail;
 	}
@@ -732,14 +712,14 @@ repl_export_open(const char *conninfo, const char *slot, bool temporary,
 	r = PQexec(e->conn, q.data);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 ||
 		PQnfields(r) < 3 || PQgetisnull(r, 0, 2)) {
-		const char *st = sqlstate_of(r);
+		const char *st = pgconn_sqlstate(r);
 		char what[160];
 
 		snprintf(what, sizeof(what),
 				 "could not create replication slot \"%s\" with an exported "
 				 "snapshot",
 				 slot);
-		set_pq_error(errbuf, errlen, what, PQerrorMessage(e->conn));
+		pgconn_error(errbuf, errlen, what, e->conn, NULL);
 		if (st[0] == '\0' || strncmp(st, "08", 2) == 0 ||
 			strcmp(st, "42710") == 0 || strcmp(st, "53400") == 0)
 			*res = REPL_RETRY;
@@ -831,7 +811,7 @@ repl_probe_numbers_as_strings(PGconn *conn, const char *slot, char *errbuf,
 	PQclear(r);
 	if (probe_exec(conn, peek, use, &r)) {
 		res = 1;
-	} else if (strcmp(sqlstate_of(r), "22023") == 0 &&
+	} else if (strcmp(pgconn_sqlstate(r), "22023") == 0 &&
 			   strstr(PQerrorMessage(conn), NUMBERS_OPTION) != NULL) {
 		res = 0;
 	} else {

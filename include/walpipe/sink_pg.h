@@ -2,10 +2,25 @@
 #ifndef WALPIPE_SINK_PG_H
 #define WALPIPE_SINK_PG_H
 
+/*
+ * One handle, one analytics connection, used by one thread at a time (the
+ * applier's while a job is in flight: applier.h).  Its code is split by
+ * responsibility: sink_pg.c (open, close, the batch transaction, foreign
+ * key order), sink_schema.c (install, upgrade, staging partitions),
+ * checkpoint.c (the checkpoint row), sink_stage.c (staging COPY),
+ * sink_facts.c (fact statements, truncates), sink_dlq.c (dead letters),
+ * sink_refresh.c (materialized views), sink_snapshot.c (snapshot
+ * transactions); src/sink_pg_int.h is what they share.  Nothing here
+ * logs: failures come back as enum sink_result with the reason in the
+ * caller's errbuf.
+ */
+
 #include "walpipe/batch.h"
+#include "walpipe/checkpoint.h"
 #include "walpipe/collapse.h"
 #include "walpipe/lsn.h"
 #include "walpipe/map.h"
+#include "walpipe/target.h"
 
 #include <libpq-fe.h>
 #include <stdbool.h>
@@ -32,41 +47,6 @@ struct sink_pg_config {
 	/* statement_timeout of each apply transaction (SET LOCAL), 0: none:
 	 * a stuck statement fails instead of holding the apply forever. */
 	int64_t statement_timeout_ms;
-};
-
-/*
- * The checkpoint: lsn is the end of the last source transaction applied
- * completely.  A transaction applied in pieces has txn_end = its end and
- * txn_applied = how many of its changes are in; otherwise txn_end is
- * LSN_INVALID.
- */
-struct checkpoint {
-	lsn_t lsn;
-	lsn_t txn_end;
-	uint64_t txn_applied;
-	char last_commit_time[40];
-	/* The source cluster (IDENTIFY_SYSTEM's systemid) and timeline lsn
-	 * belongs to; "" and 0 when not recorded (written by walpipe before
-	 * schema version 3): a write keeps what is stored then. */
-	char system_id[32];
-	int timeline;
-	bool exists;
-};
-
-/* One fact mapping at run time. */
-struct sink_target {
-	const struct map_rule *rule;	/* borrowed from the configuration */
-	struct map_srccol *srccols;		/* owned */
-	size_t nsrc;
-	struct map_plan *plan;			/* owned */
-	struct collapse *rows;			/* owned */
-	/* The source table is partitioned: its partitions' changes are its
-	 * own (route.h), a snapshot copies it with them. */
-	bool partitioned;
-	/* A plain insert of 'N' rows met an existing key: this session
-	 * upserts them (map.h: insert_new). */
-	bool no_fast_insert;
-	bool no_fast_insert_told; /* the caller's: it logged the above */
 };
 
 struct sink_stats {

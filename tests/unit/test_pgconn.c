@@ -66,6 +66,45 @@ test_check(void **state)
 	assert_string_equal(err, "invalid connection option \"...\"");
 }
 
+/* The layer's errors on a connection that failed: retried, and the text
+ * "what: libpq's reason" without libpq's trailing newline. */
+static void
+test_exec_failed(void **state)
+{
+	PGconn *conn = PQconnectdb("host=/nonexistent/walpipe-test port=1");
+	PGresult *r = (PGresult *) 1;
+	char err[512];
+	size_t n;
+
+	(void) state;
+	assert_int_not_equal(PQstatus(conn), CONNECTION_OK);
+	assert_int_equal(pgconn_classify(conn, NULL), PGCONN_RETRY);
+	assert_int_equal(pgconn_exec(conn, "SELECT 1", "could not select", &r,
+								 err, sizeof(err)),
+					 PGCONN_RETRY);
+	PQclear(r);
+	assert_int_equal(strncmp(err, "could not select: ", 18), 0);
+	n = strlen(err);
+	assert_true(n > 18 && err[n - 1] != '\n');
+	assert_int_equal(pgconn_exec_params(conn, "SELECT $1", 1,
+										(const char *[]){"x"}, "could not",
+										NULL, err, sizeof(err)),
+					 PGCONN_RETRY);
+	assert_string_equal(pgconn_sqlstate(NULL), "");
+	PQfinish(conn);
+}
+
+/* map_quote_ident's rule: double quotes, an inner one doubled. */
+static void
+test_quote_ident(void **state)
+{
+	char *q = pgconn_quote_ident("a\"B c");
+
+	(void) state;
+	assert_string_equal(q, "\"a\"\"B c\"");
+	free(q);
+}
+
 int
 main(void)
 {
@@ -73,6 +112,8 @@ main(void)
 		cmocka_unit_test(test_mask),
 		cmocka_unit_test(test_has_password),
 		cmocka_unit_test(test_check),
+		cmocka_unit_test(test_exec_failed),
+		cmocka_unit_test(test_quote_ident),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
