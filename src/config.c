@@ -896,6 +896,32 @@ free_mapping(struct config_mapping *m)
 	free(m->soft_delete_column);
 }
 
+static void
+free_strings(char **s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(s[i]);
+	free(s);
+}
+
+static void
+free_mirror(struct config_mirror *m)
+{
+	for (size_t i = 0; i < m->nfrom; i++)
+		mirror_pattern_free(&m->from_p[i]);
+	for (size_t i = 0; i < m->nexclude; i++)
+		mirror_pattern_free(&m->exclude_p[i]);
+	free(m->from_p);
+	free(m->exclude_p);
+	free_strings(m->from, m->nfrom);
+	free_strings(m->exclude, m->nexclude);
+	free_strings(m->metadata, m->nmetadata);
+	free_strings(m->metanames, m->nmetadata);
+	free(m->meta);
+	free(m->to);
+	free(m->soft_delete_column);
+}
+
 void
 config_free(struct wp_config *cfg)
 {
@@ -922,6 +948,9 @@ config_free(struct wp_config *cfg)
 		free(cfg->refresh[i].view_table);
 	}
 	free(cfg->refresh);
+	for (size_t i = 0; i < cfg->nmirrors; i++)
+		free_mirror(&cfg->mirrors[i]);
+	free(cfg->mirrors);
 	free(cfg->kafka.brokers);
 	free(cfg->kafka.topic);
 	free(cfg->kafka.format);
@@ -967,5 +996,11 @@ config_tables_list(const struct wp_config *cfg)
 		ident_append_w2j(&b, n.part[0], n.part[1]);
 		ident_name_free(&n);
 	}
+	for (size_t i = 0; i < cfg->nmirrors; i++)
+		for (size_t j = 0; j < cfg->mirrors[i].nfrom; j++) {
+			if (b.len)
+				buf_append_char(&b, ',');
+			mirror_pattern_append_w2j(&b, &cfg->mirrors[i].from_p[j]);
+		}
 	return b.data ? b.data : wp_strdup("");
 }

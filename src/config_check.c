@@ -227,13 +227,18 @@ check_cross(struct loader *L)
 		q = ident_qualified(m->from_schema, m->from_table);
 		for (size_t j = 0; j < cfg->source.ntables; j++)
 			listed |= strcmp(cfg->source.tables[j], q) == 0;
+		/* A mirror's patterns are in add-tables too, excludes or not. */
+		for (size_t j = 0; j < cfg->nmirrors; j++)
+			for (size_t k = 0; k < cfg->mirrors[j].nfrom; k++)
+				listed |= mirror_pattern_match(&cfg->mirrors[j].from_p[k],
+											   m->from_schema, m->from_table);
 		L->path[0] = '\0';
 		config_path_push(L, "mappings[%zu].from", i);
-		if (!listed && cfg->source.ntables > 0)
+		if (!listed && (cfg->source.ntables > 0 || cfg->nmirrors > 0))
 			config_error(L, m->from_line, m->from_col,
-					  "table \"%s\" is not in source.tables, so no change of "
-					  "it would ever arrive",
-					  q);
+					  "table \"%s\" is not in source.tables%s, so no change "
+					  "of it would ever arrive",
+					  q, cfg->nmirrors ? " or a mirror's from" : "");
 		free(q);
 		for (size_t j = 0; j < i && m->to_schema; j++) {
 			struct config_mapping *o = &cfg->mappings[j];
@@ -378,18 +383,50 @@ check_target(struct loader *L, const struct ynode *root)
 	if (ynode_get(root, "target") == NULL) {
 		if (!has_kafka)
 			config_error(L, 1, 1, "missing required section \"target\"");
-		else if (ynode_get(root, "mappings") ||
+		else if (ynode_get(root, "mappings") || ynode_get(root, "mirror") ||
 				 ynode_get(root, "staging") || ynode_get(root, "refresh"))
 			config_error(L, 1, 1,
 						 "missing required section \"target\": mappings, "
-						 "staging and refresh write to the analytics "
+						 "mirrors, staging and refresh write to the analytics "
 						 "database (only kafka can go without one)");
 	}
 	if (L->cfg->nmappings == 0 && !L->cfg->staging.enabled && !has_kafka &&
 		ynode_get(root, "source") && !ynode_get(root, "mappings") &&
-		!ynode_get(root, "staging"))
+		!ynode_get(root, "staging") && !ynode_get(root, "mirror"))
 		config_error(L, 1, 1,
 					 "nothing to do: configure staging, mappings or both");
+}
+
+/* A mirror's spec, from what its keys loaded. */
+void
+config_check_mirror(struct loader *L, void *obj, const struct ynode *n)
+{
+	struct config_mirror *m = obj;
+
+	m->spec.to = m->to;
+	m->spec.soft_delete_column = m->soft_delete_column;
+	m->spec.meta = m->meta;
+	m->spec.nmeta = m->nmetadata;
+	for (size_t i = 0; m->soft_delete_column && i < m->nmetadata; i++)
+		if (strcmp(m->metanames[i], m->soft_delete_column) == 0)
+			config_error(L, n->line, n->col,
+						 "column \"%s\" is both soft_delete and metadata",
+						 m->soft_delete_column);
+}
+
+/* source.tables may go only when mirrors say what to stream. */
+static void
+check_tables(struct loader *L, const struct ynode *root)
+{
+	const struct ynode *src = ynode_get(root, "source");
+
+	if (src == NULL || src->kind != YNODE_MAP ||
+		ynode_get(src, "tables") != NULL || ynode_get(root, "mirror") != NULL)
+		return;
+	L->path[0] = '\0';
+	config_path_push(L, "source");
+	config_error(L, src->line, src->col, "missing required key \"tables\"");
+	L->path[0] = '\0';
 }
 
 void
@@ -403,6 +440,7 @@ config_check_top(struct loader *L, void *obj, const struct ynode *root)
 		buf_appendf(&b, "walpipe_%s", cfg->source.name);
 		cfg->source.slot = b.data;
 	}
+	check_tables(L, root);
 	check_target(L, root);
 	check_cross(L);
 	check_topics(L, ynode_get(ynode_get(root, "source"), "tables"));

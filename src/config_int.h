@@ -154,6 +154,7 @@ bool config_enum_has(const struct enum_value *e, const char *v,
 void config_check_mapping(struct loader *L, void *obj, const struct ynode *n);
 void config_check_staging(struct loader *L, void *obj, const struct ynode *n);
 void config_check_kafka(struct loader *L, void *obj, const struct ynode *n);
+void config_check_mirror(struct loader *L, void *obj, const struct ynode *n);
 void config_check_top(struct loader *L, void *obj, const struct ynode *root);
 
 #endif

@@ -413,6 +413,140 @@ load_refresh_concurrently(struct loader *L, const struct field *f,
 						   "invalid boolean: expected true or false");
 }
 
+/* mirror[].from and mirror[].exclude: one pattern or a list of them
+ * (mirror.h), kept parsed and as text. */
+static void
+add_pattern(struct loader *L, const struct ynode *it, char ***texts,
+			size_t *n, struct mirror_pattern **parsed)
+{
+	struct mirror_pattern p;
+	struct buf text = BUF_INIT;
+	char err[300];
+	bool upper = false, quoted = false;
+
+	if (it->kind != YNODE_SCALAR || ynode_is_null(it) || !it->value[0]) {
+		config_error(L, it->line, it->col,
+					 "invalid table pattern%s%s: expected schema.table, "
+					 "with * for any run of characters",
+					 it->kind == YNODE_SCALAR ? "" : " ",
+					 it->kind == YNODE_SCALAR ? "" : ynode_kind_name(it));
+		return;
+	}
+	for (const char *c = it->value; *c; c++) {
+		if (*c == '"')
+			quoted = !quoted;
+		upper |= !quoted && *c >= 'A' && *c <= 'Z';
+	}
+	if (!it->plain && upper) {
+		config_error(L, it->line, it->col,
+					 "pattern \"%s\" would fold to lower case: YAML quotes "
+					 "are not SQL quotes; quote each part that holds upper "
+					 "case as SQL does, as in public.\"User*\"",
+					 it->value);
+		return;
+	}
+	if (!mirror_pattern_parse(it->value, &p, err, sizeof(err))) {
+		config_error(L, it->line, it->col, "%s", err);
+		return;
+	}
+	mirror_pattern_append(&text, &p);
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp((*texts)[i], text.data) == 0)
+			config_error(L, it->line, it->col,
+						 "pattern \"%s\" listed twice", text.data);
+	*texts = wp_realloc(*texts, (*n + 1) * sizeof(char *));
+	*parsed = wp_realloc(*parsed, (*n + 1) * sizeof(**parsed));
+	(*texts)[*n] = text.data;
+	(*parsed)[(*n)++] = p;
+}
+
+static void
+load_mirror_patterns(struct loader *L, const struct field *f,
+					 const struct ynode *v, void *obj)
+{
+	struct config_mirror *m = obj;
+	bool from = strcmp(f->key, "from") == 0;
+	char ***texts = from ? &m->from : &m->exclude;
+	size_t *n = from ? &m->nfrom : &m->nexclude;
+	struct mirror_pattern **parsed = from ? &m->from_p : &m->exclude_p;
+
+	if (v->kind != YNODE_SEQ) {
+		add_pattern(L, v, texts, n, parsed);
+		return;
+	}
+	if (v->nkids == 0)
+		config_error(L, v->line, v->col,
+					 "expected a table pattern or a non-empty list of them");
+	for (size_t i = 0; i < v->nkids; i++) {
+		size_t o = config_path_push(L, "[%zu]", i);
+
+		add_pattern(L, v->kids[i], texts, n, parsed);
+		config_path_pop(L, o);
+	}
+}
+
+/* mirror[].metadata: target column: $lsn | $xid | $commit_time | $op |
+ * $source. */
+static void
+load_mirror_metadata(struct loader *L, const struct field *f,
+					 const struct ynode *v, void *obj)
+{
+	struct config_mirror *m = obj;
+
+	(void) f;
+	if (v->kind != YNODE_MAP || v->nkids == 0) {
+		config_error(L, v->line, v->col,
+					 "expected a mapping of target column: $lsn, $xid, "
+					 "$commit_time, $op or $source");
+		return;
+	}
+	m->meta = wp_calloc(v->nkids / 2, sizeof(*m->meta));
+	m->metanames = wp_calloc(v->nkids / 2, sizeof(char *));
+	m->metadata = wp_calloc(v->nkids / 2, sizeof(char *));
+	for (size_t i = 0; i + 1 < v->nkids; i += 2) {
+		const struct ynode *k = v->kids[i], *val = v->kids[i + 1];
+		size_t o = config_path_push(L, ".%s", k->value);
+		char *col = config_load_name1(L, k, "column name");
+		struct buf text = BUF_INIT;
+		int meta;
+
+		if (col == NULL) {
+			config_path_pop(L, o);
+			continue;
+		}
+		if (val->kind != YNODE_SCALAR ||
+			!config_enum_has(metas, val->value, &meta)) {
+			config_error(L, val->line, val->col,
+						 "unknown metadata%s%s%s: expected $lsn, $xid, "
+						 "$commit_time, $op or $source",
+						 val->kind == YNODE_SCALAR ? " \"" : "",
+						 val->kind == YNODE_SCALAR ? val->value : "",
+						 val->kind == YNODE_SCALAR ? "\"" : "");
+			free(col);
+			config_path_pop(L, o);
+			continue;
+		}
+		for (size_t j = 0; j < m->nmetadata; j++)
+			if (strcmp(m->metanames[j], col) == 0)
+				config_error(L, k->line, k->col,
+							 "duplicate target column \"%s\"", k->value);
+		ident_append(&text, col);
+		buf_appendf(&text, ": %s", val->value);
+		m->metanames[m->nmetadata] = col;
+		m->meta[m->nmetadata].target = col;
+		m->meta[m->nmetadata].meta = meta;
+		m->metadata[m->nmetadata++] = text.data;
+		config_path_pop(L, o);
+	}
+}
+
+/* A mirror entry says where it starts, for later messages. */
+static void
+init_mirror(void *obj, const struct ynode *n)
+{
+	((struct config_mirror *) obj)->line = n->line;
+}
+
 /* A mapping says where it starts, for later messages. */
 static void
 init_mapping(void *obj, const struct ynode *n)
@@ -426,6 +560,7 @@ init_mapping(void *obj, const struct ynode *n)
 #define OFF(f) offsetof(struct wp_config, f)
 #define MOFF(f) offsetof(struct config_mapping, f)
 #define ROFF(f) offsetof(struct config_refresh, f)
+#define MIOFF(f) offsetof(struct config_mirror, f)
 #define RELOAD FIELD_RELOAD
 #define REQUIRED FIELD_REQUIRED
 
@@ -444,7 +579,8 @@ static const struct field source_fields[] = {
 	 .max = 3600000, .off = OFF(source.heartbeat_ms)},
 	{.key = "state_dir", .type = F_STRING, .def = "/var/lib/walpipe",
 	 .off = OFF(source.state_dir)},
-	{.key = "tables", .type = F_STRINGS, .flags = REQUIRED,
+	/* Required unless there is a mirror section: config_check_top. */
+	{.key = "tables", .type = F_STRINGS,
 	 .off = OFF(source.tables), .off2 = OFF(source.ntables),
 	 .load = load_source_tables},
 	{.key = NULL},
@@ -565,6 +701,22 @@ static const struct field refresh_fields[] = {
 	{.key = NULL},
 };
 
+/* A change of a mirror changes add-tables: a restart, as source.tables. */
+static const struct field mirror_fields[] = {
+	{.key = "from", .type = F_STRINGS, .flags = REQUIRED,
+	 .off = MIOFF(from), .off2 = MIOFF(nfrom), .load = load_mirror_patterns},
+	{.key = "exclude", .type = F_STRINGS, .off = MIOFF(exclude),
+	 .off2 = MIOFF(nexclude), .load = load_mirror_patterns},
+	{.key = "to", .type = F_NAME, .flags = REQUIRED, .what = "schema name",
+	 .off = MIOFF(to)},
+	{.key = "soft_delete", .type = F_NAME, .what = "column name",
+	 .off = MIOFF(soft_delete_column)},
+	{.key = "metadata", .type = F_STRINGS, .off = MIOFF(metadata),
+	 .off2 = MIOFF(nmetadata), .load = load_mirror_metadata},
+	{.key = "kafka", .type = F_BOOL, .def = "true", .off = MIOFF(kafka)},
+	{.key = NULL},
+};
+
 #define SECTION(f, chk)                                                        \
 	{                                                                          \
 		.fields = f, .style = TABLE_SECTION, .dups = DUPS_KNOWN, .check = chk \
@@ -595,6 +747,14 @@ static const struct table mapping_table = {
 	.init = init_mapping,
 	.check = config_check_mapping,
 };
+static const struct table mirror_table = {
+	.fields = mirror_fields,
+	.size = sizeof(struct config_mirror),
+	.style = TABLE_ITEM,
+	.dups = DUPS_KNOWN,
+	.init = init_mirror,
+	.check = config_check_mirror,
+};
 static const struct table refresh_table = {
 	.fields = refresh_fields,
 	.size = sizeof(struct config_refresh),
@@ -614,6 +774,8 @@ static const struct field top_fields[] = {
 	 .table = &staging_table},
 	{.key = "mappings", .type = F_LIST, .flags = RELOAD | FIELD_SKIP_NULL,
 	 .off = OFF(mappings), .off2 = OFF(nmappings), .table = &mapping_table},
+	{.key = "mirror", .type = F_LIST, .flags = FIELD_SKIP_NULL,
+	 .off = OFF(mirrors), .off2 = OFF(nmirrors), .table = &mirror_table},
 	{.key = "refresh", .type = F_LIST, .flags = RELOAD | FIELD_SKIP_NULL,
 	 .off = OFF(refresh), .off2 = OFF(nrefresh), .table = &refresh_table},
 	{.key = "snapshot", .type = F_SECTION, .flags = FIELD_DEFAULTS,

@@ -34,9 +34,11 @@ parse_part(const char *s, size_t n, char **out, bool *glob, char *err,
 
 	*glob = false;
 	if (text[0] == '"' && ident_parse(text, 1, 1, &name, err, errlen)) {
-		/* A quoted name: a '*' in it is a character. */
+		/* A quoted part is exact but for its wildcards: mixed-case
+		 * names (Prisma's "User*") need them there too. */
 		free(text);
 		*out = name.part[0];
+		*glob = strchr(*out, '*') != NULL;
 		name.part[0] = NULL;
 		ident_name_free(&name);
 		return true;
@@ -44,7 +46,7 @@ parse_part(const char *s, size_t n, char **out, bool *glob, char *err,
 	if (memchr(text, '*', n)) {
 		if (memchr(text, '"', n)) {
 			snprintf(err, errlen,
-					 "\"*\" is a wildcard only in a part without quotes");
+					 "quote a part whole or not at all");
 			free(text);
 			return false;
 		}
@@ -59,9 +61,9 @@ parse_part(const char *s, size_t n, char **out, bool *glob, char *err,
 
 			if (!pattern_byte_ok(c, i == 0)) {
 				snprintf(err, errlen,
-						 "unexpected \"%c\" in \"%s\"; quote a name with "
-						 "other characters (a quoted part has no wildcards)",
-						 c, text);
+						 "unexpected \"%c\" in \"%s\"; quote a part that "
+						 "holds other characters, as in public.\"%s\"",
+						 c, text, text);
 				free(text);
 				return false;
 			}
@@ -186,13 +188,28 @@ mirror_pattern_append_w2j(struct buf *b, const struct mirror_pattern *p)
 		buf_append_str(b, "*.*");
 }
 
+/* Whether a glob part reads back unquoted: [a-z_*][a-z0-9_$*]*, so the
+ * folding of an unquoted part leaves it as it is. */
+static bool
+glob_plain(const char *g)
+{
+	for (const char *p = g; *p; p++) {
+		unsigned char c = (unsigned char) *p;
+
+		if (!((c >= 'a' && c <= 'z') || c == '_' || c == '*' ||
+			  (p > g && ((c >= '0' && c <= '9') || c == '$'))))
+			return false;
+	}
+	return true;
+}
+
 void
 mirror_pattern_append(struct buf *b, const struct mirror_pattern *p)
 {
 	for (int i = 0; i < 2; i++) {
 		if (i == 1)
 			buf_append_char(b, '.');
-		if (p->glob[i])
+		if (p->glob[i] && glob_plain(p->part[i]))
 			buf_append_str(b, p->part[i]);
 		else
 			ident_append(b, p->part[i]);

@@ -3,6 +3,7 @@
 #define WALPIPE_CONFIG_H
 
 #include "walpipe/map.h"
+#include "walpipe/mirror.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -27,6 +28,30 @@ struct config_mapping {
 	bool kafka; /* produce this mapping's table to Kafka (default true) */
 	int line;	/* where it starts in the file, for messages */
 	int from_line, from_col, to_line, to_col;
+};
+
+/*
+ * One mirror entry: every source table matching a pattern of from and
+ * none of exclude is mirrored 1:1 into schema to (mirror.h), unless a
+ * mapping names it (the mapping wins).  The texts are what a reload
+ * compares; the parsed forms and spec are what the run uses.
+ */
+struct config_mirror {
+	char **from;	/* patterns in mirror_pattern_append's text */
+	size_t nfrom;
+	char **exclude;
+	size_t nexclude;
+	struct mirror_pattern *from_p; /* parsed, nfrom of them */
+	struct mirror_pattern *exclude_p;
+	char *to;
+	char *soft_delete_column;
+	char **metadata;		/* "column: $meta", for the reload check */
+	size_t nmetadata;
+	struct mirror_meta_col *meta; /* parsed; targets point into metanames */
+	char **metanames;
+	bool kafka;				/* produce the mirrored tables to Kafka */
+	int line;
+	struct mirror_spec spec; /* points into the fields above */
 };
 
 struct config_kv {
@@ -70,6 +95,8 @@ struct wp_config {
 	size_t nmappings;
 	struct config_refresh *refresh;
 	size_t nrefresh;
+	struct config_mirror *mirrors;
+	size_t nmirrors;
 	struct {
 		char *mode;		 /* initial | never */
 		int64_t workers; /* tables copied in parallel */

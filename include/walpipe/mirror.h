@@ -10,19 +10,21 @@
 
 /*
  * A mirror entry names its source tables by patterns (issue 17's
- * `mirror: - from: [...]`), in the name notation of ident.h with one
- * addition: an unquoted part may hold '*', which matches any run of
- * bytes, the empty one included:
+ * `mirror: - from: [...]`), in the name notation of ident.h where '*'
+ * matches any run of bytes, the empty one included, in quoted and
+ * unquoted parts alike:
  *
  *   public.*            every table of schema public
  *   public.order_*      public.order_items, public.order_ (not public.orders2)
  *   *.audit_log         audit_log of every schema
- *   sales."Order*"      exactly the table Order* (quoted: no wildcard)
+ *   public."User*"      "User", "UserProfile" (quoted: exact case)
  *
- * A pattern always has two parts (schema.table): a table alone would
- * leave open which schema it means.  Unquoted parts fold to lower case
- * as names do, so Public.* is public.*.  Matching compares the folded
- * pattern with the exact names wal2json sends, byte for byte.
+ * A name that itself holds '*' is matched by a '*' of the pattern like
+ * any other byte.  A pattern always has two parts (schema.table): a
+ * table alone would leave open which schema it means.  Unquoted parts
+ * fold to lower case as names do, so Public.* is public.*.  Matching
+ * compares the folded pattern with the exact names wal2json sends, byte
+ * for byte.
  *
  * Everything here is pure: no I/O, no logging.  Errors go to the
  * caller's buffer as one phrase, e.g.
@@ -31,7 +33,7 @@
 
 struct mirror_pattern {
 	char *part[2]; /* exact text (folded unless quoted), malloc'd */
-	bool glob[2];  /* part[i] holds wildcards: each '*' matches any run */
+	bool glob[2];  /* part[i] holds '*': each matches any run */
 };
 
 /* Parse s into *out (free with mirror_pattern_free), or false with the

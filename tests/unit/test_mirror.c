@@ -40,9 +40,11 @@ static const struct {
 	{"*.*", "any", "thing", true},
 	{"\"Sales Dept\".*", "Sales Dept", "x", true},
 	{"\"Sales Dept\".*", "sales dept", "x", false},
-	/* A star inside quotes is a character. */
+	/* A star inside quotes is a wildcard too, the case exact. */
 	{"sales.\"Order*\"", "sales", "Order*", true},
-	{"sales.\"Order*\"", "sales", "Orders", false},
+	{"sales.\"Order*\"", "sales", "OrderItems", true},
+	{"sales.\"Order*\"", "sales", "orders", false},
+	{"public.\"a.b*\"", "public", "a.bc", true},
 	/* Non-ASCII bytes are name bytes, matched exactly. */
 	{"public.caf\xc3\xa9_*", "public", "caf\xc3\xa9_1", true},
 	{"public.T*", "public", "Tx", false},
@@ -78,15 +80,15 @@ static const struct {
 	 "invalid table pattern \"a.b.c\": more than two parts; a pattern is "
 	 "schema.table"},
 	{"public.\"Or\"*",
-	 "invalid table pattern \"public.\"Or\"*\": \"*\" is a wildcard only "
-	 "in a part without quotes"},
+	 "invalid table pattern \"public.\"Or\"*\": quote a part whole or not "
+	 "at all"},
 	{"public.or-ders*",
 	 "invalid table pattern \"public.or-ders*\": unexpected \"-\" in "
-	 "\"or-ders*\"; quote a name with other characters (a quoted part has "
-	 "no wildcards)"},
+	 "\"or-ders*\"; quote a part that holds other characters, as in "
+	 "public.\"or-ders*\""},
 	{"public.1*",
 	 "invalid table pattern \"public.1*\": unexpected \"1\" in \"1*\"; "
-	 "quote a name with other characters (a quoted part has no wildcards)"},
+	 "quote a part that holds other characters, as in public.\"1*\""},
 	{"public.",
 	 "invalid table pattern \"public.\": empty name"},
 };
@@ -116,6 +118,8 @@ static const struct {
 	{"*.audit_log", "*.audit_log", "*.audit_log"},
 	{"*.\"Audit Log\"", "*.Audit\\ Log", "*.\"Audit Log\""},
 	{"s*.t*", "*.*", "s*.t*"},
+	{"public.\"User*\"", "public.*", "public.\"User*\""},
+	{"\"A b*\".x", "*.x", "\"A b*\".x"},
 	{"\"my.s\".\"T\"", "my\\.s.T", "\"my.s\".\"T\""},
 };
 
