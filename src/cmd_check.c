@@ -488,9 +488,8 @@ cmd_check(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	const char *path = NULL;
-	bool quiet = false, live = false, unreadable;
+	bool quiet = false, live = false;
 	int rc = 0;
-	struct config_errors errs;
 	size_t nerr;
 	struct wp_config *cfg;
 	int c;
@@ -520,37 +519,16 @@ cmd_check(int argc, char **argv)
 				path ? "unexpected argument" : "-c FILE is required");
 		return 2;
 	}
-	cfg = config_load(path, &errs, &unreadable);
-	if (cfg && cfg->kafka.enabled) {
-		/* librdkafka itself judges the properties: a misspelt or
-		 * out-of-range one is reported at its line. */
-		struct sink_kafka_config kc;
-
-		sink_kafka_config_from(&kc, cfg);
-		if (!sink_kafka_check(&kc, &errs)) {
-			config_free(cfg);
-			cfg = NULL;
-		}
-	}
-	for (size_t i = 0; i < errs.n; i++)
-		fprintf(stderr, "%s\n", errs.msg[i]);
-	nerr = errs.n;
-	if (cfg && !cmd_config_vet(cfg, false)) {
-		config_free(cfg);
-		cfg = NULL;
-		nerr++;
-	}
+	cfg = cmd_config_load_checked(path, true, &nerr, &rc);
 	if (cfg == NULL) {
-		if (!unreadable)
+		if (rc == 1)
 			fprintf(stderr, "%s: %zu error(s)\n", path, nerr);
-		config_errors_free(&errs);
-		return unreadable ? 2 : 1;
+		return rc;
 	}
 	if (!quiet)
 		print_summary(cfg);
 	if (live)
 		rc = check_live(cfg, quiet);
-	config_errors_free(&errs);
 	config_free(cfg);
 	return rc;
 }

@@ -514,14 +514,13 @@ cmd_dlq(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	const char *path = NULL, *verb;
-	bool all = false, unreadable;
+	bool all = false;
 	struct buf ids = BUF_INIT, q = BUF_INIT;
-	struct config_errors errs;
 	struct wp_config *cfg;
 	PGconn *conn = NULL;
 	PGresult *r = NULL;
 	char *schema = NULL;
-	int c, rc = 1;
+	int c, rc = 1, status;
 
 	if (argc < 2 || argv[1][0] == '-') {
 		dlq_usage(argc >= 2 && !strcmp(argv[1], "--help") ? stdout : stderr);
@@ -561,17 +560,10 @@ cmd_dlq(int argc, char **argv)
 		buf_free(&ids);
 		return 2;
 	}
-	cfg = config_load(path, &errs, &unreadable);
-	for (size_t i = 0; i < errs.n; i++)
-		fprintf(stderr, "%s\n", errs.msg[i]);
-	config_errors_free(&errs);
-	if (cfg && !cmd_config_vet(cfg, false)) {
-		config_free(cfg);
-		cfg = NULL;
-	}
+	cfg = cmd_config_load(path, &status);
 	if (cfg == NULL) {
 		buf_free(&ids);
-		return unreadable ? 2 : 1;
+		return status;
 	}
 	if (cfg->target.conninfo == NULL) {
 		fprintf(stderr, "walpipe dlq: %s has no target: dead letters live in "

@@ -54,7 +54,6 @@ cmd_snapshot(int argc, char **argv)
 	struct sink_pg *sink = NULL;
 	struct repl_export *ex;
 	struct snapshot_job job;
-	struct sigaction sa;
 	enum sink_result sr;
 	enum repl_result rr;
 	enum snapshot_result res;
@@ -141,12 +140,7 @@ cmd_snapshot(int argc, char **argv)
 	qtable = ident_qualified(tn.part[0], tn.part[1]);
 	table = qtable;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	cmd_signals_install(on_stop, NULL);
 
 	run_sink_config(rs, &sc);
 	sink = sink_pg_open(&sc, &sr, err, sizeof(err));

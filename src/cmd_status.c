@@ -86,8 +86,7 @@ cmd_status(int argc, char **argv)
 		"last_commit_time", "apply_lag_seconds", "pending_dead_letters"};
 	static const bool ck_num[] = {false, false, true, false, false, true, true};
 	const char *path = NULL;
-	bool json = false, unreadable, failed = false;
-	struct config_errors errs;
+	bool json = false, failed = false;
 	struct wp_config *cfg;
 	struct report r;
 	PGconn *src = NULL, *ana = NULL;
@@ -96,7 +95,7 @@ cmd_status(int argc, char **argv)
 	char rsec[16][300]; /* "refresh VIEW" section names */
 	char ssec[16][IDENT_QUALIFIED_MAX + 80]; /* "snapshot TABLE" sections */
 	size_t nsnap = 0;
-	int c;
+	int c, status;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "c:jh", longopts, NULL)) != -1) {
@@ -116,16 +115,9 @@ cmd_status(int argc, char **argv)
 		fprintf(stderr, "walpipe status: -c FILE is required\n");
 		return 2;
 	}
-	cfg = config_load(path, &errs, &unreadable);
-	for (size_t i = 0; i < errs.n; i++)
-		fprintf(stderr, "%s\n", errs.msg[i]);
-	config_errors_free(&errs);
-	if (cfg && !cmd_config_vet(cfg, false)) {
-		config_free(cfg);
-		cfg = NULL;
-	}
+	cfg = cmd_config_load(path, &status);
 	if (cfg == NULL)
-		return unreadable ? 2 : 1;
+		return status;
 	memset(&r, 0, sizeof(r));
 	put(&r, "source", "name", cfg->source.name, false);
 

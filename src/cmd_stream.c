@@ -289,7 +289,6 @@ cmd_stream(int argc, char **argv)
 	struct stream_opts o;
 	struct w2j_decoder *dec;
 	struct buf line = BUF_INIT;
-	struct sigaction sa;
 	lsn_t position = LSN_INVALID;
 	enum stream_end end;
 	int backoff_ms = 500;
@@ -300,13 +299,7 @@ cmd_stream(int argc, char **argv)
 		return rc < 0 ? 0 : rc;
 	}
 
-	/* No SA_RESTART: poll() must return so the loop sees the flag. */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	cmd_signals_install(on_stop_signal, NULL);
 	setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
 
 	dec = w2j_decoder_new();
