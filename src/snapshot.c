@@ -533,16 +533,171 @@ describe(const struct table *tb, int64_t now, char *out, size_t outlen)
 				 (unsigned long long) tb->rows, rate);
 }
 
+/* Set sh up for job: every table pending. */
+static void
+shared_init(struct shared *sh, struct snapshot_job *job)
+{
+	memset(sh, 0, sizeof(*sh));
+	pthread_mutex_init(&sh->lock, NULL);
+	pthread_cond_init(&sh->cond, NULL);
+	sh->job = job;
+	sh->lsn = repl_export_lsn(job->export);
+	sh->nt = job->ntables;
+	sh->t = wp_calloc(sh->nt, sizeof(*sh->t));
+	sh->waits = wp_calloc(sh->nt * sh->nt, sizeof(bool));
+	for (size_t i = 0; i < sh->nt; i++) {
+		sh->t[i].name = job->tables[i];
+		sh->t[i].estimate = -1;
+	}
+}
+
+static void
+shared_free(struct shared *sh)
+{
+	free(sh->t);
+	free(sh->waits);
+	pthread_cond_destroy(&sh->cond);
+	pthread_mutex_destroy(&sh->lock);
+}
+
+/* Start n reader threads; one that cannot start counts as imported and
+ * finished, and fails the job. */
+static void
+readers_start(struct shared *sh, struct reader *readers, int n)
+{
+	sigset_t block, old;
+
+	sh->running = n;
+	/* Readers inherit a mask without the stop and reload signals: they
+	 * go to the main thread, which sets the abort flag. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	for (int i = 0; i < n; i++) {
+		readers[i].sh = sh;
+		if (pthread_create(&readers[i].thread, NULL, reader_main,
+						   &readers[i]) != 0) {
+			/* Count it as imported and finished: it never ran. */
+			pthread_mutex_lock(&sh->lock);
+			sh->imported++;
+			sh->running--;
+			sh->abort = true;
+			sh->res = SNAPSHOT_FATAL;
+			snprintf(sh->err, sizeof(sh->err),
+					 "could not start a reader thread");
+			pthread_mutex_unlock(&sh->lock);
+			readers[i].thread = pthread_self();
+		}
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* Each table's progress into the metrics, and every 10 s (*last_log) the
+ * ones being copied into the log.  Called with the lock held. */
+static void
+shared_report_progress(struct shared *sh, int64_t *last_log)
+{
+	int64_t now = clock_mono_ms();
+
+	for (size_t i = 0; i < sh->nt; i++)
+		if (sh->t[i].state != TABLE_PENDING)
+			metrics_snapshot(sh->job->metrics, sh->t[i].name, sh->t[i].rows,
+							 sh->t[i].estimate, sh->t[i].state == TABLE_DONE);
+	if (now - *last_log < 10000)
+		return;
+	for (size_t i = 0; i < sh->nt; i++) {
+		char d[200];
+
+		if (sh->t[i].state != TABLE_COPYING)
+			continue;
+		describe(&sh->t[i], now, d, sizeof(d));
+		wp_log(LOG_INFO, "snapshot: %s: %s", sh->t[i].name, d);
+	}
+	*last_log = now;
+}
+
+/*
+ * Until every reader has finished, five times a second: close the export
+ * once all n readers hold the snapshot (*released), pass a stop on to
+ * the readers, report progress, and pet the watchdog.
+ */
+static void
+readers_watch(struct shared *sh, int n, bool *released)
+{
+	struct snapshot_job *job = sh->job;
+	int64_t last_log = clock_mono_ms();
+
+	pthread_mutex_lock(&sh->lock);
+	while (sh->running > 0) {
+		struct timespec until;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 200 * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&sh->cond, &sh->lock, &until);
+		if (!*released && sh->imported >= n) {
+			/* Every reader holds the snapshot now: the exporting
+			 * connection may go. */
+			repl_export_close(job->export);
+			job->export = NULL;
+			*released = true;
+		}
+		if (job->stop && *job->stop && !sh->abort) {
+			sh->abort = true;
+			if (sh->res == SNAPSHOT_OK)
+				sh->res = SNAPSHOT_STOPPED;
+		}
+		shared_report_progress(sh, &last_log);
+		pthread_mutex_unlock(&sh->lock);
+		notify_watchdog();
+		pthread_mutex_lock(&sh->lock);
+	}
+	pthread_mutex_unlock(&sh->lock);
+}
+
+/* How the job ended, into the log; t0: when it started. */
+static void
+shared_report_end(const struct shared *sh, int64_t t0)
+{
+	uint64_t total = 0;
+
+	if (sh->res == SNAPSHOT_STOPPED) {
+		wp_log(LOG_NOTICE, "snapshot stopped; tables not done are copied "
+						   "again on the next start");
+		return;
+	}
+	if (sh->res != SNAPSHOT_OK) {
+		wp_log(LOG_ERROR, "snapshot failed: %s", sh->err);
+		return;
+	}
+	for (size_t i = 0; i < sh->nt; i++) {
+		char d[200];
+
+		describe(&sh->t[i], clock_mono_ms(), d, sizeof(d));
+		wp_log(LOG_INFO, "snapshot: %s: copied %s", sh->t[i].name, d);
+		total += sh->t[i].rows;
+	}
+	wp_log(LOG_NOTICE,
+		   "snapshot (%s) done: %llu rows of %zu table(s) in %.1f s",
+		   sh->job->kind, (unsigned long long) total, sh->nt,
+		   (double) (clock_mono_ms() - t0) / 1000.0);
+}
+
 enum snapshot_result
 snapshot_run(struct snapshot_job *job)
 {
 	struct shared sh;
 	struct reader *readers;
 	int nreaders = job->workers < 1 ? 1 : job->workers;
-	int64_t t0 = clock_mono_ms(), last_log = t0;
+	int64_t t0 = clock_mono_ms();
 	bool released = false;
 	char l1[LSN_STRLEN];
-	sigset_t block, old;
+	enum snapshot_result res;
 
 	if ((size_t) nreaders > job->ntables)
 		nreaders = (int) job->ntables;
@@ -551,94 +706,14 @@ snapshot_run(struct snapshot_job *job)
 		job->export = NULL;
 		return SNAPSHOT_OK;
 	}
-	memset(&sh, 0, sizeof(sh));
-	pthread_mutex_init(&sh.lock, NULL);
-	pthread_cond_init(&sh.cond, NULL);
-	sh.job = job;
-	sh.lsn = repl_export_lsn(job->export);
-	sh.nt = job->ntables;
-	sh.t = wp_calloc(sh.nt, sizeof(*sh.t));
-	sh.waits = wp_calloc(sh.nt * sh.nt, sizeof(bool));
-	for (size_t i = 0; i < sh.nt; i++) {
-		sh.t[i].name = job->tables[i];
-		sh.t[i].estimate = -1;
-	}
+	shared_init(&sh, job);
 	readers = wp_calloc((size_t) nreaders, sizeof(*readers));
 	wp_log(LOG_INFO,
 		   "snapshot (%s) of %zu table(s) at %s with %d reader(s)", job->kind,
 		   job->ntables, lsn_format(repl_export_lsn(job->export), l1),
 		   nreaders);
-	sh.running = nreaders;
-	/* Readers inherit a mask without the stop and reload signals: they
-	 * go to the main thread, which sets the abort flag. */
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &block, &old);
-	for (int i = 0; i < nreaders; i++) {
-		readers[i].sh = &sh;
-		if (pthread_create(&readers[i].thread, NULL, reader_main,
-						   &readers[i]) != 0) {
-			/* Count it as imported and finished: it never ran. */
-			pthread_mutex_lock(&sh.lock);
-			sh.imported++;
-			sh.running--;
-			sh.abort = true;
-			sh.res = SNAPSHOT_FATAL;
-			snprintf(sh.err, sizeof(sh.err), "could not start a reader thread");
-			pthread_mutex_unlock(&sh.lock);
-			readers[i].thread = pthread_self();
-		}
-	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-
-	pthread_mutex_lock(&sh.lock);
-	while (sh.running > 0) {
-		struct timespec until;
-		int64_t now;
-
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += 200 * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&sh.cond, &sh.lock, &until);
-		if (!released && sh.imported >= nreaders) {
-			/* Every reader holds the snapshot now: the exporting
-			 * connection may go. */
-			repl_export_close(job->export);
-			job->export = NULL;
-			released = true;
-		}
-		if (job->stop && *job->stop && !sh.abort) {
-			sh.abort = true;
-			if (sh.res == SNAPSHOT_OK)
-				sh.res = SNAPSHOT_STOPPED;
-		}
-		now = clock_mono_ms();
-		for (size_t i = 0; i < sh.nt; i++)
-			if (sh.t[i].state != TABLE_PENDING)
-				metrics_snapshot(job->metrics, sh.t[i].name, sh.t[i].rows,
-								 sh.t[i].estimate,
-								 sh.t[i].state == TABLE_DONE);
-		if (now - last_log >= 10000) {
-			for (size_t i = 0; i < sh.nt; i++) {
-				char d[200];
-
-				if (sh.t[i].state != TABLE_COPYING)
-					continue;
-				describe(&sh.t[i], now, d, sizeof(d));
-				wp_log(LOG_INFO, "snapshot: %s: %s", sh.t[i].name, d);
-			}
-			last_log = now;
-		}
-		pthread_mutex_unlock(&sh.lock);
-		notify_watchdog();
-		pthread_mutex_lock(&sh.lock);
-	}
-	pthread_mutex_unlock(&sh.lock);
+	readers_start(&sh, readers, nreaders);
+	readers_watch(&sh, nreaders, &released);
 	for (int i = 0; i < nreaders; i++)
 		if (!pthread_equal(readers[i].thread, pthread_self()))
 			pthread_join(readers[i].thread, NULL);
@@ -646,30 +721,9 @@ snapshot_run(struct snapshot_job *job)
 		repl_export_close(job->export);
 		job->export = NULL;
 	}
-	if (sh.res == SNAPSHOT_OK) {
-		uint64_t total = 0;
-
-		for (size_t i = 0; i < sh.nt; i++) {
-			char d[200];
-
-			describe(&sh.t[i], clock_mono_ms(), d, sizeof(d));
-			wp_log(LOG_INFO, "snapshot: %s: copied %s", sh.t[i].name, d);
-			total += sh.t[i].rows;
-		}
-		wp_log(LOG_NOTICE,
-			   "snapshot (%s) done: %llu rows of %zu table(s) in %.1f s",
-			   job->kind, (unsigned long long) total, sh.nt,
-			   (double) (clock_mono_ms() - t0) / 1000.0);
-	} else if (sh.res == SNAPSHOT_STOPPED) {
-		wp_log(LOG_NOTICE, "snapshot stopped; tables not done are copied "
-						   "again on the next start");
-	} else {
-		wp_log(LOG_ERROR, "snapshot failed: %s", sh.err);
-	}
+	shared_report_end(&sh, t0);
+	res = sh.res;
 	free(readers);
-	free(sh.t);
-	free(sh.waits);
-	pthread_cond_destroy(&sh.cond);
-	pthread_mutex_destroy(&sh.lock);
-	return sh.res;
+	shared_free(&sh);
+	return res;
 }
