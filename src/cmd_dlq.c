@@ -102,18 +102,7 @@ retry_target(struct retry *r, size_t i)
 		return NULL;
 	PQclear(res);
 
-	buf_appendf(&q, "INSERT INTO %s (_seq, _op, _sop, _lsn, _xid, _ts, "
-					"_present",
-				t->plan->tmp_table);
-	for (size_t k = 0; k < t->plan->ntmp; k++) {
-		buf_append_str(&q, ", ");
-		map_quote_ident(&q, t->plan->tmp_cols[k]);
-	}
-	buf_append_str(&q, ") VALUES (1, $1, $2, $3, $4, $5, $6");
-	for (size_t k = 0; k < t->plan->ntmp; k++)
-		buf_appendf(&q, ", $%zu", k + 7);
-	buf_append_char(&q, ')');
-	t->insert = wp_strdup(q.data);
+	t->insert = map_plan_tmp_insert(t->plan);
 
 	/* The source row by its replica identity, every tmp column as text. */
 	buf_reset(&q, 0);
@@ -241,7 +230,7 @@ retry_upsert_row(struct retry *r, struct retry_target *t,
 
 /*
  * An append's row: the payload's own, which is history and overwrites
- * nothing.  *own: the bytea values made here with their \\x prefix, which
+ * nothing.  *own: the bytea values made here with their \x prefix, which
  * the caller frees (ntmp of them).
  */
 static bool
@@ -273,8 +262,7 @@ retry_append_row(struct retry *r, struct retry_target *t,
 
 		params[6 + k] = col ? col->value : NULL;
 		/* wal2json sends bytea as bare hex digits. */
-		if (col && col->value &&
-			strcmp(t->src[t->plan->tmp_src[k]].type, "bytea") == 0) {
+		if (col && col->value && map_plan_tmp_is_bytea(t->plan, t->src, k)) {
 			struct buf hex = BUF_INIT;
 
 			buf_appendf(&hex, "\\x%s", col->value);
