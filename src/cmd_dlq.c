@@ -147,9 +147,6 @@ retry_targets_free(struct retry *r)
 	free(r->targets);
 }
 
-/* The index of the mapping from source_table to target_table (both
- * in ident_qualified's text, as dead_letter writes them), or
- * cfg->nmappings. */
 /* Whether target_table (text form) is the configured staging table. */
 static bool
 is_staging(const struct wp_config *cfg, const char *target_table)
@@ -165,6 +162,9 @@ is_staging(const struct wp_config *cfg, const char *target_table)
 	return same;
 }
 
+/* The index of the mapping from source_table to target_table (both
+ * in ident_qualified's text, as dead_letter writes them), or
+ * cfg->nmappings. */
 static size_t
 mapping_of(const struct wp_config *cfg, const char *source_table,
 		   const char *target_table)
