@@ -23,58 +23,84 @@
  * that element in its type's output form, under this session's settings,
  * as the walsender's output function does for wal2json.  bytea goes as
  * plain hex digits, as wal2json sends it (collapse adds the \x).
+ * Columns: name, type, key, relkind, missing value.
  */
+static const char *const source_columns_sql =
+	"SELECT a.attname, "
+	"       CASE WHEN b.oid >= 16384 THEN 'text' "
+	"            WHEN b.typname IN ('bpchar', 'bit', '_bpchar', '_bit') "
+	"            THEN 'pg_catalog.' || pg_catalog.quote_ident(b.typname) "
+	"            ELSE pg_catalog.format_type(b.oid, NULL) END, "
+	"       coalesce(a.attnum = ANY ((i.indkey::pg_catalog.int2[])"
+	"                                [0:i.indnkeyatts - 1]), false), "
+	"       c.relkind, "
+	"       CASE WHEN NOT m.atthasmissing THEN NULL "
+	"            WHEN b.oid = 'pg_catalog.bytea'::pg_catalog.regtype "
+	"            THEN pg_catalog.encode(pg_catalog.array_to_string("
+	"                 m.attmissingval, '')::pg_catalog.bytea, 'hex') "
+	"            ELSE pg_catalog.array_to_string(m.attmissingval, '') "
+	"       END "
+	"  FROM pg_catalog.pg_class c "
+	"  JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace "
+	/* A table without columns is still a table: one row, NULLs. */
+	"  LEFT JOIN (pg_catalog.pg_attribute a "
+	"        JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
+	"        JOIN pg_catalog.pg_type b ON b.oid = CASE "
+	"             WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) "
+	"       ON a.attrelid = c.oid AND a.attnum > 0 "
+	"          AND NOT a.attisdropped AND a.attgenerated = '' "
+	/* A partitioned table stores no rows, so no missing values: its
+	 * leaves hold them (the same for every leaf that had rows when
+	 * the column was added). */
+	"  LEFT JOIN LATERAL (SELECT ma.atthasmissing, ma.attmissingval "
+	"         FROM pg_catalog.pg_attribute ma "
+	"        WHERE (c.relkind <> 'p' AND ma.attrelid = c.oid "
+	"               AND ma.attnum = a.attnum) "
+	"           OR (c.relkind = 'p' AND ma.atthasmissing "
+	"               AND ma.attname = a.attname AND ma.attrelid IN "
+	"               (SELECT pt.relid FROM pg_catalog.pg_partition_tree("
+	"                c.oid) pt WHERE pt.isleaf)) "
+	"        LIMIT 1) m ON true "
+	"  LEFT JOIN pg_catalog.pg_index i ON i.indrelid = c.oid AND "
+	"       ((c.relreplident = 'i' AND i.indisreplident) OR "
+	"        (c.relreplident IN ('d', 'f') AND i.indisprimary)) "
+	" WHERE ns.nspname = $1 AND c.relname = $2 "
+	"   AND c.relkind IN ('r', 'p') "
+	" ORDER BY a.attnum";
+
+/* The columns of source_columns_sql's result r (at least one row), in a
+ * new array of *n (caller frees with catalog_free_columns); *any_key:
+ * whether one is a key column. */
+static struct map_srccol *
+source_columns_from(PGresult *r, size_t *n, bool *any_key)
+{
+	int rows = PQntuples(r);
+	struct map_srccol *cols = wp_calloc((size_t) rows, sizeof(*cols));
+
+	*any_key = false;
+	if (PQgetisnull(r, 0, 0))
+		rows = 0; /* the table has no columns */
+	for (int i = 0; i < rows; i++) {
+		cols[i].name = wp_strdup(PQgetvalue(r, i, 0));
+		cols[i].type = wp_strdup(PQgetvalue(r, i, 1));
+		cols[i].key = strcmp(PQgetvalue(r, i, 2), "t") == 0;
+		if (!PQgetisnull(r, i, 4))
+			cols[i].missing = wp_strdup(PQgetvalue(r, i, 4));
+		*any_key |= cols[i].key;
+	}
+	*n = (size_t) rows;
+	return cols;
+}
+
 struct map_srccol *
 catalog_source_columns(PGconn *conn, const char *schema, const char *table,
 					   bool need_key, size_t *n, bool *partitioned,
 					   char *errbuf, size_t errlen)
 {
-	static const char *sql =
-		"SELECT a.attname, "
-		"       CASE WHEN b.oid >= 16384 THEN 'text' "
-		"            WHEN b.typname IN ('bpchar', 'bit', '_bpchar', '_bit') "
-		"            THEN 'pg_catalog.' || pg_catalog.quote_ident(b.typname) "
-		"            ELSE pg_catalog.format_type(b.oid, NULL) END, "
-		"       coalesce(a.attnum = ANY ((i.indkey::pg_catalog.int2[])"
-		"                                [0:i.indnkeyatts - 1]), false), "
-		"       c.relkind, "
-		"       CASE WHEN NOT m.atthasmissing THEN NULL "
-		"            WHEN b.oid = 'pg_catalog.bytea'::pg_catalog.regtype "
-		"            THEN pg_catalog.encode(pg_catalog.array_to_string("
-		"                 m.attmissingval, '')::pg_catalog.bytea, 'hex') "
-		"            ELSE pg_catalog.array_to_string(m.attmissingval, '') "
-		"       END "
-		"  FROM pg_catalog.pg_class c "
-		"  JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace "
-		/* A table without columns is still a table: one row, NULLs. */
-		"  LEFT JOIN (pg_catalog.pg_attribute a "
-		"        JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
-		"        JOIN pg_catalog.pg_type b ON b.oid = CASE "
-		"             WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) "
-		"       ON a.attrelid = c.oid AND a.attnum > 0 "
-		"          AND NOT a.attisdropped AND a.attgenerated = '' "
-		/* A partitioned table stores no rows, so no missing values: its
-		 * leaves hold them (the same for every leaf that had rows when
-		 * the column was added). */
-		"  LEFT JOIN LATERAL (SELECT ma.atthasmissing, ma.attmissingval "
-		"         FROM pg_catalog.pg_attribute ma "
-		"        WHERE (c.relkind <> 'p' AND ma.attrelid = c.oid "
-		"               AND ma.attnum = a.attnum) "
-		"           OR (c.relkind = 'p' AND ma.atthasmissing "
-		"               AND ma.attname = a.attname AND ma.attrelid IN "
-		"               (SELECT pt.relid FROM pg_catalog.pg_partition_tree("
-		"                c.oid) pt WHERE pt.isleaf)) "
-		"        LIMIT 1) m ON true "
-		"  LEFT JOIN pg_catalog.pg_index i ON i.indrelid = c.oid AND "
-		"       ((c.relreplident = 'i' AND i.indisreplident) OR "
-		"        (c.relreplident IN ('d', 'f') AND i.indisprimary)) "
-		" WHERE ns.nspname = $1 AND c.relname = $2 "
-		"   AND c.relkind IN ('r', 'p') "
-		" ORDER BY a.attnum";
 	const char *params[2] = {schema, table};
 	struct map_srccol *cols = NULL;
-	PGresult *r = PQexecParams(conn, sql, 2, NULL, params, NULL, NULL, 0);
-	int rows;
+	PGresult *r = PQexecParams(conn, source_columns_sql, 2, NULL, params,
+							   NULL, NULL, 0);
 	bool any_key = false;
 	char qname[IDENT_QUALIFIED_MAX];
 
@@ -86,25 +112,13 @@ catalog_source_columns(PGconn *conn, const char *schema, const char *table,
 				 qname, PQerrorMessage(conn));
 		goto done;
 	}
-	rows = PQntuples(r);
-	if (rows == 0) {
+	if (PQntuples(r) == 0) {
 		snprintf(errbuf, errlen,
 				 "source table \"%s\" does not exist", qname);
 		goto done;
 	}
 	*partitioned = strcmp(PQgetvalue(r, 0, 3), "p") == 0;
-	cols = wp_calloc((size_t) rows, sizeof(*cols));
-	if (PQgetisnull(r, 0, 0))
-		rows = 0; /* the table has no columns */
-	for (int i = 0; i < rows; i++) {
-		cols[i].name = wp_strdup(PQgetvalue(r, i, 0));
-		cols[i].type = wp_strdup(PQgetvalue(r, i, 1));
-		cols[i].key = strcmp(PQgetvalue(r, i, 2), "t") == 0;
-		if (!PQgetisnull(r, i, 4))
-			cols[i].missing = wp_strdup(PQgetvalue(r, i, 4));
-		any_key |= cols[i].key;
-	}
-	*n = (size_t) rows;
+	cols = source_columns_from(r, n, &any_key);
 	if (need_key && !any_key) {
 		snprintf(errbuf, errlen,
 				 "source table \"%s\" has no primary key or replica "

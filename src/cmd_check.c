@@ -345,6 +345,76 @@ live_source(struct live *lv, PGconn *conn, const struct wp_config *cfg,
 }
 
 /*
+ * Run one of a plan's statements in the analytics transaction, in a
+ * savepoint: the temp table's DDL (create) is executed, every other is
+ * prepared and planned.  NULL when it passed, else the failed result
+ * (caller clears), the savepoint still to be rolled back.
+ */
+static PGresult *
+live_try_statement(PGconn *ana, const char *sql, bool create)
+{
+	PGresult *r;
+
+	PQclear(PQexec(ana, "SAVEPOINT walpipe_check"));
+	if (create) {
+		r = PQexec(ana, sql);
+	} else {
+		/* Prepare analyses; EXPLAIN EXECUTE also plans, which is where
+		 * ON CONFLICT looks for its unique index. */
+		r = PQprepare(ana, "walpipe_check", sql, 0, NULL);
+		if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+			PQclear(r);
+			r = PQexec(ana, "EXPLAIN EXECUTE walpipe_check(1, 0)");
+			if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+				PQclear(r);
+				r = PQexec(ana, "DEALLOCATE ALL");
+			}
+		}
+	}
+	if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+		PQclear(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* Each of plan's statements, for mapping i (m): one problem per mapping,
+ * the first, since the rest repeat it. */
+static void
+live_plan_statements(struct live *lv, PGconn *ana, size_t i,
+					 const struct config_mapping *m,
+					 const struct map_plan *plan)
+{
+	const char *const stmts[12] = {
+		plan->create_tmp,	   plan->upsert,		  plan->update_partial,
+		plan->append,		   plan->remove,		  plan->move,
+		plan->move_orphans,	   plan->unmatch,		  plan->partial_orphans,
+		plan->keyless_delete, plan->keyless_update, plan->keyless_apply};
+
+	for (int k = 0; k < 12; k++) {
+		PGresult *r;
+		const char *msg;
+		char *f, *t;
+
+		if (stmts[k] == NULL || (r = live_try_statement(ana, stmts[k],
+														k == 0)) == NULL)
+			continue;
+		msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+		f = ident_qualified(m->from_schema, m->from_table);
+		t = ident_qualified(m->to_schema, m->to_table);
+		live_problem(lv, "mappings[%zu] (%s -> %s): %s", i, f, t,
+					 msg ? msg : PQerrorMessage(ana));
+		free(f);
+		free(t);
+		PQclear(r);
+		PQclear(PQexec(ana, "ROLLBACK TO SAVEPOINT walpipe_check"));
+		/* Prepared statements outlive the rollback. */
+		PQclear(PQexec(ana, "DEALLOCATE ALL"));
+		break;
+	}
+}
+
+/*
  * Each mapping compiled against the real source columns, and its
  * statements prepared in the analytics database against its temp table:
  * the server itself checks that target tables and columns exist, every
@@ -362,13 +432,11 @@ live_mappings(struct live *lv, PGconn *src, PGconn *ana,
 		struct map_plan *plan;
 		size_t n;
 		char err[1024], tmp[48];
-		const char *stmts[12];
 
 		if (m->rule.mode == MAP_MODE_NONE)
 			continue;
 		cols = catalog_table_columns(src, m->from_schema, m->from_table,
-									 false, &n, err,
-									 sizeof(err));
+									 false, &n, err, sizeof(err));
 		if (cols == NULL) {
 			live_problem(lv, "mappings[%zu]: %s", i, err);
 			continue;
@@ -381,62 +449,10 @@ live_mappings(struct live *lv, PGconn *src, PGconn *ana,
 		snprintf(tmp, sizeof(tmp), "walpipe_check%zu", i);
 		plan = catalog_plan_new(ana, &m->rule, cols, n, cfg->source.name, tmp,
 								err, sizeof(err));
-		if (plan == NULL) {
+		if (plan == NULL)
 			live_problem(lv, "mappings[%zu]: %s", i, err);
-			catalog_free_columns(cols, n);
-			continue;
-		}
-		stmts[0] = plan->create_tmp;
-		stmts[1] = plan->upsert;
-		stmts[2] = plan->update_partial;
-		stmts[3] = plan->append;
-		stmts[4] = plan->remove;
-		stmts[5] = plan->move;
-		stmts[6] = plan->move_orphans;
-		stmts[7] = plan->unmatch;
-		stmts[8] = plan->partial_orphans;
-		stmts[9] = plan->keyless_delete;
-		stmts[10] = plan->keyless_update;
-		stmts[11] = plan->keyless_apply;
-		for (int k = 0; k < 12; k++) {
-			PGresult *r;
-
-			if (stmts[k] == NULL)
-				continue;
-			PQclear(PQexec(ana, "SAVEPOINT walpipe_check"));
-			if (k == 0) {
-				r = PQexec(ana, stmts[k]);
-			} else {
-				/* Prepare analyses; EXPLAIN EXECUTE also plans, which is
-				 * where ON CONFLICT looks for its unique index. */
-				r = PQprepare(ana, "walpipe_check", stmts[k], 0, NULL);
-				if (PQresultStatus(r) == PGRES_COMMAND_OK) {
-					PQclear(r);
-					r = PQexec(ana, "EXPLAIN EXECUTE walpipe_check(1, 0)");
-					if (PQresultStatus(r) == PGRES_TUPLES_OK) {
-						PQclear(r);
-						r = PQexec(ana, "DEALLOCATE ALL");
-					}
-				}
-			}
-			if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-				const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
-
-				char *f = ident_qualified(m->from_schema, m->from_table);
-				char *t = ident_qualified(m->to_schema, m->to_table);
-
-				live_problem(lv, "mappings[%zu] (%s -> %s): %s", i, f, t,
-							 msg ? msg : PQerrorMessage(ana));
-				free(f);
-				free(t);
-				PQclear(r);
-				PQclear(PQexec(ana, "ROLLBACK TO SAVEPOINT walpipe_check"));
-				/* Prepared statements outlive the rollback. */
-				PQclear(PQexec(ana, "DEALLOCATE ALL"));
-				break; /* one problem per mapping: the rest repeat it */
-			}
-			PQclear(r);
-		}
+		else
+			live_plan_statements(lv, ana, i, m, plan);
 		map_plan_free(plan);
 		catalog_free_columns(cols, n);
 	}
@@ -488,9 +504,8 @@ cmd_check(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	const char *path = NULL;
-	bool quiet = false, live = false, unreadable;
+	bool quiet = false, live = false;
 	int rc = 0;
-	struct config_errors errs;
 	size_t nerr;
 	struct wp_config *cfg;
 	int c;
@@ -520,37 +535,16 @@ cmd_check(int argc, char **argv)
 				path ? "unexpected argument" : "-c FILE is required");
 		return 2;
 	}
-	cfg = config_load(path, &errs, &unreadable);
-	if (cfg && cfg->kafka.enabled) {
-		/* librdkafka itself judges the properties: a misspelt or
-		 * out-of-range one is reported at its line. */
-		struct sink_kafka_config kc;
-
-		sink_kafka_config_from(&kc, cfg);
-		if (!sink_kafka_check(&kc, &errs)) {
-			config_free(cfg);
-			cfg = NULL;
-		}
-	}
-	for (size_t i = 0; i < errs.n; i++)
-		fprintf(stderr, "%s\n", errs.msg[i]);
-	nerr = errs.n;
-	if (cfg && !cmd_config_vet(cfg, false)) {
-		config_free(cfg);
-		cfg = NULL;
-		nerr++;
-	}
+	cfg = cmd_config_load_checked(path, true, &nerr, &rc);
 	if (cfg == NULL) {
-		if (!unreadable)
+		if (rc == 1)
 			fprintf(stderr, "%s: %zu error(s)\n", path, nerr);
-		config_errors_free(&errs);
-		return unreadable ? 2 : 1;
+		return rc;
 	}
 	if (!quiet)
 		print_summary(cfg);
 	if (live)
 		rc = check_live(cfg, quiet);
-	config_errors_free(&errs);
 	config_free(cfg);
 	return rc;
 }

@@ -41,75 +41,6 @@ on_hup(int sig)
 	run_reload = 1;
 }
 
-struct wp_config *
-cmd_config_load(const char *path, int *status)
-{
-	struct config_errors errs;
-	bool unreadable;
-	struct wp_config *cfg = config_load(path, &errs, &unreadable);
-
-	for (size_t i = 0; i < errs.n; i++)
-		fprintf(stderr, "%s\n", errs.msg[i]);
-	config_errors_free(&errs);
-	if (cfg && !cmd_config_vet(cfg, false)) {
-		config_free(cfg);
-		cfg = NULL;
-	}
-	*status = cfg ? 0 : unreadable ? 2 : 1;
-	return cfg;
-}
-
-/* One line of cmd_config_vet's. */
-static void
-vet_say(bool log, bool error, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void
-vet_say(bool log, bool error, const char *fmt, ...)
-{
-	struct buf b = BUF_INIT;
-	va_list ap;
-
-	va_start(ap, fmt);
-	buf_vappendf(&b, fmt, ap);
-	va_end(ap);
-	if (log)
-		wp_log(error ? LOG_ERROR : LOG_WARNING, "%s", b.data);
-	else
-		fprintf(stderr, "%s%s\n", error ? "" : "warning: ", b.data);
-	buf_free(&b);
-}
-
-bool
-cmd_config_vet(const struct wp_config *cfg, bool log)
-{
-	const char *const keys[] = {"source.conninfo", "target.conninfo"};
-	const char *const vals[] = {cfg->source.conninfo, cfg->target.conninfo};
-	bool ok = true, secret = false;
-	struct stat st;
-	char err[512];
-
-	for (int i = 0; i < 2; i++) {
-		if (vals[i] == NULL)
-			continue;
-		if (!pgconn_check(vals[i], err, sizeof(err))) {
-			vet_say(log, true,
-					"%s: %s: invalid connection string (not shown: it may "
-					"hold a password): %s",
-					cfg->path, keys[i], err);
-			ok = false;
-		}
-		secret |= pgconn_has_password(vals[i]);
-	}
-	if (secret && stat(cfg->path, &st) == 0 && (st.st_mode & 077) != 0)
-		vet_say(log, false,
-				"%s holds a password and is readable by group or others "
-				"(mode %04o)\nchmod 600 it, or move the password to "
-				"/etc/walpipe/pgpass (the unit's PGPASSFILE, mode 600).",
-				cfg->path, (unsigned) (st.st_mode & 07777));
-	return ok;
-}
-
 struct reloader {
 	const char *path;
 	struct run_state *current;
@@ -187,7 +118,6 @@ cmd_run(int argc, char **argv)
 	struct wp_config *cfg;
 	struct reloader rl;
 	struct run_control ctl;
-	struct sigaction sa;
 	int c, rc;
 
 	optind = 1;
@@ -218,15 +148,7 @@ cmd_run(int argc, char **argv)
 	if (cfg == NULL)
 		return rc;
 
-	/* No SA_RESTART: poll() must return so the loop sees the flags. */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sa.sa_handler = on_hup;
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	cmd_signals_install(on_stop, on_hup);
 
 	rl.path = path;
 	rl.allow_ahead = allow_ahead;

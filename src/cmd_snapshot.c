@@ -23,22 +23,11 @@ on_stop(int sig)
 	snapshot_stop = 1;
 }
 
-/*
- * The backfill protocol (docs/snapshots.md, "Backfill"):
- *  1. lock the source's checkpoint row in an analytics transaction; the
- *     running `walpipe run` commits nothing more until step 4 (it keeps
- *     its batch and waits, see sink_pg_apply's SINK_BUSY);
- *  2. create a temporary slot with an exported snapshot: its consistent
- *     point P is past everything `walpipe run` has committed;
- *  3. copy the table as of P into that same transaction, and record the
- *     table done at P;
- *  4. COMMIT.  `walpipe run` then applies every change after its
- *     checkpoint, in order, on top of the copy: those ending at or before
- *     P bring each row to its state at P again (a delete removes a row the
- *     copy could not), the later ones move it on.
- */
-int
-cmd_snapshot(int argc, char **argv)
+/* Parse argv: -c FILE (*path) and --table (*table).  -1 to go on, else
+ * the exit status. */
+static int
+snapshot_parse_args(int argc, char **argv, const char **path,
+					const char **table)
 {
 	static const struct option longopts[] = {
 		{"config", required_argument, NULL, 'c'},
@@ -46,29 +35,13 @@ cmd_snapshot(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *path = NULL, *table = NULL;
-	struct wp_config *cfg;
-	struct run_state *st;
-	const struct run_settings *rs;
-	struct sink_pg_config sc;
-	struct sink_pg *sink = NULL;
-	struct repl_export *ex;
-	struct snapshot_job job;
-	struct sigaction sa;
-	enum sink_result sr;
-	enum repl_result rr;
-	enum snapshot_result res;
-	bool mapped = false;
-	char err[2048], name[64];
-	char *tables[1], *qtable = NULL;
-	struct ident_name tn = {0};
-	int c, rc = 1;
+	int c;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "c:t:h", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'c': path = optarg; break;
-		case 't': table = optarg; break;
+		case 'c': *path = optarg; break;
+		case 't': *table = optarg; break;
 		case 'h':
 			printf("Usage: walpipe snapshot -c FILE --table SCHEMA.TABLE\n\n"
 				   "SCHEMA.TABLE as in the mappings' from: key, e.g. "
@@ -87,29 +60,37 @@ cmd_snapshot(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (path == NULL || table == NULL || optind < argc) {
+	if (*path == NULL || *table == NULL || optind < argc) {
 		fprintf(stderr,
 				"walpipe snapshot: -c FILE and --table SCHEMA.TABLE are "
 				"required\n");
 		return 2;
 	}
-	cfg = cmd_config_load(path, &rc);
-	if (cfg == NULL)
-		return rc;
-	st = run_state_new(cfg, false);
-	rs = run_state_settings(st);
-	rc = 1; /* until the copy commits */
-	/* --table in the configuration's notation: public."User". */
-	if (!ident_parse(table, 2, 2, &tn, err, sizeof(err))) {
+	return -1;
+}
+
+/*
+ * Whether table (--table, in the configuration's notation: public."User")
+ * names a source table a backfill can copy: one that mappings read, none
+ * of them keyless.  Its name parts go into *tn.  Logs why not.
+ */
+static bool
+backfill_table_ok(const struct run_settings *rs, const char *table,
+				  struct ident_name *tn)
+{
+	bool mapped = false;
+	char err[2048];
+
+	if (!ident_parse(table, 2, 2, tn, err, sizeof(err))) {
 		wp_log(LOG_ERROR,
 			   "invalid table name \"%s\": %s\nName it as in the "
 			   "mappings' from: key, schema.table.",
 			   table, err);
-		goto done;
+		return false;
 	}
 	for (size_t i = 0; i < rs->nrules; i++) {
-		if (strcmp(rs->rules[i].from_schema, tn.part[0]) != 0 ||
-			strcmp(rs->rules[i].from_table, tn.part[1]) != 0)
+		if (strcmp(rs->rules[i].from_schema, tn->part[0]) != 0 ||
+			strcmp(rs->rules[i].from_table, tn->part[1]) != 0)
 			continue;
 		mapped = true;
 		/* A backfill lands on a target that holds rows, and the stream
@@ -126,33 +107,51 @@ cmd_snapshot(int argc, char **argv)
 				   "copy overlaps would be applied to it twice",
 				   table, to);
 			free(to);
-			goto done;
+			return false;
 		}
 	}
-	if (!mapped) {
+	if (!mapped)
 		wp_log(LOG_ERROR,
 			   "no mapping reads source table \"%s\"\nName it as in the "
 			   "mappings' from: key, schema.table.",
 			   table);
-		goto done;
-	}
-	/* From here on the table goes by its text form, as the snapshot
-	 * state names it (public.users, public."User"). */
-	qtable = ident_qualified(tn.part[0], tn.part[1]);
-	table = qtable;
+	return mapped;
+}
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+/*
+ * The backfill protocol (docs/snapshots.md, "Backfill"):
+ *  1. lock the source's checkpoint row in an analytics transaction; the
+ *     running `walpipe run` commits nothing more until step 4 (it keeps
+ *     its batch and waits, see sink_pg_apply's SINK_BUSY);
+ *  2. create a temporary slot with an exported snapshot: its consistent
+ *     point P is past everything `walpipe run` has committed;
+ *  3. copy the table as of P into that same transaction, and record the
+ *     table done at P;
+ *  4. COMMIT.  `walpipe run` then applies every change after its
+ *     checkpoint, in order, on top of the copy: those ending at or before
+ *     P bring each row to its state at P again (a delete removes a row the
+ *     copy could not), the later ones move it on.
+ * table is in its text form, as the snapshot state names it
+ * (public.users, public."User").  Logs; the exit status.
+ */
+static int
+backfill_copy(const struct run_settings *rs, const char *table)
+{
+	struct sink_pg_config sc;
+	struct sink_pg *sink;
+	struct repl_export *ex;
+	struct snapshot_job job;
+	enum sink_result sr;
+	enum repl_result rr;
+	char err[2048], name[64];
+	char *tables[1] = {(char *) table};
+	int rc = 1;
 
 	run_sink_config(rs, &sc);
 	sink = sink_pg_open(&sc, &sr, err, sizeof(err));
 	if (sink == NULL) {
 		wp_log(LOG_ERROR, "%s", err);
-		goto done;
+		return 1;
 	}
 	wp_log(LOG_INFO, "locking the checkpoint of source \"%s\"", rs->source_name);
 	sr = sink_pg_snapshot_begin(sink, table, err, sizeof(err));
@@ -168,7 +167,6 @@ cmd_snapshot(int argc, char **argv)
 		sink_pg_snapshot_abort(sink);
 		goto done;
 	}
-	tables[0] = (char *) table;
 	memset(&job, 0, sizeof(job));
 	job.rs = rs;
 	job.kind = "backfill";
@@ -179,12 +177,38 @@ cmd_snapshot(int argc, char **argv)
 	job.export = ex;
 	job.sink = sink;
 	job.stop = &snapshot_stop;
-	res = snapshot_run(&job);
-	rc = res == SNAPSHOT_OK ? 0 : 1;
+	rc = snapshot_run(&job) == SNAPSHOT_OK ? 0 : 1;
 done:
 	sink_pg_close(sink);
+	return rc;
+}
+
+int
+cmd_snapshot(int argc, char **argv)
+{
+	const char *path = NULL, *table = NULL;
+	struct wp_config *cfg;
+	struct run_state *st;
+	struct ident_name tn = {0};
+	char *qtable;
+	int rc = snapshot_parse_args(argc, argv, &path, &table);
+
+	if (rc >= 0)
+		return rc;
+	cfg = cmd_config_load(path, &rc);
+	if (cfg == NULL)
+		return rc;
+	st = run_state_new(cfg, false);
+	rc = 1; /* until the copy commits */
+	if (backfill_table_ok(run_state_settings(st), table, &tn)) {
+		/* From here on the table goes by its text form, as the snapshot
+		 * state names it (public.users, public."User"). */
+		qtable = ident_qualified(tn.part[0], tn.part[1]);
+		cmd_signals_install(on_stop, NULL);
+		rc = backfill_copy(run_state_settings(st), qtable);
+		free(qtable);
+	}
 	run_state_free(st);
 	ident_name_free(&tn);
-	free(qtable);
 	return rc;
 }

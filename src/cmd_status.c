@@ -4,6 +4,7 @@
 #include "walpipe/config.h"
 #include "walpipe/ident.h"
 #include "walpipe/map.h"
+#include "walpipe/mem.h"
 #include "walpipe/pgconn.h"
 
 #include <getopt.h>
@@ -22,6 +23,10 @@ struct item {
 struct report {
 	struct item v[160];
 	int n;
+	/* Section names made for the report, which its items borrow. */
+	char rsec[16][300];					/* "refresh VIEW" */
+	char ssec[16][IDENT_QUALIFIED_MAX + 80]; /* "snapshot TABLE" */
+	size_t nsnap;
 };
 
 static void
@@ -67,8 +72,10 @@ put_row(struct report *r, PGconn *conn, const char *section, const char *q,
 	return ok;
 }
 
-int
-cmd_status(int argc, char **argv)
+/* Parse argv: -c FILE (*path), --json.  -1 to go on, else the exit
+ * status. */
+static int
+status_parse_args(int argc, char **argv, const char **path, bool *json)
 {
 	static const struct option longopts[] = {
 		{"config", required_argument, NULL, 'c'},
@@ -76,33 +83,13 @@ cmd_status(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	static const char *const slot_keys[] = {
-		"slot", "exists", "active", "wal_status", "confirmed_flush_lsn",
-		"current_wal_lsn", "lag_bytes", "retained_wal_bytes"};
-	static const bool slot_num[] = {false, false, false, false,
-									false, false, true,	 true};
-	static const char *const ck_keys[] = {
-		"checkpoint_lsn", "split_txn_end", "split_txn_applied", "updated_at",
-		"last_commit_time", "apply_lag_seconds", "pending_dead_letters"};
-	static const bool ck_num[] = {false, false, true, false, false, true, true};
-	const char *path = NULL;
-	bool json = false, unreadable, failed = false;
-	struct config_errors errs;
-	struct wp_config *cfg;
-	struct report r;
-	PGconn *src = NULL, *ana = NULL;
-	struct buf q = BUF_INIT;
-	char *schema = NULL;
-	char rsec[16][300]; /* "refresh VIEW" section names */
-	char ssec[16][IDENT_QUALIFIED_MAX + 80]; /* "snapshot TABLE" sections */
-	size_t nsnap = 0;
 	int c;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "c:jh", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'c': path = optarg; break;
-		case 'j': json = true; break;
+		case 'c': *path = optarg; break;
+		case 'j': *json = true; break;
 		case 'h':
 			printf("Usage: walpipe status -c FILE [--json]\n\n"
 				   "Slot state and retained WAL, checkpoint and lag, pending "
@@ -112,135 +99,151 @@ cmd_status(int argc, char **argv)
 		default: return 2;
 		}
 	}
-	if (!path) {
+	if (!*path) {
 		fprintf(stderr, "walpipe status: -c FILE is required\n");
 		return 2;
 	}
-	cfg = config_load(path, &errs, &unreadable);
-	for (size_t i = 0; i < errs.n; i++)
-		fprintf(stderr, "%s\n", errs.msg[i]);
-	config_errors_free(&errs);
-	if (cfg && !cmd_config_vet(cfg, false)) {
-		config_free(cfg);
-		cfg = NULL;
-	}
-	if (cfg == NULL)
-		return unreadable ? 2 : 1;
-	memset(&r, 0, sizeof(r));
-	put(&r, "source", "name", cfg->source.name, false);
+	return -1;
+}
 
-	src = status_connect(cfg->source.conninfo);
+/* The slot section, from the source server.  False when it could not be
+ * reached (printed). */
+static bool
+status_slot(struct report *r, const struct wp_config *cfg, PGconn *src)
+{
+	static const char *const slot_keys[] = {
+		"slot", "exists", "active", "wal_status", "confirmed_flush_lsn",
+		"current_wal_lsn", "lag_bytes", "retained_wal_bytes"};
+	static const bool slot_num[] = {false, false, false, false,
+									false, false, true,	 true};
+
 	if (PQstatus(src) != CONNECTION_OK) {
 		fprintf(stderr, "walpipe status: could not connect to the source "
 						"server: %s",
 				PQerrorMessage(src));
-		failed = true;
-	} else {
-		put_row(&r, src, "slot",
-				"SELECT $1::text, (s.slot_name IS NOT NULL)::text, "
-				"s.active::text, s.wal_status, s.confirmed_flush_lsn::text, "
-				"pg_current_wal_lsn()::text, "
-				"pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn)"
-				"::bigint::text, "
-				"pg_wal_lsn_diff(pg_current_wal_lsn(), s.restart_lsn)::bigint"
-				"::text "
-				"FROM (SELECT 1) x LEFT JOIN pg_replication_slots s "
-				"ON s.slot_name = $1",
-				cfg->source.slot, slot_keys, slot_num, 8);
+		return false;
 	}
-	/* Kafka alone: no analytics database; the slot is the checkpoint. */
-	ana = cfg->target.conninfo ? status_connect(cfg->target.conninfo) : NULL;
-	if (ana == NULL) {
-		put(&r, "target", "none", "kafka only", false);
-	} else if (PQstatus(ana) != CONNECTION_OK) {
-		fprintf(stderr, "walpipe status: could not connect to the analytics "
-						"server: %s",
-				PQerrorMessage(ana));
-		failed = true;
-	} else {
-		struct buf qs = BUF_INIT;
+	put_row(r, src, "slot",
+			"SELECT $1::text, (s.slot_name IS NOT NULL)::text, "
+			"s.active::text, s.wal_status, s.confirmed_flush_lsn::text, "
+			"pg_current_wal_lsn()::text, "
+			"pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn)"
+			"::bigint::text, "
+			"pg_wal_lsn_diff(pg_current_wal_lsn(), s.restart_lsn)::bigint"
+			"::text "
+			"FROM (SELECT 1) x LEFT JOIN pg_replication_slots s "
+			"ON s.slot_name = $1",
+			cfg->source.slot, slot_keys, slot_num, 8);
+	return true;
+}
 
-		map_quote_ident(&qs, cfg->target.schema);
-		schema = qs.data;
+/* The checkpoint section: position, lag, pending dead letters.  schema:
+ * the analytics schema, quoted. */
+static void
+status_checkpoint(struct report *r, const struct wp_config *cfg, PGconn *ana,
+				  const char *schema)
+{
+	static const char *const ck_keys[] = {
+		"checkpoint_lsn", "split_txn_end", "split_txn_applied", "updated_at",
+		"last_commit_time", "apply_lag_seconds", "pending_dead_letters"};
+	static const bool ck_num[] = {false, false, true, false, false, true, true};
+	struct buf q = BUF_INIT;
+
+	buf_appendf(&q,
+				"SELECT c.lsn::text, c.txn_end::text, c.txn_applied::text, "
+				"to_char(c.updated_at, 'YYYY-MM-DD\"T\"HH24:MI:SSOF'), "
+				"to_char(c.last_commit_time, "
+				"'YYYY-MM-DD\"T\"HH24:MI:SSOF'), "
+				"round(extract(epoch FROM now() - c.last_commit_time), "
+				"1)::text, "
+				"(SELECT count(*) FROM %s.dead_letters d WHERE d.source = "
+				"$1 AND NOT d.resolved)::text "
+				"FROM (SELECT 1) x LEFT JOIN %s.checkpoints c ON c.source = $1",
+				schema, schema);
+	put_row(r, ana, "checkpoint", q.data, cfg->source.name, ck_keys, ck_num,
+			7);
+	buf_free(&q);
+}
+
+/* The staging section: its partitions, and how many lie ahead. */
+static void
+status_staging(struct report *r, const struct wp_config *cfg, PGconn *ana)
+{
+	static const char *const st_keys[] = {"table", "partitions",
+										  "partitions_ahead"};
+	static const bool st_num[] = {false, true, true};
+	char *tbl = ident_qualified(cfg->staging.schema, cfg->staging.table);
+
+	put_row(r, ana, "staging",
+			"SELECT $1::text, count(*)::text, count(*) FILTER (WHERE "
+			"pg_get_expr(c.relpartbound, c.oid) LIKE 'FOR VALUES FROM%' "
+			"AND substring(pg_get_expr(c.relpartbound, c.oid) FROM "
+			"'FROM \\(''([^'']+)''\\)')::timestamptz > now())::text "
+			"FROM pg_inherits h JOIN pg_class c ON c.oid = h.inhrelid "
+			"WHERE h.inhparent = to_regclass($1)",
+			tbl, st_keys, st_num, 3);
+	free(tbl);
+}
+
+/* A "refresh VIEW" section for each of the first 16 refreshed views. */
+static void
+status_refreshes(struct report *r, const struct wp_config *cfg, PGconn *ana,
+				 const char *schema)
+{
+	static const char *const rf_keys[] = {"view", "last_ok_at", "last_error",
+										  "duration_ms"};
+	static const bool rf_num[] = {false, false, false, true};
+	struct buf q = BUF_INIT;
+
+	for (size_t i = 0; i < cfg->nrefresh && i < 16; i++) {
+		/* As sink_pg_refresh names the view in walpipe.refreshes. */
+		char *v = ident_qualified(cfg->refresh[i].view_schema,
+								  cfg->refresh[i].view_table);
+
+		snprintf(r->rsec[i], sizeof(r->rsec[i]), "refresh %s", v);
+		buf_reset(&q, 4096);
 		buf_appendf(&q,
-					"SELECT c.lsn::text, c.txn_end::text, c.txn_applied::text, "
-					"to_char(c.updated_at, 'YYYY-MM-DD\"T\"HH24:MI:SSOF'), "
-					"to_char(c.last_commit_time, "
-					"'YYYY-MM-DD\"T\"HH24:MI:SSOF'), "
-					"round(extract(epoch FROM now() - c.last_commit_time), "
-					"1)::text, "
-					"(SELECT count(*) FROM %s.dead_letters d WHERE d.source = "
-					"$1 AND NOT d.resolved)::text "
-					"FROM (SELECT 1) x LEFT JOIN %s.checkpoints c ON c.source = $1",
-					schema, schema);
-		put_row(&r, ana, "checkpoint", q.data, cfg->source.name, ck_keys,
-				ck_num, 7);
-		if (cfg->staging.enabled) {
-			static const char *const st_keys[] = {"table", "partitions",
-												  "partitions_ahead"};
-			static const bool st_num[] = {false, true, true};
-			char *tbl = ident_qualified(cfg->staging.schema,
-										cfg->staging.table);
-
-			put_row(&r, ana, "staging",
-					"SELECT $1::text, count(*)::text, count(*) FILTER (WHERE "
-					"pg_get_expr(c.relpartbound, c.oid) LIKE 'FOR VALUES FROM%' "
-					"AND substring(pg_get_expr(c.relpartbound, c.oid) FROM "
-					"'FROM \\(''([^'']+)''\\)')::timestamptz > now())::text "
-					"FROM pg_inherits h JOIN pg_class c ON c.oid = h.inhrelid "
-					"WHERE h.inhparent = to_regclass($1)",
-					tbl, st_keys, st_num, 3);
-			free(tbl);
-		}
-		for (size_t i = 0; i < cfg->nrefresh; i++) {
-			static const char *const rf_keys[] = {"view", "last_ok_at",
-												  "last_error", "duration_ms"};
-			static const bool rf_num[] = {false, false, false, true};
-			char *v;
-
-			if (i >= 16)
-				break;
-			/* As sink_pg_refresh names the view in walpipe.refreshes. */
-			v = ident_qualified(cfg->refresh[i].view_schema,
-								cfg->refresh[i].view_table);
-			snprintf(rsec[i], sizeof(rsec[i]), "refresh %s", v);
-			buf_reset(&q, 4096);
-			buf_appendf(&q,
-						"SELECT $1::text, to_char(f.last_ok_at, "
-						"'YYYY-MM-DD\"T\"HH24:MI:SSOF'), f.last_error, "
-						"f.duration_ms::text FROM (SELECT 1) x LEFT JOIN "
-						"%s.refreshes f ON f.view = $1",
-						schema);
-			put_row(&r, ana, rsec[i], q.data, v, rf_keys, rf_num, 4);
-			free(v);
-		}
+					"SELECT $1::text, to_char(f.last_ok_at, "
+					"'YYYY-MM-DD\"T\"HH24:MI:SSOF'), f.last_error, "
+					"f.duration_ms::text FROM (SELECT 1) x LEFT JOIN "
+					"%s.refreshes f ON f.view = $1",
+					schema);
+		put_row(r, ana, r->rsec[i], q.data, v, rf_keys, rf_num, 4);
+		free(v);
 	}
+	buf_free(&q);
+}
 
-	/*
-	 * Snapshot progress of each mapped table: rows copied, the planner's
-	 * estimate, the rate so far and, while copying, the time left.
-	 */
-	for (size_t i = 0; ana && PQstatus(ana) == CONNECTION_OK &&
-					   i < cfg->nmappings && nsnap < 16;
-		 i++) {
-		static const char *const sn_keys[] = {
-			"state",		  "kind",		"rows_copied", "rows_estimated",
-			"rows_per_second", "eta_seconds", "snapshot_lsn", "finished_at"};
-		static const bool sn_num[] = {false, false, true, true,
-									  true,	 true,	false, false};
+/*
+ * A "snapshot TABLE" section for each mapped source table (the first 16):
+ * rows copied, the planner's estimate, the rate so far and, while
+ * copying, the time left.
+ */
+static void
+status_snapshots(struct report *r, const struct wp_config *cfg, PGconn *ana,
+				 const char *schema)
+{
+	static const char *const sn_keys[] = {
+		"state",		   "kind",		  "rows_copied", "rows_estimated",
+		"rows_per_second", "eta_seconds", "snapshot_lsn", "finished_at"};
+	static const bool sn_num[] = {false, false, true, true,
+								  true,	 true,	false, false};
+	struct buf q = BUF_INIT;
+
+	for (size_t i = 0; i < cfg->nmappings && r->nsnap < 16; i++) {
 		char key[IDENT_QUALIFIED_MAX + 80]; /* source|schema.table */
 		char *from = ident_qualified(cfg->mappings[i].from_schema,
 									 cfg->mappings[i].from_table);
 		bool dup = false;
 
 		snprintf(key, sizeof(key), "snapshot %s", from);
-		for (size_t j = 0; j < nsnap; j++)
-			dup |= strcmp(ssec[j], key) == 0;
+		for (size_t j = 0; j < r->nsnap; j++)
+			dup |= strcmp(r->ssec[j], key) == 0;
 		if (dup) {
 			free(from);
 			continue;
 		}
-		snprintf(ssec[nsnap], sizeof(ssec[nsnap]), "%s", key);
+		snprintf(r->ssec[r->nsnap], sizeof(r->ssec[r->nsnap]), "%s", key);
 		/* The source name is a plain name: the first | ends it. */
 		snprintf(key, sizeof(key), "%s|%s", cfg->source.name, from);
 		free(from);
@@ -259,51 +262,114 @@ cmd_status(int argc, char **argv)
 			"%s.snapshot_tables t ON t.source = split_part($1, '|', 1) AND "
 			"t.source_table = substr($1, strpos($1, '|') + 1)",
 			schema);
-		put_row(&r, ana, ssec[nsnap], q.data, key, sn_keys, sn_num, 8);
-		nsnap++;
+		put_row(r, ana, r->ssec[r->nsnap], q.data, key, sn_keys, sn_num, 8);
+		r->nsnap++;
 	}
+	buf_free(&q);
+}
 
-	if (json) {
-		const char *section = NULL;
+/* The analytics sections: checkpoint, staging, refreshes, snapshots.
+ * False when the server could not be reached (printed). */
+static bool
+status_analytics(struct report *r, const struct wp_config *cfg, PGconn *ana)
+{
+	struct buf qs = BUF_INIT;
 
-		printf("{");
-		for (int i = 0; i < r.n; i++) {
-			struct buf b = BUF_INIT;
-			bool new_section = !section || strcmp(section, r.v[i].section);
+	if (PQstatus(ana) != CONNECTION_OK) {
+		fprintf(stderr, "walpipe status: could not connect to the analytics "
+						"server: %s",
+				PQerrorMessage(ana));
+		return false;
+	}
+	map_quote_ident(&qs, cfg->target.schema);
+	status_checkpoint(r, cfg, ana, qs.data);
+	if (cfg->staging.enabled)
+		status_staging(r, cfg, ana);
+	status_refreshes(r, cfg, ana, qs.data);
+	status_snapshots(r, cfg, ana, qs.data);
+	buf_free(&qs);
+	return true;
+}
 
-			if (new_section) {
-				if (section)
-					printf("}, ");
-				printf("\"%s\": {", r.v[i].section); /* plain names */
-				section = r.v[i].section;
-			} else {
-				printf(", ");
-			}
-			printf("\"%s\": ", r.v[i].key);
-			if (r.v[i].value == NULL)
-				printf("null");
-			else if (r.v[i].number)
-				printf("%s", r.v[i].value);
-			else if (!strcmp(r.v[i].value, "true") || !strcmp(r.v[i].value, "false"))
-				printf("%s", r.v[i].value);
-			else {
-				buf_append_json_string(&b, r.v[i].value, strlen(r.v[i].value));
-				printf("%s", b.data);
-			}
-			buf_free(&b);
+/* The report as one JSON object of sections: strings quoted, numbers,
+ * booleans and unknowns (null) bare. */
+static void
+report_print_json(const struct report *r)
+{
+	const char *section = NULL;
+
+	printf("{");
+	for (int i = 0; i < r->n; i++) {
+		const struct item *it = &r->v[i];
+		struct buf b = BUF_INIT;
+
+		if (!section || strcmp(section, it->section)) {
+			if (section)
+				printf("}, ");
+			printf("\"%s\": {", it->section); /* plain names */
+			section = it->section;
+		} else {
+			printf(", ");
 		}
-		printf("%s}\n", section ? "}" : "");
-	} else {
-		for (int i = 0; i < r.n; i++)
-			printf("%-11s %-22s %s\n", r.v[i].section, r.v[i].key,
-				   r.v[i].value ? r.v[i].value : "-");
+		printf("\"%s\": ", it->key);
+		if (it->value == NULL)
+			printf("null");
+		else if (it->number)
+			printf("%s", it->value);
+		else if (!strcmp(it->value, "true") || !strcmp(it->value, "false"))
+			printf("%s", it->value);
+		else {
+			buf_append_json_string(&b, it->value, strlen(it->value));
+			printf("%s", b.data);
+		}
+		buf_free(&b);
 	}
-	for (int i = 0; i < r.n; i++)
-		free(r.v[i].value);
-	free(schema);
+	printf("%s}\n", section ? "}" : "");
+}
+
+/* The report as aligned lines: section, key, value ("-": unknown). */
+static void
+report_print_text(const struct report *r)
+{
+	for (int i = 0; i < r->n; i++)
+		printf("%-11s %-22s %s\n", r->v[i].section, r->v[i].key,
+			   r->v[i].value ? r->v[i].value : "-");
+}
+
+int
+cmd_status(int argc, char **argv)
+{
+	const char *path = NULL;
+	bool json = false, failed = false;
+	struct wp_config *cfg;
+	struct report *r;
+	PGconn *src, *ana;
+	int rc = status_parse_args(argc, argv, &path, &json);
+
+	if (rc >= 0)
+		return rc;
+	cfg = cmd_config_load(path, &rc);
+	if (cfg == NULL)
+		return rc;
+	r = wp_calloc(1, sizeof(*r));
+	put(r, "source", "name", cfg->source.name, false);
+	src = status_connect(cfg->source.conninfo);
+	failed |= !status_slot(r, cfg, src);
+	/* Kafka alone: no analytics database; the slot is the checkpoint. */
+	ana = cfg->target.conninfo ? status_connect(cfg->target.conninfo) : NULL;
+	if (ana == NULL)
+		put(r, "target", "none", "kafka only", false);
+	else
+		failed |= !status_analytics(r, cfg, ana);
+	if (json)
+		report_print_json(r);
+	else
+		report_print_text(r);
+	for (int i = 0; i < r->n; i++)
+		free(r->v[i].value);
+	free(r);
 	PQfinish(src);
 	PQfinish(ana);
-	buf_free(&q);
 	config_free(cfg);
 	return failed ? 2 : 0;
 }

@@ -61,6 +61,10 @@ stream_usage(FILE *out)
 			"  -h, --help              show this help\n");
 }
 
+/* The long options without a short one. */
+enum { OPT_CREATE = 256, OPT_START, OPT_PREFIXES, OPT_RAW, OPT_NOTYPES,
+	   OPT_NOLOOP };
+
 struct stream_opts {
 	struct repl_config repl;
 	lsn_t endpos;
@@ -69,11 +73,71 @@ struct stream_opts {
 	struct buf tables; /* --tables escaped for add-tables */
 };
 
+/* Apply option c (optarg) to o: 0 to go on, -1 for --help (printed),
+ * 2 for a bad value (printed). */
+static int
+stream_parse_opt(int c, struct stream_opts *o)
+{
+	char err[256];
+
+	switch (c) {
+	case 'd': o->repl.conninfo = optarg; break;
+	case 'S': o->repl.slot = optarg; break;
+	case OPT_CREATE: o->repl.create_slot = true; break;
+	case OPT_START:
+		if (!lsn_parse(optarg, &o->repl.start, err, sizeof(err))) {
+			fprintf(stderr, "walpipe stream: --start: %s\n", err);
+			return 2;
+		}
+		break;
+	case 'E':
+		if (!lsn_parse(optarg, &o->endpos, err, sizeof(err))) {
+			fprintf(stderr, "walpipe stream: --endpos: %s\n", err);
+			return 2;
+		}
+		break;
+	case 't':
+		/* The configuration's notation, escaped as wal2json reads
+		 * add-tables (ident_append_w2j). */
+		buf_reset(&o->tables, 0);
+		if (!ident_w2j_list(optarg, &o->tables, err, sizeof(err))) {
+			fprintf(stderr, "walpipe stream: --tables: %s\n", err);
+			buf_free(&o->tables);
+			return 2;
+		}
+		o->repl.tables = o->tables.data;
+		break;
+	case OPT_PREFIXES: o->repl.prefixes = optarg; break;
+	case OPT_RAW: o->raw = true; break;
+	case OPT_NOTYPES: o->repl.include_types = false; break;
+	case OPT_NOLOOP: o->loop = false; break;
+	case 's': {
+		char *end;
+		double secs = strtod(optarg, &end);
+
+		if (*end || secs < 0.1 || secs > 3600) {
+			fprintf(stderr,
+					"walpipe stream: invalid --status-interval \"%s\": "
+					"expected seconds between 0.1 and 3600\n",
+					optarg);
+			return 2;
+		}
+		o->repl.status_interval_ms = (int) (secs * 1000);
+		break;
+	}
+	case 'h': stream_usage(stdout); return -1;
+	default:
+		fprintf(stderr, "Try 'walpipe stream --help'.\n");
+		return 2;
+	}
+	return 0;
+}
+
+/* Parse argv into o (o->tables: the caller frees).  0 to go on, -1 after
+ * --help, 2 on a usage error (printed). */
 static int
 stream_parse_args(int argc, char **argv, struct stream_opts *o)
 {
-	enum { OPT_CREATE = 256, OPT_START, OPT_PREFIXES, OPT_RAW, OPT_NOTYPES,
-		   OPT_NOLOOP };
 	static const struct option longopts[] = {
 		{"source", required_argument, NULL, 'd'},
 		{"slot", required_argument, NULL, 'S'},
@@ -89,66 +153,16 @@ stream_parse_args(int argc, char **argv, struct stream_opts *o)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	char err[256];
-	int c;
+	int c, rc;
 
 	memset(o, 0, sizeof(*o));
 	o->repl.include_types = true;
 	o->repl.status_interval_ms = 10000;
 	o->loop = true;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "d:S:E:t:s:h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'd': o->repl.conninfo = optarg; break;
-		case 'S': o->repl.slot = optarg; break;
-		case OPT_CREATE: o->repl.create_slot = true; break;
-		case OPT_START:
-			if (!lsn_parse(optarg, &o->repl.start, err, sizeof(err))) {
-				fprintf(stderr, "walpipe stream: --start: %s\n", err);
-				return 2;
-			}
-			break;
-		case 'E':
-			if (!lsn_parse(optarg, &o->endpos, err, sizeof(err))) {
-				fprintf(stderr, "walpipe stream: --endpos: %s\n", err);
-				return 2;
-			}
-			break;
-		case 't':
-			/* The configuration's notation, escaped as wal2json reads
-			 * add-tables (ident_append_w2j). */
-			buf_reset(&o->tables, 0);
-			if (!ident_w2j_list(optarg, &o->tables, err, sizeof(err))) {
-				fprintf(stderr, "walpipe stream: --tables: %s\n", err);
-				buf_free(&o->tables);
-				return 2;
-			}
-			o->repl.tables = o->tables.data;
-			break;
-		case OPT_PREFIXES: o->repl.prefixes = optarg; break;
-		case OPT_RAW: o->raw = true; break;
-		case OPT_NOTYPES: o->repl.include_types = false; break;
-		case OPT_NOLOOP: o->loop = false; break;
-		case 's': {
-			char *end;
-			double secs = strtod(optarg, &end);
-
-			if (*end || secs < 0.1 || secs > 3600) {
-				fprintf(stderr,
-						"walpipe stream: invalid --status-interval \"%s\": "
-						"expected seconds between 0.1 and 3600\n",
-						optarg);
-				return 2;
-			}
-			o->repl.status_interval_ms = (int) (secs * 1000);
-			break;
-		}
-		case 'h': stream_usage(stdout); return -1;
-		default:
-			fprintf(stderr, "Try 'walpipe stream --help'.\n");
-			return 2;
-		}
-	}
+	while ((c = getopt_long(argc, argv, "d:S:E:t:s:h", longopts, NULL)) != -1)
+		if ((rc = stream_parse_opt(c, o)) != 0)
+			return rc;
 	if (optind < argc) {
 		fprintf(stderr, "walpipe stream: unexpected argument \"%s\"\n",
 				argv[optind]);
@@ -167,25 +181,32 @@ enum stream_end {
 	STREAM_DONE,  /* endpos reached or stop requested */
 	STREAM_RETRY, /* connection lost: reconnect */
 	STREAM_FAIL,
+	STREAM_MORE, /* inside a session only: go on */
+};
+
+/* One session's place in the stream. */
+struct stream_state {
+	struct repl_stream *s;
+	lsn_t *position; /* see stream_session */
+	bool in_txn;	 /* between begin and commit */
+	bool skip_txn;	 /* the open transaction was written before */
 };
 
 /*
- * Stream until done.  *position is the end of the last transaction
- * written and confirmed; a reconnect asks to start there, so nothing
- * printed is printed again and nothing unprinted is skipped.
+ * Open the slot for a session that resumes at *position (LSN_INVALID:
+ * where --start or the slot says, which *position then takes), and log
+ * where it streams from.  NULL (logged) with *end set.
  */
-static enum stream_end
-stream_session(struct stream_opts *o, lsn_t *position,
-			   struct w2j_decoder *dec, struct buf *line)
+static struct repl_stream *
+stream_open(const struct stream_opts *o, lsn_t *position,
+			struct w2j_decoder *dec, enum stream_end *end)
 {
 	struct repl_config cfg = o->repl;
 	struct repl_stream *s;
 	struct repl_info info;
 	enum repl_result rc;
-	enum stream_end end = STREAM_FAIL;
 	char err[1024];
 	char l1[LSN_STRLEN], l2[LSN_STRLEN];
-	bool in_txn = false, skip_txn = false;
 
 	if (*position != LSN_INVALID)
 		cfg.start = *position;
@@ -195,7 +216,8 @@ stream_session(struct stream_opts *o, lsn_t *position,
 	s = repl_open(&cfg, &info, &rc, err, sizeof(err));
 	if (s == NULL) {
 		wp_log(LOG_ERROR, "%s", err);
-		return rc == REPL_RETRY ? STREAM_RETRY : STREAM_FAIL;
+		*end = rc == REPL_RETRY ? STREAM_RETRY : STREAM_FAIL;
+		return NULL;
 	}
 	w2j_decoder_numbers_as_strings(dec, info.numbers_as_strings,
 								   cfg.include_types);
@@ -211,72 +233,109 @@ stream_session(struct stream_opts *o, lsn_t *position,
 		   lsn_format(info.server_lsn, l2));
 	if (*position == LSN_INVALID)
 		*position = cfg.start ? cfg.start : info.confirmed_flush;
+	return s;
+}
 
-	while (!stop_requested) {
-		struct repl_data d;
-		struct w2j_change c;
-
-		rc = repl_next(s, &d, 1000, err, sizeof(err));
-		if (rc == REPL_TIMEOUT) {
-			/* Idle at or past endpos: nothing more can come before it. */
-			if (o->endpos && !in_txn &&
-				repl_keepalive_end(s) >= o->endpos) {
-				end = STREAM_DONE;
-				break;
-			}
-			continue;
-		}
-		if (rc != REPL_OK) {
-			wp_log(LOG_ERROR, "%s", err);
-			end = rc == REPL_RETRY ? STREAM_RETRY : STREAM_FAIL;
-			break;
-		}
-		if (!w2j_decode(dec, d.payload, d.len, &c, err, sizeof(err))) {
-			wp_log(LOG_ERROR, "could not decode change at %s: %s",
-				   lsn_format(d.data_start, l1), err);
-			break;
-		}
-		if (c.action == W2J_BEGIN) {
-			if (o->endpos && c.lsn > o->endpos) {
-				end = STREAM_DONE;
-				break;
-			}
-			in_txn = true;
-			/* Already written before a reconnect: the server replays
-			 * whole transactions, skip it. */
-			skip_txn = c.nextlsn != LSN_INVALID && c.nextlsn <= *position;
-		}
-		if (!skip_txn) {
-			if (o->raw) {
-				fwrite(d.payload, 1, d.len, stdout);
-			} else {
-				buf_reset(line, 1 << 20);
-				changefmt_json(line, &c);
-				fwrite(line->data, 1, line->len, stdout);
-			}
-			putchar('\n');
-		}
-		if (c.action == W2J_COMMIT || (c.action == W2J_MESSAGE && !in_txn)) {
-			lsn_t done = c.action == W2J_COMMIT ? c.nextlsn : c.lsn + 1;
-
-			/* Confirm only what has really left the process. */
-			if (fflush(stdout) != 0 || ferror(stdout)) {
-				wp_log(LOG_ERROR, "could not write to standard output");
-				break;
-			}
-			in_txn = skip_txn = false;
-			if (done > *position)
-				*position = done;
-			repl_confirm(s, *position, true);
-			if (o->endpos && c.lsn >= o->endpos) {
-				end = STREAM_DONE;
-				break;
-			}
-		}
+/* Print one change: as received (--raw) or as walpipe's JSON. */
+static void
+stream_print(const struct stream_opts *o, const struct repl_data *d,
+			 const struct w2j_change *c, struct buf *line)
+{
+	if (o->raw) {
+		fwrite(d->payload, 1, d->len, stdout);
+	} else {
+		buf_reset(line, 1 << 20);
+		changefmt_json(line, c);
+		fwrite(line->data, 1, line->len, stdout);
 	}
+	putchar('\n');
+}
+
+/* c ends a transaction, or is a message outside one: once it has left
+ * the process, confirm it. */
+static enum stream_end
+stream_confirm(const struct stream_opts *o, struct stream_state *st,
+			   const struct w2j_change *c)
+{
+	lsn_t done = c->action == W2J_COMMIT ? c->nextlsn : c->lsn + 1;
+
+	/* Confirm only what has really left the process. */
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		wp_log(LOG_ERROR, "could not write to standard output");
+		return STREAM_FAIL;
+	}
+	st->in_txn = st->skip_txn = false;
+	if (done > *st->position)
+		*st->position = done;
+	repl_confirm(st->s, *st->position, true);
+	if (o->endpos && c->lsn >= o->endpos)
+		return STREAM_DONE;
+	return STREAM_MORE;
+}
+
+/* Receive, decode and print one message (or time out idle). */
+static enum stream_end
+stream_step(const struct stream_opts *o, struct stream_state *st,
+			struct w2j_decoder *dec, struct buf *line)
+{
+	struct repl_data d;
+	struct w2j_change c;
+	char err[1024], l1[LSN_STRLEN];
+	enum repl_result rc = repl_next(st->s, &d, 1000, err, sizeof(err));
+
+	if (rc == REPL_TIMEOUT) {
+		/* Idle at or past endpos: nothing more can come before it. */
+		if (o->endpos && !st->in_txn &&
+			repl_keepalive_end(st->s) >= o->endpos)
+			return STREAM_DONE;
+		return STREAM_MORE;
+	}
+	if (rc != REPL_OK) {
+		wp_log(LOG_ERROR, "%s", err);
+		return rc == REPL_RETRY ? STREAM_RETRY : STREAM_FAIL;
+	}
+	if (!w2j_decode(dec, d.payload, d.len, &c, err, sizeof(err))) {
+		wp_log(LOG_ERROR, "could not decode change at %s: %s",
+			   lsn_format(d.data_start, l1), err);
+		return STREAM_FAIL;
+	}
+	if (c.action == W2J_BEGIN) {
+		if (o->endpos && c.lsn > o->endpos)
+			return STREAM_DONE;
+		st->in_txn = true;
+		/* Already written before a reconnect: the server replays whole
+		 * transactions, skip it. */
+		st->skip_txn = c.nextlsn != LSN_INVALID && c.nextlsn <= *st->position;
+	}
+	if (!st->skip_txn)
+		stream_print(o, &d, &c, line);
+	if (c.action == W2J_COMMIT || (c.action == W2J_MESSAGE && !st->in_txn))
+		return stream_confirm(o, st, &c);
+	return STREAM_MORE;
+}
+
+/*
+ * Stream until done.  *position is the end of the last transaction
+ * written and confirmed; a reconnect asks to start there, so nothing
+ * printed is printed again and nothing unprinted is skipped.
+ */
+static enum stream_end
+stream_session(struct stream_opts *o, lsn_t *position,
+			   struct w2j_decoder *dec, struct buf *line)
+{
+	struct stream_state st = {NULL, position, false, false};
+	enum stream_end end = STREAM_FAIL;
+	char l1[LSN_STRLEN];
+
+	st.s = stream_open(o, position, dec, &end);
+	if (st.s == NULL)
+		return end;
+	end = STREAM_MORE;
+	while (!stop_requested && end == STREAM_MORE)
+		end = stream_step(o, &st, dec, line);
 	if (stop_requested)
 		end = STREAM_DONE;
-	repl_close(s); /* sends the final status update */
+	repl_close(st.s); /* sends the final status update */
 	if (end == STREAM_DONE)
 		wp_log(LOG_INFO, "stopped at %s", lsn_format(*position, l1));
 	return end;
@@ -289,7 +348,6 @@ cmd_stream(int argc, char **argv)
 	struct stream_opts o;
 	struct w2j_decoder *dec;
 	struct buf line = BUF_INIT;
-	struct sigaction sa;
 	lsn_t position = LSN_INVALID;
 	enum stream_end end;
 	int backoff_ms = 500;
@@ -300,13 +358,7 @@ cmd_stream(int argc, char **argv)
 		return rc < 0 ? 0 : rc;
 	}
 
-	/* No SA_RESTART: poll() must return so the loop sees the flag. */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	cmd_signals_install(on_stop_signal, NULL);
 	setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
 
 	dec = w2j_decoder_new();

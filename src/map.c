@@ -582,41 +582,12 @@ append_keyless_ctid(struct buf *q, const struct map_rule *r,
 	buf_append_str(q, " LIMIT 1)");
 }
 
-/*
- * The statements of a keyless mapping (map.h): keyless_delete,
- * keyless_update, and the function keyless_apply calls, appended to
- * create_tmp.  The function walks the 'D' and 'O' rows of $1..$2 in _seq
- * order; before each it inserts the 'U' rows since the last one in one
- * statement, so a batch's changes land in stream order and a run of
- * inserts stays set-based.  The statements read their range from $1 and
- * $2, which the function sets before each: they are the same text check
- * --live plans, and PL/pgSQL keeps their plans for the session.  A range
- * that starts at a 'W' row (bisection split an update) skips it: its 'O'
- * row, in the range before, applied it.  Columns win over the function's
- * variables (use_column): the mapping's SQL names source columns.
- */
-static bool
-plan_keyless(struct map_plan *p, const struct map_rule *r, const char *source,
-			 const char *tmp_name, const char *const *ttypes, struct buf *q,
-			 char *errbuf, size_t errlen)
+/* keyless_update: each 'O' row's target row takes its 'W' row's values. */
+static void
+plan_keyless_update(struct map_plan *p, const struct map_rule *r,
+					const char *source, const char *const *ttypes,
+					struct buf *q)
 {
-	char tag[32] = "$walpipe$";
-	struct buf f = BUF_INIT, fn = BUF_INIT;
-
-	buf_reset(q, 0);
-	if (append_keyless_match(q, r, ttypes, "t", "m", "") == 0) {
-		snprintf(errbuf, errlen,
-				 "mapping %s.%s -> %s.%s in mode keyless maps no source "
-				 "column, so it has nothing to find a row by\nMap at least "
-				 "one source column.",
-				 r->from_schema, r->from_table, r->to_schema, r->to_table);
-		return false;
-	}
-	buf_reset(q, 0);
-	buf_appendf(q, "DELETE FROM %s t WHERE ", p->target);
-	append_keyless_ctid(q, r, p, source, ttypes, "s._op = 'D'");
-	p->keyless_delete = wp_strdup(q->data);
-
 	buf_reset(q, 0);
 	buf_appendf(q, "UPDATE %s t SET ", p->target);
 	for (size_t i = 0; i < r->ncols; i++) {
@@ -634,8 +605,13 @@ plan_keyless(struct map_plan *p, const struct map_rule *r, const char *source,
 	buf_append_str(q, " WHERE ");
 	append_keyless_ctid(q, r, p, source, ttypes, "s._op = 'O'");
 	p->keyless_update = wp_strdup(q->data);
+}
 
-	buf_appendf(&f,
+/* The body of the function keyless_apply calls (see plan_keyless). */
+static void
+keyless_function_body(const struct map_plan *p, struct buf *f)
+{
+	buf_appendf(f,
 				"#variable_conflict use_column\n"
 				"DECLARE\n"
 				"  _walpipe_hi CONSTANT bigint := $2;\n"
@@ -664,8 +640,19 @@ plan_keyless(struct map_plan *p, const struct map_rule *r, const char *source,
 				"END\n",
 				p->tmp_table, p->append, p->keyless_delete, p->keyless_update,
 				p->append);
+}
+
+/* The function of body, created after the temp table (create_tmp), and
+ * keyless_apply, which calls it. */
+static void
+plan_keyless_function(struct map_plan *p, const char *tmp_name,
+					  const char *body, struct buf *q)
+{
+	char tag[32] = "$walpipe$";
+	struct buf fn = BUF_INIT;
+
 	/* A dollar quote the mapping's own SQL cannot end early. */
-	for (int k = 1; strstr(f.data, tag) != NULL; k++)
+	for (int k = 1; strstr(body, tag) != NULL; k++)
 		snprintf(tag, sizeof(tag), "$walpipe%d$", k);
 	/* The function, schema-qualified: pg_temp is never searched for
 	 * functions. */
@@ -681,11 +668,49 @@ plan_keyless(struct map_plan *p, const struct map_rule *r, const char *source,
 	buf_appendf(q,
 				"%s; CREATE OR REPLACE FUNCTION %s(bigint, bigint) RETURNS "
 				"SETOF bigint LANGUAGE plpgsql AS %s\n%s%s",
-				p->create_tmp, fn.data, tag, f.data, tag);
+				p->create_tmp, fn.data, tag, body, tag);
 	free(p->create_tmp);
 	p->create_tmp = wp_strdup(q->data);
-	buf_free(&f);
 	buf_free(&fn);
+}
+
+/*
+ * The statements of a keyless mapping (map.h): keyless_delete,
+ * keyless_update, and the function keyless_apply calls, appended to
+ * create_tmp.  The function walks the 'D' and 'O' rows of $1..$2 in _seq
+ * order; before each it inserts the 'U' rows since the last one in one
+ * statement, so a batch's changes land in stream order and a run of
+ * inserts stays set-based.  The statements read their range from $1 and
+ * $2, which the function sets before each: they are the same text check
+ * --live plans, and PL/pgSQL keeps their plans for the session.  A range
+ * that starts at a 'W' row (bisection split an update) skips it: its 'O'
+ * row, in the range before, applied it.  Columns win over the function's
+ * variables (use_column): the mapping's SQL names source columns.
+ */
+static bool
+plan_keyless(struct map_plan *p, const struct map_rule *r, const char *source,
+			 const char *tmp_name, const char *const *ttypes, struct buf *q,
+			 char *errbuf, size_t errlen)
+{
+	struct buf f = BUF_INIT;
+
+	buf_reset(q, 0);
+	if (append_keyless_match(q, r, ttypes, "t", "m", "") == 0) {
+		snprintf(errbuf, errlen,
+				 "mapping %s.%s -> %s.%s in mode keyless maps no source "
+				 "column, so it has nothing to find a row by\nMap at least "
+				 "one source column.",
+				 r->from_schema, r->from_table, r->to_schema, r->to_table);
+		return false;
+	}
+	buf_reset(q, 0);
+	buf_appendf(q, "DELETE FROM %s t WHERE ", p->target);
+	append_keyless_ctid(q, r, p, source, ttypes, "s._op = 'D'");
+	p->keyless_delete = wp_strdup(q->data);
+	plan_keyless_update(p, r, source, ttypes, q);
+	keyless_function_body(p, &f);
+	plan_keyless_function(p, tmp_name, f.data, q);
+	buf_free(&f);
 	return true;
 }
 
@@ -773,24 +798,23 @@ map_plan_new_typed(const struct map_rule *r, const struct map_srccol *src,
 					  errlen);
 }
 
-/* The body of map_plan_new_typed: p has its casts. */
-static struct map_plan *
-plan_build(struct map_plan *p, const struct map_rule *r,
-		   const struct map_srccol *src, size_t nsrc, const char *source,
-		   const char *tmp_name, const char *const *ttypes, char *errbuf,
-		   size_t errlen)
+/*
+ * Mark in used (one per source column) the source columns the rule
+ * reads: mapped columns, those its SQL and where name, and the key.
+ * False with errbuf set when a mapped or key column does not exist.
+ */
+static bool
+plan_used_columns(const struct map_rule *r, const struct map_srccol *src,
+				  size_t nsrc, bool *used, char *errbuf, size_t errlen)
 {
-	bool *used = wp_calloc(nsrc ? nsrc : 1, sizeof(bool));
-	struct buf q = BUF_INIT;
+	char f[IDENT_QUALIFIED_MAX], to[IDENT_QUALIFIED_MAX];
+	int k;
 
 	for (size_t i = 0; i < r->ncols; i++) {
 		const struct map_column *c = &r->cols[i];
-		int k;
 
 		if (c->src == MAP_SRC_COLUMN || c->src == MAP_SRC_PATH) {
 			if ((k = src_index(src, nsrc, c->column)) < 0) {
-				char f[IDENT_QUALIFIED_MAX], to[IDENT_QUALIFIED_MAX];
-
 				ident_qualified_to(f, sizeof(f), r->from_schema,
 								   r->from_table);
 				ident_qualified_to(to, sizeof(to), r->to_schema, r->to_table);
@@ -798,7 +822,7 @@ plan_build(struct map_plan *p, const struct map_rule *r,
 						 "column \"%s\" of mapping %s -> %s does not exist "
 						 "in the source table",
 						 c->column, f, to);
-				goto fail;
+				return false;
 			}
 			used[k] = true;
 		} else if (c->src == MAP_SRC_SQL) {
@@ -812,112 +836,113 @@ plan_build(struct map_plan *p, const struct map_rule *r,
 			used[i] = true;
 	for (size_t i = 0; i < r->nkey; i++)
 		if (!find_target(r, r->key[i])) {
-			char to[IDENT_QUALIFIED_MAX];
-
 			ident_qualified_to(to, sizeof(to), r->to_schema, r->to_table);
 			snprintf(errbuf, errlen,
 					 "key column \"%s\" of mapping to %s is not mapped",
 					 r->key[i], to);
-			goto fail;
+			return false;
 		}
+	return true;
+}
 
-	p->rule = r;
-	p->tmp_cols = wp_calloc(nsrc ? nsrc : 1, sizeof(char *));
-	p->tmp_src = wp_calloc(nsrc ? nsrc : 1, sizeof(size_t));
-	for (size_t i = 0; i < nsrc; i++)
-		if (used[i]) {
-			p->tmp_src[p->ntmp] = i;
-			p->tmp_cols[p->ntmp++] = src[i].name;
-		}
-	plan_reads(p, r, src, nsrc);
-	if (!plan_key(p, r, src, nsrc, errbuf, errlen))
-		goto fail;
+/*
+ * The temp table's layout: the columns every temp row has, in order,
+ * then the used source columns (tmp_cols), each of its source type.
+ * create_tmp and copy spell it out; map_plan_tmp_insert too.
+ */
+#define TMP_META_COLUMNS "_seq, _op, _sop, _lsn, _xid, _ts, _present"
 
-	buf_append_str(&q, "pg_temp.");
-	map_quote_ident(&q, tmp_name);
-	p->tmp_table = wp_strdup(q.data);
-	buf_reset(&q, 0);
-	map_quote_ident(&q, r->to_schema);
-	buf_append_char(&q, '.');
-	map_quote_ident(&q, r->to_table);
-	p->target = wp_strdup(q.data);
+/* The temp and target tables' names, and the temp table's DDL and COPY. */
+static void
+plan_tmp_table(struct map_plan *p, const struct map_rule *r,
+			   const struct map_srccol *src, const char *tmp_name,
+			   struct buf *q)
+{
+	buf_reset(q, 0);
+	buf_append_str(q, "pg_temp.");
+	map_quote_ident(q, tmp_name);
+	p->tmp_table = wp_strdup(q->data);
+	buf_reset(q, 0);
+	map_quote_ident(q, r->to_schema);
+	buf_append_char(q, '.');
+	map_quote_ident(q, r->to_table);
+	p->target = wp_strdup(q->data);
 
-	buf_reset(&q, 0);
-	buf_appendf(&q,
+	buf_reset(q, 0);
+	buf_appendf(q,
 				"CREATE TEMP TABLE IF NOT EXISTS %s (_seq bigint, _op "
 				"\"char\", _sop \"char\", _lsn pg_lsn, _xid bigint, _ts "
 				"timestamptz, _present boolean[], _from bigint",
 				p->tmp_table);
 	for (size_t k = 0; k < p->ntmp; k++) {
-		buf_append_str(&q, ", ");
-		map_quote_ident(&q, p->tmp_cols[k]);
-		buf_appendf(&q, " %s", src[p->tmp_src[k]].type);
+		buf_append_str(q, ", ");
+		map_quote_ident(q, p->tmp_cols[k]);
+		buf_appendf(q, " %s", src[p->tmp_src[k]].type);
 	}
 	/* Rows stay inline up to a page: a wide row is not compressed and
 	 * moved out of line here only to be read back at once; the target
 	 * table TOASTs it once, as a native apply would. */
-	buf_append_str(&q, ") WITH (toast_tuple_target = 8160) ON COMMIT DELETE "
-					   "ROWS");
-	p->create_tmp = wp_strdup(q.data);
+	buf_append_str(q, ") WITH (toast_tuple_target = 8160) ON COMMIT DELETE "
+					  "ROWS");
+	p->create_tmp = wp_strdup(q->data);
 
-	buf_reset(&q, 0);
-	buf_appendf(&q,
-				"COPY %s (_seq, _op, _sop, _lsn, _xid, _ts, _present, _from",
-				p->tmp_table);
+	buf_reset(q, 0);
+	buf_appendf(q, "COPY %s (" TMP_META_COLUMNS ", _from", p->tmp_table);
 	for (size_t k = 0; k < p->ntmp; k++) {
-		buf_append_str(&q, ", ");
-		map_quote_ident(&q, p->tmp_cols[k]);
+		buf_append_str(q, ", ");
+		map_quote_ident(q, p->tmp_cols[k]);
 	}
-	buf_append_str(&q, ") FROM STDIN");
-	p->copy = wp_strdup(q.data);
+	buf_append_str(q, ") FROM STDIN");
+	p->copy = wp_strdup(q->data);
+}
 
-	if (r->mode == MAP_MODE_UPSERT) {
-		bool any_set = false;
+/* An upsert's statements: insert_new, upsert, upsert_old, update_partial
+ * and the moves. */
+static void
+plan_upsert(struct map_plan *p, const struct map_rule *r, const char *source,
+			struct buf *q)
+{
+	bool any_set = false;
 
-		/* 'N' rows: keys whose first change in the batch is an insert.
-		 * They go in by a plain INSERT, half the cost of a speculative
-		 * one, unless that meets a row of the same key (see map.h). */
-		p->insert_new = plan_insert(r, p, source, "s._op = 'N'",
-									false);
-		p->upsert = plan_insert(r, p, source,
-								"s._op IN ('U', 'N')", true);
-		p->upsert_old = plan_insert(r, p, source, "s._op = 'U'",
-									true);
+	/* 'N' rows: keys whose first change in the batch is an insert.  They
+	 * go in by a plain INSERT, half the cost of a speculative one, unless
+	 * that meets a row of the same key (see map.h). */
+	p->insert_new = plan_insert(r, p, source, "s._op = 'N'", false);
+	p->upsert = plan_insert(r, p, source, "s._op IN ('U', 'N')", true);
+	p->upsert_old = plan_insert(r, p, source, "s._op = 'U'", true);
 
-		buf_reset(&q, 0);
-		buf_appendf(&q, "UPDATE %s t SET ", p->target);
-		for (size_t i = 0; i < r->ncols; i++) {
-			const char *tc = r->cols[i].target;
+	buf_reset(q, 0);
+	buf_appendf(q, "UPDATE %s t SET ", p->target);
+	for (size_t i = 0; i < r->ncols; i++) {
+		const char *tc = r->cols[i].target;
 
-			if (is_key(p, tc))
-				continue;
-			if (any_set)
-				buf_append_str(&q, ", ");
-			any_set = true;
-			map_quote_ident(&q, tc);
-			buf_appendf(&q, " = CASE WHEN m.\"_p%zu\" THEN m.", i);
-			map_quote_ident(&q, tc);
-			buf_append_str(&q, " ELSE t.");
-			map_quote_ident(&q, tc);
-			buf_append_str(&q, " END");
-		}
-		buf_append_str(&q, " FROM ");
-		append_subquery(&q, r, p, source,
-						&(struct subq){.cond = "s._op = 'P'", .presence = true,
-									   .where = WHERE_MATCHES, .ranged = true});
-		append_key_match(&q, p, "t", "m", " WHERE ");
-		p->update_partial = any_set ? wp_strdup(q.data) : NULL;
-		plan_move(p, r, source, &q);
-	} else if (r->mode == MAP_MODE_APPEND) {
-		p->append = plan_insert(r, p, source,
-								"s._op IN ('U', 'P')", false);
-	} else if (r->mode == MAP_MODE_KEYLESS) {
-		p->append = plan_insert(r, p, source, "s._op = 'U'", false);
-		if (!plan_keyless(p, r, source, tmp_name, ttypes, &q, errbuf,
-						  errlen))
-			goto fail;
+		if (is_key(p, tc))
+			continue;
+		if (any_set)
+			buf_append_str(q, ", ");
+		any_set = true;
+		map_quote_ident(q, tc);
+		buf_appendf(q, " = CASE WHEN m.\"_p%zu\" THEN m.", i);
+		map_quote_ident(q, tc);
+		buf_append_str(q, " ELSE t.");
+		map_quote_ident(q, tc);
+		buf_append_str(q, " END");
 	}
+	buf_append_str(q, " FROM ");
+	append_subquery(q, r, p, source,
+					&(struct subq){.cond = "s._op = 'P'", .presence = true,
+								   .where = WHERE_MATCHES, .ranged = true});
+	append_key_match(q, p, "t", "m", " WHERE ");
+	p->update_partial = any_set ? wp_strdup(q->data) : NULL;
+	plan_move(p, r, source, q);
+}
 
+/* The statements that take rows out: remove, unmatch, partial_orphans,
+ * truncate. */
+static void
+plan_removals(struct map_plan *p, const struct map_rule *r,
+			  const char *source, struct buf *q)
+{
 	if (r->mode != MAP_MODE_NONE && r->nkey > 0 &&
 		r->on_delete != MAP_DELETE_IGNORE) {
 		/* A soft delete also marks rows inserted or updated earlier in
@@ -938,22 +963,59 @@ plan_build(struct map_plan *p, const struct map_rule *r,
 	if (r->mode == MAP_MODE_UPSERT && r->where) {
 		/* A partial row that starts to match has no target row to
 		 * complete it: those are found (and dead-lettered) first. */
-		buf_reset(&q, 0);
-		buf_append_str(&q, "SELECT m._seq FROM ");
-		append_subquery(&q, r, p, source,
+		buf_reset(q, 0);
+		buf_append_str(q, "SELECT m._seq FROM ");
+		append_subquery(q, r, p, source,
 						&(struct subq){.cond = "s._op = 'P'", .keys_only = true,
 									   .extra = ", s._seq",
 									   .where = WHERE_MATCHES, .ranged = true});
-		buf_appendf(&q, " WHERE NOT EXISTS (SELECT FROM %s t", p->target);
-		append_key_match(&q, p, "t", "m", " WHERE ");
-		buf_append_str(&q, ") ORDER BY 1");
-		p->partial_orphans = wp_strdup(q.data);
+		buf_appendf(q, " WHERE NOT EXISTS (SELECT FROM %s t", p->target);
+		append_key_match(q, p, "t", "m", " WHERE ");
+		buf_append_str(q, ") ORDER BY 1");
+		p->partial_orphans = wp_strdup(q->data);
 	}
 	if (r->mode != MAP_MODE_NONE && r->on_truncate == MAP_TRUNCATE_TRUNCATE) {
-		buf_reset(&q, 0);
-		buf_appendf(&q, "TRUNCATE %s", p->target);
-		p->truncate = wp_strdup(q.data);
+		buf_reset(q, 0);
+		buf_appendf(q, "TRUNCATE %s", p->target);
+		p->truncate = wp_strdup(q->data);
 	}
+}
+
+/* The body of map_plan_new_typed: p has its casts. */
+static struct map_plan *
+plan_build(struct map_plan *p, const struct map_rule *r,
+		   const struct map_srccol *src, size_t nsrc, const char *source,
+		   const char *tmp_name, const char *const *ttypes, char *errbuf,
+		   size_t errlen)
+{
+	bool *used = wp_calloc(nsrc ? nsrc : 1, sizeof(bool));
+	struct buf q = BUF_INIT;
+
+	if (!plan_used_columns(r, src, nsrc, used, errbuf, errlen))
+		goto fail;
+	p->rule = r;
+	p->tmp_cols = wp_calloc(nsrc ? nsrc : 1, sizeof(char *));
+	p->tmp_src = wp_calloc(nsrc ? nsrc : 1, sizeof(size_t));
+	for (size_t i = 0; i < nsrc; i++)
+		if (used[i]) {
+			p->tmp_src[p->ntmp] = i;
+			p->tmp_cols[p->ntmp++] = src[i].name;
+		}
+	plan_reads(p, r, src, nsrc);
+	if (!plan_key(p, r, src, nsrc, errbuf, errlen))
+		goto fail;
+	plan_tmp_table(p, r, src, tmp_name, &q);
+	if (r->mode == MAP_MODE_UPSERT) {
+		plan_upsert(p, r, source, &q);
+	} else if (r->mode == MAP_MODE_APPEND) {
+		p->append = plan_insert(r, p, source, "s._op IN ('U', 'P')", false);
+	} else if (r->mode == MAP_MODE_KEYLESS) {
+		p->append = plan_insert(r, p, source, "s._op = 'U'", false);
+		if (!plan_keyless(p, r, source, tmp_name, ttypes, &q, errbuf,
+						  errlen))
+			goto fail;
+	}
+	plan_removals(p, r, source, &q);
 	/* A hard delete's key list carries s._ts along unread; a soft delete
 	 * writes it, also on rows the upsert just wrote. */
 	p->copy_lsn = plan_mentions(p, "_lsn", true);
@@ -968,6 +1030,30 @@ fail:
 	free(used);
 	map_plan_free(p);
 	return NULL;
+}
+
+char *
+map_plan_tmp_insert(const struct map_plan *p)
+{
+	struct buf q = BUF_INIT;
+
+	buf_appendf(&q, "INSERT INTO %s (" TMP_META_COLUMNS, p->tmp_table);
+	for (size_t k = 0; k < p->ntmp; k++) {
+		buf_append_str(&q, ", ");
+		map_quote_ident(&q, p->tmp_cols[k]);
+	}
+	buf_append_str(&q, ") VALUES (1, $1, $2, $3, $4, $5, $6");
+	for (size_t k = 0; k < p->ntmp; k++)
+		buf_appendf(&q, ", $%zu", k + 7);
+	buf_append_char(&q, ')');
+	return q.data;
+}
+
+bool
+map_plan_tmp_is_bytea(const struct map_plan *p, const struct map_srccol *src,
+					  size_t k)
+{
+	return strcmp(src[p->tmp_src[k]].type, "bytea") == 0;
 }
 
 int

@@ -91,17 +91,10 @@ metrics_parse_time(const char *t)
 		   (sign == '+' ? 1 : -1) * (oh * 3600.0 + om * 60.0);
 }
 
+/* The changes received and applied, by table and op. */
 static void
-render(struct metrics *m, struct buf *b)
+render_changes(const struct metrics *m, struct buf *b)
 {
-	struct timespec now;
-	uint64_t cum = 0;
-
-	clock_gettime(CLOCK_REALTIME, &now);
-	pthread_mutex_lock(&m->lock);
-	buf_appendf(b, "# HELP walpipe_up 1 while walpipe streams and applies.\n"
-				   "# TYPE walpipe_up gauge\nwalpipe_up{source=\"%s\"} %d\n",
-				m->source, m->up ? 1 : 0);
 	buf_append_str(b, "# HELP walpipe_changes_received_total Row changes "
 					  "received from the slot.\n"
 					  "# TYPE walpipe_changes_received_total counter\n");
@@ -120,34 +113,48 @@ render(struct metrics *m, struct buf *b)
 					"op=\"%c\"} %llu\n",
 					m->source, m->s[i].table, m->s[i].op,
 					(unsigned long long) m->s[i].applied);
-	if (m->nsnap > 0) {
-		buf_append_str(b, "# HELP walpipe_snapshot_rows_copied Rows a "
-						  "snapshot copied of a table.\n"
-						  "# TYPE walpipe_snapshot_rows_copied gauge\n");
-		for (size_t i = 0; i < m->nsnap; i++)
-			buf_appendf(b,
-						"walpipe_snapshot_rows_copied{source=\"%s\",table=\"%s\"}"
-						" %llu\n",
-						m->source, m->snap[i].table,
-						(unsigned long long) m->snap[i].rows);
-		buf_append_str(b, "# HELP walpipe_snapshot_rows_estimated The "
-						  "planner's row estimate of a table being copied.\n"
-						  "# TYPE walpipe_snapshot_rows_estimated gauge\n");
-		for (size_t i = 0; i < m->nsnap; i++)
-			buf_appendf(b,
-						"walpipe_snapshot_rows_estimated{source=\"%s\",table="
-						"\"%s\"} %lld\n",
-						m->source, m->snap[i].table,
-						(long long) m->snap[i].estimate);
-		buf_append_str(b, "# HELP walpipe_snapshot_table_done 1 once a "
-						  "table's snapshot committed.\n"
-						  "# TYPE walpipe_snapshot_table_done gauge\n");
-		for (size_t i = 0; i < m->nsnap; i++)
-			buf_appendf(b,
-						"walpipe_snapshot_table_done{source=\"%s\",table=\"%s\"}"
-						" %d\n",
-						m->source, m->snap[i].table, m->snap[i].done ? 1 : 0);
-	}
+}
+
+/* Each table a snapshot copies: rows copied, estimated, done. */
+static void
+render_snapshots(const struct metrics *m, struct buf *b)
+{
+	if (m->nsnap == 0)
+		return;
+	buf_append_str(b, "# HELP walpipe_snapshot_rows_copied Rows a "
+					  "snapshot copied of a table.\n"
+					  "# TYPE walpipe_snapshot_rows_copied gauge\n");
+	for (size_t i = 0; i < m->nsnap; i++)
+		buf_appendf(b,
+					"walpipe_snapshot_rows_copied{source=\"%s\",table=\"%s\"}"
+					" %llu\n",
+					m->source, m->snap[i].table,
+					(unsigned long long) m->snap[i].rows);
+	buf_append_str(b, "# HELP walpipe_snapshot_rows_estimated The "
+					  "planner's row estimate of a table being copied.\n"
+					  "# TYPE walpipe_snapshot_rows_estimated gauge\n");
+	for (size_t i = 0; i < m->nsnap; i++)
+		buf_appendf(b,
+					"walpipe_snapshot_rows_estimated{source=\"%s\",table="
+					"\"%s\"} %lld\n",
+					m->source, m->snap[i].table,
+					(long long) m->snap[i].estimate);
+	buf_append_str(b, "# HELP walpipe_snapshot_table_done 1 once a "
+					  "table's snapshot committed.\n"
+					  "# TYPE walpipe_snapshot_table_done gauge\n");
+	for (size_t i = 0; i < m->nsnap; i++)
+		buf_appendf(b,
+					"walpipe_snapshot_table_done{source=\"%s\",table=\"%s\"}"
+					" %d\n",
+					m->source, m->snap[i].table, m->snap[i].done ? 1 : 0);
+}
+
+/* The batch apply times as a histogram. */
+static void
+render_batches(const struct metrics *m, struct buf *b)
+{
+	uint64_t cum = 0;
+
 	buf_appendf(b, "# HELP walpipe_batch_duration_seconds Apply time of a "
 				   "committed batch.\n"
 				   "# TYPE walpipe_batch_duration_seconds histogram\n");
@@ -166,6 +173,12 @@ render(struct metrics *m, struct buf *b)
 				m->source, (unsigned long long) m->batches, m->source,
 				m->batch_seconds_sum, m->source,
 				(unsigned long long) m->batches);
+}
+
+/* Dead letters, reconnects, refresh failures, checkpoint and lag. */
+static void
+render_counters(const struct metrics *m, struct buf *b)
+{
 	buf_appendf(b,
 				"# HELP walpipe_dead_letters_total Rows sent to the dead letter "
 				"table.\n# TYPE walpipe_dead_letters_total counter\n"
@@ -189,29 +202,54 @@ render(struct metrics *m, struct buf *b)
 				(unsigned long long) (m->server_end > m->checkpoint
 										  ? m->server_end - m->checkpoint
 										  : 0));
-	if (m->kafka)
-		buf_appendf(
-			b,
-			"# HELP walpipe_kafka_messages_produced_total Messages handed to "
-			"the Kafka producer (tombstones included).\n"
-			"# TYPE walpipe_kafka_messages_produced_total counter\n"
-			"walpipe_kafka_messages_produced_total{source=\"%s\"} %llu\n"
-			"# HELP walpipe_kafka_messages_delivered_total Messages the "
-			"brokers acknowledged.\n"
-			"# TYPE walpipe_kafka_messages_delivered_total counter\n"
-			"walpipe_kafka_messages_delivered_total{source=\"%s\"} %llu\n"
-			"# HELP walpipe_kafka_messages_failed_total Messages whose "
-			"delivery failed (sent again from the slot).\n"
-			"# TYPE walpipe_kafka_messages_failed_total counter\n"
-			"walpipe_kafka_messages_failed_total{source=\"%s\"} %llu\n"
-			"# HELP walpipe_kafka_delivered_lsn End of the last transaction "
-			"wholly delivered to Kafka.\n"
-			"# TYPE walpipe_kafka_delivered_lsn gauge\n"
-			"walpipe_kafka_delivered_lsn{source=\"%s\"} %llu\n",
-			m->source, (unsigned long long) m->k_produced, m->source,
-			(unsigned long long) m->k_delivered, m->source,
-			(unsigned long long) m->k_failed, m->source,
-			(unsigned long long) m->k_watermark);
+}
+
+/* The Kafka sink's messages and position (only with one). */
+static void
+render_kafka(const struct metrics *m, struct buf *b)
+{
+	if (!m->kafka)
+		return;
+	buf_appendf(
+		b,
+		"# HELP walpipe_kafka_messages_produced_total Messages handed to "
+		"the Kafka producer (tombstones included).\n"
+		"# TYPE walpipe_kafka_messages_produced_total counter\n"
+		"walpipe_kafka_messages_produced_total{source=\"%s\"} %llu\n"
+		"# HELP walpipe_kafka_messages_delivered_total Messages the "
+		"brokers acknowledged.\n"
+		"# TYPE walpipe_kafka_messages_delivered_total counter\n"
+		"walpipe_kafka_messages_delivered_total{source=\"%s\"} %llu\n"
+		"# HELP walpipe_kafka_messages_failed_total Messages whose "
+		"delivery failed (sent again from the slot).\n"
+		"# TYPE walpipe_kafka_messages_failed_total counter\n"
+		"walpipe_kafka_messages_failed_total{source=\"%s\"} %llu\n"
+		"# HELP walpipe_kafka_delivered_lsn End of the last transaction "
+		"wholly delivered to Kafka.\n"
+		"# TYPE walpipe_kafka_delivered_lsn gauge\n"
+		"walpipe_kafka_delivered_lsn{source=\"%s\"} %llu\n",
+		m->source, (unsigned long long) m->k_produced, m->source,
+		(unsigned long long) m->k_delivered, m->source,
+		(unsigned long long) m->k_failed, m->source,
+		(unsigned long long) m->k_watermark);
+}
+
+/* The metrics in the Prometheus text format, under the lock. */
+static void
+render(struct metrics *m, struct buf *b)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	pthread_mutex_lock(&m->lock);
+	buf_appendf(b, "# HELP walpipe_up 1 while walpipe streams and applies.\n"
+				   "# TYPE walpipe_up gauge\nwalpipe_up{source=\"%s\"} %d\n",
+				m->source, m->up ? 1 : 0);
+	render_changes(m, b);
+	render_snapshots(m, b);
+	render_batches(m, b);
+	render_counters(m, b);
+	render_kafka(m, b);
 	if (m->last_commit >= 0)
 		buf_appendf(b,
 					"# HELP walpipe_apply_lag_seconds Now minus the commit "

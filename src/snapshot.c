@@ -10,6 +10,7 @@
 #include "walpipe/mem.h"
 #include "walpipe/notify.h"
 #include "walpipe/pgconn.h"
+#include "walpipe/streampos.h"
 #include "walpipe/wal2json.h"
 
 #include <libpq-fe.h>
@@ -186,90 +187,125 @@ reader_flush(struct reader *w, struct table *tb, uint64_t rows)
 	return true;
 }
 
-/* Copy one table: COPY out of the snapshot, batches into analytics. */
+/* The target that reads tb (tb->name is ident_qualified's text, as in
+ * run's mapped_tables), or NULL with the reader failed. */
+static const struct sink_target *
+reader_target_of(struct reader *w, const struct table *tb)
+{
+	for (size_t i = 0; i < w->ntargets; i++) {
+		char *name = ident_qualified(w->targets[i].rule->from_schema,
+									 w->targets[i].rule->from_table);
+		bool same = strcmp(name, tb->name) == 0;
+
+		free(name);
+		if (same)
+			return &w->targets[i];
+	}
+	reader_fail(w, SNAPSHOT_FATAL, "no mapping reads source table", tb->name);
+	return NULL;
+}
+
+/* Record tb's estimate and start, and open the analytics transaction the
+ * copy goes into when the job brings none. */
 static bool
-reader_copy(struct reader *w, struct table *tb)
+reader_table_begin(struct reader *w, struct table *tb,
+				   const struct sink_target *t)
 {
 	struct shared *sh = w->sh;
 	struct snapshot_job *job = sh->job;
-	const struct sink_target *t = NULL;
-	lsn_t lsn = sh->lsn;
-	char lsn_text[LSN_STRLEN], err[2048];
-	char *q, *line = NULL;
-	uint64_t rows = 0;
-	int64_t last_prog = clock_mono_ms();
-	PGresult *r;
+	char err[2048];
 	enum sink_result sr;
-	int n;
 
-	for (size_t i = 0; i < w->ntargets && t == NULL; i++) {
-		/* tb->name is ident_qualified's text (run's mapped_tables). */
-		char *name = ident_qualified(w->targets[i].rule->from_schema,
-									 w->targets[i].rule->from_table);
-
-		if (strcmp(name, tb->name) == 0)
-			t = &w->targets[i];
-		free(name);
-	}
-	if (t == NULL) {
-		reader_fail(w, SNAPSHOT_FATAL, "no mapping reads source table",
-					tb->name);
-		return false;
-	}
 	pthread_mutex_lock(&sh->lock);
 	tb->estimate = table_estimate(w->src, t);
 	pthread_mutex_unlock(&sh->lock);
-	sr = sink_pg_snapshot_progress(w->prog, tb->name, job->kind, true, lsn, 0,
-								   tb->estimate, err, sizeof(err));
+	sr = sink_pg_snapshot_progress(w->prog, tb->name, job->kind, true,
+								   sh->lsn, 0, tb->estimate, err, sizeof(err));
 	if (sr == SINK_OK && job->sink == NULL)
 		sr = sink_pg_snapshot_begin(w->sink, NULL, err, sizeof(err));
 	if (sr != SINK_OK) {
 		reader_fail(w, of_sink(sr), NULL, err);
 		return false;
 	}
-	q = map_snapshot_query(t->rule->from_schema, t->rule->from_table,
-						   t->partitioned, t->srccols, t->nsrc,
-						   lsn_format(lsn, lsn_text));
-	r = PQexec(w->src, q);
+	return true;
+}
+
+/* Start the COPY of t's rows out of the snapshot. */
+static bool
+reader_copy_start(struct reader *w, const struct sink_target *t)
+{
+	char lsn_text[LSN_STRLEN];
+	char *q = map_snapshot_query(t->rule->from_schema, t->rule->from_table,
+								 t->partitioned, t->srccols, t->nsrc,
+								 lsn_format(w->sh->lsn, lsn_text));
+	PGresult *r = PQexec(w->src, q);
+	bool ok = PQresultStatus(r) == PGRES_COPY_OUT;
+
 	free(q);
-	if (PQresultStatus(r) != PGRES_COPY_OUT) {
+	if (!ok)
 		reader_fail(w, SNAPSHOT_FATAL, "could not read the snapshot rows",
 					PQerrorMessage(w->src));
-		PQclear(r);
+	PQclear(r);
+	return ok;
+}
+
+/* Add one COPY row to the batch, at its position in the copy. */
+static bool
+reader_add_row(struct reader *w, struct streampos *pos, char *line, int n)
+{
+	struct w2j_change c;
+	char err[2048];
+	size_t len = map_snapshot_unescape(line, (size_t) n - 1);
+
+	if (!w2j_decode(w->dec, line, len, &c, err, sizeof(err))) {
+		reader_fail(w, SNAPSHOT_FATAL, "could not decode a snapshot row", err);
 		return false;
 	}
-	PQclear(r);
-	while ((n = PQgetCopyData(w->src, &line, 0)) > 0) {
-		struct w2j_change c;
-		size_t len = map_snapshot_unescape(line, (size_t) n - 1);
+	streampos_change(pos);
+	if (!batch_add(w->batch, &c, line, len, pos->txn_end, pos->txn_pos, NULL,
+				   err, sizeof(err))) {
+		reader_fail(w, SNAPSHOT_FATAL, NULL, err);
+		return false;
+	}
+	batch_mark_snapshot(w->batch, w->sh->job->op);
+	return true;
+}
 
-		if (!w2j_decode(w->dec, line, len, &c, err, sizeof(err))) {
-			reader_fail(w, SNAPSHOT_FATAL, "could not decode a snapshot row",
-						err);
-			PQfreemem(line);
-			return false;
-		}
-		rows++;
-		if (!batch_add(w->batch, &c, line, len, lsn, rows, NULL, err,
-					   sizeof(err))) {
-			reader_fail(w, SNAPSHOT_FATAL, NULL, err);
-			PQfreemem(line);
-			return false;
-		}
-		batch_mark_snapshot(w->batch, job->op);
+/*
+ * Read the COPY's rows into batches, applying each full one; *rows: how
+ * many were read.  The copy's rows are the changes of one transaction
+ * ending at the snapshot's point (streampos_copy_start).
+ */
+static bool
+reader_copy_rows(struct reader *w, struct table *tb, uint64_t *rows)
+{
+	struct shared *sh = w->sh;
+	struct snapshot_job *job = sh->job;
+	struct streampos pos;
+	int64_t last_prog = clock_mono_ms();
+	char err[2048], *line = NULL;
+	int n;
+
+	streampos_copy_start(&pos, sh->lsn);
+	while ((n = PQgetCopyData(w->src, &line, 0)) > 0) {
+		bool ok = reader_add_row(w, &pos, line, n);
+
 		PQfreemem(line);
-		if (batch_count(w->batch) >= job->rs->max_changes ||
-			batch_bytes(w->batch) >= job->rs->max_bytes) {
-			if (!reader_flush(w, tb, rows) || aborted(sh))
-				return false;
-			if (clock_mono_ms() - last_prog >= 1000) {
-				/* Progress is best effort: a failure shows in the data
-				 * connection soon enough. */
-				sink_pg_snapshot_progress(w->prog, tb->name, job->kind, false,
-										  lsn, rows, tb->estimate, err,
-										  sizeof(err));
-				last_prog = clock_mono_ms();
-			}
+		if (!ok)
+			return false;
+		*rows = pos.txn_pos;
+		if (batch_count(w->batch) < job->rs->max_changes &&
+			batch_bytes(w->batch) < job->rs->max_bytes)
+			continue;
+		if (!reader_flush(w, tb, *rows) || aborted(sh))
+			return false;
+		if (clock_mono_ms() - last_prog >= 1000) {
+			/* Progress is best effort: a failure shows in the data
+			 * connection soon enough. */
+			sink_pg_snapshot_progress(w->prog, tb->name, job->kind, false,
+									  sh->lsn, *rows, tb->estimate, err,
+									  sizeof(err));
+			last_prog = clock_mono_ms();
 		}
 	}
 	if (n == -2) {
@@ -277,20 +313,40 @@ reader_copy(struct reader *w, struct table *tb)
 					PQerrorMessage(w->src));
 		return false;
 	}
-	r = PQgetResult(w->src);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+	return true;
+}
+
+/* The COPY's end: its result, then none. */
+static bool
+reader_copy_finish(struct reader *w)
+{
+	PGresult *r = PQgetResult(w->src);
+	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+
+	if (!ok)
 		reader_fail(w, SNAPSHOT_FATAL, "could not read the snapshot rows",
 					PQerrorMessage(w->src));
-		PQclear(r);
-		return false;
-	}
 	PQclear(r);
+	if (!ok)
+		return false;
 	while ((r = PQgetResult(w->src)) != NULL)
 		PQclear(r);
+	return true;
+}
+
+/* Commit tb's copy, marked done at the snapshot's point, and wake the
+ * tables waiting for it. */
+static bool
+reader_table_done(struct reader *w, struct table *tb, uint64_t rows)
+{
+	struct shared *sh = w->sh;
+	char err[2048];
+	enum sink_result sr;
+
 	if (!reader_flush(w, tb, rows) || aborted(sh))
 		return false;
-	sr = sink_pg_snapshot_finish(w->sink, tb->name, job->kind, lsn, rows, err,
-								 sizeof(err));
+	sr = sink_pg_snapshot_finish(w->sink, tb->name, sh->job->kind, sh->lsn,
+								 rows, err, sizeof(err));
 	if (sr != SINK_OK) {
 		reader_fail(w, of_sink(sr), NULL, err);
 		return false;
@@ -301,6 +357,18 @@ reader_copy(struct reader *w, struct table *tb)
 	pthread_cond_broadcast(&sh->cond); /* tables waiting for this one */
 	pthread_mutex_unlock(&sh->lock);
 	return true;
+}
+
+/* Copy one table: COPY out of the snapshot, batches into analytics. */
+static bool
+reader_copy(struct reader *w, struct table *tb)
+{
+	const struct sink_target *t = reader_target_of(w, tb);
+	uint64_t rows = 0;
+
+	return t && reader_table_begin(w, tb, t) && reader_copy_start(w, t) &&
+		   reader_copy_rows(w, tb, &rows) && reader_copy_finish(w) &&
+		   reader_table_done(w, tb, rows);
 }
 
 /* Whether target t reads source table name (ident_qualified's text). */
@@ -465,16 +533,171 @@ describe(const struct table *tb, int64_t now, char *out, size_t outlen)
 				 (unsigned long long) tb->rows, rate);
 }
 
+/* Set sh up for job: every table pending. */
+static void
+shared_init(struct shared *sh, struct snapshot_job *job)
+{
+	memset(sh, 0, sizeof(*sh));
+	pthread_mutex_init(&sh->lock, NULL);
+	pthread_cond_init(&sh->cond, NULL);
+	sh->job = job;
+	sh->lsn = repl_export_lsn(job->export);
+	sh->nt = job->ntables;
+	sh->t = wp_calloc(sh->nt, sizeof(*sh->t));
+	sh->waits = wp_calloc(sh->nt * sh->nt, sizeof(bool));
+	for (size_t i = 0; i < sh->nt; i++) {
+		sh->t[i].name = job->tables[i];
+		sh->t[i].estimate = -1;
+	}
+}
+
+static void
+shared_free(struct shared *sh)
+{
+	free(sh->t);
+	free(sh->waits);
+	pthread_cond_destroy(&sh->cond);
+	pthread_mutex_destroy(&sh->lock);
+}
+
+/* Start n reader threads; one that cannot start counts as imported and
+ * finished, and fails the job. */
+static void
+readers_start(struct shared *sh, struct reader *readers, int n)
+{
+	sigset_t block, old;
+
+	sh->running = n;
+	/* Readers inherit a mask without the stop and reload signals: they
+	 * go to the main thread, which sets the abort flag. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	for (int i = 0; i < n; i++) {
+		readers[i].sh = sh;
+		if (pthread_create(&readers[i].thread, NULL, reader_main,
+						   &readers[i]) != 0) {
+			/* Count it as imported and finished: it never ran. */
+			pthread_mutex_lock(&sh->lock);
+			sh->imported++;
+			sh->running--;
+			sh->abort = true;
+			sh->res = SNAPSHOT_FATAL;
+			snprintf(sh->err, sizeof(sh->err),
+					 "could not start a reader thread");
+			pthread_mutex_unlock(&sh->lock);
+			readers[i].thread = pthread_self();
+		}
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* Each table's progress into the metrics, and every 10 s (*last_log) the
+ * ones being copied into the log.  Called with the lock held. */
+static void
+shared_report_progress(struct shared *sh, int64_t *last_log)
+{
+	int64_t now = clock_mono_ms();
+
+	for (size_t i = 0; i < sh->nt; i++)
+		if (sh->t[i].state != TABLE_PENDING)
+			metrics_snapshot(sh->job->metrics, sh->t[i].name, sh->t[i].rows,
+							 sh->t[i].estimate, sh->t[i].state == TABLE_DONE);
+	if (now - *last_log < 10000)
+		return;
+	for (size_t i = 0; i < sh->nt; i++) {
+		char d[200];
+
+		if (sh->t[i].state != TABLE_COPYING)
+			continue;
+		describe(&sh->t[i], now, d, sizeof(d));
+		wp_log(LOG_INFO, "snapshot: %s: %s", sh->t[i].name, d);
+	}
+	*last_log = now;
+}
+
+/*
+ * Until every reader has finished, five times a second: close the export
+ * once all n readers hold the snapshot (*released), pass a stop on to
+ * the readers, report progress, and pet the watchdog.
+ */
+static void
+readers_watch(struct shared *sh, int n, bool *released)
+{
+	struct snapshot_job *job = sh->job;
+	int64_t last_log = clock_mono_ms();
+
+	pthread_mutex_lock(&sh->lock);
+	while (sh->running > 0) {
+		struct timespec until;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 200 * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&sh->cond, &sh->lock, &until);
+		if (!*released && sh->imported >= n) {
+			/* Every reader holds the snapshot now: the exporting
+			 * connection may go. */
+			repl_export_close(job->export);
+			job->export = NULL;
+			*released = true;
+		}
+		if (job->stop && *job->stop && !sh->abort) {
+			sh->abort = true;
+			if (sh->res == SNAPSHOT_OK)
+				sh->res = SNAPSHOT_STOPPED;
+		}
+		shared_report_progress(sh, &last_log);
+		pthread_mutex_unlock(&sh->lock);
+		notify_watchdog();
+		pthread_mutex_lock(&sh->lock);
+	}
+	pthread_mutex_unlock(&sh->lock);
+}
+
+/* How the job ended, into the log; t0: when it started. */
+static void
+shared_report_end(const struct shared *sh, int64_t t0)
+{
+	uint64_t total = 0;
+
+	if (sh->res == SNAPSHOT_STOPPED) {
+		wp_log(LOG_NOTICE, "snapshot stopped; tables not done are copied "
+						   "again on the next start");
+		return;
+	}
+	if (sh->res != SNAPSHOT_OK) {
+		wp_log(LOG_ERROR, "snapshot failed: %s", sh->err);
+		return;
+	}
+	for (size_t i = 0; i < sh->nt; i++) {
+		char d[200];
+
+		describe(&sh->t[i], clock_mono_ms(), d, sizeof(d));
+		wp_log(LOG_INFO, "snapshot: %s: copied %s", sh->t[i].name, d);
+		total += sh->t[i].rows;
+	}
+	wp_log(LOG_NOTICE,
+		   "snapshot (%s) done: %llu rows of %zu table(s) in %.1f s",
+		   sh->job->kind, (unsigned long long) total, sh->nt,
+		   (double) (clock_mono_ms() - t0) / 1000.0);
+}
+
 enum snapshot_result
 snapshot_run(struct snapshot_job *job)
 {
 	struct shared sh;
 	struct reader *readers;
 	int nreaders = job->workers < 1 ? 1 : job->workers;
-	int64_t t0 = clock_mono_ms(), last_log = t0;
+	int64_t t0 = clock_mono_ms();
 	bool released = false;
 	char l1[LSN_STRLEN];
-	sigset_t block, old;
+	enum snapshot_result res;
 
 	if ((size_t) nreaders > job->ntables)
 		nreaders = (int) job->ntables;
@@ -483,94 +706,14 @@ snapshot_run(struct snapshot_job *job)
 		job->export = NULL;
 		return SNAPSHOT_OK;
 	}
-	memset(&sh, 0, sizeof(sh));
-	pthread_mutex_init(&sh.lock, NULL);
-	pthread_cond_init(&sh.cond, NULL);
-	sh.job = job;
-	sh.lsn = repl_export_lsn(job->export);
-	sh.nt = job->ntables;
-	sh.t = wp_calloc(sh.nt, sizeof(*sh.t));
-	sh.waits = wp_calloc(sh.nt * sh.nt, sizeof(bool));
-	for (size_t i = 0; i < sh.nt; i++) {
-		sh.t[i].name = job->tables[i];
-		sh.t[i].estimate = -1;
-	}
+	shared_init(&sh, job);
 	readers = wp_calloc((size_t) nreaders, sizeof(*readers));
 	wp_log(LOG_INFO,
 		   "snapshot (%s) of %zu table(s) at %s with %d reader(s)", job->kind,
 		   job->ntables, lsn_format(repl_export_lsn(job->export), l1),
 		   nreaders);
-	sh.running = nreaders;
-	/* Readers inherit a mask without the stop and reload signals: they
-	 * go to the main thread, which sets the abort flag. */
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &block, &old);
-	for (int i = 0; i < nreaders; i++) {
-		readers[i].sh = &sh;
-		if (pthread_create(&readers[i].thread, NULL, reader_main,
-						   &readers[i]) != 0) {
-			/* Count it as imported and finished: it never ran. */
-			pthread_mutex_lock(&sh.lock);
-			sh.imported++;
-			sh.running--;
-			sh.abort = true;
-			sh.res = SNAPSHOT_FATAL;
-			snprintf(sh.err, sizeof(sh.err), "could not start a reader thread");
-			pthread_mutex_unlock(&sh.lock);
-			readers[i].thread = pthread_self();
-		}
-	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-
-	pthread_mutex_lock(&sh.lock);
-	while (sh.running > 0) {
-		struct timespec until;
-		int64_t now;
-
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += 200 * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&sh.cond, &sh.lock, &until);
-		if (!released && sh.imported >= nreaders) {
-			/* Every reader holds the snapshot now: the exporting
-			 * connection may go. */
-			repl_export_close(job->export);
-			job->export = NULL;
-			released = true;
-		}
-		if (job->stop && *job->stop && !sh.abort) {
-			sh.abort = true;
-			if (sh.res == SNAPSHOT_OK)
-				sh.res = SNAPSHOT_STOPPED;
-		}
-		now = clock_mono_ms();
-		for (size_t i = 0; i < sh.nt; i++)
-			if (sh.t[i].state != TABLE_PENDING)
-				metrics_snapshot(job->metrics, sh.t[i].name, sh.t[i].rows,
-								 sh.t[i].estimate,
-								 sh.t[i].state == TABLE_DONE);
-		if (now - last_log >= 10000) {
-			for (size_t i = 0; i < sh.nt; i++) {
-				char d[200];
-
-				if (sh.t[i].state != TABLE_COPYING)
-					continue;
-				describe(&sh.t[i], now, d, sizeof(d));
-				wp_log(LOG_INFO, "snapshot: %s: %s", sh.t[i].name, d);
-			}
-			last_log = now;
-		}
-		pthread_mutex_unlock(&sh.lock);
-		notify_watchdog();
-		pthread_mutex_lock(&sh.lock);
-	}
-	pthread_mutex_unlock(&sh.lock);
+	readers_start(&sh, readers, nreaders);
+	readers_watch(&sh, nreaders, &released);
 	for (int i = 0; i < nreaders; i++)
 		if (!pthread_equal(readers[i].thread, pthread_self()))
 			pthread_join(readers[i].thread, NULL);
@@ -578,30 +721,9 @@ snapshot_run(struct snapshot_job *job)
 		repl_export_close(job->export);
 		job->export = NULL;
 	}
-	if (sh.res == SNAPSHOT_OK) {
-		uint64_t total = 0;
-
-		for (size_t i = 0; i < sh.nt; i++) {
-			char d[200];
-
-			describe(&sh.t[i], clock_mono_ms(), d, sizeof(d));
-			wp_log(LOG_INFO, "snapshot: %s: copied %s", sh.t[i].name, d);
-			total += sh.t[i].rows;
-		}
-		wp_log(LOG_NOTICE,
-			   "snapshot (%s) done: %llu rows of %zu table(s) in %.1f s",
-			   job->kind, (unsigned long long) total, sh.nt,
-			   (double) (clock_mono_ms() - t0) / 1000.0);
-	} else if (sh.res == SNAPSHOT_STOPPED) {
-		wp_log(LOG_NOTICE, "snapshot stopped; tables not done are copied "
-						   "again on the next start");
-	} else {
-		wp_log(LOG_ERROR, "snapshot failed: %s", sh.err);
-	}
+	shared_report_end(&sh, t0);
+	res = sh.res;
 	free(readers);
-	free(sh.t);
-	free(sh.waits);
-	pthread_cond_destroy(&sh.cond);
-	pthread_mutex_destroy(&sh.lock);
-	return sh.res;
+	shared_free(&sh);
+	return res;
 }

@@ -80,3 +80,23 @@ streampos_next(const struct streampos *p, struct stream_point *next)
 		next->txn_applied = p->txn_pos;
 	}
 }
+
+void
+streampos_copy_start(struct streampos *p, lsn_t copied_at)
+{
+	memset(p, 0, sizeof(*p));
+	p->in_txn = true;
+	p->txn_end = copied_at;
+}
+
+bool
+streampos_copy_holds(lsn_t copied_at, lsn_t txn_end)
+{
+	return txn_end <= copied_at;
+}
+
+bool
+streampos_copy_ahead(lsn_t copied_at, const struct stream_point *ckpt)
+{
+	return copied_at > ckpt->lsn;
+}

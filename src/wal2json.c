@@ -488,6 +488,100 @@ colvec_push(struct colvec *cv)
 	return &cv->v[cv->n++];
 }
 
+/* One key of a column object, at its value: name, type and value are
+ * kept, any other skipped. */
+static inline bool
+parse_column_field(struct w2j_decoder *d, size_t ko, size_t kn,
+				   struct pending_col *pc, bool *has_name, bool *has_value)
+{
+	enum w2j_kind k;
+	size_t o, l;
+
+	if (key_is(d, ko, kn, "name")) {
+		*has_name = true;
+		return parse_string(d, &pc->name, &pc->name_len);
+	}
+	if (key_is(d, ko, kn, "type")) {
+		pc->has_type = true;
+		return parse_string(d, &pc->type, &pc->type_len);
+	}
+	if (key_is(d, ko, kn, "value")) {
+		skip_ws(d);
+		if (d->pos < d->len && (d->in[d->pos] == '{' || d->in[d->pos] == '['))
+			return fail(d, "a column value must be a scalar");
+		*has_value = true;
+		return parse_value(d, &pc->kind, &pc->value, &pc->value_len, 1);
+	}
+	return parse_value(d, &k, &o, &l, 1);
+}
+
+/* One column object, from its '{' (at start) into pc. */
+static inline bool
+parse_column(struct w2j_decoder *d, struct pending_col *pc, bool values)
+{
+	bool has_name = false, has_value = false, first_key = true;
+	size_t start = d->pos;
+
+	if (!expect(d, '{', "'{' to start a column"))
+		return false;
+	for (;;) {
+		size_t ko, kn;
+
+		skip_ws(d);
+		if (d->pos < d->len && d->in[d->pos] == '}') {
+			d->pos++;
+			break;
+		}
+		if (!first_key && !expect(d, ',', "',' or '}' in a column"))
+			return false;
+		first_key = false;
+		if (!parse_string(d, &ko, &kn) ||
+			!expect(d, ':', "':' after an object key") ||
+			!parse_column_field(d, ko, kn, pc, &has_name, &has_value))
+			return false;
+	}
+	if (!has_name) {
+		d->pos = start; /* point at the column */
+		return fail(d, "column without a \"name\"");
+	}
+	if (values && !has_value) {
+		d->pos = start;
+		return fail(d, "column \"%s\" without a \"value\"",
+					d->text.data + pc->name);
+	}
+	return true;
+}
+
+/* Append the parsed column pc to cv, a numeric type's string that holds
+ * a number made a number (w2j_decoder_numbers_as_strings). */
+static inline void
+column_push(struct w2j_decoder *d, struct colvec *cv, struct pending_col *pc)
+{
+	struct w2j_column *col;
+
+	if (d->numbers_as_strings && pc->kind == W2J_STRING && pc->has_type &&
+		pc->value_len > 0 &&
+		numeric_type(d->text.data + pc->type, pc->type_len)) {
+		const char *why;
+		size_t at;
+
+		if (number_span(d->text.data + pc->value, pc->value_len, &why,
+						&at) == pc->value_len)
+			pc->kind = W2J_NUMBER;
+	}
+	if (d->drop_types)
+		pc->has_type = false;
+	col = colvec_push(cv);
+	col->name = (const char *) (uintptr_t) pc->name;
+	col->name_len = pc->name_len;
+	col->type = pc->has_type ? (const char *) (uintptr_t) pc->type : NULL;
+	col->type_len = pc->type_len;
+	col->kind = pc->kind;
+	col->value = pc->kind == W2J_NULL ? NULL
+									  : (const char *) (uintptr_t) pc->value;
+	col->value_len = pc->value_len;
+}
+
 /*
  * An array of column objects {"name":..., "type":..., "value":...}.  The
  * column's pointer fields temporarily hold arena offsets (as uintptr_t)
@@ -502,9 +596,6 @@ parse_columns(struct w2j_decoder *d, struct colvec *cv, bool values)
 		return false;
 	for (;;) {
 		struct pending_col pc;
-		bool has_name = false, has_value = false, first_key = true;
-		size_t start;
-		struct w2j_column *col;
 
 		skip_ws(d);
 		if (d->pos >= d->len)
@@ -518,77 +609,9 @@ parse_columns(struct w2j_decoder *d, struct colvec *cv, bool values)
 		first = false;
 		memset(&pc, 0, sizeof(pc));
 		skip_ws(d);
-		start = d->pos;
-		if (!expect(d, '{', "'{' to start a column"))
+		if (!parse_column(d, &pc, values))
 			return false;
-		for (;;) {
-			size_t ko, kn;
-
-			skip_ws(d);
-			if (d->pos < d->len && d->in[d->pos] == '}') {
-				d->pos++;
-				break;
-			}
-			if (!first_key && !expect(d, ',', "',' or '}' in a column"))
-				return false;
-			first_key = false;
-			if (!parse_string(d, &ko, &kn) ||
-				!expect(d, ':', "':' after an object key"))
-				return false;
-			if (key_is(d, ko, kn, "name")) {
-				if (!parse_string(d, &pc.name, &pc.name_len))
-					return false;
-				has_name = true;
-			} else if (key_is(d, ko, kn, "type")) {
-				if (!parse_string(d, &pc.type, &pc.type_len))
-					return false;
-				pc.has_type = true;
-			} else if (key_is(d, ko, kn, "value")) {
-				skip_ws(d);
-				if (d->pos < d->len &&
-					(d->in[d->pos] == '{' || d->in[d->pos] == '['))
-					return fail(d, "a column value must be a scalar");
-				if (!parse_value(d, &pc.kind, &pc.value, &pc.value_len, 1))
-					return false;
-				has_value = true;
-			} else {
-				enum w2j_kind k;
-				size_t o, l;
-
-				if (!parse_value(d, &k, &o, &l, 1))
-					return false;
-			}
-		}
-		if (!has_name) {
-			d->pos = start; /* point at the column */
-			return fail(d, "column without a \"name\"");
-		}
-		if (values && !has_value) {
-			d->pos = start;
-			return fail(d, "column \"%s\" without a \"value\"",
-						d->text.data + pc.name);
-		}
-		if (d->numbers_as_strings && pc.kind == W2J_STRING && pc.has_type &&
-			pc.value_len > 0 &&
-			numeric_type(d->text.data + pc.type, pc.type_len)) {
-			const char *why;
-			size_t at;
-
-			if (number_span(d->text.data + pc.value, pc.value_len, &why,
-							&at) == pc.value_len)
-				pc.kind = W2J_NUMBER;
-		}
-		if (d->drop_types)
-			pc.has_type = false;
-		col = colvec_push(cv);
-		col->name = (const char *) (uintptr_t) pc.name;
-		col->name_len = pc.name_len;
-		col->type = pc.has_type ? (const char *) (uintptr_t) pc.type : NULL;
-		col->type_len = pc.type_len;
-		col->kind = pc.kind;
-		col->value = pc.kind == W2J_NULL ? NULL
-										 : (const char *) (uintptr_t) pc.value;
-		col->value_len = pc.value_len;
+		column_push(d, cv, &pc);
 	}
 }
 
@@ -617,15 +640,17 @@ colvec_trim(struct colvec *cv)
 /* Offset markers for the top-level string fields. */
 #define NO_OFF ((size_t) -1)
 
-bool
-w2j_decode(struct w2j_decoder *d, const char *json, size_t len,
-		   struct w2j_change *out, char *errbuf, size_t errlen)
-{
-	size_t action = NO_OFF, ts = NO_OFF, schema = NO_OFF, table = NO_OFF,
-		   prefix = NO_OFF, content = NO_OFF, content_len = 0, action_len = 0;
-	bool first = true;
+/* Arena offsets of the message's top-level strings, NO_OFF when absent. */
+struct top_fields {
+	size_t action, action_len, ts, schema, table, prefix, content,
+		content_len;
+};
 
-	memset(out, 0, sizeof(*out));
+/* Reset d's scratch for a message of len bytes at json. */
+static inline void
+decode_start(struct w2j_decoder *d, const char *json, size_t len,
+			 char *errbuf, size_t errlen)
+{
 	buf_reset(&d->text, W2J_KEEP_BYTES);
 	colvec_trim(&d->columns);
 	colvec_trim(&d->identity);
@@ -638,11 +663,145 @@ w2j_decode(struct w2j_decoder *d, const char *json, size_t len,
 	d->pos = 0;
 	d->errbuf = errbuf;
 	d->errlen = errlen;
+}
 
+/* "xid": a transaction id, or null (non-transactional messages). */
+static inline bool
+parse_xid(struct w2j_decoder *d, struct w2j_change *out)
+{
+	char *end;
+	unsigned long long v;
+	size_t o, l;
+
+	if (match_word(d, "null"))
+		return true;
+	if (d->pos >= d->len || d->in[d->pos] < '0' || d->in[d->pos] > '9')
+		return fail(d, "\"xid\" must be a non-negative integer");
+	if (!parse_number(d, &o, &l))
+		return false;
+	v = strtoull(d->text.data + o, &end, 10);
+	if (*end != '\0' || v > UINT32_MAX)
+		return fail(d, "\"xid\" %s is not a transaction id", d->text.data + o);
+	out->xid = (uint32_t) v;
+	return true;
+}
+
+/* "lsn" or (next) "nextlsn": an LSN in its text form. */
+static inline bool
+parse_lsn_field(struct w2j_decoder *d, bool next, struct w2j_change *out)
+{
+	size_t at = d->pos, o, l;
+	char err[160];
+
+	if (!parse_string(d, &o, &l))
+		return false;
+	if (!lsn_parse(d->text.data + o, next ? &out->nextlsn : &out->lsn, err,
+				   sizeof(err))) {
+		d->pos = at; /* point at the value, not past it */
+		return fail(d, "%s", err);
+	}
+	return true;
+}
+
+/* One top-level field, at its value: into out, or its string's offset
+ * into f.  A field a newer wal2json may add is skipped. */
+static inline bool
+parse_field(struct w2j_decoder *d, size_t ko, size_t kn,
+			struct top_fields *f, struct w2j_change *out)
+{
+	enum w2j_kind k;
+	size_t o, l;
+
+	if (key_is(d, ko, kn, "action"))
+		return parse_string(d, &f->action, &f->action_len);
+	if (key_is(d, ko, kn, "xid"))
+		return parse_xid(d, out);
+	if (key_is(d, ko, kn, "timestamp"))
+		return match_word(d, "null") || parse_string(d, &f->ts, &l);
+	if (key_is(d, ko, kn, "lsn") || key_is(d, ko, kn, "nextlsn"))
+		return parse_lsn_field(d, kn == 7, out);
+	if (key_is(d, ko, kn, "schema"))
+		return parse_string(d, &f->schema, &l);
+	if (key_is(d, ko, kn, "table"))
+		return parse_string(d, &f->table, &l);
+	if (key_is(d, ko, kn, "columns"))
+		return parse_columns(d, &d->columns, true);
+	if (key_is(d, ko, kn, "identity"))
+		return parse_columns(d, &d->identity, true);
+	if (key_is(d, ko, kn, "pk"))
+		return parse_columns(d, &d->pk, false);
+	if (key_is(d, ko, kn, "transactional")) {
+		if (match_word(d, "true"))
+			out->transactional = true;
+		else if (!match_word(d, "false"))
+			return fail(d, "\"transactional\" must be true or false");
+		return true;
+	}
+	if (key_is(d, ko, kn, "prefix"))
+		return parse_string(d, &f->prefix, &l);
+	if (key_is(d, ko, kn, "content"))
+		return parse_string(d, &f->content, &f->content_len);
+	return parse_value(d, &k, &o, &l, 1);
+}
+
+/* The fields a message of its action must have. */
+static inline bool
+check_fields(struct w2j_decoder *d, const struct top_fields *f,
+			 struct w2j_change *out)
+{
+	if (f->action == NO_OFF)
+		return fail(d, "no \"action\" field");
+	if (f->action_len != 1 || !strchr("BCIUDTM", d->text.data[f->action]))
+		return fail(d, "unknown action \"%s\"", d->text.data + f->action);
+	out->action = (enum w2j_action) d->text.data[f->action];
+	if (strchr("IUDT", (int) out->action) &&
+		(f->schema == NO_OFF || f->table == NO_OFF))
+		return fail(d, "action \"%c\" without \"schema\" and \"table\"",
+					(char) out->action);
+	if (out->action == W2J_MESSAGE &&
+		(f->prefix == NO_OFF || f->content == NO_OFF))
+		return fail(d, "message without \"prefix\" and \"content\"");
+	return true;
+}
+
+/* The arena is final: offsets become pointers. */
+static inline void
+decode_finish(struct w2j_decoder *d, const struct top_fields *f,
+			  struct w2j_change *out)
+{
+	const char *t = d->text.data;
+
+	fix_columns(d, &d->columns);
+	fix_columns(d, &d->identity);
+	fix_columns(d, &d->pk);
+	out->timestamp = f->ts == NO_OFF ? NULL : t + f->ts;
+	out->schema = f->schema == NO_OFF ? NULL : t + f->schema;
+	out->table = f->table == NO_OFF ? NULL : t + f->table;
+	out->prefix = f->prefix == NO_OFF ? NULL : t + f->prefix;
+	out->content = f->content == NO_OFF ? NULL : t + f->content;
+	out->content_len = f->content_len;
+	out->columns = d->columns.n ? d->columns.v : NULL;
+	out->ncolumns = d->columns.n;
+	out->identity = d->identity.n ? d->identity.v : NULL;
+	out->nidentity = d->identity.n;
+	out->pk = d->pk.n ? d->pk.v : NULL;
+	out->npk = d->pk.n;
+}
+
+bool
+w2j_decode(struct w2j_decoder *d, const char *json, size_t len,
+		   struct w2j_change *out, char *errbuf, size_t errlen)
+{
+	struct top_fields f = {NO_OFF, 0, NO_OFF, NO_OFF, NO_OFF,
+						   NO_OFF, NO_OFF, 0};
+	bool first = true;
+
+	memset(out, 0, sizeof(*out));
+	decode_start(d, json, len, errbuf, errlen);
 	if (!expect(d, '{', "'{' to start the message"))
 		return false;
 	for (;;) {
-		size_t ko, kn, o, l;
+		size_t ko, kn;
 
 		skip_ws(d);
 		if (d->pos >= d->len)
@@ -658,107 +817,14 @@ w2j_decode(struct w2j_decoder *d, const char *json, size_t len,
 			!expect(d, ':', "':' after an object key"))
 			return false;
 		skip_ws(d);
-		if (key_is(d, ko, kn, "action")) {
-			if (!parse_string(d, &action, &action_len))
-				return false;
-		} else if (key_is(d, ko, kn, "xid")) {
-			char *end;
-			unsigned long long v;
-
-			/* Non-transactional messages carry "xid":null. */
-			if (match_word(d, "null"))
-				continue;
-			if (d->pos >= d->len || d->in[d->pos] < '0' || d->in[d->pos] > '9')
-				return fail(d, "\"xid\" must be a non-negative integer");
-			if (!parse_number(d, &o, &l))
-				return false;
-			v = strtoull(d->text.data + o, &end, 10);
-			if (*end != '\0' || v > UINT32_MAX)
-				return fail(d, "\"xid\" %s is not a transaction id",
-							d->text.data + o);
-			out->xid = (uint32_t) v;
-		} else if (key_is(d, ko, kn, "timestamp")) {
-			if (match_word(d, "null"))
-				continue;
-			if (!parse_string(d, &ts, &l))
-				return false;
-		} else if (key_is(d, ko, kn, "lsn") || key_is(d, ko, kn, "nextlsn")) {
-			bool next = kn == 7;
-			size_t at = d->pos;
-			char err[160];
-
-			if (!parse_string(d, &o, &l))
-				return false;
-			if (!lsn_parse(d->text.data + o, next ? &out->nextlsn : &out->lsn,
-						   err, sizeof(err))) {
-				d->pos = at; /* point at the value, not past it */
-				return fail(d, "%s", err);
-			}
-		} else if (key_is(d, ko, kn, "schema")) {
-			if (!parse_string(d, &schema, &l))
-				return false;
-		} else if (key_is(d, ko, kn, "table")) {
-			if (!parse_string(d, &table, &l))
-				return false;
-		} else if (key_is(d, ko, kn, "columns")) {
-			if (!parse_columns(d, &d->columns, true))
-				return false;
-		} else if (key_is(d, ko, kn, "identity")) {
-			if (!parse_columns(d, &d->identity, true))
-				return false;
-		} else if (key_is(d, ko, kn, "pk")) {
-			if (!parse_columns(d, &d->pk, false))
-				return false;
-		} else if (key_is(d, ko, kn, "transactional")) {
-			if (match_word(d, "true"))
-				out->transactional = true;
-			else if (!match_word(d, "false"))
-				return fail(d, "\"transactional\" must be true or false");
-		} else if (key_is(d, ko, kn, "prefix")) {
-			if (!parse_string(d, &prefix, &l))
-				return false;
-		} else if (key_is(d, ko, kn, "content")) {
-			if (!parse_string(d, &content, &content_len))
-				return false;
-		} else {
-			enum w2j_kind k;
-
-			/* A field a newer wal2json may add: ignore it. */
-			if (!parse_value(d, &k, &o, &l, 1))
-				return false;
-		}
+		if (!parse_field(d, ko, kn, &f, out))
+			return false;
 	}
 	skip_ws(d);
 	if (d->pos != d->len)
 		return fail(d, "unexpected data after the message");
-
-	if (action == NO_OFF)
-		return fail(d, "no \"action\" field");
-	if (action_len != 1 || !strchr("BCIUDTM", d->text.data[action]))
-		return fail(d, "unknown action \"%s\"", d->text.data + action);
-	out->action = (enum w2j_action) d->text.data[action];
-	if (strchr("IUDT", (int) out->action) &&
-		(schema == NO_OFF || table == NO_OFF))
-		return fail(d, "action \"%c\" without \"schema\" and \"table\"",
-					(char) out->action);
-	if (out->action == W2J_MESSAGE && (prefix == NO_OFF || content == NO_OFF))
-		return fail(d, "message without \"prefix\" and \"content\"");
-
-	/* The arena is final: offsets become pointers. */
-	fix_columns(d, &d->columns);
-	fix_columns(d, &d->identity);
-	fix_columns(d, &d->pk);
-	out->timestamp = ts == NO_OFF ? NULL : d->text.data + ts;
-	out->schema = schema == NO_OFF ? NULL : d->text.data + schema;
-	out->table = table == NO_OFF ? NULL : d->text.data + table;
-	out->prefix = prefix == NO_OFF ? NULL : d->text.data + prefix;
-	out->content = content == NO_OFF ? NULL : d->text.data + content;
-	out->content_len = content_len;
-	out->columns = d->columns.n ? d->columns.v : NULL;
-	out->ncolumns = d->columns.n;
-	out->identity = d->identity.n ? d->identity.v : NULL;
-	out->nidentity = d->identity.n;
-	out->pk = d->pk.n ? d->pk.v : NULL;
-	out->npk = d->pk.n;
+	if (!check_fields(d, &f, out))
+		return false;
+	decode_finish(d, &f, out);
 	return true;
 }

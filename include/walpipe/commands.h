@@ -3,6 +3,7 @@
 #define WALPIPE_COMMANDS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* Each takes argv with argv[0] = the command name and returns the process
  * exit status (0 ok, 1 failed, 2 usage or could not run). */
@@ -13,11 +14,28 @@ int cmd_dlq(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
 
-/* cmd_run.c: loading a configuration for a command. */
+/*
+ * commands.c: what the subcommands share.  Shell code: these print to
+ * stderr (or log, where said) and touch process-wide signal state.
+ */
 struct wp_config;
-/* Load path, printing every error to stderr; NULL with the exit status
- * in *status (1 invalid, 2 unreadable). */
+
+/*
+ * Load path, printing every error to stderr, one a line, then vet it
+ * (cmd_config_vet).  Returns the configuration, which the caller frees
+ * with config_free, or NULL with the exit status in *status (1 invalid,
+ * 2 unreadable; 0 on success).
+ */
 struct wp_config *cmd_config_load(const char *path, int *status);
+
+/*
+ * cmd_config_load, and when kafka, librdkafka also judges the kafka
+ * properties (walpipe check).  *nerr (when not NULL): how many errors
+ * were printed, a failed vet counting one.
+ */
+struct wp_config *cmd_config_load_checked(const char *path, bool kafka,
+										  size_t *nerr, int *status);
+
 /*
  * What only libpq and the file system can judge of a loaded file: each
  * conninfo must parse (its error printed without the string's pieces,
@@ -26,5 +44,13 @@ struct wp_config *cmd_config_load(const char *path, int *status);
  * stderr, or logs when log.
  */
 bool cmd_config_vet(const struct wp_config *cfg, bool log);
+
+/*
+ * Install on_stop for SIGINT and SIGTERM and, when not NULL, on_hup for
+ * SIGHUP, without SA_RESTART (a blocking poll() or read must return so
+ * the loop sees the flag the handler sets); ignore SIGPIPE.  Call once,
+ * from the main thread, before starting any thread.
+ */
+void cmd_signals_install(void (*on_stop)(int), void (*on_hup)(int));
 
 #endif

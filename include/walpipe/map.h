@@ -267,6 +267,23 @@ bool map_plan_partial_ok(const struct map_plan *p, const bool *present,
 const char *map_unknown_column(const struct map_srccol *srccols, size_t nsrc,
 							   const struct w2j_column *cols, size_t n);
 
+/*
+ * One temp row as an INSERT (walpipe dlq retry stages a dead letter so):
+ * "INSERT INTO tmp (_seq, _op, _sop, _lsn, _xid, _ts, _present, cols...)
+ * VALUES (1, $1, ..., $6, $7, ...)": _seq is 1, $1.. $6 are _op, _sop,
+ * _lsn, _xid, _ts and _present, $7 on the tmp columns in order.  Caller
+ * frees.  Pure.
+ */
+char *map_plan_tmp_insert(const struct map_plan *p);
+
+/*
+ * Whether tmp column k (of src, the plan's source columns) is a bytea:
+ * wal2json sends its value as bare hex digits, which the temp table's
+ * input takes only with a \x in front.  Pure.
+ */
+bool map_plan_tmp_is_bytea(const struct map_plan *p,
+						   const struct map_srccol *src, size_t k);
+
 /* Index of tmp column for source column name, or -1. */
 int map_plan_tmp_index(const struct map_plan *p, const char *column);
 

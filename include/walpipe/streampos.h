@@ -89,4 +89,28 @@ bool streampos_idle(struct streampos *p, lsn_t keepalive_end);
  */
 void streampos_next(const struct streampos *p, struct stream_point *next);
 
+
+/*
+ * A snapshot's copy of a table, against the stream.  The copy reads the
+ * table as of the snapshot's consistent point copied_at: it holds every
+ * change of the transactions ending at or before copied_at, and none
+ * after.  Its rows travel as the changes of one transaction that ends at
+ * copied_at, numbered from 1 in the order read.
+ */
+
+/* Start p at the copy: a transaction ending at copied_at is open and
+ * nothing of it is applied, so each streampos_change is new and
+ * txn_end/txn_pos are the position of the row just counted. */
+void streampos_copy_start(struct streampos *p, lsn_t copied_at);
+
+/* Whether a copy taken at copied_at already holds the changes of the
+ * transaction ending at txn_end (applying them again would append them
+ * twice or move a row back in time). */
+bool streampos_copy_holds(lsn_t copied_at, lsn_t txn_end);
+
+/* Whether a copy taken at copied_at is ahead of the checkpoint ckpt: the
+ * stream has not yet applied everything the copy holds, so the sink
+ * still skips that table's changes up to copied_at. */
+bool streampos_copy_ahead(lsn_t copied_at, const struct stream_point *ckpt);
+
 #endif

@@ -786,6 +786,34 @@ test_keyless_plan_sql(void **state)
 						"row by\nMap at least one source column.");
 }
 
+/* The temp row as an INSERT (walpipe dlq retry): the same columns as the
+ * COPY, with _from left out, and which of them are bytea. */
+static void
+test_plan_tmp_insert(void **state)
+{
+	char err[256];
+	struct map_plan *p = map_plan_new(&rule, src, 4, "shop", "t0", err,
+									  sizeof(err));
+	char *ins;
+
+	(void) state;
+	assert_non_null(p);
+	assert_string_equal(p->copy,
+						"COPY pg_temp.\"t0\" (_seq, _op, _sop, _lsn, _xid, _ts, "
+						"_present, _from, \"id\", \"name\", \"bio\", \"raw\") "
+						"FROM STDIN");
+	ins = map_plan_tmp_insert(p);
+	assert_string_equal(ins,
+						"INSERT INTO pg_temp.\"t0\" (_seq, _op, _sop, _lsn, "
+						"_xid, _ts, _present, \"id\", \"name\", \"bio\", "
+						"\"raw\") VALUES (1, $1, $2, $3, $4, $5, $6, $7, $8, "
+						"$9, $10)");
+	assert_false(map_plan_tmp_is_bytea(p, src, 0));
+	assert_true(map_plan_tmp_is_bytea(p, src, 3));
+	free(ins);
+	map_plan_free(p);
+}
+
 int
 main(void)
 {
@@ -812,6 +840,7 @@ main(void)
 		cmocka_unit_test(test_plan_casts),
 		cmocka_unit_test(test_keyless_rows_in_stream_order),
 		cmocka_unit_test(test_keyless_plan_sql),
+		cmocka_unit_test(test_plan_tmp_insert),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

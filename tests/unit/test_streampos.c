@@ -143,6 +143,50 @@ test_idle_advance(void **state)
 	assert_int_equal(p.last_complete, 0x3000);
 }
 
+/* A copy's rows: one transaction ending at the consistent point, every
+ * row new, numbered from 1; nothing completes until the copy is done. */
+static void
+test_copy_rows(void **state)
+{
+	struct streampos p;
+	struct stream_point next;
+
+	(void) state;
+	streampos_copy_start(&p, 0x5000);
+	for (uint64_t i = 1; i <= 3; i++) {
+		assert_true(streampos_change(&p));
+		assert_int_equal(p.txn_end, 0x5000);
+		assert_int_equal(p.txn_pos, i);
+	}
+	streampos_next(&p, &next);
+	assert_int_equal(next.lsn, LSN_INVALID);
+	assert_int_equal(next.txn_end, 0x5000);
+	assert_int_equal(next.txn_applied, 3);
+}
+
+/* What a copy holds: transactions ending at or before its point. */
+static void
+test_copy_holds(void **state)
+{
+	(void) state;
+	assert_true(streampos_copy_holds(0x5000, 0x4fff));
+	assert_true(streampos_copy_holds(0x5000, 0x5000));
+	assert_false(streampos_copy_holds(0x5000, 0x5001));
+}
+
+/* A copy is ahead of a checkpoint that has not reached its point; one
+ * exactly at the checkpoint is passed. */
+static void
+test_copy_ahead(void **state)
+{
+	const struct stream_point ckpt = {0x5000, 0x6000, 2};
+
+	(void) state;
+	assert_true(streampos_copy_ahead(0x5001, &ckpt));
+	assert_false(streampos_copy_ahead(0x5000, &ckpt));
+	assert_false(streampos_copy_ahead(0x4000, &ckpt));
+}
+
 int
 main(void)
 {
@@ -152,6 +196,9 @@ main(void)
 		cmocka_unit_test(test_skipped_open_transaction),
 		cmocka_unit_test(test_uncount),
 		cmocka_unit_test(test_idle_advance),
+		cmocka_unit_test(test_copy_rows),
+		cmocka_unit_test(test_copy_holds),
+		cmocka_unit_test(test_copy_ahead),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
