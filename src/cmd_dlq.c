@@ -1,6 +1,7 @@
 /* cmd_dlq.c: `walpipe dlq`: list, retry and resolve the dead letters of a source. */
 #include "walpipe/buf.h"
 #include "walpipe/catalog.h"
+#include "walpipe/checkpoint.h"
 #include "walpipe/commands.h"
 #include "walpipe/config.h"
 #include "walpipe/ident.h"
@@ -379,8 +380,7 @@ retry_begin(struct retry *r, const char *schema, const char *ids,
 	}
 	PQclear(res);
 	buf_reset(q, 0);
-	buf_appendf(q, "SELECT 1 FROM %s.checkpoints WHERE source = $1 FOR UPDATE",
-				schema);
+	buf_appendf(q, CHECKPOINT_LOCK_SQL, schema);
 	res = retry_exec(r, r->ana, q->data, 1, params, PGRES_TUPLES_OK);
 	if (res == NULL) {
 		fprintf(stderr, "walpipe dlq: could not lock the checkpoint: %s\n",

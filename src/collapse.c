@@ -621,7 +621,7 @@ collapse_copy_text(const struct collapse *c, const struct batch *b,
 		for (size_t k = 0; k < c->ntmp; k++) {
 			buf_append_char(out, '\t');
 			copy_value(out, c->val[r->vals + k], c->len[r->vals + k],
-					   strcmp(src[p->tmp_src[k]].type, "bytea") == 0);
+					   map_plan_tmp_is_bytea(p, src, k));
 		}
 		buf_append_char(out, '\n');
 	}

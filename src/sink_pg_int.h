@@ -3,7 +3,7 @@
 #define WALPIPE_SINK_PG_INT_H
 
 /*
- * Private to src/sink_*.c and src/checkpoint.c: the public side is
+ * Private to src/sink_*.c: the public side is
  * sink_pg.h.  One handle is used by one thread at a time.  Nothing here
  * logs: each function fills the caller's errbuf and returns an enum step,
  * which the public functions turn into an enum sink_result.
@@ -135,7 +135,7 @@ enum step sink_exec_params(struct sink_pg *s, const char *what, int n,
  * in one transaction under an advisory lock. */
 enum step sink_schema_install(struct sink_pg *s, char *errbuf, size_t errlen);
 
-/* checkpoint.c: the checkpoint row and the snapshot positions (skips). */
+/* sink_checkpoint.c: the checkpoint row and the snapshot positions (skips). */
 
 /*
  * Inside a transaction, lock this source's checkpoint row waiting for the

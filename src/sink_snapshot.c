@@ -7,6 +7,7 @@
 #include "walpipe/lsn.h"
 #include "walpipe/mem.h"
 #include "walpipe/pgconn.h"
+#include "walpipe/streampos.h"
 
 #include <libpq-fe.h>
 #include <stdio.h>
@@ -80,17 +81,24 @@ check_backfill(struct sink_pg *s, const char *table, char *errbuf,
 				"SELECT t.snapshot_lsn::text, c.lsn::text FROM "
 				"%s.snapshot_tables t JOIN %s.checkpoints c USING (source) "
 				"WHERE t.source = $1 AND t.source_table = $2 AND t.state = "
-				"'done' AND t.kind <> 'backfill' AND t.snapshot_lsn > c.lsn",
+				"'done' AND t.kind <> 'backfill'",
 				s->qschema, s->qschema);
 	st = sink_exec_params(s, "could not check the snapshot state", 2, params,
 						  &r, errbuf, errlen);
 	if (st == STEP_OK && PQntuples(r) > 0) {
-		snprintf(errbuf, errlen,
-				 "table \"%s\" was copied at %s and walpipe run has only "
-				 "applied up to %s\nWait until walpipe run has caught up, "
-				 "then backfill.",
-				 table, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1));
-		st = STEP_FATAL;
+		struct stream_point ckpt = {0};
+		lsn_t copied_at = LSN_INVALID;
+
+		lsn_parse(PQgetvalue(r, 0, 0), &copied_at, NULL, 0);
+		lsn_parse(PQgetvalue(r, 0, 1), &ckpt.lsn, NULL, 0);
+		if (streampos_copy_ahead(copied_at, &ckpt)) {
+			snprintf(errbuf, errlen,
+					 "table \"%s\" was copied at %s and walpipe run has "
+					 "only applied up to %s\nWait until walpipe run has "
+					 "caught up, then backfill.",
+					 table, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1));
+			st = STEP_FATAL;
+		}
 	}
 	PQclear(r);
 	return st;

@@ -11,7 +11,7 @@
  * The checkpoint: one row per source in walpipe.checkpoints, written in
  * the transaction of every batch it covers, so the facts and the position
  * commit together.  Read by sink_pg_read_checkpoint, written by
- * sink_pg_apply and sink_pg_write_checkpoint (sink_pg.h; src/checkpoint.c
+ * sink_pg_apply and sink_pg_write_checkpoint (sink_pg.h; src/sink_checkpoint.c
  * holds the SQL).  Where a session resumes from it is streampos.h's.
  *
  * The row is also the lock between a batch and the tools that write facts
@@ -43,5 +43,14 @@ struct checkpoint {
 	int timeline;
 	bool exists;
 };
+
+/*
+ * The statement that takes the row's lock, waiting for the batch being
+ * applied: a format with %s for walpipe's quoted schema, and $1 the
+ * source name.  Every writer of facts beside `walpipe run` (a backfill,
+ * a dead letter retry) runs it first in its transaction.
+ */
+#define CHECKPOINT_LOCK_SQL \
+	"SELECT 1 FROM %s.checkpoints WHERE source = $1 FOR UPDATE"
 
 #endif

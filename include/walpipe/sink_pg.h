@@ -7,7 +7,7 @@
  * applier's while a job is in flight: applier.h).  Its code is split by
  * responsibility: sink_pg.c (open, close, the batch transaction, foreign
  * key order), sink_schema.c (install, upgrade, staging partitions),
- * checkpoint.c (the checkpoint row), sink_stage.c (staging COPY),
+ * sink_checkpoint.c (the checkpoint row), sink_stage.c (staging COPY),
  * sink_facts.c (fact statements, truncates), sink_dlq.c (dead letters),
  * sink_refresh.c (materialized views), sink_snapshot.c (snapshot
  * transactions); src/sink_pg_int.h is what they share.  Nothing here

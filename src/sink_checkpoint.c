@@ -1,4 +1,4 @@
-/* checkpoint.c: a source's checkpoint row: read, write, lock; skips. */
+/* sink_checkpoint.c: a source's checkpoint row: read, write, lock; skips. */
 #include "walpipe/sink_pg.h"
 
 #include "sink_pg_int.h"
@@ -6,6 +6,7 @@
 #include "walpipe/lsn.h"
 #include "walpipe/mem.h"
 #include "walpipe/pgconn.h"
+#include "walpipe/streampos.h"
 
 #include <libpq-fe.h>
 #include <stdio.h>
@@ -74,9 +75,7 @@ checkpoint_lock(struct sink_pg *s, char *errbuf, size_t errlen)
 	enum step st;
 
 	buf_reset(&s->q, 65536);
-	buf_appendf(&s->q,
-				"SELECT 1 FROM %s.checkpoints WHERE source = $1 FOR UPDATE",
-				s->qschema);
+	buf_appendf(&s->q, CHECKPOINT_LOCK_SQL, s->qschema);
 	st = sink_exec_params(s, "could not lock the checkpoint", 1, params, &r,
 						  errbuf, errlen);
 	if (st == STEP_OK && PQntuples(r) == 0) {
@@ -198,7 +197,8 @@ checkpoint_skipped(const struct sink_pg *s, const struct batch *b,
 				   const struct batch_change *c)
 {
 	for (size_t i = 0; i < s->nskips; i++)
-		if (c->txn_end <= s->skips[i].lsn && c->schema != UINT32_MAX &&
+		if (streampos_copy_holds(s->skips[i].lsn, c->txn_end) &&
+			c->schema != UINT32_MAX &&
 			strcmp(batch_text(b, c->table), s->skips[i].table) == 0 &&
 			strcmp(batch_text(b, c->schema), s->skips[i].schema) == 0)
 			return true;
