@@ -108,32 +108,139 @@ append_option(struct buf *b, const char *name, const char *value)
  * The slot checks, on the replication connection (which accepts simple
  * SQL queries since PostgreSQL 10).
  */
+/* wal_level must be logical for any slot to decode. */
 static enum repl_result
-repl_check_slot(struct repl_stream *s, const struct repl_config *cfg,
-				struct repl_info *info, char *errbuf, size_t errlen)
+check_wal_level(PGconn *conn, char *errbuf, size_t errlen)
 {
-	enum repl_result rc = REPL_FATAL;
-	PGresult *r = NULL;
-	char *lit = NULL;
-	struct buf q = BUF_INIT;
+	PGresult *r = PQexec(conn, "SHOW wal_level");
+	enum repl_result rc = REPL_OK;
 
-	r = PQexec(s->conn, "SHOW wal_level");
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		pgconn_error(errbuf, errlen, "could not read wal_level", s->conn, NULL);
+		pgconn_error(errbuf, errlen, "could not read wal_level", conn, NULL);
 		rc = REPL_RETRY;
-		goto done;
-	}
-	if (strcmp(PQgetvalue(r, 0, 0), "logical") != 0) {
+	} else if (strcmp(PQgetvalue(r, 0, 0), "logical") != 0) {
 		snprintf(errbuf, errlen,
 				 "logical decoding requires wal_level \"logical\", but the "
 				 "source server has \"%s\"\n"
 				 "Set wal_level = logical in the source's postgresql.conf "
 				 "and restart it.",
 				 PQgetvalue(r, 0, 0));
-		goto done;
+		rc = REPL_FATAL;
 	}
 	PQclear(r);
+	return rc;
+}
 
+/* The slot does not exist: create it if the configuration says so. */
+static enum repl_result
+create_slot(struct repl_stream *s, const struct repl_config *cfg,
+			struct repl_info *info, char *errbuf, size_t errlen)
+{
+	struct buf q = BUF_INIT;
+	PGresult *r;
+	enum repl_result rc = REPL_FATAL;
+
+	if (!cfg->create_slot) {
+		snprintf(errbuf, errlen,
+				 "replication slot \"%s\" does not exist\n"
+				 "Create it with --create-slot (or create_slot: true), "
+				 "or SELECT pg_create_logical_replication_slot('%s', "
+				 "'wal2json') on the source.",
+				 cfg->slot, cfg->slot);
+		return REPL_FATAL;
+	}
+	/* SNAPSHOT 'nothing': a plain stream needs no exported snapshot. */
+	buf_appendf(&q,
+				"CREATE_REPLICATION_SLOT %s LOGICAL wal2json "
+				"(SNAPSHOT 'nothing')",
+				cfg->slot);
+	r = PQexec(s->conn, q.data);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		const char *st = pgconn_sqlstate(r);
+
+		pgconn_error(errbuf, errlen, "could not create replication slot",
+					 s->conn, NULL);
+		if (strcmp(st, "58P01") == 0) /* undefined_file: no plugin */
+			snprintf(errbuf + strlen(errbuf), errlen - strlen(errbuf),
+					 "\nInstall wal2json on the source server (Debian: "
+					 "postgresql-15-wal2json).");
+		else if (strcmp(st, "42710") == 0) /* created concurrently */
+			rc = REPL_RETRY;
+	} else {
+		/* consistent_point is where the slot starts. */
+		lsn_parse(PQgetvalue(r, 0, 1), &info->confirmed_flush, NULL, 0);
+		info->slot_created = true;
+		rc = REPL_OK;
+	}
+	PQclear(r);
+	buf_free(&q);
+	return rc;
+}
+
+/*
+ * The slot's row of pg_replication_slots (plugin, slot_type, database,
+ * database = current_database(), active_pid, confirmed_flush_lsn,
+ * wal_status): a logical wal2json slot of this database, not lost, not
+ * in use.
+ */
+static enum repl_result
+check_slot_row(const PGresult *r, const struct repl_config *cfg,
+			   struct repl_info *info, char *errbuf, size_t errlen)
+{
+	if (strcmp(PQgetvalue(r, 0, 1), "logical") != 0) {
+		snprintf(errbuf, errlen,
+				 "replication slot \"%s\" is a physical slot; walpipe needs "
+				 "a logical slot using wal2json",
+				 cfg->slot);
+		return REPL_FATAL;
+	}
+	if (strcmp(PQgetvalue(r, 0, 0), "wal2json") != 0) {
+		snprintf(errbuf, errlen,
+				 "replication slot \"%s\" uses output plugin \"%s\"; walpipe "
+				 "needs \"wal2json\"\n"
+				 "Drop the slot and create it again with wal2json, or use "
+				 "another slot name.",
+				 cfg->slot, PQgetvalue(r, 0, 0));
+		return REPL_FATAL;
+	}
+	if (strcmp(PQgetvalue(r, 0, 3), "t") != 0) {
+		snprintf(errbuf, errlen,
+				 "replication slot \"%s\" belongs to database \"%s\", not to "
+				 "the database walpipe connected to",
+				 cfg->slot, PQgetvalue(r, 0, 2));
+		return REPL_FATAL;
+	}
+	if (strcmp(PQgetvalue(r, 0, 6), "lost") == 0) {
+		snprintf(errbuf, errlen,
+				 "replication slot \"%s\" has been invalidated: the server "
+				 "removed WAL it still needed (max_slot_wal_keep_size)\n"
+				 "Changes were lost. Recreate the slot and take a new "
+				 "snapshot.",
+				 cfg->slot);
+		return REPL_FATAL;
+	}
+	if (!PQgetisnull(r, 0, 4)) {
+		snprintf(errbuf, errlen,
+				 "replication slot \"%s\" is active for PID %s",
+				 cfg->slot, PQgetvalue(r, 0, 4));
+		return REPL_RETRY;
+	}
+	if (!PQgetisnull(r, 0, 5))
+		lsn_parse(PQgetvalue(r, 0, 5), &info->confirmed_flush, NULL, 0);
+	return REPL_OK;
+}
+
+static enum repl_result
+repl_check_slot(struct repl_stream *s, const struct repl_config *cfg,
+				struct repl_info *info, char *errbuf, size_t errlen)
+{
+	enum repl_result rc = check_wal_level(s->conn, errbuf, errlen);
+	PGresult *r;
+	char *lit;
+	struct buf q = BUF_INIT;
+
+	if (rc != REPL_OK)
+		return rc;
 	lit = PQescapeLiteral(s->conn, cfg->slot, strlen(cfg->slot));
 	buf_appendf(&q,
 				"SELECT plugin, slot_type, database, database = "
@@ -146,89 +253,10 @@ repl_check_slot(struct repl_stream *s, const struct repl_config *cfg,
 		pgconn_error(errbuf, errlen, "could not look up replication slot",
 					 s->conn, NULL);
 		rc = REPL_RETRY;
-		goto done;
-	}
-	if (PQntuples(r) == 0) {
-		PQclear(r);
-		r = NULL;
-		if (!cfg->create_slot) {
-			snprintf(errbuf, errlen,
-					 "replication slot \"%s\" does not exist\n"
-					 "Create it with --create-slot (or create_slot: true), "
-					 "or SELECT pg_create_logical_replication_slot('%s', "
-					 "'wal2json') on the source.",
-					 cfg->slot, cfg->slot);
-			goto done;
-		}
-		buf_reset(&q, 4096);
-		/* SNAPSHOT 'nothing': a plain stream needs no exported snapshot. */
-		buf_appendf(&q,
-					"CREATE_REPLICATION_SLOT %s LOGICAL wal2json "
-					"(SNAPSHOT 'nothing')",
-					cfg->slot);
-		r = PQexec(s->conn, q.data);
-		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-			const char *st = pgconn_sqlstate(r);
-
-			pgconn_error(errbuf, errlen, "could not create replication slot",
-						 s->conn, NULL);
-			if (strcmp(st, "58P01") == 0) /* undefined_file: no plugin */
-				snprintf(errbuf + strlen(errbuf), errlen - strlen(errbuf),
-						 "\nInstall wal2json on the source server (Debian: "
-						 "postgresql-15-wal2json).");
-			else if (strcmp(st, "42710") == 0) /* created concurrently */
-				rc = REPL_RETRY;
-			goto done;
-		}
-		/* consistent_point is where the slot starts. */
-		lsn_parse(PQgetvalue(r, 0, 1), &info->confirmed_flush, NULL, 0);
-		info->slot_created = true;
-		rc = REPL_OK;
-		goto done;
-	}
-	if (strcmp(PQgetvalue(r, 0, 1), "logical") != 0) {
-		snprintf(errbuf, errlen,
-				 "replication slot \"%s\" is a physical slot; walpipe needs "
-				 "a logical slot using wal2json",
-				 cfg->slot);
-		goto done;
-	}
-	if (strcmp(PQgetvalue(r, 0, 0), "wal2json") != 0) {
-		snprintf(errbuf, errlen,
-				 "replication slot \"%s\" uses output plugin \"%s\"; walpipe "
-				 "needs \"wal2json\"\n"
-				 "Drop the slot and create it again with wal2json, or use "
-				 "another slot name.",
-				 cfg->slot, PQgetvalue(r, 0, 0));
-		goto done;
-	}
-	if (strcmp(PQgetvalue(r, 0, 3), "t") != 0) {
-		snprintf(errbuf, errlen,
-				 "replication slot \"%s\" belongs to database \"%s\", not to "
-				 "the database walpipe connected to",
-				 cfg->slot, PQgetvalue(r, 0, 2));
-		goto done;
-	}
-	if (strcmp(PQgetvalue(r, 0, 6), "lost") == 0) {
-		snprintf(errbuf, errlen,
-				 "replication slot \"%s\" has been invalidated: the server "
-				 "removed WAL it still needed (max_slot_wal_keep_size)\n"
-				 "Changes were lost. Recreate the slot and take a new "
-				 "snapshot.",
-				 cfg->slot);
-		goto done;
-	}
-	if (!PQgetisnull(r, 0, 4)) {
-		snprintf(errbuf, errlen,
-				 "replication slot \"%s\" is active for PID %s",
-				 cfg->slot, PQgetvalue(r, 0, 4));
-		rc = REPL_RETRY;
-		goto done;
-	}
-	if (!PQgetisnull(r, 0, 5))
-		lsn_parse(PQgetvalue(r, 0, 5), &info->confirmed_flush, NULL, 0);
-	rc = REPL_OK;
-done:
+	} else if (PQntuples(r) == 0)
+		rc = create_slot(s, cfg, info, errbuf, errlen);
+	else
+		rc = check_slot_row(r, cfg, info, errbuf, errlen);
 	PQclear(r);
 	PQfreemem(lit);
 	buf_free(&q);
@@ -369,14 +397,85 @@ check_source(struct repl_stream *s, const struct repl_config *cfg,
 	return res;
 }
 
+/* IDENTIFY_SYSTEM: the cluster, its timeline and WAL position. */
+static enum repl_result
+identify_system(PGconn *conn, struct repl_info *info, char *errbuf,
+				size_t errlen)
+{
+	PGresult *r = PQexec(conn, "IDENTIFY_SYSTEM");
+	enum repl_result rc = REPL_OK;
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 ||
+		PQnfields(r) < 4) {
+		pgconn_error(errbuf, errlen, "could not identify the source system",
+					 conn, NULL);
+		rc = REPL_RETRY;
+	} else if (PQgetisnull(r, 0, 3)) {
+		snprintf(errbuf, errlen,
+				 "the source connection is not a database connection; the "
+				 "conninfo must name a database");
+		rc = REPL_FATAL;
+	} else {
+		snprintf(info->system_id, sizeof(info->system_id), "%s",
+				 PQgetvalue(r, 0, 0));
+		info->timeline = atoi(PQgetvalue(r, 0, 1));
+		lsn_parse(PQgetvalue(r, 0, 2), &info->server_lsn, NULL, 0);
+	}
+	PQclear(r);
+	return rc;
+}
+
+/*
+ * START_REPLICATION at start; with wal2json before 2.6, which refuses
+ * numeric-data-types-as-string (22023), again without it (the walsender
+ * is still waiting for a command).  info->numbers_as_strings says which.
+ */
+static enum repl_result
+start_streaming(struct repl_stream *s, const struct repl_config *cfg,
+				lsn_t start, struct repl_info *info, char *errbuf,
+				size_t errlen)
+{
+	struct buf q = BUF_INIT;
+	enum repl_result rc = REPL_OK;
+
+	info->numbers_as_strings = cfg->numbers_as_strings;
+	for (;;) {
+		PGresult *r;
+		const char *st;
+
+		start_command(&q, cfg, start, info->numbers_as_strings);
+		r = PQexec(s->conn, q.data);
+		if (PQresultStatus(r) == PGRES_COPY_BOTH) {
+			PQclear(r);
+			break;
+		}
+		st = pgconn_sqlstate(r);
+		if (info->numbers_as_strings && strcmp(st, "22023") == 0 &&
+			strstr(PQerrorMessage(s->conn), NUMBERS_OPTION) != NULL) {
+			info->numbers_as_strings = false;
+			PQclear(r);
+			continue;
+		}
+		pgconn_error(errbuf, errlen, "could not start replication",
+					 s->conn, NULL);
+		/* 55006 object_in_use: another walsender still holds the slot. */
+		rc = (strcmp(st, "55006") == 0 || st[0] == '\0' ||
+			  strncmp(st, "08", 2) == 0)
+				 ? REPL_RETRY
+				 : REPL_FATAL;
+		PQclear(r);
+		break;
+	}
+	buf_free(&q);
+	return rc;
+}
+
 struct repl_stream *
 repl_open(const struct repl_config *cfg, struct repl_info *info_out,
 		  enum repl_result *res, char *errbuf, size_t errlen)
 {
 	struct repl_stream *s = wp_calloc(1, sizeof(*s));
 	struct repl_info info;
-	struct buf q = BUF_INIT;
-	PGresult *r = NULL;
 	lsn_t start;
 
 	memset(&info, 0, sizeof(info));
@@ -400,80 +499,27 @@ repl_open(const struct repl_config *cfg, struct repl_info *info_out,
 	}
 	PQsetNoticeReceiver(s->conn, notice_receiver, s);
 	info.server_version = PQserverVersion(s->conn);
-
-	r = PQexec(s->conn, "IDENTIFY_SYSTEM");
-	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 ||
-		PQnfields(r) < 4) {
-		pgconn_error(errbuf, errlen, "could not identify the source system",
-					 s->conn, NULL);
-		*res = REPL_RETRY;
+	if ((*res = identify_system(s->conn, &info, errbuf, errlen)) != REPL_OK ||
+		(*res = check_source(s, cfg, &info, errbuf, errlen)) != REPL_OK ||
+		(*res = repl_check_slot(s, cfg, &info, errbuf, errlen)) != REPL_OK)
 		goto fail;
-	}
-	if (PQgetisnull(r, 0, 3)) {
-		snprintf(errbuf, errlen,
-				 "the source connection is not a database connection; the "
-				 "conninfo must name a database");
-		goto fail;
-	}
-	snprintf(info.system_id, sizeof(info.system_id), "%s",
-			 PQgetvalue(r, 0, 0));
-	info.timeline = atoi(PQgetvalue(r, 0, 1));
-	lsn_parse(PQgetvalue(r, 0, 2), &info.server_lsn, NULL, 0);
-	PQclear(r);
-	r = NULL;
-	*res = check_source(s, cfg, &info, errbuf, errlen);
-	if (*res != REPL_OK)
-		goto fail;
-
-	*res = repl_check_slot(s, cfg, &info, errbuf, errlen);
-	if (*res != REPL_OK)
-		goto fail;
-	*res = REPL_FATAL;
 
 	/*
 	 * The server starts at the greater of this and the slot's
 	 * confirmed_flush_lsn, and always at a transaction's start.
 	 */
 	start = cfg->start != LSN_INVALID ? cfg->start : info.confirmed_flush;
-	info.numbers_as_strings = cfg->numbers_as_strings;
-	for (;;) {
-		const char *st;
-
-		start_command(&q, cfg, start, info.numbers_as_strings);
-		r = PQexec(s->conn, q.data);
-		if (PQresultStatus(r) == PGRES_COPY_BOTH)
-			break;
-		st = pgconn_sqlstate(r);
-		if (info.numbers_as_strings && strcmp(st, "22023") == 0 &&
-			strstr(PQerrorMessage(s->conn), NUMBERS_OPTION) != NULL) {
-			/* wal2json before 2.6: ask again without the option; the
-			 * walsender is still waiting for a command. */
-			info.numbers_as_strings = false;
-			PQclear(r);
-			continue;
-		}
-		pgconn_error(errbuf, errlen, "could not start replication",
-					 s->conn, NULL);
-		/* 55006 object_in_use: another walsender still holds the slot. */
-		*res = (strcmp(st, "55006") == 0 || st[0] == '\0' ||
-				strncmp(st, "08", 2) == 0)
-				   ? REPL_RETRY
-				   : REPL_FATAL;
+	if ((*res = start_streaming(s, cfg, start, &info, errbuf, errlen)) !=
+		REPL_OK)
 		goto fail;
-	}
-	PQclear(r);
-	buf_free(&q);
 	s->streaming = true;
 	s->received = s->confirmed = s->sent_flush = start;
 	s->last_status = clock_mono_ms();
 	if (info_out)
 		*info_out = info;
-	*res = REPL_OK;
 	return s;
 
 fail:
-	PQclear(r);
-	buf_free(&q);
 	repl_close(s);
 	return NULL;
 }
@@ -516,6 +562,101 @@ repl_send_status(struct repl_stream *s, bool force, char *errbuf,
 	return REPL_OK;
 }
 
+/*
+ * The n bytes of CopyData in s->copybuf: a keepalive is taken in (and
+ * answered when the server asks), XLogData fills out with *got set.
+ */
+static inline enum repl_result
+take_copydata(struct repl_stream *s, int n, struct repl_data *out, bool *got,
+			  char *errbuf, size_t errlen)
+{
+	struct replproto_msg m;
+
+	if (!replproto_parse(s->copybuf, (size_t) n, &m, errbuf, errlen))
+		return REPL_FATAL;
+	if (m.wal_end > s->server_end)
+		s->server_end = m.wal_end;
+	if (m.kind == REPLPROTO_KEEPALIVE) {
+		if (m.wal_end > s->keepalive_end)
+			s->keepalive_end = m.wal_end;
+		s->keepalive_after = true;
+		return m.reply_requested ? repl_send_status(s, true, errbuf, errlen)
+								 : REPL_OK;
+	}
+	if (m.data_start > s->received)
+		s->received = m.data_start;
+	s->caught_up = false;
+	s->keepalive_after = false;
+	out->data_start = m.data_start;
+	out->wal_end = m.wal_end;
+	out->payload = m.payload;
+	out->len = m.payload_len;
+	*got = true;
+	return REPL_OK;
+}
+
+/* PQgetCopyData returned n < 0: the server ended the copy (-1, e.g. on
+ * shutdown) or the connection failed (-2). */
+static enum repl_result
+copy_ended(struct repl_stream *s, int n, char *errbuf, size_t errlen)
+{
+	PGresult *r;
+
+	if (n == -2) {
+		pgconn_error(errbuf, errlen, "could not read replication data",
+					 s->conn, NULL);
+		return REPL_RETRY;
+	}
+	r = PQgetResult(s->conn);
+	if (PQresultStatus(r) == PGRES_COMMAND_OK)
+		snprintf(errbuf, errlen, "the source server ended replication");
+	else
+		pgconn_error(errbuf, errlen, "replication stream ended", s->conn,
+					 NULL);
+	PQclear(r);
+	return REPL_RETRY;
+}
+
+/* Nothing buffered: sleep until data, the next status, or the caller's
+ * deadline (< 0: none), whichever comes first.  REPL_OK: look again. */
+static enum repl_result
+wait_for_data(struct repl_stream *s, int64_t deadline, char *errbuf,
+			  size_t errlen)
+{
+	int64_t now = clock_mono_ms();
+	int64_t wait = s->last_status + s->status_interval_ms - now;
+	struct pollfd pfd;
+	int n;
+
+	if (deadline >= 0 && deadline - now < wait)
+		wait = deadline - now;
+	if (wait < 0)
+		wait = 0;
+	pfd.fd = PQsocket(s->conn);
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	if (pfd.fd < 0) {
+		snprintf(errbuf, errlen, "replication connection has no socket");
+		return REPL_RETRY;
+	}
+	n = poll(&pfd, 1, (int) wait);
+	if (n < 0 && errno == EINTR)
+		return REPL_TIMEOUT; /* a signal: the caller checks flags */
+	if (n < 0) {
+		snprintf(errbuf, errlen, "could not wait for replication data: %s",
+				 strerror(errno));
+		return REPL_RETRY;
+	}
+	if (n > 0 && PQconsumeInput(s->conn) == 0) {
+		pgconn_error(errbuf, errlen, "could not read replication data",
+					 s->conn, NULL);
+		return REPL_RETRY;
+	}
+	if (n == 0 && deadline >= 0 && clock_mono_ms() >= deadline)
+		return REPL_TIMEOUT;
+	return REPL_OK;
+}
+
 enum repl_result
 repl_next(struct repl_stream *s, struct repl_data *out, int timeout_ms,
 		  char *errbuf, size_t errlen)
@@ -523,8 +664,8 @@ repl_next(struct repl_stream *s, struct repl_data *out, int timeout_ms,
 	int64_t deadline = timeout_ms < 0 ? -1 : clock_mono_ms() + timeout_ms;
 
 	for (;;) {
-		struct replproto_msg m;
 		enum repl_result rc;
+		bool got = false;
 		int n;
 
 		if (s->copybuf) {
@@ -534,88 +675,15 @@ repl_next(struct repl_stream *s, struct repl_data *out, int timeout_ms,
 		rc = repl_send_status(s, false, errbuf, errlen);
 		if (rc != REPL_OK)
 			return rc;
-
 		n = PQgetCopyData(s->conn, &s->copybuf, 1);
-		if (n > 0) {
-			if (!replproto_parse(s->copybuf, (size_t) n, &m, errbuf, errlen))
-				return REPL_FATAL;
-			if (m.wal_end > s->server_end)
-				s->server_end = m.wal_end;
-			if (m.kind == REPLPROTO_KEEPALIVE) {
-				if (m.wal_end > s->keepalive_end)
-					s->keepalive_end = m.wal_end;
-				s->keepalive_after = true;
-				if (m.reply_requested) {
-					rc = repl_send_status(s, true, errbuf, errlen);
-					if (rc != REPL_OK)
-						return rc;
-				}
-				continue;
-			}
-			if (m.data_start > s->received)
-				s->received = m.data_start;
-			s->caught_up = false;
-			s->keepalive_after = false;
-			out->data_start = m.data_start;
-			out->wal_end = m.wal_end;
-			out->payload = m.payload;
-			out->len = m.payload_len;
-			return REPL_OK;
-		}
-		if (n == -1) {
-			/* The server ended the copy, e.g. on shutdown. */
-			PGresult *r = PQgetResult(s->conn);
-
-			if (PQresultStatus(r) == PGRES_COMMAND_OK)
-				snprintf(errbuf, errlen,
-						 "the source server ended replication");
-			else
-				pgconn_error(errbuf, errlen, "replication stream ended",
-							 s->conn, NULL);
-			PQclear(r);
-			return REPL_RETRY;
-		}
-		if (n == -2) {
-			pgconn_error(errbuf, errlen, "could not read replication data",
-						 s->conn, NULL);
-			return REPL_RETRY;
-		}
-
-		/* Nothing buffered: sleep until data, the next status, or the
-		 * caller's deadline, whichever comes first. */
-		{
-			int64_t now = clock_mono_ms();
-			int64_t wait = s->last_status + s->status_interval_ms - now;
-			struct pollfd pfd;
-
-			if (deadline >= 0 && deadline - now < wait)
-				wait = deadline - now;
-			if (wait < 0)
-				wait = 0;
-			pfd.fd = PQsocket(s->conn);
-			pfd.events = POLLIN;
-			pfd.revents = 0;
-			if (pfd.fd < 0) {
-				snprintf(errbuf, errlen, "replication connection has no socket");
-				return REPL_RETRY;
-			}
-			n = poll(&pfd, 1, (int) wait);
-			if (n < 0 && errno == EINTR)
-				return REPL_TIMEOUT; /* a signal: the caller checks flags */
-			if (n < 0) {
-				snprintf(errbuf, errlen,
-						 "could not wait for replication data: %s",
-						 strerror(errno));
-				return REPL_RETRY;
-			}
-			if (n > 0 && PQconsumeInput(s->conn) == 0) {
-				pgconn_error(errbuf, errlen, "could not read replication data",
-							 s->conn, NULL);
-				return REPL_RETRY;
-			}
-			if (n == 0 && deadline >= 0 && clock_mono_ms() >= deadline)
-				return REPL_TIMEOUT;
-		}
+		if (n > 0)
+			rc = take_copydata(s, n, out, &got, errbuf, errlen);
+		else if (n < 0)
+			return copy_ended(s, n, errbuf, errlen);
+		else
+			rc = wait_for_data(s, deadline, errbuf, errlen);
+		if (rc != REPL_OK || got)
+			return rc;
 	}
 }
 
