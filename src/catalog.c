@@ -878,8 +878,14 @@ catalog_special_columns(PGconn *conn, const struct map_rule *const *rules,
 	/* The column's own type, not a domain's base: wal2json quotes a
 	 * domain's values (and arrays) as strings, which carry NaN exactly. */
 	static const char *sql =
+		/* Ten tables at most: a mirror can follow hundreds. */
 		"SELECT pg_catalog.string_agg(x.t || ' (' || x.cols || ')', ', ' "
-		"       ORDER BY x.t) FROM ("
+		"       ORDER BY x.t) FILTER (WHERE x.rn <= 10) "
+		"       || CASE WHEN pg_catalog.count(*) > 10 THEN "
+		"          pg_catalog.format(', and %s more table(s)', "
+		"                            pg_catalog.count(*) - 10) ELSE '' END "
+		"  FROM (SELECT y.*, pg_catalog.row_number() OVER (ORDER BY y.t) rn "
+		"          FROM ("
 		"  SELECT pg_catalog.format('%I.%I', ns.nspname, c.relname) AS t, "
 		"         pg_catalog.string_agg(pg_catalog.quote_ident(a.attname) "
 		"           || ' ' || pg_catalog.format_type(a.atttypid, a.atttypmod), "
@@ -893,7 +899,7 @@ catalog_special_columns(PGconn *conn, const struct map_rule *const *rules,
 		"     AND a.atttypid IN ('pg_catalog.float4'::pg_catalog.regtype, "
 		"         'pg_catalog.float8'::pg_catalog.regtype, "
 		"         'pg_catalog.numeric'::pg_catalog.regtype) "
-		"   GROUP BY ns.nspname, c.relname) x";
+		"   GROUP BY ns.nspname, c.relname) y) x";
 	struct buf arr = BUF_INIT, name = BUF_INIT;
 	char *out;
 

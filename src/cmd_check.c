@@ -5,6 +5,7 @@
 #include "walpipe/config.h"
 #include "walpipe/ident.h"
 #include "walpipe/mem.h"
+#include "walpipe/mirror_pg.h"
 #include "walpipe/pgconn.h"
 #include "walpipe/repl.h"
 #include "walpipe/sink_kafka.h"
@@ -97,6 +98,20 @@ print_summary(const struct wp_config *cfg)
 			printf(", no key: rows matched on all mapped columns, REPLICA "
 				   "IDENTITY FULL");
 		printf(", %zu column(s)%s)\n", m->ncols, m->where ? ", filtered" : "");
+	}
+	for (size_t i = 0; i < cfg->nmirrors; i++) {
+		const struct config_mirror *m = &cfg->mirrors[i];
+
+		printf("mirror: ");
+		for (size_t k = 0; k < m->nfrom; k++)
+			printf("%s%s", k ? ", " : "", m->from[k]);
+		for (size_t k = 0; k < m->nexclude; k++)
+			printf("%s%s", k ? ", " : " except ", m->exclude[k]);
+		printf(" -> schema ");
+		print_name(m->to);
+		printf(" (each table 1:1, targets created%s%s)\n",
+			   m->soft_delete_column ? ", soft deletes" : "",
+			   m->nmetadata ? ", metadata columns" : "");
 	}
 	for (size_t i = 0; i < cfg->nrefresh; i++) {
 		printf("refresh: ");
@@ -459,6 +474,90 @@ live_mappings(struct live *lv, PGconn *src, PGconn *ana,
 	PQclear(PQexec(ana, "ROLLBACK"));
 }
 
+/*
+ * One table of mirror i: can it be mirrored, and its target made (tried
+ * in the caller's transaction, rolled back by it)?  Appends its name to
+ * create when the target would be created.
+ */
+static void
+live_mirror_table(struct live *lv, PGconn *src, PGconn *ana, size_t i,
+				  const struct config_mirror *m, const struct mirror_source *t,
+				  struct buf *create)
+{
+	char err[4096];
+	int rc;
+
+	if (!mirror_source_ok(t, err, sizeof(err))) {
+		live_problem(lv, "mirror[%zu]: %s", i, err);
+		return;
+	}
+	PQclear(PQexec(ana, "SAVEPOINT walpipe_check"));
+	rc = mirror_pg_ensure_target(src, ana, t, &m->spec, err, sizeof(err));
+	if (rc < 0)
+		live_problem(lv, "mirror[%zu]: %s", i, err);
+	if (rc == 1) {
+		buf_append_str(create, create->len ? ", " : "");
+		ident_append(create, t->table);
+	}
+	PQclear(PQexec(ana, rc < 0 ? "ROLLBACK TO SAVEPOINT walpipe_check"
+							   : "RELEASE SAVEPOINT walpipe_check"));
+}
+
+/*
+ * The tables each mirror matches now, and whether each can be mirrored:
+ * a replica identity that logs its updates and deletes, a target that
+ * exists and fits or can be created (tried, then rolled back).
+ */
+static void
+live_mirrors(struct live *lv, PGconn *src, PGconn *ana,
+			 const struct wp_config *cfg, bool quiet)
+{
+	const struct map_rule *rules =
+		wp_calloc(cfg->nmappings + 1, sizeof(struct map_rule));
+
+	for (size_t i = 0; i < cfg->nmappings; i++)
+		((struct map_rule *) rules)[i] = cfg->mappings[i].rule;
+	PQclear(PQexec(ana, "BEGIN"));
+	for (size_t i = 0; i < cfg->nmirrors; i++) {
+		const struct config_mirror *m = &cfg->mirrors[i];
+		struct buf names = BUF_INIT, create = BUF_INIT;
+		struct mirror_source *t;
+		size_t n, taken = 0;
+		char err[1024], q[IDENT_QUALIFIED_MAX];
+
+		if (!mirror_pg_sources(src, m->from_p, m->nfrom, m->exclude_p,
+							   m->nexclude, &t, &n, err, sizeof(err))) {
+			live_problem(lv, "mirror[%zu]: %s", i, err);
+			continue;
+		}
+		for (size_t k = 0; k < n; k++) {
+			if (config_mirror_of(cfg->mirrors, cfg->nmirrors, rules,
+								 cfg->nmappings, t[k].schema,
+								 t[k].table) != (int) i)
+				continue;
+			ident_qualified_to(q, sizeof(q), t[k].schema, t[k].table);
+			buf_appendf(&names, "%s%s", taken++ ? ", " : "", q);
+			live_mirror_table(lv, src, ana, i, m, &t[k], &create);
+		}
+		if (!quiet)
+			printf("mirror[%zu]: %zu table(s)%s%s\n", i, taken,
+				   taken ? ": " : "", taken ? names.data : "");
+		if (!quiet && create.len) {
+			printf("mirror[%zu]: targets walpipe run will create in schema ",
+				   i);
+			print_name(m->to);
+			printf(": %s\n", create.data);
+		}
+		if (taken == 0)
+			live_problem(lv, "mirror[%zu]: no source table matches", i);
+		mirror_pg_free_sources(t, n);
+		buf_free(&names);
+		buf_free(&create);
+	}
+	PQclear(PQexec(ana, "ROLLBACK"));
+	free((void *) rules);
+}
+
 static int
 check_live(const struct wp_config *cfg, bool quiet)
 {
@@ -482,6 +581,8 @@ check_live(const struct wp_config *cfg, bool quiet)
 	free(roots);
 	if (ana)
 		live_mappings(&lv, src, ana, cfg);
+	if (ana && cfg->nmirrors)
+		live_mirrors(&lv, src, ana, cfg, quiet);
 	PQfinish(src);
 	PQfinish(ana);
 	if (lv.problems) {

@@ -762,6 +762,28 @@ fixed_walk(const struct table *t, const void *a, const void *b,
 	}
 }
 
+int
+config_mirror_of(const struct config_mirror *m, size_t nm,
+				 const struct map_rule *rules, size_t nrules,
+				 const char *schema, const char *table)
+{
+	for (size_t i = 0; i < nrules; i++)
+		if (strcmp(rules[i].from_schema, schema) == 0 &&
+			strcmp(rules[i].from_table, table) == 0)
+			return -1;
+	for (size_t i = 0; i < nm; i++) {
+		bool in = false;
+
+		for (size_t k = 0; k < m[i].nfrom && !in; k++)
+			in = mirror_pattern_match(&m[i].from_p[k], schema, table);
+		for (size_t k = 0; k < m[i].nexclude && in; k++)
+			in = !mirror_pattern_match(&m[i].exclude_p[k], schema, table);
+		if (in)
+			return (int) i;
+	}
+	return -1;
+}
+
 size_t
 config_fixed_changes(const struct wp_config *old, const struct wp_config *cfg,
 					 char ***keys)

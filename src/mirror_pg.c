@@ -516,6 +516,13 @@ mirror_pg_ensure_target(PGconn *src, PGconn *ana,
 	bool err;
 	int rc = -1;
 
+	/* format_type() qualifies a type that search_path does not find:
+	 * with pg_catalog alone both sides print user types as the source's
+	 * plan connection does (public.mood), so the texts compare. */
+	if (!command(ana, "set the search path",
+				 "SET LOCAL search_path = pg_catalog, pg_temp", errbuf,
+				 errlen))
+		return -1;
 	mirror_source_view(s, &t);
 	tc = mirror_target_columns(spec, &t, &ntc);
 	full = t;

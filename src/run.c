@@ -119,6 +119,7 @@ session_free(struct session *s)
 	sink_pg_close(s->sink);
 	w2j_decoder_free(s->dec);
 	batch_free(s->batch);
+	session_mirror_free(s); /* last: the targets borrowed its rules */
 }
 
 /*

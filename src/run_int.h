@@ -12,6 +12,9 @@
  *                 identity checks, skip or add to the batch
  *   run_apply.c   the batch handed to the applier and collected, Kafka
  *                 produce and poll, the slot confirmed
+ *   run_mirror.c  the mirrors' tables: matched in the source catalog,
+ *                 their targets made to exist, their rules beside the
+ *                 mappings
  * Everything here runs on the loop's thread; while a batch is in flight
  * (session_applying) the applier owns the sink, the targets and that
  * batch (applier.h), and only the functions of run_apply.c wait for it.
@@ -79,9 +82,26 @@ struct session_partitions {
 	lsn_t trunc_lsn;
 };
 
+/*
+ * The mirrors of a session (run_mirror.c): the settings the session runs
+ * with are the configuration's plus one rule per mirrored table, fixed
+ * for the session (a table created later ends it: session_mirror_new).
+ */
+struct session_mirror {
+	struct run_settings rs;		/* the configuration's, rules replaced */
+	const struct run_settings *base;
+	struct map_rule *rules;		/* the mappings', then the mirrors' */
+	bool *rule_kafka;
+	struct map_rule **owned;	/* mirror_rule_new's */
+	size_t nowned;
+};
+
 /* The state of one session: connections, the batch in hand, positions. */
 struct session {
+	/* The configuration's settings, or mirror.rs once the mirrors are
+	 * expanded (session_mirror_expand). */
 	const struct run_settings *rs;
+	struct session_mirror mirror;
 	struct repl_stream *stream;
 	struct sink_pg *sink;
 	struct sink_kafka *kafka; /* NULL: Kafka off */
@@ -187,6 +207,35 @@ enum session_end session_stop_dropped(struct session *s);
 /* Before the checkpoint moves past what is in hand: have the followed
  * partitioned tables' partitions changed?  SESSION_REPLAN if so. */
 enum session_end session_check_partitions(struct session *s);
+
+/* run_mirror.c */
+
+/*
+ * Expand the mirrors against the source catalog over src: every matching
+ * table not named by a mapping gets its target created or checked (in
+ * one analytics transaction) and a rule; s->rs then points at settings
+ * holding the mappings' rules and the mirrors'.  Nothing to do without
+ * mirrors.  A table that cannot be mirrored (no replica identity that
+ * logs its updates and deletes) or a target that does not fit stops
+ * walpipe (SESSION_FATAL) with every such table named.
+ */
+enum session_end session_mirror_expand(struct session *s, PGconn *src);
+
+/* Whether a mirror of s wants source table schema.table though the
+ * session has no rule for it (created since the session began). */
+bool session_mirror_wants(const struct session *s, const char *schema,
+						  const char *table);
+
+/*
+ * Change c is the first of a table session_mirror_wants: commit what is
+ * in hand and end the session (SESSION_REPLAN), so that the next one
+ * mirrors it.  c is not counted yet (it was not routed).
+ */
+enum session_end session_mirror_new(struct session *s,
+									const struct w2j_change *c);
+
+/* NULL-safe on an empty s->mirror. */
+void session_mirror_free(struct session *s);
 
 /* run_apply.c */
 

@@ -574,6 +574,13 @@ session_route_lookup(struct session *s, const struct w2j_change *c,
 		if (a && a->kind == ROUTE_ROOT)
 			root = a;
 	}
+	if (root == NULL &&
+		session_mirror_wants(s, n ? anc[n - 1].schema : c->schema,
+							 n ? anc[n - 1].table : c->table)) {
+		catalog_free_parts(anc, n);
+		*e = session_mirror_new(s, c);
+		return NULL;
+	}
 	catalog_free_parts(anc, n);
 	if (root == NULL)
 		return route_add(s->parts.route, c->schema, c->table,

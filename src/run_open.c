@@ -38,7 +38,9 @@ session_plan_routes(struct session *s, PGconn *conn)
 		wp_log(LOG_ERROR, "%s", err);
 		return SESSION_FATAL;
 	}
-	if (route_root(s->parts.route, 0) == NULL) {
+	/* Mirrors keep the route: a table created later that matches one
+	 * must end the session (session_mirror_new), not be dropped. */
+	if (route_root(s->parts.route, 0) == NULL && s->rs->nmirrors == 0) {
 		route_free(s->parts.route);
 		s->parts.route = NULL;
 		return SESSION_OK;
@@ -90,6 +92,11 @@ session_plan(struct session *s)
 		wp_log(LOG_ERROR, "%s", err);
 		PQfinish(conn);
 		return SESSION_RETRY;
+	}
+	e = session_mirror_expand(s, conn);
+	if (e != SESSION_OK) {
+		PQfinish(conn);
+		return e;
 	}
 	s->targets = catalog_plan_targets(conn, sink_pg_conn(s->sink),
 									  s->rs->rules, s->rs->nrules,

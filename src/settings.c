@@ -115,6 +115,8 @@ run_state_new(struct wp_config *cfg, bool allow_ahead)
 	}
 	rs->rules = st->rules;
 	rs->nrules = cfg->nmappings;
+	rs->mirrors = cfg->mirrors;
+	rs->nmirrors = cfg->nmirrors;
 	rs->refresh = cfg->refresh;
 	rs->nrefresh = cfg->nrefresh;
 	rs->allow_slot_ahead = allow_ahead;

@@ -148,6 +148,16 @@ struct wp_config *config_load_string(const char *name, const char *text,
 void config_free(struct wp_config *cfg);
 
 /*
+ * The mirror of m[0..nm) that takes source table schema.table: the first
+ * whose from matches it and whose exclude does not, unless one of
+ * rules[0..nrules) reads the table (a mapping wins over any mirror).
+ * -1 when none does.  Pure.
+ */
+int config_mirror_of(const struct config_mirror *m, size_t nm,
+					 const struct map_rule *rules, size_t nrules,
+					 const char *schema, const char *table);
+
+/*
  * The keys that differ between old and cfg and cannot change while
  * walpipe runs (the rows of the configuration table, src/config_table.c,
  * without FIELD_RELOAD: where walpipe reads from and writes to, the

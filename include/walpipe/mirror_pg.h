@@ -85,6 +85,8 @@ void mirror_source_view_free(struct mirror_table *t);
  * else fails, listing every difference and the statements that would
  * fix it.  Target columns
  * the source lacks are allowed (they stay NULL or their default).
+ * Sets search_path to pg_catalog, pg_temp for the rest of the caller's
+ * transaction (SET LOCAL), so that type names compare as printed.
  * Returns 1 when it created the table, 0 when it existed and fits, -1
  * with a message in errbuf.  Reads the source's type definitions over
  * src.  Does not log.

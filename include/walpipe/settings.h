@@ -35,6 +35,10 @@ struct run_settings {
 	bool stage_unmapped;   /* stage changes of tables without a mapping */
 	const struct map_rule *rules;
 	size_t nrules;
+	/* Whole-database mirrors (config.h): their tables' rules are added
+	 * per session, from the source catalog (run_mirror.c). */
+	const struct config_mirror *mirrors;
+	size_t nmirrors;
 	const struct config_refresh *refresh; /* materialized views */
 	size_t nrefresh;
 	bool allow_slot_ahead;

@@ -1,0 +1,239 @@
+/* run_mirror.c: a session's mirrors: the source tables they match, their targets made to exist, their rules beside the mappings. */
+#include "run_int.h"
+
+#include "walpipe/buf.h"
+#include "walpipe/ident.h"
+#include "walpipe/log.h"
+#include "walpipe/mem.h"
+#include "walpipe/mirror_pg.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Whether mirror entry i is the one that takes t (an earlier entry or a
+ * mapping takes it otherwise). */
+static bool
+taken_by(const struct run_settings *rs, size_t i,
+		 const struct mirror_source *t)
+{
+	return config_mirror_of(rs->mirrors, rs->nmirrors, rs->rules, rs->nrules,
+							t->schema, t->table) == (int) i;
+}
+
+static void
+add_rule(struct session_mirror *sm, struct map_rule *r, bool kafka)
+{
+	size_t n = sm->rs.nrules;
+
+	sm->owned = wp_realloc(sm->owned, (sm->nowned + 1) * sizeof(*sm->owned));
+	sm->owned[sm->nowned++] = r;
+	sm->rules = wp_realloc(sm->rules, (n + 1) * sizeof(*sm->rules));
+	sm->rule_kafka = wp_realloc(sm->rule_kafka, (n + 1) * sizeof(bool));
+	sm->rules[n] = *r;
+	sm->rule_kafka[n] = kafka;
+	sm->rs.nrules = n + 1;
+}
+
+/*
+ * A target created while a checkpoint exists (a table created on the
+ * source since, or newly matched after a restart) is empty, while the
+ * stream holds only the changes after the checkpoint: record the table
+ * as a pending copy, in the transaction that created the target, so the
+ * session copies it before streaming (as a resumed initial snapshot:
+ * copied at a fresh point P, its changes up to P skipped).  On the first
+ * start the initial snapshot copies every table anyway.
+ */
+static bool
+register_copy(struct session *s, const char *q)
+{
+	char err[1024];
+	char *const one[1] = {(char *) q};
+
+	if (!s->ckpt.exists)
+		return true;
+	if (!s->mirror.base->snapshot_initial) {
+		wp_log(LOG_WARNING,
+			   "target of %s created with snapshot: never: rows the source "
+			   "table held before %s are not copied\nCopy them with "
+			   "walpipe snapshot --table %s.",
+			   q, "the checkpoint", q);
+		return true;
+	}
+	if (sink_pg_snapshot_register(s->sink, one, 1, "initial", err,
+								  sizeof(err)) != SINK_OK) {
+		wp_log(LOG_ERROR, "%s", err);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Mirror entry i's tables: checked, their targets made to exist inside
+ * the open analytics transaction, their rules added.  Tables that cannot
+ * be mirrored are appended to refused (one line each), those whose
+ * target was created to created.
+ */
+static bool
+expand_one(struct session *s, PGconn *src, PGconn *ana, size_t i,
+		   struct buf *refused, struct buf *created)
+{
+	const struct config_mirror *m = &s->mirror.base->mirrors[i];
+	struct mirror_source *t;
+	size_t n, taken = 0;
+	char err[4096], q[IDENT_QUALIFIED_MAX];
+
+	if (!mirror_pg_sources(src, m->from_p, m->nfrom, m->exclude_p,
+						   m->nexclude, &t, &n, err, sizeof(err))) {
+		wp_log(LOG_ERROR, "%s", err);
+		return false;
+	}
+	for (size_t k = 0; k < n; k++) {
+		struct mirror_table view;
+		int rc;
+
+		if (!taken_by(s->mirror.base, i, &t[k]))
+			continue;
+		if (!mirror_source_ok(&t[k], err, sizeof(err))) {
+			buf_appendf(refused, "\n  %s", err);
+			continue;
+		}
+		rc = mirror_pg_ensure_target(src, ana, &t[k], &m->spec, err,
+									 sizeof(err));
+		if (rc < 0) {
+			wp_log(LOG_ERROR, "mirror[%zu]: %s", i, err);
+			mirror_pg_free_sources(t, n);
+			return false;
+		}
+		ident_qualified_to(q, sizeof(q), t[k].schema, t[k].table);
+		if (rc == 1)
+			buf_appendf(created, "%s%s", created->len ? ", " : "", q);
+		if (rc == 1 && !register_copy(s, q)) {
+			mirror_pg_free_sources(t, n);
+			return false;
+		}
+		if (t[k].ngenerated)
+			wp_log(LOG_NOTICE,
+				   "mirror[%zu]: %s has %zu generated column(s), which "
+				   "wal2json does not send: the target leaves them out",
+				   i, q, t[k].ngenerated);
+		mirror_source_view(&t[k], &view);
+		add_rule(&s->mirror, mirror_rule_new(&m->spec, t[k].schema, &view),
+				 m->kafka);
+		mirror_source_view_free(&view);
+		taken++;
+	}
+	wp_log(LOG_INFO, "mirror[%zu]: %zu table(s) into schema \"%s\"", i,
+		   taken, m->to);
+	mirror_pg_free_sources(t, n);
+	return true;
+}
+
+static bool
+exec_ok(PGconn *ana, const char *sql)
+{
+	PGresult *r = PQexec(ana, sql);
+	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+
+	if (!ok)
+		wp_log(LOG_ERROR, "could not %s the mirrors' target tables: %s",
+			   strcmp(sql, "BEGIN") == 0 ? "begin creating" : "commit",
+			   PQerrorMessage(ana));
+	PQclear(r);
+	return ok;
+}
+
+enum session_end
+session_mirror_expand(struct session *s, PGconn *src)
+{
+	struct session_mirror *sm = &s->mirror;
+	PGconn *ana = sink_pg_conn(s->sink);
+	struct buf refused = BUF_INIT, created = BUF_INIT;
+	bool ok;
+
+	if (s->rs->nmirrors == 0 || ana == NULL)
+		return SESSION_OK;
+	sm->base = s->rs;
+	sm->rs = *s->rs;
+	sm->rules = wp_calloc(s->rs->nrules + 1, sizeof(*sm->rules));
+	sm->rule_kafka = wp_calloc(s->rs->nrules + 1, sizeof(bool));
+	for (size_t i = 0; i < s->rs->nrules; i++) {
+		sm->rules[i] = s->rs->rules[i];
+		sm->rule_kafka[i] = s->rs->rule_kafka ? s->rs->rule_kafka[i] : true;
+	}
+	/* All targets in one transaction: a failure leaves none half made. */
+	ok = exec_ok(ana, "BEGIN");
+	for (size_t i = 0; ok && i < sm->base->nmirrors; i++)
+		ok = expand_one(s, src, ana, i, &refused, &created);
+	if (ok && refused.len) {
+		wp_log(LOG_ERROR,
+			   "cannot mirror these tables:%s\nFix them on the source, or "
+			   "add them to the mirror's exclude.",
+			   refused.data);
+		ok = false;
+	}
+	if (ok)
+		ok = exec_ok(ana, "COMMIT");
+	else
+		PQclear(PQexec(ana, "ROLLBACK"));
+	if (ok && created.len)
+		wp_log(LOG_NOTICE, "mirror: created the target tables of %s",
+			   created.data);
+	buf_free(&refused);
+	buf_free(&created);
+	sm->rs.rules = sm->rules;
+	sm->rs.rule_kafka = sm->rule_kafka;
+	s->rs = &sm->rs;
+	if (!ok)
+		return PQstatus(ana) == CONNECTION_OK ? SESSION_FATAL : SESSION_RETRY;
+	return SESSION_OK;
+}
+
+bool
+session_mirror_wants(const struct session *s, const char *schema,
+					 const char *table)
+{
+	return s->mirror.base &&
+		   config_mirror_of(s->rs->mirrors, s->rs->nmirrors, s->rs->rules,
+							s->rs->nrules, schema, table) >= 0;
+}
+
+enum session_end
+session_mirror_new(struct session *s, const struct w2j_change *c)
+{
+	char q[IDENT_QUALIFIED_MAX];
+	enum session_end e;
+
+	ident_qualified_to(q, sizeof(q), c->schema, c->table);
+	if (s->replan_lsn == c->lsn) {
+		/* The session that just began read the catalog after this
+		 * change was written, and still has no rule for its table. */
+		wp_log(LOG_ERROR,
+			   "source table \"%s\" matches a mirror, but it was not "
+			   "mirrored when the session started again",
+			   q);
+		return SESSION_FATAL;
+	}
+	wp_log(LOG_NOTICE,
+		   "source table \"%s\" is new and matches a mirror: the session "
+		   "starts again to mirror it",
+		   q);
+	e = session_flush(s);
+	if (e == SESSION_OK)
+		e = session_drain(s);
+	s->replan_lsn = c->lsn;
+	return e == SESSION_OK ? SESSION_REPLAN : e;
+}
+
+void
+session_mirror_free(struct session *s)
+{
+	struct session_mirror *sm = &s->mirror;
+
+	for (size_t i = 0; i < sm->nowned; i++)
+		mirror_rule_free(sm->owned[i]);
+	free(sm->owned);
+	free(sm->rules);
+	free(sm->rule_kafka);
+	memset(sm, 0, sizeof(*sm));
+}
