@@ -871,6 +871,26 @@ catalog_partition_watch(PGconn *conn, const struct route *rt,
 	return found;
 }
 
+/* A text[] literal of the source tables of rules[0..n), quoted as
+ * to_regclass reads them exactly. */
+static void
+rule_tables(struct buf *arr, const struct map_rule *const *rules, size_t n)
+{
+	struct buf name = BUF_INIT;
+
+	buf_append_char(arr, '{');
+	for (size_t i = 0; i < n; i++) {
+		buf_reset(&name, 256);
+		map_quote_ident(&name, rules[i]->from_schema);
+		buf_append_char(&name, '.');
+		map_quote_ident(&name, rules[i]->from_table);
+		buf_append_str(arr, i ? "," : "");
+		array_element(arr, name.data);
+	}
+	buf_append_char(arr, '}');
+	buf_free(&name);
+}
+
 char *
 catalog_special_columns(PGconn *conn, const struct map_rule *const *rules,
 						size_t n)
@@ -900,22 +920,42 @@ catalog_special_columns(PGconn *conn, const struct map_rule *const *rules,
 		"         'pg_catalog.float8'::pg_catalog.regtype, "
 		"         'pg_catalog.numeric'::pg_catalog.regtype) "
 		"   GROUP BY ns.nspname, c.relname) y) x";
-	struct buf arr = BUF_INIT, name = BUF_INIT;
+	struct buf arr = BUF_INIT;
 	char *out;
 
-	/* Quoted names, which to_regclass reads exactly. */
-	buf_append_char(&arr, '{');
-	for (size_t i = 0; i < n; i++) {
-		buf_reset(&name, 256);
-		map_quote_ident(&name, rules[i]->from_schema);
-		buf_append_char(&name, '.');
-		map_quote_ident(&name, rules[i]->from_table);
-		buf_append_str(&arr, i ? "," : "");
-		array_element(&arr, name.data);
-	}
-	buf_append_char(&arr, '}');
+	rule_tables(&arr, rules, n);
 	out = one_text(conn, sql, arr.data);
 	buf_free(&arr);
-	buf_free(&name);
+	return out;
+}
+
+char *
+catalog_columns_signature(PGconn *conn, const struct map_rule *const *rules,
+						  size_t n)
+{
+	/* Each table's OID (a dropped or renamed table: NULL), its columns'
+	 * names, types, modifiers and NOT NULL, and the labels of the enums
+	 * among those types. */
+	static const char *sql =
+		"SELECT pg_catalog.count(l.oid) || ':' || pg_catalog.md5("
+		"       coalesce(pg_catalog.string_agg(pg_catalog.format("
+		"       '%s.%s:%s:%s:%s', a.attrelid::pg_catalog.oid, a.attname, "
+		"       a.atttypid::pg_catalog.oid, a.atttypmod, a.attnotnull), "
+		"       ',' ORDER BY a.attrelid, a.attnum), '')) || ':' || "
+		"       (SELECT pg_catalog.count(*) FROM pg_catalog.pg_enum e "
+		"         WHERE e.enumtypid IN (SELECT a2.atttypid "
+		"           FROM pg_catalog.pg_attribute a2 WHERE a2.attrelid IN "
+		"           (SELECT pg_catalog.to_regclass(t) FROM "
+		"            pg_catalog.unnest($1::text[]) t))) "
+		"  FROM (SELECT pg_catalog.to_regclass(t) AS oid "
+		"          FROM pg_catalog.unnest($1::text[]) t) l "
+		"  LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = l.oid "
+		"       AND a.attnum > 0 AND NOT a.attisdropped";
+	struct buf arr = BUF_INIT;
+	char *out;
+
+	rule_tables(&arr, rules, n);
+	out = one_text(conn, sql, arr.data);
+	buf_free(&arr);
 	return out;
 }

@@ -484,7 +484,7 @@ live_mirror_table(struct live *lv, PGconn *src, PGconn *ana, size_t i,
 				  const struct config_mirror *m, const struct mirror_source *t,
 				  struct buf *create)
 {
-	char err[4096];
+	char err[4096], *changes = NULL;
 	int rc;
 
 	if (!mirror_source_ok(t, err, sizeof(err))) {
@@ -492,9 +492,14 @@ live_mirror_table(struct live *lv, PGconn *src, PGconn *ana, size_t i,
 		return;
 	}
 	PQclear(PQexec(ana, "SAVEPOINT walpipe_check"));
-	rc = mirror_pg_ensure_target(src, ana, t, &m->spec, err, sizeof(err));
+	rc = mirror_pg_ensure_target(src, ana, t, &m->spec, &changes, err,
+								 sizeof(err));
 	if (rc < 0)
 		live_problem(lv, "mirror[%zu]: %s", i, err);
+	if (rc == 2)
+		printf("mirror[%zu]: walpipe run will change a target:\n%s", i,
+			   changes);
+	free(changes);
 	if (rc == 1) {
 		buf_append_str(create, create->len ? ", " : "");
 		ident_append(create, t->table);

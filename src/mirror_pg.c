@@ -41,7 +41,15 @@ static const char sources_sql[] =
 	"       a.attgenerated <> '', coalesce(k.pos, 0), "
 	"       coalesce(k.indisprimary, false), "
 	"       CASE WHEN e.oid < 16384 THEN '' ELSE e.typtype::text END, "
-	"       en.nspname, e.typname, x.extname "
+	"       en.nspname, e.typname, x.extname, a.atthasdef, a.attnum, "
+	/* What a row from before an ADD COLUMN holds: a partitioned table's
+	 * leaves store it, a plain table itself. */
+	"       (SELECT pg_catalog.array_to_string(ma.attmissingval, '') "
+	"          FROM pg_catalog.pg_attribute ma "
+	"         WHERE ma.attname = a.attname AND ma.atthasmissing "
+	"           AND (ma.attrelid = t.oid OR ma.attrelid IN "
+	"                (SELECT pt.relid FROM pg_catalog.pg_partition_tree("
+	"                 t.oid) pt WHERE pt.isleaf)) LIMIT 1) "
 	"  FROM t "
 	"  LEFT JOIN (pg_catalog.pg_attribute a "
 	"        JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid "
@@ -64,7 +72,8 @@ static const char sources_sql[] =
 enum {
 	SRC_SCHEMA, SRC_TABLE, SRC_PART, SRC_REPLIDENT, SRC_COL, SRC_TYPE,
 	SRC_NOTNULL, SRC_GENERATED, SRC_KEYPOS, SRC_PRIMARY, SRC_TYPKIND,
-	SRC_TYPSCHEMA, SRC_TYPNAME, SRC_TYPEXT,
+	SRC_TYPSCHEMA, SRC_TYPNAME, SRC_TYPEXT, SRC_HASDEF, SRC_ATTNUM,
+	SRC_MISSING,
 };
 
 static bool
@@ -103,6 +112,9 @@ add_column(struct mirror_source *s, const PGresult *r, int row)
 	c->type = wp_strdup(PQgetvalue(r, row, SRC_TYPE));
 	c->not_null = strcmp(PQgetvalue(r, row, SRC_NOTNULL), "t") == 0;
 	c->key_pos = atoi(PQgetvalue(r, row, SRC_KEYPOS));
+	c->has_default = strcmp(PQgetvalue(r, row, SRC_HASDEF), "t") == 0;
+	c->attnum = atoi(PQgetvalue(r, row, SRC_ATTNUM));
+	c->missing = dup_or_null(r, row, SRC_MISSING);
 	if (c->key_pos > 0) {
 		s->nkey++;
 		s->key_is_primary = strcmp(PQgetvalue(r, row, SRC_PRIMARY), "t") == 0;
@@ -171,6 +183,7 @@ mirror_pg_free_sources(struct mirror_source *s, size_t n)
 			free(s[i].cols[j].type_schema);
 			free(s[i].cols[j].type_name);
 			free(s[i].cols[j].type_ext);
+			free(s[i].cols[j].missing);
 		}
 		free(s[i].cols);
 		free(s[i].schema);
@@ -232,14 +245,21 @@ query(PGconn *conn, const char *what, const char *sql, int nparams,
 	return NULL;
 }
 
+/* One or more statements without parameters (PQexec takes several). */
 static bool
 command(PGconn *conn, const char *what, const char *sql, char *errbuf,
 		size_t errlen)
 {
-	PGresult *r = query(conn, what, sql, 0, NULL, errbuf, errlen);
+	PGresult *r = PQexec(conn, sql);
+	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 
+	if (!ok) {
+		snprintf(errbuf, errlen, "could not %s: %s", what,
+				 PQresultErrorMessage(r));
+		errbuf[strcspn(errbuf, "\n")] = '\0';
+	}
 	PQclear(r);
-	return r != NULL;
+	return ok;
 }
 
 /* Whether a row came back for sql(param) (false too on error: see *err). */
@@ -354,6 +374,60 @@ create_domain(PGconn *src, PGconn *ana, const char *qname, char *errbuf,
 }
 
 /*
+ * Labels the source's enum qname gained (ALTER TYPE .. ADD VALUE) added
+ * to the analytics one at the same place, so that rows carrying them
+ * are not refused.  PostgreSQL 12 and later take ADD VALUE inside a
+ * transaction; the label is usable once it commits, before any change.
+ */
+static bool
+follow_enum(PGconn *src, PGconn *ana, const char *qname, char *errbuf,
+			size_t errlen)
+{
+	static const char labels[] =
+		"SELECT e.enumlabel FROM pg_catalog.pg_enum e "
+		" WHERE e.enumtypid = $1::pg_catalog.regtype "
+		" ORDER BY e.enumsortorder";
+	PGresult *have = query(ana, "read an enum's labels", labels, 1, &qname,
+						   errbuf, errlen);
+	PGresult *want = have ? query(src, "read an enum's labels", labels, 1,
+								  &qname, errbuf, errlen)
+						  : NULL;
+	bool ok = want != NULL;
+
+	for (int i = 0; ok && i < PQntuples(want); i++) {
+		const char *label = PQgetvalue(want, i, 0);
+		struct buf sql = BUF_INIT;
+		bool there = false;
+		char *lit, *prev;
+
+		for (int j = 0; j < PQntuples(have) && !there; j++)
+			there = strcmp(PQgetvalue(have, j, 0), label) == 0;
+		if (there)
+			continue;
+		/* After the label before it (added just now if it was new too),
+		 * or before the first one. */
+		lit = PQescapeLiteral(ana, label, strlen(label));
+		prev = i ? PQescapeLiteral(ana, PQgetvalue(want, i - 1, 0),
+								   strlen(PQgetvalue(want, i - 1, 0)))
+			 : PQntuples(have) ? PQescapeLiteral(ana, PQgetvalue(have, 0, 0),
+												 strlen(PQgetvalue(have, 0, 0)))
+							   : NULL;
+		buf_appendf(&sql, "ALTER TYPE %s ADD VALUE IF NOT EXISTS %s", qname,
+					lit ? lit : "''");
+		if (prev)
+			buf_appendf(&sql, " %s %s", i ? "AFTER" : "BEFORE", prev);
+		PQfreemem(lit);
+		PQfreemem(prev);
+		ok = command(ana, "add a label to an enum type", sql.data, errbuf,
+					 errlen);
+		buf_free(&sql);
+	}
+	PQclear(have);
+	PQclear(want);
+	return ok;
+}
+
+/*
  * The user type of column c on the analytics side: there already (by
  * name), or created like the source's (enum, domain), or an error that
  * says what to run.
@@ -368,8 +442,10 @@ ensure_type(PGconn *src, PGconn *ana, const struct mirror_source_col *c,
 	append_qualified(&q, c->type_schema, c->type_name);
 	if (exists(ana, "SELECT pg_catalog.to_regtype($1)", q.data, &err,
 			   errbuf, errlen)) {
+		ok = c->type_kind != 'e' ||
+			 follow_enum(src, ana, q.data, errbuf, errlen);
 		buf_free(&q);
-		return true;
+		return ok;
 	}
 	if (err)
 		goto done;
@@ -423,70 +499,166 @@ mirror_source_view_free(struct mirror_table *t)
 	memset(t, 0, sizeof(*t));
 }
 
-static void
-append_fix_add(struct buf *diff, const char *qtarget, const char *col,
-			   const char *type)
+/* The existing target's columns, in attnum order. */
+struct target_cols {
+	PGresult *r; /* attname, type, in a unique index, NOT NULL */
+	int n;
+};
+
+static int
+target_col(const struct target_cols *tg, const char *name)
 {
-	buf_appendf(diff, "\n  column \"%s\" is missing: ALTER TABLE %s ADD COLUMN ",
-				col, qtarget);
-	map_quote_ident(diff, col);
-	buf_appendf(diff, " %s;", type);
+	for (int j = 0; j < tg->n; j++)
+		if (strcmp(PQgetvalue(tg->r, j, 0), name) == 0)
+			return j;
+	return -1;
+}
+
+static bool
+is_key(const struct mirror_table *t, size_t i)
+{
+	for (size_t k = 0; k < t->nkey; k++)
+		if (t->key[k] == i)
+			return true;
+	return false;
+}
+
+/* ALTER TABLE qtarget ... of column col, into b. */
+static void
+alter(struct buf *b, const char *qtarget, const char *what, const char *col)
+{
+	buf_appendf(b, "ALTER TABLE %s %s ", qtarget, what);
+	map_quote_ident(b, col);
 }
 
 /*
- * The differences between the columns the mirror writes (tc[0..ntc):
- * the source's, then metadata and soft delete; the first t->ncols are
- * the source's, t->key indexes them) and the existing target table
- * qtarget, one line each with its fix, into diff: columns missing or of
- * a type the target's does not hold, no unique index on the key.
+ * A source column the target lacks: added (with the value rows from
+ * before hold, the ADD COLUMN default), unless it looks like a rename
+ * (the target's column at its position is one the source lacks, of the
+ * same type) or rows from before hold values walpipe cannot know.
+ */
+static void
+follow_missing(PGconn *ana, const struct mirror_source *s,
+			   const struct mirror_column *c, size_t i,
+			   const struct target_cols *tg, const struct mirror_column *tc,
+			   size_t ntc, const char *qtarget, struct buf *fix,
+			   struct buf *diff)
+{
+	const struct mirror_source_col *sc = i < s->ncols ? &s->cols[i] : NULL;
+	const char *at = NULL;
+	bool orphan = false;
+	int row = -1;
+
+	/* A target walpipe created has the source's column numbers (it keeps
+	 * the columns the source drops): the column at this one's number. */
+	for (int j = 0; sc && j < tg->n && row < 0; j++)
+		if (atoi(PQgetvalue(tg->r, j, 4)) == sc->attnum)
+			row = j;
+	if (row >= 0) {
+		at = PQgetvalue(tg->r, row, 0);
+		orphan = true;
+		for (size_t k = 0; orphan && k < ntc; k++)
+			orphan = strcmp(tc[k].name, at) != 0;
+	}
+	if (orphan && strcmp(PQgetvalue(tg->r, row, 1), c->type) == 0) {
+		buf_appendf(diff, "\n  column \"%s\" is new and \"%s\" is gone at its "
+						  "place: if it was renamed, run ",
+					c->name, at);
+		alter(diff, qtarget, "RENAME COLUMN", at);
+		buf_append_str(diff, " TO ");
+		map_quote_ident(diff, c->name);
+		buf_append_str(diff, "; if not, ");
+		alter(diff, qtarget, "ADD COLUMN", c->name);
+		buf_appendf(diff, " %s;", c->type);
+		return;
+	}
+	if (sc && sc->has_default && sc->missing == NULL) {
+		buf_appendf(diff, "\n  column \"%s\" is missing, and its default "
+						  "gave the rows from before values walpipe cannot "
+						  "know: run ",
+					c->name);
+		alter(diff, qtarget, "ADD COLUMN", c->name);
+		buf_appendf(diff, " %s; then copy the table again with walpipe "
+						  "snapshot --table %s.%s",
+					c->type, s->schema, s->table);
+		return;
+	}
+	alter(fix, qtarget, "ADD COLUMN", c->name);
+	buf_appendf(fix, " %s", c->type);
+	if (sc && sc->missing) {
+		char *lit = PQescapeLiteral(ana, sc->missing, strlen(sc->missing));
+
+		buf_appendf(fix, " DEFAULT %s::%s", lit ? lit : "NULL", c->type);
+		PQfreemem(lit);
+	}
+	buf_append_str(fix, ";\n");
+}
+
+/*
+ * How the existing target qtarget follows the columns the mirror writes
+ * (tc[0..ntc): the source's, then metadata and soft delete; t->key
+ * indexes the source's): into fix the statements walpipe runs itself
+ * (add a column, widen a type, drop NOT NULL from a column the source
+ * dropped), into diff one line per difference it will not decide (with
+ * the statement to run): another type, a suspected rename, no unique
+ * index on the key.
  */
 static bool
-check_target(PGconn *ana, const struct mirror_table *t,
-			 const struct mirror_column *tc, size_t ntc, const char *qtarget,
-			 struct buf *diff, char *errbuf, size_t errlen)
+follow_target(PGconn *ana, const struct mirror_source *s,
+			  const struct mirror_table *t, const struct mirror_column *tc,
+			  size_t ntc, const char *qtarget, struct buf *fix,
+			  struct buf *diff, char *errbuf, size_t errlen)
 {
-	PGresult *r = query(
+	struct target_cols tg;
+	bool keyed = t->nkey > 0;
+
+	tg.r = query(
 		ana, "read the target table's columns",
 		"SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), "
 		"       EXISTS (SELECT 1 FROM pg_catalog.pg_index i "
 		"                WHERE i.indrelid = a.attrelid AND i.indisunique "
-		"                  AND a.attnum = ANY (i.indkey::pg_catalog.int2[])) "
+		"                  AND a.attnum = ANY (i.indkey::pg_catalog.int2[])), "
+		"       a.attnotnull, a.attnum "
 		"  FROM pg_catalog.pg_attribute a "
 		" WHERE a.attrelid = $1::pg_catalog.regclass AND a.attnum > 0 "
-		"   AND NOT a.attisdropped",
+		"   AND NOT a.attisdropped ORDER BY a.attnum",
 		1, &qtarget, errbuf, errlen);
-	bool keyed = t->nkey > 0;
-
-	if (!r)
+	if (!tg.r)
 		return false;
+	tg.n = PQntuples(tg.r);
 	for (size_t i = 0; i < ntc; i++) {
-		bool is_key = false;
-		int row = -1;
+		int row = target_col(&tg, tc[i].name);
+		const char *have = row >= 0 ? PQgetvalue(tg.r, row, 1) : NULL;
 
-		for (size_t k = 0; k < t->nkey; k++)
-			is_key = is_key || t->key[k] == i;
-		for (int j = 0; j < PQntuples(r) && row < 0; j++)
-			if (strcmp(PQgetvalue(r, j, 0), tc[i].name) == 0)
-				row = j;
 		if (row < 0) {
-			append_fix_add(diff, qtarget, tc[i].name, tc[i].type);
-			keyed = keyed && !is_key;
-			continue;
-		}
-		if (mirror_type_change(tc[i].type, PQgetvalue(r, row, 1)) ==
-			MIRROR_TYPE_OTHER) {
-			buf_appendf(diff,
-						"\n  column \"%s\" is %s on the target and %s here: "
-						"ALTER TABLE %s ALTER COLUMN ",
-						tc[i].name, PQgetvalue(r, row, 1), tc[i].type,
-						qtarget);
-			map_quote_ident(diff, tc[i].name);
+			keyed = keyed && !is_key(t, i);
+			follow_missing(ana, s, &tc[i], i, &tg, tc, ntc, qtarget, fix,
+						   diff);
+		} else if (mirror_type_change(have, tc[i].type) == MIRROR_TYPE_WIDER) {
+			alter(fix, qtarget, "ALTER COLUMN", tc[i].name);
+			buf_appendf(fix, " TYPE %s;\n", tc[i].type);
+		} else if (mirror_type_change(tc[i].type, have) == MIRROR_TYPE_OTHER) {
+			buf_appendf(diff, "\n  column \"%s\" is %s on the target and %s "
+							  "here: ",
+						tc[i].name, have, tc[i].type);
+			alter(diff, qtarget, "ALTER COLUMN", tc[i].name);
 			buf_appendf(diff, " TYPE %s;", tc[i].type);
 		}
-		if (is_key && strcmp(PQgetvalue(r, row, 2), "t") != 0)
+		if (row >= 0 && is_key(t, i) && strcmp(PQgetvalue(tg.r, row, 2), "t"))
 			keyed = false;
 	}
-	PQclear(r);
+	/* Columns the source dropped stay, NULL in new rows. */
+	for (int j = 0; j < tg.n; j++) {
+		bool ours = false;
+
+		for (size_t i = 0; i < ntc && !ours; i++)
+			ours = strcmp(tc[i].name, PQgetvalue(tg.r, j, 0)) == 0;
+		if (!ours && strcmp(PQgetvalue(tg.r, j, 3), "t") == 0) {
+			alter(fix, qtarget, "ALTER COLUMN", PQgetvalue(tg.r, j, 0));
+			buf_append_str(fix, " DROP NOT NULL;\n");
+		}
+	}
+	PQclear(tg.r);
 	if (t->nkey > 0 && !keyed) {
 		buf_appendf(diff,
 					"\n  no unique index holds the key: ALTER TABLE %s ADD "
@@ -505,20 +677,22 @@ check_target(PGconn *ana, const struct mirror_table *t,
 int
 mirror_pg_ensure_target(PGconn *src, PGconn *ana,
 						const struct mirror_source *s,
-						const struct mirror_spec *spec, char *errbuf,
-						size_t errlen)
+						const struct mirror_spec *spec, char **changes,
+						char *errbuf, size_t errlen)
 {
 	struct buf qtarget = BUF_INIT, sql = BUF_INIT, diff = BUF_INIT;
 	struct mirror_table t, full;
 	struct mirror_column *tc;
 	size_t ntc;
 	char qsource[IDENT_QUALIFIED_MAX];
-	bool err;
+	bool err, found;
 	int rc = -1;
 
 	/* format_type() qualifies a type that search_path does not find:
 	 * with pg_catalog alone both sides print user types as the source's
 	 * plan connection does (public.mood), so the texts compare. */
+	if (changes)
+		*changes = NULL;
 	if (!command(ana, "set the search path",
 				 "SET LOCAL search_path = pg_catalog, pg_temp", errbuf,
 				 errlen))
@@ -529,31 +703,39 @@ mirror_pg_ensure_target(PGconn *src, PGconn *ana,
 	full.cols = tc;
 	full.ncols = ntc;
 	append_qualified(&qtarget, spec->to, s->table);
-	if (exists(ana, "SELECT pg_catalog.to_regclass($1)", qtarget.data, &err,
-			   errbuf, errlen)) {
-		if (!check_target(ana, &t, tc, ntc, qtarget.data, &diff, errbuf,
-						  errlen))
-			goto done;
-		if (diff.len == 0)
-			rc = 0;
-		else {
-			ident_qualified_to(qsource, sizeof(qsource), s->schema,
-							   s->table);
-			snprintf(errbuf, errlen,
-					 "target table %s does not fit source table %s:%s",
-					 qtarget.data, qsource, diff.data);
-		}
-		goto done;
-	}
-	if (err || !ensure_schema(ana, spec->to, errbuf, errlen))
+	found = exists(ana, "SELECT pg_catalog.to_regclass($1)", qtarget.data,
+				   &err, errbuf, errlen);
+	if (err || (!found && !ensure_schema(ana, spec->to, errbuf, errlen)))
 		goto done;
 	for (size_t i = 0; i < s->ncols; i++)
 		if (s->cols[i].type_kind &&
 			!ensure_type(src, ana, &s->cols[i], errbuf, errlen))
 			goto done;
-	mirror_append_create_table(&sql, spec->to, &full);
-	if (command(ana, "create the target table", sql.data, errbuf, errlen))
-		rc = 1;
+	if (!found) {
+		mirror_append_create_table(&sql, spec->to, &full);
+		if (command(ana, "create the target table", sql.data, errbuf,
+					errlen))
+			rc = 1;
+		goto done;
+	}
+	if (!follow_target(ana, s, &t, tc, ntc, qtarget.data, &sql, &diff,
+					   errbuf, errlen))
+		goto done;
+	if (diff.len) {
+		ident_qualified_to(qsource, sizeof(qsource), s->schema, s->table);
+		snprintf(errbuf, errlen,
+				 "target table %s does not fit source table %s:%s",
+				 qtarget.data, qsource, diff.data);
+		goto done;
+	}
+	if (sql.len == 0)
+		rc = 0;
+	else if (command(ana, "change the target table", sql.data, errbuf,
+					 errlen)) {
+		if (changes)
+			*changes = wp_strdup(sql.data);
+		rc = 2;
+	}
 done:
 	free(tc);
 	mirror_source_view_free(&t);

@@ -288,6 +288,8 @@ session_flush(struct session *s)
 	s->batch_started = 0;
 	if (s->parts.route && (e = session_check_partitions(s)) != SESSION_OK)
 		return e;
+	if ((e = session_mirror_check(s)) != SESSION_OK)
+		return e;
 	if (s->applier == NULL) {
 		/* Kafka alone: the slot is the checkpoint. */
 		struct sink_stats none;

@@ -94,6 +94,9 @@ struct session_mirror {
 	bool *rule_kafka;
 	struct map_rule **owned;	/* mirror_rule_new's */
 	size_t nowned;
+	/* catalog_columns_signature of the mirrored tables, as the session
+	 * expanded them: a change means DDL to follow. */
+	char *sig;
 };
 
 /* The state of one session: connections, the batch in hand, positions. */
@@ -220,6 +223,16 @@ enum session_end session_check_partitions(struct session *s);
  * walpipe (SESSION_FATAL) with every such table named.
  */
 enum session_end session_mirror_expand(struct session *s, PGconn *src);
+
+/*
+ * Before the checkpoint moves past what is in hand: have the mirrored
+ * tables' columns changed on the source (ADD or DROP COLUMN, a type, an
+ * enum's labels, a table dropped or renamed)?  SESSION_REPLAN if so,
+ * applying nothing of what is in hand: the next session makes the
+ * targets follow (mirror_pg_ensure_target) and reads from the
+ * checkpoint again.
+ */
+enum session_end session_mirror_check(struct session *s);
 
 /* Whether a mirror of s wants source table schema.table though the
  * session has no rule for it (created since the session began). */

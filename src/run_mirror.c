@@ -72,16 +72,18 @@ register_copy(struct session *s, const char *q)
  * Mirror entry i's tables: checked, their targets made to exist inside
  * the open analytics transaction, their rules added.  Tables that cannot
  * be mirrored are appended to refused (one line each), those whose
- * target was created to created.
+ * target was created to created, the statements that made a target
+ * follow its source to changed.
  */
 static bool
 expand_one(struct session *s, PGconn *src, PGconn *ana, size_t i,
-		   struct buf *refused, struct buf *created)
+		   struct buf *refused, struct buf *created, struct buf *changed)
 {
 	const struct config_mirror *m = &s->mirror.base->mirrors[i];
 	struct mirror_source *t;
 	size_t n, taken = 0;
 	char err[4096], q[IDENT_QUALIFIED_MAX];
+	char *changes = NULL;
 
 	if (!mirror_pg_sources(src, m->from_p, m->nfrom, m->exclude_p,
 						   m->nexclude, &t, &n, err, sizeof(err))) {
@@ -98,8 +100,8 @@ expand_one(struct session *s, PGconn *src, PGconn *ana, size_t i,
 			buf_appendf(refused, "\n  %s", err);
 			continue;
 		}
-		rc = mirror_pg_ensure_target(src, ana, &t[k], &m->spec, err,
-									 sizeof(err));
+		rc = mirror_pg_ensure_target(src, ana, &t[k], &m->spec, &changes,
+									 err, sizeof(err));
 		if (rc < 0) {
 			wp_log(LOG_ERROR, "mirror[%zu]: %s", i, err);
 			mirror_pg_free_sources(t, n);
@@ -108,6 +110,10 @@ expand_one(struct session *s, PGconn *src, PGconn *ana, size_t i,
 		ident_qualified_to(q, sizeof(q), t[k].schema, t[k].table);
 		if (rc == 1)
 			buf_appendf(created, "%s%s", created->len ? ", " : "", q);
+		if (rc == 2)
+			buf_append_str(changed, changes);
+		free(changes);
+		changes = NULL;
 		if (rc == 1 && !register_copy(s, q)) {
 			mirror_pg_free_sources(t, n);
 			return false;
@@ -130,17 +136,31 @@ expand_one(struct session *s, PGconn *src, PGconn *ana, size_t i,
 }
 
 static bool
-exec_ok(PGconn *ana, const char *sql)
+exec_ok(PGconn *conn, const char *sql)
 {
-	PGresult *r = PQexec(ana, sql);
+	PGresult *r = PQexec(conn, sql);
 	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 
 	if (!ok)
-		wp_log(LOG_ERROR, "could not %s the mirrors' target tables: %s",
-			   strcmp(sql, "BEGIN") == 0 ? "begin creating" : "commit",
-			   PQerrorMessage(ana));
+		wp_log(LOG_ERROR, "could not run %s for the mirrors: %s", sql,
+			   PQerrorMessage(conn));
 	PQclear(r);
 	return ok;
+}
+
+static char *
+mirror_signature(const struct session *s, PGconn *src)
+{
+	const struct session_mirror *sm = &s->mirror;
+	const struct map_rule **r =
+		wp_calloc(sm->nowned + 1, sizeof(*r));
+	char *sig;
+
+	for (size_t i = 0; i < sm->nowned; i++)
+		r[i] = sm->owned[i];
+	sig = catalog_columns_signature(src, r, sm->nowned);
+	free(r);
+	return sig;
 }
 
 enum session_end
@@ -148,7 +168,7 @@ session_mirror_expand(struct session *s, PGconn *src)
 {
 	struct session_mirror *sm = &s->mirror;
 	PGconn *ana = sink_pg_conn(s->sink);
-	struct buf refused = BUF_INIT, created = BUF_INIT;
+	struct buf refused = BUF_INIT, created = BUF_INIT, changed = BUF_INIT;
 	bool ok;
 
 	if (s->rs->nmirrors == 0 || ana == NULL)
@@ -161,10 +181,19 @@ session_mirror_expand(struct session *s, PGconn *src)
 		sm->rules[i] = s->rs->rules[i];
 		sm->rule_kafka[i] = s->rs->rule_kafka ? s->rs->rule_kafka[i] : true;
 	}
-	/* All targets in one transaction: a failure leaves none half made. */
-	ok = exec_ok(ana, "BEGIN");
+	/* All targets in one transaction: a failure leaves none half made.
+	 * The source's catalog read in one snapshot, the signature that
+	 * session_mirror_check watches included. */
+	ok = exec_ok(ana, "BEGIN") &&
+		 exec_ok(src, "BEGIN ISOLATION LEVEL REPEATABLE READ");
 	for (size_t i = 0; ok && i < sm->base->nmirrors; i++)
-		ok = expand_one(s, src, ana, i, &refused, &created);
+		ok = expand_one(s, src, ana, i, &refused, &created, &changed);
+	if (ok && (sm->sig = mirror_signature(s, src)) == NULL) {
+		wp_log(LOG_ERROR, "could not read the mirrored tables' columns: %s",
+			   PQerrorMessage(src));
+		ok = false;
+	}
+	PQclear(PQexec(src, "COMMIT"));
 	if (ok && refused.len) {
 		wp_log(LOG_ERROR,
 			   "cannot mirror these tables:%s\nFix them on the source, or "
@@ -179,14 +208,42 @@ session_mirror_expand(struct session *s, PGconn *src)
 	if (ok && created.len)
 		wp_log(LOG_NOTICE, "mirror: created the target tables of %s",
 			   created.data);
+	if (ok && changed.len)
+		wp_log(LOG_NOTICE, "mirror: target tables follow their sources:\n%s",
+			   changed.data);
 	buf_free(&refused);
 	buf_free(&created);
+	buf_free(&changed);
 	sm->rs.rules = sm->rules;
 	sm->rs.rule_kafka = sm->rule_kafka;
 	s->rs = &sm->rs;
 	if (!ok)
 		return PQstatus(ana) == CONNECTION_OK ? SESSION_FATAL : SESSION_RETRY;
 	return SESSION_OK;
+}
+
+enum session_end
+session_mirror_check(struct session *s)
+{
+	char *sig;
+	bool same;
+
+	if (s->mirror.sig == NULL || s->parts.plan_conn == NULL)
+		return SESSION_OK;
+	sig = mirror_signature(s, s->parts.plan_conn);
+	if (sig == NULL) {
+		wp_log(LOG_WARNING, "could not read the mirrored tables' columns: %s",
+			   PQerrorMessage(s->parts.plan_conn));
+		return SESSION_RETRY;
+	}
+	same = strcmp(sig, s->mirror.sig) == 0;
+	free(sig);
+	if (same)
+		return SESSION_OK;
+	wp_log(LOG_NOTICE,
+		   "the columns of mirrored source tables changed: the session "
+		   "starts again from the checkpoint to follow them");
+	return SESSION_REPLAN;
 }
 
 bool
@@ -235,5 +292,6 @@ session_mirror_free(struct session *s)
 	free(sm->owned);
 	free(sm->rules);
 	free(sm->rule_kafka);
+	free(sm->sig);
 	memset(sm, 0, sizeof(*sm));
 }

@@ -131,6 +131,17 @@ int catalog_partition_ancestors(PGconn *conn, const char *schema,
 char *catalog_special_columns(PGconn *conn,
 							  const struct map_rule *const *rules, size_t n);
 
+/*
+ * A signature of the source tables of rules[0..n) as the catalog has them
+ * now: which exist, their columns (names, types, modifiers, NOT NULL) and
+ * the labels of enum columns.  Any DDL that changes what a mirror would
+ * create changes it.  NULL when the catalog cannot be read.  Caller
+ * frees.  Does not log.
+ */
+char *catalog_columns_signature(PGconn *conn,
+								const struct map_rule *const *rules,
+								size_t n);
+
 struct sink_target;
 
 /*

@@ -23,6 +23,13 @@ struct mirror_source_col {
 	char *type_schema;
 	char *type_name;
 	char *type_ext;
+	/* Rows from before the column was added hold missing (the text of
+	 * pg_attribute.attmissingval: a non-volatile ADD COLUMN default), or
+	 * NULL for SQL NULL, or, when has_default and no missing value,
+	 * values walpipe cannot know (a volatile default rewrote them). */
+	bool has_default;
+	char *missing;
+	int attnum;			/* the source's column number */
 };
 
 /* A source table a mirror matches (an ordinary or partitioned table that
@@ -74,26 +81,35 @@ void mirror_source_view(const struct mirror_source *s, struct mirror_table *t);
 void mirror_source_view_free(struct mirror_table *t);
 
 /*
- * Make the target of s exist in schema spec->to on the analytics connection
- * ana, inside the caller's transaction: the schema, the user types its
- * columns use (enums and domains created as the source defines them;
- * an extension's type required, with the CREATE EXTENSION to run), then
- * CREATE TABLE (mirror_append_create_table) with spec's metadata and
- * soft-delete columns after the source's.  An existing table is checked
- * instead: each of those columns must be there with the same type or one
- * mirror_type_change() calls wider, and the key must be unique; anything
- * else fails, listing every difference and the statements that would
- * fix it.  Target columns
- * the source lacks are allowed (they stay NULL or their default).
+ * Make the target of s exist in schema spec->to on the analytics
+ * connection ana, inside the caller's transaction: the schema, the user
+ * types its columns use (enums and domains created as the source defines
+ * them, an enum's new labels added; an extension's type required, with
+ * the CREATE EXTENSION to run), then CREATE TABLE
+ * (mirror_append_create_table) with spec's metadata and soft-delete
+ * columns after the source's.
+ *
+ * An existing table follows the source where that is safe: a column the
+ * source added is added (rows from before get what they hold on the
+ * source: the ADD COLUMN default, or NULL), a type the source widened
+ * (mirror_type_change) is widened, a column the source dropped stays
+ * (NOT NULL dropped: new rows leave it NULL).  Everything else fails
+ * with every difference listed and the statement that fixes it: another
+ * type, a column that looks renamed (a new column whose number the
+ * target gives a column the source lacks, of the same type), a column added with a volatile
+ * default, no unique index on the key.  Target columns the source never
+ * had are allowed.  *changes (when changes is not NULL): the statements
+ * run, or NULL; caller frees.
+ *
  * Sets search_path to pg_catalog, pg_temp for the rest of the caller's
  * transaction (SET LOCAL), so that type names compare as printed.
- * Returns 1 when it created the table, 0 when it existed and fits, -1
- * with a message in errbuf.  Reads the source's type definitions over
- * src.  Does not log.
+ * Returns 1 when it created the table, 2 when it changed it, 0 when it
+ * fitted as it was, -1 with a message in errbuf.  Reads the source's
+ * type definitions over src.  Does not log.
  */
 int mirror_pg_ensure_target(PGconn *src, PGconn *ana,
 							const struct mirror_source *s,
-							const struct mirror_spec *spec, char *errbuf,
-							size_t errlen);
+							const struct mirror_spec *spec, char **changes,
+							char *errbuf, size_t errlen);
 
 #endif
