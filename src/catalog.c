@@ -871,12 +871,14 @@ catalog_partition_watch(PGconn *conn, const struct route *rt,
 	return found;
 }
 
-/* A text[] literal of the source tables of rules[0..n), quoted as
- * to_regclass reads them exactly. */
-static void
-rule_tables(struct buf *arr, const struct map_rule *const *rules, size_t n)
+/* one_text of sql with $1 a text[] of the source tables of rules[0..n),
+ * quoted as to_regclass reads them exactly. */
+static char *
+rules_text(PGconn *conn, const char *sql, const struct map_rule *const *rules,
+		   size_t n)
 {
-	struct buf name = BUF_INIT;
+	struct buf name = BUF_INIT, arrb = BUF_INIT, *arr = &arrb;
+	char *out;
 
 	buf_append_char(arr, '{');
 	for (size_t i = 0; i < n; i++) {
@@ -889,6 +891,9 @@ rule_tables(struct buf *arr, const struct map_rule *const *rules, size_t n)
 	}
 	buf_append_char(arr, '}');
 	buf_free(&name);
+	out = one_text(conn, sql, arr->data);
+	buf_free(arr);
+	return out;
 }
 
 char *
@@ -920,13 +925,7 @@ catalog_special_columns(PGconn *conn, const struct map_rule *const *rules,
 		"         'pg_catalog.float8'::pg_catalog.regtype, "
 		"         'pg_catalog.numeric'::pg_catalog.regtype) "
 		"   GROUP BY ns.nspname, c.relname) y) x";
-	struct buf arr = BUF_INIT;
-	char *out;
-
-	rule_tables(&arr, rules, n);
-	out = one_text(conn, sql, arr.data);
-	buf_free(&arr);
-	return out;
+	return rules_text(conn, sql, rules, n);
 }
 
 char *
@@ -951,11 +950,5 @@ catalog_columns_signature(PGconn *conn, const struct map_rule *const *rules,
 		"          FROM pg_catalog.unnest($1::text[]) t) l "
 		"  LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = l.oid "
 		"       AND a.attnum > 0 AND NOT a.attisdropped";
-	struct buf arr = BUF_INIT;
-	char *out;
-
-	rule_tables(&arr, rules, n);
-	out = one_text(conn, sql, arr.data);
-	buf_free(&arr);
-	return out;
+	return rules_text(conn, sql, rules, n);
 }
