@@ -31,6 +31,7 @@ static const struct command commands[] = {
 	 cmd_status},
 	{"snapshot", "copy existing rows of a table through its mapping", cmd_snapshot},
 	{"dlq", "list, retry or resolve dead letters", cmd_dlq},
+	{"init", "write a configuration that mirrors a live database", cmd_init},
 };
 
 static void

@@ -13,6 +13,7 @@ int cmd_run(int argc, char **argv);
 int cmd_dlq(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
+int cmd_init(int argc, char **argv);
 
 /*
  * commands.c: what the subcommands share.  Shell code: these print to
