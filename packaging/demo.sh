@@ -164,6 +164,8 @@ read -r a_users a_orders a_amount a_cancel a_events a_dead a_staged < <(ana -F '
 	(SELECT count(*) FROM analytics.fact_user_events),
 	(SELECT count(*) FROM walpipe.dead_letters WHERE NOT resolved),
 	(SELECT count(*) FROM staging.raw_events)")
+s_visits=$(src -c "SELECT count(*) || ' ' || md5(string_agg(v::text, ',' ORDER BY user_id)) FROM visits v")
+a_visits=$(ana -c "SELECT count(*) || ' ' || md5(string_agg(v::text, ',' ORDER BY user_id)) FROM replica.visits v")
 mismatch=0
 row() { # LABEL SOURCE ANALYTICS
 	local mark=ok
@@ -177,6 +179,8 @@ row "  sum(amount) of those" "$s_amount" "$a_amount"
 row "orders cancelled (deleted) -> fact_orders, soft-deleted" "$s_cancel" "$a_cancel"
 row "order_events, numeric user_id -> fact_user_events" "$s_events" "$a_events"
 row "order_events, bad user_id -> walpipe.dead_letters" "$s_bad" "$a_dead"
+row "visits -> replica.visits (mirror), rows" "${s_visits% *}" "${a_visits% *}"
+row "  md5 of those rows" "$(echo "${s_visits#* }" | cut -c1-12)" "$(echo "${a_visits#* }" | cut -c1-12)"
 printf '  %-58s %12s %12s\n' "all changes -> staging.raw_events (partitioned by month)" "" "$a_staged"
 
 say "lag and dead letters (walpipe status)"

@@ -26,6 +26,14 @@ CREATE TABLE IF NOT EXISTS public.order_events (
   created_at timestamptz NOT NULL DEFAULT now()
 );
 
+-- Each customer's visits: mirrored 1:1 by conf/demo.yaml's mirror section
+-- (no mapping names it), into a target walpipe creates itself.
+CREATE TABLE IF NOT EXISTS public.visits (
+  user_id    bigint PRIMARY KEY,
+  visits     integer NOT NULL,
+  last_seen  timestamptz NOT NULL
+);
+
 -- One interaction: sometimes a new customer, always a new order, often a
 -- payment or a shipment of an earlier order, now and then a cancellation
 -- (the order row is deleted; analytics keeps it, soft-deleted).  A 'test'
@@ -50,6 +58,10 @@ BEGIN
      WHERE id >= (random() * (SELECT max(id) FROM users))::bigint
      ORDER BY id LIMIT 1;
   END IF;
+
+  INSERT INTO visits VALUES (uid, 1, now())
+    ON CONFLICT (user_id) DO UPDATE SET visits = visits.visits + 1,
+                                        last_seen = excluded.last_seen;
 
   amt := round((5 + random() * 495)::numeric, 2);
   st := CASE WHEN random() < 0.05 THEN 'test' ELSE 'new' END;
