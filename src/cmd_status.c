@@ -5,6 +5,7 @@
 #include "walpipe/ident.h"
 #include "walpipe/map.h"
 #include "walpipe/mem.h"
+#include "walpipe/mirror_pg.h"
 #include "walpipe/pgconn.h"
 
 #include <getopt.h>
@@ -27,6 +28,7 @@ struct report {
 	char rsec[16][300];					/* "refresh VIEW" */
 	char ssec[16][IDENT_QUALIFIED_MAX + 80]; /* "snapshot TABLE" */
 	size_t nsnap;
+	char msec[8][32];					/* "mirror[N]" */
 };
 
 static void
@@ -268,6 +270,96 @@ status_snapshots(struct report *r, const struct wp_config *cfg, PGconn *ana,
 	buf_free(&q);
 }
 
+/* Of mirror m's tables t (ident_qualified text, n of them, as a text[]
+ * literal): how many have a target in schema to, and how many copies
+ * are not done. */
+static void
+mirror_targets(struct report *r, const char *section, PGconn *ana,
+			   const char *schema, const char *source, const char *to,
+			   const struct buf *tables, const struct buf *names)
+{
+	static const char *const keys[] = {"targets", "copies_pending"};
+	static const bool num[] = {true, true};
+	struct buf q = BUF_INIT, arg = BUF_INIT;
+
+	/* One parameter: source|to|{tables}|{names}. */
+	buf_appendf(&arg, "%s\x1f%s\x1f%s\x1f%s", source, to, tables->data,
+				names->data);
+	buf_appendf(&q,
+				"WITH p AS (SELECT pg_catalog.string_to_array($1, "
+				"pg_catalog.chr(31)) a) "
+				"SELECT (SELECT pg_catalog.count(*) FROM pg_catalog.unnest("
+				"(a[4])::text[]) n WHERE pg_catalog.to_regclass("
+				"pg_catalog.format('%%I.%%I', a[2], n)) IS NOT NULL)::text, "
+				"(SELECT pg_catalog.count(*) FROM %s.snapshot_tables s WHERE "
+				"s.source = a[1] AND s.state <> 'done' AND s.source_table = "
+				"ANY ((a[3])::text[]))::text FROM p",
+				schema);
+	put_row(r, ana, section, q.data, arg.data, keys, num, 2);
+	buf_free(&q);
+	buf_free(&arg);
+}
+
+/* Each mirror: the tables it matches now, their targets, the copies not
+ * done yet, and the tables it cannot mirror (with the reason in check
+ * --live). */
+static void
+status_mirrors(struct report *r, const struct wp_config *cfg, PGconn *src,
+			   PGconn *ana, const char *schema)
+{
+	const struct map_rule *rules = wp_calloc(cfg->nmappings + 1,
+											 sizeof(struct map_rule));
+
+	for (size_t i = 0; i < cfg->nmappings; i++)
+		((struct map_rule *) rules)[i] = cfg->mappings[i].rule;
+	for (size_t i = 0; i < cfg->nmirrors && i < 8; i++) {
+		const struct config_mirror *m = &cfg->mirrors[i];
+		struct mirror_source *t;
+		struct buf tables = BUF_INIT, names = BUF_INIT, bad = BUF_INIT;
+		size_t n, taken = 0;
+		char err[1024], num[32], q[IDENT_QUALIFIED_MAX];
+
+		snprintf(r->msec[i], sizeof(r->msec[i]), "mirror[%zu]", i);
+		if (!mirror_pg_sources(src, m->from_p, m->nfrom, m->exclude_p,
+							   m->nexclude, &t, &n, err, sizeof(err))) {
+			fprintf(stderr, "walpipe status: %s\n", err);
+			continue;
+		}
+		buf_append_char(&tables, '{');
+		buf_append_char(&names, '{');
+		for (size_t k = 0; k < n; k++) {
+			if (config_mirror_of(cfg->mirrors, cfg->nmirrors, rules,
+								 cfg->nmappings, t[k].schema,
+								 t[k].table) != (int) i)
+				continue;
+			ident_qualified_to(q, sizeof(q), t[k].schema, t[k].table);
+			if (!mirror_source_ok(&t[k], err, sizeof(err))) {
+				buf_appendf(&bad, "%s%s", bad.len ? ", " : "", q);
+				continue;
+			}
+			buf_append_str(&tables, taken ? "," : "");
+			buf_append_json_string(&tables, q, strlen(q));
+			buf_append_str(&names, taken ? "," : "");
+			buf_append_json_string(&names, t[k].table, strlen(t[k].table));
+			taken++;
+		}
+		buf_append_char(&tables, '}');
+		buf_append_char(&names, '}');
+		snprintf(num, sizeof(num), "%zu", taken);
+		put(r, r->msec[i], "to", m->to, false);
+		put(r, r->msec[i], "tables", num, true);
+		mirror_targets(r, r->msec[i], ana, schema, cfg->source.name, m->to,
+					   &tables, &names);
+		put(r, r->msec[i], "cannot_mirror", bad.len ? bad.data : NULL,
+			false);
+		mirror_pg_free_sources(t, n);
+		buf_free(&tables);
+		buf_free(&names);
+		buf_free(&bad);
+	}
+	free((void *) rules);
+}
+
 /* The analytics sections: checkpoint, staging, refreshes, snapshots.
  * False when the server could not be reached (printed). */
 static bool
@@ -361,6 +453,9 @@ cmd_status(int argc, char **argv)
 		put(r, "target", "none", "kafka only", false);
 	else
 		failed |= !status_analytics(r, cfg, ana);
+	if (ana && cfg->nmirrors && PQstatus(src) == CONNECTION_OK &&
+		PQstatus(ana) == CONNECTION_OK)
+		status_mirrors(r, cfg, src, ana, cfg->target.schema);
 	if (json)
 		report_print_json(r);
 	else

@@ -179,6 +179,16 @@ wait_sql ana "SELECT to_regclass('mirror.fresh') IS NOT NULL" "$pid"
 wait_caught_up "$pid"
 assert_contains "the new table was noticed" 'source table "app.fresh" is new and matches a mirror' "$(cat "$T/run.log")"
 same_all "new table"
+out=$("$WALPIPE_BIN" status -c "$T/mirror.yaml")
+assert_contains "status: the tables a mirror matches, their targets, no copy pending" \
+	"mirror[0]   to                     mirror
+mirror[0]   tables                 105
+mirror[0]   targets                105
+mirror[0]   copies_pending         0
+mirror[0]   cannot_mirror          -" "$out"
+echo "$out" >"$T/status.txt"
+assert_eq "status --json carries the mirrors" 105 \
+	"$("$WALPIPE_BIN" status --json -c "$T/mirror.yaml" | python3 -c 'import json,sys; print(json.load(sys.stdin)["mirror[0]"]["targets"])')"
 
 # kill -9 in the middle of a workload, then a restart: nothing lost,
 # nothing twice.
