@@ -517,11 +517,8 @@ static void
 live_mirrors(struct live *lv, PGconn *src, PGconn *ana,
 			 const struct wp_config *cfg, bool quiet)
 {
-	const struct map_rule *rules =
-		wp_calloc(cfg->nmappings + 1, sizeof(struct map_rule));
+	struct map_rule *rules = config_rules(cfg);
 
-	for (size_t i = 0; i < cfg->nmappings; i++)
-		((struct map_rule *) rules)[i] = cfg->mappings[i].rule;
 	PQclear(PQexec(ana, "BEGIN"));
 	for (size_t i = 0; i < cfg->nmirrors; i++) {
 		const struct config_mirror *m = &cfg->mirrors[i];
@@ -530,16 +527,12 @@ live_mirrors(struct live *lv, PGconn *src, PGconn *ana,
 		size_t n, taken = 0;
 		char err[1024], q[IDENT_QUALIFIED_MAX];
 
-		if (!mirror_pg_sources(src, m->from_p, m->nfrom, m->exclude_p,
-							   m->nexclude, &t, &n, err, sizeof(err))) {
+		if (!mirror_pg_taken(src, cfg->mirrors, cfg->nmirrors, i, rules,
+							 cfg->nmappings, &t, &n, err, sizeof(err))) {
 			live_problem(lv, "mirror[%zu]: %s", i, err);
 			continue;
 		}
 		for (size_t k = 0; k < n; k++) {
-			if (config_mirror_of(cfg->mirrors, cfg->nmirrors, rules,
-								 cfg->nmappings, t[k].schema,
-								 t[k].table) != (int) i)
-				continue;
 			ident_qualified_to(q, sizeof(q), t[k].schema, t[k].table);
 			buf_appendf(&names, "%s%s", taken++ ? ", " : "", q);
 			live_mirror_table(lv, src, ana, i, m, &t[k], &create);
@@ -560,7 +553,7 @@ live_mirrors(struct live *lv, PGconn *src, PGconn *ana,
 		buf_free(&create);
 	}
 	PQclear(PQexec(ana, "ROLLBACK"));
-	free((void *) rules);
+	free(rules);
 }
 
 static int

@@ -307,11 +307,8 @@ static void
 status_mirrors(struct report *r, const struct wp_config *cfg, PGconn *src,
 			   PGconn *ana, const char *schema)
 {
-	const struct map_rule *rules = wp_calloc(cfg->nmappings + 1,
-											 sizeof(struct map_rule));
+	struct map_rule *rules = config_rules(cfg);
 
-	for (size_t i = 0; i < cfg->nmappings; i++)
-		((struct map_rule *) rules)[i] = cfg->mappings[i].rule;
 	for (size_t i = 0; i < cfg->nmirrors && i < 8; i++) {
 		const struct config_mirror *m = &cfg->mirrors[i];
 		struct mirror_source *t;
@@ -320,18 +317,14 @@ status_mirrors(struct report *r, const struct wp_config *cfg, PGconn *src,
 		char err[1024], num[32], q[IDENT_QUALIFIED_MAX];
 
 		snprintf(r->msec[i], sizeof(r->msec[i]), "mirror[%zu]", i);
-		if (!mirror_pg_sources(src, m->from_p, m->nfrom, m->exclude_p,
-							   m->nexclude, &t, &n, err, sizeof(err))) {
+		if (!mirror_pg_taken(src, cfg->mirrors, cfg->nmirrors, i, rules,
+							 cfg->nmappings, &t, &n, err, sizeof(err))) {
 			fprintf(stderr, "walpipe status: %s\n", err);
 			continue;
 		}
 		buf_append_char(&tables, '{');
 		buf_append_char(&names, '{');
 		for (size_t k = 0; k < n; k++) {
-			if (config_mirror_of(cfg->mirrors, cfg->nmirrors, rules,
-								 cfg->nmappings, t[k].schema,
-								 t[k].table) != (int) i)
-				continue;
 			ident_qualified_to(q, sizeof(q), t[k].schema, t[k].table);
 			if (!mirror_source_ok(&t[k], err, sizeof(err))) {
 				buf_appendf(&bad, "%s%s", bad.len ? ", " : "", q);
@@ -357,7 +350,7 @@ status_mirrors(struct report *r, const struct wp_config *cfg, PGconn *src,
 		buf_free(&names);
 		buf_free(&bad);
 	}
-	free((void *) rules);
+	free(rules);
 }
 
 /* The analytics sections: checkpoint, staging, refreshes, snapshots.

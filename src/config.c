@@ -762,6 +762,16 @@ fixed_walk(const struct table *t, const void *a, const void *b,
 	}
 }
 
+struct map_rule *
+config_rules(const struct wp_config *cfg)
+{
+	struct map_rule *r = wp_calloc(cfg->nmappings + 1, sizeof(*r));
+
+	for (size_t i = 0; i < cfg->nmappings; i++)
+		r[i] = cfg->mappings[i].rule;
+	return r;
+}
+
 int
 config_mirror_of(const struct config_mirror *m, size_t nm,
 				 const struct map_rule *rules, size_t nrules,

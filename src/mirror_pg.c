@@ -171,24 +171,52 @@ mirror_pg_sources(PGconn *src, const struct mirror_pattern *from,
 	return true;
 }
 
+/* Free s[i] (one table of a mirror_pg_sources array). */
+static void
+free_source(struct mirror_source *s)
+{
+	for (size_t j = 0; j < s->ncols; j++) {
+		free(s->cols[j].name);
+		free(s->cols[j].type);
+		free(s->cols[j].type_schema);
+		free(s->cols[j].type_name);
+		free(s->cols[j].type_ext);
+		free(s->cols[j].missing);
+	}
+	free(s->cols);
+	free(s->schema);
+	free(s->table);
+}
+
+bool
+mirror_pg_taken(PGconn *src, const struct config_mirror *m, size_t nm,
+				size_t i, const struct map_rule *rules, size_t nrules,
+				struct mirror_source **out, size_t *n, char *errbuf,
+				size_t errlen)
+{
+	size_t kept = 0;
+
+	if (!mirror_pg_sources(src, m[i].from_p, m[i].nfrom, m[i].exclude_p,
+						   m[i].nexclude, out, n, errbuf, errlen))
+		return false;
+	for (size_t k = 0; k < *n; k++) {
+		if (config_mirror_of(m, nm, rules, nrules, (*out)[k].schema,
+							 (*out)[k].table) == (int) i)
+			(*out)[kept++] = (*out)[k];
+		else
+			free_source(&(*out)[k]);
+	}
+	*n = kept;
+	return true;
+}
+
 void
 mirror_pg_free_sources(struct mirror_source *s, size_t n)
 {
 	if (!s)
 		return;
-	for (size_t i = 0; i < n; i++) {
-		for (size_t j = 0; j < s[i].ncols; j++) {
-			free(s[i].cols[j].name);
-			free(s[i].cols[j].type);
-			free(s[i].cols[j].type_schema);
-			free(s[i].cols[j].type_name);
-			free(s[i].cols[j].type_ext);
-			free(s[i].cols[j].missing);
-		}
-		free(s[i].cols);
-		free(s[i].schema);
-		free(s[i].table);
-	}
+	for (size_t i = 0; i < n; i++)
+		free_source(&s[i]);
 	free(s);
 }
 

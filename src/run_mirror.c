@@ -11,16 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Whether mirror entry i is the one that takes t (an earlier entry or a
- * mapping takes it otherwise). */
-static bool
-taken_by(const struct run_settings *rs, size_t i,
-		 const struct mirror_source *t)
-{
-	return config_mirror_of(rs->mirrors, rs->nmirrors, rs->rules, rs->nrules,
-							t->schema, t->table) == (int) i;
-}
-
 static void
 add_rule(struct session_mirror *sm, struct map_rule *r, bool kafka)
 {
@@ -85,8 +75,9 @@ expand_one(struct session *s, PGconn *src, PGconn *ana, size_t i,
 	char err[4096], q[IDENT_QUALIFIED_MAX];
 	char *changes = NULL;
 
-	if (!mirror_pg_sources(src, m->from_p, m->nfrom, m->exclude_p,
-						   m->nexclude, &t, &n, err, sizeof(err))) {
+	if (!mirror_pg_taken(src, s->mirror.base->mirrors,
+						 s->mirror.base->nmirrors, i, s->mirror.base->rules,
+						 s->mirror.base->nrules, &t, &n, err, sizeof(err))) {
 		wp_log(LOG_ERROR, "%s", err);
 		return false;
 	}
@@ -94,8 +85,6 @@ expand_one(struct session *s, PGconn *src, PGconn *ana, size_t i,
 		struct mirror_table view;
 		int rc;
 
-		if (!taken_by(s->mirror.base, i, &t[k]))
-			continue;
 		if (!mirror_source_ok(&t[k], err, sizeof(err))) {
 			buf_appendf(refused, "\n  %s", err);
 			continue;

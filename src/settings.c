@@ -66,14 +66,11 @@ run_state_new(struct wp_config *cfg, bool allow_ahead)
 	struct run_settings *rs = &st->rs;
 
 	st->cfg = cfg;
-	st->rules = wp_calloc(cfg->nmappings ? cfg->nmappings : 1,
-						  sizeof(*st->rules));
+	st->rules = config_rules(cfg);
 	st->rule_kafka = wp_calloc(cfg->nmappings ? cfg->nmappings : 1,
 							   sizeof(*st->rule_kafka));
-	for (size_t i = 0; i < cfg->nmappings; i++) {
-		st->rules[i] = cfg->mappings[i].rule;
+	for (size_t i = 0; i < cfg->nmappings; i++)
 		st->rule_kafka[i] = cfg->mappings[i].kafka;
-	}
 	if (cfg->kafka.enabled) {
 		sink_kafka_config_from(&st->kafka, cfg);
 		rs->kafka = &st->kafka;

@@ -147,6 +147,10 @@ struct wp_config *config_load_string(const char *name, const char *text,
 
 void config_free(struct wp_config *cfg);
 
+/* The mappings' rules of cfg as one array (cfg->nmappings of them; the
+ * rules point into cfg).  Caller frees the array. */
+struct map_rule *config_rules(const struct wp_config *cfg);
+
 /*
  * The mirror of m[0..nm) that takes source table schema.table: the first
  * whose from matches it and whose exclude does not, unless one of

@@ -2,6 +2,7 @@
 #ifndef WALPIPE_MIRROR_PG_H
 #define WALPIPE_MIRROR_PG_H
 
+#include "walpipe/config.h"
 #include "walpipe/mirror.h"
 
 #include <libpq-fe.h>
@@ -60,6 +61,16 @@ bool mirror_pg_sources(PGconn *src, const struct mirror_pattern *from,
 					   size_t nfrom, const struct mirror_pattern *exclude,
 					   size_t nexclude, struct mirror_source **out, size_t *n,
 					   char *errbuf, size_t errlen);
+
+/*
+ * mirror_pg_sources of mirror entry i of m[0..nm), keeping only the
+ * tables that entry takes (config_mirror_of: no earlier entry, no rule of
+ * rules[0..nrules) reads them).
+ */
+bool mirror_pg_taken(PGconn *src, const struct config_mirror *m, size_t nm,
+					 size_t i, const struct map_rule *rules, size_t nrules,
+					 struct mirror_source **out, size_t *n, char *errbuf,
+					 size_t errlen);
 
 /* NULL-safe. */
 void mirror_pg_free_sources(struct mirror_source *s, size_t n);
