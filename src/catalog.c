@@ -932,23 +932,26 @@ char *
 catalog_columns_signature(PGconn *conn, const struct map_rule *const *rules,
 						  size_t n)
 {
-	/* Each table's OID (a dropped or renamed table: NULL), its columns'
-	 * names, types, modifiers and NOT NULL, and the labels of the enums
-	 * among those types. */
+	/* "name=md5;..." of the tables that exist, in name order: each
+	 * column's name, type, modifier, NOT NULL and, for an enum (or an
+	 * array of one), its labels in order. */
 	static const char *sql =
-		"SELECT pg_catalog.count(l.oid) || ':' || pg_catalog.md5("
-		"       coalesce(pg_catalog.string_agg(pg_catalog.format("
-		"       '%s.%s:%s:%s:%s', a.attrelid::pg_catalog.oid, a.attname, "
-		"       a.atttypid::pg_catalog.oid, a.atttypmod, a.attnotnull), "
-		"       ',' ORDER BY a.attrelid, a.attnum), '')) || ':' || "
-		"       (SELECT pg_catalog.count(*) FROM pg_catalog.pg_enum e "
-		"         WHERE e.enumtypid IN (SELECT a2.atttypid "
-		"           FROM pg_catalog.pg_attribute a2 WHERE a2.attrelid IN "
-		"           (SELECT pg_catalog.to_regclass(t) FROM "
-		"            pg_catalog.unnest($1::text[]) t))) "
-		"  FROM (SELECT pg_catalog.to_regclass(t) AS oid "
-		"          FROM pg_catalog.unnest($1::text[]) t) l "
-		"  LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = l.oid "
-		"       AND a.attnum > 0 AND NOT a.attisdropped";
+		"SELECT coalesce(pg_catalog.string_agg(x.t || '=' || x.sig, ';' "
+		"       ORDER BY x.t), '') FROM ("
+		"  SELECT l.t, pg_catalog.md5(pg_catalog.string_agg("
+		"         pg_catalog.format('%s:%s:%s:%s:%s', a.attname, "
+		"         a.atttypid::pg_catalog.oid, a.atttypmod, a.attnotnull, "
+		"         (SELECT pg_catalog.string_agg(e.enumlabel::text, ',' "
+		"                 ORDER BY e.enumsortorder) "
+		"            FROM pg_catalog.pg_enum e WHERE e.enumtypid IN "
+		"                 (ty.oid, ty.typelem))), "
+		"         ',' ORDER BY a.attnum)) AS sig "
+		"    FROM pg_catalog.unnest($1::text[]) l(t) "
+		"    JOIN pg_catalog.pg_attribute a "
+		"      ON a.attrelid = pg_catalog.to_regclass(l.t) "
+		"     AND a.attnum > 0 AND NOT a.attisdropped "
+		"    JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid "
+		"   GROUP BY l.t) x";
+
 	return rules_text(conn, sql, rules, n);
 }

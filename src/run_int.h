@@ -227,7 +227,8 @@ enum session_end session_mirror_expand(struct session *s, PGconn *src);
 /*
  * Before the checkpoint moves past what is in hand: have the mirrored
  * tables' columns changed on the source (ADD or DROP COLUMN, a type, an
- * enum's labels, a table dropped or renamed)?  SESSION_REPLAN if so,
+ * enum's labels)?  A table dropped or renamed is not a change: the
+ * plans still serve what it did before.  SESSION_REPLAN if so,
  * applying nothing of what is in hand: the next session makes the
  * targets follow (mirror_pg_ensure_target) and reads from the
  * checkpoint again.

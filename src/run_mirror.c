@@ -211,6 +211,36 @@ session_mirror_expand(struct session *s, PGconn *src)
 	return SESSION_OK;
 }
 
+/*
+ * Whether every table of signature now ("t=md5;...") is in was with the
+ * same md5.  A table of was missing from now was dropped (or renamed):
+ * the session's plans still serve the changes it made before, and its
+ * target stays, so that is no reason to start again; a renamed table's
+ * new name arrives as a new table (session_mirror_new).
+ */
+static bool
+mirror_sig_same(const char *was, const char *now)
+{
+	const char *p = now;
+
+	while (*p) {
+		size_t len = strcspn(p, ";");
+		const char *q = was;
+		bool found = false;
+
+		while (*q && !found) {
+			size_t l2 = strcspn(q, ";");
+
+			found = l2 == len && strncmp(p, q, len) == 0;
+			q += l2 + (q[l2] == ';');
+		}
+		if (!found)
+			return false;
+		p += len + (p[len] == ';');
+	}
+	return true;
+}
+
 enum session_end
 session_mirror_check(struct session *s)
 {
@@ -225,7 +255,7 @@ session_mirror_check(struct session *s)
 			   PQerrorMessage(s->parts.plan_conn));
 		return SESSION_RETRY;
 	}
-	same = strcmp(sig, s->mirror.sig) == 0;
+	same = mirror_sig_same(s->mirror.sig, sig);
 	free(sig);
 	if (same)
 		return SESSION_OK;

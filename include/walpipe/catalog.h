@@ -133,10 +133,11 @@ char *catalog_special_columns(PGconn *conn,
 
 /*
  * A signature of the source tables of rules[0..n) as the catalog has them
- * now: which exist, their columns (names, types, modifiers, NOT NULL) and
- * the labels of enum columns.  Any DDL that changes what a mirror would
- * create changes it.  NULL when the catalog cannot be read.  Caller
- * frees.  Does not log.
+ * now: "table=md5;..." (tables in quoted text form, sorted; a table that
+ * no longer exists is left out), the md5 over each column's name, type,
+ * modifier, NOT NULL and, for an enum, its labels.  Any DDL that changes
+ * what a mirror creates changes the table's entry.  NULL when the
+ * catalog cannot be read.  Caller frees.  Does not log.
  */
 char *catalog_columns_signature(PGconn *conn,
 								const struct map_rule *const *rules,

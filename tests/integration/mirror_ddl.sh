@@ -119,4 +119,12 @@ run_start "$T/m.yaml" "$T/run.log"
 wait_caught_up "$pid"
 same "renamed" b
 same "renamed" a
+
+# The last changes before a DROP TABLE arrive; the target stays.
+src -c "INSERT INTO app.a (id, v) VALUES (99999, 'last words')" -c "DROP TABLE app.a"
+wait_caught_up "$pid"
+assert_eq "a change just before DROP TABLE arrives" "last words" \
+	"$(ana -c "SELECT v FROM mirror.a WHERE id = 99999")"
+assert_eq "no new session for a dropped table" "" \
+	"$(tail -n 5 "$T/run.log" | grep 'columns of mirrored source tables changed' || true)"
 run_down
