@@ -465,6 +465,7 @@ ensure_type(PGconn *src, PGconn *ana, const struct mirror_source_col *c,
 			char *errbuf, size_t errlen)
 {
 	struct buf q = BUF_INIT;
+	char shown[IDENT_QUALIFIED_MAX];
 	bool err, ok = false;
 
 	append_qualified(&q, c->type_schema, c->type_name);
@@ -477,11 +478,12 @@ ensure_type(PGconn *src, PGconn *ana, const struct mirror_source_col *c,
 	}
 	if (err)
 		goto done;
+	ident_qualified_to(shown, sizeof(shown), c->type_schema, c->type_name);
 	if (c->type_ext)
 		snprintf(errbuf, errlen,
 				 "the analytics database lacks type %s of extension \"%s\" "
 				 "(column \"%s\"): run CREATE EXTENSION \"%s\" there",
-				 q.data, c->type_ext, c->name, c->type_ext);
+				 shown, c->type_ext, c->name, c->type_ext);
 	else if (c->type_kind == 'e' || c->type_kind == 'd')
 		ok = ensure_schema(ana, c->type_schema, errbuf, errlen) &&
 			 (c->type_kind == 'e'
@@ -491,7 +493,7 @@ ensure_type(PGconn *src, PGconn *ana, const struct mirror_source_col *c,
 		snprintf(errbuf, errlen,
 				 "the analytics database lacks type %s (column \"%s\"): "
 				 "create it as the source defines it, or exclude the table",
-				 q.data, c->name);
+				 shown, c->name);
 done:
 	buf_free(&q);
 	return ok;

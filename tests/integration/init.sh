@@ -67,3 +67,20 @@ assert_eq "the targets exist" 3 \
 	"$(ana -c "SELECT count(*) FROM pg_tables WHERE schemaname = 'explicit'")"
 out=$("$WALPIPE_BIN" check --live -c "$T/explicit.yaml" 2>&1) || fail "check --live refused the explicit file: $out"
 assert_contains "check --live accepts it as written" "live: source and analytics databases accept this configuration" "$out"
+
+# A column of an extension's type: the analytics database must have the
+# extension; walpipe says which statement to run, and creates nothing.
+src -c "CREATE EXTENSION citext" -c "CREATE SCHEMA ext" \
+	-c "CREATE TABLE ext.people (id int PRIMARY KEY, email citext)" \
+	-c "INSERT INTO ext.people VALUES (1, 'A@B.example')"
+"$WALPIPE_BIN" init --source "$WALPIPE_TEST_SOURCE" --target "$WALPIPE_TEST_ANALYTICS" \
+	--name shop --mirror 'ext.*' --to ext_mirror -o "$T/ext.yaml" 2>/dev/null
+rc=0; out=$("$WALPIPE_BIN" check --live -c "$T/ext.yaml" 2>&1) || rc=$?
+assert_eq "check --live fails without the extension" 1 "$rc"
+assert_contains "and names the statement to run" \
+	'live: mirror[0]: the analytics database lacks type public.citext of extension "citext" (column "email"): run CREATE EXTENSION "citext" there' "$out"
+assert_eq "nothing was created" "" "$(ana -c "SELECT to_regnamespace('ext_mirror')")"
+ana -c "CREATE EXTENSION citext"
+out=$("$WALPIPE_BIN" check --live -c "$T/ext.yaml" 2>&1) || fail "check --live refused after CREATE EXTENSION: $out"
+assert_contains "with it, the target can be made" \
+	'mirror[0]: targets walpipe run will create in schema ext_mirror: people' "$out"
