@@ -579,8 +579,10 @@ static const struct field source_fields[] = {
 	 .max = 3600000, .off = OFF(source.heartbeat_ms)},
 	{.key = "state_dir", .type = F_STRING, .def = "/var/lib/walpipe",
 	 .off = OFF(source.state_dir)},
-	/* Required unless there is a mirror section: config_check_top. */
-	{.key = "tables", .type = F_STRINGS,
+	/* Required unless there is a mirror section: config_check_top.  A
+	 * reload reopens the stream with the new list, between transactions
+	 * (run.c: session_reload_due). */
+	{.key = "tables", .type = F_STRINGS, .flags = RELOAD,
 	 .off = OFF(source.tables), .off2 = OFF(source.ntables),
 	 .load = load_source_tables},
 	{.key = NULL},
@@ -701,19 +703,23 @@ static const struct field refresh_fields[] = {
 	{.key = NULL},
 };
 
-/* A change of a mirror changes add-tables: a restart, as source.tables. */
+/* A reload takes any change of the mirrors, as of source.tables: the
+ * next session expands them again (new targets are created and copied). */
 static const struct field mirror_fields[] = {
-	{.key = "from", .type = F_STRINGS, .flags = REQUIRED,
+	{.key = "from", .type = F_STRINGS, .flags = REQUIRED | RELOAD,
 	 .off = MIOFF(from), .off2 = MIOFF(nfrom), .load = load_mirror_patterns},
-	{.key = "exclude", .type = F_STRINGS, .off = MIOFF(exclude),
-	 .off2 = MIOFF(nexclude), .load = load_mirror_patterns},
-	{.key = "to", .type = F_NAME, .flags = REQUIRED, .what = "schema name",
-	 .off = MIOFF(to)},
-	{.key = "soft_delete", .type = F_NAME, .what = "column name",
-	 .off = MIOFF(soft_delete_column)},
-	{.key = "metadata", .type = F_STRINGS, .off = MIOFF(metadata),
-	 .off2 = MIOFF(nmetadata), .load = load_mirror_metadata},
-	{.key = "kafka", .type = F_BOOL, .def = "true", .off = MIOFF(kafka)},
+	{.key = "exclude", .type = F_STRINGS, .flags = RELOAD,
+	 .off = MIOFF(exclude), .off2 = MIOFF(nexclude),
+	 .load = load_mirror_patterns},
+	{.key = "to", .type = F_NAME, .flags = REQUIRED | RELOAD,
+	 .what = "schema name", .off = MIOFF(to)},
+	{.key = "soft_delete", .type = F_NAME, .flags = RELOAD,
+	 .what = "column name", .off = MIOFF(soft_delete_column)},
+	{.key = "metadata", .type = F_STRINGS, .flags = RELOAD,
+	 .off = MIOFF(metadata), .off2 = MIOFF(nmetadata),
+	 .load = load_mirror_metadata},
+	{.key = "kafka", .type = F_BOOL, .flags = RELOAD, .def = "true",
+	 .off = MIOFF(kafka)},
 	{.key = NULL},
 };
 
@@ -774,7 +780,7 @@ static const struct field top_fields[] = {
 	 .table = &staging_table},
 	{.key = "mappings", .type = F_LIST, .flags = RELOAD | FIELD_SKIP_NULL,
 	 .off = OFF(mappings), .off2 = OFF(nmappings), .table = &mapping_table},
-	{.key = "mirror", .type = F_LIST, .flags = FIELD_SKIP_NULL,
+	{.key = "mirror", .type = F_LIST, .flags = RELOAD | FIELD_SKIP_NULL,
 	 .off = OFF(mirrors), .off2 = OFF(nmirrors), .table = &mirror_table},
 	{.key = "refresh", .type = F_LIST, .flags = RELOAD | FIELD_SKIP_NULL,
 	 .off = OFF(refresh), .off2 = OFF(nrefresh), .table = &refresh_table},

@@ -389,6 +389,35 @@ session_finish(struct session *s)
 }
 
 /*
+ * A reload ends the session only between transactions.  The next session
+ * may stream other tables (source.tables, mirrors) or route partitions
+ * otherwise, so it may count a transaction's changes otherwise: a
+ * checkpoint inside a transaction (a split one) would then skip the wrong
+ * changes.  So the session reads on to the commit of the transaction in
+ * hand, and the checkpoint it ends at is a whole transaction's end.
+ */
+static bool
+session_reload_due(struct session *s, bool reload)
+{
+	char l1[LSN_STRLEN];
+
+	if (!reload)
+		return false;
+	if (!s->pos.in_txn) {
+		s->reload_waiting = false;
+		return true;
+	}
+	if (!s->reload_waiting)
+		wp_log(LOG_INFO,
+			   "reload: reading the rest of the transaction in hand (it "
+			   "ends at %s) first, so the new configuration starts between "
+			   "transactions",
+			   lsn_format(s->pos.txn_end, l1));
+	s->reload_waiting = true;
+	return false;
+}
+
+/*
  * One session, as docs/architecture.md tells it: open the sinks and the
  * plans (and copy the initial snapshot), start the stream at the
  * checkpoint, then loop until a stop, a reload or an error ends it.
@@ -406,7 +435,7 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 	if (e != SESSION_OK || stopped)
 		return e;
 	e = session_start_stream(s);
-	while (e == SESSION_OK && !*stop && !*reload) {
+	while (e == SESSION_OK && !*stop && !session_reload_due(s, *reload)) {
 		int64_t now;
 
 		e = session_step(s);

@@ -138,6 +138,7 @@ struct session {
 	struct session_heartbeat hb;
 	struct session_progress progress;
 	bool applied_any;
+	bool reload_waiting; /* a reload waits for the transaction's commit */
 	/* The change that last ended a session with SESSION_REPLAN: if it
 	 * still does not fit the fresh plan, re-reading cannot help. */
 	lsn_t replan_lsn;

@@ -1,0 +1,68 @@
+# reload_tables.sh: SIGHUP takes a new source.tables and a new mirror
+# (issue 18, item 2): the stream is reopened at the checkpoint with the
+# new list, and only between transactions.  A reload that arrives while a
+# transaction is applied in pieces reads it to its commit first: the next
+# session counts that transaction's changes with another filter (here the
+# table it adds has changes inside it), so a checkpoint inside it would
+# skip the wrong changes (an append mapping would get some twice).  The
+# mirrored table's target is created and copied by the reload; every
+# table ends equal to its source.
+set -euo pipefail
+. "$WALPIPE_TEST_HARNESS"
+. "$WALPIPE_TEST_ASSERT"
+. "$WALPIPE_SOURCE_DIR/tests/integration/run_lib.sh"
+T=$WALPIPE_TEST_TMPDIR
+
+src -c "CREATE TABLE a (id int PRIMARY KEY, v text)" -c "CREATE TABLE b (id int PRIMARY KEY, v text)" \
+	-c "INSERT INTO a SELECT g, 'a' || g FROM generate_series(1, 100) g" \
+	-c "INSERT INTO b SELECT g, 'b' || g FROM generate_series(1, 100) g"
+ana -c "CREATE TABLE a_t (id int PRIMARY KEY, v text)" -c "CREATE TABLE a_log (id int, v text)"
+config() { # TABLES [MIRROR]
+	cat <<EOF
+source: { name: shop, conninfo: "$WALPIPE_TEST_SOURCE", create_slot: true, tables: [$1] }
+target: { conninfo: "$WALPIPE_TEST_ANALYTICS" }
+batch: { max_changes: 200, max_delay: 20ms }
+mappings:
+  - { from: public.a, to: public.a_t, key: [id], columns: { id: id, v: v } }
+  # Every change of a as a row: a change applied twice or skipped shows.
+  - { from: public.a, to: public.a_log, mode: append, columns: { id: id, v: v } }
+${2:-}
+EOF
+}
+config public.a >"$T/r.yaml"
+run_up "$T/r.yaml" "$T/run.log"
+trap '[ -n "${pid:-}" ] && kill -9 $pid 2>/dev/null || true' EXIT
+wait_sql ana "SELECT bool_and(state = 'done') FROM walpipe.snapshot_tables" "$pid"
+
+# One transaction whose changes of a and b interleave, big enough to be
+# applied in pieces of 200.
+src <<'SQL'
+DO $$
+BEGIN
+  FOR i IN 1..60 LOOP
+    INSERT INTO a SELECT 1000 * i + g, 'big' FROM generate_series(1, 500) g;
+    INSERT INTO b SELECT 1000 * i + g, 'big' FROM generate_series(1, 50) g;
+    UPDATE a SET v = v || i WHERE id = i;
+  END LOOP;
+END $$;
+SQL
+# While it is applied in pieces, reload with b listed and mirrored.
+wait_sql ana "SELECT txn_end IS NOT NULL FROM walpipe.checkpoints" "$pid"
+config "public.a, public.b" "mirror: [{ from: public.b, to: m }]" >"$T/r.yaml"
+kill -HUP "$pid"
+src -c "UPDATE b SET v = 'after' WHERE id <= 10" -c "INSERT INTO a VALUES (999999, 'after')"
+wait_sql ana "SELECT to_regclass('m.b') IS NOT NULL" "$pid"
+wait_caught_up "$pid"
+assert_contains "the reload waited for the transaction's commit" \
+	"reload: reading the rest of the transaction in hand" "$(cat "$T/run.log")"
+assert_eq "no checkpoint inside a transaction after the reload" "" \
+	"$(ana -c "SELECT txn_end FROM walpipe.checkpoints")"
+for t in "a a_t" "b m.b"; do
+	set -- $t
+	assert_eq "$2 = $1" \
+		"$(src -c "SELECT count(*) || ':' || md5(string_agg(t::text, ',' ORDER BY id)) FROM $1 t")" \
+		"$(ana -c "SELECT count(*) || ':' || md5(string_agg(t::text, ',' ORDER BY id)) FROM $2 t")"
+done
+# 100 copied, 30,000 inserted and 60 updated in the big transaction, 1 after.
+assert_eq "every change of a applied once" 30161 "$(ana -c "SELECT count(*) FROM a_log")"
+run_down
