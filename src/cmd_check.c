@@ -581,6 +581,9 @@ check_live(const struct wp_config *cfg, bool quiet)
 		live_mappings(&lv, src, ana, cfg);
 	if (ana && cfg->nmirrors)
 		live_mirrors(&lv, src, ana, cfg, quiet);
+	/* What a reload with this file would change in a running source. */
+	if (ana && !quiet)
+		cmd_plan_report(cfg, src, ana, stdout, true);
 	PQfinish(src);
 	PQfinish(ana);
 	if (lv.problems) {

@@ -32,6 +32,7 @@ static const struct command commands[] = {
 	{"snapshot", "copy existing rows of a table through its mapping", cmd_snapshot},
 	{"dlq", "list, retry or resolve dead letters", cmd_dlq},
 	{"init", "write a configuration that mirrors a live database", cmd_init},
+	{"plan", "show what a reload with another file would change", cmd_plan},
 };
 
 static void

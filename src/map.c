@@ -1229,3 +1229,58 @@ map_snapshot_unescape(char *line, size_t len)
 	}
 	return out;
 }
+
+/* ---- the rule in words, for walpipe plan ---- */
+
+static const char *const mode_words[] = {"upsert", "append", "keyless",
+										 "none"};
+static const char *const meta_words[] = {"$lsn", "$xid", "$commit_time",
+										 "$op", "$source"};
+static const char *const truncate_words[] = {"truncate", "ignore", "fail"};
+
+static void
+describe_column(struct buf *b, const struct map_column *c)
+{
+	buf_append_str(b, "column ");
+	ident_append(b, c->target);
+	buf_append_str(b, " = ");
+	switch (c->src) {
+	case MAP_SRC_COLUMN:
+	case MAP_SRC_PATH:
+		ident_append(b, c->column);
+		for (size_t k = 0; k < c->npath; k++)
+			buf_appendf(b, ".%s", c->path[k]);
+		break;
+	case MAP_SRC_SQL: buf_appendf(b, "sql: %s", c->sql); break;
+	case MAP_SRC_META: buf_append_str(b, meta_words[c->meta]); break;
+	}
+	if (c->type)
+		buf_appendf(b, "::%s", c->type);
+	buf_append_char(b, '\n');
+}
+
+void
+map_rule_describe(struct buf *b, const struct map_rule *r)
+{
+	buf_appendf(b, "mode %s\n", mode_words[r->mode]);
+	if (r->nkey) {
+		buf_append_str(b, "key");
+		for (size_t k = 0; k < r->nkey; k++) {
+			buf_append_str(b, k ? ", " : " ");
+			ident_append(b, r->key[k]);
+		}
+		buf_append_char(b, '\n');
+	}
+	for (size_t i = 0; i < r->ncols; i++)
+		describe_column(b, &r->cols[i]);
+	if (r->where)
+		buf_appendf(b, "where %s\n", r->where);
+	if (r->on_delete == MAP_DELETE_SOFT) {
+		buf_append_str(b, "on_delete soft_delete ");
+		ident_append(b, r->soft_delete_column);
+		buf_append_char(b, '\n');
+	} else
+		buf_appendf(b, "on_delete %s\n",
+					r->on_delete == MAP_DELETE_IGNORE ? "ignore" : "delete");
+	buf_appendf(b, "on_truncate %s\n", truncate_words[r->on_truncate]);
+}

@@ -381,6 +381,18 @@ session_open_analytics(struct session *s)
 		wp_log(LOG_ERROR, "%s", err);
 		return sr == SINK_RETRY ? SESSION_RETRY : SESSION_FATAL;
 	}
+	/* What walpipe plan compares a new file with: bookkeeping, so only a
+	 * lost connection stops the session. */
+	sr = sink_pg_record_rules(s->sink, s->rs->rules, s->rs->nrules,
+							  s->mirror.base ? s->mirror.base->nrules
+											 : s->rs->nrules,
+							  err, sizeof(err));
+	if (sr == SINK_RETRY) {
+		wp_log(LOG_WARNING, "%s", err);
+		return SESSION_RETRY;
+	}
+	if (sr != SINK_OK)
+		wp_log(LOG_WARNING, "%s", err);
 	return SESSION_OK;
 }
 

@@ -3,6 +3,7 @@
 #define WALPIPE_COMMANDS_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stddef.h>
 
 /* Each takes argv with argv[0] = the command name and returns the process
@@ -14,6 +15,23 @@ int cmd_dlq(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
 int cmd_init(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
+
+/*
+ * walpipe plan's report, also printed by check --live: the mappings and
+ * mirrors of cfg against the rules its source recorded as applied
+ * (walpipe.applied_rules), added, changed (with the lines that differ),
+ * removed, with row estimates and copy times, to out.  src and ana are
+ * borrowed connections.  With quiet_when_unrecorded, prints nothing when
+ * the source has recorded no rules.  Returns 0, 1 when a mirrored table
+ * cannot be mirrored, 2 when a database could not be read (printed to
+ * stderr).
+ */
+struct pg_conn;
+struct wp_config;
+int cmd_plan_report(const struct wp_config *cfg, struct pg_conn *src,
+					struct pg_conn *ana, FILE *out,
+					bool quiet_when_unrecorded);
 
 /*
  * commands.c: what the subcommands share.  Shell code: these print to

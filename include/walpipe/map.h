@@ -314,4 +314,19 @@ size_t map_snapshot_unescape(char *line, size_t len);
 struct buf;
 void map_quote_ident(struct buf *out, const char *name);
 
+/*
+ * Append what rule r does, one line per part, in a fixed order and the
+ * configuration's notation: what `walpipe plan` compares between the
+ * running configuration and a new file, and shows where they differ, e.g.
+ *   mode upsert
+ *   key order_id
+ *   column amount = amount::numeric(15,4)
+ *   column source_lsn = $lsn
+ *   where status <> 'test'
+ *   on_delete soft_delete deleted_at
+ *   on_truncate truncate
+ * Two rules that apply the same way describe the same.  Pure.
+ */
+void map_rule_describe(struct buf *b, const struct map_rule *r);
+
 #endif

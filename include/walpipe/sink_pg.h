@@ -10,7 +10,7 @@
  * sink_checkpoint.c (the checkpoint row), sink_stage.c (staging COPY),
  * sink_facts.c (fact statements, truncates), sink_dlq.c (dead letters),
  * sink_refresh.c (materialized views), sink_snapshot.c (snapshot
- * transactions); src/sink_pg_int.h is what they share.  Nothing here
+ * transactions), sink_rules.c (the rules recorded for walpipe plan); src/sink_pg_int.h is what they share.  Nothing here
  * logs: failures come back as enum sink_result with the reason in the
  * caller's errbuf.
  */
@@ -210,6 +210,17 @@ enum sink_result sink_pg_snapshot_progress(struct sink_pg *s,
 										   bool starting, lsn_t snapshot_lsn,
 										   uint64_t rows, int64_t estimate,
 										   char *errbuf, size_t errlen);
+
+/*
+ * Record rules[0..n) as what this source applies (walpipe.applied_rules,
+ * replaced as a whole, in a transaction of its own), the first nmapped
+ * from mappings, the rest from mirrors: what `walpipe plan` compares a
+ * new file with.  Only while no batch is in flight.  Does not log.
+ */
+enum sink_result sink_pg_record_rules(struct sink_pg *s,
+									  const struct map_rule *rules, size_t n,
+									  size_t nmapped, char *errbuf,
+									  size_t errlen);
 
 /* NULL-safe. */
 void sink_pg_close(struct sink_pg *s);

@@ -1,5 +1,6 @@
 # reload_tables.sh: SIGHUP takes a new source.tables and a new mirror
-# (issue 18, item 2): the stream is reopened at the checkpoint with the
+# (issue 18, items 1 and 2): `walpipe plan` tells first what such a
+# reload would change; the stream is reopened at the checkpoint with the
 # new list, and only between transactions.  A reload that arrives while a
 # transaction is applied in pieces reads it to its commit first: the next
 # session counts that transaction's changes with another filter (here the
@@ -46,6 +47,25 @@ BEGIN
   END LOOP;
 END $$;
 SQL
+# walpipe plan: what a reload with another file would do, against the
+# rules the running source recorded.
+config "public.a, public.b" "mirror: [{ from: public.b, to: m }]" |
+	sed -e 's/columns: { id: id, v: v } }$/columns: { id: id, v: { sql: "upper(v)" } } }/' \
+		-e '/a_log/d' >"$T/plan.yaml"
+out=$("$WALPIPE_BIN" plan -c "$T/plan.yaml") || fail "plan failed: $out"
+assert_contains "plan: a mirrored table added" \
+	"  added    public.b -> m.b (mirror): the reload creates the target and copies the table's about " "$out"
+assert_contains "plan: a changed mapping, with what differs" \
+	"  changed  public.a -> public.a_t (mapping): existing target rows keep the old rule until walpipe snapshot --table public.a after the reload (about " "$out"
+assert_contains "plan: the lines that differ" \
+	"           - column v = v
+           + column v = sql: upper(v)" "$out"
+assert_contains "plan: a removed mapping" \
+	"  removed  public.a -> public.a_log (mapping): its target rows are left as they are" "$out"
+assert_contains "plan: nothing else" "  unchanged: 0 rule(s)" "$out"
+out=$("$WALPIPE_BIN" check --live -c "$T/plan.yaml") || fail "check --live failed: $out"
+assert_contains "check --live includes the plan" 'plan: against the rules source "shop" applies' "$out"
+
 # While it is applied in pieces, reload with b listed and mirrored.
 wait_sql ana "SELECT txn_end IS NOT NULL FROM walpipe.checkpoints" "$pid"
 config "public.a, public.b" "mirror: [{ from: public.b, to: m }]" >"$T/r.yaml"
