@@ -302,26 +302,20 @@ create_targets(PGconn *src, PGconn *ana, const struct init_opts *o,
 {
 	struct mirror_spec spec = {o->to, NULL, NULL, 0};
 	char err[4096], why[16];
-	PGresult *r = PQexec(ana, "BEGIN");
-	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	bool ok = pgconn_exec(ana, "BEGIN", "could not begin", NULL, err,
+						  sizeof(err)) == PGCONN_OK;
 
-	PQclear(r);
-	for (size_t i = 0; ok && i < n; i++) {
-		if (!mirror_source_ok(&t[i], why, sizeof(why)))
-			continue;
-		if (mirror_pg_ensure_target(src, ana, &t[i], &spec, NULL, err,
-									sizeof(err)) < 0) {
-			fprintf(stderr, "walpipe init: %s\n", err);
-			ok = false;
-		}
-	}
-	r = PQexec(ana, ok ? "COMMIT" : "ROLLBACK");
-	if (ok && PQresultStatus(r) != PGRES_COMMAND_OK) {
-		fprintf(stderr, "walpipe init: could not create the targets: %s",
-				PQerrorMessage(ana));
-		ok = false;
-	}
-	PQclear(r);
+	for (size_t i = 0; ok && i < n; i++)
+		ok = !mirror_source_ok(&t[i], why, sizeof(why)) ||
+			 mirror_pg_ensure_target(src, ana, &t[i], &spec, NULL, err,
+									 sizeof(err)) >= 0;
+	if (!ok)
+		PQclear(PQexec(ana, "ROLLBACK"));
+	else
+		ok = pgconn_exec(ana, "COMMIT", "could not create the targets", NULL,
+						 err, sizeof(err)) == PGCONN_OK;
+	if (!ok)
+		fprintf(stderr, "walpipe init: %s\n", err);
 	return ok;
 }
 

@@ -55,20 +55,13 @@ static void
 side_add_rule(struct plan_side *s, const struct map_rule *r,
 			  const char *origin)
 {
-	struct buf text = BUF_INIT, to = BUF_INIT;
-	char from[IDENT_QUALIFIED_MAX];
+	struct buf text = BUF_INIT;
+	char from[IDENT_QUALIFIED_MAX], to[IDENT_QUALIFIED_MAX];
 
-	ident_qualified_to(from, sizeof(from), r->from_schema, r->from_table);
-	buf_append_str(&to, "");
-	if (r->to_schema) {
-		ident_append(&to, r->to_schema);
-		buf_append_char(&to, '.');
-		ident_append(&to, r->to_table);
-	}
+	map_rule_tables(r, from, to, sizeof(from));
 	map_rule_describe(&text, r);
-	side_add(s, from, to.data, origin, text.data);
+	side_add(s, from, to, origin, text.data);
 	buf_free(&text);
-	buf_free(&to);
 }
 
 /* The new file's rules: its mappings, and the tables its mirrors take

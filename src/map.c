@@ -1284,3 +1284,12 @@ map_rule_describe(struct buf *b, const struct map_rule *r)
 					r->on_delete == MAP_DELETE_IGNORE ? "ignore" : "delete");
 	buf_appendf(b, "on_truncate %s\n", truncate_words[r->on_truncate]);
 }
+
+void
+map_rule_tables(const struct map_rule *r, char *from, char *to, size_t len)
+{
+	ident_qualified_to(from, len, r->from_schema, r->from_table);
+	to[0] = '\0';
+	if (r->to_schema)
+		ident_qualified_to(to, len, r->to_schema, r->to_table);
+}

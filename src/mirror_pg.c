@@ -5,6 +5,7 @@
 #include "walpipe/ident.h"
 #include "walpipe/map.h"
 #include "walpipe/mem.h"
+#include "walpipe/pgconn.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -254,40 +255,32 @@ mirror_source_ok(const struct mirror_source *s, char *why, size_t whylen)
 
 /* ---- targets ---- */
 
-/* One parameter query on conn; the result or NULL with errbuf set. */
+/* A query through pgconn's layer: the result, or NULL with "could not
+ * what: reason" in errbuf. */
 static PGresult *
 query(PGconn *conn, const char *what, const char *sql, int nparams,
 	  const char *const *params, char *errbuf, size_t errlen)
 {
-	PGresult *r = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL,
-							   0);
+	char w[160];
+	PGresult *r;
 
-	if (PQresultStatus(r) == PGRES_TUPLES_OK ||
-		PQresultStatus(r) == PGRES_COMMAND_OK)
+	snprintf(w, sizeof(w), "could not %s", what);
+	if (pgconn_exec_params(conn, sql, nparams, params, w, &r, errbuf,
+						   errlen) == PGCONN_OK)
 		return r;
-	snprintf(errbuf, errlen, "could not %s: %s", what,
-			 PQresultErrorMessage(r));
-	/* libpq's messages end in a newline. */
-	errbuf[strcspn(errbuf, "\n")] = '\0';
 	PQclear(r);
 	return NULL;
 }
 
-/* One or more statements without parameters (PQexec takes several). */
+/* One or more statements without parameters (pgconn_exec: PQexec). */
 static bool
 command(PGconn *conn, const char *what, const char *sql, char *errbuf,
 		size_t errlen)
 {
-	PGresult *r = PQexec(conn, sql);
-	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	char w[160];
 
-	if (!ok) {
-		snprintf(errbuf, errlen, "could not %s: %s", what,
-				 PQresultErrorMessage(r));
-		errbuf[strcspn(errbuf, "\n")] = '\0';
-	}
-	PQclear(r);
-	return ok;
+	snprintf(w, sizeof(w), "could not %s", what);
+	return pgconn_exec(conn, sql, w, NULL, errbuf, errlen) == PGCONN_OK;
 }
 
 /* Whether a row came back for sql(param) (false too on error: see *err). */
@@ -350,13 +343,12 @@ create_enum(PGconn *src, PGconn *ana, const char *qname, char *errbuf,
 		return false;
 	buf_appendf(&sql, "CREATE TYPE %s AS ENUM (", qname);
 	for (int i = 0; i < PQntuples(r); i++) {
-		char *lit = PQescapeLiteral(ana, PQgetvalue(r, i, 0),
-									strlen(PQgetvalue(r, i, 0)));
+		char *lit = pgconn_quote_literal(ana, PQgetvalue(r, i, 0));
 
 		if (i)
 			buf_append_str(&sql, ", ");
-		buf_append_str(&sql, lit ? lit : "NULL");
-		PQfreemem(lit);
+		buf_append_str(&sql, lit);
+		free(lit);
 	}
 	buf_append_char(&sql, ')');
 	PQclear(r);
@@ -434,18 +426,16 @@ follow_enum(PGconn *src, PGconn *ana, const char *qname, char *errbuf,
 			continue;
 		/* After the label before it (added just now if it was new too),
 		 * or before the first one. */
-		lit = PQescapeLiteral(ana, label, strlen(label));
-		prev = i ? PQescapeLiteral(ana, PQgetvalue(want, i - 1, 0),
-								   strlen(PQgetvalue(want, i - 1, 0)))
-			 : PQntuples(have) ? PQescapeLiteral(ana, PQgetvalue(have, 0, 0),
-												 strlen(PQgetvalue(have, 0, 0)))
+		lit = pgconn_quote_literal(ana, label);
+		prev = i ? pgconn_quote_literal(ana, PQgetvalue(want, i - 1, 0))
+			 : PQntuples(have) ? pgconn_quote_literal(ana, PQgetvalue(have, 0, 0))
 							   : NULL;
 		buf_appendf(&sql, "ALTER TYPE %s ADD VALUE IF NOT EXISTS %s", qname,
-					lit ? lit : "''");
+					lit);
 		if (prev)
 			buf_appendf(&sql, " %s %s", i ? "AFTER" : "BEFORE", prev);
-		PQfreemem(lit);
-		PQfreemem(prev);
+		free(lit);
+		free(prev);
 		ok = command(ana, "add a label to an enum type", sql.data, errbuf,
 					 errlen);
 		buf_free(&sql);
@@ -616,10 +606,10 @@ follow_missing(PGconn *ana, const struct mirror_source *s,
 	alter(fix, qtarget, "ADD COLUMN", c->name);
 	buf_appendf(fix, " %s", c->type);
 	if (sc && sc->missing) {
-		char *lit = PQescapeLiteral(ana, sc->missing, strlen(sc->missing));
+		char *lit = pgconn_quote_literal(ana, sc->missing);
 
-		buf_appendf(fix, " DEFAULT %s::%s", lit ? lit : "NULL", c->type);
-		PQfreemem(lit);
+		buf_appendf(fix, " DEFAULT %s::%s", lit, c->type);
+		free(lit);
 	}
 	buf_append_str(fix, ";\n");
 }

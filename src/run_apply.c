@@ -286,7 +286,10 @@ session_flush(struct session *s)
 		return SESSION_OK; /* nothing to do; not an end */
 	}
 	s->batch_started = 0;
-	if (s->parts.route && (e = session_check_partitions(s)) != SESSION_OK)
+	/* The route may be there for the mirrors alone: the partitions are
+	 * watched only when a partitioned table is followed. */
+	if (s->parts.route && route_root(s->parts.route, 0) &&
+		(e = session_check_partitions(s)) != SESSION_OK)
 		return e;
 	if ((e = session_mirror_check(s)) != SESSION_OK)
 		return e;

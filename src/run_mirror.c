@@ -6,6 +6,7 @@
 #include "walpipe/log.h"
 #include "walpipe/mem.h"
 #include "walpipe/mirror_pg.h"
+#include "walpipe/pgconn.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,14 +128,13 @@ expand_one(struct session *s, PGconn *src, PGconn *ana, size_t i,
 static bool
 exec_ok(PGconn *conn, const char *sql)
 {
-	PGresult *r = PQexec(conn, sql);
-	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	char err[1024], what[96];
 
-	if (!ok)
-		wp_log(LOG_ERROR, "could not run %s for the mirrors: %s", sql,
-			   PQerrorMessage(conn));
-	PQclear(r);
-	return ok;
+	snprintf(what, sizeof(what), "could not run %s for the mirrors", sql);
+	if (pgconn_exec(conn, sql, what, NULL, err, sizeof(err)) == PGCONN_OK)
+		return true;
+	wp_log(LOG_ERROR, "%s", err);
+	return false;
 }
 
 static char *

@@ -13,7 +13,8 @@ enum sink_result
 sink_pg_record_rules(struct sink_pg *s, const struct map_rule *rules,
 					 size_t n, size_t nmapped, char *errbuf, size_t errlen)
 {
-	struct buf rule = BUF_INIT, from = BUF_INIT, to = BUF_INIT;
+	struct buf rule = BUF_INIT;
+	char from[IDENT_QUALIFIED_MAX], to[IDENT_QUALIFIED_MAX];
 	const char *params[1] = {s->cfg.source};
 	enum step st = sink_exec(s, "BEGIN", errbuf, errlen);
 
@@ -33,21 +34,11 @@ sink_pg_record_rules(struct sink_pg *s, const struct map_rule *rules,
 		const char *p[5];
 
 		buf_reset(&rule, 4096);
-		buf_reset(&from, 256);
-		buf_reset(&to, 256);
 		map_rule_describe(&rule, &rules[i]);
-		buf_append_str(&to, ""); /* '' for mode none */
-		ident_append(&from, rules[i].from_schema);
-		buf_append_char(&from, '.');
-		ident_append(&from, rules[i].from_table);
-		if (rules[i].to_schema) {
-			ident_append(&to, rules[i].to_schema);
-			buf_append_char(&to, '.');
-			ident_append(&to, rules[i].to_table);
-		}
+		map_rule_tables(&rules[i], from, to, sizeof(from));
 		p[0] = s->cfg.source;
-		p[1] = from.data;
-		p[2] = to.data;
+		p[1] = from;
+		p[2] = to;
 		p[3] = i < nmapped ? "mapping" : "mirror";
 		p[4] = rule.data;
 		st = sink_exec_params(s, "could not record the rules", 5, p, NULL,
@@ -58,7 +49,5 @@ sink_pg_record_rules(struct sink_pg *s, const struct map_rule *rules,
 	else
 		PQclear(PQexec(s->conn, "ROLLBACK"));
 	buf_free(&rule);
-	buf_free(&from);
-	buf_free(&to);
 	return sink_result_of(st);
 }

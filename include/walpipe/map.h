@@ -329,4 +329,10 @@ void map_quote_ident(struct buf *out, const char *name);
  */
 void map_rule_describe(struct buf *b, const struct map_rule *r);
 
+/* r's source and target tables in ident_qualified's text form (target ""
+ * for mode none), into from and to of len bytes each (IDENT_QUALIFIED_MAX
+ * always fits): how walpipe.applied_rules keys a rule.  Pure. */
+void map_rule_tables(const struct map_rule *r, char *from, char *to,
+					 size_t len);
+
 #endif

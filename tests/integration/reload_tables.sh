@@ -55,6 +55,8 @@ config "public.a, public.b" "mirror: [{ from: public.b, to: m }]" |
 out=$("$WALPIPE_BIN" plan -c "$T/plan.yaml") || fail "plan failed: $out"
 assert_contains "plan: a mirrored table added" \
 	"  added    public.b -> m.b (mirror): the reload creates the target and copies the table's about " "$out"
+assert_eq "plan: row estimates are numbers" 2 \
+	"$(echo "$out" | grep -cE '(table.s|\() ?about [0-9]+ rows')"
 assert_contains "plan: a changed mapping, with what differs" \
 	"  changed  public.a -> public.a_t (mapping): existing target rows keep the old rule until walpipe snapshot --table public.a after the reload (about " "$out"
 assert_contains "plan: the lines that differ" \
