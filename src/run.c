@@ -110,6 +110,7 @@ session_free(struct session *s)
 	run_tables_free(s->parts.all_of_schemas, s->parts.nall_of_schemas);
 	free(s->parts.part_sig);
 	PQfinish(s->parts.plan_conn);
+	session_backfill_free(s); /* before the targets it borrows */
 	catalog_free_targets(s->targets, s->ntargets);
 	free(s->refresh_due);
 	free(s->special);
@@ -452,6 +453,8 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 			e = session_refresh(s, now);
 		if (e == SESSION_OK)
 			e = session_maintain(s, now);
+		if (e == SESSION_OK)
+			e = session_backfill_step(s, now);
 	}
 	if (e != SESSION_OK)
 		return e;

@@ -228,6 +228,8 @@ session_collect(struct session *s, int timeout_ms)
 		}
 	}
 	batch_reset(s->spare);
+	if (e == SESSION_OK)
+		e = session_backfill_collected(s);
 	return e;
 }
 

@@ -150,6 +150,7 @@ session_begin_txn(struct session *s, const struct w2j_change *c)
 										   s->queued.txn_applied});
 	snprintf(s->txn_time, sizeof(s->txn_time), "%s",
 			 c->timestamp ? c->timestamp : "");
+	session_backfill_passed(s, c->xid);
 	if (s->kafka) {
 		double t = metrics_parse_time(c->timestamp);
 
