@@ -135,7 +135,7 @@ session_step(struct session *s)
 	enum repl_result rr;
 	enum session_end e;
 	char err[2048];
-	int wait = 1000;
+	int wait = 1000, due;
 	bool busy = session_applying(s);
 
 	if (s->batch_started) {
@@ -146,6 +146,10 @@ session_step(struct session *s)
 	/* Applying: look at it often, to confirm its commit soon. */
 	if (busy && wait > 5)
 		wait = 5;
+	/* A backfill's next chunk is due: come back for it in time. */
+	if ((due = session_backfill_wait_ms(s, clock_mono_ms())) >= 0 &&
+		due < wait)
+		wait = due;
 	/* Nothing applying and whole transactions in hand: only look
 	 * whether more is buffered; if not, apply them now. */
 	if (!busy && !s->pos.in_txn && batch_count(s->batch) > 0)

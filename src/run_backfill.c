@@ -634,6 +634,16 @@ session_backfill_step(struct session *s, int64_t now)
 	return chunk_submit(s, done);
 }
 
+int
+session_backfill_wait_ms(const struct session *s, int64_t now)
+{
+	const struct session_backfill *bf = &s->bf;
+
+	if (bf->cur >= bf->n || bf->inflight)
+		return -1;
+	return bf->next_ms <= now ? 0 : (int) (bf->next_ms - now);
+}
+
 void
 session_backfill_free(struct session *s)
 {

@@ -296,6 +296,10 @@ void session_backfill_passed(struct session *s, uint32_t xid);
 /* Loop stage: the next chunk, when due and between transactions. */
 enum session_end session_backfill_step(struct session *s, int64_t now);
 
+/* How long the loop may wait for the stream before the next chunk is
+ * due, or -1 when none is. */
+int session_backfill_wait_ms(const struct session *s, int64_t now);
+
 /* A job was collected: if it was a chunk, the backfill moves on. */
 enum session_end session_backfill_collected(struct session *s);
 

@@ -56,20 +56,21 @@ trap '[ -n "${pid:-}" ] && kill -9 $pid 2>/dev/null || true; kill $wl 2>/dev/nul
 wait_sql ana "SELECT bool_and(state = 'done') FROM walpipe.snapshot_tables" "$pid"
 
 # A workload on both tables, in small transactions, until told to stop.
-(
-	i=0
+workload() {
+	i=${1:-0}
 	while [ ! -e "$T/stop" ]; do
 		i=$((i + 1))
 		for k in $(seq 1 20); do
 			n=$((i * 20 + k))
 			echo "UPDATE hot SET v = v + 1, at = clock_timestamp() WHERE id = $n % 1000 + 1;
-				UPDATE big SET amount = amount + 1, note = 'u$n' WHERE id = ($n * 7919) % $ROWS + 1;
+				UPDATE big SET amount = amount + 1, note = 'u$n' WHERE id = ($n::bigint * 7919) % $ROWS + 1;
 				INSERT INTO big VALUES ($ROWS + $n, $n % 10, $n, 'new', 'b') ON CONFLICT DO NOTHING;
-				DELETE FROM big WHERE id = ($n * 104729) % $ROWS + 1;
-				BEGIN; UPDATE big SET grp = grp + 1 WHERE id = ($n * 31) % $ROWS + 1; UPDATE hot SET v = v - 1 WHERE id = $n % 1000 + 1; COMMIT;"
+				DELETE FROM big WHERE id = ($n::bigint * 104729) % $ROWS + 1;
+				BEGIN; UPDATE big SET grp = grp + 1 WHERE id = ($n::bigint * 31) % $ROWS + 1; UPDATE hot SET v = v - 1 WHERE id = $n % 1000 + 1; COMMIT;"
 		done | src
 	done
-) >"$T/workload.log" 2>&1 &
+}
+workload >"$T/workload.log" 2>&1 &
 wl=$!
 sleep 1
 
@@ -109,3 +110,25 @@ big_ana() {
 hot_sum="SELECT count(*), md5(string_agg(format('%s|%s|%s', id, v, at), ',' ORDER BY id))"
 assert_eq "hot equals its source" "$(src -c "$hot_sum FROM hot")" "$(ana -c "$hot_sum FROM hot_t")"
 assert_eq "big equals its source (where grp <> 3)" "$(big_src 'grp <> 3' 'numeric(15,2)')" "$(big_ana)"
+
+# Change the where and a cast: rows of group 4 no longer match and leave,
+# group 3's arrive, every amount is rewritten at the new precision.
+rm -f "$T/stop"
+workload 5000 >"$T/workload.log" 2>&1 &
+wl=$!
+config "$(big_mapping 'grp <> 4' 'numeric(15,0)')" >"$T/w.yaml"
+kill -HUP "$pid"
+wait_sql ana "SELECT state = 'done' AND reason = 'changed' FROM walpipe.backfills" "$pid" ||
+	{ tail -30 "$T/run.log"; fail "the changed mapping was not backfilled"; }
+touch "$T/stop"
+wait "$wl" || { cat "$T/workload.log"; fail "workload failed"; }
+wait_caught_up "$pid" || { tail -30 "$T/run.log"; fail "did not catch up"; }
+removed=$(ana -c "SELECT rows_removed FROM walpipe.backfills")
+echo "rows removed by the sweep: $removed"
+[ "$removed" -gt 0 ] || fail "the sweep removed nothing"
+assert_eq "no row of group 4 is left" 0 "$(ana -c "SELECT count(*) FROM big_t WHERE grp = 4")"
+assert_eq "big equals its source (where grp <> 4, amounts rounded)" \
+	"$(big_src 'grp <> 4' 'numeric(15,0)::numeric(15,2)')" "$(big_ana)"
+assert_eq "hot equals its source" "$(src -c "$hot_sum FROM hot")" "$(ana -c "$hot_sum FROM hot_t")"
+run_down
+trap - EXIT
