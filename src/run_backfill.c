@@ -9,6 +9,7 @@
 #include "walpipe/metrics.h"
 #include "walpipe/pgconn.h"
 #include "walpipe/snapshot.h"
+#include "walpipe/xidsnap.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -29,98 +30,11 @@
  * last change of a row sets it), so the result is exact.
  */
 
-/* xid8 of a 32-bit xid near ref (an xid8 of the same era). */
-static uint64_t
-xid_widen(uint32_t xid, uint64_t ref)
-{
-	uint64_t full = (ref & ~(uint64_t) 0xffffffff) | xid;
-
-	if (full > ref + ((uint64_t) 1 << 31) && full >= ((uint64_t) 1 << 32))
-		full -= (uint64_t) 1 << 32;
-	else if (full + ((uint64_t) 1 << 31) < ref)
-		full += (uint64_t) 1 << 32;
-	return full;
-}
-
-/* pg_current_snapshot()'s text, "xmin:xmax:xip,xip". */
-struct snap {
-	uint64_t xmin, xmax;
-	uint64_t *xip;
-	size_t nxip;
-};
-
-static bool
-snap_parse(const char *text, struct snap *out)
-{
-	char *end;
-
-	memset(out, 0, sizeof(*out));
-	out->xmin = strtoull(text, &end, 10);
-	if (*end != ':')
-		return false;
-	out->xmax = strtoull(end + 1, &end, 10);
-	if (*end != ':')
-		return false;
-	for (const char *p = end + 1; *p;) {
-		uint64_t x = strtoull(p, &end, 10);
-
-		if (end == p)
-			return false;
-		out->xip = wp_realloc(out->xip, (out->nxip + 1) * sizeof(uint64_t));
-		out->xip[out->nxip++] = x;
-		p = *end == ',' ? end + 1 : end;
-	}
-	return true;
-}
-
-/* Whether a committed transaction xid is visible in snapshot s. */
-static bool
-snap_sees(const struct snap *s, uint64_t xid)
-{
-	if (xid < s->xmin)
-		return true;
-	if (xid >= s->xmax)
-		return false;
-	for (size_t i = 0; i < s->nxip; i++)
-		if (s->xip[i] == xid)
-			return false;
-	return true;
-}
-
 void
 session_backfill_passed(struct session *s, uint32_t xid)
 {
-	struct session_backfill *bf = &s->bf;
-
-	if (bf->cur >= bf->n || xid == 0)
-		return;
-	if (bf->npassed == bf->cap) {
-		bf->cap = bf->cap ? bf->cap * 2 : 1024;
-		bf->passed = wp_realloc(bf->passed, bf->cap * sizeof(uint32_t));
-	}
-	bf->passed[bf->npassed++] = xid;
-}
-
-/*
- * Drop the passed transactions snapshot sn sees (it sees them from now
- * on, and so does every later snapshot); the first it does not see, or
- * 0 when it sees them all.
- */
-static uint32_t
-passed_prune(struct session_backfill *bf, const struct snap *sn)
-{
-	uint32_t unseen = 0;
-	size_t k = 0;
-
-	for (size_t i = 0; i < bf->npassed; i++) {
-		if (snap_sees(sn, xid_widen(bf->passed[i], sn->xmax)))
-			continue;
-		if (!unseen)
-			unseen = bf->passed[i];
-		bf->passed[k++] = bf->passed[i];
-	}
-	bf->npassed = k;
-	return unseen;
+	if (s->bf.cur < s->bf.n)
+		xidset_add(&s->bf.passed, xid);
 }
 
 /* ------------------------------------------------------------------ */
@@ -388,7 +302,7 @@ chunk_keep_last(struct session_backfill *bf, PGresult *r, int row)
  * at batch.max_bytes.  *done: the table has no rows after these.
  */
 static enum pgconn_outcome
-chunk_read(struct session *s, struct snap *sn, bool *done, char *err,
+chunk_read(struct session *s, struct xidsnap *sn, bool *done, char *err,
 		   size_t errlen)
 {
 	struct session_backfill *bf = &s->bf;
@@ -407,7 +321,7 @@ chunk_read(struct session *s, struct snap *sn, bool *done, char *err,
 					"could not read a backfill chunk", &r, err, errlen);
 	if (o != PGCONN_OK)
 		return o;
-	if (!snap_parse(PQgetvalue(r, 0, 0), sn)) {
+	if (!xidsnap_parse(PQgetvalue(r, 0, 0), sn)) {
 		snprintf(err, errlen, "could not parse the snapshot \"%s\"",
 				 PQgetvalue(r, 0, 0));
 		PQclear(r);
@@ -600,7 +514,7 @@ enum session_end
 session_backfill_step(struct session *s, int64_t now)
 {
 	struct session_backfill *bf = &s->bf;
-	struct snap sn = {0};
+	struct xidsnap sn = {0};
 	enum pgconn_outcome o;
 	enum session_end e;
 	uint32_t unseen;
@@ -616,13 +530,13 @@ session_backfill_step(struct session *s, int64_t now)
 	t0 = clock_mono_ms();
 	o = chunk_read(s, &sn, &done, err, sizeof(err));
 	if (o != PGCONN_OK) {
-		free(sn.xip);
+		xidsnap_free(&sn);
 		batch_reset(s->batch);
 		wp_log(LOG_WARNING, "%s", err);
 		return o == PGCONN_RETRY ? SESSION_RETRY : SESSION_FATAL;
 	}
-	unseen = passed_prune(bf, &sn);
-	free(sn.xip);
+	unseen = xidset_prune(&bf->passed, &sn);
+	xidsnap_free(&sn);
 	if (unseen) {
 		chunk_unseen(s, unseen, now);
 		return SESSION_OK;
@@ -657,7 +571,7 @@ session_backfill_free(struct session *s)
 		free(bf->last_new[k]);
 	free(bf->last_new);
 	free(bf->sweep);
-	free(bf->passed);
+	xidset_free(&bf->passed);
 	PQfinish(bf->conn);
 	memset(bf, 0, sizeof(*bf));
 }

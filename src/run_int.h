@@ -33,6 +33,7 @@
 #include "walpipe/sink_pg.h"
 #include "walpipe/streampos.h"
 #include "walpipe/wal2json.h"
+#include "walpipe/xidsnap.h"
 
 #include <libpq-fe.h>
 
@@ -121,8 +122,7 @@ struct session_backfill {
 	bool inflight;
 	/* Transactions the stream passed that no chunk's snapshot has been
 	 * seen to hold yet (32-bit xids, as the stream gives them). */
-	uint32_t *passed;
-	size_t npassed, cap;
+	struct xidset passed;
 	int64_t next_ms;	  /* no chunk before (throttle, retry) */
 	int64_t started_ms, logged_ms;
 	uint64_t rows_at_start; /* of the one in hand, in this session */
