@@ -423,6 +423,28 @@ session_reload_due(struct session *s, bool reload)
 }
 
 /*
+ * `walpipe snapshot --table` asked for a backfill (session_take_message):
+ * between transactions, commit what is in hand and start a new session,
+ * which reads the backfills registered (session_backfill_open).
+ */
+static enum session_end
+session_backfill_asked(struct session *s)
+{
+	enum session_end e;
+
+	if (!s->bf.requested || s->pos.in_txn)
+		return SESSION_OK;
+	e = session_flush(s);
+	if (e == SESSION_OK)
+		e = session_drain(s);
+	if (e != SESSION_OK)
+		return e;
+	wp_log(LOG_INFO, "a backfill was requested (walpipe snapshot --table): "
+					 "starting a new session to take it");
+	return SESSION_REPLAN;
+}
+
+/*
  * One session, as docs/architecture.md tells it: open the sinks and the
  * plans (and copy the initial snapshot), start the stream at the
  * checkpoint, then loop until a stop, a reload or an error ends it.
@@ -459,6 +481,8 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 			e = session_maintain(s, now);
 		if (e == SESSION_OK)
 			e = session_backfill_step(s, now);
+		if (e == SESSION_OK)
+			e = session_backfill_asked(s);
 	}
 	if (e != SESSION_OK)
 		return e;

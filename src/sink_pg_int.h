@@ -138,13 +138,6 @@ enum step sink_schema_install(struct sink_pg *s, char *errbuf, size_t errlen);
 
 /* sink_checkpoint.c: the checkpoint row and the snapshot positions (skips). */
 
-/*
- * Inside a transaction, lock this source's checkpoint row waiting for the
- * batch being applied (a backfill).  STEP_FATAL if the source has no
- * checkpoint.
- */
-enum step checkpoint_lock(struct sink_pg *s, char *errbuf, size_t errlen);
-
 /* Write checkpoint c, only over s->known (checkpoint.h says why). */
 enum step checkpoint_write(struct sink_pg *s, const struct checkpoint *c,
 						   char *errbuf, size_t errlen);

@@ -222,7 +222,7 @@ reader_table_begin(struct reader *w, struct table *tb,
 	sr = sink_pg_snapshot_progress(w->prog, tb->name, job->kind, true,
 								   sh->lsn, 0, tb->estimate, err, sizeof(err));
 	if (sr == SINK_OK && job->sink == NULL)
-		sr = sink_pg_snapshot_begin(w->sink, NULL, err, sizeof(err));
+		sr = sink_pg_snapshot_begin(w->sink, err, sizeof(err));
 	if (sr != SINK_OK) {
 		reader_fail(w, of_sink(sr), NULL, err);
 		return false;

@@ -168,17 +168,9 @@ enum sink_result sink_pg_snapshot_todo(struct sink_pg *s, char ***tables,
 									   size_t *n, char *errbuf,
 									   size_t errlen);
 
-/*
- * BEGIN the transaction of one table's copy.  backfill_table (NULL: an
- * initial or resumed snapshot): also lock this source's checkpoint row,
- * waiting for the batch being applied, so that `walpipe run` commits
- * nothing until this transaction ends (a backfill while the stream runs).
- * SINK_FATAL if there is no checkpoint, or if the table's previous copy
- * is ahead of the checkpoint.
- */
-enum sink_result sink_pg_snapshot_begin(struct sink_pg *s,
-										const char *backfill_table,
-										char *errbuf, size_t errlen);
+/* BEGIN the transaction of one table's copy (initial or resumed). */
+enum sink_result sink_pg_snapshot_begin(struct sink_pg *s, char *errbuf,
+										size_t errlen);
 
 /*
  * Stage and map batch b (snapshot rows, ops from batch_mark_snapshot)
