@@ -61,6 +61,7 @@ gzip -9n "$r/usr/share/man/man1/walpipe.1"
 doc=$r/usr/share/doc/walpipe
 install -d -m 0755 "$doc"
 install -m 0644 "$deb/copyright" "$doc/copyright"
+install -D -m 0644 "$deb/lintian-overrides" "$r/usr/share/lintian/overrides/walpipe"
 {
 	if [ "$full" != "$top" ]; then
 		printf 'walpipe (%s) unstable; urgency=medium\n\n' "$full"
