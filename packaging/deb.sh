@@ -78,7 +78,7 @@ install -D -m 0644 "$deb/lintian-overrides" "$r/usr/share/lintian/overrides/walp
 # It finds the package's tree by its DEBIAN directory.
 install -d -m 0755 "$r/DEBIAN"
 printf 'Source: walpipe\n\nPackage: walpipe\nArchitecture: any\n' >"$stage/debian/control"
-shlibs=$(cd "$stage" && dpkg-shlibdeps -O -e debian/walpipe/usr/bin/walpipe) ||
+shlibs=$(cd "$stage" && dpkg-shlibdeps -O -edebian/walpipe/usr/bin/walpipe) ||
 	die "dpkg-shlibdeps failed"
 shlibs=${shlibs#shlibs:Depends=}
 [ -n "$shlibs" ] || die "dpkg-shlibdeps found no dependencies"

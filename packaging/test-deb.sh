@@ -256,6 +256,7 @@ apt-get install -y -q "./dist/$(basename "$deb")" >"$tmp/apt.log" 2>&1 ||
 	{ cat "$tmp/apt.log"; fail "apt-get install after purge"; }
 expect_stat /etc/walpipe "root:walpipe 750"
 expect_stat /etc/walpipe/shop.yaml "root:root 640"
+expect_eq "the operator's files after installing again" "$sum" "$(cat /etc/walpipe/shop.yaml /etc/walpipe/pgpass | md5sum)"
 expect_stat /var/lib/walpipe "walpipe:walpipe 700"
 expect_stat /etc/walpipe/example.yaml.sample "root:root 644"
 apt-get purge -y -q walpipe >"$tmp/apt.log" 2>&1 || { cat "$tmp/apt.log"; fail "apt-get purge (second)"; }
