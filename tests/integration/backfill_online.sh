@@ -11,6 +11,7 @@ set -euo pipefail
 . "$WALPIPE_SOURCE_DIR/tests/integration/run_lib.sh"
 T=$WALPIPE_TEST_TMPDIR
 ROWS=${WALPIPE_BACKFILL_ROWS:-200000}
+MPORT=$(pgc_free_port)
 
 src <<SQL
 CREATE TABLE hot (id bigint PRIMARY KEY, v int, at timestamptz DEFAULT clock_timestamp());
@@ -31,6 +32,7 @@ source: { name: shop, conninfo: "$WALPIPE_TEST_SOURCE", create_slot: true,
 target: { conninfo: "$WALPIPE_TEST_ANALYTICS" }
 batch: { max_changes: 500, max_delay: 50ms }
 backfill: { chunk_size: ${CHUNK:-5000} }
+metrics: { listen: "127.0.0.1:$MPORT" }
 mappings:
   - { from: public.hot, to: public.hot_t, key: [id], columns: { id: id, v: v, at: at } }
 ${1:-}
@@ -96,6 +98,11 @@ echo "apply lag of hot during the backfill: at most $maxlag ms over $probes prob
 [ "$maxlag" -lt 5000 ] || fail "apply lag of hot during the backfill reached $maxlag ms"
 assert_eq "backfill done" "done added" "$(ana -c "SELECT state, reason FROM walpipe.backfills" | tr '|' ' ')"
 grep -q 'backfill of "public.big" into "public.big_t" done' "$T/run.log" || fail "no end line in the log"
+assert_eq "walpipe status shows the backfill" "done added $(ana -c "SELECT rows_copied FROM walpipe.backfills") yes" \
+	"$("$WALPIPE_BIN" status --json -c "$T/w.yaml" | python3 -c 'import json,sys; b=json.load(sys.stdin)["backfill public.big -> public.big_t"]; print(b["state"], b["reason"], b["rows_copied"], b["removes_stale"])')"
+curl -s "http://127.0.0.1:$MPORT/metrics" >"$T/metrics.txt"
+grep -q '^walpipe_backfill_done{source="shop",table="public.big",target="public.big_t"} 1$' "$T/metrics.txt" ||
+	{ grep backfill "$T/metrics.txt"; fail "the metrics do not show the backfill done"; }
 
 touch "$T/stop"
 wait "$wl" || { cat "$T/workload.log"; fail "workload failed"; }
