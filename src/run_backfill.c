@@ -216,6 +216,23 @@ backfill_track_waiting(struct session *s)
 	PGresult *r = NULL;
 	char err[1024];
 
+	/* Another role's backend_xid shows only with pg_read_all_stats. */
+	if (pgconn_exec(s->bf.conn,
+					"SELECT pg_catalog.current_setting("
+					"'synchronous_standby_names') <> '' AND NOT "
+					"pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE')",
+					"could not read the source's settings", &r, err,
+					sizeof(err)) == PGCONN_OK &&
+		PQgetvalue(r, 0, 0)[0] == 't')
+		wp_log(LOG_WARNING,
+			   "the source has synchronous standbys and walpipe's role "
+			   "cannot see other roles' transactions waiting for them: "
+			   "GRANT pg_read_all_stats TO %s on the source, so that a "
+			   "backfill chunk never overwrites a change walpipe applied "
+			   "before it became visible (docs/snapshots.md)",
+			   PQuser(s->bf.conn));
+	PQclear(r);
+	r = NULL;
 	if (pgconn_exec(s->bf.conn,
 					"SELECT backend_xid::text FROM pg_catalog.pg_stat_activity "
 					"WHERE backend_xid IS NOT NULL AND wait_event = 'SyncRep'",
