@@ -11,7 +11,8 @@
 # Usage: bench/backfill.sh [BUILD_DIR]      (default: build)
 # Sizes: ROWS (1000000), LOAD_TPS (200 transactions/s of LOAD_ROWS = 5
 #        inserted rows: 1,000 changes/s), BEFORE (15 s of load measured
-#        before the SIGHUP), CHUNK (backfill.chunk_size, 10000),
+#        before the SIGHUP), CHUNKS (the backfill.chunk_size values, each
+#        an online backfill from fresh walpipe state: "10000 2000"),
 #        MAX_RATE (backfill.max_rate, 0: unlimited).
 # Results: bench/results/backfill.md.
 set -euo pipefail
