@@ -1,6 +1,7 @@
 # backfill-inner.sh: the body of bench/backfill.sh, run beside throwaway
 # clusters.
 set -euo pipefail
+# shellcheck source=../tests/harness/pgcluster.sh
 . "$WALPIPE_TEST_HARNESS"
 T=$WALPIPE_TEST_TMPDIR
 ROWS=${ROWS:-1000000}
@@ -14,8 +15,9 @@ src() { psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$WALPIPE_TEST_SOURCE" "$@"; }
 ana() { psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$WALPIPE_TEST_ANALYTICS" "$@"; }
 fail() { echo "bench: $*" >&2; exit 1; }
 log() { echo "bench: $*" >&2; }
+# shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-pid= lpid=
+pid='' lpid=''
 trap '[ -n "$pid" ] && kill -9 $pid 2>/dev/null; [ -n "$lpid" ] && kill -9 $lpid 2>/dev/null; true' EXIT
 
 bench_load_big "$ROWS"
@@ -99,7 +101,7 @@ echo "INSERT INTO lat (v) SELECT g FROM generate_series(1, $LOAD_ROWS) g;" >"$T/
 # 2. For each chunk size, from nothing again: walpipe streams lat under a
 # steady load, then a reload adds big's mapping.  Appends a row to
 # $copies and two to $lags.
-copies= lags= all_equal=yes
+copies='' lags='' all_equal=yes
 online() { # CHUNK
 	local load_at hup_at rss_before cpu0 cpu1 bf_rss want bf_check lat_check
 	local bf_rows bf_chunks bf_s bf_rate b d
@@ -127,7 +129,7 @@ online() { # CHUNK
 	wait_for "SELECT count(*) = 1 FROM walpipe.backfills WHERE state IN ('done', 'refused')" 3000
 	cpu1=$(cpu_s)
 	bf_rss=$(rss_mb)
-	[ "$(ana -c "SELECT state FROM walpipe.backfills")" = done ] ||
+	[ "$(ana -c "SELECT state FROM walpipe.backfills")" = 'done' ] ||
 		fail "backfill refused: $(ana -c "SELECT note FROM walpipe.backfills")"
 	sleep 2
 	# TERM: a background job of a script ignores SIGINT.
