@@ -639,7 +639,7 @@ static const struct field snapshot_fields[] = {
 static const struct field backfill_fields[] = {
 	{.key = "auto", .type = F_BOOL, .flags = RELOAD, .def = "true",
 	 .off = OFF(backfill.automatic)},
-	{.key = "chunk_size", .type = F_INT, .flags = RELOAD, .def = "10000",
+	{.key = "chunk_size", .type = F_INT, .flags = RELOAD, .def = "2000",
 	 .min = 1, .max = 1000000, .off = OFF(backfill.chunk_size)},
 	{.key = "max_rate", .type = F_INT, .flags = RELOAD, .def = "0", .min = 0,
 	 .max = INT64_MAX, .off = OFF(backfill.max_rate)},
