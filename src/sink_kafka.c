@@ -170,6 +170,10 @@ conf_build(const struct sink_kafka_config *kc, struct config_errors *errs)
 		{"bootstrap.servers", kc->brokers},
 		{"client.id", "walpipe"},
 		{"enable.idempotence", "true"},
+		/* The Java client's partitioner (Debezium's): a key's murmur2 hash,
+		 * so keys land in the partitions Debezium would put them in;
+		 * librdkafka's own default (consistent_random, CRC32) differs. */
+		{"partitioner", "murmur2_random"},
 		/* Never give up on a message: an outage is waited out with the
 		 * slot held, and nothing is dropped. */
 		{"message.timeout.ms", "0"},

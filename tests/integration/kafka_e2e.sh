@@ -62,6 +62,15 @@ SQL
 )"
 assert_eq "a key lives in one partition" 0 "$(ana -c "SELECT count(*) FROM (SELECT 1 FROM km_v WHERE key IS NOT NULL GROUP BY topic, key HAVING count(DISTINCT part) > 1) d")"
 assert_key_order km
+# Read back with kcat too: the same messages, keyed where Java puts them.
+kcat_load kc
+assert_eq "kcat reads the same messages" "$(ana -c "SELECT count(*) FROM km_v")" \
+	"$(ana -c "SELECT count(*) FROM kc k JOIN km_v m ON m.topic = k.j->>'topic'
+		AND m.part = (k.j->>'partition')::int AND m.off = (k.j->>'offset')::bigint
+		AND m.key IS NOT DISTINCT FROM (k.j->>'key')::jsonb
+		AND m.value IS NOT DISTINCT FROM (k.j->>'payload')::jsonb
+		AND m.lsn = (k.j->'headers'->>1)::pg_lsn")"
+assert_java_partitions kc
 
 assert_facts_exact
 

@@ -119,3 +119,42 @@ assert_facts_exact() {
 	assert_eq "fact_orders equals source orders" "$s_orders" "$a_orders"
 	assert_eq "fact_user_events has one row per event" "$s_events" "$a_events"
 }
+
+# kcat_load TABLE: every topic read back with kcat, a client independent of
+# walpipe's (kcat -J: topic, partition, offset, key, payload, headers as a
+# name, value list), into analytics table TABLE (j jsonb), and the
+# partition count of each topic into TABLE_parts (topic, n).
+kcat_load() {
+	local t
+	kcat -L -J -b "$BROKERS" >"$T/$1.meta.json" || fail "kcat could not read the metadata"
+	: >"$T/$1.kcat.jsonl"
+	for t in $(jq -r '.topics[].topic | select(startswith("_") | not)' "$T/$1.meta.json"); do
+		kcat -C -q -J -e -o beginning -b "$BROKERS" -t "$t" >>"$T/$1.kcat.jsonl" ||
+			fail "kcat could not consume topic $t"
+	done
+	ana -c "DROP TABLE IF EXISTS $1" -c "CREATE TABLE $1 (j jsonb)" \
+		-c "DROP TABLE IF EXISTS $1_parts" -c "CREATE TABLE $1_parts (topic text, n int)"
+	ana -c "\\copy $1 FROM '$T/$1.kcat.jsonl' WITH (FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02')"
+	jq -r '.topics[] | select(.topic | startswith("_") | not) | "\(.topic)\t\(.partitions | length)"' \
+		"$T/$1.meta.json" >"$T/$1.parts.tsv"
+	ana -c "\\copy $1_parts FROM '$T/$1.parts.tsv'"
+}
+
+# assert_java_partitions TABLE: every keyed message (kcat_load TABLE) is in
+# the partition Kafka's Java producer picks for its key (murmur2), where
+# Debezium's records of that key are.
+assert_java_partitions() {
+	local n bad
+	n=$(ana -c "SELECT count(*) FROM $1 WHERE j->>'key' IS NOT NULL")
+	assert_eq "kcat read keyed messages" t "$(ana -c "SELECT $n > 0")"
+	bad=0
+	while IFS=$'\t' read -r topic parts; do
+		ana -c "SELECT j->>'key', j->>'partition' FROM $1 WHERE j->>'topic' = '$topic' AND j->>'key' IS NOT NULL ORDER BY j->>'partition', (j->>'offset')::bigint" \
+			-F $'\t' >"$T/$1.keys.tsv"
+		cut -f1 "$T/$1.keys.tsv" | "$WALPIPE_KAFKA_MOCK" partition "$parts" >"$T/$1.java.txt" ||
+			fail "kafka_mock partition failed"
+		bad=$((bad + $(paste <(cut -f2 "$T/$1.keys.tsv") "$T/$1.java.txt" | awk '$1 != $2' | wc -l)))
+	done < <(ana -F $'\t' -c "SELECT topic, n FROM $1_parts WHERE n > 1")
+	assert_eq "keys are in the Java client's murmur2 partition" 0 "$bad"
+	assert_eq "the topics have several partitions" t "$(ana -c "SELECT count(*) > 0 FROM $1_parts WHERE n > 1")"
+}
