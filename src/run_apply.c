@@ -116,6 +116,7 @@ session_produce(struct session *s, const struct w2j_change *c,
 
 	if (c->action == W2J_MESSAGE || !table_to_kafka(s, c))
 		return SESSION_OK;
+	memset(&kc, 0, sizeof(kc));
 	kc.c = c;
 	kc.raw = d->payload;
 	kc.rawlen = d->len;

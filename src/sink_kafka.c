@@ -18,6 +18,25 @@ sink_kafka_config_from(struct sink_kafka_config *out,
 	out->topic = cfg->kafka.topic;
 	out->debezium = cfg->kafka.format && strcmp(cfg->kafka.format, "debezium") == 0;
 	out->tombstones = cfg->kafka.tombstones;
+	out->source_conninfo = cfg->source.conninfo;
+	out->schemas = cfg->kafka.schemas;
+	out->decimal = !cfg->kafka.decimal_handling_mode ||
+						   strcmp(cfg->kafka.decimal_handling_mode, "precise") == 0
+					   ? KAFKA_DECIMAL_PRECISE
+				   : strcmp(cfg->kafka.decimal_handling_mode, "string") == 0
+					   ? KAFKA_DECIMAL_STRING
+					   : KAFKA_DECIMAL_DOUBLE;
+	out->time = cfg->kafka.time_precision_mode &&
+						strcmp(cfg->kafka.time_precision_mode, "connect") == 0
+					? KAFKA_TIME_CONNECT
+					: KAFKA_TIME_ADAPTIVE;
+	out->unavailable = cfg->kafka.unavailable_value_placeholder &&
+							   cfg->kafka.unavailable_value_placeholder[0]
+						   ? cfg->kafka.unavailable_value_placeholder
+						   : NULL;
+	out->messages_topic = cfg->kafka.messages_topic;
+	out->transaction_metadata = cfg->kafka.transaction_metadata;
+	out->transaction_topic = cfg->kafka.transaction_topic;
 	out->props = cfg->kafka.properties;
 	out->nprops = cfg->kafka.nproperties;
 }
@@ -28,6 +47,7 @@ sink_kafka_config_from(struct sink_kafka_config *out,
 #include "walpipe/kafka_msg.h"
 #include "walpipe/log.h"
 #include "walpipe/mem.h"
+#include "walpipe/pgconn.h"
 #include "walpipe/txntrack.h"
 
 #include <inttypes.h>
@@ -39,12 +59,30 @@ sink_kafka_config_from(struct sink_kafka_config *out,
 /* Scratch buffers bigger than this are released after the message. */
 #define SCRATCH_KEEP (256 * 1024)
 
+/*
+ * A table's columns as the source catalog has them, for Debezium's
+ * conversions, field schemas and TOAST placeholders: read once per table
+ * (and again when a change shows a column it lacks or lacks one of its
+ * columns in an insert), on a connection of the sink's own.
+ */
+struct table_desc {
+	char *schema, *table;
+	struct kafka_column *cols;
+	struct kafka_table tab;
+	PGresult *res; /* owns the strings of cols */
+};
+
 struct sink_kafka {
 	rd_kafka_t *rk;
 	struct txntrack *track;
 	const char *source; /* borrowed from the configuration */
 	const char *topic_tmpl;
 	bool debezium, tombstones;
+	struct sink_kafka_config kc; /* borrowed strings */
+	PGconn *cat;				 /* NULL until the first lookup */
+	char db[128];				 /* source.db */
+	struct table_desc *tables;
+	size_t ntables;
 	struct buf topic, key, value;
 	/* The first delivery or producer error; the session ends on it. */
 	enum kafka_result res;
@@ -255,6 +293,7 @@ sink_kafka_open(const struct sink_kafka_config *kc, lsn_t start, char *errbuf,
 	k->topic_tmpl = kc->topic;
 	k->debezium = kc->debezium;
 	k->tombstones = kc->tombstones;
+	k->kc = *kc;
 	k->track = txntrack_new(start);
 	rd_kafka_conf_set_opaque(conf, k);
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
@@ -285,6 +324,15 @@ sink_kafka_close(struct sink_kafka *k)
 	rd_kafka_poll(k->rk, 0);
 	rd_kafka_destroy(k->rk);
 	txntrack_free(k->track);
+	for (size_t i = 0; i < k->ntables; i++) {
+		free(k->tables[i].schema);
+		free(k->tables[i].table);
+		free(k->tables[i].cols);
+		PQclear(k->tables[i].res);
+	}
+	free(k->tables);
+	if (k->cat)
+		PQfinish(k->cat);
 	buf_free(&k->topic);
 	buf_free(&k->key);
 	buf_free(&k->value);
@@ -334,7 +382,7 @@ produce_one(struct sink_kafka *k, const struct kafka_change *kc, bool tombstone,
 	lsn_format(kc->txn_end, end);
 	snprintf(pos, sizeof(pos), "%" PRIu64, kc->txn_pos);
 	snprintf(xid, sizeof(xid), "%" PRIu32, kc->c->xid);
-	op[0] = kafka_msg_op(kc->c);
+	op[0] = kc->op ? kc->op : kafka_msg_op(kc->c);
 	op[1] = '\0';
 	for (;;) {
 		err = rd_kafka_producev(
@@ -388,6 +436,124 @@ produce_one(struct sink_kafka *k, const struct kafka_change *kc, bool tombstone,
 	return KAFKA_OK;
 }
 
+/*
+ * Read the columns of schema.table into d (replacing what it held).
+ * Returns KAFKA_OK, or KAFKA_RETRY (the source is unreachable) or
+ * KAFKA_FATAL (the table is gone) with the reason in errbuf.
+ */
+static enum kafka_result
+table_load(struct sink_kafka *k, struct table_desc *d, char *errbuf,
+		   size_t errlen)
+{
+	/* A domain is its base type; an enum (or an array of one) brings its
+	 * labels, for io.debezium.data.Enum's "allowed". */
+	static const char sql[] =
+		"SELECT a.attname, format_type("
+		"  CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END,"
+		"  CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END),"
+		"  NOT a.attnotnull,"
+		"  (SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder)"
+		"     FROM pg_enum e WHERE e.enumtypid IN (t.oid, t.typelem))"
+		" FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid"
+		" WHERE a.attrelid = format('%I.%I', $1::text, $2::text)::regclass"
+		"   AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''"
+		" ORDER BY a.attnum";
+	const char *params[2] = {d->schema, d->table};
+	PGresult *res = NULL;
+	enum pgconn_outcome o;
+
+	if (k->cat && PQstatus(k->cat) != CONNECTION_OK) {
+		PQfinish(k->cat);
+		k->cat = NULL;
+	}
+	if (k->cat == NULL) {
+		k->cat = pgconn_connect(k->kc.source_conninfo, "walpipe kafka", false);
+		if (PQstatus(k->cat) != CONNECTION_OK) {
+			pgconn_error(errbuf, errlen,
+						 "could not connect to the source for the Kafka "
+						 "sink's column types",
+						 k->cat, NULL);
+			PQfinish(k->cat);
+			k->cat = NULL;
+			return KAFKA_RETRY;
+		}
+		snprintf(k->db, sizeof(k->db), "%s", PQdb(k->cat));
+	}
+	o = pgconn_exec_params(k->cat, sql, 2, params,
+						   "could not read the columns of a table for Kafka",
+						   &res, errbuf, errlen);
+	if (o != PGCONN_OK) {
+		PQclear(res);
+		return o == PGCONN_FATAL ? KAFKA_FATAL : KAFKA_RETRY;
+	}
+	PQclear(d->res);
+	free(d->cols);
+	d->res = res;
+	d->tab.ncols = (size_t) PQntuples(res);
+	d->cols = wp_calloc(d->tab.ncols + 1, sizeof(*d->cols));
+	for (size_t i = 0; i < d->tab.ncols; i++) {
+		d->cols[i].name = PQgetvalue(res, (int) i, 0);
+		d->cols[i].type = PQgetvalue(res, (int) i, 1);
+		d->cols[i].optional = PQgetvalue(res, (int) i, 2)[0] == 't';
+		d->cols[i].enum_values =
+			PQgetisnull(res, (int) i, 3) ? NULL : PQgetvalue(res, (int) i, 3);
+	}
+	d->tab.cols = d->cols;
+	return KAFKA_OK;
+}
+
+/* Does the catalog's description of the table still fit change c? */
+static bool
+table_fits(const struct table_desc *d, const struct w2j_change *c)
+{
+	/* An insert carries every column; any change carries only columns
+	 * the table has. */
+	if (c->action == W2J_INSERT && c->ncolumns != d->tab.ncols)
+		return false;
+	for (size_t i = 0; i < c->ncolumns; i++) {
+		bool found = i < d->tab.ncols &&
+					 strcmp(d->cols[i].name, c->columns[i].name) == 0;
+
+		for (size_t j = 0; !found && j < d->tab.ncols; j++)
+			found = strcmp(d->cols[j].name, c->columns[i].name) == 0;
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+/* The columns of c's table, read from the catalog when new or stale. */
+static enum kafka_result
+table_lookup(struct sink_kafka *k, const struct w2j_change *c,
+			 const struct kafka_table **out, char *errbuf, size_t errlen)
+{
+	struct table_desc *d = NULL;
+	enum kafka_result r;
+
+	*out = NULL;
+	if (c->schema == NULL || c->table == NULL)
+		return KAFKA_OK;
+	for (size_t i = 0; i < k->ntables && !d; i++)
+		if (strcmp(k->tables[i].table, c->table) == 0 &&
+			strcmp(k->tables[i].schema, c->schema) == 0)
+			d = &k->tables[i];
+	if (d && table_fits(d, c)) {
+		*out = &d->tab;
+		return KAFKA_OK;
+	}
+	if (d == NULL) {
+		k->tables = wp_realloc(k->tables, (k->ntables + 1) * sizeof(*d));
+		d = &k->tables[k->ntables++];
+		memset(d, 0, sizeof(*d));
+		d->schema = wp_strdup(c->schema);
+		d->table = wp_strdup(c->table);
+	}
+	r = table_load(k, d, errbuf, errlen);
+	if (r == KAFKA_OK)
+		*out = &d->tab;
+	return r;
+}
+
 /* Encode c (a change, or one half of a split key update) and send it,
  * with its tombstone after a delete. */
 static enum kafka_result
@@ -403,12 +569,28 @@ produce_change(struct sink_kafka *k, const struct kafka_change *kc,
 	buf_reset(&k->key, SCRATCH_KEEP);
 	buf_reset(&k->value, SCRATCH_KEEP);
 	kafka_msg_topic(&k->topic, k->topic_tmpl, k->source, c->schema, c->table);
-	kafka_msg_key(&k->key, c);
 	if (k->debezium) {
-		struct kafka_msg_ctx ctx = {k->source, kc->commit_ms, clock_wall_ms()};
+		struct kafka_msg_ctx ctx;
 
+		memset(&ctx, 0, sizeof(ctx));
+		r = table_lookup(k, c, &ctx.table, errbuf, errlen);
+		if (r != KAFKA_OK)
+			return r;
+		ctx.source = k->source;
+		ctx.commit_ms = kc->commit_ms;
+		ctx.now_ms = clock_wall_ms();
+		ctx.db = k->db;
+		ctx.topic = k->topic.data;
+		ctx.schemas = k->kc.schemas;
+		ctx.decimal = k->kc.decimal;
+		ctx.time = k->kc.time;
+		ctx.unavailable = k->kc.unavailable;
+		ctx.op = kc->op;
+		ctx.snapshot = kc->snapshot;
+		kafka_msg_key(&k->key, c, &ctx);
 		kafka_msg_debezium(&k->value, c, &ctx);
 	} else {
+		kafka_msg_key(&k->key, c, NULL);
 		buf_append(&k->value, kc->raw, kc->rawlen);
 	}
 	r = produce_one(k, &one, false, tick, arg, stop, errbuf, errlen);
@@ -427,8 +609,8 @@ key_changed(const struct w2j_change *c, const struct w2j_change *old)
 	struct buf nk = BUF_INIT, ok = BUF_INIT;
 	bool changed;
 
-	kafka_msg_key(&nk, c);
-	kafka_msg_key(&ok, old);
+	kafka_msg_key(&nk, c, NULL);
+	kafka_msg_key(&ok, old, NULL);
 	changed = nk.len != ok.len || (nk.len && memcmp(nk.data, ok.data, nk.len));
 	buf_free(&nk);
 	buf_free(&ok);

@@ -3,6 +3,7 @@
 #define WALPIPE_SINK_KAFKA_H
 
 #include "walpipe/config.h"
+#include "walpipe/kafka_msg.h"
 #include "walpipe/lsn.h"
 #include "walpipe/wal2json.h"
 
@@ -26,6 +27,15 @@ struct sink_kafka_config {
 	const char *topic; /* template: {source}, {schema}, {table} */
 	bool debezium;	   /* else the wal2json object as received */
 	bool tombstones;   /* a null-valued message after each delete */
+	/* Debezium's options (format debezium only; kafka_msg.h) */
+	const char *source_conninfo; /* the catalog: column types, nullability */
+	bool schemas;
+	enum kafka_decimal_mode decimal;
+	enum kafka_time_mode time;
+	const char *unavailable; /* NULL: TOASTed columns left out */
+	const char *messages_topic;	   /* template of logical messages' topic */
+	bool transaction_metadata;	   /* BEGIN/END events, transaction block */
+	const char *transaction_topic; /* template */
 	const struct config_kv *props;
 	size_t nprops;
 };
@@ -38,6 +48,8 @@ struct kafka_change {
 	lsn_t txn_end;	  /* end of its transaction */
 	uint64_t txn_pos; /* 1-based position in its transaction */
 	int64_t commit_ms; /* < 0: unknown */
+	char op;		   /* 0: from the action; 'r': a snapshot read */
+	const char *snapshot; /* source.snapshot ("true", "last"); NULL: "false" */
 };
 
 struct sink_kafka_stats {
