@@ -54,20 +54,53 @@ kafka_load() {
 }
 
 # witness_load TABLE: the changes of users and orders as the witness slot
-# saw them (lsn, xid, table, action, key object, new row, old row).
+# saw them (lsn, xid, table, action, key object, new row, old row), the
+# values as a Debezium consumer reads them by default (dbz_value), an
+# update's absent (unchanged TOASTed) bio as Debezium's placeholder.
+# witness_load TABLE 0: without types, as walpipe's raw wal2json objects.
 witness_load() {
 	src -c "COPY (SELECT data FROM pg_logical_slot_peek_changes('witness', NULL, NULL,
 		'format-version', '2', 'include-xids', '1', 'include-lsn', '1', 'include-pk', '1',
-		'include-types', '0', 'add-tables', 'public.users,public.orders')
+		'include-types', '${2:-1}', 'add-tables', 'public.users,public.orders')
 		WHERE data::jsonb->>'action' IN ('I', 'U', 'D', 'T')) TO STDOUT" >"$T/$1.jsonl"
 	ana -c "DROP TABLE IF EXISTS $1_raw" -c "CREATE TABLE $1_raw (n bigserial, j jsonb)"
 	ana -c "\\copy $1_raw (j) FROM '$T/$1.jsonl' WITH (FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02')"
+	ana <<'SQL'
+-- Debezium's defaults, worked out in SQL apart from walpipe's C:
+-- timestamptz as ISO-8601 in UTC without trailing zeros (ZonedTimestamp),
+-- numeric(P,S) as base64 of the unscaled value's shortest two's
+-- complement (Decimal, decimal.handling.mode=precise).
+CREATE OR REPLACE FUNCTION dbz_value(typ text, v jsonb) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+  b bytea;
+  t text;
+BEGIN
+  IF v IS NULL OR v = 'null' THEN
+    RETURN v;
+  ELSIF typ = 'timestamp with time zone' THEN
+    t := to_char((v->>0)::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US');
+    RETURN to_jsonb(rtrim(rtrim(t, '0'), '.') || 'Z');
+  ELSIF typ LIKE 'numeric(%,%)' THEN
+    b := int8send(((v->>0)::numeric * 10 ^ split_part(rtrim(typ, ')'), ',', 2)::int)::bigint);
+    WHILE length(b) > 1 AND ((get_byte(b, 0) = 0 AND get_byte(b, 1) < 128)
+        OR (get_byte(b, 0) = 255 AND get_byte(b, 1) >= 128)) LOOP
+      b := substring(b FROM 2);
+    END LOOP;
+    RETURN to_jsonb(encode(b, 'base64'));
+  END IF;
+  RETURN v;
+END $$;
+SQL
 	ana <<SQL
 CREATE VIEW $1 AS
 SELECT n, (j->>'lsn')::pg_lsn AS lsn, (j->>'xid')::bigint AS xid, j->>'table' AS tbl,
   j->>'action' AS action,
-  (SELECT jsonb_object_agg(c->>'name', c->'value') FROM jsonb_array_elements(j->'columns') c) AS after,
-  (SELECT jsonb_object_agg(c->>'name', c->'value') FROM jsonb_array_elements(j->'identity') c) AS before,
+  (SELECT jsonb_object_agg(c->>'name', dbz_value(c->>'type', c->'value')) FROM jsonb_array_elements(j->'columns') c)
+    || CASE WHEN j->>'action' = 'U' AND j->>'table' = 'users'
+       AND NOT jsonb_path_exists(j, '\$.columns[*] ? (@.name == "bio")')
+       THEN '{"bio": "__debezium_unavailable_value"}'::jsonb ELSE '{}' END AS after,
+  (SELECT jsonb_object_agg(c->>'name', dbz_value(c->>'type', c->'value')) FROM jsonb_array_elements(j->'identity') c) AS before,
   (SELECT jsonb_object_agg(p->>'name', coalesce(
      (SELECT c->'value' FROM jsonb_array_elements(CASE WHEN j->>'action' = 'D' THEN j->'identity' ELSE j->'columns' END) c WHERE c->>'name' = p->>'name'),
      (SELECT c->'value' FROM jsonb_array_elements(j->'identity') c WHERE c->>'name' = p->>'name')))
