@@ -941,8 +941,28 @@ append_row_schema(struct buf *out, const struct w2j_change *c,
 				ctx->topic ? ctx->topic : "", field);
 }
 
-/* Debezium 2's io.debezium.connector.postgresql.Source, event.block and
- * the envelope around them. */
+/* io.debezium.connector.postgresql.Source, as Debezium 2 writes it. */
+static const char source_schema[] =
+	"{\"type\":\"struct\",\"fields\":["
+	"{\"type\":\"string\",\"optional\":false,\"field\":\"version\"},"
+	"{\"type\":\"string\",\"optional\":false,\"field\":\"connector\"},"
+	"{\"type\":\"string\",\"optional\":false,\"field\":\"name\"},"
+	"{\"type\":\"int64\",\"optional\":false,\"field\":\"ts_ms\"},"
+	"{\"type\":\"string\",\"optional\":true,\"name\":\"io.debezium.data."
+	"Enum\",\"version\":1,\"parameters\":{\"allowed\":\"true,last,false,"
+	"incremental\"},\"default\":\"false\",\"field\":\"snapshot\"},"
+	"{\"type\":\"string\",\"optional\":false,\"field\":\"db\"},"
+	"{\"type\":\"string\",\"optional\":true,\"field\":\"sequence\"},"
+	"{\"type\":\"string\",\"optional\":false,\"field\":\"schema\"},"
+	"{\"type\":\"string\",\"optional\":false,\"field\":\"table\"},"
+	"{\"type\":\"int64\",\"optional\":true,\"field\":\"txId\"},"
+	"{\"type\":\"int64\",\"optional\":true,\"field\":\"lsn\"},"
+	"{\"type\":\"int64\",\"optional\":true,\"field\":\"xmin\"}],"
+	"\"optional\":false,\"name\":\"io.debezium.connector.postgresql."
+	"Source\",\"field\":\"source\"}";
+
+/* Debezium 2's envelope: before, after, source, op, ts_ms, transaction
+ * (event.block). */
 static void
 append_envelope_schema(struct buf *out, const struct w2j_change *c,
 					   const struct kafka_msg_ctx *ctx)
@@ -951,26 +971,11 @@ append_envelope_schema(struct buf *out, const struct w2j_change *c,
 	append_row_schema(out, c, ctx, "before");
 	buf_append_char(out, ',');
 	append_row_schema(out, c, ctx, "after");
+	buf_append_char(out, ',');
+	buf_append_str(out, source_schema);
 	buf_append_str(
 		out,
-		",{\"type\":\"struct\",\"fields\":["
-		"{\"type\":\"string\",\"optional\":false,\"field\":\"version\"},"
-		"{\"type\":\"string\",\"optional\":false,\"field\":\"connector\"},"
-		"{\"type\":\"string\",\"optional\":false,\"field\":\"name\"},"
-		"{\"type\":\"int64\",\"optional\":false,\"field\":\"ts_ms\"},"
-		"{\"type\":\"string\",\"optional\":true,\"name\":\"io.debezium.data."
-		"Enum\",\"version\":1,\"parameters\":{\"allowed\":\"true,last,false,"
-		"incremental\"},\"default\":\"false\",\"field\":\"snapshot\"},"
-		"{\"type\":\"string\",\"optional\":false,\"field\":\"db\"},"
-		"{\"type\":\"string\",\"optional\":true,\"field\":\"sequence\"},"
-		"{\"type\":\"string\",\"optional\":false,\"field\":\"schema\"},"
-		"{\"type\":\"string\",\"optional\":false,\"field\":\"table\"},"
-		"{\"type\":\"int64\",\"optional\":true,\"field\":\"txId\"},"
-		"{\"type\":\"int64\",\"optional\":true,\"field\":\"lsn\"},"
-		"{\"type\":\"int64\",\"optional\":true,\"field\":\"xmin\"}],"
-		"\"optional\":false,\"name\":\"io.debezium.connector.postgresql."
-		"Source\",\"field\":\"source\"},"
-		"{\"type\":\"string\",\"optional\":false,\"field\":\"op\"},"
+		",{\"type\":\"string\",\"optional\":false,\"field\":\"op\"},"
 		"{\"type\":\"int64\",\"optional\":true,\"field\":\"ts_ms\"},"
 		"{\"type\":\"struct\",\"fields\":["
 		"{\"type\":\"string\",\"optional\":false,\"field\":\"id\"},"
@@ -983,13 +988,44 @@ append_envelope_schema(struct buf *out, const struct w2j_change *c,
 				ctx->topic ? ctx->topic : "");
 }
 
+/* The source block: where and when the change happened.  A message
+ * outside a transaction has no txId. */
+static void
+append_source(struct buf *out, const struct w2j_change *c,
+			  const struct kafka_msg_ctx *ctx, const char *schema,
+			  const char *table)
+{
+	const char *db = ctx->db ? ctx->db : "";
+
+	buf_append_str(out, "{\"version\":\"walpipe\","
+						"\"connector\":\"postgresql\",\"name\":");
+	buf_append_json_string(out, ctx->source ? ctx->source : "",
+						   ctx->source ? strlen(ctx->source) : 0);
+	if (ctx->commit_ms >= 0)
+		buf_appendf(out, ",\"ts_ms\":%" PRId64, ctx->commit_ms);
+	else
+		buf_append_str(out, ",\"ts_ms\":null");
+	buf_appendf(out, ",\"snapshot\":\"%s\",\"db\":",
+				ctx->snapshot ? ctx->snapshot : "false");
+	buf_append_json_string(out, db, strlen(db));
+	buf_appendf(out, ",\"sequence\":\"[null,\\\"%" PRIu64 "\\\"]\",\"schema\":",
+				(uint64_t) c->lsn);
+	buf_append_json_string(out, schema, strlen(schema));
+	buf_append_str(out, ",\"table\":");
+	buf_append_json_string(out, table, strlen(table));
+	if (c->xid)
+		buf_appendf(out, ",\"txId\":%" PRIu32, c->xid);
+	else
+		buf_append_str(out, ",\"txId\":null");
+	buf_appendf(out, ",\"lsn\":%" PRIu64 ",\"xmin\":null}", (uint64_t) c->lsn);
+}
+
 void
 kafka_msg_debezium(struct buf *out, const struct w2j_change *c,
 				   const struct kafka_msg_ctx *ctx)
 {
 	const char *schema = c->schema ? c->schema : "";
 	const char *table = c->table ? c->table : "";
-	const char *db = ctx->db ? ctx->db : "";
 	char op = ctx->op ? ctx->op : kafka_msg_op(c);
 
 	if (ctx->schemas) {
@@ -1009,24 +1045,8 @@ kafka_msg_debezium(struct buf *out, const struct w2j_change *c,
 				   c->action == W2J_UPDATE);
 	else
 		buf_append_str(out, "null");
-	buf_append_str(out, ",\"source\":{\"version\":\"walpipe\","
-						"\"connector\":\"postgresql\",\"name\":");
-	buf_append_json_string(out, ctx->source ? ctx->source : "",
-						   ctx->source ? strlen(ctx->source) : 0);
-	if (ctx->commit_ms >= 0)
-		buf_appendf(out, ",\"ts_ms\":%" PRId64, ctx->commit_ms);
-	else
-		buf_append_str(out, ",\"ts_ms\":null");
-	buf_appendf(out, ",\"snapshot\":\"%s\",\"db\":",
-				ctx->snapshot ? ctx->snapshot : "false");
-	buf_append_json_string(out, db, strlen(db));
-	buf_appendf(out, ",\"sequence\":\"[null,\\\"%" PRIu64 "\\\"]\",\"schema\":",
-				(uint64_t) c->lsn);
-	buf_append_json_string(out, schema, strlen(schema));
-	buf_append_str(out, ",\"table\":");
-	buf_append_json_string(out, table, strlen(table));
-	buf_appendf(out, ",\"txId\":%" PRIu32 ",\"lsn\":%" PRIu64 ",\"xmin\":null}",
-				c->xid, (uint64_t) c->lsn);
+	buf_append_str(out, ",\"source\":");
+	append_source(out, c, ctx, schema, table);
 	buf_appendf(out, ",\"op\":\"%c\",\"ts_ms\":%" PRId64 ",\"transaction\":",
 				op, ctx->now_ms);
 	if (ctx->txn) {
@@ -1039,6 +1059,60 @@ kafka_msg_debezium(struct buf *out, const struct w2j_change *c,
 	} else
 		buf_append_str(out, "null");
 	buf_append_char(out, '}');
+	if (ctx->schemas)
+		buf_append_char(out, '}');
+}
+
+void
+kafka_msg_message_key(struct buf *out, const struct w2j_change *c,
+					  const struct kafka_msg_ctx *ctx)
+{
+	const char *prefix = c->prefix ? c->prefix : "";
+
+	if (ctx->schemas)
+		buf_append_str(out,
+					   "{\"schema\":{\"type\":\"struct\",\"fields\":[{\"type\":"
+					   "\"string\",\"optional\":true,\"field\":\"prefix\"}],"
+					   "\"optional\":false,\"name\":\"io.debezium.connector."
+					   "postgresql.MessageKey\"},\"payload\":");
+	buf_append_str(out, "{\"prefix\":");
+	buf_append_json_string(out, prefix, strlen(prefix));
+	buf_append_char(out, '}');
+	if (ctx->schemas)
+		buf_append_char(out, '}');
+}
+
+void
+kafka_msg_message(struct buf *out, const struct w2j_change *c,
+				  const struct kafka_msg_ctx *ctx)
+{
+	const char *prefix = c->prefix ? c->prefix : "";
+
+	if (ctx->schemas) {
+		buf_append_str(
+			out,
+			"{\"schema\":{\"type\":\"struct\",\"fields\":["
+			"{\"type\":\"string\",\"optional\":false,\"field\":\"op\"},"
+			"{\"type\":\"int64\",\"optional\":true,\"field\":\"ts_ms\"},");
+		buf_append_str(out, source_schema);
+		buf_append_str(
+			out,
+			",{\"type\":\"struct\",\"fields\":["
+			"{\"type\":\"string\",\"optional\":false,\"field\":\"prefix\"},"
+			"{\"type\":\"bytes\",\"optional\":true,\"field\":\"content\"}],"
+			"\"optional\":false,\"name\":\"io.debezium.connector.postgresql."
+			"Message\",\"field\":\"message\"}],\"optional\":false,\"name\":"
+			"\"io.debezium.connector.postgresql.MessageValue\"},\"payload\":");
+	}
+	buf_appendf(out, "{\"op\":\"m\",\"ts_ms\":%" PRId64 ",\"source\":",
+				ctx->now_ms);
+	append_source(out, c, ctx, "", "");
+	buf_append_str(out, ",\"message\":{\"prefix\":");
+	buf_append_json_string(out, prefix, strlen(prefix));
+	buf_append_str(out, ",\"content\":\"");
+	kafka_msg_base64(out, (const unsigned char *) (c->content ? c->content : ""),
+					 c->content ? c->content_len : 0);
+	buf_append_str(out, "\"}}");
 	if (ctx->schemas)
 		buf_append_char(out, '}');
 }

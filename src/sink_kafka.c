@@ -382,7 +382,9 @@ produce_one(struct sink_kafka *k, const struct kafka_change *kc, bool tombstone,
 	lsn_format(kc->txn_end, end);
 	snprintf(pos, sizeof(pos), "%" PRIu64, kc->txn_pos);
 	snprintf(xid, sizeof(xid), "%" PRIu32, kc->c->xid);
-	op[0] = kc->op ? kc->op : kafka_msg_op(kc->c);
+	op[0] = kc->op								? kc->op
+			: kc->c->action == W2J_MESSAGE ? 'm'
+										   : kafka_msg_op(kc->c);
 	op[1] = '\0';
 	for (;;) {
 		err = rd_kafka_producev(
@@ -617,6 +619,51 @@ key_changed(const struct w2j_change *c, const struct w2j_change *old)
 	return changed;
 }
 
+/*
+ * A logical decoding message, to the messages topic, keyed by its prefix.
+ * One outside a transaction is a transaction of its own for the tracker:
+ * the slot passes it only once Kafka has it.
+ */
+static enum kafka_result
+produce_message(struct sink_kafka *k, const struct kafka_change *kc,
+				void (*tick)(void *), void *arg, volatile sig_atomic_t *stop,
+				char *errbuf, size_t errlen)
+{
+	const struct w2j_change *c = kc->c;
+	enum kafka_result r;
+
+	if (k->kc.messages_topic == NULL || k->kc.messages_topic[0] == '\0')
+		return KAFKA_OK;
+	buf_reset(&k->topic, SCRATCH_KEEP);
+	buf_reset(&k->key, SCRATCH_KEEP);
+	buf_reset(&k->value, SCRATCH_KEEP);
+	kafka_msg_topic(&k->topic, k->kc.messages_topic, k->source, "", "");
+	if (k->debezium) {
+		struct kafka_msg_ctx ctx;
+
+		memset(&ctx, 0, sizeof(ctx));
+		ctx.source = k->source;
+		ctx.commit_ms = kc->commit_ms;
+		ctx.now_ms = clock_wall_ms();
+		ctx.db = k->db;
+		ctx.schemas = k->kc.schemas;
+		kafka_msg_message_key(&k->key, c, &ctx);
+		kafka_msg_message(&k->value, c, &ctx);
+	} else {
+		buf_append_str(&k->key, "{\"prefix\":");
+		buf_append_json_string(&k->key, c->prefix ? c->prefix : "",
+							   c->prefix ? strlen(c->prefix) : 0);
+		buf_append_char(&k->key, '}');
+		buf_append(&k->value, kc->raw, kc->rawlen);
+	}
+	if (!c->transactional)
+		txntrack_begin(k->track, c->lsn + 1);
+	r = produce_one(k, kc, false, tick, arg, stop, errbuf, errlen);
+	if (!c->transactional)
+		txntrack_commit(k->track);
+	return r;
+}
+
 enum kafka_result
 sink_kafka_produce(struct sink_kafka *k, const struct kafka_change *kc,
 				   void (*tick)(void *), void *arg,
@@ -628,6 +675,8 @@ sink_kafka_produce(struct sink_kafka *k, const struct kafka_change *kc,
 		snprintf(errbuf, errlen, "%s", k->errmsg);
 		return k->res;
 	}
+	if (c->action == W2J_MESSAGE)
+		return produce_message(k, kc, tick, arg, stop, errbuf, errlen);
 	/*
 	 * An update of the primary key goes out as Debezium sends it: a
 	 * delete of the old key (and its tombstone), then a create of the new

@@ -149,6 +149,22 @@ void kafka_msg_value(struct buf *out, const char *type,
 /* Append the standard base64 of data[0..n). */
 void kafka_msg_base64(struct buf *out, const unsigned char *data, size_t n);
 
+/*
+ * Append Debezium's message event of a logical decoding message c (an M,
+ * from pg_logical_emit_message), transactional or not:
+ *
+ *   {"op":"m","ts_ms":NOW_MS,"source":{..as above, "schema":"","table":"",
+ *    "txId":XID|null..},"message":{"prefix":P,"content":BASE64}}
+ *
+ * and its key {"prefix":P}, each wrapped with its schema
+ * (io.debezium.connector.postgresql.MessageValue, MessageKey) when
+ * ctx->schemas.  Borrows c and ctx.
+ */
+void kafka_msg_message(struct buf *out, const struct w2j_change *c,
+					   const struct kafka_msg_ctx *ctx);
+void kafka_msg_message_key(struct buf *out, const struct w2j_change *c,
+						   const struct kafka_msg_ctx *ctx);
+
 /* Debezium's op letter of a change: c, u, d or t ('?' for others). */
 char kafka_msg_op(const struct w2j_change *c);
 
