@@ -579,15 +579,17 @@ append_temporal(struct buf *out, const char *v, const struct tinfo *t,
 	}
 }
 
-/* bytea's hex output ("\x0aff") as base64. */
+/* bytea in hex as base64: wal2json sends "0aff", the server's text
+ * output "\x0aff". */
 static bool
 append_bytea(struct buf *out, const char *v, size_t len)
 {
 	struct buf raw = BUF_INIT;
+	size_t i = len >= 2 && v[0] == '\\' && v[1] == 'x' ? 2 : 0;
 
-	if (len < 2 || v[0] != '\\' || v[1] != 'x' || len % 2)
+	if (len % 2)
 		return false;
-	for (size_t i = 2; i < len; i += 2) {
+	for (; i < len; i += 2) {
 		unsigned x;
 
 		if (sscanf(v + i, "%2x", &x) != 1) {
@@ -1020,6 +1022,32 @@ append_source(struct buf *out, const struct w2j_change *c,
 	buf_appendf(out, ",\"lsn\":%" PRIu64 ",\"xmin\":null}", (uint64_t) c->lsn);
 }
 
+/*
+ * wal2json sends an update's identity even when the key did not change;
+ * Debezium's before is then null (REPLICA IDENTITY DEFAULT logs no old
+ * row).  Only an identity that says more (FULL, a changed key) is kept.
+ */
+static bool
+identity_says_more(const struct w2j_change *c)
+{
+	if (c->action != W2J_UPDATE)
+		return c->nidentity > 0;
+	for (size_t i = 0; i < c->nidentity; i++) {
+		const struct w2j_column *o = &c->identity[i];
+		const struct w2j_column *n =
+			w2j_find_column(c->columns, c->ncolumns, o->name);
+		bool key = false;
+
+		for (size_t j = 0; j < c->npk && !key; j++)
+			key = strcmp(c->pk[j].name, o->name) == 0;
+		if (!key || n == NULL || n->kind != o->kind ||
+			n->value_len != o->value_len ||
+			(o->value && memcmp(n->value, o->value, o->value_len) != 0))
+			return true;
+	}
+	return false;
+}
+
 void
 kafka_msg_debezium(struct buf *out, const struct w2j_change *c,
 				   const struct kafka_msg_ctx *ctx)
@@ -1035,7 +1063,7 @@ kafka_msg_debezium(struct buf *out, const struct w2j_change *c,
 	}
 	buf_append_str(out, "{\"before\":");
 	if ((c->action == W2J_UPDATE || c->action == W2J_DELETE) &&
-		c->nidentity > 0)
+		identity_says_more(c))
 		append_row(out, c->identity, c->nidentity, ctx, false);
 	else
 		buf_append_str(out, "null");
@@ -1114,5 +1142,61 @@ kafka_msg_message(struct buf *out, const struct w2j_change *c,
 					 c->content ? c->content_len : 0);
 	buf_append_str(out, "\"}}");
 	if (ctx->schemas)
+		buf_append_char(out, '}');
+}
+
+void
+kafka_msg_txn_key(struct buf *out, const char *id, bool schemas)
+{
+	if (schemas)
+		buf_append_str(out,
+					   "{\"schema\":{\"type\":\"struct\",\"fields\":[{\"type\":"
+					   "\"string\",\"optional\":false,\"field\":\"id\"}],"
+					   "\"optional\":false,\"name\":\"io.debezium.connector."
+					   "common.TransactionMetadataKey\"},\"payload\":");
+	buf_append_str(out, "{\"id\":");
+	buf_append_json_string(out, id, strlen(id));
+	buf_append_char(out, '}');
+	if (schemas)
+		buf_append_char(out, '}');
+}
+
+void
+kafka_msg_txn_event(struct buf *out, const struct kafka_txn_event *e,
+					bool schemas)
+{
+	if (schemas)
+		buf_append_str(
+			out,
+			"{\"schema\":{\"type\":\"struct\",\"fields\":["
+			"{\"type\":\"string\",\"optional\":false,\"field\":\"status\"},"
+			"{\"type\":\"string\",\"optional\":false,\"field\":\"id\"},"
+			"{\"type\":\"int64\",\"optional\":true,\"field\":\"event_count\"},"
+			"{\"type\":\"array\",\"items\":{\"type\":\"struct\",\"fields\":["
+			"{\"type\":\"string\",\"optional\":false,\"field\":"
+			"\"data_collection\"},{\"type\":\"int64\",\"optional\":false,"
+			"\"field\":\"event_count\"}],\"optional\":false},\"optional\":true,"
+			"\"field\":\"data_collections\"},"
+			"{\"type\":\"int64\",\"optional\":false,\"field\":\"ts_ms\"}],"
+			"\"optional\":false,\"name\":\"io.debezium.connector.common."
+			"TransactionMetadataValue\"},\"payload\":");
+	buf_appendf(out, "{\"status\":\"%s\",\"id\":", e->end ? "END" : "BEGIN");
+	buf_append_json_string(out, e->id, strlen(e->id));
+	if (!e->end)
+		buf_append_str(out, ",\"event_count\":null,\"data_collections\":null");
+	else {
+		buf_appendf(out, ",\"event_count\":%" PRIu64 ",\"data_collections\":[",
+					e->event_count);
+		for (size_t i = 0; i < e->ncollections; i++) {
+			buf_append_str(out, i ? ",{\"data_collection\":"
+								  : "{\"data_collection\":");
+			buf_append_json_string(out, e->collections[i],
+								   strlen(e->collections[i]));
+			buf_appendf(out, ",\"event_count\":%" PRIu64 "}", e->counts[i]);
+		}
+		buf_append_char(out, ']');
+	}
+	buf_appendf(out, ",\"ts_ms\":%" PRId64 "}", e->ts_ms);
+	if (schemas)
 		buf_append_char(out, '}');
 }

@@ -83,6 +83,17 @@ struct sink_kafka {
 	char db[128];				 /* source.db */
 	struct table_desc *tables;
 	size_t ntables;
+	/* Transaction metadata of the open transaction: its BEGIN went out
+	 * with its first change; its END goes at its commit. */
+	bool txn_begun;
+	lsn_t txn_end;
+	uint32_t txn_xid;
+	int64_t txn_ms;
+	char txn_id[48];
+	uint64_t txn_events;
+	char **txn_colls; /* "schema.table" */
+	uint64_t *txn_counts;
+	size_t ntxn_colls;
 	struct buf topic, key, value;
 	/* The first delivery or producer error; the session ends on it. */
 	enum kafka_result res;
@@ -331,6 +342,10 @@ sink_kafka_close(struct sink_kafka *k)
 		PQclear(k->tables[i].res);
 	}
 	free(k->tables);
+	for (size_t i = 0; i < k->ntxn_colls; i++)
+		free(k->txn_colls[i]);
+	free(k->txn_colls);
+	free(k->txn_counts);
 	if (k->cat)
 		PQfinish(k->cat);
 	buf_free(&k->topic);
@@ -345,9 +360,26 @@ sink_kafka_begin(struct sink_kafka *k, lsn_t end)
 	txntrack_begin(k->track, end);
 }
 
+static enum kafka_result txn_event(struct sink_kafka *k, bool end,
+								   void (*tick)(void *), void *arg,
+								   volatile sig_atomic_t *stop, char *errbuf,
+								   size_t errlen);
+
 void
 sink_kafka_commit(struct sink_kafka *k)
 {
+	/* The END event belongs to the transaction: the slot passes it only
+	 * once Kafka has it.  An error is kept and reported by the next
+	 * poll or produce. */
+	if (k->txn_begun) {
+		char err[1024];
+		enum kafka_result r = txn_event(k, true, NULL, NULL, NULL, err,
+										sizeof(err));
+
+		if (r != KAFKA_OK && r != KAFKA_STOPPED)
+			set_error(k, r, "%s", err);
+		k->txn_begun = false;
+	}
 	txntrack_commit(k->track);
 }
 
@@ -556,6 +588,92 @@ table_lookup(struct sink_kafka *k, const struct w2j_change *c,
 	return r;
 }
 
+/* Send the BEGIN or END event of the open transaction to the transaction
+ * topic. */
+static enum kafka_result
+txn_event(struct sink_kafka *k, bool end, void (*tick)(void *), void *arg,
+		  volatile sig_atomic_t *stop, char *errbuf, size_t errlen)
+{
+	struct kafka_txn_event e;
+	struct w2j_change c;
+	struct kafka_change kc;
+
+	memset(&e, 0, sizeof(e));
+	e.id = k->txn_id;
+	e.end = end;
+	e.ts_ms = k->txn_ms >= 0 ? k->txn_ms : clock_wall_ms();
+	e.collections = (const char *const *) k->txn_colls;
+	e.counts = k->txn_counts;
+	e.ncollections = k->ntxn_colls;
+	e.event_count = k->txn_events;
+	buf_reset(&k->topic, SCRATCH_KEEP);
+	buf_reset(&k->key, SCRATCH_KEEP);
+	buf_reset(&k->value, SCRATCH_KEEP);
+	kafka_msg_topic(&k->topic, k->kc.transaction_topic, k->source, "", "");
+	kafka_msg_txn_key(&k->key, k->txn_id, k->kc.schemas);
+	kafka_msg_txn_event(&k->value, &e, k->kc.schemas);
+	memset(&c, 0, sizeof(c));
+	c.action = end ? W2J_COMMIT : W2J_BEGIN;
+	c.xid = k->txn_xid;
+	c.lsn = k->txn_end;
+	memset(&kc, 0, sizeof(kc));
+	kc.c = &c;
+	kc.txn_end = k->txn_end;
+	kc.txn_pos = end ? k->txn_events + 1 : 0;
+	kc.op = end ? 'E' : 'B';
+	return produce_one(k, &kc, false, tick, arg, stop, errbuf, errlen);
+}
+
+/*
+ * Count change c in its transaction's metadata (sending the BEGIN event
+ * before its first change) and fill *blk, the change's transaction block.
+ */
+static enum kafka_result
+txn_count(struct sink_kafka *k, const struct kafka_change *kc,
+		  const struct w2j_change *c, struct kafka_txn_block *blk,
+		  void (*tick)(void *), void *arg, volatile sig_atomic_t *stop,
+		  char *errbuf, size_t errlen)
+{
+	char name[256];
+	size_t i;
+
+	if (!k->txn_begun || k->txn_end != kc->txn_end) {
+		enum kafka_result r;
+
+		for (i = 0; i < k->ntxn_colls; i++)
+			free(k->txn_colls[i]);
+		k->ntxn_colls = 0;
+		k->txn_events = 0;
+		k->txn_end = kc->txn_end;
+		k->txn_xid = c->xid;
+		k->txn_ms = kc->commit_ms;
+		/* Debezium's id: the transaction's xid and an LSN of it (here
+		 * its end, which every change of it carries). */
+		snprintf(k->txn_id, sizeof(k->txn_id), "%" PRIu32 ":%" PRIu64, c->xid,
+				 (uint64_t) kc->txn_end);
+		k->txn_begun = true;
+		r = txn_event(k, false, tick, arg, stop, errbuf, errlen);
+		if (r != KAFKA_OK)
+			return r;
+	}
+	snprintf(name, sizeof(name), "%s.%s", c->schema ? c->schema : "",
+			 c->table ? c->table : "");
+	for (i = 0; i < k->ntxn_colls; i++)
+		if (strcmp(k->txn_colls[i], name) == 0)
+			break;
+	if (i == k->ntxn_colls) {
+		k->txn_colls = wp_realloc(k->txn_colls, (i + 1) * sizeof(char *));
+		k->txn_counts = wp_realloc(k->txn_counts, (i + 1) * sizeof(uint64_t));
+		k->txn_colls[i] = wp_strdup(name);
+		k->txn_counts[i] = 0;
+		k->ntxn_colls++;
+	}
+	blk->id = k->txn_id;
+	blk->total_order = ++k->txn_events;
+	blk->data_collection_order = ++k->txn_counts[i];
+	return KAFKA_OK;
+}
+
 /* Encode c (a change, or one half of a split key update) and send it,
  * with its tombstone after a delete. */
 static enum kafka_result
@@ -573,11 +691,25 @@ produce_change(struct sink_kafka *k, const struct kafka_change *kc,
 	kafka_msg_topic(&k->topic, k->topic_tmpl, k->source, c->schema, c->table);
 	if (k->debezium) {
 		struct kafka_msg_ctx ctx;
+		struct kafka_txn_block blk;
 
 		memset(&ctx, 0, sizeof(ctx));
 		r = table_lookup(k, c, &ctx.table, errbuf, errlen);
 		if (r != KAFKA_OK)
 			return r;
+		/* Snapshot reads belong to no transaction. */
+		if (k->kc.transaction_metadata && c->xid != 0 && kc->op != 'r') {
+			r = txn_count(k, kc, c, &blk, tick, arg, stop, errbuf, errlen);
+			if (r != KAFKA_OK)
+				return r;
+			ctx.txn = &blk;
+			/* txn_event used the scratch buffers */
+			buf_reset(&k->topic, SCRATCH_KEEP);
+			buf_reset(&k->key, SCRATCH_KEEP);
+			buf_reset(&k->value, SCRATCH_KEEP);
+			kafka_msg_topic(&k->topic, k->topic_tmpl, k->source, c->schema,
+							c->table);
+		}
 		ctx.source = k->source;
 		ctx.commit_ms = kc->commit_ms;
 		ctx.now_ms = clock_wall_ms();

@@ -165,6 +165,34 @@ void kafka_msg_message(struct buf *out, const struct w2j_change *c,
 void kafka_msg_message_key(struct buf *out, const struct w2j_change *c,
 						   const struct kafka_msg_ctx *ctx);
 
+/* A BEGIN or END event of Debezium's transaction metadata (borrowed). */
+struct kafka_txn_event {
+	const char *id; /* "XID:LSN", as in each change's transaction block */
+	bool end;
+	int64_t ts_ms;
+	/* END only: the events per table ("schema.table") and their sum */
+	const char *const *collections;
+	const uint64_t *counts;
+	size_t ncollections;
+	uint64_t event_count;
+};
+
+/*
+ * Append a transaction metadata event as Debezium writes it:
+ *
+ *   {"status":"BEGIN","id":ID,"event_count":null,"data_collections":null,
+ *    "ts_ms":TS}
+ *   {"status":"END","id":ID,"event_count":N,"data_collections":
+ *    [{"data_collection":"public.t","event_count":N}, ..],"ts_ms":TS}
+ *
+ * and its key {"id":ID}, with their schemas
+ * (io.debezium.connector.common.TransactionMetadataValue, ..Key) when
+ * schemas.  Pure.
+ */
+void kafka_msg_txn_event(struct buf *out, const struct kafka_txn_event *e,
+						 bool schemas);
+void kafka_msg_txn_key(struct buf *out, const char *id, bool schemas);
+
 /* Debezium's op letter of a change: c, u, d or t ('?' for others). */
 char kafka_msg_op(const struct w2j_change *c);
 

@@ -100,7 +100,11 @@ SELECT n, (j->>'lsn')::pg_lsn AS lsn, (j->>'xid')::bigint AS xid, j->>'table' AS
     || CASE WHEN j->>'action' = 'U' AND j->>'table' = 'users'
        AND NOT jsonb_path_exists(j, '\$.columns[*] ? (@.name == "bio")')
        THEN '{"bio": "__debezium_unavailable_value"}'::jsonb ELSE '{}' END AS after,
-  (SELECT jsonb_object_agg(c->>'name', dbz_value(c->>'type', c->'value')) FROM jsonb_array_elements(j->'identity') c) AS before,
+  -- An update's identity that only repeats the unchanged key: Debezium's
+  -- before is null (REPLICA IDENTITY DEFAULT).
+  CASE WHEN j->>'action' = 'U' AND (SELECT jsonb_object_agg(c->>'name', c->'value') FROM jsonb_array_elements(j->'identity') c)
+    <@ (SELECT jsonb_object_agg(c->>'name', c->'value') FROM jsonb_array_elements(j->'columns') c) THEN NULL ELSE
+  (SELECT jsonb_object_agg(c->>'name', dbz_value(c->>'type', c->'value')) FROM jsonb_array_elements(j->'identity') c) END AS before,
   (SELECT jsonb_object_agg(p->>'name', coalesce(
      (SELECT c->'value' FROM jsonb_array_elements(CASE WHEN j->>'action' = 'D' THEN j->'identity' ELSE j->'columns' END) c WHERE c->>'name' = p->>'name'),
      (SELECT c->'value' FROM jsonb_array_elements(j->'identity') c WHERE c->>'name' = p->>'name')))

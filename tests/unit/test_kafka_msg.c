@@ -298,6 +298,7 @@ test_values(void **state)
 		{"time with time zone", "10:15:30.100-02", W2J_STRING, 0, 0,
 		 "\"12:15:30.1Z\""},
 		{"bytea", "\\x00ff10", W2J_STRING, 0, 0, "\"AP8Q\""},
+		{"bytea", "00ff10", W2J_STRING, 0, 0, "\"AP8Q\""},
 		{"integer[]", "{1,NULL,-3}", W2J_STRING, 0, 0, "[1,null,-3]"},
 		{"text[]", "{a,\"b c\",\"d\\\"e\",NULL}", W2J_STRING, 0, 0,
 		 "[\"a\",\"b c\",\"d\\\"e\",null]"},
