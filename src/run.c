@@ -115,6 +115,8 @@ session_free(struct session *s)
 	free(s->special);
 	PQfinish(s->hb.conn);
 	sink_kafka_close(s->kafka);
+	PQfinish(s->kafka_snap);
+	run_tables_free(s->kafka_snap_tables, s->nkafka_snap_tables);
 	repl_close(s->stream);
 	sink_pg_close(s->sink);
 	w2j_decoder_free(s->dec);

@@ -44,6 +44,7 @@ sink_kafka_config_from(struct sink_kafka_config *out,
 #if WALPIPE_HAVE_KAFKA
 
 #include "walpipe/buf.h"
+#include "walpipe/changefmt.h"
 #include "walpipe/kafka_msg.h"
 #include "walpipe/log.h"
 #include "walpipe/mem.h"
@@ -68,6 +69,8 @@ sink_kafka_config_from(struct sink_kafka_config *out,
 struct table_desc {
 	char *schema, *table;
 	struct kafka_column *cols;
+	struct w2j_column *pk; /* primary key columns in key order (reads) */
+	size_t npk;
 	struct kafka_table tab;
 	PGresult *res; /* owns the strings of cols */
 };
@@ -339,6 +342,7 @@ sink_kafka_close(struct sink_kafka *k)
 		free(k->tables[i].schema);
 		free(k->tables[i].table);
 		free(k->tables[i].cols);
+		free(k->tables[i].pk);
 		PQclear(k->tables[i].res);
 	}
 	free(k->tables);
@@ -487,7 +491,11 @@ table_load(struct sink_kafka *k, struct table_desc *d, char *errbuf,
 		"  CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END),"
 		"  NOT a.attnotnull,"
 		"  (SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder)"
-		"     FROM pg_enum e WHERE e.enumtypid IN (t.oid, t.typelem))"
+		"     FROM pg_enum e WHERE e.enumtypid IN (t.oid, t.typelem)),"
+		/* int2vector's subscripts start at 0 */
+		"  (SELECT array_position(i.indkey::int2[], a.attnum)"
+		"          - array_lower(i.indkey::int2[], 1) FROM pg_index i"
+		"    WHERE i.indrelid = a.attrelid AND i.indisprimary)"
 		" FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid"
 		" WHERE a.attrelid = format('%I.%I', $1::text, $2::text)::regclass"
 		"   AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''"
@@ -522,6 +530,7 @@ table_load(struct sink_kafka *k, struct table_desc *d, char *errbuf,
 	}
 	PQclear(d->res);
 	free(d->cols);
+	free(d->pk);
 	d->res = res;
 	d->tab.ncols = (size_t) PQntuples(res);
 	d->cols = wp_calloc(d->tab.ncols + 1, sizeof(*d->cols));
@@ -533,6 +542,21 @@ table_load(struct sink_kafka *k, struct table_desc *d, char *errbuf,
 			PQgetisnull(res, (int) i, 3) ? NULL : PQgetvalue(res, (int) i, 3);
 	}
 	d->tab.cols = d->cols;
+	d->pk = wp_calloc(d->tab.ncols + 1, sizeof(*d->pk));
+	d->npk = 0;
+	for (size_t i = 0; i < d->tab.ncols; i++) {
+		int pos;
+
+		if (PQgetisnull(res, (int) i, 4))
+			continue;
+		pos = atoi(PQgetvalue(res, (int) i, 4));
+		if (pos < 0 || (size_t) pos >= d->tab.ncols)
+			continue;
+		d->pk[pos].name = d->cols[i].name;
+		d->pk[pos].name_len = strlen(d->cols[i].name);
+		if ((size_t) pos + 1 > d->npk)
+			d->npk = (size_t) pos + 1;
+	}
 	return KAFKA_OK;
 }
 
@@ -556,33 +580,50 @@ table_fits(const struct table_desc *d, const struct w2j_change *c)
 	return true;
 }
 
-/* The columns of c's table, read from the catalog when new or stale. */
+/* The description of schema.table, read from the catalog when new or
+ * when c (NULL: no change to check against) does not fit it. */
 static enum kafka_result
-table_lookup(struct sink_kafka *k, const struct w2j_change *c,
-			 const struct kafka_table **out, char *errbuf, size_t errlen)
+table_find(struct sink_kafka *k, const char *schema, const char *table,
+		   const struct w2j_change *c, struct table_desc **out, char *errbuf,
+		   size_t errlen)
 {
 	struct table_desc *d = NULL;
 	enum kafka_result r;
 
 	*out = NULL;
-	if (c->schema == NULL || c->table == NULL)
-		return KAFKA_OK;
 	for (size_t i = 0; i < k->ntables && !d; i++)
-		if (strcmp(k->tables[i].table, c->table) == 0 &&
-			strcmp(k->tables[i].schema, c->schema) == 0)
+		if (strcmp(k->tables[i].table, table) == 0 &&
+			strcmp(k->tables[i].schema, schema) == 0)
 			d = &k->tables[i];
-	if (d && table_fits(d, c)) {
-		*out = &d->tab;
+	if (d && (c == NULL || table_fits(d, c))) {
+		*out = d;
 		return KAFKA_OK;
 	}
 	if (d == NULL) {
 		k->tables = wp_realloc(k->tables, (k->ntables + 1) * sizeof(*d));
 		d = &k->tables[k->ntables++];
 		memset(d, 0, sizeof(*d));
-		d->schema = wp_strdup(c->schema);
-		d->table = wp_strdup(c->table);
+		d->schema = wp_strdup(schema);
+		d->table = wp_strdup(table);
 	}
 	r = table_load(k, d, errbuf, errlen);
+	if (r == KAFKA_OK)
+		*out = d;
+	return r;
+}
+
+/* The columns of c's table, read from the catalog when new or stale. */
+static enum kafka_result
+table_lookup(struct sink_kafka *k, const struct w2j_change *c,
+			 const struct kafka_table **out, char *errbuf, size_t errlen)
+{
+	struct table_desc *d;
+	enum kafka_result r;
+
+	*out = NULL;
+	if (c->schema == NULL || c->table == NULL)
+		return KAFKA_OK;
+	r = table_find(k, c->schema, c->table, c, &d, errbuf, errlen);
 	if (r == KAFKA_OK)
 		*out = &d->tab;
 	return r;
@@ -838,6 +879,176 @@ sink_kafka_produce(struct sink_kafka *k, const struct kafka_change *kc,
 }
 
 enum kafka_result
+sink_kafka_produce_read(struct sink_kafka *k, const struct kafka_read *rd,
+						void (*tick)(void *), void *arg,
+						volatile sig_atomic_t *stop, char *errbuf,
+						size_t errlen)
+{
+	struct w2j_change c;
+	struct kafka_change kc;
+	struct buf raw = BUF_INIT;
+	enum kafka_result r;
+
+	if (k->res != KAFKA_OK) {
+		snprintf(errbuf, errlen, "%s", k->errmsg);
+		return k->res;
+	}
+	/* A read is an insert without a transaction, at the snapshot's
+	 * position, with op r. */
+	memset(&c, 0, sizeof(c));
+	c.action = W2J_INSERT;
+	c.lsn = rd->lsn;
+	c.schema = rd->schema;
+	c.table = rd->table;
+	c.columns = (struct w2j_column *) rd->columns;
+	c.ncolumns = rd->ncolumns;
+	c.pk = (struct w2j_column *) rd->pk;
+	c.npk = rd->npk;
+	memset(&kc, 0, sizeof(kc));
+	kc.c = &c;
+	kc.txn_end = rd->lsn;
+	kc.txn_pos = rd->pos;
+	kc.commit_ms = -1;
+	kc.op = 'r';
+	kc.snapshot = rd->snapshot ? rd->snapshot : "true";
+	if (!k->debezium) {
+		/* The wal2json object of the insert, as the stream would have. */
+		changefmt_json(&raw, &c);
+		kc.raw = raw.data;
+		kc.rawlen = raw.len;
+	}
+	r = produce_change(k, &kc, &c, tick, arg, stop, errbuf, errlen);
+	buf_free(&raw);
+	return r;
+}
+
+/* A column's text from the server as wal2json would type it. */
+static void
+read_value(struct w2j_column *v, const struct kafka_column *col,
+		   PGresult *res, int field)
+{
+	static const char *const numbers[] = {
+		"smallint", "integer", "bigint", "oid", "real", "double precision",
+		"numeric"};
+	const char *t = col->type;
+
+	v->name = col->name;
+	v->name_len = strlen(col->name);
+	v->type = col->type;
+	v->type_len = strlen(col->type);
+	if (PQgetisnull(res, 0, field)) {
+		v->kind = W2J_NULL;
+		v->value = NULL;
+		v->value_len = 0;
+		return;
+	}
+	v->value = PQgetvalue(res, 0, field);
+	v->value_len = (size_t) PQgetlength(res, 0, field);
+	v->kind = W2J_STRING;
+	if (strcmp(t, "boolean") == 0) {
+		v->kind = W2J_BOOL;
+		v->value = v->value[0] == 't' ? "true" : "false";
+		v->value_len = strlen(v->value);
+		return;
+	}
+	if (t[strlen(t) - 1] == ']')
+		return;
+	for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++)
+		if (strncmp(t, numbers[i], strlen(numbers[i])) == 0 &&
+			(v->value[0] == '-' || (v->value[0] >= '0' && v->value[0] <= '9')))
+			v->kind = W2J_NUMBER; /* not NaN nor Infinity */
+}
+
+enum kafka_result
+sink_kafka_snapshot_table(struct sink_kafka *k, PGconn *conn,
+						  const char *schema, const char *table, lsn_t lsn,
+						  bool last, void (*tick)(void *), void *arg,
+						  volatile sig_atomic_t *stop, uint64_t *rows,
+						  char *errbuf, size_t errlen)
+{
+	struct table_desc *d;
+	struct buf q = BUF_INIT;
+	struct w2j_column *vals = NULL;
+	PGresult *prev = NULL, *res;
+	enum kafka_result r;
+	uint64_t n = 0;
+
+	*rows = 0;
+	r = table_find(k, schema, table, NULL, &d, errbuf, errlen);
+	if (r != KAFKA_OK)
+		return r;
+	buf_append_str(&q, "SELECT ");
+	for (size_t i = 0; i < d->tab.ncols; i++) {
+		char *id = pgconn_quote_ident(d->cols[i].name);
+
+		buf_appendf(&q, "%s%s", i ? ", " : "", id);
+		free(id);
+	}
+	if (d->tab.ncols == 0)
+		buf_append_str(&q, "1");
+	{
+		char *s = pgconn_quote_ident(schema), *t = pgconn_quote_ident(table);
+
+		buf_appendf(&q, " FROM %s.%s", s, t);
+		free(s);
+		free(t);
+	}
+	/* One row at a time: a table of any size in bounded memory. */
+	if (!PQsendQuery(conn, q.data) || !PQsetSingleRowMode(conn)) {
+		pgconn_error(errbuf, errlen, "could not read a table for Kafka", conn,
+					 NULL);
+		buf_free(&q);
+		return KAFKA_RETRY;
+	}
+	buf_free(&q);
+	vals = wp_calloc(d->tab.ncols + 1, sizeof(*vals));
+	/* Each row goes when the next arrives, so the very last one can say
+	 * snapshot "last", as Debezium's does. */
+	for (;;) {
+		bool end;
+
+		res = PQgetResult(conn);
+		end = res == NULL || PQresultStatus(res) != PGRES_SINGLE_TUPLE;
+		if (res && end && PQresultStatus(res) != PGRES_TUPLES_OK) {
+			pgconn_error(errbuf, errlen, "could not read a table for Kafka",
+						 conn, res);
+			r = KAFKA_RETRY;
+		}
+		if (prev && r == KAFKA_OK) {
+			struct kafka_read rd;
+
+			for (size_t i = 0; i < d->tab.ncols; i++)
+				read_value(&vals[i], &d->cols[i], prev, (int) i);
+			memset(&rd, 0, sizeof(rd));
+			rd.schema = schema;
+			rd.table = table;
+			rd.columns = vals;
+			rd.ncolumns = d->tab.ncols;
+			rd.pk = d->pk;
+			rd.npk = d->npk;
+			rd.lsn = lsn;
+			rd.pos = ++n;
+			rd.snapshot = end && last ? "last" : "true";
+			r = sink_kafka_produce_read(k, &rd, tick, arg, stop, errbuf,
+										errlen);
+		}
+		PQclear(prev);
+		prev = NULL;
+		if (end) {
+			PQclear(res);
+			break;
+		}
+		prev = res;
+	}
+	/* Read what is left of the query, whatever happened. */
+	while ((res = PQgetResult(conn)) != NULL)
+		PQclear(res);
+	free(vals);
+	*rows = n;
+	return r;
+}
+
+enum kafka_result
 sink_kafka_drain(struct sink_kafka *k, int timeout_ms, void (*tick)(void *),
 				 void *arg, char *errbuf, size_t errlen)
 {
@@ -965,6 +1176,42 @@ sink_kafka_delivered(const struct sink_kafka *k)
 {
 	(void) k;
 	return LSN_INVALID;
+}
+
+enum kafka_result
+sink_kafka_produce_read(struct sink_kafka *k, const struct kafka_read *rd,
+						void (*tick)(void *), void *arg,
+						volatile sig_atomic_t *stop, char *errbuf,
+						size_t errlen)
+{
+	(void) k;
+	(void) rd;
+	(void) tick;
+	(void) arg;
+	(void) stop;
+	snprintf(errbuf, errlen, "built without Kafka support");
+	return KAFKA_FATAL;
+}
+
+enum kafka_result
+sink_kafka_snapshot_table(struct sink_kafka *k, PGconn *conn,
+						  const char *schema, const char *table, lsn_t lsn,
+						  bool last, void (*tick)(void *), void *arg,
+						  volatile sig_atomic_t *stop, uint64_t *rows,
+						  char *errbuf, size_t errlen)
+{
+	(void) k;
+	(void) conn;
+	(void) schema;
+	(void) table;
+	(void) lsn;
+	(void) last;
+	(void) tick;
+	(void) arg;
+	(void) stop;
+	*rows = 0;
+	snprintf(errbuf, errlen, "built without Kafka support");
+	return KAFKA_FATAL;
 }
 
 void

@@ -7,6 +7,7 @@
 #include "walpipe/lsn.h"
 #include "walpipe/wal2json.h"
 
+#include <libpq-fe.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -102,6 +103,54 @@ enum kafka_result sink_kafka_produce(struct sink_kafka *k,
 									 void (*tick)(void *), void *arg,
 									 volatile sig_atomic_t *stop,
 									 char *errbuf, size_t errlen);
+
+/* One existing row of a table, read in a snapshot (borrowed). */
+struct kafka_read {
+	const char *schema, *table;
+	/* The row as a wal2json insert would carry it: every column, values
+	 * as the server's text output (kinds W2J_NUMBER for numbers other
+	 * than NaN and the infinities, W2J_BOOL "true"/"false", W2J_NULL,
+	 * else W2J_STRING). */
+	const struct w2j_column *columns;
+	size_t ncolumns;
+	const struct w2j_column *pk; /* primary key names, in key order */
+	size_t npk;
+	lsn_t lsn;			  /* the snapshot's consistent point */
+	uint64_t pos;		  /* 1-based row number: the txn_pos header */
+	const char *snapshot; /* source.snapshot: "true" (NULL), or "last" */
+};
+
+/*
+ * Produce the read event of one snapshot row (Debezium's op "r", as
+ * sink_kafka_produce produces an insert: same topic, key, conversions,
+ * headers lsn and txn_end = rd->lsn, txn_pos = rd->pos, op "r"; no
+ * transaction block).  Gating: call it between sink_kafka_begin(k, P) and
+ * sink_kafka_commit(k), P the position the rows stand for (the
+ * snapshot's consistent point, or any position the stream has not yet
+ * passed): the delivered watermark, and so the slot, passes P only once
+ * every read is delivered.  Waits, returns and logs as
+ * sink_kafka_produce.  Main thread only, like every sink_kafka_ call.
+ */
+enum kafka_result sink_kafka_produce_read(struct sink_kafka *k,
+										  const struct kafka_read *rd,
+										  void (*tick)(void *), void *arg,
+										  volatile sig_atomic_t *stop,
+										  char *errbuf, size_t errlen);
+
+/*
+ * Read every row of schema.table on conn (borrowed: a source connection
+ * inside the snapshot's transaction, idle) one at a time and produce
+ * each with sink_kafka_produce_read at lsn; the very last row says
+ * snapshot "last" when last.  Columns and key come from the catalog (on
+ * the sink's own connection).  *rows: how many were produced.  Returns
+ * KAFKA_OK, or an error with the reason in errbuf (KAFKA_RETRY: the
+ * source failed).  Call it between sink_kafka_begin and _commit as
+ * above.  Does not log.
+ */
+enum kafka_result sink_kafka_snapshot_table(
+	struct sink_kafka *k, PGconn *conn, const char *schema, const char *table,
+	lsn_t lsn, bool last, void (*tick)(void *), void *arg,
+	volatile sig_atomic_t *stop, uint64_t *rows, char *errbuf, size_t errlen);
 
 /*
  * Serve delivery reports and producer events for up to timeout_ms.
