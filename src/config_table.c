@@ -666,6 +666,8 @@ static const struct field kafka_fields[] = {
 	 .def = "false", .off = OFF(kafka.transaction_metadata)},
 	{.key = "transaction_topic", .type = F_STRING, .flags = RELOAD,
 	 .def = "{source}.transaction", .off = OFF(kafka.transaction_topic)},
+	{.key = "transactions", .type = F_BOOL, .flags = RELOAD, .def = "false",
+	 .off = OFF(kafka.transactions)},
 	{.key = "properties", .type = F_CUSTOM, .flags = RELOAD,
 	 .load = load_kafka_properties},
 	{.key = NULL},

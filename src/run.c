@@ -353,6 +353,9 @@ session_drain_kafka(struct session *s)
 	if (sink_kafka_drain(s->kafka, 10000, session_tick, s, err,
 						 sizeof(err)) != KAFKA_OK)
 		wp_log(LOG_WARNING, "%s", err);
+	/* Kafka alone: record the position now, not at most once a second,
+	 * so that a restart sends nothing of it again. */
+	s->recorded_at = 0;
 	session_confirm(s);
 	sink_kafka_stats(s->kafka, &ks);
 	if (ks.pending > 0)

@@ -37,6 +37,7 @@ sink_kafka_config_from(struct sink_kafka_config *out,
 	out->messages_topic = cfg->kafka.messages_topic;
 	out->transaction_metadata = cfg->kafka.transaction_metadata;
 	out->transaction_topic = cfg->kafka.transaction_topic;
+	out->transactions = cfg->kafka.transactions;
 	out->props = cfg->kafka.properties;
 	out->nprops = cfg->kafka.nproperties;
 }
@@ -59,6 +60,11 @@ sink_kafka_config_from(struct sink_kafka_config *out,
 
 /* Scratch buffers bigger than this are released after the message. */
 #define SCRATCH_KEEP (256 * 1024)
+
+/* kafka.transactions: a Kafka transaction is committed at the first source transaction
+ * boundary after this long, or this many messages. */
+#define KTXN_MAX_MS 200
+#define KTXN_MAX_MESSAGES 50000
 
 /*
  * A table's columns as the source catalog has them, for Debezium's
@@ -97,6 +103,14 @@ struct sink_kafka {
 	char **txn_colls; /* "schema.table" */
 	uint64_t *txn_counts;
 	size_t ntxn_colls;
+	/* kafka.transactions */
+	bool src_open;		 /* inside a source transaction */
+	lsn_t src_end;		 /* its end */
+	lsn_t last_complete; /* the stream has passed every change before */
+	bool in_ktxn;		 /* a Kafka transaction is open */
+	int64_t ktxn_began;	 /* ms */
+	uint64_t ktxn_messages;
+	lsn_t committed; /* covered by committed Kafka transactions */
 	struct buf topic, key, value;
 	/* The first delivery or producer error; the session ends on it. */
 	enum kafka_result res;
@@ -268,6 +282,18 @@ conf_build(const struct sink_kafka_config *kc, struct config_errors *errs)
 			errs->msg[errs->n++] = b.data;
 		}
 	}
+	if (kc->transactions) {
+		char tid[256];
+
+		/* One id per source: a restarted walpipe fences the one before
+		 * and aborts what it left open. */
+		snprintf(tid, sizeof(tid), "walpipe-%s", kc->source ? kc->source : "");
+		if (rd_kafka_conf_get(conf, "transactional.id", NULL, &vlen) !=
+				RD_KAFKA_CONF_OK ||
+			vlen <= 1)
+			rd_kafka_conf_set(conf, "transactional.id", tid, errstr,
+							  sizeof(errstr));
+	}
 	rd_kafka_conf_set_log_cb(conf, on_log);
 	return conf;
 }
@@ -323,6 +349,23 @@ sink_kafka_open(const struct sink_kafka_config *kc, lsn_t start, char *errbuf,
 	}
 	/* Send librdkafka's logs to the main queue: served by rd_kafka_poll. */
 	rd_kafka_set_log_queue(k->rk, NULL);
+	k->committed = start;
+	k->last_complete = start;
+	if (kc->transactions) {
+		rd_kafka_error_t *e;
+
+		/* Fences the walpipe before (same transactional.id) and aborts
+		 * what it left open. */
+		e = rd_kafka_init_transactions(k->rk, 30000);
+		if (e) {
+			snprintf(errbuf, errlen,
+					 "could not start Kafka transactions: %s",
+					 rd_kafka_error_string(e));
+			rd_kafka_error_destroy(e);
+			sink_kafka_close(k);
+			return NULL;
+		}
+	}
 	return k;
 }
 
@@ -334,6 +377,12 @@ sink_kafka_close(struct sink_kafka *k)
 	/* What is not delivered now is resent from the slot next time;
 	 * waiting for it here could hang on brokers that are down. */
 	k->closing = true;
+	if (k->in_ktxn) {
+		rd_kafka_error_t *e = rd_kafka_abort_transaction(k->rk, 5000);
+
+		if (e)
+			rd_kafka_error_destroy(e);
+	}
 	rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
 	rd_kafka_poll(k->rk, 0);
 	rd_kafka_destroy(k->rk);
@@ -358,10 +407,82 @@ sink_kafka_close(struct sink_kafka *k)
 	free(k);
 }
 
+/*
+ * Commit the open Kafka transaction at a source transaction boundary,
+ * when it is due (or force): only then may the slot pass what it holds.
+ * A failure is kept as the sink's error: the session ends, and the next
+ * one resends from the slot (the aborted messages stay invisible to
+ * read_committed consumers).
+ */
+static void
+ktxn_maybe_commit(struct sink_kafka *k, bool force)
+{
+	rd_kafka_error_t *e;
+
+	if (!k->kc.transactions || k->src_open || k->res != KAFKA_OK)
+		return;
+	/* Nothing produced since the last commit: every position passed is
+	 * as good as committed (a transaction with nothing for Kafka, an idle
+	 * stream). */
+	if (!k->in_ktxn) {
+		k->committed = k->last_complete;
+		return;
+	}
+	if (!force && clock_mono_ms() - k->ktxn_began < KTXN_MAX_MS &&
+		k->ktxn_messages < KTXN_MAX_MESSAGES)
+		return;
+	for (;;) {
+		e = rd_kafka_commit_transaction(k->rk, 60000);
+		if (e == NULL)
+			break;
+		if (rd_kafka_error_is_retriable(e)) {
+			rd_kafka_error_destroy(e);
+			continue;
+		}
+		set_error(k, rd_kafka_error_is_fatal(e) ? KAFKA_FATAL : KAFKA_RETRY,
+				  "could not commit a Kafka transaction: %s",
+				  rd_kafka_error_string(e));
+		if (rd_kafka_error_txn_requires_abort(e)) {
+			rd_kafka_error_t *a = rd_kafka_abort_transaction(k->rk, 30000);
+
+			if (a)
+				rd_kafka_error_destroy(a);
+			k->in_ktxn = false;
+		}
+		rd_kafka_error_destroy(e);
+		return;
+	}
+	k->in_ktxn = false;
+	k->committed = k->last_complete;
+}
+
+/* Open a Kafka transaction for the next message if none is. */
+static enum kafka_result
+ktxn_ensure(struct sink_kafka *k, char *errbuf, size_t errlen)
+{
+	rd_kafka_error_t *e;
+
+	if (!k->kc.transactions || k->in_ktxn)
+		return KAFKA_OK;
+	e = rd_kafka_begin_transaction(k->rk);
+	if (e) {
+		snprintf(errbuf, errlen, "could not begin a Kafka transaction: %s",
+				 rd_kafka_error_string(e));
+		rd_kafka_error_destroy(e);
+		return KAFKA_FATAL;
+	}
+	k->in_ktxn = true;
+	k->ktxn_began = clock_mono_ms();
+	k->ktxn_messages = 0;
+	return KAFKA_OK;
+}
+
 void
 sink_kafka_begin(struct sink_kafka *k, lsn_t end)
 {
 	txntrack_begin(k->track, end);
+	k->src_open = true;
+	k->src_end = end;
 }
 
 static enum kafka_result txn_event(struct sink_kafka *k, bool end,
@@ -385,12 +506,20 @@ sink_kafka_commit(struct sink_kafka *k)
 		k->txn_begun = false;
 	}
 	txntrack_commit(k->track);
+	k->src_open = false;
+	if (k->src_end > k->last_complete)
+		k->last_complete = k->src_end;
+	ktxn_maybe_commit(k, false);
 }
 
 void
 sink_kafka_mark(struct sink_kafka *k, lsn_t pos)
 {
 	txntrack_mark(k->track, pos);
+	if (!k->src_open && pos > k->last_complete)
+		k->last_complete = pos;
+	/* An idle stream still commits what it has. */
+	ktxn_maybe_commit(k, false);
 }
 
 enum kafka_result
@@ -398,6 +527,7 @@ sink_kafka_poll(struct sink_kafka *k, int timeout_ms, char *errbuf,
 				size_t errlen)
 {
 	rd_kafka_poll(k->rk, timeout_ms);
+	ktxn_maybe_commit(k, false);
 	if (k->res != KAFKA_OK)
 		snprintf(errbuf, errlen, "%s", k->errmsg);
 	return k->res;
@@ -410,9 +540,14 @@ produce_one(struct sink_kafka *k, const struct kafka_change *kc, bool tombstone,
 			char *errbuf, size_t errlen)
 {
 	char lsn[LSN_STRLEN], end[LSN_STRLEN], pos[24], xid[16], op[2];
-	uint64_t ticket = txntrack_add(k->track);
+	uint64_t ticket;
 	rd_kafka_resp_err_t err;
-	enum kafka_result r;
+	enum kafka_result r = ktxn_ensure(k, errbuf, errlen);
+
+	if (r != KAFKA_OK)
+		return r;
+	ticket = txntrack_add(k->track);
+	k->ktxn_messages++;
 
 	lsn_format(kc->c->lsn, lsn);
 	lsn_format(kc->txn_end, end);
@@ -1062,13 +1197,24 @@ sink_kafka_drain(struct sink_kafka *k, int timeout_ms, void (*tick)(void *),
 		if (tick)
 			tick(arg);
 	} while (txntrack_pending(k->track) > 0 && clock_mono_ms() < until);
+	ktxn_maybe_commit(k, true);
+	if (k->res != KAFKA_OK) {
+		snprintf(errbuf, errlen, "%s", k->errmsg);
+		return k->res;
+	}
 	return KAFKA_OK;
 }
 
 lsn_t
 sink_kafka_delivered(const struct sink_kafka *k)
 {
-	return txntrack_watermark(k->track);
+	lsn_t w = txntrack_watermark(k->track);
+
+	/* With transactions a delivered message is not yet visible: only a
+	 * committed Kafka transaction's positions may be confirmed. */
+	if (k->kc.transactions && k->committed < w)
+		return k->committed;
+	return w;
 }
 
 void

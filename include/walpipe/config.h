@@ -116,6 +116,7 @@ struct wp_config {
 		char *messages_topic;				 /* logical decoding messages */
 		bool transaction_metadata;
 		char *transaction_topic;
+		bool transactions; /* exactly-once: a transactional producer */
 		struct config_kv *properties;
 		size_t nproperties;
 	} kafka;

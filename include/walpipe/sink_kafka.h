@@ -37,6 +37,11 @@ struct sink_kafka_config {
 	const char *messages_topic;	   /* template of logical messages' topic */
 	bool transaction_metadata;	   /* BEGIN/END events, transaction block */
 	const char *transaction_topic; /* template */
+	/* A transactional producer (transactional.id "walpipe-SOURCE",
+	 * fencing the walpipe before): each Kafka transaction holds whole
+	 * source transactions, and the slot passes them only once it
+	 * committed. */
+	bool transactions;
 	const struct config_kv *props;
 	size_t nprops;
 };
@@ -173,7 +178,8 @@ enum kafka_result sink_kafka_drain(struct sink_kafka *k, int timeout_ms,
 								   char *errbuf, size_t errlen);
 
 /* The end of the last transaction that, with every one before it, is
- * wholly delivered: the furthest the slot may be confirmed for Kafka. */
+ * wholly delivered (with transactions: and in a committed Kafka
+ * transaction): the furthest the slot may be confirmed for Kafka. */
 lsn_t sink_kafka_delivered(const struct sink_kafka *k);
 
 void sink_kafka_stats(const struct sink_kafka *k, struct sink_kafka_stats *out);
