@@ -697,8 +697,11 @@ append_scalar(struct buf *out, const struct tinfo *t,
 		} else if (ctx->decimal == KAFKA_DECIMAL_PRECISE) {
 			done = append_decimal_precise(out, v->value, t);
 			/* NaN and the infinities have no precise form: Debezium
-			 * writes null. */
-			if (!done) {
+			 * writes null.  A number too long for the conversion (over
+			 * 1000 digits, only unconstrained numerics) goes as text. */
+			if (!done && v->kind == W2J_STRING) {
+				if (out->data)
+					out->data[out->len = start] = '\0';
 				buf_append_str(out, "null");
 				done = true;
 			}

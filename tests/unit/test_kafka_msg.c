@@ -247,6 +247,10 @@ test_envelopes(void **state)
 	w2j_decoder_free(dec);
 }
 
+#define D10 "1234567890"
+#define D100 D10 D10 D10 D10 D10 D10 D10 D10 D10 D10
+#define BIG1200 D100 D100 D100 D100 D100 D100 D100 D100 D100 D100 D100 D100
+
 /* Debezium's precise decimals: Java's BigInteger.toByteArray in base64,
  * checked against values worked out by hand. */
 static void
@@ -273,6 +277,8 @@ test_values(void **state)
 		/* 150 = 0x96: a sign byte first */
 		{"numeric", "1.50", W2J_NUMBER, 0, 0, "{\"scale\":2,\"value\":\"AJY=\"}"},
 		{"numeric", "NaN", W2J_STRING, 0, 0, "null"},
+		/* 1200 digits: over what precise converts; the exact text */
+		{"numeric", BIG1200, W2J_NUMBER, 0, 0, BIG1200},
 		{"numeric(12,2)", "123.45", W2J_NUMBER, KAFKA_DECIMAL_STRING, 0,
 		 "\"123.45\""},
 		{"numeric(12,2)", "123.45", W2J_NUMBER, KAFKA_DECIMAL_DOUBLE, 0,
