@@ -89,7 +89,14 @@ struct sink_kafka *sink_kafka_open(const struct sink_kafka_config *kc,
 /* Purge what is undelivered and destroy the producer.  NULL-safe. */
 void sink_kafka_close(struct sink_kafka *k);
 
-/* Transaction boundaries and positions, in stream order (txntrack.h). */
+/*
+ * Transaction boundaries and positions, in stream order (txntrack.h).
+ * sink_kafka_commit also sends the transaction's END event
+ * (transaction_metadata) and, with transactions, commits the Kafka
+ * transaction when one is due (blocking until the brokers answer);
+ * sink_kafka_mark commits a due one too.  Their errors are kept and
+ * returned by the next sink_kafka_poll or _produce.
+ */
 void sink_kafka_begin(struct sink_kafka *k, lsn_t end);
 void sink_kafka_commit(struct sink_kafka *k);
 void sink_kafka_mark(struct sink_kafka *k, lsn_t pos);
