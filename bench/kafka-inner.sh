@@ -23,8 +23,9 @@ mock_start
 # d: Kafka alone with kafka.transactions)
 config() {
 	{
-		echo "source: { name: s_$1, conninfo: \"$WALPIPE_TEST_SOURCE\", slot: s_$1, status_interval: 100ms, tables: [public.ev] }"
-		if [ "$2" != c ]; then
+		# Kafka alone records its position in state_dir.
+		echo "source: { name: s_$1, conninfo: \"$WALPIPE_TEST_SOURCE\", slot: s_$1, status_interval: 100ms, tables: [public.ev], state_dir: \"$T\" }"
+		if [ "$2" = a ] || [ "$2" = b ]; then
 			echo "target: { conninfo: \"$WALPIPE_TEST_ANALYTICS\" }"
 			echo "batch: { max_changes: 10000, max_delay: 200ms }"
 			# Stream only: the default initial snapshot would copy the
