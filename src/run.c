@@ -116,6 +116,8 @@ session_free(struct session *s)
 	free(s->special);
 	PQfinish(s->hb.conn);
 	sink_kafka_close(s->kafka);
+	PQfinish(s->kafka_snap);
+	run_tables_free(s->kafka_snap_tables, s->nkafka_snap_tables);
 	repl_close(s->stream);
 	sink_pg_close(s->sink);
 	w2j_decoder_free(s->dec);
@@ -356,6 +358,9 @@ session_drain_kafka(struct session *s)
 	if (sink_kafka_drain(s->kafka, 10000, session_tick, s, err,
 						 sizeof(err)) != KAFKA_OK)
 		wp_log(LOG_WARNING, "%s", err);
+	/* Kafka alone: record the position now, not at most once a second,
+	 * so that a restart sends nothing of it again. */
+	s->recorded_at = 0;
 	session_confirm(s);
 	sink_kafka_stats(s->kafka, &ks);
 	if (ks.pending > 0)

@@ -139,6 +139,13 @@ struct session {
 	struct repl_stream *stream;
 	struct sink_pg *sink;
 	struct sink_kafka *kafka; /* NULL: Kafka off */
+	/* The initial snapshot for Kafka: a source connection holding the
+	 * exported snapshot (imported in an open transaction), read once the
+	 * Kafka sink is open (session_kafka_snapshot); NULL: none to do. */
+	PGconn *kafka_snap;
+	lsn_t kafka_snap_lsn;
+	char **kafka_snap_tables; /* ident_qualified text */
+	size_t nkafka_snap_tables;
 	struct sink_kafka_stats kstats; /* as last given to metrics */
 	volatile sig_atomic_t *stop;
 	int64_t txn_commit_ms; /* commit time of the transaction received */

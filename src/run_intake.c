@@ -300,6 +300,9 @@ session_handle(struct session *s, struct w2j_change *c,
 		break;
 	}
 	if (!s->pos.in_txn) {
+		if (s->kafka && c->action == W2J_MESSAGE &&
+			(e = session_produce(s, c, d)) != SESSION_OK)
+			return e;
 		session_take_message(s, c);
 		return SESSION_OK;
 	}
