@@ -499,7 +499,7 @@ run_loop(const struct run_settings *rs, const struct run_control *ctl)
 {
 	int backoff_ms = 1000;
 
-	lsn_t replan_lsn = LSN_INVALID;
+	lsn_t replan_lsn = LSN_INVALID, asked_lsn = LSN_INVALID;
 	size_t batch_cap = rs->max_changes;
 
 	while (!*ctl->stop) {
@@ -522,10 +522,12 @@ run_loop(const struct run_settings *rs, const struct run_control *ctl)
 		s.dec = w2j_decoder_new();
 		s.batch = batch_new(rs->max_bytes + (1 << 20));
 		s.replan_lsn = replan_lsn;
+		s.asked_lsn = asked_lsn;
 		s.batch_cap = batch_cap;
 		e = session_run(&s, ctl->stop, ctl->reload);
 		session_free(&s);
 		replan_lsn = s.replan_lsn;
+		asked_lsn = s.asked_lsn;
 		batch_cap = s.batch_cap;
 		metrics_set_up(ctl->metrics, false);
 		if (e == SESSION_FATAL)

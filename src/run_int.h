@@ -180,6 +180,9 @@ struct session {
 	/* The change that last ended a session with SESSION_REPLAN: if it
 	 * still does not fit the fresh plan, re-reading cannot help. */
 	lsn_t replan_lsn;
+	/* The backfill request (REPL_BACKFILL_PREFIX) last taken: kept across
+	 * sessions by run_loop, since a new session may read it again. */
+	lsn_t asked_lsn;
 	/*
 	 * The most changes a batch may hold now: max_changes, halved after a
 	 * batch timed out (target.statement_timeout) so that the retry can

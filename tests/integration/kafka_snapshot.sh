@@ -1,4 +1,5 @@
-# kafka_snapshot.sh: the initial snapshot to Kafka (issue 20, item 1): a
+# kafka_snapshot.sh: the initial snapshot, then an online backfill, to
+# Kafka (issue 20, item 1; issue 18, item 5).  The initial snapshot: a
 # source with existing rows; walpipe copies them and produces each as
 # Debezium's read event (op r, source.snapshot "true", the very last
 # "last"), at the slot's consistent point, while a workload changes the
@@ -57,6 +58,27 @@ assert_eq "replaying orders gives the source's orders" \
 	"$(src_set orders "id::text, user_id::text, status")" \
 	"$(replay shop.public.orders "value->'after'->>'id', value->'after'->>'user_id', value->'after'->>'status'")"
 assert_contains "the log says so" "existing row(s) of 2 table(s) to Kafka as read events at $snap" "$(cat "$T/run.log")"
+
+# An online backfill of orders (walpipe snapshot --table) produces its
+# rows as read events too, delivered before each chunk commits; replaying
+# the topic (the backfill's reads at their position in the stream) still
+# gives the source's orders.
+(run_small_txns 40) >"$T/workload.log" 2>&1 &
+wl=$!
+"$WALPIPE_BIN" snapshot -c "$T/shop.yaml" --table public.orders 2>"$T/backfill.log" ||
+	{ cat "$T/backfill.log"; fail "walpipe snapshot --table failed"; }
+wait "$wl" || { cat "$T/workload.log"; fail "workload failed"; }
+wait_slot_at "$(src -c "SELECT pg_current_wal_lsn()")" "$pid"
+kafka_load km2
+read -r bf_rows bf_chunks < <(ana -c "SELECT rows_copied, chunks FROM walpipe.backfills WHERE source_table = 'public.orders'" | tr '|' ' ')
+assert_eq "one read event per backfilled row, the last one last" "$bf_rows 1" \
+	"$(ana -c "SELECT count(*), count(*) FILTER (WHERE value->'source'->>'snapshot' = 'last') FROM km2_v WHERE op = 'r' AND topic = 'shop.public.orders' AND lsn > '$snap'" | tr '|' ' ')"
+assert_eq "replaying orders after the backfill gives the source's orders" \
+	"$(src_set orders "id::text, user_id::text, status")" \
+	"$(ana -c "SELECT md5(coalesce(string_agg(r, ',' ORDER BY r), '')) FROM (
+		SELECT DISTINCT ON (key) key, value, op FROM km2_v WHERE topic = 'shop.public.orders'
+		ORDER BY key, txn_end DESC, (op = 'r') DESC, txn_pos DESC, value IS NULL DESC) last,
+		LATERAL (SELECT format('%s', ARRAY[value->'after'->>'id', value->'after'->>'user_id', value->'after'->>'status']) AS r) f WHERE op <> 'd' AND value IS NOT NULL")"
 
 kill -TERM "$pid"
 rc=0; wait "$pid" || rc=$?
