@@ -2,6 +2,7 @@
 #include "walpipe/pgoutput.h"
 
 #include "walpipe/buf.h"
+#include "walpipe/changefmt.h"
 #include "walpipe/mem.h"
 
 #include <stdarg.h>
@@ -52,6 +53,7 @@ struct pgo_decoder {
 	bool in_txn;
 	/* The last message's records. */
 	struct buf text;
+	struct buf json; /* pgo_decoder_json */
 	struct colvec columns, identity, pk;
 	struct w2j_change base; /* what every record of the message shares */
 	const struct pgo_rel **trunc; /* the relations of a 'T' */
@@ -401,6 +403,7 @@ pgo_decoder_free(struct pgo_decoder *dec)
 	oidmap_free(&dec->rels, rel_free_any);
 	oidmap_free(&dec->types, free);
 	buf_free(&dec->text);
+	buf_free(&dec->json);
 	colvec_free(&dec->columns);
 	colvec_free(&dec->identity);
 	colvec_free(&dec->pk);
@@ -1058,6 +1061,16 @@ pgo_decoder_change(const struct pgo_decoder *d, size_t i,
 	out->nidentity = d->identity.n;
 	out->pk = d->pk.n ? d->pk.v : NULL;
 	out->npk = d->pk.n;
+}
+
+const char *
+pgo_decoder_json(struct pgo_decoder *dec, const struct w2j_change *c,
+				 size_t *len)
+{
+	buf_reset(&dec->json, PGO_KEEP_BYTES);
+	changefmt_json(&dec->json, c);
+	*len = dec->json.len;
+	return dec->json.data;
 }
 
 int

@@ -113,6 +113,7 @@ session_free(struct session *s)
 	catalog_free_targets(s->targets, s->ntargets);
 	free(s->refresh_due);
 	free(s->special);
+	pgo_decoder_free(s->pgo);
 	PQfinish(s->hb.conn);
 	sink_kafka_close(s->kafka);
 	repl_close(s->stream);

@@ -111,6 +111,15 @@ int pgo_decode(struct pgo_decoder *dec, lsn_t data_start, const char *msg,
 void pgo_decoder_change(const struct pgo_decoder *dec, size_t i,
 						struct w2j_change *out);
 
+/*
+ * c, a record of the last message, as one JSON object in wal2json v2's
+ * shape (changefmt_json): what staging and Kafka keep of it, as of a
+ * wal2json message.  In the decoder's memory, valid as c is; *len gets
+ * its length.
+ */
+const char *pgo_decoder_json(struct pgo_decoder *dec,
+							 const struct w2j_change *c, size_t *len);
+
 /* The flags of the last 'T' message (PGO_TRUNCATE_*). */
 #define PGO_TRUNCATE_CASCADE 1
 #define PGO_TRUNCATE_RESTART_IDENTITY 2
