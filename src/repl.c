@@ -1114,6 +1114,7 @@ repl_publication_check(PGconn *conn, const char *name, char *const *tables,
 	for (size_t i = 0; i < nmissing; i++)
 		buf_appendf(&list, "%s%s", i ? ", " : "", missing[i]);
 	if (!create) {
+		ret = 2; /* what create would do */
 		if (!exists) {
 			publication_sql(&q, "CREATE", qname, tables, n);
 			snprintf(errbuf, errlen,

@@ -420,7 +420,7 @@ session_check_publication(struct session *s)
 		wp_log(LOG_WARNING, "%s", err);
 		return SESSION_RETRY;
 	}
-	if (r == 0) {
+	if (r == 0 || r == 2) {
 		wp_log(LOG_ERROR, "%s", err);
 		return SESSION_FATAL;
 	}

@@ -250,7 +250,8 @@ bool repl_wal_position(PGconn *conn, lsn_t *out, char *errbuf,
  * done, e.g. 'created publication "p" for source.tables' (empty when
  * nothing), for the caller to log.  Returns 1 when the publication is
  * right, 0 when not, with what is wrong and the SQL that fixes it in
- * errbuf, -1 when it could not tell ("could not look up the publication:
+ * errbuf (2 instead when, without create, only the publication or tables
+ * are missing: what create would add), -1 when it could not tell ("could not look up the publication:
  * <libpq message>").  Does not log.  Create it before the slot: pgoutput
  * looks the publication up as of each change's position.
  */
