@@ -1002,21 +1002,25 @@ repl_emit_heartbeat(PGconn **conn, const char *conninfo, char *errbuf,
  * table it is a partition of, is in the publication, directly or by its
  * schema (FOR TABLES IN SCHEMA), or when the publication is FOR ALL
  * TABLES.  $1 the publication, $2 the table's SQL name.  Columns: the
- * table exists, it is covered, a row filter or column list applies to it
+ * table exists, it is covered (pg_partition_ancestors has no row for a
+ * table that is not a partition), a row filter or column list applies to it
  * (PostgreSQL 15), it has no replica identity (updates and deletes of it
  * would fail on the source once published).
  */
 static const char *const pub_table_sql =
 	"SELECT c.oid IS NOT NULL, "
 	" p.puballtables OR EXISTS (SELECT 1 FROM pg_catalog.pg_publication_rel "
-	"  pr WHERE pr.prpubid = p.oid AND pr.prrelid IN (SELECT relid FROM "
-	"  pg_catalog.pg_partition_ancestors(c.oid))) OR EXISTS (SELECT 1 FROM "
+	"  pr WHERE pr.prpubid = p.oid AND pr.prrelid IN (SELECT c.oid UNION "
+	"  SELECT relid FROM pg_catalog.pg_partition_ancestors(c.oid))) OR "
+	"  EXISTS (SELECT 1 FROM "
 	"  pg_catalog.pg_publication_namespace pn JOIN pg_catalog.pg_class a ON "
 	"  a.relnamespace = pn.pnnspid WHERE pn.pnpubid = p.oid AND a.oid IN "
-	"  (SELECT relid FROM pg_catalog.pg_partition_ancestors(c.oid))), "
+	"  (SELECT c.oid UNION SELECT relid FROM "
+	"  pg_catalog.pg_partition_ancestors(c.oid))), "
 	" EXISTS (SELECT 1 FROM pg_catalog.pg_publication_rel pr WHERE "
-	"  pr.prpubid = p.oid AND pr.prrelid IN (SELECT relid FROM "
-	"  pg_catalog.pg_partition_ancestors(c.oid)) AND (pr.prqual IS NOT NULL "
+	"  pr.prpubid = p.oid AND pr.prrelid IN (SELECT c.oid UNION SELECT "
+	"  relid FROM pg_catalog.pg_partition_ancestors(c.oid)) AND "
+	"  (pr.prqual IS NOT NULL "
 	"  OR pr.prattrs IS NOT NULL)), "
 	" c.relkind <> 'p' AND (c.relreplident = 'n' OR (c.relreplident = 'd' "
 	"  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE "
