@@ -54,14 +54,15 @@ print_summary(const struct wp_config *cfg)
 	char *src = pgconn_mask(cfg->source.conninfo);
 	char *tgt = cfg->target.conninfo ? pgconn_mask(cfg->target.conninfo)
 									 : NULL;
+	bool pgoutput = cfg->source.plugin == CONFIG_PLUGIN_PGOUTPUT;
 
 	printf("%s: valid\n", cfg->path);
 	printf("source \"%s\": slot %s%s, %s%s%s%zu table(s), %s\n",
 		   cfg->source.name, cfg->source.slot,
 		   cfg->source.create_slot ? " (created if missing)" : "",
-		   cfg->source.publication ? "pgoutput publication " : "",
-		   cfg->source.publication ? cfg->source.publication : "",
-		   cfg->source.publication ? ", " : "", cfg->source.ntables, src);
+		   pgoutput ? "pgoutput publication " : "",
+		   pgoutput ? cfg->source.pubname : "", pgoutput ? ", " : "",
+		   cfg->source.ntables, src);
 	if (tgt) {
 		printf("target: schema ");
 		print_name(cfg->target.schema);
@@ -296,7 +297,7 @@ static void
 live_publication(struct live *lv, PGconn *conn, const struct wp_config *cfg)
 {
 	char err[2048];
-	int r = repl_publication_check(conn, cfg->source.publication,
+	int r = repl_publication_check(conn, cfg->source.pubname,
 								   cfg->source.tables, cfg->source.ntables,
 								   false, NULL, 0, err, sizeof(err));
 
@@ -307,7 +308,7 @@ live_publication(struct live *lv, PGconn *conn, const struct wp_config *cfg)
 	else if (r == 2 && cfg->source.create_slot)
 		printf("  publication \"%s\": walpipe creates it or adds the "
 			   "missing tables at start (source.create_slot)\n",
-			   cfg->source.publication);
+			   cfg->source.pubname);
 	else
 		live_problem(lv, "%s", err);
 }

@@ -431,8 +431,9 @@ check_tables(struct loader *L, const struct ynode *root)
 
 /*
  * source.publication names what pgoutput streams: with wal2json it would
- * silently do nothing, so it is refused; with pgoutput it defaults to
- * walpipe_NAME, like the slot.
+ * silently do nothing, so it is refused.  It defaults to walpipe_NAME,
+ * like the slot, in pubname, which no key loads: a reload then compares
+ * only what the file says.
  */
 static void
 check_publication(struct loader *L, struct wp_config *cfg,
@@ -441,23 +442,22 @@ check_publication(struct loader *L, struct wp_config *cfg,
 	const struct ynode *src = ynode_get(root, "source");
 	const struct ynode *pub = src ? ynode_get(src, "publication") : NULL;
 
-	if (cfg->source.plugin == CONFIG_PLUGIN_PGOUTPUT) {
-		if (cfg->source.name && !cfg->source.publication) {
-			struct buf b = BUF_INIT;
-
-			buf_appendf(&b, "walpipe_%s", cfg->source.name);
-			cfg->source.publication = b.data;
-		}
-		return;
+	if (pub != NULL && cfg->source.plugin != CONFIG_PLUGIN_PGOUTPUT) {
+		L->path[0] = '\0';
+		config_path_push(L, "source.publication");
+		config_error(L, pub->line, pub->col,
+					 "a publication is only used with plugin pgoutput: set "
+					 "source.plugin: pgoutput, or remove source.publication");
+		L->path[0] = '\0';
 	}
-	if (pub == NULL)
-		return;
-	L->path[0] = '\0';
-	config_path_push(L, "source.publication");
-	config_error(L, pub->line, pub->col,
-				 "a publication is only used with plugin pgoutput: set "
-				 "source.plugin: pgoutput, or remove source.publication");
-	L->path[0] = '\0';
+	if (cfg->source.publication)
+		cfg->source.pubname = wp_strdup(cfg->source.publication);
+	else if (cfg->source.name) {
+		struct buf b = BUF_INIT;
+
+		buf_appendf(&b, "walpipe_%s", cfg->source.name);
+		cfg->source.pubname = b.data;
+	}
 }
 
 void

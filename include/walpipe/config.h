@@ -73,9 +73,11 @@ struct wp_config {
 		char *slot;
 		bool create_slot;
 		enum config_plugin plugin; /* the slot's output plugin */
-		/* pgoutput: the publication (default walpipe_NAME), created
-		 * for tables with the slot when create_slot */
+		/* pgoutput: the publication as configured, or NULL; pubname is
+		 * the one walpipe uses, that or walpipe_NAME (created for tables
+		 * with the slot when create_slot) */
 		char *publication;
+		char *pubname;
 		char **tables; /* ident_qualified text: public.users, public."User" */
 		size_t ntables;
 		int64_t status_interval_ms;
