@@ -160,7 +160,8 @@ backfill_copy(const struct run_settings *rs, const char *table)
 		goto done;
 	}
 	snprintf(name, sizeof(name), "walpipe_backfill_%ld", (long) getpid());
-	ex = repl_export_open(rs->source_conninfo, name, rs->pgoutput, true, &rr, err,
+	ex = repl_export_open(rs->source_conninfo, name, rs->pgoutput, true, &rr,
+						  err,
 						  sizeof(err));
 	if (ex == NULL) {
 		wp_log(LOG_ERROR, "%s", err);

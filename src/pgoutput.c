@@ -694,7 +694,14 @@ parse_tuple(struct pgo_decoder *d, const struct pgo_rel *r, struct colvec *cv,
 			continue;
 		}
 		col->kind = value_kind(c->typoid, (const char *) d->in + d->pos, vlen);
-		if (col->kind == W2J_BOOL) {
+		if (c->typoid == 17 && vlen >= 2 && d->in[d->pos] == '\\' &&
+			d->in[d->pos + 1] == 'x') {
+			/* bytea: wal2json sends the hex digits without "\x"
+			 * (collapse.c puts it back). */
+			col->value = put_text(d, (const char *) d->in + d->pos + 2,
+								  vlen - 2);
+			col->value_len = vlen - 2;
+		} else if (col->kind == W2J_BOOL) {
 			col->value = d->in[d->pos] == 't' ? put_text(d, "true", 4)
 											  : put_text(d, "false", 5);
 			col->value_len = strlen(col->value);

@@ -256,13 +256,15 @@ session_snapshot_export(struct session *s, struct repl_export **ex,
 	if (first && !rs->create_slot)
 		return SESSION_OK;
 	if (first) {
-		*ex = repl_export_open(rs->source_conninfo, rs->slot, rs->pgoutput, false, &rr, err,
+		*ex = repl_export_open(rs->source_conninfo, rs->slot, rs->pgoutput,
+							   false, &rr, err,
 							   sizeof(err));
 	} else {
 		*kind = s->ckpt.exists ? "resume" : "initial";
 		snprintf(name, sizeof(name), "walpipe_snapshot_%ld",
 				 (long) getpid());
-		*ex = repl_export_open(rs->source_conninfo, name, rs->pgoutput, true, &rr, err,
+		*ex = repl_export_open(rs->source_conninfo, name, rs->pgoutput,
+							   true, &rr, err,
 							   sizeof(err));
 	}
 	if (*ex == NULL) {

@@ -42,8 +42,9 @@
  *   - values of smallint, integer, bigint, oid, real, double precision
  *     and numeric are W2J_NUMBER when their text is a JSON number, else
  *     (NaN, Infinity, -Infinity) W2J_STRING; boolean is W2J_BOOL "true"
- *     or "false"; NULL is W2J_NULL; any other type (domains and arrays
- *     included) W2J_STRING with the type's text output;
+ *     or "false"; NULL is W2J_NULL; bytea is W2J_STRING of its hex digits
+ *     without "\x"; any other type (domains and arrays included)
+ *     W2J_STRING with the type's text output;
  *   - an unchanged TOAST value is an absent column;
  *   - "identity" holds the replica identity columns of the old row ('K'),
  *     the whole old row ('O'), or, for an update that sent no old row,

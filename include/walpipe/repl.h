@@ -89,8 +89,8 @@ struct repl_stream;
 
 /*
  * Connect with replication=database, run IDENTIFY_SYSTEM, check that
- * wal_level is logical and that the slot exists, is logical, uses wal2json (pgoutput),
- * belongs to this database and is not invalidated (creating it when
+ * wal_level is logical and that the slot exists, is logical, uses wal2json
+ * (pgoutput: cfg->pgoutput), belongs to this database and is not invalidated (creating it when
  * cfg->create_slot), then START_REPLICATION.
  *
  * Returns the stream, or NULL with *res set to REPL_RETRY or REPL_FATAL
@@ -251,8 +251,8 @@ bool repl_wal_position(PGconn *conn, lsn_t *out, char *errbuf,
  * nothing), for the caller to log.  Returns 1 when the publication is
  * right, 0 when not, with what is wrong and the SQL that fixes it in
  * errbuf (2 instead when, without create, only the publication or tables
- * are missing: what create would add), -1 when it could not tell ("could not look up the publication:
- * <libpq message>").  Does not log.  Create it before the slot: pgoutput
+ * are missing: what create would add), -1 when it could not tell
+ * ("could not look up the publication: <libpq message>").  Does not log.  Create it before the slot: pgoutput
  * looks the publication up as of each change's position.
  */
 int repl_publication_check(PGconn *conn, const char *name,

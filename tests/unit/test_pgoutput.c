@@ -400,6 +400,9 @@ test_value_kinds(void **state)
 		{25, "12", W2J_STRING, "12"},
 		{1007, "{1,2}", W2J_STRING, "{1,2}"},
 		{16390, "5", W2J_STRING, "5"}, /* a domain over integer */
+		{17, "\\xdeadbeef", W2J_STRING, "deadbeef"}, /* as wal2json */
+		{17, "\\x", W2J_STRING, ""},
+		{1001, "{\"\\\\x01\"}", W2J_STRING, "{\"\\\\x01\"}"}, /* bytea[] */
 	};
 	struct pgo_decoder *d = pgo_decoder_new();
 	char err[512], msg[256];
