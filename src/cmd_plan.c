@@ -165,12 +165,19 @@ estimate(const struct wp_config *cfg, PGconn *src, PGconn *ana,
 				? atof(PQgetvalue(r, 0, 0))
 				: -1;
 	PQclear(r);
-	buf_append_str(&q, "SELECT coalesce(sum(rows_copied) / nullif(sum("
-					   "extract(epoch FROM finished_at - started_at)), 0), 0) "
+	/* The online backfills' rate when there is one (what a reload
+	 * starts), else the snapshots'. */
+	buf_append_str(&q, "SELECT coalesce((SELECT sum(rows_copied) / nullif("
+					   "sum(extract(epoch FROM finished_at - started_at)), 0) "
 					   "FROM ");
 	map_quote_ident(&q, cfg->target.schema);
+	buf_append_str(&q, ".backfills WHERE source = $1 AND state = 'done' AND "
+					   "finished_at > started_at), (SELECT sum(rows_copied) / "
+					   "nullif(sum(extract(epoch FROM finished_at - "
+					   "started_at)), 0) FROM ");
+	map_quote_ident(&q, cfg->target.schema);
 	buf_append_str(&q, ".snapshot_tables WHERE source = $1 AND state = "
-					   "'done' AND finished_at > started_at");
+					   "'done' AND finished_at > started_at), 0)");
 	r = PQexecParams(ana, q.data, 1, NULL, p2, NULL, NULL, 0);
 	*rate = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1
 				? atof(PQgetvalue(r, 0, 0))
@@ -194,6 +201,65 @@ print_size(FILE *out, const struct wp_config *cfg, PGconn *src, PGconn *ana,
 	if (rate > 0)
 		fprintf(out, ", about %.0f s at the %.0f rows/s its copies ran",
 				rows / rate + 0.5, rate);
+}
+
+/* Whether rule text (map_rule_describe's) has line, e.g. "mode upsert". */
+static bool
+has_line(const char *text, const char *line)
+{
+	size_t len = strlen(line);
+
+	for (const char *p = text; *p;) {
+		size_t l = strcspn(p, "\n");
+
+		if (l == len && strncmp(p, line, len) == 0)
+			return true;
+		p += l + (p[l] == '\n');
+	}
+	return false;
+}
+
+/*
+ * What the reload does to the existing rows of mapping n (o: the rule it
+ * replaces, NULL if added): the online backfill (docs/snapshots.md) of
+ * upsert mappings added or changed and append mappings added, with its
+ * size; what happens to rows that no longer match.
+ */
+static void
+plan_mapping(FILE *out, const struct wp_config *cfg, PGconn *src, PGconn *ana,
+			 const struct plan_rule *o, const struct plan_rule *n)
+{
+	bool upsert = has_line(n->text, "mode upsert");
+	bool append = has_line(n->text, "mode append");
+
+	if (!upsert && !(append && !o)) {
+		fprintf(out, "%s\n",
+				append	  ? "past events stay as they were (a changed "
+							"append mapping is not backfilled)"
+				: !o	  ? "existing rows are not copied (a keyless "
+							"mapping is not backfilled)"
+						  : "existing target rows keep the old rule (a "
+							"keyless mapping is not backfilled)");
+		return;
+	}
+	if (!cfg->backfill.automatic) {
+		fprintf(out, "backfill.auto is off: run walpipe snapshot --table %s "
+					 "after the reload to %s (",
+				n->from, o ? "rewrite the target rows" : "copy the rows");
+		print_size(out, cfg, src, ana, n->from);
+		fprintf(out, ")\n");
+		return;
+	}
+	fprintf(out, "the reload %s online, in chunks, while streaming (",
+			o ? "rewrites the target rows" : "copies the existing rows");
+	print_size(out, cfg, src, ana, n->from);
+	fprintf(out, ")");
+	if (o && upsert)
+		fprintf(out, "; rows that no longer match are %s",
+				has_line(n->text, "on_delete ignore") ? "kept (on_delete: ignore)"
+				: has_line(n->text, "on_delete delete") ? "deleted"
+														: "marked deleted");
+	fprintf(out, "\n");
 }
 
 /* The lines of a that b lacks, each prefixed with sign. */
@@ -251,12 +317,7 @@ report(FILE *out, const struct wp_config *cfg, PGconn *src, PGconn *ana,
 			fprintf(out, "\n");
 			continue;
 		}
-		fprintf(out, "%s walpipe snapshot --table %s after the reload (",
-				o ? "existing target rows keep the old rule until"
-				  : "existing rows are not copied by the reload: run",
-				n->from);
-		print_size(out, cfg, src, ana, n->from);
-		fprintf(out, ")\n");
+		plan_mapping(out, cfg, src, ana, o, n);
 		if (o) {
 			print_lines_not_in(out, o->text, n->text, '-');
 			print_lines_not_in(out, n->text, o->text, '+');

@@ -1,13 +1,17 @@
-/* cmd_snapshot.c: `walpipe snapshot --table`: copy one table again (a backfill) while `walpipe run` streams. */
+/* cmd_snapshot.c: `walpipe snapshot --table`: ask `walpipe run` to backfill one table online, and watch it. */
+#include "walpipe/buf.h"
+#include "walpipe/clock.h"
 #include "walpipe/commands.h"
 #include "walpipe/config.h"
 #include "walpipe/ident.h"
 #include "walpipe/log.h"
+#include "walpipe/repl.h"
 #include "walpipe/settings.h"
 #include "walpipe/sink_pg.h"
 #include "walpipe/snapshot.h"
 
 #include <getopt.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,11 +31,12 @@ on_stop(int sig)
  * the exit status. */
 static int
 snapshot_parse_args(int argc, char **argv, const char **path,
-					const char **table)
+					const char **table, bool *wait)
 {
 	static const struct option longopts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"table", required_argument, NULL, 't'},
+		{"no-wait", no_argument, NULL, 'n'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -42,18 +47,23 @@ snapshot_parse_args(int argc, char **argv, const char **path,
 		switch (c) {
 		case 'c': *path = optarg; break;
 		case 't': *table = optarg; break;
+		case 'n': *wait = false; break;
 		case 'h':
-			printf("Usage: walpipe snapshot -c FILE --table SCHEMA.TABLE\n\n"
+			printf("Usage: walpipe snapshot -c FILE --table SCHEMA.TABLE "
+				   "[--no-wait]\n\n"
 				   "SCHEMA.TABLE as in the mappings' from: key, e.g. "
 				   "public.users or\n"
 				   "'public.\"User\"' (quoted names are exact).\n\n"
-				   "Copy the existing rows of one source table through its "
-				   "mappings again\n"
-				   "(a backfill, e.g. after a mapping change), while walpipe "
-				   "run streams:\n"
-				   "no concurrent change is lost or applied twice. walpipe "
-				   "run waits, with\n"
-				   "its batch in hand, until the copy commits.\n");
+				   "Ask the running walpipe run to copy the existing rows of "
+				   "one source table\n"
+				   "through its mappings again (an online backfill): it "
+				   "copies the table in\n"
+				   "chunks between the stream's transactions, without "
+				   "pausing the stream, and\n"
+				   "no concurrent change is lost or applied twice. Waits "
+				   "until it is done,\n"
+				   "showing the progress, unless --no-wait; walpipe status "
+				   "shows it too.\n");
 			return 0;
 		default:
 			fprintf(stderr, "Try 'walpipe snapshot --help'.\n");
@@ -118,33 +128,103 @@ backfill_table_ok(const struct run_settings *rs, const char *table,
 	return mapped;
 }
 
+/* Register a backfill of every mapping of table (its text form) with
+ * the mapping's rule as it is now.  Logs; false on failure. */
+static bool
+backfill_register_all(struct sink_pg *sink, const struct run_settings *rs,
+					  const char *table)
+{
+	struct buf rule = BUF_INIT;
+	char from[IDENT_QUALIFIED_MAX], to[IDENT_QUALIFIED_MAX], err[2048];
+	bool ok = true;
+
+	for (size_t i = 0; ok && i < rs->nrules; i++) {
+		map_rule_tables(&rs->rules[i], from, to, sizeof(from));
+		if (strcmp(from, table) != 0 || rs->rules[i].mode == MAP_MODE_NONE)
+			continue;
+		buf_reset(&rule, 4096);
+		map_rule_describe(&rule, &rs->rules[i]);
+		if (sink_pg_backfill_request(sink, from, to, rule.data, err,
+									 sizeof(err)) != SINK_OK) {
+			wp_log(LOG_ERROR, "%s", err);
+			ok = false;
+		} else {
+			wp_log(LOG_INFO, "backfill of \"%s\" into \"%s\" requested",
+				   from, to);
+		}
+	}
+	buf_free(&rule);
+	return ok;
+}
+
+/* Whether every backfill of table is over; logs progress and the end.
+ * *failed: one was refused. */
+static bool
+backfill_over(struct sink_pg *sink, const char *source, const char *table,
+			  bool *failed, int64_t *quiet_since)
+{
+	struct sink_backfill *b;
+	size_t n;
+	bool over = true;
+	char err[2048];
+
+	if (sink_pg_backfills(sink, true, &b, &n, err, sizeof(err)) != SINK_OK) {
+		wp_log(LOG_WARNING, "%s", err);
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(b[i].source_table, table) != 0)
+			continue;
+		if (strcmp(b[i].state, "refused") == 0) {
+			wp_log(LOG_ERROR, "backfill of \"%s\" into \"%s\" refused: %s",
+				   b[i].source_table, b[i].target, b[i].note);
+			*failed = true;
+		} else if (strcmp(b[i].state, "done") != 0) {
+			over = false;
+			if (strcmp(b[i].state, "pending") == 0 &&
+				clock_mono_ms() - *quiet_since >= 30000) {
+				wp_log(LOG_NOTICE,
+					   "the backfill of \"%s\" has not started yet: is "
+					   "walpipe run of source \"%s\" running?",
+					   b[i].source_table, source);
+				*quiet_since = clock_mono_ms();
+			} else if (strcmp(b[i].state, "copying") == 0) {
+				wp_log(LOG_INFO,
+					   "backfill of \"%s\" into \"%s\": %" PRIu64
+					   " rows of about %" PRId64 ", %" PRIu64 " chunks",
+					   b[i].source_table, b[i].target, b[i].rows,
+					   b[i].estimate, b[i].chunks);
+			}
+		} else {
+			wp_log(LOG_INFO,
+				   "backfill of \"%s\" into \"%s\" done: %" PRIu64
+				   " rows, %" PRIu64 " rows that no longer matched removed",
+				   b[i].source_table, b[i].target, b[i].rows, b[i].removed);
+		}
+	}
+	sink_backfill_free(b, n);
+	return over;
+}
+
 /*
- * The backfill protocol (docs/snapshots.md, "Backfill"):
- *  1. lock the source's checkpoint row in an analytics transaction; the
- *     running `walpipe run` commits nothing more until step 4 (it keeps
- *     its batch and waits, see sink_pg_apply's SINK_BUSY);
- *  2. create a temporary slot with an exported snapshot: its consistent
- *     point P is past everything `walpipe run` has committed;
- *  3. copy the table as of P into that same transaction, and record the
- *     table done at P;
- *  4. COMMIT.  `walpipe run` then applies every change after its
- *     checkpoint, in order, on top of the copy: those ending at or before
- *     P bring each row to its state at P again (a delete removes a row the
- *     copy could not), the later ones move it on.
- * table is in its text form, as the snapshot state names it
- * (public.users, public."User").  Logs; the exit status.
+ * `walpipe snapshot --table` asks the running `walpipe run` for an online
+ * backfill (docs/snapshots.md): it registers one per mapping of the table
+ * in walpipe.backfills and emits a logical message on the source, which
+ * reaches walpipe run through its stream and makes it start a new
+ * session that copies the table in chunks while it streams.  Then it
+ * waits, showing the progress every 10 s, unless --no-wait.  table is in
+ * its text form (public.users, public."User").  Logs; the exit status.
  */
 static int
-backfill_copy(const struct run_settings *rs, const char *table)
+backfill_ask(const struct run_settings *rs, const char *table, bool wait)
 {
 	struct sink_pg_config sc;
 	struct sink_pg *sink;
-	struct repl_export *ex;
-	struct snapshot_job job;
+	PGconn *src = NULL;
 	enum sink_result sr;
-	enum repl_result rr;
-	char err[2048], name[64];
-	char *tables[1] = {(char *) table};
+	char err[2048];
+	bool failed = false;
+	int64_t quiet_since = clock_mono_ms();
 	int rc = 1;
 
 	run_sink_config(rs, &sc);
@@ -153,33 +233,32 @@ backfill_copy(const struct run_settings *rs, const char *table)
 		wp_log(LOG_ERROR, "%s", err);
 		return 1;
 	}
-	wp_log(LOG_INFO, "locking the checkpoint of source \"%s\"", rs->source_name);
-	sr = sink_pg_snapshot_begin(sink, table, err, sizeof(err));
-	if (sr != SINK_OK) {
-		wp_log(LOG_ERROR, "%s", err);
+	if (!backfill_register_all(sink, rs, table))
+		goto done;
+	if (!repl_emit_message(&src, rs->source_conninfo, "the backfill request",
+						   REPL_BACKFILL_PREFIX, rs->source_name, err,
+						   sizeof(err))) {
+		wp_log(LOG_ERROR, "%s\nwalpipe run takes the backfill at its next "
+						  "start.",
+			   err);
 		goto done;
 	}
-	snprintf(name, sizeof(name), "walpipe_backfill_%ld", (long) getpid());
-	ex = repl_export_open(rs->source_conninfo, name, rs->pgoutput, true, &rr,
-						  err,
-						  sizeof(err));
-	if (ex == NULL) {
-		wp_log(LOG_ERROR, "%s", err);
-		sink_pg_snapshot_abort(sink);
+	rc = 0;
+	if (!wait)
 		goto done;
+	for (int i = 0; !snapshot_stop; i++) {
+		if ((i % 10 == 0 || i < 3) &&
+			backfill_over(sink, rs->source_name, table, &failed,
+						  &quiet_since)) {
+			rc = failed ? 1 : 0;
+			goto done;
+		}
+		sleep(1);
 	}
-	memset(&job, 0, sizeof(job));
-	job.rs = rs;
-	job.kind = "backfill";
-	job.tables = tables;
-	job.ntables = 1;
-	job.workers = 1;
-	job.op = rs->snapshot_op ? rs->snapshot_op : 'r';
-	job.export = ex;
-	job.sink = sink;
-	job.stop = &snapshot_stop;
-	rc = snapshot_run(&job) == SNAPSHOT_OK ? 0 : 1;
+	wp_log(LOG_NOTICE, "stopped waiting: walpipe run goes on with the "
+					   "backfill (walpipe status shows it)");
 done:
+	PQfinish(src);
 	sink_pg_close(sink);
 	return rc;
 }
@@ -188,11 +267,12 @@ int
 cmd_snapshot(int argc, char **argv)
 {
 	const char *path = NULL, *table = NULL;
+	bool wait = true;
 	struct wp_config *cfg;
 	struct run_state *st;
 	struct ident_name tn = {0};
 	char *qtable;
-	int rc = snapshot_parse_args(argc, argv, &path, &table);
+	int rc = snapshot_parse_args(argc, argv, &path, &table, &wait);
 
 	if (rc >= 0)
 		return rc;
@@ -206,7 +286,7 @@ cmd_snapshot(int argc, char **argv)
 		 * state names it (public.users, public."User"). */
 		qtable = ident_qualified(tn.part[0], tn.part[1]);
 		cmd_signals_install(on_stop, NULL);
-		rc = backfill_copy(run_state_settings(st), qtable);
+		rc = backfill_ask(run_state_settings(st), qtable, wait);
 		free(qtable);
 	}
 	run_state_free(st);

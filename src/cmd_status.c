@@ -22,20 +22,21 @@ struct item {
 };
 
 struct report {
-	struct item v[160];
+	struct item v[256];
 	int n;
 	/* Section names made for the report, which its items borrow. */
 	char rsec[16][300];					/* "refresh VIEW" */
 	char ssec[16][IDENT_QUALIFIED_MAX + 80]; /* "snapshot TABLE" */
 	size_t nsnap;
 	char msec[8][32];					/* "mirror[N]" */
+	char bsec[8][2 * IDENT_QUALIFIED_MAX + 16]; /* "backfill FROM -> TO" */
 };
 
 static void
 put(struct report *r, const char *section, const char *key, const char *value,
 	bool number)
 {
-	if (r->n >= 160)
+	if (r->n >= 256)
 		return;
 	r->v[r->n].section = section;
 	r->v[r->n].key = key;
@@ -270,6 +271,56 @@ status_snapshots(struct report *r, const struct wp_config *cfg, PGconn *ana,
 	buf_free(&q);
 }
 
+/*
+ * A "backfill FROM -> TO" section for each online backfill, the latest 8:
+ * its state, why it runs, rows copied of the estimate, the rate, the
+ * time left, the rows that no longer matched and were removed, and, when
+ * those stay or it was refused, why.
+ */
+static void
+status_backfills(struct report *r, const struct wp_config *cfg, PGconn *ana,
+				 const char *schema)
+{
+	static const char *const keys[] = {
+		"state",		  "reason",		"rows_copied",		   "rows_estimated",
+		"rows_per_second", "eta_seconds", "chunks",			   "rows_removed",
+		"removes_stale",   "note",		"finished_at"};
+	static const bool num[] = {false, false, true, true, true, true,
+							   true,  true,	 false, false, false};
+	const char *params[1] = {cfg->source.name};
+	struct buf q = BUF_INIT;
+	PGresult *res;
+
+	buf_appendf(
+		&q,
+		"SELECT source_table || ' -> ' || target, state, reason, "
+		"rows_copied::text, rows_estimated::text, round(rows_copied / "
+		"greatest(extract(epoch FROM coalesce(finished_at, updated_at) - "
+		"started_at), 0.001))::text, CASE WHEN state = 'copying' AND "
+		"rows_estimated > rows_copied AND rows_copied > 0 THEN "
+		"round((rows_estimated - rows_copied) / (rows_copied / "
+		"greatest(extract(epoch FROM now() - started_at), 0.001)))::text "
+		"END, chunks::text, rows_removed::text, CASE WHEN sweeps THEN 'yes' "
+		"WHEN NOT sweeps THEN 'no' END, note, to_char(finished_at, "
+		"'YYYY-MM-DD\"T\"HH24:MI:SSOF') FROM %s.backfills WHERE source = $1 "
+		"ORDER BY requested_at DESC LIMIT 8",
+		schema);
+	res = PQexecParams(ana, q.data, 1, NULL, params, NULL, NULL, 0);
+	/* 42P01: a schema older than version 5 has no backfills. */
+	for (int i = 0; PQresultStatus(res) == PGRES_TUPLES_OK &&
+					i < PQntuples(res) && i < 8;
+		 i++) {
+		snprintf(r->bsec[i], sizeof(r->bsec[i]), "backfill %s",
+				 PQgetvalue(res, i, 0));
+		for (int k = 0; k < 11; k++)
+			put(r, r->bsec[i], keys[k],
+				PQgetisnull(res, i, k + 1) ? NULL : PQgetvalue(res, i, k + 1),
+				num[k]);
+	}
+	PQclear(res);
+	buf_free(&q);
+}
+
 /* Of mirror m's tables t (ident_qualified text, n of them, as a text[]
  * literal): how many have a target in schema to, and how many copies
  * are not done. */
@@ -372,6 +423,7 @@ status_analytics(struct report *r, const struct wp_config *cfg, PGconn *ana)
 		status_staging(r, cfg, ana);
 	status_refreshes(r, cfg, ana, qs.data);
 	status_snapshots(r, cfg, ana, qs.data);
+	status_backfills(r, cfg, ana, qs.data);
 	buf_free(&qs);
 	return true;
 }

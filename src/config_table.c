@@ -645,6 +645,16 @@ static const struct field snapshot_fields[] = {
 	{.key = NULL},
 };
 
+static const struct field backfill_fields[] = {
+	{.key = "auto", .type = F_BOOL, .flags = RELOAD, .def = "true",
+	 .off = OFF(backfill.automatic)},
+	{.key = "chunk_size", .type = F_INT, .flags = RELOAD, .def = "10000",
+	 .min = 1, .max = 1000000, .off = OFF(backfill.chunk_size)},
+	{.key = "max_rate", .type = F_INT, .flags = RELOAD, .def = "0", .min = 0,
+	 .max = INT64_MAX, .off = OFF(backfill.max_rate)},
+	{.key = NULL},
+};
+
 static const struct field kafka_fields[] = {
 	{.key = "brokers", .type = F_STRING, .flags = REQUIRED | RELOAD,
 	 .off = OFF(kafka.brokers)},
@@ -745,6 +755,7 @@ static const struct table staging_table =
 static const struct table kafka_table =
 	SECTION(kafka_fields, config_check_kafka);
 static const struct table metrics_table = SECTION(metrics_fields, NULL);
+static const struct table backfill_table = SECTION(backfill_fields, NULL);
 static const struct table log_table = SECTION(log_fields, NULL);
 /* "snapshot: never" is short for "snapshot: { mode: never }". */
 static const struct table snapshot_table = {
@@ -795,6 +806,8 @@ static const struct field top_fields[] = {
 	 .off = OFF(refresh), .off2 = OFF(nrefresh), .table = &refresh_table},
 	{.key = "snapshot", .type = F_SECTION, .flags = FIELD_DEFAULTS,
 	 .table = &snapshot_table},
+	{.key = "backfill", .type = F_SECTION, .flags = FIELD_DEFAULTS,
+	 .table = &backfill_table},
 	{.key = "kafka", .type = F_SECTION,
 	 .flags = FIELD_ENABLES | FIELD_SKIP_NULL, .off = OFF(kafka.enabled),
 	 .table = &kafka_table,

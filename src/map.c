@@ -1152,6 +1152,49 @@ unquoted_type(const char *type)
 	return strncmp(type, "numeric(", 8) == 0 && type[len - 1] == ')';
 }
 
+/* The SELECT list's first item: one wal2json-shaped insert message per
+ * row, values in the server's output text as wal2json sends them. */
+static void
+append_row_json(struct buf *q, const char *schema, const char *table,
+				const struct map_srccol *cols, size_t n, const char *lsn_text)
+{
+	buf_append_str(q, "json_build_object('action', 'I', 'lsn', ");
+	quote_literal(q, lsn_text);
+	buf_append_str(q, ", 'schema', ");
+	quote_literal(q, schema);
+	buf_append_str(q, ", 'table', ");
+	quote_literal(q, table);
+	/* ARRAY[] rather than json_build_array: no 100-argument limit. */
+	buf_append_str(q, ", 'columns', array_to_json(ARRAY[");
+	for (size_t i = 0; i < n; i++) {
+		buf_append_str(q, i ? ", json_build_object('name', "
+							: "json_build_object('name', ");
+		quote_literal(q, cols[i].name);
+		buf_append_str(q, ", 'value', to_json(");
+		if (strcmp(cols[i].type, "bytea") == 0) {
+			buf_append_str(q, "encode(");
+			map_quote_ident(q, cols[i].name);
+			buf_append_str(q, ", 'hex')");
+		} else {
+			map_quote_ident(q, cols[i].name);
+			if (!unquoted_type(cols[i].type))
+				buf_append_str(q, "::text");
+		}
+		buf_append_str(q, "))");
+	}
+	buf_append_str(q, "]::json[]))");
+}
+
+static void
+append_from(struct buf *q, const char *schema, const char *table,
+			bool partitioned)
+{
+	buf_append_str(q, partitioned ? " FROM " : " FROM ONLY ");
+	map_quote_ident(q, schema);
+	buf_append_char(q, '.');
+	map_quote_ident(q, table);
+}
+
 char *
 map_snapshot_query(const char *schema, const char *table, bool partitioned,
 				   const struct map_srccol *cols, size_t n,
@@ -1159,37 +1202,202 @@ map_snapshot_query(const char *schema, const char *table, bool partitioned,
 {
 	struct buf q = BUF_INIT;
 
-	buf_append_str(&q, "COPY (SELECT json_build_object('action', 'I', 'lsn', ");
-	quote_literal(&q, lsn_text);
-	buf_append_str(&q, ", 'schema', ");
-	quote_literal(&q, schema);
-	buf_append_str(&q, ", 'table', ");
-	quote_literal(&q, table);
-	/* ARRAY[] rather than json_build_array: no 100-argument limit. */
-	buf_append_str(&q, ", 'columns', array_to_json(ARRAY[");
-	for (size_t i = 0; i < n; i++) {
-		buf_append_str(&q, i ? ", json_build_object('name', "
-							 : "json_build_object('name', ");
-		quote_literal(&q, cols[i].name);
-		buf_append_str(&q, ", 'value', to_json(");
-		if (strcmp(cols[i].type, "bytea") == 0) {
-			buf_append_str(&q, "encode(");
-			map_quote_ident(&q, cols[i].name);
-			buf_append_str(&q, ", 'hex')");
-		} else {
-			map_quote_ident(&q, cols[i].name);
-			if (!unquoted_type(cols[i].type))
-				buf_append_str(&q, "::text");
-		}
-		buf_append_str(&q, "))");
-	}
-	buf_append_str(&q, "]::json[])) FROM ");
-	if (!partitioned)
-		buf_append_str(&q, "ONLY ");
-	map_quote_ident(&q, schema);
-	buf_append_char(&q, '.');
-	map_quote_ident(&q, table);
+	buf_append_str(&q, "COPY (SELECT ");
+	append_row_json(&q, schema, table, cols, n, lsn_text);
+	append_from(&q, schema, table, partitioned);
 	buf_append_str(&q, ") TO STDOUT");
+	return q.data;
+}
+
+/* "(k1, k2)" of keys[0..nkeys), each quoted; collate: with COLLATE "C". */
+static void
+append_key_row(struct buf *q, const char *prefix, const struct map_key *keys,
+			   size_t nkeys, const char *const *names)
+{
+	buf_append_char(q, '(');
+	for (size_t i = 0; i < nkeys; i++) {
+		if (i)
+			buf_append_str(q, ", ");
+		buf_append_str(q, prefix);
+		map_quote_ident(q, names ? names[i] : keys[i].name);
+		if (names)
+			buf_appendf(q, "::%s", keys[i].type);
+		if (keys[i].collate_c)
+			buf_append_str(q, " COLLATE \"C\"");
+	}
+	buf_append_char(q, ')');
+}
+
+/* "($1::t1, $2::t2)" from parameter first on, or literals from values. */
+static void
+append_key_values(struct buf *q, const struct map_key *keys, size_t nkeys,
+				  int first, const char *const *values)
+{
+	buf_append_char(q, '(');
+	for (size_t i = 0; i < nkeys; i++) {
+		if (i)
+			buf_append_str(q, ", ");
+		if (values)
+			quote_literal(q, values[i]);
+		else
+			buf_appendf(q, "$%d", first + (int) i);
+		buf_appendf(q, "::%s", keys[i].type);
+		if (keys[i].collate_c)
+			buf_append_str(q, " COLLATE \"C\"");
+	}
+	buf_append_char(q, ')');
+}
+
+char *
+map_chunk_query(const char *schema, const char *table, bool partitioned,
+				const struct map_srccol *cols, size_t n,
+				const struct map_key *keys, size_t nkeys, bool after,
+				size_t limit, const char *lsn_text)
+{
+	struct buf q = BUF_INIT;
+
+	buf_append_str(&q, "SELECT ");
+	append_row_json(&q, schema, table, cols, n, lsn_text);
+	/* Aliased: ORDER BY a bare name would pick the output column of that
+	 * name, the key as text, and order by its text. */
+	for (size_t i = 0; i < nkeys; i++) {
+		buf_append_str(&q, ", ");
+		map_quote_ident(&q, keys[i].name);
+		buf_appendf(&q, "::text AS _walpipe_key%zu", i + 1);
+	}
+	append_from(&q, schema, table, partitioned);
+	if (after) {
+		buf_append_str(&q, " WHERE ");
+		append_key_row(&q, "", keys, nkeys, NULL);
+		buf_append_str(&q, " > ");
+		append_key_values(&q, keys, nkeys, 1, NULL);
+	}
+	buf_append_str(&q, " ORDER BY ");
+	for (size_t i = 0; i < nkeys; i++) {
+		if (i)
+			buf_append_str(&q, ", ");
+		map_quote_ident(&q, keys[i].name);
+		if (keys[i].collate_c)
+			buf_append_str(&q, " COLLATE \"C\"");
+	}
+	buf_appendf(&q, " LIMIT %zu", limit);
+	return q.data;
+}
+
+/* The target column that source key column key is copied into unchanged
+ * but for a cast, among p's match columns; NULL if none. */
+static const char *
+sweep_target_of(const struct map_plan *p, const struct map_rule *r,
+				const char *key)
+{
+	for (size_t i = 0; i < r->ncols; i++) {
+		const struct map_column *c = &r->cols[i];
+
+		if (c->src == MAP_SRC_COLUMN && strcmp(c->column, key) == 0 &&
+			is_key(p, c->target))
+			return c->target;
+	}
+	return NULL;
+}
+
+/* Key types whose order is the same on every server (no collation, no
+ * user-defined operators): what a range of them means on the source, it
+ * means in analytics. */
+static bool
+sweep_type_ok(const struct map_key *k)
+{
+	static const char *const ok[] = {
+		"smallint", "integer", "bigint", "numeric", "real", "double precision",
+		"uuid", "date", "timestamp", "time", "boolean", "bytea", "oid",
+		"text", "character varying", "character"};
+	size_t len = strcspn(k->type, "(");
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		if (strlen(ok[i]) <= len && strncmp(k->type, ok[i], strlen(ok[i])) == 0 &&
+			(strncmp(ok[i], "text", 4) != 0 && strncmp(ok[i], "char", 4) != 0
+				 ? true
+				 : k->collate_c))
+			return true;
+	return false;
+}
+
+bool
+map_sweep_possible(const struct map_plan *p, const struct map_rule *r,
+				   const struct map_key *keys, size_t nkeys, char *why,
+				   size_t whylen)
+{
+	if (r->mode != MAP_MODE_UPSERT) {
+		snprintf(why, whylen, "only upsert mappings remove rows");
+		return false;
+	}
+	if (r->on_delete == MAP_DELETE_IGNORE) {
+		snprintf(why, whylen, "the mapping keeps deleted rows (on_delete: "
+							  "ignore)");
+		return false;
+	}
+	if (p->nkey != nkeys) {
+		snprintf(why, whylen,
+				 "the target's key has %zu column(s) and the source's %zu",
+				 p->nkey, nkeys);
+		return false;
+	}
+	for (size_t i = 0; i < nkeys; i++) {
+		if (sweep_target_of(p, r, keys[i].name) == NULL) {
+			snprintf(why, whylen,
+					 "source key column \"%s\" is not copied into a key "
+					 "column of the target",
+					 keys[i].name);
+			return false;
+		}
+		if (!sweep_type_ok(&keys[i])) {
+			snprintf(why, whylen,
+					 "source key column \"%s\" is of type %s, whose order "
+					 "may differ between the source and analytics",
+					 keys[i].name, keys[i].type);
+			return false;
+		}
+	}
+	return true;
+}
+
+char *
+map_sweep_sql(const struct map_plan *p, const struct map_rule *r,
+			  const char *source, const struct map_key *keys, size_t nkeys,
+			  const char *const *lo, const char *const *hi)
+{
+	struct buf q = BUF_INIT;
+	const char **tcols = wp_calloc(nkeys ? nkeys : 1, sizeof(char *));
+
+	for (size_t i = 0; i < nkeys; i++)
+		tcols[i] = sweep_target_of(p, r, keys[i].name);
+	if (r->on_delete == MAP_DELETE_DELETE) {
+		buf_appendf(&q, "DELETE FROM %s t WHERE ", p->target);
+	} else {
+		buf_appendf(&q, "UPDATE %s t SET ", p->target);
+		map_quote_ident(&q, r->soft_delete_column);
+		buf_append_str(&q, " = pg_catalog.now() WHERE t.");
+		map_quote_ident(&q, r->soft_delete_column);
+		buf_append_str(&q, " IS NULL AND ");
+	}
+	if (lo) {
+		append_key_row(&q, "t.", keys, nkeys, tcols);
+		buf_append_str(&q, " > ");
+		append_key_values(&q, keys, nkeys, 0, lo);
+		buf_append_str(&q, " AND ");
+	}
+	if (hi) {
+		append_key_row(&q, "t.", keys, nkeys, tcols);
+		buf_append_str(&q, " <= ");
+		append_key_values(&q, keys, nkeys, 0, hi);
+		buf_append_str(&q, " AND ");
+	}
+	buf_append_str(&q, "NOT EXISTS (SELECT FROM ");
+	append_subquery(&q, r, p, source,
+					&(struct subq){.cond = "s._op IN ('U', 'N')",
+								   .keys_only = true, .where = WHERE_MATCHES});
+	append_key_match(&q, p, "t", "m", " WHERE ");
+	buf_append_char(&q, ')');
+	free(tcols);
 	return q.data;
 }
 

@@ -48,6 +48,14 @@ struct metrics {
 	pthread_mutex_t lock;
 	struct snap_series snap[METRICS_MAX_SNAPSHOT];
 	size_t nsnap;
+	struct backfill_series {
+		char table[METRICS_LABEL_MAX], target[METRICS_LABEL_MAX];
+		uint64_t rows;
+		int64_t estimate;
+		double rate;
+		bool done;
+	} bf[METRICS_MAX_SNAPSHOT];
+	size_t nbf;
 	struct MHD_Daemon *daemon;
 	char source[64];
 	struct series s[METRICS_MAX_SERIES];
@@ -149,6 +157,43 @@ render_snapshots(const struct metrics *m, struct buf *b)
 					m->source, m->snap[i].table, m->snap[i].done ? 1 : 0);
 }
 
+/* Each online backfill: rows copied, estimated, rate, done. */
+static void
+render_backfills(const struct metrics *m, struct buf *b)
+{
+	static const char *const help[4] = {
+		"walpipe_backfill_rows_copied Rows an online backfill copied",
+		"walpipe_backfill_rows_estimated The planner's row estimate of "
+		"the table being backfilled",
+		"walpipe_backfill_rows_per_second Rows per second of the backfill "
+		"this session",
+		"walpipe_backfill_done 1 once the backfill's last chunk committed"};
+
+	if (m->nbf == 0)
+		return;
+	for (int k = 0; k < 4; k++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "%.*s", (int) strcspn(help[k], " "),
+				 help[k]);
+		buf_appendf(b, "# HELP %s.\n# TYPE %s gauge\n", help[k], name);
+		for (size_t i = 0; i < m->nbf; i++) {
+			const struct backfill_series *x = &m->bf[i];
+
+			buf_appendf(b, "%s{source=\"%s\",table=\"%s\",target=\"%s\"} ",
+						name, m->source, x->table, x->target);
+			if (k == 0)
+				buf_appendf(b, "%llu\n", (unsigned long long) x->rows);
+			else if (k == 1)
+				buf_appendf(b, "%lld\n", (long long) x->estimate);
+			else if (k == 2)
+				buf_appendf(b, "%.1f\n", x->rate);
+			else
+				buf_appendf(b, "%d\n", x->done ? 1 : 0);
+		}
+	}
+}
+
 /* The batch apply times as a histogram. */
 static void
 render_batches(const struct metrics *m, struct buf *b)
@@ -247,6 +292,7 @@ render(struct metrics *m, struct buf *b)
 				m->source, m->up ? 1 : 0);
 	render_changes(m, b);
 	render_snapshots(m, b);
+	render_backfills(m, b);
 	render_batches(m, b);
 	render_counters(m, b);
 	render_kafka(m, b);
@@ -491,6 +537,36 @@ metrics_snapshot(struct metrics *m, const char *table, uint64_t rows,
 		m->snap[i].rows = rows;
 		m->snap[i].estimate = estimate;
 		m->snap[i].done = done;
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
+void
+metrics_backfill(struct metrics *m, const char *table, const char *target,
+				 uint64_t rows, int64_t estimate, double rate, bool done)
+{
+	char name[METRICS_LABEL_MAX], to[METRICS_LABEL_MAX];
+	size_t i;
+
+	if (m == NULL)
+		return;
+	label_value(name, sizeof(name), table);
+	label_value(to, sizeof(to), target);
+	pthread_mutex_lock(&m->lock);
+	for (i = 0; i < m->nbf; i++)
+		if (strcmp(m->bf[i].table, name) == 0 &&
+			strcmp(m->bf[i].target, to) == 0)
+			break;
+	if (i == m->nbf && m->nbf < METRICS_MAX_SNAPSHOT) {
+		snprintf(m->bf[i].table, sizeof(m->bf[i].table), "%s", name);
+		snprintf(m->bf[i].target, sizeof(m->bf[i].target), "%s", to);
+		m->nbf++;
+	}
+	if (i < m->nbf) {
+		m->bf[i].rows = rows;
+		m->bf[i].estimate = estimate;
+		m->bf[i].rate = rate;
+		m->bf[i].done = done;
 	}
 	pthread_mutex_unlock(&m->lock);
 }

@@ -977,6 +977,30 @@ repl_wal_position(PGconn *conn, lsn_t *out, char *errbuf, size_t errlen)
 }
 
 bool
+repl_emit_message(PGconn **conn, const char *conninfo, const char *what,
+				  const char *prefix, const char *content, char *errbuf,
+				  size_t errlen)
+{
+	const char *p[2] = {prefix, content};
+	PGresult *r;
+	bool ok;
+
+	if (*conn == NULL || PQstatus(*conn) != CONNECTION_OK) {
+		PQfinish(*conn);
+		*conn = pgconn_connect(conninfo, "walpipe", false);
+	}
+	r = PQexecParams(*conn,
+					 "SELECT pg_catalog.pg_logical_emit_message(false, $1, $2)",
+					 2, NULL, p, NULL, NULL, 0);
+	ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+	if (!ok)
+		snprintf(errbuf, errlen, "could not emit %s: %s", what,
+				 PQerrorMessage(*conn));
+	PQclear(r);
+	return ok;
+}
+
+bool
 repl_emit_heartbeat(PGconn **conn, const char *conninfo, char *errbuf,
 					size_t errlen)
 {

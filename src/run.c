@@ -110,6 +110,7 @@ session_free(struct session *s)
 	run_tables_free(s->parts.all_of_schemas, s->parts.nall_of_schemas);
 	free(s->parts.part_sig);
 	PQfinish(s->parts.plan_conn);
+	session_backfill_free(s); /* before the targets it borrows */
 	catalog_free_targets(s->targets, s->ntargets);
 	free(s->refresh_due);
 	free(s->special);
@@ -135,7 +136,7 @@ session_step(struct session *s)
 	enum repl_result rr;
 	enum session_end e;
 	char err[2048];
-	int wait = 1000;
+	int wait = 1000, due;
 	bool busy = session_applying(s);
 
 	if (s->batch_started) {
@@ -146,6 +147,10 @@ session_step(struct session *s)
 	/* Applying: look at it often, to confirm its commit soon. */
 	if (busy && wait > 5)
 		wait = 5;
+	/* A backfill's next chunk is due: come back for it in time. */
+	if ((due = session_backfill_wait_ms(s, clock_mono_ms())) >= 0 &&
+		due < wait)
+		wait = due;
 	/* Nothing applying and whole transactions in hand: only look
 	 * whether more is buffered; if not, apply them now. */
 	if (!busy && !s->pos.in_txn && batch_count(s->batch) > 0)
@@ -419,6 +424,28 @@ session_reload_due(struct session *s, bool reload)
 }
 
 /*
+ * `walpipe snapshot --table` asked for a backfill (session_take_message):
+ * between transactions, commit what is in hand and start a new session,
+ * which reads the backfills registered (session_backfill_open).
+ */
+static enum session_end
+session_backfill_asked(struct session *s)
+{
+	enum session_end e;
+
+	if (!s->bf.requested || s->pos.in_txn)
+		return SESSION_OK;
+	e = session_flush(s);
+	if (e == SESSION_OK)
+		e = session_drain(s);
+	if (e != SESSION_OK)
+		return e;
+	wp_log(LOG_INFO, "a backfill was requested (walpipe snapshot --table): "
+					 "starting a new session to take it");
+	return SESSION_REPLAN;
+}
+
+/*
  * One session, as docs/architecture.md tells it: open the sinks and the
  * plans (and copy the initial snapshot), start the stream at the
  * checkpoint, then loop until a stop, a reload or an error ends it.
@@ -453,6 +480,10 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 			e = session_refresh(s, now);
 		if (e == SESSION_OK)
 			e = session_maintain(s, now);
+		if (e == SESSION_OK)
+			e = session_backfill_step(s, now);
+		if (e == SESSION_OK)
+			e = session_backfill_asked(s);
 	}
 	if (e != SESSION_OK)
 		return e;

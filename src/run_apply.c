@@ -228,6 +228,8 @@ session_collect(struct session *s, int timeout_ms)
 		}
 	}
 	batch_reset(s->spare);
+	if (e == SESSION_OK)
+		e = session_backfill_collected(s);
 	return e;
 }
 
@@ -246,13 +248,11 @@ session_drain(struct session *s)
 		if (e != SESSION_OK)
 			return e;
 		session_tick(s);
-		/* `walpipe snapshot --table` or `walpipe dlq retry` holds the
-		 * checkpoint until its rows commit; the applier keeps its batch
-		 * and tries again. */
+		/* `walpipe dlq retry` holds the checkpoint until its rows
+		 * commit; the applier keeps its batch and tries again. */
 		if (!told && applier_lock_waiting(s->applier)) {
-			wp_log(LOG_NOTICE, "waiting for a backfill (walpipe snapshot "
-							   "--table) or a dead letter retry to commit "
-							   "before applying more");
+			wp_log(LOG_NOTICE, "waiting for a dead letter retry (walpipe "
+							   "dlq retry) to commit before applying more");
 			told = true;
 		}
 	}

@@ -34,6 +34,7 @@
 #include "walpipe/streampos.h"
 #include "walpipe/pgoutput.h"
 #include "walpipe/wal2json.h"
+#include "walpipe/xidsnap.h"
 
 #include <libpq-fe.h>
 
@@ -100,6 +101,36 @@ struct session_mirror {
 	char *sig;
 };
 
+/*
+ * Online backfills (run_backfill.c): the ones pending or copying, read at
+ * the session's start, copied one after the other in chunks between the
+ * stream's transactions.
+ */
+struct session_backfill {
+	struct sink_backfill *list;
+	size_t n;
+	size_t cur;	   /* the one in hand; n: none left */
+	PGconn *conn;  /* the source, for chunks */
+	struct sink_target *target; /* the one in hand's, borrowed */
+	struct map_key *keys;		/* its source key, owned */
+	size_t nkeys;
+	bool sweeps;   /* its rows no longer matching are removed */
+	/* The chunk read last, or in flight: its last key and its statement. */
+	char **last_new;
+	size_t nlast_new;
+	char *sweep;
+	struct sink_chunk chunk;
+	bool inflight;
+	/* Transactions the stream passed that no chunk's snapshot has been
+	 * seen to hold yet (32-bit xids, as the stream gives them). */
+	struct xidset passed;
+	int64_t next_ms;	  /* no chunk before (throttle, retry) */
+	int64_t started_ms, logged_ms;
+	uint64_t rows_at_start; /* of the one in hand, in this session */
+	int64_t unseen_since, unseen_told;
+	bool requested; /* `walpipe snapshot --table` asked for one */
+};
+
 /* The state of one session: connections, the batch in hand, positions. */
 struct session {
 	/* The configuration's settings, or mirror.rs once the mirrors are
@@ -160,6 +191,7 @@ struct session {
 	 * changes below it are older than that catalog (session_check_shape). */
 	lsn_t catalog_lsn;
 	struct session_partitions parts;
+	struct session_backfill bf;
 	bool stall_warned; /* the apply thread's stall was logged */
 	int64_t watchdog_at; /* monotonic ms of the last watchdog look */
 	int64_t notices_logged; /* monotonic ms of the last notice line */
@@ -253,6 +285,28 @@ enum session_end session_mirror_new(struct session *s,
 
 /* NULL-safe on an empty s->mirror. */
 void session_mirror_free(struct session *s);
+
+/* run_backfill.c */
+
+/* Read this source's backfills pending or copying and prepare the first;
+ * between opening the analytics sink and starting the stream. */
+enum session_end session_backfill_open(struct session *s);
+
+/* The stream passes the transaction xid (a chunk must see it). */
+void session_backfill_passed(struct session *s, uint32_t xid);
+
+/* Loop stage: the next chunk, when due and between transactions. */
+enum session_end session_backfill_step(struct session *s, int64_t now);
+
+/* How long the loop may wait for the stream before the next chunk is
+ * due, or -1 when none is. */
+int session_backfill_wait_ms(const struct session *s, int64_t now);
+
+/* A job was collected: if it was a chunk, the backfill moves on. */
+enum session_end session_backfill_collected(struct session *s);
+
+/* NULL-safe on an empty s->bf. */
+void session_backfill_free(struct session *s);
 
 /* run_apply.c */
 

@@ -150,6 +150,7 @@ session_begin_txn(struct session *s, const struct w2j_change *c)
 										   s->queued.txn_applied});
 	snprintf(s->txn_time, sizeof(s->txn_time), "%s",
 			 c->timestamp ? c->timestamp : "");
+	session_backfill_passed(s, c->xid);
 	if (s->kafka) {
 		double t = metrics_parse_time(c->timestamp);
 
@@ -187,6 +188,13 @@ session_take_message(struct session *s, const struct w2j_change *c)
 	if (c->action == W2J_MESSAGE && c->prefix &&
 		strcmp(c->prefix, REPL_HEARTBEAT_PREFIX) == 0)
 		s->hb.sent = 0;
+	/* `walpipe snapshot --table` registered a backfill for this source:
+	 * the next session takes it. */
+	if (c->action == W2J_MESSAGE && c->prefix && c->content &&
+		strcmp(c->prefix, REPL_BACKFILL_PREFIX) == 0 &&
+		c->content_len == strlen(s->rs->source_name) &&
+		memcmp(c->content, s->rs->source_name, c->content_len) == 0)
+		s->bf.requested = true;
 	/*
 	 * Its position is still useful: every transaction that committed
 	 * before it has been received (decoding follows WAL order) and

@@ -383,12 +383,13 @@ session_open_analytics(struct session *s)
 		wp_log(LOG_ERROR, "%s", err);
 		return sr == SINK_RETRY ? SESSION_RETRY : SESSION_FATAL;
 	}
-	/* What walpipe plan compares a new file with: bookkeeping, so only a
-	 * lost connection stops the session. */
+	/* What walpipe plan compares a new file with, and the backfills of
+	 * what changed since: only a lost connection stops the session (the
+	 * next one registers what this one could not: the rules stay old). */
 	sr = sink_pg_record_rules(s->sink, s->rs->rules, s->rs->nrules,
 							  s->mirror.base ? s->mirror.base->nrules
 											 : s->rs->nrules,
-							  err, sizeof(err));
+							  s->rs->backfill_auto, err, sizeof(err));
 	if (sr == SINK_RETRY) {
 		wp_log(LOG_WARNING, "%s", err);
 		return SESSION_RETRY;
@@ -447,8 +448,10 @@ session_open(struct session *s, volatile sig_atomic_t *stop, bool *stopped)
 	if (e != SESSION_OK)
 		return e;
 	if (s->sink && s->rs->snapshot_initial)
-		return session_snapshot(s, stop, stopped);
-	return SESSION_OK;
+		e = session_snapshot(s, stop, stopped);
+	if (e != SESSION_OK || *stopped)
+		return e;
+	return session_backfill_open(s);
 }
 
 /*

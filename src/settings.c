@@ -126,6 +126,9 @@ run_state_new(struct wp_config *cfg, bool allow_ahead)
 	rs->snapshot_initial = strcmp(cfg->snapshot.mode, "initial") == 0;
 	rs->snapshot_workers = (int) cfg->snapshot.workers;
 	rs->snapshot_op = cfg->snapshot.op[0];
+	rs->backfill_auto = cfg->backfill.automatic;
+	rs->backfill_chunk = (size_t) cfg->backfill.chunk_size;
+	rs->backfill_max_rate = cfg->backfill.max_rate;
 	log_configure(level_of(cfg->log.level), strcmp(cfg->log.format, "json") == 0,
 				  cfg->source.name);
 	return st;

@@ -55,43 +55,6 @@ sink_pg_read_checkpoint(struct sink_pg *s, struct checkpoint *out, char *errbuf,
 }
 
 /*
- * This source's checkpoint row is the lock between a batch and the tools
- * that write facts beside `walpipe run` (checkpoint.h).  Every batch locks
- * it first, without waiting (sink_pg.c: begin_batch; STEP_BUSY: roll
- * back, keep the batch, try again).  `walpipe snapshot --table` holds it
- * for the whole copy of a table, from before its snapshot is taken until
- * its rows commit, so no batch of the stream commits in between (see
- * docs/snapshots.md); `walpipe dlq retry` holds it while it rewrites fact
- * rows, so a retry and a batch never interleave or deadlock on a fact row.
- *
- * Here: inside a transaction, lock it waiting for the batch being
- * applied (a backfill).  STEP_FATAL if the source has no checkpoint.
- */
-enum step
-checkpoint_lock(struct sink_pg *s, char *errbuf, size_t errlen)
-{
-	const char *params[1] = {s->cfg.source};
-	PGresult *r = NULL;
-	enum step st;
-
-	buf_reset(&s->q, 65536);
-	buf_appendf(&s->q, CHECKPOINT_LOCK_SQL, s->qschema);
-	st = sink_exec_params(s, "could not lock the checkpoint", 1, params, &r,
-						  errbuf, errlen);
-	if (st == STEP_OK && PQntuples(r) == 0) {
-		snprintf(errbuf, errlen,
-				 "source \"%s\" has no checkpoint in the analytics database\n"
-				 "Start walpipe run first: it copies every mapped table on "
-				 "its first start.",
-				 s->cfg.source);
-		st = STEP_FATAL;
-	}
-	if (st == STEP_OK)
-		PQclear(r);
-	return st;
-}
-
-/*
  * Write the checkpoint, only over the one this session knows.  A walpipe
  * killed right after sending COMMIT leaves a backend that may still commit
  * its batch after a new walpipe has read the older checkpoint; the new one

@@ -344,11 +344,14 @@ apply_once(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 	for (size_t i = 0; b && i < batch_count(b); i++)
 		if (lo == LSN_INVALID || batch_get(b, i)->txn_end < lo)
 			lo = batch_get(b, i)->txn_end;
-	st = begin_batch(s, b != NULL, lo, errbuf, errlen);
+	/* A backfill's chunk is read now: no copy holds more of it. */
+	st = begin_batch(s, b != NULL && s->chunk == NULL, lo, errbuf, errlen);
 	if (st == STEP_OK && b)
 		st = sink_stage_batch(s, b, errbuf, errlen);
 	if (st == STEP_OK && b)
 		st = sink_facts_apply(s, b, t, n, false, errbuf, errlen);
+	if (st == STEP_OK && s->chunk)
+		st = backfill_chunk_finish(s, errbuf, errlen);
 	if (st == STEP_OK)
 		st = checkpoint_write(s, ckpt, errbuf, errlen);
 	if (st == STEP_OK)

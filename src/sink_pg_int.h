@@ -101,6 +101,7 @@ struct sink_pg {
 		lsn_t lsn;
 	} * skips;
 	size_t nskips;
+	struct sink_chunk *chunk; /* sink_pg_set_chunk's, or NULL */
 };
 
 /* sink_pg.c: statements over the libpq layer (pgconn.h). */
@@ -136,13 +137,6 @@ enum step sink_exec_params(struct sink_pg *s, const char *what, int n,
 enum step sink_schema_install(struct sink_pg *s, char *errbuf, size_t errlen);
 
 /* sink_checkpoint.c: the checkpoint row and the snapshot positions (skips). */
-
-/*
- * Inside a transaction, lock this source's checkpoint row waiting for the
- * batch being applied (a backfill).  STEP_FATAL if the source has no
- * checkpoint.
- */
-enum step checkpoint_lock(struct sink_pg *s, char *errbuf, size_t errlen);
 
 /* Write checkpoint c, only over s->known (checkpoint.h says why). */
 enum step checkpoint_write(struct sink_pg *s, const struct checkpoint *c,
@@ -232,5 +226,17 @@ PGresult *sink_facts_exec_range(struct sink_pg *s, const char *sql,
 /* Whether a row error with sqlstate may come from the order rows were
  * applied in (foreign key, unique, exclusion) rather than the row. */
 bool sink_facts_order_related(const char *sqlstate);
+
+/* sink_backfill.c */
+
+/* Register a backfill of mapping from -> to if rule is new or (when_changed)
+ * differs from the one applied_rules holds; in record_rules' transaction. */
+enum step backfill_register(struct sink_pg *s, const char *from,
+							const char *to, const char *rule,
+							bool when_changed, char *errbuf, size_t errlen);
+
+/* The chunk's sweep and progress, in the batch's transaction (s->chunk). */
+enum step backfill_chunk_finish(struct sink_pg *s, char *errbuf,
+								size_t errlen);
 
 #endif

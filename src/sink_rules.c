@@ -11,13 +11,25 @@
 
 enum sink_result
 sink_pg_record_rules(struct sink_pg *s, const struct map_rule *rules,
-					 size_t n, size_t nmapped, char *errbuf, size_t errlen)
+					 size_t n, size_t nmapped, bool backfills, char *errbuf,
+					 size_t errlen)
 {
 	struct buf rule = BUF_INIT;
 	char from[IDENT_QUALIFIED_MAX], to[IDENT_QUALIFIED_MAX];
 	const char *params[1] = {s->cfg.source};
 	enum step st = sink_exec(s, "BEGIN", errbuf, errlen);
 
+	for (size_t i = 0; backfills && st == STEP_OK && i < nmapped; i++) {
+		const struct map_rule *r = &rules[i];
+
+		if (r->mode != MAP_MODE_UPSERT && r->mode != MAP_MODE_APPEND)
+			continue;
+		buf_reset(&rule, 4096);
+		map_rule_describe(&rule, r);
+		map_rule_tables(r, from, to, sizeof(from));
+		st = backfill_register(s, from, to, rule.data,
+							   r->mode == MAP_MODE_UPSERT, errbuf, errlen);
+	}
 	buf_reset(&s->q, 65536);
 	buf_appendf(&s->q, "DELETE FROM %s.applied_rules WHERE source = $1",
 				s->qschema);

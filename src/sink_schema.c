@@ -14,7 +14,7 @@
  * brings the schema to version i + 1; NULL-terminated. */
 extern const char *const walpipe_schema_sql[];
 extern const char *const walpipe_staging_sql;
-#define SCHEMA_VERSION 4
+#define SCHEMA_VERSION 5
 
 /*
  * One of walpipe's SQL scripts (sql/) with each psql-style :"name" of

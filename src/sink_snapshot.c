@@ -63,57 +63,11 @@ sink_pg_snapshot_todo(struct sink_pg *s, char ***tables, size_t *n,
 	return SINK_OK;
 }
 
-/*
- * Under the checkpoint lock: refuse to backfill a table whose previous
- * (initial or resumed) copy the stream has not passed yet.  Its skip
- * position would be lost and changes before it applied twice.
- */
-static enum step
-check_backfill(struct sink_pg *s, const char *table, char *errbuf,
-			   size_t errlen)
-{
-	const char *params[2] = {s->cfg.source, table};
-	PGresult *r = NULL;
-	enum step st;
-
-	buf_reset(&s->q, 65536);
-	buf_appendf(&s->q,
-				"SELECT t.snapshot_lsn::text, c.lsn::text FROM "
-				"%s.snapshot_tables t JOIN %s.checkpoints c USING (source) "
-				"WHERE t.source = $1 AND t.source_table = $2 AND t.state = "
-				"'done' AND t.kind <> 'backfill'",
-				s->qschema, s->qschema);
-	st = sink_exec_params(s, "could not check the snapshot state", 2, params,
-						  &r, errbuf, errlen);
-	if (st == STEP_OK && PQntuples(r) > 0) {
-		struct stream_point ckpt = {0};
-		lsn_t copied_at = LSN_INVALID;
-
-		lsn_parse(PQgetvalue(r, 0, 0), &copied_at, NULL, 0);
-		lsn_parse(PQgetvalue(r, 0, 1), &ckpt.lsn, NULL, 0);
-		if (streampos_copy_ahead(copied_at, &ckpt)) {
-			snprintf(errbuf, errlen,
-					 "table \"%s\" was copied at %s and walpipe run has "
-					 "only applied up to %s\nWait until walpipe run has "
-					 "caught up, then backfill.",
-					 table, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1));
-			st = STEP_FATAL;
-		}
-	}
-	PQclear(r);
-	return st;
-}
-
 enum sink_result
-sink_pg_snapshot_begin(struct sink_pg *s, const char *backfill_table,
-					   char *errbuf, size_t errlen)
+sink_pg_snapshot_begin(struct sink_pg *s, char *errbuf, size_t errlen)
 {
 	enum step st = sink_exec(s, "BEGIN", errbuf, errlen);
 
-	if (st == STEP_OK && backfill_table)
-		st = checkpoint_lock(s, errbuf, errlen);
-	if (st == STEP_OK && backfill_table)
-		st = check_backfill(s, backfill_table, errbuf, errlen);
 	if (st != STEP_OK) {
 		sink_pg_snapshot_abort(s);
 		return sink_result_of(st);

@@ -143,8 +143,8 @@ reader_import(struct reader *w)
  * pg_class.reltuples, which is -1 until the table is first vacuumed or
  * analyzed; the planner then estimates from the table's size.
  */
-static int64_t
-table_estimate(PGconn *src, const struct sink_target *t)
+int64_t
+snapshot_table_estimate(PGconn *src, const struct sink_target *t)
 {
 	struct buf q = BUF_INIT;
 	PGresult *r;
@@ -217,12 +217,12 @@ reader_table_begin(struct reader *w, struct table *tb,
 	enum sink_result sr;
 
 	pthread_mutex_lock(&sh->lock);
-	tb->estimate = table_estimate(w->src, t);
+	tb->estimate = snapshot_table_estimate(w->src, t);
 	pthread_mutex_unlock(&sh->lock);
 	sr = sink_pg_snapshot_progress(w->prog, tb->name, job->kind, true,
 								   sh->lsn, 0, tb->estimate, err, sizeof(err));
 	if (sr == SINK_OK && job->sink == NULL)
-		sr = sink_pg_snapshot_begin(w->sink, NULL, err, sizeof(err));
+		sr = sink_pg_snapshot_begin(w->sink, err, sizeof(err));
 	if (sr != SINK_OK) {
 		reader_fail(w, of_sink(sr), NULL, err);
 		return false;

@@ -59,8 +59,8 @@ bool applier_wait(struct applier *a, int timeout_ms,
 				  struct applier_result *out);
 
 /*
- * The job in flight waits for this source's checkpoint row, which a
- * backfill (`walpipe snapshot --table`) or `walpipe dlq retry` holds.
+ * The job in flight waits for this source's checkpoint row, which
+ * `walpipe dlq retry` holds.
  */
 bool applier_lock_waiting(const struct applier *a);
 

@@ -47,8 +47,8 @@ struct checkpoint {
 /*
  * The statement that takes the row's lock, waiting for the batch being
  * applied: a format with %s for walpipe's quoted schema, and $1 the
- * source name.  Every writer of facts beside `walpipe run` (a backfill,
- * a dead letter retry) runs it first in its transaction.
+ * source name.  Every writer of facts beside `walpipe run` (a dead
+ * letter retry) runs it first in its transaction.
  */
 #define CHECKPOINT_LOCK_SQL \
 	"SELECT 1 FROM %s.checkpoints WHERE source = $1 FOR UPDATE"

@@ -114,6 +114,12 @@ struct wp_config {
 		int64_t workers; /* tables copied in parallel */
 		char *op;		 /* staging op and $op of snapshot rows: r | I */
 	} snapshot;
+	/* Online backfills of mappings added or changed (docs/snapshots.md). */
+	struct {
+		bool automatic;		/* auto: register them at a session's start */
+		int64_t chunk_size; /* rows per chunk (one analytics transaction) */
+		int64_t max_rate;	/* rows/s at most, 0: unlimited */
+	} backfill;
 	struct {
 		bool enabled;
 		char *brokers;

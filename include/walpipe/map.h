@@ -305,6 +305,55 @@ char *map_snapshot_query(const char *schema, const char *table,
 						 const char *lsn_text);
 
 /*
+ * A column of the key a backfill walks the source table by (the replica
+ * identity's index, in its order): type is format_type's text, a valid
+ * cast target; collate_c: a collatable key compared as COLLATE "C" on
+ * both servers, so that source and analytics order it alike.
+ */
+struct map_key {
+	const char *name;
+	const char *type;
+	bool collate_c;
+};
+
+/*
+ * One chunk of an online backfill: the rows of the table (as
+ * map_snapshot_query's, then each key column as text) ordered by keys,
+ * after the key given as parameters $1..$nkeys (typed text) when after,
+ * at most limit of them.  lsn_text goes into each message.  Pure.
+ * Caller frees.
+ */
+char *map_chunk_query(const char *schema, const char *table, bool partitioned,
+					  const struct map_srccol *cols, size_t n,
+					  const struct map_key *keys, size_t nkeys, bool after,
+					  size_t limit, const char *lsn_text);
+
+/*
+ * Whether a backfill of plan p (rule r) can remove the target rows that
+ * no source row of a chunk's key range maps to any more (the row was
+ * deleted, or no longer passes the where): an upsert mapping that deletes
+ * or soft-deletes, each source key column copied (a cast allowed) into a
+ * key column of the target, and key types whose order analytics shares.
+ * If not, why (for the log and `walpipe status`).  Pure.
+ */
+bool map_sweep_possible(const struct map_plan *p, const struct map_rule *r,
+						const struct map_key *keys, size_t nkeys, char *why,
+						size_t whylen);
+
+/*
+ * The statement that removes (DELETE, or the soft-delete UPDATE) the
+ * target rows whose source key is in (lo, hi] (NULL: unbounded on that
+ * side; values as text, nkeys each) and that none of the temp table's 'U'
+ * and 'N' rows passing the where maps to.  Run after the chunk's rows are
+ * applied, in their transaction.  map_sweep_possible must hold.  Pure.
+ * Caller frees.
+ */
+char *map_sweep_sql(const struct map_plan *p, const struct map_rule *r,
+					const char *source, const struct map_key *keys,
+					size_t nkeys, const char *const *lo,
+					const char *const *hi);
+
+/*
  * Undo COPY text-format escaping of a one-column line in place (without
  * its trailing newline); returns the new length.  Pure.
  */

@@ -34,6 +34,10 @@ void metrics_reconnect(struct metrics *m);
  * estimate (< 0: unknown), whether it is done. */
 void metrics_snapshot(struct metrics *m, const char *table, uint64_t rows,
 					  int64_t estimate, bool done);
+/* Online backfill of table into target: rows copied, the estimate (< 0:
+ * unknown), rows/s this session, whether its last chunk committed. */
+void metrics_backfill(struct metrics *m, const char *table, const char *target,
+					  uint64_t rows, int64_t estimate, double rate, bool done);
 void metrics_refresh_failure(struct metrics *m);
 void metrics_set_up(struct metrics *m, bool up);
 /* Kafka messages produced, delivered, failed since the last call, and the

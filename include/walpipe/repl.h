@@ -277,4 +277,17 @@ int repl_publication_check(PGconn *conn, const char *name,
 bool repl_emit_heartbeat(PGconn **conn, const char *conninfo, char *errbuf,
 						 size_t errlen);
 
+/*
+ * The prefix of the message `walpipe snapshot --table` emits after it
+ * registered a backfill: its content is the source's name, and the
+ * `walpipe run` of that source starts a new session to take it.
+ */
+#define REPL_BACKFILL_PREFIX "walpipe_backfill"
+
+/* Emit a non-transactional message prefix/content on the source over
+ * *conn, as repl_emit_heartbeat does; errbuf: "could not emit what: ...". */
+bool repl_emit_message(PGconn **conn, const char *conninfo, const char *what,
+					   const char *prefix, const char *content, char *errbuf,
+					   size_t errlen);
+
 #endif

@@ -57,6 +57,9 @@ struct run_settings {
 	bool snapshot_initial; /* copy existing rows on a source's first start */
 	int snapshot_workers;
 	char snapshot_op;
+	bool backfill_auto;
+	size_t backfill_chunk;
+	int64_t backfill_max_rate; /* rows/s, 0: unlimited */
 };
 
 /*

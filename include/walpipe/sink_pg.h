@@ -168,17 +168,9 @@ enum sink_result sink_pg_snapshot_todo(struct sink_pg *s, char ***tables,
 									   size_t *n, char *errbuf,
 									   size_t errlen);
 
-/*
- * BEGIN the transaction of one table's copy.  backfill_table (NULL: an
- * initial or resumed snapshot): also lock this source's checkpoint row,
- * waiting for the batch being applied, so that `walpipe run` commits
- * nothing until this transaction ends (a backfill while the stream runs).
- * SINK_FATAL if there is no checkpoint, or if the table's previous copy
- * is ahead of the checkpoint.
- */
-enum sink_result sink_pg_snapshot_begin(struct sink_pg *s,
-										const char *backfill_table,
-										char *errbuf, size_t errlen);
+/* BEGIN the transaction of one table's copy (initial or resumed). */
+enum sink_result sink_pg_snapshot_begin(struct sink_pg *s, char *errbuf,
+										size_t errlen);
 
 /*
  * Stage and map batch b (snapshot rows, ops from batch_mark_snapshot)
@@ -215,14 +207,78 @@ enum sink_result sink_pg_snapshot_progress(struct sink_pg *s,
  * Record rules[0..n) as what this source applies (walpipe.applied_rules,
  * replaced as a whole, in a transaction of its own), the first nmapped
  * from mappings, the rest from mirrors: what `walpipe plan` compares a
- * new file with.  Only while no batch is in flight.  Does not log.
+ * new file with.  In the same transaction (backfills: backfill.auto), a
+ * mapping that is new or
+ * whose rule changed since the last record gets a pending backfill
+ * (sink_backfill.c: upsert mappings added or changed, append mappings
+ * added).  Only while no batch is in flight.  Does not log.
  */
 enum sink_result sink_pg_record_rules(struct sink_pg *s,
 									  const struct map_rule *rules, size_t n,
-									  size_t nmapped, char *errbuf,
-									  size_t errlen);
+									  size_t nmapped, bool backfills,
+									  char *errbuf, size_t errlen);
 
 /* NULL-safe. */
 void sink_pg_close(struct sink_pg *s);
+
+/*
+ * Online backfills (docs/snapshots.md): one per rule whose target walpipe
+ * run brings to the rule's present form while it streams, copying the
+ * source table in chunks by key, each committed with the checkpoint.
+ */
+struct sink_backfill {
+	char *source_table; /* ident_qualified text, as in applied_rules */
+	char *target;
+	char *reason;		/* added, changed, requested */
+	char state[16];		/* pending, copying, done, refused */
+	uint64_t chunks, rows, removed;
+	int64_t estimate;	/* -1: unknown */
+	double seconds;		/* since it started, -1: not started */
+	char **last_key;	/* the source key of the last row copied */
+	size_t nlast;		/* 0: nothing copied yet */
+	char note[512];
+};
+
+/* This source's backfills (all, or only those pending or copying), in
+ * the order they were asked for.  Free with sink_backfill_free. */
+enum sink_result sink_pg_backfills(struct sink_pg *s, bool all,
+								   struct sink_backfill **out, size_t *n,
+								   char *errbuf, size_t errlen);
+void sink_backfill_free(struct sink_backfill *b, size_t n); /* NULL-safe */
+
+/* `walpipe snapshot --table`: ask walpipe run to backfill rule (its
+ * map_rule_describe text) of from into to, from the start. */
+enum sink_result sink_pg_backfill_request(struct sink_pg *s, const char *from,
+										  const char *to, const char *rule,
+										  char *errbuf, size_t errlen);
+
+/* Record that b starts copying (state "copying"; b->estimate; whether
+ * rows no longer matching are removed, or why not in note) or is refused
+ * (state "refused", note says why). */
+enum sink_result sink_pg_backfill_start(struct sink_pg *s,
+										const struct sink_backfill *b,
+										const char *state, bool sweeps,
+										const char *note, char *errbuf,
+										size_t errlen);
+
+/*
+ * One chunk of a backfill, applied as a batch of its rows (snapshot op):
+ * with chunk set (sink_pg_set_chunk), the next apply skips no change for
+ * a snapshot position, then runs sweep (NULL: none), counting its rows in
+ * removed, and records last_key, rows and done in the backfill's row, all
+ * in the batch's transaction, before the checkpoint.  Borrowed by the
+ * sink until sink_pg_set_chunk(s, NULL).
+ */
+struct sink_chunk {
+	const char *source_table;
+	const char *target;
+	const char *sweep;
+	char *const *last_key;
+	size_t nlast;
+	uint64_t rows;
+	bool done;
+	uint64_t removed; /* out */
+};
+void sink_pg_set_chunk(struct sink_pg *s, struct sink_chunk *chunk);
 
 #endif

@@ -56,4 +56,8 @@ struct snapshot_job {
  */
 enum snapshot_result snapshot_run(struct snapshot_job *job);
 
+/* The planner's row estimate of t's source table over src, or -1.  From
+ * EXPLAIN: pg_class.reltuples is -1 until the table is first analyzed. */
+int64_t snapshot_table_estimate(PGconn *src, const struct sink_target *t);
+
 #endif

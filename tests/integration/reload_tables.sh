@@ -52,19 +52,42 @@ SQL
 config "public.a, public.b" "mirror: [{ from: public.b, to: m }]" |
 	sed -e 's/columns: { id: id, v: v } }$/columns: { id: id, v: { sql: "upper(v)" } } }/' \
 		-e '/a_log/d' >"$T/plan.yaml"
-out=$("$WALPIPE_BIN" plan -c "$T/plan.yaml") || fail "plan failed: $out"
+out=$("$WALPIPE_BIN" plan -c "$T/plan.yaml") || { echo "$out"; fail "plan failed"; }
 assert_contains "plan: a mirrored table added" \
 	"  added    public.b -> m.b (mirror): the reload creates the target and copies the table's about " "$out"
 assert_eq "plan: row estimates are numbers" 2 \
 	"$(echo "$out" | grep -cE '(table.s|\() ?about [0-9]+ rows')"
 assert_contains "plan: a changed mapping, with what differs" \
-	"  changed  public.a -> public.a_t (mapping): existing target rows keep the old rule until walpipe snapshot --table public.a after the reload (about " "$out"
+	"  changed  public.a -> public.a_t (mapping): the reload rewrites the target rows online, in chunks, while streaming (about " "$out"
+assert_contains "plan: what becomes of rows that no longer match" \
+	" rows/s its copies ran); rows that no longer match are deleted
+           - column v = v" "$out"
 assert_contains "plan: the lines that differ" \
 	"           - column v = v
            + column v = sql: upper(v)" "$out"
 assert_contains "plan: a removed mapping" \
 	"  removed  public.a -> public.a_log (mapping): its target rows are left as they are" "$out"
 assert_contains "plan: nothing else" "  unchanged: 0 rule(s)" "$out"
+# The other kinds: an append mapping changed, mappings added (upsert,
+# append, keyless), and with backfill.auto off.
+config "public.a, public.b" "  - { from: public.b, to: public.b_t, key: [id], columns: { id: id, v: v } }
+  - { from: public.b, to: public.b_log, mode: append, columns: { id: id, v: v } }
+  - { from: public.b, to: public.b_kl, mode: keyless, columns: { id: id, v: v } }" |
+	sed -e 's/to: public.a_log, mode: append, columns: { id: id, v: v }/to: public.a_log, mode: append, columns: { id: id, v: v, w: { sql: "1" } }/' >"$T/plan2.yaml"
+out=$("$WALPIPE_BIN" plan -c "$T/plan2.yaml" 2>&1 | sed -e "s/(about [0-9]* rows[^)]*)/(SIZE)/") || { echo "$out"; fail "plan failed"; }
+assert_eq "plan: every other kind of change" "$(cat <<'PLAN'
+  changed  public.a -> public.a_log (mapping): past events stay as they were (a changed append mapping is not backfilled)
+           + column w = sql: 1
+  added    public.b -> public.b_t (mapping): the reload copies the existing rows online, in chunks, while streaming (SIZE)
+  added    public.b -> public.b_log (mapping): the reload copies the existing rows online, in chunks, while streaming (SIZE)
+  added    public.b -> public.b_kl (mapping): existing rows are not copied (a keyless mapping is not backfilled)
+  unchanged: 1 rule(s)
+PLAN
+)" "$(echo "$out" | sed 1d)"
+echo "backfill: { auto: false }" >>"$T/plan2.yaml"
+assert_contains "plan: backfill.auto off" \
+	"  added    public.b -> public.b_t (mapping): backfill.auto is off: run walpipe snapshot --table public.b after the reload to copy the rows (SIZE)" \
+	"$("$WALPIPE_BIN" plan -c "$T/plan2.yaml" | sed -e 's/(about [0-9]* rows[^)]*)/(SIZE)/')"
 out=$("$WALPIPE_BIN" check --live -c "$T/plan.yaml") || fail "check --live failed: $out"
 assert_contains "check --live includes the plan" 'plan: against the rules source "shop" applies' "$out"
 
