@@ -294,7 +294,8 @@ live_special_values(PGconn *conn, const struct wp_config *cfg)
  * at start (run_open.c): said, not a problem.
  */
 static void
-live_publication(struct live *lv, PGconn *conn, const struct wp_config *cfg)
+live_publication(struct live *lv, PGconn *conn, const struct wp_config *cfg,
+				 bool quiet)
 {
 	char err[2048];
 	int r = repl_publication_check(conn, cfg->source.pubname,
@@ -305,17 +306,18 @@ live_publication(struct live *lv, PGconn *conn, const struct wp_config *cfg)
 		return;
 	if (r < 0)
 		fprintf(stderr, "warning: %s\n", err);
-	else if (r == 2 && cfg->source.create_slot)
-		printf("  publication \"%s\": walpipe creates it or adds the "
-			   "missing tables at start (source.create_slot)\n",
-			   cfg->source.pubname);
-	else
+	else if (r == 2 && cfg->source.create_slot) {
+		if (!quiet)
+			printf("  publication \"%s\": walpipe creates it or adds the "
+				   "missing tables at start (source.create_slot)\n",
+				   cfg->source.pubname);
+	} else
 		live_problem(lv, "%s", err);
 }
 
 static void
 live_source(struct live *lv, PGconn *conn, const struct wp_config *cfg,
-			char *const *roots, size_t nroots)
+			char *const *roots, size_t nroots, bool quiet)
 {
 	bool pgoutput = cfg->source.plugin == CONFIG_PLUGIN_PGOUTPUT;
 	char *v = live_value(conn, "SHOW wal_level", NULL, NULL);
@@ -346,7 +348,7 @@ live_source(struct live *lv, PGconn *conn, const struct wp_config *cfg,
 					 cfg->source.slot, v, repl_plugin_name(pgoutput));
 	free(v);
 	if (pgoutput)
-		live_publication(lv, conn, cfg);
+		live_publication(lv, conn, cfg, quiet);
 	else
 		live_special_values(conn, cfg);
 	v = catalog_unlisted_partitions(conn, cfg->source.tables,
@@ -609,7 +611,7 @@ check_live(const struct wp_config *cfg, bool quiet)
 		return 2;
 	}
 	roots = live_partitions(&lv, src, cfg, quiet, &nroots);
-	live_source(&lv, src, cfg, roots, nroots);
+	live_source(&lv, src, cfg, roots, nroots, quiet);
 	for (size_t i = 0; i < nroots; i++)
 		free(roots[i]);
 	free(roots);

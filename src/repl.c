@@ -607,6 +607,15 @@ take_copydata(struct repl_stream *s, int n, struct repl_data *out, bool *got,
 	if (m.kind == REPLPROTO_KEEPALIVE) {
 		if (m.wal_end > s->keepalive_end)
 			s->keepalive_end = m.wal_end;
+		/*
+		 * The walsender decodes in WAL order and sends a keepalive with
+		 * the end of the records it has decoded: everything before it
+		 * came first.  So it was received, also where no message was
+		 * sent for it (pgoutput leaves out transactions that change
+		 * nothing it publishes).  Only the write position says this.
+		 */
+		if (m.wal_end > s->received)
+			s->received = m.wal_end;
 		s->keepalive_after = true;
 		return m.reply_requested ? repl_send_status(s, true, errbuf, errlen)
 								 : REPL_OK;

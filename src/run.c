@@ -194,7 +194,11 @@ session_advance_idle(struct session *s, int64_t now)
 	if (!s->pos.in_txn && session_batch_due(s) &&
 		(e = session_flush(s)) != SESSION_OK)
 		return e;
+	/* Not while a batch is applying: the idle checkpoint would wait for
+	 * it, and the stream must be read meanwhile (with pgoutput the server
+	 * moves on without sending the transactions it leaves out). */
 	if (!s->pos.in_txn && batch_count(s->batch) == 0 &&
+		!session_applying(s) &&
 		now - s->last_idle_ckpt >= s->rs->status_interval_ms &&
 		streampos_idle(&s->pos, repl_keepalive_end(s->stream))) {
 		if (s->kafka)
