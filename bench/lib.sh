@@ -23,3 +23,12 @@ SQL
 	/usr/lib/postgresql/15/bin/pgbench -n -f "$T/oltp.sql" -t $(($1 / 10 / 2)) -c 2 \
 		"$WALPIPE_TEST_SOURCE" >/dev/null
 }
+
+# bench_load_big ROWS: the table big of bench/snapshot.sh (bigint key,
+# text, numeric, timestamptz, jsonb, boolean) with ROWS rows, analysed.
+bench_load_big() {
+	echo "bench: loading $1 rows into big" >&2
+	src -c "CREATE TABLE big (id bigint PRIMARY KEY, a text, b numeric(12,2), c timestamptz, d jsonb, e boolean)" \
+		-c "INSERT INTO big SELECT g, md5(g::text), g / 7.0, now(), jsonb_build_object('k', g), g % 2 = 0
+			FROM generate_series(1, $1) g" -c "VACUUM ANALYZE big"
+}

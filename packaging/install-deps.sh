@@ -8,6 +8,7 @@ PACKAGES=(
 	postgresql-15 postgresql-client-15 postgresql-15-wal2json
 	libpq-dev libyaml-dev librdkafka-dev libsystemd-dev libcmocka-dev
 	libmicrohttpd-dev
+	kcat jq
 	procps util-linux time systemd curl
 	clang libclang-rt-14-dev
 )

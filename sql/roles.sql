@@ -41,6 +41,11 @@ SELECT pg_catalog.format('GRANT USAGE ON SCHEMA %I TO walpipe_repl', n.nspname)
 SELECT pg_catalog.format('GRANT SELECT ON TABLE %s TO walpipe_repl',
                          pg_catalog.btrim(t)::regclass)
   FROM pg_catalog.unnest(pg_catalog.string_to_array(:'tables', ',')) t \gexec
+-- Read-only statistics: an online backfill looks for transactions waiting
+-- for a synchronous standby (their commit may have reached the stream
+-- before it is visible), which pg_stat_activity shows other roles only
+-- with this role (docs/snapshots.md).
+GRANT pg_read_all_stats TO walpipe_repl;
 -- wal2json needs a replica identity to decode updates and deletes: every
 -- streamed table needs a primary key or REPLICA IDENTITY USING INDEX (or
 -- FULL, for mode: keyless).

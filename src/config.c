@@ -988,6 +988,11 @@ config_free(struct wp_config *cfg)
 	free(cfg->kafka.brokers);
 	free(cfg->kafka.topic);
 	free(cfg->kafka.format);
+	free(cfg->kafka.decimal_handling_mode);
+	free(cfg->kafka.time_precision_mode);
+	free(cfg->kafka.unavailable_value_placeholder);
+	free(cfg->kafka.messages_topic);
+	free(cfg->kafka.transaction_topic);
 	for (size_t i = 0; i < cfg->kafka.nproperties; i++) {
 		free(cfg->kafka.properties[i].key);
 		free(cfg->kafka.properties[i].value);

@@ -175,16 +175,28 @@ void
 config_check_kafka(struct loader *L, void *obj, const struct ynode *n)
 {
 	struct wp_config *cfg = obj;
-	const struct ynode *t = ynode_get(n, "topic");
-	char why[200];
-	size_t o;
+	/* Every topic template of the section: the changes', the logical
+	 * decoding messages', the transaction metadata's. */
+	const struct {
+		const char *key, *tmpl;
+	} tmpls[] = {
+		{"topic", cfg->kafka.topic},
+		{"messages_topic", cfg->kafka.messages_topic},
+		{"transaction_topic", cfg->kafka.transaction_topic},
+	};
 
-	if (cfg->kafka.topic == NULL || t == NULL ||
-		kafka_msg_topic_valid(cfg->kafka.topic, why, sizeof(why)))
-		return;
-	o = config_path_push(L, ".topic");
-	config_error(L, t->line, t->col, "%s", why);
-	config_path_pop(L, o);
+	for (size_t i = 0; i < sizeof(tmpls) / sizeof(tmpls[0]); i++) {
+		const struct ynode *t = ynode_get(n, tmpls[i].key);
+		char why[200];
+		size_t o;
+
+		if (tmpls[i].tmpl == NULL || t == NULL ||
+			kafka_msg_topic_valid(tmpls[i].tmpl, why, sizeof(why)))
+			continue;
+		o = config_path_push(L, ".%s", tmpls[i].key);
+		config_error(L, t->line, t->col, "%s", why);
+		config_path_pop(L, o);
+	}
 }
 
 /* ------------------------------------------------------------------ */

@@ -36,6 +36,10 @@ static const struct enum_value plugins[] = {
 	{NULL, 0}};
 static const struct enum_value kafka_formats[] = {
 	{"debezium", 0}, {"wal2json", 0}, {NULL, 0}};
+static const struct enum_value kafka_decimal_modes[] = {
+	{"precise", 0}, {"string", 0}, {"double", 0}, {NULL, 0}};
+static const struct enum_value kafka_time_modes[] = {
+	{"adaptive", 0}, {"connect", 0}, {NULL, 0}};
 static const struct enum_value mapping_modes[] = {
 	{"upsert", MAP_MODE_UPSERT},
 	{"append", MAP_MODE_APPEND},
@@ -648,7 +652,7 @@ static const struct field snapshot_fields[] = {
 static const struct field backfill_fields[] = {
 	{.key = "auto", .type = F_BOOL, .flags = RELOAD, .def = "true",
 	 .off = OFF(backfill.automatic)},
-	{.key = "chunk_size", .type = F_INT, .flags = RELOAD, .def = "10000",
+	{.key = "chunk_size", .type = F_INT, .flags = RELOAD, .def = "2000",
 	 .min = 1, .max = 1000000, .off = OFF(backfill.chunk_size)},
 	{.key = "max_rate", .type = F_INT, .flags = RELOAD, .def = "0", .min = 0,
 	 .max = INT64_MAX, .off = OFF(backfill.max_rate)},
@@ -664,6 +668,25 @@ static const struct field kafka_fields[] = {
 	 .enums = kafka_formats, .off = OFF(kafka.format)},
 	{.key = "tombstones", .type = F_BOOL, .flags = RELOAD, .def = "true",
 	 .off = OFF(kafka.tombstones)},
+	{.key = "schemas", .type = F_BOOL, .flags = RELOAD, .def = "false",
+	 .off = OFF(kafka.schemas)},
+	{.key = "decimal_handling_mode", .type = F_ENUM, .flags = RELOAD,
+	 .def = "precise", .enums = kafka_decimal_modes,
+	 .off = OFF(kafka.decimal_handling_mode)},
+	{.key = "time_precision_mode", .type = F_ENUM, .flags = RELOAD,
+	 .def = "adaptive", .enums = kafka_time_modes,
+	 .off = OFF(kafka.time_precision_mode)},
+	{.key = "unavailable_value_placeholder", .type = F_STRING,
+	 .flags = RELOAD, .def = "__debezium_unavailable_value",
+	 .off = OFF(kafka.unavailable_value_placeholder)},
+	{.key = "messages_topic", .type = F_STRING, .flags = RELOAD,
+	 .def = "{source}.message", .off = OFF(kafka.messages_topic)},
+	{.key = "transaction_metadata", .type = F_BOOL, .flags = RELOAD,
+	 .def = "false", .off = OFF(kafka.transaction_metadata)},
+	{.key = "transaction_topic", .type = F_STRING, .flags = RELOAD,
+	 .def = "{source}.transaction", .off = OFF(kafka.transaction_topic)},
+	{.key = "transactions", .type = F_BOOL, .flags = RELOAD, .def = "false",
+	 .off = OFF(kafka.transactions)},
 	{.key = "properties", .type = F_CUSTOM, .flags = RELOAD,
 	 .load = load_kafka_properties},
 	{.key = NULL},

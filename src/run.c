@@ -117,6 +117,8 @@ session_free(struct session *s)
 	pgo_decoder_free(s->pgo);
 	PQfinish(s->hb.conn);
 	sink_kafka_close(s->kafka);
+	PQfinish(s->kafka_snap);
+	run_tables_free(s->kafka_snap_tables, s->nkafka_snap_tables);
 	repl_close(s->stream);
 	sink_pg_close(s->sink);
 	w2j_decoder_free(s->dec);
@@ -361,6 +363,9 @@ session_drain_kafka(struct session *s)
 	if (sink_kafka_drain(s->kafka, 10000, session_tick, s, err,
 						 sizeof(err)) != KAFKA_OK)
 		wp_log(LOG_WARNING, "%s", err);
+	/* Kafka alone: record the position now, not at most once a second,
+	 * so that a restart sends nothing of it again. */
+	s->recorded_at = 0;
 	session_confirm(s);
 	sink_kafka_stats(s->kafka, &ks);
 	if (ks.pending > 0)
@@ -499,7 +504,7 @@ run_loop(const struct run_settings *rs, const struct run_control *ctl)
 {
 	int backoff_ms = 1000;
 
-	lsn_t replan_lsn = LSN_INVALID;
+	lsn_t replan_lsn = LSN_INVALID, asked_lsn = LSN_INVALID;
 	size_t batch_cap = rs->max_changes;
 
 	while (!*ctl->stop) {
@@ -522,10 +527,12 @@ run_loop(const struct run_settings *rs, const struct run_control *ctl)
 		s.dec = w2j_decoder_new();
 		s.batch = batch_new(rs->max_bytes + (1 << 20));
 		s.replan_lsn = replan_lsn;
+		s.asked_lsn = asked_lsn;
 		s.batch_cap = batch_cap;
 		e = session_run(&s, ctl->stop, ctl->reload);
 		session_free(&s);
 		replan_lsn = s.replan_lsn;
+		asked_lsn = s.asked_lsn;
 		batch_cap = s.batch_cap;
 		metrics_set_up(ctl->metrics, false);
 		if (e == SESSION_FATAL)

@@ -114,14 +114,25 @@ session_produce(struct session *s, const struct w2j_change *c,
 	enum kafka_result r;
 	char err[1024];
 
-	if (c->action == W2J_MESSAGE || !table_to_kafka(s, c))
+	/* Logical decoding messages go too (Debezium's op m), but not
+	 * walpipe's own heartbeats. */
+	if (c->action == W2J_MESSAGE
+			? c->prefix && strcmp(c->prefix, REPL_HEARTBEAT_PREFIX) == 0
+			: !table_to_kafka(s, c))
 		return SESSION_OK;
+	memset(&kc, 0, sizeof(kc));
 	kc.c = c;
 	kc.raw = d->payload;
 	kc.rawlen = d->len;
 	kc.txn_end = s->pos.txn_end;
 	kc.txn_pos = s->pos.txn_pos;
 	kc.commit_ms = s->txn_commit_ms;
+	if (c->action == W2J_MESSAGE && !s->pos.in_txn) {
+		/* A message outside a transaction ends where it is. */
+		kc.txn_end = c->lsn + 1;
+		kc.txn_pos = 1;
+		kc.commit_ms = -1;
+	}
 	r = sink_kafka_produce(s->kafka, &kc, session_tick, s, s->stop, err,
 						   sizeof(err));
 	switch (r) {

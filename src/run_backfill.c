@@ -216,6 +216,23 @@ backfill_track_waiting(struct session *s)
 	PGresult *r = NULL;
 	char err[1024];
 
+	/* Another role's backend_xid shows only with pg_read_all_stats. */
+	if (pgconn_exec(s->bf.conn,
+					"SELECT pg_catalog.current_setting("
+					"'synchronous_standby_names') <> '' AND NOT "
+					"pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE')",
+					"could not read the source's settings", &r, err,
+					sizeof(err)) == PGCONN_OK &&
+		PQgetvalue(r, 0, 0)[0] == 't')
+		wp_log(LOG_WARNING,
+			   "the source has synchronous standbys and walpipe's role "
+			   "cannot see other roles' transactions waiting for them: "
+			   "GRANT pg_read_all_stats TO %s on the source, so that a "
+			   "backfill chunk never overwrites a change walpipe applied "
+			   "before it became visible (docs/snapshots.md)",
+			   PQuser(s->bf.conn));
+	PQclear(r);
+	r = NULL;
 	if (pgconn_exec(s->bf.conn,
 					"SELECT backend_xid::text FROM pg_catalog.pg_stat_activity "
 					"WHERE backend_xid IS NOT NULL AND wait_event = 'SyncRep'",
@@ -469,6 +486,86 @@ chunk_unseen(struct session *s, uint32_t xid, int64_t now)
 	bf->next_ms = now + 100;
 }
 
+/* Whether the backfill in hand's table goes to Kafka. */
+static bool
+backfill_to_kafka(const struct session *s)
+{
+	const struct map_rule *r = s->bf.target->rule;
+
+	if (s->kafka == NULL)
+		return false;
+	for (size_t i = 0; i < s->rs->nrules; i++)
+		if (&s->rs->rules[i] == r)
+			return s->rs->rule_kafka == NULL || s->rs->rule_kafka[i];
+	return true;
+}
+
+/*
+ * With Kafka: the chunk's rows as Debezium's read events (op r; the last
+ * row of the last chunk says snapshot "last"), delivered before the chunk
+ * commits in analytics, so that a crash can only send them again (the
+ * chunk is read again), never lose them.
+ */
+static enum session_end
+chunk_produce(struct session *s, bool done)
+{
+	struct session_backfill *bf = &s->bf;
+	const struct sink_backfill *b = &bf->list[bf->cur];
+	struct w2j_column *pk = wp_calloc(bf->nkeys, sizeof(*pk));
+	struct sink_kafka_stats ks;
+	enum kafka_result kr = KAFKA_OK;
+	char err[2048];
+	size_t n = batch_count(s->batch);
+
+	for (size_t k = 0; k < bf->nkeys; k++) {
+		pk[k].name = bf->keys[k].name;
+		pk[k].name_len = strlen(bf->keys[k].name);
+	}
+	sink_kafka_begin(s->kafka, s->queued.lsn);
+	for (size_t i = 0; i < n && kr == KAFKA_OK; i++) {
+		const struct batch_change *bc = batch_get(s->batch, i);
+		struct w2j_change c;
+		struct kafka_read rd;
+
+		if (!w2j_decode(s->dec, batch_text(s->batch, bc->json), bc->json_len,
+						&c, err, sizeof(err))) {
+			kr = KAFKA_FATAL;
+			break;
+		}
+		memset(&rd, 0, sizeof(rd));
+		rd.schema = c.schema;
+		rd.table = c.table;
+		rd.columns = c.columns;
+		rd.ncolumns = c.ncolumns;
+		rd.pk = pk;
+		rd.npk = bf->nkeys;
+		rd.lsn = s->queued.lsn;
+		rd.pos = b->rows + i + 1;
+		rd.snapshot = done && i + 1 == n ? "last" : NULL;
+		kr = sink_kafka_produce_read(s->kafka, &rd, session_tick, s, s->stop,
+									 err, sizeof(err));
+	}
+	sink_kafka_commit(s->kafka);
+	free(pk);
+	if (kr == KAFKA_OK)
+		kr = sink_kafka_drain(s->kafka, 30000, session_tick, s, err,
+							  sizeof(err));
+	if (kr == KAFKA_OK) {
+		sink_kafka_stats(s->kafka, &ks);
+		if (ks.pending > 0) {
+			snprintf(err, sizeof(err),
+					 "Kafka has not delivered a backfill chunk's %llu read "
+					 "events in 30 s",
+					 (unsigned long long) ks.pending);
+			kr = KAFKA_RETRY;
+		}
+	}
+	if (kr == KAFKA_OK)
+		return SESSION_OK;
+	wp_log(kr == KAFKA_FATAL ? LOG_ERROR : LOG_WARNING, "%s", err);
+	return kr == KAFKA_FATAL ? SESSION_FATAL : SESSION_RETRY;
+}
+
 /* Hand the chunk in the batch in hand to the applier, at the stream's
  * position (the checkpoint does not move), with its sweep and progress. */
 static enum session_end
@@ -495,6 +592,8 @@ chunk_submit(struct session *s, bool done)
 	bf->chunk.rows = batch_count(s->batch);
 	bf->chunk.done = done;
 	e = session_drain(s);
+	if (e == SESSION_OK && backfill_to_kafka(s))
+		e = chunk_produce(s, done);
 	if (e != SESSION_OK)
 		return e;
 	sink_pg_set_chunk(s->sink, &bf->chunk);

@@ -140,6 +140,13 @@ struct session {
 	struct repl_stream *stream;
 	struct sink_pg *sink;
 	struct sink_kafka *kafka; /* NULL: Kafka off */
+	/* The initial snapshot for Kafka: a source connection holding the
+	 * exported snapshot (imported in an open transaction), read once the
+	 * Kafka sink is open (session_kafka_snapshot); NULL: none to do. */
+	PGconn *kafka_snap;
+	lsn_t kafka_snap_lsn;
+	char **kafka_snap_tables; /* ident_qualified text */
+	size_t nkafka_snap_tables;
 	struct sink_kafka_stats kstats; /* as last given to metrics */
 	volatile sig_atomic_t *stop;
 	int64_t txn_commit_ms; /* commit time of the transaction received */
@@ -175,6 +182,9 @@ struct session {
 	/* The change that last ended a session with SESSION_REPLAN: if it
 	 * still does not fit the fresh plan, re-reading cannot help. */
 	lsn_t replan_lsn;
+	/* The backfill request (REPL_BACKFILL_PREFIX) last taken: kept across
+	 * sessions by run_loop, since a new session may read it again. */
+	lsn_t asked_lsn;
 	/*
 	 * The most changes a batch may hold now: max_changes, halved after a
 	 * batch timed out (target.statement_timeout) so that the retry can

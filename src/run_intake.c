@@ -193,8 +193,12 @@ session_take_message(struct session *s, const struct w2j_change *c)
 	if (c->action == W2J_MESSAGE && c->prefix && c->content &&
 		strcmp(c->prefix, REPL_BACKFILL_PREFIX) == 0 &&
 		c->content_len == strlen(s->rs->source_name) &&
-		memcmp(c->content, s->rs->source_name, c->content_len) == 0)
+		memcmp(c->content, s->rs->source_name, c->content_len) == 0 &&
+		c->lsn > s->asked_lsn) {
+		/* Read again after the new session started before it: once. */
 		s->bf.requested = true;
+		s->asked_lsn = c->lsn;
+	}
 	/*
 	 * Its position is still useful: every transaction that committed
 	 * before it has been received (decoding follows WAL order) and
@@ -300,6 +304,9 @@ session_handle(struct session *s, struct w2j_change *c,
 		break;
 	}
 	if (!s->pos.in_txn) {
+		if (s->kafka && c->action == W2J_MESSAGE &&
+			(e = session_produce(s, c, d)) != SESSION_OK)
+			return e;
 		session_take_message(s, c);
 		return SESSION_OK;
 	}

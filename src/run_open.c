@@ -289,6 +289,70 @@ session_snapshot_export(struct session *s, struct repl_export **ex,
 	return SESSION_OK;
 }
 
+/*
+ * The initial snapshot for Kafka (issue 20, item 1): before the copy
+ * hands ex to its readers, import the same snapshot on a connection of
+ * its own and keep its transaction open, so that once the Kafka sink is
+ * open each table's rows go out as read events (op r) at the slot's
+ * consistent point, followed by the stream from exactly there: no gap,
+ * no overlap.  Only the tables of todo that go to Kafka.
+ */
+static enum session_end
+session_kafka_snapshot_hold(struct session *s, struct repl_export *ex,
+							char **todo, size_t ntodo)
+{
+	char err[2048], *lit;
+	struct buf q = BUF_INIT;
+	enum pgconn_outcome o;
+
+	s->kafka_snap = pgconn_connect(s->rs->source_conninfo,
+								   "walpipe kafka snapshot", false);
+	if (PQstatus(s->kafka_snap) != CONNECTION_OK) {
+		pgconn_error(err, sizeof(err),
+					 "could not connect to the source for the Kafka "
+					 "snapshot",
+					 s->kafka_snap, NULL);
+		wp_log(LOG_WARNING, "%s", err);
+		PQfinish(s->kafka_snap);
+		s->kafka_snap = NULL;
+		return SESSION_RETRY;
+	}
+	lit = pgconn_quote_literal(s->kafka_snap, repl_export_snapshot(ex));
+	buf_appendf(&q, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
+					"SET TRANSACTION SNAPSHOT %s",
+				lit);
+	free(lit);
+	o = pgconn_exec(s->kafka_snap, q.data,
+					"could not import the snapshot for Kafka", NULL, err,
+					sizeof(err));
+	buf_free(&q);
+	if (o != PGCONN_OK) {
+		wp_log(o == PGCONN_FATAL ? LOG_ERROR : LOG_WARNING, "%s", err);
+		PQfinish(s->kafka_snap);
+		s->kafka_snap = NULL;
+		return o == PGCONN_FATAL ? SESSION_FATAL : SESSION_RETRY;
+	}
+	s->kafka_snap_lsn = repl_export_lsn(ex);
+	s->kafka_snap_tables = wp_calloc(ntodo + 1, sizeof(char *));
+	for (size_t i = 0; i < ntodo; i++) {
+		bool to_kafka = true;
+
+		for (size_t r = 0; r < s->rs->nrules; r++)
+			if (s->rs->rule_kafka && !s->rs->rule_kafka[r]) {
+				char *q2 = ident_qualified(s->rs->rules[r].from_schema,
+										   s->rs->rules[r].from_table);
+
+				if (strcmp(q2, todo[i]) == 0)
+					to_kafka = false;
+				free(q2);
+			}
+		if (to_kafka)
+			s->kafka_snap_tables[s->nkafka_snap_tables++] =
+				wp_strdup(todo[i]);
+	}
+	return SESSION_OK;
+}
+
 /* Copy the tables todo in snapshot ex (snapshot_run takes it). */
 static enum session_end
 session_snapshot_copy(struct session *s, struct repl_export *ex,
@@ -317,6 +381,17 @@ session_snapshot_copy(struct session *s, struct repl_export *ex,
 	/* Ready, not starting: a copy may outlast any start timeout. */
 	notify_ready("copying the initial snapshot");
 	metrics_set_up(s->metrics, true); /* copying is applying */
+	/* Only a first start's snapshot is the slot's consistent point: the
+	 * stream to Kafka starts there. */
+	if (rs->kafka && strcmp(kind, "initial") == 0 && s->ckpt.exists &&
+		s->ckpt.lsn == repl_export_lsn(ex) && s->kafka_snap == NULL) {
+		enum session_end e = session_kafka_snapshot_hold(s, ex, todo, ntodo);
+
+		if (e != SESSION_OK) {
+			repl_export_close(ex);
+			return e;
+		}
+	}
 	switch (snapshot_run(&job)) {
 	case SNAPSHOT_OK: return SESSION_OK;
 	case SNAPSHOT_STOPPED: *stopped = true; return SESSION_OK;
@@ -452,6 +527,53 @@ session_open(struct session *s, volatile sig_atomic_t *stop, bool *stopped)
 	if (e != SESSION_OK || *stopped)
 		return e;
 	return session_backfill_open(s);
+}
+
+/*
+ * Produce the held snapshot's rows (session_kafka_snapshot_hold) as read
+ * events, one pseudo-transaction ending at the snapshot's consistent
+ * point: the slot passes it only once Kafka has every row.
+ */
+static enum session_end
+session_kafka_snapshot(struct session *s)
+{
+	char err[2048], l1[LSN_STRLEN];
+	enum kafka_result r = KAFKA_OK;
+	uint64_t total = 0;
+
+	sink_kafka_begin(s->kafka, s->kafka_snap_lsn);
+	for (size_t i = 0; i < s->nkafka_snap_tables && r == KAFKA_OK; i++) {
+		struct ident_name n;
+		uint64_t rows = 0;
+
+		if (!ident_parse(s->kafka_snap_tables[i], 2, 2, &n, err,
+						 sizeof(err))) {
+			wp_log(LOG_ERROR, "%s", err);
+			return SESSION_FATAL;
+		}
+		r = sink_kafka_snapshot_table(s->kafka, s->kafka_snap, n.part[0],
+									  n.part[1], s->kafka_snap_lsn,
+									  i + 1 == s->nkafka_snap_tables,
+									  session_tick, s, s->stop, &rows, err,
+									  sizeof(err));
+		ident_name_free(&n);
+		total += rows;
+	}
+	sink_kafka_commit(s->kafka);
+	PQfinish(s->kafka_snap);
+	s->kafka_snap = NULL;
+	if (r == KAFKA_STOPPED)
+		return SESSION_OK;
+	if (r != KAFKA_OK) {
+		wp_log(r == KAFKA_FATAL ? LOG_ERROR : LOG_WARNING, "%s", err);
+		return r == KAFKA_FATAL ? SESSION_FATAL : SESSION_RETRY;
+	}
+	wp_log(LOG_NOTICE,
+		   "produced %llu existing row(s) of %zu table(s) to Kafka as read "
+		   "events at %s",
+		   (unsigned long long) total, s->nkafka_snap_tables,
+		   lsn_format(s->kafka_snap_lsn, l1));
+	return SESSION_OK;
 }
 
 /*
@@ -662,6 +784,12 @@ session_begin_streaming(struct session *s, const struct repl_info *info)
 		}
 		wp_log(LOG_INFO, "producing to Kafka from %s (%s)",
 			   lsn_format(info->confirmed_flush, l1), rs->kafka->brokers);
+		if (s->kafka_snap) {
+			enum session_end e = session_kafka_snapshot(s);
+
+			if (e != SESSION_OK)
+				return e;
+		}
 	}
 	s->queued = s->ckpt;
 	if (s->sink) {

@@ -18,6 +18,26 @@ sink_kafka_config_from(struct sink_kafka_config *out,
 	out->topic = cfg->kafka.topic;
 	out->debezium = cfg->kafka.format && strcmp(cfg->kafka.format, "debezium") == 0;
 	out->tombstones = cfg->kafka.tombstones;
+	out->source_conninfo = cfg->source.conninfo;
+	out->schemas = cfg->kafka.schemas;
+	out->decimal = !cfg->kafka.decimal_handling_mode ||
+						   strcmp(cfg->kafka.decimal_handling_mode, "precise") == 0
+					   ? KAFKA_DECIMAL_PRECISE
+				   : strcmp(cfg->kafka.decimal_handling_mode, "string") == 0
+					   ? KAFKA_DECIMAL_STRING
+					   : KAFKA_DECIMAL_DOUBLE;
+	out->time = cfg->kafka.time_precision_mode &&
+						strcmp(cfg->kafka.time_precision_mode, "connect") == 0
+					? KAFKA_TIME_CONNECT
+					: KAFKA_TIME_ADAPTIVE;
+	out->unavailable = cfg->kafka.unavailable_value_placeholder &&
+							   cfg->kafka.unavailable_value_placeholder[0]
+						   ? cfg->kafka.unavailable_value_placeholder
+						   : NULL;
+	out->messages_topic = cfg->kafka.messages_topic;
+	out->transaction_metadata = cfg->kafka.transaction_metadata;
+	out->transaction_topic = cfg->kafka.transaction_topic;
+	out->transactions = cfg->kafka.transactions;
 	out->props = cfg->kafka.properties;
 	out->nprops = cfg->kafka.nproperties;
 }
@@ -25,9 +45,11 @@ sink_kafka_config_from(struct sink_kafka_config *out,
 #if WALPIPE_HAVE_KAFKA
 
 #include "walpipe/buf.h"
+#include "walpipe/changefmt.h"
 #include "walpipe/kafka_msg.h"
 #include "walpipe/log.h"
 #include "walpipe/mem.h"
+#include "walpipe/pgconn.h"
 #include "walpipe/txntrack.h"
 
 #include <inttypes.h>
@@ -39,12 +61,56 @@ sink_kafka_config_from(struct sink_kafka_config *out,
 /* Scratch buffers bigger than this are released after the message. */
 #define SCRATCH_KEEP (256 * 1024)
 
+/* kafka.transactions: a Kafka transaction is committed at the first source transaction
+ * boundary after this long, or this many messages. */
+#define KTXN_MAX_MS 200
+#define KTXN_MAX_MESSAGES 50000
+
+/*
+ * A table's columns as the source catalog has them, for Debezium's
+ * conversions, field schemas and TOAST placeholders: read once per table
+ * (and again when a change shows a column it lacks or lacks one of its
+ * columns in an insert), on a connection of the sink's own.
+ */
+struct table_desc {
+	char *schema, *table;
+	struct kafka_column *cols;
+	struct w2j_column *pk; /* primary key columns in key order (reads) */
+	size_t npk;
+	struct kafka_table tab;
+	PGresult *res; /* owns the strings of cols */
+};
+
 struct sink_kafka {
 	rd_kafka_t *rk;
 	struct txntrack *track;
 	const char *source; /* borrowed from the configuration */
 	const char *topic_tmpl;
 	bool debezium, tombstones;
+	struct sink_kafka_config kc; /* borrowed strings */
+	PGconn *cat;				 /* NULL until the first lookup */
+	char db[128];				 /* source.db */
+	struct table_desc *tables;
+	size_t ntables;
+	/* Transaction metadata of the open transaction: its BEGIN went out
+	 * with its first change; its END goes at its commit. */
+	bool txn_begun;
+	lsn_t txn_end;
+	uint32_t txn_xid;
+	int64_t txn_ms;
+	char txn_id[48];
+	uint64_t txn_events;
+	char **txn_colls; /* "schema.table" */
+	uint64_t *txn_counts;
+	size_t ntxn_colls;
+	/* kafka.transactions */
+	bool src_open;		 /* inside a source transaction */
+	lsn_t src_end;		 /* its end */
+	lsn_t last_complete; /* the stream has passed every change before */
+	bool in_ktxn;		 /* a Kafka transaction is open */
+	int64_t ktxn_began;	 /* ms */
+	uint64_t ktxn_messages;
+	lsn_t committed; /* covered by committed Kafka transactions */
 	struct buf topic, key, value;
 	/* The first delivery or producer error; the session ends on it. */
 	enum kafka_result res;
@@ -170,6 +236,10 @@ conf_build(const struct sink_kafka_config *kc, struct config_errors *errs)
 		{"bootstrap.servers", kc->brokers},
 		{"client.id", "walpipe"},
 		{"enable.idempotence", "true"},
+		/* The Java client's partitioner (Debezium's): a key's murmur2 hash,
+		 * so keys land in the partitions Debezium would put them in;
+		 * librdkafka's own default (consistent_random, CRC32) differs. */
+		{"partitioner", "murmur2_random"},
 		/* Never give up on a message: an outage is waited out with the
 		 * slot held, and nothing is dropped. */
 		{"message.timeout.ms", "0"},
@@ -212,6 +282,18 @@ conf_build(const struct sink_kafka_config *kc, struct config_errors *errs)
 			errs->msg[errs->n++] = b.data;
 		}
 	}
+	if (kc->transactions) {
+		char tid[256];
+
+		/* One id per source: a restarted walpipe fences the one before
+		 * and aborts what it left open. */
+		snprintf(tid, sizeof(tid), "walpipe-%s", kc->source ? kc->source : "");
+		if (rd_kafka_conf_get(conf, "transactional.id", NULL, &vlen) !=
+				RD_KAFKA_CONF_OK ||
+			vlen <= 1)
+			rd_kafka_conf_set(conf, "transactional.id", tid, errstr,
+							  sizeof(errstr));
+	}
 	rd_kafka_conf_set_log_cb(conf, on_log);
 	return conf;
 }
@@ -251,6 +333,7 @@ sink_kafka_open(const struct sink_kafka_config *kc, lsn_t start, char *errbuf,
 	k->topic_tmpl = kc->topic;
 	k->debezium = kc->debezium;
 	k->tombstones = kc->tombstones;
+	k->kc = *kc;
 	k->track = txntrack_new(start);
 	rd_kafka_conf_set_opaque(conf, k);
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
@@ -266,6 +349,23 @@ sink_kafka_open(const struct sink_kafka_config *kc, lsn_t start, char *errbuf,
 	}
 	/* Send librdkafka's logs to the main queue: served by rd_kafka_poll. */
 	rd_kafka_set_log_queue(k->rk, NULL);
+	k->committed = start;
+	k->last_complete = start;
+	if (kc->transactions) {
+		rd_kafka_error_t *e;
+
+		/* Fences the walpipe before (same transactional.id) and aborts
+		 * what it left open. */
+		e = rd_kafka_init_transactions(k->rk, 30000);
+		if (e) {
+			snprintf(errbuf, errlen,
+					 "could not start Kafka transactions: %s",
+					 rd_kafka_error_string(e));
+			rd_kafka_error_destroy(e);
+			sink_kafka_close(k);
+			return NULL;
+		}
+	}
 	return k;
 }
 
@@ -277,32 +377,149 @@ sink_kafka_close(struct sink_kafka *k)
 	/* What is not delivered now is resent from the slot next time;
 	 * waiting for it here could hang on brokers that are down. */
 	k->closing = true;
+	if (k->in_ktxn) {
+		rd_kafka_error_t *e = rd_kafka_abort_transaction(k->rk, 5000);
+
+		if (e)
+			rd_kafka_error_destroy(e);
+	}
 	rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
 	rd_kafka_poll(k->rk, 0);
 	rd_kafka_destroy(k->rk);
 	txntrack_free(k->track);
+	for (size_t i = 0; i < k->ntables; i++) {
+		free(k->tables[i].schema);
+		free(k->tables[i].table);
+		free(k->tables[i].cols);
+		free(k->tables[i].pk);
+		PQclear(k->tables[i].res);
+	}
+	free(k->tables);
+	for (size_t i = 0; i < k->ntxn_colls; i++)
+		free(k->txn_colls[i]);
+	free(k->txn_colls);
+	free(k->txn_counts);
+	if (k->cat)
+		PQfinish(k->cat);
 	buf_free(&k->topic);
 	buf_free(&k->key);
 	buf_free(&k->value);
 	free(k);
 }
 
+/*
+ * Commit the open Kafka transaction at a source transaction boundary,
+ * when it is due (or force): only then may the slot pass what it holds.
+ * A failure is kept as the sink's error: the session ends, and the next
+ * one resends from the slot (the aborted messages stay invisible to
+ * read_committed consumers).
+ */
+static void
+ktxn_maybe_commit(struct sink_kafka *k, bool force)
+{
+	rd_kafka_error_t *e;
+
+	if (!k->kc.transactions || k->src_open || k->res != KAFKA_OK)
+		return;
+	/* Nothing produced since the last commit: every position passed is
+	 * as good as committed (a transaction with nothing for Kafka, an idle
+	 * stream). */
+	if (!k->in_ktxn) {
+		k->committed = k->last_complete;
+		return;
+	}
+	if (!force && clock_mono_ms() - k->ktxn_began < KTXN_MAX_MS &&
+		k->ktxn_messages < KTXN_MAX_MESSAGES)
+		return;
+	for (;;) {
+		e = rd_kafka_commit_transaction(k->rk, 60000);
+		if (e == NULL)
+			break;
+		if (rd_kafka_error_is_retriable(e)) {
+			rd_kafka_error_destroy(e);
+			continue;
+		}
+		set_error(k, rd_kafka_error_is_fatal(e) ? KAFKA_FATAL : KAFKA_RETRY,
+				  "could not commit a Kafka transaction: %s",
+				  rd_kafka_error_string(e));
+		if (rd_kafka_error_txn_requires_abort(e)) {
+			rd_kafka_error_t *a = rd_kafka_abort_transaction(k->rk, 30000);
+
+			if (a)
+				rd_kafka_error_destroy(a);
+			k->in_ktxn = false;
+		}
+		rd_kafka_error_destroy(e);
+		return;
+	}
+	k->in_ktxn = false;
+	k->committed = k->last_complete;
+}
+
+/* Open a Kafka transaction for the next message if none is. */
+static enum kafka_result
+ktxn_ensure(struct sink_kafka *k, char *errbuf, size_t errlen)
+{
+	rd_kafka_error_t *e;
+
+	if (!k->kc.transactions || k->in_ktxn)
+		return KAFKA_OK;
+	e = rd_kafka_begin_transaction(k->rk);
+	if (e) {
+		snprintf(errbuf, errlen, "could not begin a Kafka transaction: %s",
+				 rd_kafka_error_string(e));
+		rd_kafka_error_destroy(e);
+		return KAFKA_FATAL;
+	}
+	k->in_ktxn = true;
+	k->ktxn_began = clock_mono_ms();
+	k->ktxn_messages = 0;
+	return KAFKA_OK;
+}
+
 void
 sink_kafka_begin(struct sink_kafka *k, lsn_t end)
 {
 	txntrack_begin(k->track, end);
+	k->src_open = true;
+	k->src_end = end;
 }
+
+static enum kafka_result txn_event(struct sink_kafka *k, bool end,
+								   void (*tick)(void *), void *arg,
+								   volatile sig_atomic_t *stop, char *errbuf,
+								   size_t errlen);
 
 void
 sink_kafka_commit(struct sink_kafka *k)
 {
+	/* The END event belongs to the transaction: the slot passes it only
+	 * once Kafka has it.  An error is kept and reported by the next
+	 * poll or produce. */
+	if (k->txn_begun) {
+		char err[1024];
+		enum kafka_result r = txn_event(k, true, NULL, NULL, NULL, err,
+										sizeof(err));
+
+		if (r != KAFKA_OK && r != KAFKA_STOPPED)
+			set_error(k, r, "%s", err);
+		k->txn_begun = false;
+	}
 	txntrack_commit(k->track);
+	k->src_open = false;
+	if (k->src_end > k->last_complete)
+		k->last_complete = k->src_end;
+	ktxn_maybe_commit(k, false);
 }
 
 void
 sink_kafka_mark(struct sink_kafka *k, lsn_t pos)
 {
 	txntrack_mark(k->track, pos);
+	if (!k->src_open && pos > k->last_complete)
+		k->last_complete = pos;
+	/* An idle stream still commits what it has. */
+	ktxn_maybe_commit(k, false);
 }
 
 enum kafka_result
@@ -310,6 +527,7 @@ sink_kafka_poll(struct sink_kafka *k, int timeout_ms, char *errbuf,
 				size_t errlen)
 {
 	rd_kafka_poll(k->rk, timeout_ms);
+	ktxn_maybe_commit(k, false);
 	if (k->res != KAFKA_OK)
 		snprintf(errbuf, errlen, "%s", k->errmsg);
 	return k->res;
@@ -322,15 +540,22 @@ produce_one(struct sink_kafka *k, const struct kafka_change *kc, bool tombstone,
 			char *errbuf, size_t errlen)
 {
 	char lsn[LSN_STRLEN], end[LSN_STRLEN], pos[24], xid[16], op[2];
-	uint64_t ticket = txntrack_add(k->track);
+	uint64_t ticket;
 	rd_kafka_resp_err_t err;
-	enum kafka_result r;
+	enum kafka_result r = ktxn_ensure(k, errbuf, errlen);
+
+	if (r != KAFKA_OK)
+		return r;
+	ticket = txntrack_add(k->track);
+	k->ktxn_messages++;
 
 	lsn_format(kc->c->lsn, lsn);
 	lsn_format(kc->txn_end, end);
 	snprintf(pos, sizeof(pos), "%" PRIu64, kc->txn_pos);
 	snprintf(xid, sizeof(xid), "%" PRIu32, kc->c->xid);
-	op[0] = kafka_msg_op(kc->c);
+	op[0] = kc->op								? kc->op
+			: kc->c->action == W2J_MESSAGE ? 'm'
+										   : kafka_msg_op(kc->c);
 	op[1] = '\0';
 	for (;;) {
 		err = rd_kafka_producev(
@@ -384,6 +609,247 @@ produce_one(struct sink_kafka *k, const struct kafka_change *kc, bool tombstone,
 	return KAFKA_OK;
 }
 
+/*
+ * Read the columns of schema.table into d (replacing what it held).
+ * Returns KAFKA_OK, or KAFKA_RETRY (the source is unreachable) or
+ * KAFKA_FATAL (the table is gone) with the reason in errbuf.
+ */
+static enum kafka_result
+table_load(struct sink_kafka *k, struct table_desc *d, char *errbuf,
+		   size_t errlen)
+{
+	/* A domain is its base type; an enum (or an array of one) brings its
+	 * labels, for io.debezium.data.Enum's "allowed". */
+	static const char sql[] =
+		"SELECT a.attname, format_type("
+		"  CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END,"
+		"  CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END),"
+		"  NOT a.attnotnull,"
+		"  (SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder)"
+		"     FROM pg_enum e WHERE e.enumtypid IN (t.oid, t.typelem)),"
+		/* int2vector's subscripts start at 0 */
+		"  (SELECT array_position(i.indkey::int2[], a.attnum)"
+		"          - array_lower(i.indkey::int2[], 1) FROM pg_index i"
+		"    WHERE i.indrelid = a.attrelid AND i.indisprimary)"
+		" FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid"
+		" WHERE a.attrelid = format('%I.%I', $1::text, $2::text)::regclass"
+		"   AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''"
+		" ORDER BY a.attnum";
+	const char *params[2] = {d->schema, d->table};
+	PGresult *res = NULL;
+	enum pgconn_outcome o;
+
+	if (k->cat && PQstatus(k->cat) != CONNECTION_OK) {
+		PQfinish(k->cat);
+		k->cat = NULL;
+	}
+	if (k->cat == NULL) {
+		k->cat = pgconn_connect(k->kc.source_conninfo, "walpipe kafka", false);
+		if (PQstatus(k->cat) != CONNECTION_OK) {
+			pgconn_error(errbuf, errlen,
+						 "could not connect to the source for the Kafka "
+						 "sink's column types",
+						 k->cat, NULL);
+			PQfinish(k->cat);
+			k->cat = NULL;
+			return KAFKA_RETRY;
+		}
+		snprintf(k->db, sizeof(k->db), "%s", PQdb(k->cat));
+	}
+	o = pgconn_exec_params(k->cat, sql, 2, params,
+						   "could not read the columns of a table for Kafka",
+						   &res, errbuf, errlen);
+	if (o != PGCONN_OK) {
+		PQclear(res);
+		return o == PGCONN_FATAL ? KAFKA_FATAL : KAFKA_RETRY;
+	}
+	PQclear(d->res);
+	free(d->cols);
+	free(d->pk);
+	d->res = res;
+	d->tab.ncols = (size_t) PQntuples(res);
+	d->cols = wp_calloc(d->tab.ncols + 1, sizeof(*d->cols));
+	for (size_t i = 0; i < d->tab.ncols; i++) {
+		d->cols[i].name = PQgetvalue(res, (int) i, 0);
+		d->cols[i].type = PQgetvalue(res, (int) i, 1);
+		d->cols[i].optional = PQgetvalue(res, (int) i, 2)[0] == 't';
+		d->cols[i].enum_values =
+			PQgetisnull(res, (int) i, 3) ? NULL : PQgetvalue(res, (int) i, 3);
+	}
+	d->tab.cols = d->cols;
+	d->pk = wp_calloc(d->tab.ncols + 1, sizeof(*d->pk));
+	d->npk = 0;
+	for (size_t i = 0; i < d->tab.ncols; i++) {
+		int pos;
+
+		if (PQgetisnull(res, (int) i, 4))
+			continue;
+		pos = atoi(PQgetvalue(res, (int) i, 4));
+		if (pos < 0 || (size_t) pos >= d->tab.ncols)
+			continue;
+		d->pk[pos].name = d->cols[i].name;
+		d->pk[pos].name_len = strlen(d->cols[i].name);
+		if ((size_t) pos + 1 > d->npk)
+			d->npk = (size_t) pos + 1;
+	}
+	return KAFKA_OK;
+}
+
+/* Does the catalog's description of the table still fit change c? */
+static bool
+table_fits(const struct table_desc *d, const struct w2j_change *c)
+{
+	/* An insert carries every column; any change carries only columns
+	 * the table has. */
+	if (c->action == W2J_INSERT && c->ncolumns != d->tab.ncols)
+		return false;
+	for (size_t i = 0; i < c->ncolumns; i++) {
+		bool found = i < d->tab.ncols &&
+					 strcmp(d->cols[i].name, c->columns[i].name) == 0;
+
+		for (size_t j = 0; !found && j < d->tab.ncols; j++)
+			found = strcmp(d->cols[j].name, c->columns[i].name) == 0;
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+/* The description of schema.table, read from the catalog when new or
+ * when c (NULL: no change to check against) does not fit it. */
+static enum kafka_result
+table_find(struct sink_kafka *k, const char *schema, const char *table,
+		   const struct w2j_change *c, struct table_desc **out, char *errbuf,
+		   size_t errlen)
+{
+	struct table_desc *d = NULL;
+	enum kafka_result r;
+
+	*out = NULL;
+	for (size_t i = 0; i < k->ntables && !d; i++)
+		if (strcmp(k->tables[i].table, table) == 0 &&
+			strcmp(k->tables[i].schema, schema) == 0)
+			d = &k->tables[i];
+	if (d && (c == NULL || table_fits(d, c))) {
+		*out = d;
+		return KAFKA_OK;
+	}
+	if (d == NULL) {
+		k->tables = wp_realloc(k->tables, (k->ntables + 1) * sizeof(*d));
+		d = &k->tables[k->ntables++];
+		memset(d, 0, sizeof(*d));
+		d->schema = wp_strdup(schema);
+		d->table = wp_strdup(table);
+	}
+	r = table_load(k, d, errbuf, errlen);
+	if (r == KAFKA_OK)
+		*out = d;
+	return r;
+}
+
+/* The columns of c's table, read from the catalog when new or stale. */
+static enum kafka_result
+table_lookup(struct sink_kafka *k, const struct w2j_change *c,
+			 const struct kafka_table **out, char *errbuf, size_t errlen)
+{
+	struct table_desc *d;
+	enum kafka_result r;
+
+	*out = NULL;
+	if (c->schema == NULL || c->table == NULL)
+		return KAFKA_OK;
+	r = table_find(k, c->schema, c->table, c, &d, errbuf, errlen);
+	if (r == KAFKA_OK)
+		*out = &d->tab;
+	return r;
+}
+
+/* Send the BEGIN or END event of the open transaction to the transaction
+ * topic. */
+static enum kafka_result
+txn_event(struct sink_kafka *k, bool end, void (*tick)(void *), void *arg,
+		  volatile sig_atomic_t *stop, char *errbuf, size_t errlen)
+{
+	struct kafka_txn_event e;
+	struct w2j_change c;
+	struct kafka_change kc;
+
+	memset(&e, 0, sizeof(e));
+	e.id = k->txn_id;
+	e.end = end;
+	e.ts_ms = k->txn_ms >= 0 ? k->txn_ms : clock_wall_ms();
+	e.collections = (const char *const *) k->txn_colls;
+	e.counts = k->txn_counts;
+	e.ncollections = k->ntxn_colls;
+	e.event_count = k->txn_events;
+	buf_reset(&k->topic, SCRATCH_KEEP);
+	buf_reset(&k->key, SCRATCH_KEEP);
+	buf_reset(&k->value, SCRATCH_KEEP);
+	kafka_msg_topic(&k->topic, k->kc.transaction_topic, k->source, "", "");
+	kafka_msg_txn_key(&k->key, k->txn_id, k->kc.schemas);
+	kafka_msg_txn_event(&k->value, &e, k->kc.schemas);
+	memset(&c, 0, sizeof(c));
+	c.action = end ? W2J_COMMIT : W2J_BEGIN;
+	c.xid = k->txn_xid;
+	c.lsn = k->txn_end;
+	memset(&kc, 0, sizeof(kc));
+	kc.c = &c;
+	kc.txn_end = k->txn_end;
+	kc.txn_pos = end ? k->txn_events + 1 : 0;
+	kc.op = end ? 'E' : 'B';
+	return produce_one(k, &kc, false, tick, arg, stop, errbuf, errlen);
+}
+
+/*
+ * Count change c in its transaction's metadata (sending the BEGIN event
+ * before its first change) and fill *blk, the change's transaction block.
+ */
+static enum kafka_result
+txn_count(struct sink_kafka *k, const struct kafka_change *kc,
+		  const struct w2j_change *c, struct kafka_txn_block *blk,
+		  void (*tick)(void *), void *arg, volatile sig_atomic_t *stop,
+		  char *errbuf, size_t errlen)
+{
+	char name[256];
+	size_t i;
+
+	if (!k->txn_begun || k->txn_end != kc->txn_end) {
+		enum kafka_result r;
+
+		for (i = 0; i < k->ntxn_colls; i++)
+			free(k->txn_colls[i]);
+		k->ntxn_colls = 0;
+		k->txn_events = 0;
+		k->txn_end = kc->txn_end;
+		k->txn_xid = c->xid;
+		k->txn_ms = kc->commit_ms;
+		/* Debezium's id: the transaction's xid and an LSN of it (here
+		 * its end, which every change of it carries). */
+		snprintf(k->txn_id, sizeof(k->txn_id), "%" PRIu32 ":%" PRIu64, c->xid,
+				 (uint64_t) kc->txn_end);
+		k->txn_begun = true;
+		r = txn_event(k, false, tick, arg, stop, errbuf, errlen);
+		if (r != KAFKA_OK)
+			return r;
+	}
+	snprintf(name, sizeof(name), "%s.%s", c->schema ? c->schema : "",
+			 c->table ? c->table : "");
+	for (i = 0; i < k->ntxn_colls; i++)
+		if (strcmp(k->txn_colls[i], name) == 0)
+			break;
+	if (i == k->ntxn_colls) {
+		k->txn_colls = wp_realloc(k->txn_colls, (i + 1) * sizeof(char *));
+		k->txn_counts = wp_realloc(k->txn_counts, (i + 1) * sizeof(uint64_t));
+		k->txn_colls[i] = wp_strdup(name);
+		k->txn_counts[i] = 0;
+		k->ntxn_colls++;
+	}
+	blk->id = k->txn_id;
+	blk->total_order = ++k->txn_events;
+	blk->data_collection_order = ++k->txn_counts[i];
+	return KAFKA_OK;
+}
+
 /* Encode c (a change, or one half of a split key update) and send it,
  * with its tombstone after a delete. */
 static enum kafka_result
@@ -399,12 +865,42 @@ produce_change(struct sink_kafka *k, const struct kafka_change *kc,
 	buf_reset(&k->key, SCRATCH_KEEP);
 	buf_reset(&k->value, SCRATCH_KEEP);
 	kafka_msg_topic(&k->topic, k->topic_tmpl, k->source, c->schema, c->table);
-	kafka_msg_key(&k->key, c);
 	if (k->debezium) {
-		struct kafka_msg_ctx ctx = {k->source, kc->commit_ms, clock_wall_ms()};
+		struct kafka_msg_ctx ctx;
+		struct kafka_txn_block blk;
 
+		memset(&ctx, 0, sizeof(ctx));
+		r = table_lookup(k, c, &ctx.table, errbuf, errlen);
+		if (r != KAFKA_OK)
+			return r;
+		/* Snapshot reads belong to no transaction. */
+		if (k->kc.transaction_metadata && c->xid != 0 && kc->op != 'r') {
+			r = txn_count(k, kc, c, &blk, tick, arg, stop, errbuf, errlen);
+			if (r != KAFKA_OK)
+				return r;
+			ctx.txn = &blk;
+			/* txn_event used the scratch buffers */
+			buf_reset(&k->topic, SCRATCH_KEEP);
+			buf_reset(&k->key, SCRATCH_KEEP);
+			buf_reset(&k->value, SCRATCH_KEEP);
+			kafka_msg_topic(&k->topic, k->topic_tmpl, k->source, c->schema,
+							c->table);
+		}
+		ctx.source = k->source;
+		ctx.commit_ms = kc->commit_ms;
+		ctx.now_ms = clock_wall_ms();
+		ctx.db = k->db;
+		ctx.topic = k->topic.data;
+		ctx.schemas = k->kc.schemas;
+		ctx.decimal = k->kc.decimal;
+		ctx.time = k->kc.time;
+		ctx.unavailable = k->kc.unavailable;
+		ctx.op = kc->op;
+		ctx.snapshot = kc->snapshot;
+		kafka_msg_key(&k->key, c, &ctx);
 		kafka_msg_debezium(&k->value, c, &ctx);
 	} else {
+		kafka_msg_key(&k->key, c, NULL);
 		buf_append(&k->value, kc->raw, kc->rawlen);
 	}
 	r = produce_one(k, &one, false, tick, arg, stop, errbuf, errlen);
@@ -423,12 +919,57 @@ key_changed(const struct w2j_change *c, const struct w2j_change *old)
 	struct buf nk = BUF_INIT, ok = BUF_INIT;
 	bool changed;
 
-	kafka_msg_key(&nk, c);
-	kafka_msg_key(&ok, old);
+	kafka_msg_key(&nk, c, NULL);
+	kafka_msg_key(&ok, old, NULL);
 	changed = nk.len != ok.len || (nk.len && memcmp(nk.data, ok.data, nk.len));
 	buf_free(&nk);
 	buf_free(&ok);
 	return changed;
+}
+
+/*
+ * A logical decoding message, to the messages topic, keyed by its prefix.
+ * One outside a transaction is a transaction of its own for the tracker:
+ * the slot passes it only once Kafka has it.
+ */
+static enum kafka_result
+produce_message(struct sink_kafka *k, const struct kafka_change *kc,
+				void (*tick)(void *), void *arg, volatile sig_atomic_t *stop,
+				char *errbuf, size_t errlen)
+{
+	const struct w2j_change *c = kc->c;
+	enum kafka_result r;
+
+	if (k->kc.messages_topic == NULL || k->kc.messages_topic[0] == '\0')
+		return KAFKA_OK;
+	buf_reset(&k->topic, SCRATCH_KEEP);
+	buf_reset(&k->key, SCRATCH_KEEP);
+	buf_reset(&k->value, SCRATCH_KEEP);
+	kafka_msg_topic(&k->topic, k->kc.messages_topic, k->source, "", "");
+	if (k->debezium) {
+		struct kafka_msg_ctx ctx;
+
+		memset(&ctx, 0, sizeof(ctx));
+		ctx.source = k->source;
+		ctx.commit_ms = kc->commit_ms;
+		ctx.now_ms = clock_wall_ms();
+		ctx.db = k->db;
+		ctx.schemas = k->kc.schemas;
+		kafka_msg_message_key(&k->key, c, &ctx);
+		kafka_msg_message(&k->value, c, &ctx);
+	} else {
+		buf_append_str(&k->key, "{\"prefix\":");
+		buf_append_json_string(&k->key, c->prefix ? c->prefix : "",
+							   c->prefix ? strlen(c->prefix) : 0);
+		buf_append_char(&k->key, '}');
+		buf_append(&k->value, kc->raw, kc->rawlen);
+	}
+	if (!c->transactional)
+		txntrack_begin(k->track, c->lsn + 1);
+	r = produce_one(k, kc, false, tick, arg, stop, errbuf, errlen);
+	if (!c->transactional)
+		txntrack_commit(k->track);
+	return r;
 }
 
 enum kafka_result
@@ -442,6 +983,8 @@ sink_kafka_produce(struct sink_kafka *k, const struct kafka_change *kc,
 		snprintf(errbuf, errlen, "%s", k->errmsg);
 		return k->res;
 	}
+	if (c->action == W2J_MESSAGE)
+		return produce_message(k, kc, tick, arg, stop, errbuf, errlen);
 	/*
 	 * An update of the primary key goes out as Debezium sends it: a
 	 * delete of the old key (and its tombstone), then a create of the new
@@ -471,6 +1014,176 @@ sink_kafka_produce(struct sink_kafka *k, const struct kafka_change *kc,
 }
 
 enum kafka_result
+sink_kafka_produce_read(struct sink_kafka *k, const struct kafka_read *rd,
+						void (*tick)(void *), void *arg,
+						volatile sig_atomic_t *stop, char *errbuf,
+						size_t errlen)
+{
+	struct w2j_change c;
+	struct kafka_change kc;
+	struct buf raw = BUF_INIT;
+	enum kafka_result r;
+
+	if (k->res != KAFKA_OK) {
+		snprintf(errbuf, errlen, "%s", k->errmsg);
+		return k->res;
+	}
+	/* A read is an insert without a transaction, at the snapshot's
+	 * position, with op r. */
+	memset(&c, 0, sizeof(c));
+	c.action = W2J_INSERT;
+	c.lsn = rd->lsn;
+	c.schema = rd->schema;
+	c.table = rd->table;
+	c.columns = (struct w2j_column *) rd->columns;
+	c.ncolumns = rd->ncolumns;
+	c.pk = (struct w2j_column *) rd->pk;
+	c.npk = rd->npk;
+	memset(&kc, 0, sizeof(kc));
+	kc.c = &c;
+	kc.txn_end = rd->lsn;
+	kc.txn_pos = rd->pos;
+	kc.commit_ms = -1;
+	kc.op = 'r';
+	kc.snapshot = rd->snapshot ? rd->snapshot : "true";
+	if (!k->debezium) {
+		/* The wal2json object of the insert, as the stream would have. */
+		changefmt_json(&raw, &c);
+		kc.raw = raw.data;
+		kc.rawlen = raw.len;
+	}
+	r = produce_change(k, &kc, &c, tick, arg, stop, errbuf, errlen);
+	buf_free(&raw);
+	return r;
+}
+
+/* A column's text from the server as wal2json would type it. */
+static void
+read_value(struct w2j_column *v, const struct kafka_column *col,
+		   PGresult *res, int field)
+{
+	static const char *const numbers[] = {
+		"smallint", "integer", "bigint", "oid", "real", "double precision",
+		"numeric"};
+	const char *t = col->type;
+
+	v->name = col->name;
+	v->name_len = strlen(col->name);
+	v->type = col->type;
+	v->type_len = strlen(col->type);
+	if (PQgetisnull(res, 0, field)) {
+		v->kind = W2J_NULL;
+		v->value = NULL;
+		v->value_len = 0;
+		return;
+	}
+	v->value = PQgetvalue(res, 0, field);
+	v->value_len = (size_t) PQgetlength(res, 0, field);
+	v->kind = W2J_STRING;
+	if (strcmp(t, "boolean") == 0) {
+		v->kind = W2J_BOOL;
+		v->value = v->value[0] == 't' ? "true" : "false";
+		v->value_len = strlen(v->value);
+		return;
+	}
+	if (t[strlen(t) - 1] == ']')
+		return;
+	for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++)
+		if (strncmp(t, numbers[i], strlen(numbers[i])) == 0 &&
+			(v->value[0] == '-' || (v->value[0] >= '0' && v->value[0] <= '9')))
+			v->kind = W2J_NUMBER; /* not NaN nor Infinity */
+}
+
+enum kafka_result
+sink_kafka_snapshot_table(struct sink_kafka *k, PGconn *conn,
+						  const char *schema, const char *table, lsn_t lsn,
+						  bool last, void (*tick)(void *), void *arg,
+						  volatile sig_atomic_t *stop, uint64_t *rows,
+						  char *errbuf, size_t errlen)
+{
+	struct table_desc *d;
+	struct buf q = BUF_INIT;
+	struct w2j_column *vals = NULL;
+	PGresult *prev = NULL, *res;
+	enum kafka_result r;
+	uint64_t n = 0;
+
+	*rows = 0;
+	r = table_find(k, schema, table, NULL, &d, errbuf, errlen);
+	if (r != KAFKA_OK)
+		return r;
+	buf_append_str(&q, "SELECT ");
+	for (size_t i = 0; i < d->tab.ncols; i++) {
+		char *id = pgconn_quote_ident(d->cols[i].name);
+
+		buf_appendf(&q, "%s%s", i ? ", " : "", id);
+		free(id);
+	}
+	if (d->tab.ncols == 0)
+		buf_append_str(&q, "1");
+	{
+		char *s = pgconn_quote_ident(schema), *t = pgconn_quote_ident(table);
+
+		buf_appendf(&q, " FROM %s.%s", s, t);
+		free(s);
+		free(t);
+	}
+	/* One row at a time: a table of any size in bounded memory. */
+	if (!PQsendQuery(conn, q.data) || !PQsetSingleRowMode(conn)) {
+		pgconn_error(errbuf, errlen, "could not read a table for Kafka", conn,
+					 NULL);
+		buf_free(&q);
+		return KAFKA_RETRY;
+	}
+	buf_free(&q);
+	vals = wp_calloc(d->tab.ncols + 1, sizeof(*vals));
+	/* Each row goes when the next arrives, so the very last one can say
+	 * snapshot "last", as Debezium's does. */
+	for (;;) {
+		bool end;
+
+		res = PQgetResult(conn);
+		end = res == NULL || PQresultStatus(res) != PGRES_SINGLE_TUPLE;
+		if (res && end && PQresultStatus(res) != PGRES_TUPLES_OK) {
+			pgconn_error(errbuf, errlen, "could not read a table for Kafka",
+						 conn, res);
+			r = KAFKA_RETRY;
+		}
+		if (prev && r == KAFKA_OK) {
+			struct kafka_read rd;
+
+			for (size_t i = 0; i < d->tab.ncols; i++)
+				read_value(&vals[i], &d->cols[i], prev, (int) i);
+			memset(&rd, 0, sizeof(rd));
+			rd.schema = schema;
+			rd.table = table;
+			rd.columns = vals;
+			rd.ncolumns = d->tab.ncols;
+			rd.pk = d->pk;
+			rd.npk = d->npk;
+			rd.lsn = lsn;
+			rd.pos = ++n;
+			rd.snapshot = end && last ? "last" : "true";
+			r = sink_kafka_produce_read(k, &rd, tick, arg, stop, errbuf,
+										errlen);
+		}
+		PQclear(prev);
+		prev = NULL;
+		if (end) {
+			PQclear(res);
+			break;
+		}
+		prev = res;
+	}
+	/* Read what is left of the query, whatever happened. */
+	while ((res = PQgetResult(conn)) != NULL)
+		PQclear(res);
+	free(vals);
+	*rows = n;
+	return r;
+}
+
+enum kafka_result
 sink_kafka_drain(struct sink_kafka *k, int timeout_ms, void (*tick)(void *),
 				 void *arg, char *errbuf, size_t errlen)
 {
@@ -484,13 +1197,24 @@ sink_kafka_drain(struct sink_kafka *k, int timeout_ms, void (*tick)(void *),
 		if (tick)
 			tick(arg);
 	} while (txntrack_pending(k->track) > 0 && clock_mono_ms() < until);
+	ktxn_maybe_commit(k, true);
+	if (k->res != KAFKA_OK) {
+		snprintf(errbuf, errlen, "%s", k->errmsg);
+		return k->res;
+	}
 	return KAFKA_OK;
 }
 
 lsn_t
 sink_kafka_delivered(const struct sink_kafka *k)
 {
-	return txntrack_watermark(k->track);
+	lsn_t w = txntrack_watermark(k->track);
+
+	/* With transactions a delivered message is not yet visible: only a
+	 * committed Kafka transaction's positions may be confirmed. */
+	if (k->kc.transactions && k->committed < w)
+		return k->committed;
+	return w;
 }
 
 void
@@ -598,6 +1322,42 @@ sink_kafka_delivered(const struct sink_kafka *k)
 {
 	(void) k;
 	return LSN_INVALID;
+}
+
+enum kafka_result
+sink_kafka_produce_read(struct sink_kafka *k, const struct kafka_read *rd,
+						void (*tick)(void *), void *arg,
+						volatile sig_atomic_t *stop, char *errbuf,
+						size_t errlen)
+{
+	(void) k;
+	(void) rd;
+	(void) tick;
+	(void) arg;
+	(void) stop;
+	snprintf(errbuf, errlen, "built without Kafka support");
+	return KAFKA_FATAL;
+}
+
+enum kafka_result
+sink_kafka_snapshot_table(struct sink_kafka *k, PGconn *conn,
+						  const char *schema, const char *table, lsn_t lsn,
+						  bool last, void (*tick)(void *), void *arg,
+						  volatile sig_atomic_t *stop, uint64_t *rows,
+						  char *errbuf, size_t errlen)
+{
+	(void) k;
+	(void) conn;
+	(void) schema;
+	(void) table;
+	(void) lsn;
+	(void) last;
+	(void) tick;
+	(void) arg;
+	(void) stop;
+	*rows = 0;
+	snprintf(errbuf, errlen, "built without Kafka support");
+	return KAFKA_FATAL;
 }
 
 void

@@ -126,6 +126,15 @@ struct wp_config {
 		char *topic;
 		char *format; /* debezium | wal2json */
 		bool tombstones;
+		/* Debezium's options (issue 20), see README */
+		bool schemas;
+		char *decimal_handling_mode;		 /* precise | string | double */
+		char *time_precision_mode;			 /* adaptive | connect */
+		char *unavailable_value_placeholder; /* "": leave TOAST out */
+		char *messages_topic;				 /* logical decoding messages */
+		bool transaction_metadata;
+		char *transaction_topic;
+		bool transactions; /* exactly-once: a transactional producer */
 		struct config_kv *properties;
 		size_t nproperties;
 	} kafka;

@@ -3,9 +3,11 @@
 #define WALPIPE_SINK_KAFKA_H
 
 #include "walpipe/config.h"
+#include "walpipe/kafka_msg.h"
 #include "walpipe/lsn.h"
 #include "walpipe/wal2json.h"
 
+#include <libpq-fe.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -26,6 +28,20 @@ struct sink_kafka_config {
 	const char *topic; /* template: {source}, {schema}, {table} */
 	bool debezium;	   /* else the wal2json object as received */
 	bool tombstones;   /* a null-valued message after each delete */
+	/* Debezium's options (format debezium only; kafka_msg.h) */
+	const char *source_conninfo; /* the catalog: column types, nullability */
+	bool schemas;
+	enum kafka_decimal_mode decimal;
+	enum kafka_time_mode time;
+	const char *unavailable; /* NULL: TOASTed columns left out */
+	const char *messages_topic;	   /* template of logical messages' topic */
+	bool transaction_metadata;	   /* BEGIN/END events, transaction block */
+	const char *transaction_topic; /* template */
+	/* A transactional producer (transactional.id "walpipe-SOURCE",
+	 * fencing the walpipe before): each Kafka transaction holds whole
+	 * source transactions, and the slot passes them only once it
+	 * committed. */
+	bool transactions;
 	const struct config_kv *props;
 	size_t nprops;
 };
@@ -38,6 +54,8 @@ struct kafka_change {
 	lsn_t txn_end;	  /* end of its transaction */
 	uint64_t txn_pos; /* 1-based position in its transaction */
 	int64_t commit_ms; /* < 0: unknown */
+	char op;		   /* 0: from the action; 'r': a snapshot read */
+	const char *snapshot; /* source.snapshot ("true", "last"); NULL: "false" */
 };
 
 struct sink_kafka_stats {
@@ -71,7 +89,14 @@ struct sink_kafka *sink_kafka_open(const struct sink_kafka_config *kc,
 /* Purge what is undelivered and destroy the producer.  NULL-safe. */
 void sink_kafka_close(struct sink_kafka *k);
 
-/* Transaction boundaries and positions, in stream order (txntrack.h). */
+/*
+ * Transaction boundaries and positions, in stream order (txntrack.h).
+ * sink_kafka_commit also sends the transaction's END event
+ * (transaction_metadata) and, with transactions, commits the Kafka
+ * transaction when one is due (blocking until the brokers answer);
+ * sink_kafka_mark commits a due one too.  Their errors are kept and
+ * returned by the next sink_kafka_poll or _produce.
+ */
 void sink_kafka_begin(struct sink_kafka *k, lsn_t end);
 void sink_kafka_commit(struct sink_kafka *k);
 void sink_kafka_mark(struct sink_kafka *k, lsn_t pos);
@@ -90,6 +115,54 @@ enum kafka_result sink_kafka_produce(struct sink_kafka *k,
 									 void (*tick)(void *), void *arg,
 									 volatile sig_atomic_t *stop,
 									 char *errbuf, size_t errlen);
+
+/* One existing row of a table, read in a snapshot (borrowed). */
+struct kafka_read {
+	const char *schema, *table;
+	/* The row as a wal2json insert would carry it: every column, values
+	 * as the server's text output (kinds W2J_NUMBER for numbers other
+	 * than NaN and the infinities, W2J_BOOL "true"/"false", W2J_NULL,
+	 * else W2J_STRING). */
+	const struct w2j_column *columns;
+	size_t ncolumns;
+	const struct w2j_column *pk; /* primary key names, in key order */
+	size_t npk;
+	lsn_t lsn;			  /* the snapshot's consistent point */
+	uint64_t pos;		  /* 1-based row number: the txn_pos header */
+	const char *snapshot; /* source.snapshot: "true" (NULL), or "last" */
+};
+
+/*
+ * Produce the read event of one snapshot row (Debezium's op "r", as
+ * sink_kafka_produce produces an insert: same topic, key, conversions,
+ * headers lsn and txn_end = rd->lsn, txn_pos = rd->pos, op "r"; no
+ * transaction block).  Gating: call it between sink_kafka_begin(k, P) and
+ * sink_kafka_commit(k), P the position the rows stand for (the
+ * snapshot's consistent point, or any position the stream has not yet
+ * passed): the delivered watermark, and so the slot, passes P only once
+ * every read is delivered.  Waits, returns and logs as
+ * sink_kafka_produce.  Main thread only, like every sink_kafka_ call.
+ */
+enum kafka_result sink_kafka_produce_read(struct sink_kafka *k,
+										  const struct kafka_read *rd,
+										  void (*tick)(void *), void *arg,
+										  volatile sig_atomic_t *stop,
+										  char *errbuf, size_t errlen);
+
+/*
+ * Read every row of schema.table on conn (borrowed: a source connection
+ * inside the snapshot's transaction, idle) one at a time and produce
+ * each with sink_kafka_produce_read at lsn; the very last row says
+ * snapshot "last" when last.  Columns and key come from the catalog (on
+ * the sink's own connection).  *rows: how many were produced.  Returns
+ * KAFKA_OK, or an error with the reason in errbuf (KAFKA_RETRY: the
+ * source failed).  Call it between sink_kafka_begin and _commit as
+ * above.  Does not log.
+ */
+enum kafka_result sink_kafka_snapshot_table(
+	struct sink_kafka *k, PGconn *conn, const char *schema, const char *table,
+	lsn_t lsn, bool last, void (*tick)(void *), void *arg,
+	volatile sig_atomic_t *stop, uint64_t *rows, char *errbuf, size_t errlen);
 
 /*
  * Serve delivery reports and producer events for up to timeout_ms.
@@ -112,7 +185,8 @@ enum kafka_result sink_kafka_drain(struct sink_kafka *k, int timeout_ms,
 								   char *errbuf, size_t errlen);
 
 /* The end of the last transaction that, with every one before it, is
- * wholly delivered: the furthest the slot may be confirmed for Kafka. */
+ * wholly delivered (with transactions: and in a committed Kafka
+ * transaction): the furthest the slot may be confirmed for Kafka. */
 lsn_t sink_kafka_delivered(const struct sink_kafka *k);
 
 void sink_kafka_stats(const struct sink_kafka *k, struct sink_kafka_stats *out);

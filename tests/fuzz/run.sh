@@ -2,7 +2,8 @@
 # run.sh: run the libFuzzer targets for a while each.
 #
 # Usage: tests/fuzz/run.sh [--build DIR] [--seconds N] [TARGET...]
-#   TARGET     wal2json, replproto, config, names, xidsnap, pgoutput (default: all)
+#   TARGET     wal2json, replproto, config, names, xidsnap, kafka_msg,
+#              pgoutput (default: all)
 #   --build    a build directory configured with CC=clang and
 #              -DWALPIPE_FUZZ=ON (default: build-fuzz, configured and built
 #              here when missing)
@@ -23,17 +24,17 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 	--build) build=$2; shift 2 ;;
 	--seconds) seconds=$2; shift 2 ;;
-	-h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	-*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
 	*) targets+=("$1"); shift ;;
 	esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(wal2json replproto config names xidsnap pgoutput)
+[ ${#targets[@]} -gt 0 ] || targets=(wal2json replproto config names xidsnap kafka_msg pgoutput)
 
 if [ ! -x "$build/fuzz_wal2json" ]; then
 	command -v clang >/dev/null || { echo "run.sh: clang is not installed (apt-get install clang)" >&2; exit 2; }
 	CC=clang cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWALPIPE_FUZZ=ON >/dev/null
-	cmake --build "$build" -j "$(nproc)" --target fuzz_wal2json fuzz_replproto fuzz_config fuzz_names fuzz_xidsnap fuzz_pgoutput >/dev/null
+	cmake --build "$build" -j "$(nproc)" --target fuzz_wal2json fuzz_replproto fuzz_config fuzz_names fuzz_xidsnap fuzz_kafka_msg fuzz_pgoutput >/dev/null
 fi
 
 seeds_of() {
@@ -42,9 +43,10 @@ seeds_of() {
 	replproto) echo "$here/seeds/replproto" ;;
 	names) echo "$here/seeds/names" ;;
 	xidsnap) echo "$here/seeds/xidsnap" ;;
+	kafka_msg) echo "$here/seeds/kafka_msg" ;;
 	pgoutput) echo "$here/seeds/pgoutput" ;;
 	config) echo "$root/tests/data/config/good $root/tests/data/config/bad $root/tests/data/config/kafka $root/conf" ;;
-	*) echo "run.sh: unknown target \"$1\" (wal2json, replproto, config, names, xidsnap, pgoutput)" >&2; exit 2 ;;
+	*) echo "run.sh: unknown target \"$1\" (wal2json, replproto, config, names, xidsnap, kafka_msg, pgoutput)" >&2; exit 2 ;;
 	esac
 }
 

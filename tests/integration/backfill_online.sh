@@ -10,7 +10,7 @@ set -euo pipefail
 . "$WALPIPE_TEST_ASSERT"
 . "$WALPIPE_SOURCE_DIR/tests/integration/run_lib.sh"
 T=$WALPIPE_TEST_TMPDIR
-ROWS=${WALPIPE_BACKFILL_ROWS:-200000}
+ROWS=${WALPIPE_BACKFILL_ROWS:-1000000}
 MPORT=$(pgc_free_port)
 
 src <<SQL
@@ -70,12 +70,15 @@ workload() {
 				DELETE FROM big WHERE id = ($n::bigint * 104729) % $ROWS + 1;
 				BEGIN; UPDATE big SET grp = grp + 1 WHERE id = ($n::bigint * 31) % $ROWS + 1; UPDATE hot SET v = v - 1 WHERE id = $n % 1000 + 1; COMMIT;"
 		done | src
+		echo "$i" >"$T/rounds"
 	done
 }
 workload >"$T/workload.log" 2>&1 &
 wl=$!
-sleep 1
+while [ ! -e "$T/rounds" ]; do sleep 0.1; done
 
+r0=$(cat "$T/rounds")
+t0=$(date +%s%N)
 # Add the mapping: a reload registers its backfill.
 config "$(big_mapping 'grp <> 3' 'numeric(15,2)')" >"$T/w.yaml"
 kill -HUP "$pid"
@@ -94,6 +97,8 @@ while [ "$(ana -c "SELECT state FROM walpipe.backfills")" = copying ]; do
 	sleep 0.3
 done
 echo "apply lag of hot during the backfill: at most $maxlag ms over $probes probes"
+# Each round: 20 times 5 statements, 6 row changes.
+echo "workload meanwhile: about $((($(cat "$T/rounds") - r0) * 120 * 1000000000 / ($(date +%s%N) - t0))) row changes/s"
 [ "$probes" -ge 3 ] || fail "the backfill ended before the lag could be measured ($probes probes)"
 [ "$maxlag" -lt 5000 ] || fail "apply lag of hot during the backfill reached $maxlag ms"
 assert_eq "backfill done" "done added" "$(ana -c "SELECT state, reason FROM walpipe.backfills" | tr '|' ' ')"

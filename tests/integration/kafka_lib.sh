@@ -54,20 +54,57 @@ kafka_load() {
 }
 
 # witness_load TABLE: the changes of users and orders as the witness slot
-# saw them (lsn, xid, table, action, key object, new row, old row).
+# saw them (lsn, xid, table, action, key object, new row, old row), the
+# values as a Debezium consumer reads them by default (dbz_value), an
+# update's absent (unchanged TOASTed) bio as Debezium's placeholder.
+# witness_load TABLE 0: without types, as walpipe's raw wal2json objects.
 witness_load() {
 	src -c "COPY (SELECT data FROM pg_logical_slot_peek_changes('witness', NULL, NULL,
 		'format-version', '2', 'include-xids', '1', 'include-lsn', '1', 'include-pk', '1',
-		'include-types', '0', 'add-tables', 'public.users,public.orders')
+		'include-types', '${2:-1}', 'add-tables', 'public.users,public.orders')
 		WHERE data::jsonb->>'action' IN ('I', 'U', 'D', 'T')) TO STDOUT" >"$T/$1.jsonl"
 	ana -c "DROP TABLE IF EXISTS $1_raw" -c "CREATE TABLE $1_raw (n bigserial, j jsonb)"
 	ana -c "\\copy $1_raw (j) FROM '$T/$1.jsonl' WITH (FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02')"
+	ana <<'SQL'
+-- Debezium's defaults, worked out in SQL apart from walpipe's C:
+-- timestamptz as ISO-8601 in UTC without trailing zeros (ZonedTimestamp),
+-- numeric(P,S) as base64 of the unscaled value's shortest two's
+-- complement (Decimal, decimal.handling.mode=precise).
+CREATE OR REPLACE FUNCTION dbz_value(typ text, v jsonb) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+  b bytea;
+  t text;
+BEGIN
+  IF v IS NULL OR v = 'null' THEN
+    RETURN v;
+  ELSIF typ = 'timestamp with time zone' THEN
+    t := to_char((v->>0)::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US');
+    RETURN to_jsonb(rtrim(rtrim(t, '0'), '.') || 'Z');
+  ELSIF typ LIKE 'numeric(%,%)' THEN
+    b := int8send(((v->>0)::numeric * 10 ^ split_part(rtrim(typ, ')'), ',', 2)::int)::bigint);
+    WHILE length(b) > 1 AND ((get_byte(b, 0) = 0 AND get_byte(b, 1) < 128)
+        OR (get_byte(b, 0) = 255 AND get_byte(b, 1) >= 128)) LOOP
+      b := substring(b FROM 2);
+    END LOOP;
+    RETURN to_jsonb(encode(b, 'base64'));
+  END IF;
+  RETURN v;
+END $$;
+SQL
 	ana <<SQL
 CREATE VIEW $1 AS
 SELECT n, (j->>'lsn')::pg_lsn AS lsn, (j->>'xid')::bigint AS xid, j->>'table' AS tbl,
   j->>'action' AS action,
-  (SELECT jsonb_object_agg(c->>'name', c->'value') FROM jsonb_array_elements(j->'columns') c) AS after,
-  (SELECT jsonb_object_agg(c->>'name', c->'value') FROM jsonb_array_elements(j->'identity') c) AS before,
+  (SELECT jsonb_object_agg(c->>'name', dbz_value(c->>'type', c->'value')) FROM jsonb_array_elements(j->'columns') c)
+    || CASE WHEN j->>'action' = 'U' AND j->>'table' = 'users'
+       AND NOT jsonb_path_exists(j, '\$.columns[*] ? (@.name == "bio")')
+       THEN '{"bio": "__debezium_unavailable_value"}'::jsonb ELSE '{}' END AS after,
+  -- An update's identity that only repeats the unchanged key: Debezium's
+  -- before is null (REPLICA IDENTITY DEFAULT).
+  CASE WHEN j->>'action' = 'U' AND (SELECT jsonb_object_agg(c->>'name', c->'value') FROM jsonb_array_elements(j->'identity') c)
+    <@ (SELECT jsonb_object_agg(c->>'name', c->'value') FROM jsonb_array_elements(j->'columns') c) THEN NULL ELSE
+  (SELECT jsonb_object_agg(c->>'name', dbz_value(c->>'type', c->'value')) FROM jsonb_array_elements(j->'identity') c) END AS before,
   (SELECT jsonb_object_agg(p->>'name', coalesce(
      (SELECT c->'value' FROM jsonb_array_elements(CASE WHEN j->>'action' = 'D' THEN j->'identity' ELSE j->'columns' END) c WHERE c->>'name' = p->>'name'),
      (SELECT c->'value' FROM jsonb_array_elements(j->'identity') c WHERE c->>'name' = p->>'name')))
@@ -118,4 +155,43 @@ assert_facts_exact() {
 	assert_eq "fact_users equals source users" "$s_users" "$a_users"
 	assert_eq "fact_orders equals source orders" "$s_orders" "$a_orders"
 	assert_eq "fact_user_events has one row per event" "$s_events" "$a_events"
+}
+
+# kcat_load TABLE: every topic read back with kcat, a client independent of
+# walpipe's (kcat -J: topic, partition, offset, key, payload, headers as a
+# name, value list), into analytics table TABLE (j jsonb), and the
+# partition count of each topic into TABLE_parts (topic, n).
+kcat_load() {
+	local t
+	kcat -L -J -b "$BROKERS" >"$T/$1.meta.json" || fail "kcat could not read the metadata"
+	: >"$T/$1.kcat.jsonl"
+	for t in $(jq -r '.topics[].topic | select(startswith("_") | not)' "$T/$1.meta.json"); do
+		kcat -C -q -J -e -o beginning -b "$BROKERS" -t "$t" >>"$T/$1.kcat.jsonl" ||
+			fail "kcat could not consume topic $t"
+	done
+	ana -c "DROP TABLE IF EXISTS $1" -c "CREATE TABLE $1 (j jsonb)" \
+		-c "DROP TABLE IF EXISTS $1_parts" -c "CREATE TABLE $1_parts (topic text, n int)"
+	ana -c "\\copy $1 FROM '$T/$1.kcat.jsonl' WITH (FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02')"
+	jq -r '.topics[] | select(.topic | startswith("_") | not) | "\(.topic)\t\(.partitions | length)"' \
+		"$T/$1.meta.json" >"$T/$1.parts.tsv"
+	ana -c "\\copy $1_parts FROM '$T/$1.parts.tsv'"
+}
+
+# assert_java_partitions TABLE: every keyed message (kcat_load TABLE) is in
+# the partition Kafka's Java producer picks for its key (murmur2), where
+# Debezium's records of that key are.
+assert_java_partitions() {
+	local n bad
+	n=$(ana -c "SELECT count(*) FROM $1 WHERE j->>'key' IS NOT NULL")
+	assert_eq "kcat read keyed messages" t "$(ana -c "SELECT $n > 0")"
+	bad=0
+	while IFS=$'\t' read -r topic parts; do
+		ana -c "SELECT j->>'key', j->>'partition' FROM $1 WHERE j->>'topic' = '$topic' AND j->>'key' IS NOT NULL ORDER BY j->>'partition', (j->>'offset')::bigint" \
+			-F $'\t' >"$T/$1.keys.tsv"
+		cut -f1 "$T/$1.keys.tsv" | "$WALPIPE_KAFKA_MOCK" partition "$parts" >"$T/$1.java.txt" ||
+			fail "kafka_mock partition failed"
+		bad=$((bad + $(paste <(cut -f2 "$T/$1.keys.tsv") "$T/$1.java.txt" | awk '$1 != $2' | wc -l)))
+	done < <(ana -F $'\t' -c "SELECT topic, n FROM $1_parts WHERE n > 1")
+	assert_eq "keys are in the Java client's murmur2 partition" 0 "$bad"
+	assert_eq "the topics have several partitions" t "$(ana -c "SELECT count(*) > 0 FROM $1_parts WHERE n > 1")"
 }

@@ -49,7 +49,7 @@ run_start "$T/shop.yaml" "$T/run2.log"
 wait_slot_at "$(src -c "SELECT pg_current_wal_lsn()")" "$pid"
 
 kafka_load km
-witness_load w
+witness_load w 0
 assert_eq "topics from the template" "cdc.orders,cdc.users" \
 	"$(ana -c "SELECT string_agg(DISTINCT topic, ',' ORDER BY topic) FROM km_v")"
 assert_eq "no tombstones when turned off" 0 "$(ana -c "SELECT count(*) FROM km_v WHERE value IS NULL")"

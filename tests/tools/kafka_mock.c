@@ -4,6 +4,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,12 @@
  *       {"topic":..,"partition":..,"offset":..,"key":..,"value":..,
  *        "headers":{"lsn":..,...}}
  *     key and value are JSON strings (the message bytes) or null.
+ *
+ *   kafka_mock partition N
+ *     For each line of stdin (a message key, without its newline), prints
+ *     the partition of N that Kafka's Java producer picks for it: the
+ *     positive murmur2 hash modulo N.  Checks itself against the Java
+ *     client's test vectors first (exit 2 if they differ).
  */
 
 static void
@@ -206,14 +213,89 @@ consume(const char *bootstraps, char **topics, int ntopics)
 	return 0;
 }
 
+/*
+ * The Java client's Utils.murmur2, ported here on its own (not
+ * librdkafka's) so the tests check walpipe's partitions against Kafka's
+ * reference, not against the library that chose them.
+ */
+static int32_t
+java_murmur2(const unsigned char *d, size_t len)
+{
+	const uint32_t m = 0x5bd1e995;
+	uint32_t h = 0x9747b28cu ^ (uint32_t) len;
+	size_t i;
+
+	for (i = 0; i + 4 <= len; i += 4) {
+		uint32_t k = (uint32_t) d[i] | (uint32_t) d[i + 1] << 8 |
+					 (uint32_t) d[i + 2] << 16 | (uint32_t) d[i + 3] << 24;
+
+		k *= m;
+		k ^= k >> 24;
+		k *= m;
+		h *= m;
+		h ^= k;
+	}
+	switch (len % 4) {
+	case 3:
+		h ^= (uint32_t) d[i + 2] << 16;
+		/* fall through */
+	case 2:
+		h ^= (uint32_t) d[i + 1] << 8;
+		/* fall through */
+	case 1:
+		h ^= d[i];
+		h *= m;
+	}
+	h ^= h >> 13;
+	h *= m;
+	h ^= h >> 15;
+	return (int32_t) h;
+}
+
+static int
+partition(int n)
+{
+	/* Kafka's UtilsTest.testMurmur2. */
+	static const struct {
+		const char *in;
+		int32_t out;
+	} vectors[] = {
+		{"21", -973932308},
+		{"foobar", -790332482},
+		{"a-little-bit-long-string", -985981536},
+		{"a-little-bit-longer-string", -1486304829},
+		{"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58897971},
+		{"abc", 479470107},
+	};
+	char line[65536];
+
+	for (size_t i = 0; i < sizeof(vectors) / sizeof(vectors[0]); i++)
+		if (java_murmur2((const unsigned char *) vectors[i].in,
+						 strlen(vectors[i].in)) != vectors[i].out)
+			die("murmur2 differs from the Java client's", vectors[i].in);
+	if (n <= 0)
+		die("partition", "the number of partitions must be positive");
+	while (fgets(line, sizeof(line), stdin)) {
+		size_t len = strcspn(line, "\n");
+
+		printf("%d\n", (int) ((uint32_t) java_murmur2(
+									(const unsigned char *) line, len) &
+								0x7fffffff) %
+							n);
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
+	if (argc >= 3 && strcmp(argv[1], "partition") == 0)
+		return partition(atoi(argv[2]));
 	if (argc >= 2 && strcmp(argv[1], "serve") == 0)
 		return serve(argc >= 3 ? atoi(argv[2]) : 3);
 	if (argc >= 3 && strcmp(argv[1], "consume") == 0)
 		return consume(argv[2], argv + 3, argc - 3);
 	fprintf(stderr, "usage: kafka_mock serve [BROKERS] | consume BOOTSTRAPS "
-					"[TOPIC...]\n");
+					"[TOPIC...] | partition N\n");
 	return 2;
 }

@@ -1,0 +1,79 @@
+# kafka_exactly_once.sh: kafka.transactions (issue 20, item 7): Kafka alone
+# with a transactional producer, killed with -9 at 10 random points while
+# the source changes (nothing lost; each restart fences the one before),
+# then stopped and restarted 5 times (nothing lost either).
+set -euo pipefail
+. "$WALPIPE_TEST_HARNESS"
+. "$WALPIPE_TEST_ASSERT"
+. "$WALPIPE_SOURCE_DIR/tests/integration/run_lib.sh"
+. "$WALPIPE_SOURCE_DIR/tests/integration/kafka_lib.sh"
+T=$WALPIPE_TEST_TMPDIR
+
+mock_start
+run_setup_schema
+cat >"$T/shop.yaml" <<EOF2
+source:
+  name: shop
+  conninfo: "$WALPIPE_TEST_SOURCE"
+  slot: walpipe_shop
+  create_slot: true
+  status_interval: 1s
+  tables: [public.users, public.orders]
+  state_dir: "$T"
+kafka:
+  brokers: "$BROKERS"
+  transactions: ${TXN:-true}
+EOF2
+"$WALPIPE_BIN" check -c "$T/shop.yaml" >/dev/null
+run_start "$T/shop.yaml" "$T/run.log"
+trap 'kill -9 $pid $wl 2>/dev/null || true' EXIT
+src -c "SELECT 1 FROM pg_copy_logical_replication_slot('walpipe_shop', 'witness')" >/dev/null
+# Phase 1: kill -9 at 10 random points while the source changes.
+(for i in $(seq 1 20); do run_workload "$i" 40; run_small_txns 5; done) >"$T/workload.log" 2>&1 &
+wl=$!
+for k in $(seq 1 10); do
+	sleep "$(awk -v r="$RANDOM" 'BEGIN { printf "%.2f", 0.3 + r / 32767 * 1.5 }')"
+	kill -9 "$pid"
+	wait "$pid" 2>/dev/null || true
+	run_start "$T/shop.yaml" "$T/run.log"
+done
+wait "$wl" || { cat "$T/workload.log"; fail "workload failed"; }
+wait_slot_at "$(src -c "SELECT pg_current_wal_lsn()")" "$pid" ||
+	{ grep -v "debug" "$T/run.log" | tail -15; fail "phase 1 did not catch up"; }
+phase2=$(src -c "SELECT pg_current_wal_lsn()")
+# Phase 2: five rounds of changes, each followed by a stop (SIGTERM,
+# which commits the open Kafka transaction) and a restart.
+for k in $(seq 1 5); do
+	run_workload "$((20 + k))" 40
+	run_small_txns 5
+	kill -TERM "$pid"
+	wait "$pid" 2>/dev/null || true
+	run_start "$T/shop.yaml" "$T/run.log"
+done
+wait_slot_at "$(src -c "SELECT pg_current_wal_lsn()")" "$pid"
+
+kafka_load km
+witness_load w
+n=$(ana -c "SELECT count(*) FROM w")
+echo "source changes: $n; walpipe started $(grep -c 'producing to Kafka' "$T/run.log") times"
+assert_eq "the workload is not trivially small" t "$(ana -c "SELECT $n > 1000")"
+ana -c "CREATE TABLE seen AS SELECT w.n, w.lsn, count(k.off) AS c FROM w LEFT JOIN km_v k ON k.lsn = w.lsn
+  AND k.topic = 'shop.public.' || w.tbl AND k.value IS NOT NULL
+  AND k.op = translate(w.action, 'IUDT', 'cudt') GROUP BY w.n, w.lsn"
+assert_eq "after 10 kills -9: no change lost" 0 "$(ana -c "SELECT count(*) FROM seen WHERE c = 0")"
+# librdkafka's mock cluster shows aborted transactions to read_committed
+# consumers too (its Fetch reports none aborted): a stop inside a source
+# transaction aborts the Kafka transaction that holds its first changes,
+# and they show here once more.  So this checks loss only; exactly once
+# for read_committed consumers needs real brokers (README).
+assert_eq "phase 2: no change lost" 0 "$(ana -c "SELECT count(*) FROM seen WHERE lsn > '$phase2' AND c = 0")"
+assert_eq "phase 2 has changes" t "$(ana -c "SELECT count(*) > 500 FROM seen WHERE lsn > '$phase2'")"
+assert_eq "every Kafka transaction ended: no session ended on a commit error" 0 \
+	"$(grep -c 'could not commit a Kafka transaction' "$T/run.log" || true)"
+assert_eq "restarts were fenced, not refused" 0 "$(grep -c 'could not start Kafka transactions' "$T/run.log" || true)"
+
+kill -TERM "$pid"
+rc=0; wait "$pid" || rc=$?
+trap - EXIT
+assert_eq "SIGTERM exits 0" 0 "$rc"
+mock_stop
