@@ -54,10 +54,14 @@ print_summary(const struct wp_config *cfg)
 	char *src = pgconn_mask(cfg->source.conninfo);
 	char *tgt = cfg->target.conninfo ? pgconn_mask(cfg->target.conninfo)
 									 : NULL;
+	bool pgoutput = cfg->source.plugin == CONFIG_PLUGIN_PGOUTPUT;
 
 	printf("%s: valid\n", cfg->path);
-	printf("source \"%s\": slot %s%s, %zu table(s), %s\n", cfg->source.name,
-		   cfg->source.slot, cfg->source.create_slot ? " (created if missing)" : "",
+	printf("source \"%s\": slot %s%s, %s%s%s%zu table(s), %s\n",
+		   cfg->source.name, cfg->source.slot,
+		   cfg->source.create_slot ? " (created if missing)" : "",
+		   pgoutput ? "pgoutput publication " : "",
+		   pgoutput ? cfg->source.pubname : "", pgoutput ? ", " : "",
 		   cfg->source.ntables, src);
 	if (tgt) {
 		printf("target: schema ");
@@ -283,10 +287,39 @@ live_special_values(PGconn *conn, const struct wp_config *cfg)
 	free(rules);
 }
 
+/*
+ * pgoutput streams what the publication holds: it must publish every
+ * action of every table of source.tables without a row filter or column
+ * list.  With create_slot, walpipe creates it or adds the missing tables
+ * at start (run_open.c): said, not a problem.
+ */
+static void
+live_publication(struct live *lv, PGconn *conn, const struct wp_config *cfg,
+				 bool quiet)
+{
+	char err[2048];
+	int r = repl_publication_check(conn, cfg->source.pubname,
+								   cfg->source.tables, cfg->source.ntables,
+								   false, NULL, 0, err, sizeof(err));
+
+	if (r == 1)
+		return;
+	if (r < 0)
+		fprintf(stderr, "warning: %s\n", err);
+	else if (r == 2 && cfg->source.create_slot) {
+		if (!quiet)
+			printf("  publication \"%s\": walpipe creates it or adds the "
+				   "missing tables at start (source.create_slot)\n",
+				   cfg->source.pubname);
+	} else
+		live_problem(lv, "%s", err);
+}
+
 static void
 live_source(struct live *lv, PGconn *conn, const struct wp_config *cfg,
-			char *const *roots, size_t nroots)
+			char *const *roots, size_t nroots, bool quiet)
 {
+	bool pgoutput = cfg->source.plugin == CONFIG_PLUGIN_PGOUTPUT;
 	char *v = live_value(conn, "SHOW wal_level", NULL, NULL);
 
 	if (v && strcmp(v, "logical") != 0)
@@ -309,12 +342,15 @@ live_source(struct live *lv, PGconn *conn, const struct wp_config *cfg,
 		live_problem(lv, "replication slot \"%s\" does not exist and "
 						 "source.create_slot is false",
 					 cfg->source.slot);
-	else if (v && strcmp(v, "wal2json") != 0)
+	else if (v && strcmp(v, repl_plugin_name(pgoutput)) != 0)
 		live_problem(lv, "replication slot \"%s\" uses plugin \"%s\", not "
-						 "wal2json",
-					 cfg->source.slot, v);
+						 "%s (source.plugin)",
+					 cfg->source.slot, v, repl_plugin_name(pgoutput));
 	free(v);
-	live_special_values(conn, cfg);
+	if (pgoutput)
+		live_publication(lv, conn, cfg, quiet);
+	else
+		live_special_values(conn, cfg);
 	v = catalog_unlisted_partitions(conn, cfg->source.tables,
 									cfg->source.ntables, roots, nroots);
 	if (v)
@@ -351,10 +387,12 @@ live_source(struct live *lv, PGconn *conn, const struct wp_config *cfg,
 		else
 			live_problem(lv,
 						 "source.tables: table \"%s\" has no primary key or "
-						 "replica identity: wal2json drops its updates and "
-						 "deletes (add a primary key or ALTER TABLE ... "
-						 "REPLICA IDENTITY USING INDEX / FULL)",
-						 t);
+						 "replica identity: %s (add a primary key or ALTER "
+						 "TABLE ... REPLICA IDENTITY USING INDEX / FULL)",
+						 t,
+						 pgoutput ? "once published, its updates and "
+									"deletes fail on the source"
+								  : "wal2json drops its updates and deletes");
 		free(v);
 	}
 }
@@ -573,7 +611,7 @@ check_live(const struct wp_config *cfg, bool quiet)
 		return 2;
 	}
 	roots = live_partitions(&lv, src, cfg, quiet, &nroots);
-	live_source(&lv, src, cfg, roots, nroots);
+	live_source(&lv, src, cfg, roots, nroots, quiet);
 	for (size_t i = 0; i < nroots; i++)
 		free(roots[i]);
 	free(roots);

@@ -1,9 +1,10 @@
-/* cmd_stream.c: `walpipe stream`, a pg_recvlogical for wal2json: prints decoded changes. */
+/* cmd_stream.c: `walpipe stream`, a pg_recvlogical for wal2json and pgoutput: prints decoded changes. */
 #include "walpipe/buf.h"
 #include "walpipe/changefmt.h"
 #include "walpipe/commands.h"
 #include "walpipe/ident.h"
 #include "walpipe/log.h"
+#include "walpipe/pgoutput.h"
 #include "walpipe/repl.h"
 #include "walpipe/wal2json.h"
 
@@ -33,24 +34,29 @@ stream_usage(FILE *out)
 {
 	fprintf(out,
 			"Usage: walpipe stream --source CONNINFO --slot NAME [OPTIONS]\n\n"
-			"Print the changes of a wal2json logical replication slot as JSON "
-			"lines,\nconfirming each transaction to the slot once it is "
-			"written to stdout.\n\n"
+			"Print the changes of a wal2json or pgoutput logical replication "
+			"slot\nas wal2json's JSON lines, confirming each transaction to "
+			"the slot once\nit is written to stdout.\n\n"
 			"Options:\n"
 			"  -d, --source CONNINFO   source database (libpq conninfo or "
 			"URI)\n"
 			"  -S, --slot NAME         replication slot\n"
 			"      --create-slot       create the slot if it does not "
 			"exist\n"
+			"      --plugin NAME       the slot's output plugin: wal2json "
+			"(default) or\n"
+			"                          pgoutput\n"
+			"  -P, --publication NAME  pgoutput: the publication to stream "
+			"(required)\n"
 			"      --start LSN         start at LSN (default: the slot's "
 			"position)\n"
 			"  -E, --endpos LSN        exit 0 once the stream reaches LSN\n"
-			"  -t, --tables LIST       only these tables, e.g.\n"
+			"  -t, --tables LIST       wal2json: only these tables, e.g.\n"
 			"                          'public.users,public.\"User\"' "
 			"(names as in\n"
 			"                          the configuration)\n"
-			"      --prefixes LIST     only logical messages with these "
-			"prefixes\n"
+			"      --prefixes LIST     wal2json: only logical messages with "
+			"these prefixes\n"
 			"      --raw               print wal2json's messages as "
 			"received\n"
 			"      --no-types          do not ask wal2json for column types\n"
@@ -63,7 +69,7 @@ stream_usage(FILE *out)
 
 /* The long options without a short one. */
 enum { OPT_CREATE = 256, OPT_START, OPT_PREFIXES, OPT_RAW, OPT_NOTYPES,
-	   OPT_NOLOOP };
+	   OPT_NOLOOP, OPT_PLUGIN };
 
 struct stream_opts {
 	struct repl_config repl;
@@ -84,6 +90,18 @@ stream_parse_opt(int c, struct stream_opts *o)
 	case 'd': o->repl.conninfo = optarg; break;
 	case 'S': o->repl.slot = optarg; break;
 	case OPT_CREATE: o->repl.create_slot = true; break;
+	case OPT_PLUGIN:
+		if (strcmp(optarg, "pgoutput") != 0 &&
+			strcmp(optarg, "wal2json") != 0) {
+			fprintf(stderr,
+					"walpipe stream: invalid --plugin \"%s\": expected "
+					"wal2json or pgoutput\n",
+					optarg);
+			return 2;
+		}
+		o->repl.pgoutput = strcmp(optarg, "pgoutput") == 0;
+		break;
+	case 'P': o->repl.publication = optarg; break;
 	case OPT_START:
 		if (!lsn_parse(optarg, &o->repl.start, err, sizeof(err))) {
 			fprintf(stderr, "walpipe stream: --start: %s\n", err);
@@ -133,6 +151,33 @@ stream_parse_opt(int c, struct stream_opts *o)
 	return 0;
 }
 
+/* The options of the other plugin than --plugin's: refused, since they
+ * would silently do nothing.  0 or 2 (printed). */
+static int
+stream_check_plugin(const struct stream_opts *o)
+{
+	const char *other = NULL;
+
+	if (o->repl.pgoutput && !o->repl.publication) {
+		fprintf(stderr, "walpipe stream: --plugin pgoutput needs "
+						"--publication\n");
+		return 2;
+	}
+	if (o->repl.pgoutput)
+		other = o->repl.tables	   ? "--tables (the publication chooses "
+									 "the tables)"
+				: o->repl.prefixes ? "--prefixes"
+				: o->raw		   ? "--raw (pgoutput's messages are binary)"
+								   : NULL;
+	else if (o->repl.publication)
+		other = "--publication";
+	if (other == NULL)
+		return 0;
+	fprintf(stderr, "walpipe stream: %s is not for plugin %s\n", other,
+			repl_plugin_name(o->repl.pgoutput));
+	return 2;
+}
+
 /* Parse argv into o (o->tables: the caller frees).  0 to go on, -1 after
  * --help, 2 on a usage error (printed). */
 static int
@@ -142,6 +187,8 @@ stream_parse_args(int argc, char **argv, struct stream_opts *o)
 		{"source", required_argument, NULL, 'd'},
 		{"slot", required_argument, NULL, 'S'},
 		{"create-slot", no_argument, NULL, OPT_CREATE},
+		{"plugin", required_argument, NULL, OPT_PLUGIN},
+		{"publication", required_argument, NULL, 'P'},
 		{"start", required_argument, NULL, OPT_START},
 		{"endpos", required_argument, NULL, 'E'},
 		{"tables", required_argument, NULL, 't'},
@@ -160,7 +207,7 @@ stream_parse_args(int argc, char **argv, struct stream_opts *o)
 	o->repl.status_interval_ms = 10000;
 	o->loop = true;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "d:S:E:t:s:h", longopts, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "d:S:E:t:s:hP:", longopts, NULL)) != -1)
 		if ((rc = stream_parse_opt(c, o)) != 0)
 			return rc;
 	if (optind < argc) {
@@ -173,7 +220,7 @@ stream_parse_args(int argc, char **argv, struct stream_opts *o)
 						"Try 'walpipe stream --help'.\n");
 		return 2;
 	}
-	return 0;
+	return stream_check_plugin(o);
 }
 
 /* What one session of streaming ended with. */
@@ -182,6 +229,12 @@ enum stream_end {
 	STREAM_RETRY, /* connection lost: reconnect */
 	STREAM_FAIL,
 	STREAM_MORE, /* inside a session only: go on */
+};
+
+/* The decoder of the slot's plugin. */
+struct stream_dec {
+	struct w2j_decoder *w2j;
+	struct pgo_decoder *pgo; /* --plugin pgoutput */
 };
 
 /* One session's place in the stream. */
@@ -199,7 +252,7 @@ struct stream_state {
  */
 static struct repl_stream *
 stream_open(const struct stream_opts *o, lsn_t *position,
-			struct w2j_decoder *dec, enum stream_end *end)
+			struct stream_dec *dec, enum stream_end *end)
 {
 	struct repl_config cfg = o->repl;
 	struct repl_stream *s;
@@ -219,9 +272,10 @@ stream_open(const struct stream_opts *o, lsn_t *position,
 		*end = rc == REPL_RETRY ? STREAM_RETRY : STREAM_FAIL;
 		return NULL;
 	}
-	w2j_decoder_numbers_as_strings(dec, info.numbers_as_strings,
+	w2j_decoder_numbers_as_strings(dec->w2j, info.numbers_as_strings,
 								   cfg.include_types);
-	if (!o->raw && !info.numbers_as_strings)
+	pgo_decoder_keep_types(dec->pgo, cfg.include_types);
+	if (!o->raw && !info.numbers_as_strings && !cfg.pgoutput)
 		wp_log(LOG_INFO, "the source's wal2json (before 2.6) sends NaN, "
 						 "Infinity and -Infinity of real, double precision "
 						 "and numeric columns as null");
@@ -273,15 +327,40 @@ stream_confirm(const struct stream_opts *o, struct stream_state *st,
 	return STREAM_MORE;
 }
 
+/* Print one decoded change c of message d, confirming what it ends. */
+static enum stream_end
+stream_change(const struct stream_opts *o, struct stream_state *st,
+			  const struct repl_data *d, const struct w2j_change *c,
+			  struct buf *line)
+{
+	if (c->action == W2J_BEGIN) {
+		if (o->endpos && c->lsn > o->endpos)
+			return STREAM_DONE;
+		st->in_txn = true;
+		/* Already written before a reconnect: the server replays whole
+		 * transactions, skip it.  (pgoutput's B says its commit LSN + 1:
+		 * at or below a position exactly when its end is, pgoutput.h.) */
+		st->skip_txn =
+			c->nextlsn != LSN_INVALID && c->nextlsn <= *st->position;
+	}
+	if (!st->skip_txn)
+		stream_print(o, d, c, line);
+	if (c->action == W2J_COMMIT || (c->action == W2J_MESSAGE && !st->in_txn))
+		return stream_confirm(o, st, c);
+	return STREAM_MORE;
+}
+
 /* Receive, decode and print one message (or time out idle). */
 static enum stream_end
 stream_step(const struct stream_opts *o, struct stream_state *st,
-			struct w2j_decoder *dec, struct buf *line)
+			struct stream_dec *dec, struct buf *line)
 {
 	struct repl_data d;
 	struct w2j_change c;
 	char err[1024], l1[LSN_STRLEN];
 	enum repl_result rc = repl_next(st->s, &d, 1000, err, sizeof(err));
+	enum stream_end end = STREAM_MORE;
+	int n;
 
 	if (rc == REPL_TIMEOUT) {
 		/* Idle at or past endpos: nothing more can come before it. */
@@ -294,24 +373,24 @@ stream_step(const struct stream_opts *o, struct stream_state *st,
 		wp_log(LOG_ERROR, "%s", err);
 		return rc == REPL_RETRY ? STREAM_RETRY : STREAM_FAIL;
 	}
-	if (!w2j_decode(dec, d.payload, d.len, &c, err, sizeof(err))) {
+	if (!o->repl.pgoutput)
+		n = w2j_decode(dec->w2j, d.payload, d.len, &c, err, sizeof(err))
+				? 1
+				: -1;
+	else
+		n = pgo_decode(dec->pgo, d.data_start, d.payload, d.len, err,
+					   sizeof(err));
+	if (n < 0) {
 		wp_log(LOG_ERROR, "could not decode change at %s: %s",
 			   lsn_format(d.data_start, l1), err);
 		return STREAM_FAIL;
 	}
-	if (c.action == W2J_BEGIN) {
-		if (o->endpos && c.lsn > o->endpos)
-			return STREAM_DONE;
-		st->in_txn = true;
-		/* Already written before a reconnect: the server replays whole
-		 * transactions, skip it. */
-		st->skip_txn = c.nextlsn != LSN_INVALID && c.nextlsn <= *st->position;
+	for (int i = 0; i < n && end == STREAM_MORE; i++) {
+		if (o->repl.pgoutput)
+			pgo_decoder_change(dec->pgo, (size_t) i, &c);
+		end = stream_change(o, st, &d, &c, line);
 	}
-	if (!st->skip_txn)
-		stream_print(o, &d, &c, line);
-	if (c.action == W2J_COMMIT || (c.action == W2J_MESSAGE && !st->in_txn))
-		return stream_confirm(o, st, &c);
-	return STREAM_MORE;
+	return end;
 }
 
 /*
@@ -321,7 +400,7 @@ stream_step(const struct stream_opts *o, struct stream_state *st,
  */
 static enum stream_end
 stream_session(struct stream_opts *o, lsn_t *position,
-			   struct w2j_decoder *dec, struct buf *line)
+			   struct stream_dec *dec, struct buf *line)
 {
 	struct stream_state st = {NULL, position, false, false};
 	enum stream_end end = STREAM_FAIL;
@@ -346,7 +425,7 @@ cmd_stream(int argc, char **argv)
 {
 	static char outbuf[1 << 16];
 	struct stream_opts o;
-	struct w2j_decoder *dec;
+	struct stream_dec dec;
 	struct buf line = BUF_INIT;
 	lsn_t position = LSN_INVALID;
 	enum stream_end end;
@@ -361,9 +440,10 @@ cmd_stream(int argc, char **argv)
 	cmd_signals_install(on_stop_signal, NULL);
 	setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
 
-	dec = w2j_decoder_new();
+	dec.w2j = w2j_decoder_new();
+	dec.pgo = pgo_decoder_new();
 	for (;;) {
-		end = stream_session(&o, &position, dec, &line);
+		end = stream_session(&o, &position, &dec, &line);
 		if (end != STREAM_RETRY || !o.loop || stop_requested)
 			break;
 		wp_log(LOG_INFO, "reconnecting in %d ms", backoff_ms);
@@ -371,7 +451,8 @@ cmd_stream(int argc, char **argv)
 		if (backoff_ms < 30000)
 			backoff_ms *= 2;
 	}
-	w2j_decoder_free(dec);
+	w2j_decoder_free(dec.w2j);
+	pgo_decoder_free(dec.pgo);
 	buf_free(&line);
 	buf_free(&o.tables);
 	if (end == STREAM_DONE || (stop_requested && end == STREAM_RETRY))

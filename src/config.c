@@ -963,6 +963,8 @@ config_free(struct wp_config *cfg)
 	free(cfg->source.name);
 	free(cfg->source.conninfo);
 	free(cfg->source.slot);
+	free(cfg->source.publication);
+	free(cfg->source.pubname);
 	free(cfg->source.state_dir);
 	for (size_t i = 0; i < cfg->source.ntables; i++)
 		free(cfg->source.tables[i]);

@@ -441,6 +441,37 @@ check_tables(struct loader *L, const struct ynode *root)
 	L->path[0] = '\0';
 }
 
+/*
+ * source.publication names what pgoutput streams: with wal2json it would
+ * silently do nothing, so it is refused.  It defaults to walpipe_NAME,
+ * like the slot, in pubname, which no key loads: a reload then compares
+ * only what the file says.
+ */
+static void
+check_publication(struct loader *L, struct wp_config *cfg,
+				  const struct ynode *root)
+{
+	const struct ynode *src = ynode_get(root, "source");
+	const struct ynode *pub = src ? ynode_get(src, "publication") : NULL;
+
+	if (pub != NULL && cfg->source.plugin != CONFIG_PLUGIN_PGOUTPUT) {
+		L->path[0] = '\0';
+		config_path_push(L, "source.publication");
+		config_error(L, pub->line, pub->col,
+					 "a publication is only used with plugin pgoutput: set "
+					 "source.plugin: pgoutput, or remove source.publication");
+		L->path[0] = '\0';
+	}
+	if (cfg->source.publication)
+		cfg->source.pubname = wp_strdup(cfg->source.publication);
+	else if (cfg->source.name) {
+		struct buf b = BUF_INIT;
+
+		buf_appendf(&b, "walpipe_%s", cfg->source.name);
+		cfg->source.pubname = b.data;
+	}
+}
+
 void
 config_check_top(struct loader *L, void *obj, const struct ynode *root)
 {
@@ -452,6 +483,7 @@ config_check_top(struct loader *L, void *obj, const struct ynode *root)
 		buf_appendf(&b, "walpipe_%s", cfg->source.name);
 		cfg->source.slot = b.data;
 	}
+	check_publication(L, cfg, root);
 	check_tables(L, root);
 	check_target(L, root);
 	check_cross(L);

@@ -30,6 +30,10 @@ static const struct enum_value log_formats[] = {
 static const struct enum_value log_levels[] = {
 	{"debug", 0}, {"info", 0}, {"notice", 0}, {"warning", 0}, {"error", 0},
 	{NULL, 0}};
+static const struct enum_value plugins[] = {
+	{"wal2json", CONFIG_PLUGIN_WAL2JSON},
+	{"pgoutput", CONFIG_PLUGIN_PGOUTPUT},
+	{NULL, 0}};
 static const struct enum_value kafka_formats[] = {
 	{"debezium", 0}, {"wal2json", 0}, {NULL, 0}};
 static const struct enum_value kafka_decimal_modes[] = {
@@ -576,6 +580,11 @@ static const struct field source_fields[] = {
 	{.key = "slot", .type = F_IDENT, .off = OFF(source.slot)},
 	{.key = "create_slot", .type = F_BOOL, .flags = RELOAD, .def = "false",
 	 .off = OFF(source.create_slot)},
+	/* The slot keeps its plugin: another needs another slot. */
+	{.key = "plugin", .type = F_KIND, .def = "wal2json", .enums = plugins,
+	 .off = OFF(source.plugin)},
+	/* pgoutput only, defaults to walpipe_NAME: config_check_top. */
+	{.key = "publication", .type = F_IDENT, .off = OFF(source.publication)},
 	{.key = "status_interval", .type = F_DURATION, .flags = RELOAD,
 	 .def = "10s", .min = 100, .max = 3600000,
 	 .off = OFF(source.status_interval_ms)},

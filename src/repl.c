@@ -104,6 +104,12 @@ append_option(struct buf *b, const char *name, const char *value)
 	buf_append_char(b, '\'');
 }
 
+const char *
+repl_plugin_name(bool pgoutput)
+{
+	return pgoutput ? "pgoutput" : "wal2json";
+}
+
 /*
  * The slot checks, on the replication connection (which accepts simple
  * SQL queries since PostgreSQL 10).
@@ -145,25 +151,26 @@ create_slot(struct repl_stream *s, const struct repl_config *cfg,
 				 "replication slot \"%s\" does not exist\n"
 				 "Create it with --create-slot (or create_slot: true), "
 				 "or SELECT pg_create_logical_replication_slot('%s', "
-				 "'wal2json') on the source.",
-				 cfg->slot, cfg->slot);
+				 "'%s') on the source.",
+				 cfg->slot, cfg->slot, repl_plugin_name(cfg->pgoutput));
 		return REPL_FATAL;
 	}
 	/* SNAPSHOT 'nothing': a plain stream needs no exported snapshot. */
 	buf_appendf(&q,
-				"CREATE_REPLICATION_SLOT %s LOGICAL wal2json "
+				"CREATE_REPLICATION_SLOT %s LOGICAL %s "
 				"(SNAPSHOT 'nothing')",
-				cfg->slot);
+				cfg->slot, repl_plugin_name(cfg->pgoutput));
 	r = PQexec(s->conn, q.data);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		const char *st = pgconn_sqlstate(r);
 
 		pgconn_error(errbuf, errlen, "could not create replication slot",
 					 s->conn, NULL);
-		if (strcmp(st, "58P01") == 0) /* undefined_file: no plugin */
+		if (strcmp(st, "58P01") == 0 && !cfg->pgoutput) /* no plugin */
 			snprintf(errbuf + strlen(errbuf), errlen - strlen(errbuf),
 					 "\nInstall wal2json on the source server (Debian: "
-					 "postgresql-15-wal2json).");
+					 "postgresql-15-wal2json), or use source.plugin: "
+					 "pgoutput.");
 		else if (strcmp(st, "42710") == 0) /* created concurrently */
 			rc = REPL_RETRY;
 	} else {
@@ -180,27 +187,29 @@ create_slot(struct repl_stream *s, const struct repl_config *cfg,
 /*
  * The slot's row of pg_replication_slots (plugin, slot_type, database,
  * database = current_database(), active_pid, confirmed_flush_lsn,
- * wal_status): a logical wal2json slot of this database, not lost, not
- * in use.
+ * wal_status): a logical slot of the configured plugin and this
+ * database, not lost, not in use.
  */
 static enum repl_result
 check_slot_row(const PGresult *r, const struct repl_config *cfg,
 			   struct repl_info *info, char *errbuf, size_t errlen)
 {
+	const char *plugin = repl_plugin_name(cfg->pgoutput);
+
 	if (strcmp(PQgetvalue(r, 0, 1), "logical") != 0) {
 		snprintf(errbuf, errlen,
 				 "replication slot \"%s\" is a physical slot; walpipe needs "
-				 "a logical slot using wal2json",
-				 cfg->slot);
+				 "a logical slot using %s",
+				 cfg->slot, plugin);
 		return REPL_FATAL;
 	}
-	if (strcmp(PQgetvalue(r, 0, 0), "wal2json") != 0) {
+	if (strcmp(PQgetvalue(r, 0, 0), plugin) != 0) {
 		snprintf(errbuf, errlen,
 				 "replication slot \"%s\" uses output plugin \"%s\"; walpipe "
-				 "needs \"wal2json\"\n"
-				 "Drop the slot and create it again with wal2json, or use "
+				 "needs \"%s\" (source.plugin)\n"
+				 "Drop the slot and create it again with %s, or use "
 				 "another slot name.",
-				 cfg->slot, PQgetvalue(r, 0, 0));
+				 cfg->slot, PQgetvalue(r, 0, 0), plugin, plugin);
 		return REPL_FATAL;
 	}
 	if (strcmp(PQgetvalue(r, 0, 3), "t") != 0) {
@@ -285,6 +294,24 @@ start_command(struct buf *q, const struct repl_config *cfg, lsn_t start,
 	buf_reset(q, 4096);
 	buf_appendf(q, "START_REPLICATION SLOT %s LOGICAL %s (", cfg->slot,
 				lsn_format(start, lsnbuf));
+	if (cfg->pgoutput) {
+		/*
+		 * Protocol 1: whole transactions at commit, as wal2json sends
+		 * them (2 would stream large ones in progress, aborts included).
+		 * The publication chooses the tables; messages: every logical
+		 * message, walpipe's heartbeat among them.  The name is quoted:
+		 * publication_names is a list of identifiers.
+		 */
+		struct buf n = BUF_INIT;
+
+		buf_appendf(&n, "\"%s\"", cfg->publication);
+		append_option(q, "proto_version", "1");
+		append_option(q, "publication_names", n.data);
+		append_option(q, "messages", "true");
+		buf_append_char(q, ')');
+		buf_free(&n);
+		return;
+	}
 	append_option(q, "format-version", "2");
 	append_option(q, "include-xids", "1");
 	append_option(q, "include-timestamp", "1");
@@ -438,7 +465,8 @@ start_streaming(struct repl_stream *s, const struct repl_config *cfg,
 	struct buf q = BUF_INIT;
 	enum repl_result rc = REPL_OK;
 
-	info->numbers_as_strings = cfg->numbers_as_strings;
+	/* pgoutput sends every value as its text: NaN and all. */
+	info->numbers_as_strings = cfg->numbers_as_strings && !cfg->pgoutput;
 	for (;;) {
 		PGresult *r;
 		const char *st;
@@ -579,6 +607,15 @@ take_copydata(struct repl_stream *s, int n, struct repl_data *out, bool *got,
 	if (m.kind == REPLPROTO_KEEPALIVE) {
 		if (m.wal_end > s->keepalive_end)
 			s->keepalive_end = m.wal_end;
+		/*
+		 * The walsender decodes in WAL order and sends a keepalive with
+		 * the end of the records it has decoded: everything before it
+		 * came first.  So it was received, also where no message was
+		 * sent for it (pgoutput leaves out transactions that change
+		 * nothing it publishes).  Only the write position says this.
+		 */
+		if (m.wal_end > s->received)
+			s->received = m.wal_end;
 		s->keepalive_after = true;
 		return m.reply_requested ? repl_send_status(s, true, errbuf, errlen)
 								 : REPL_OK;
@@ -754,8 +791,9 @@ struct repl_export {
 };
 
 struct repl_export *
-repl_export_open(const char *conninfo, const char *slot, bool temporary,
-				 enum repl_result *res, char *errbuf, size_t errlen)
+repl_export_open(const char *conninfo, const char *slot, bool pgoutput,
+				 bool temporary, enum repl_result *res, char *errbuf,
+				 size_t errlen)
 {
 	struct repl_export *e = wp_calloc(1, sizeof(*e));
 	struct buf q = BUF_INIT;
@@ -774,9 +812,10 @@ repl_export_open(const char *conninfo, const char *slot, bool temporary,
 		goto fail;
 	}
 	buf_appendf(&q,
-				"CREATE_REPLICATION_SLOT %s %sLOGICAL wal2json "
+				"CREATE_REPLICATION_SLOT %s %sLOGICAL %s "
 				"(SNAPSHOT 'export')",
-				slot, temporary ? "TEMPORARY " : "");
+				slot, temporary ? "TEMPORARY " : "",
+				repl_plugin_name(pgoutput));
 	r = PQexec(e->conn, q.data);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 ||
 		PQnfields(r) < 3 || PQgetisnull(r, 0, 2)) {
@@ -989,4 +1028,180 @@ repl_emit_heartbeat(PGconn **conn, const char *conninfo, char *errbuf,
 				 PQerrorMessage(*conn));
 	PQclear(r);
 	return ok;
+}
+
+/*
+ * pgoutput's publication.  A table is covered when it, or a partitioned
+ * table it is a partition of, is in the publication, directly or by its
+ * schema (FOR TABLES IN SCHEMA), or when the publication is FOR ALL
+ * TABLES.  $1 the publication, $2 the table's SQL name.  Columns: the
+ * table exists, it is covered (pg_partition_ancestors has no row for a
+ * table that is not a partition), a row filter or column list applies to it
+ * (PostgreSQL 15), it has no replica identity (updates and deletes of it
+ * would fail on the source once published).
+ */
+static const char *const pub_table_sql =
+	"SELECT c.oid IS NOT NULL, "
+	" p.puballtables OR EXISTS (SELECT 1 FROM pg_catalog.pg_publication_rel "
+	"  pr WHERE pr.prpubid = p.oid AND pr.prrelid IN (SELECT c.oid UNION "
+	"  SELECT relid FROM pg_catalog.pg_partition_ancestors(c.oid))) OR "
+	"  EXISTS (SELECT 1 FROM "
+	"  pg_catalog.pg_publication_namespace pn JOIN pg_catalog.pg_class a ON "
+	"  a.relnamespace = pn.pnnspid WHERE pn.pnpubid = p.oid AND a.oid IN "
+	"  (SELECT c.oid UNION SELECT relid FROM "
+	"  pg_catalog.pg_partition_ancestors(c.oid))), "
+	" EXISTS (SELECT 1 FROM pg_catalog.pg_publication_rel pr WHERE "
+	"  pr.prpubid = p.oid AND pr.prrelid IN (SELECT c.oid UNION SELECT "
+	"  relid FROM pg_catalog.pg_partition_ancestors(c.oid)) AND "
+	"  (pr.prqual IS NOT NULL "
+	"  OR pr.prattrs IS NOT NULL)), "
+	" c.relkind <> 'p' AND (c.relreplident = 'n' OR (c.relreplident = 'd' "
+	"  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE "
+	"  i.indrelid = c.oid AND i.indisprimary))) "
+	"FROM (SELECT $1::text AS pubname) n "
+	"LEFT JOIN pg_catalog.pg_publication p ON p.pubname = n.pubname "
+	"LEFT JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.to_regclass($2)";
+
+/* "CREATE PUBLICATION q FOR TABLE ..." or "ALTER PUBLICATION q ADD
+ * TABLE ..." of tables[0..n) (SQL names) into b. */
+static void
+publication_sql(struct buf *b, const char *verb, const char *qname,
+				char *const *tables, size_t n)
+{
+	buf_appendf(b, "%s PUBLICATION %s %s TABLE ", verb, qname,
+				strcmp(verb, "CREATE") == 0 ? "FOR" : "ADD");
+	for (size_t i = 0; i < n; i++)
+		buf_appendf(b, "%s%s", i ? ", " : "", tables[i]);
+}
+
+int
+repl_publication_check(PGconn *conn, const char *name, char *const *tables,
+					   size_t n, bool create, char *done, size_t donelen,
+					   char *errbuf, size_t errlen)
+{
+	char *qname = pgconn_quote_ident(name);
+	char **missing = wp_calloc(n ? n : 1, sizeof(*missing));
+	size_t nmissing = 0;
+	struct buf q = BUF_INIT, list = BUF_INIT;
+	PGresult *r = NULL;
+	int ret = 0, exists;
+	enum pgconn_outcome oc;
+	const char *params[1] = {name};
+
+	if (done && donelen)
+		done[0] = '\0';
+	oc = pgconn_exec_params(conn,
+							"SELECT pubinsert AND pubupdate AND pubdelete AND "
+							"pubtruncate FROM pg_catalog.pg_publication WHERE "
+							"pubname = $1",
+							1, params, "could not look up the publication",
+							&r, errbuf, errlen);
+	if (oc != PGCONN_OK) {
+		ret = oc == PGCONN_RETRY ? -1 : 0;
+		goto out;
+	}
+	exists = PQntuples(r);
+	if (exists && strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
+		snprintf(errbuf, errlen,
+				 "publication \"%s\" does not publish every action walpipe "
+				 "mirrors\nALTER PUBLICATION %s SET (publish = 'insert, "
+				 "update, delete, truncate') on the source.",
+				 name, qname);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *p2[2] = {name, tables[i]};
+
+		PQclear(r);
+		r = NULL;
+		oc = pgconn_exec_params(conn, pub_table_sql, 2, p2,
+								"could not look up the publication", &r,
+								errbuf, errlen);
+		if (oc != PGCONN_OK) {
+			ret = oc == PGCONN_RETRY ? -1 : 0;
+			goto out;
+		}
+		if (strcmp(PQgetvalue(r, 0, 0), "t") != 0)
+			continue; /* no such table: the mappings' checks say so */
+		if (strcmp(PQgetvalue(r, 0, 2), "t") == 0) {
+			snprintf(errbuf, errlen,
+					 "publication \"%s\" has a row filter or a column list "
+					 "for table %s: walpipe would mirror only part of it\n"
+					 "ALTER PUBLICATION %s SET TABLE without WHERE and "
+					 "column lists, or use another publication.",
+					 name, tables[i], qname);
+			goto out;
+		}
+		if (create && strcmp(PQgetvalue(r, 0, 3), "t") == 0) {
+			snprintf(errbuf, errlen,
+					 "table %s has no replica identity: once published, "
+					 "its updates and deletes would fail on the source\n"
+					 "Give it a primary key or REPLICA IDENTITY FULL, or "
+					 "create publication \"%s\" yourself.",
+					 tables[i], name);
+			goto out;
+		}
+		if (!exists || strcmp(PQgetvalue(r, 0, 1), "t") != 0)
+			missing[nmissing++] = tables[i];
+	}
+	if (nmissing == 0 && exists) {
+		ret = 1;
+		goto out;
+	}
+	for (size_t i = 0; i < nmissing; i++)
+		buf_appendf(&list, "%s%s", i ? ", " : "", missing[i]);
+	if (!create) {
+		ret = 2; /* what create would do */
+		if (!exists) {
+			publication_sql(&q, "CREATE", qname, tables, n);
+			snprintf(errbuf, errlen,
+					 "publication \"%s\" does not exist\n%s on the source, "
+					 "or set source.create_slot: true.",
+					 name, n ? q.data : "CREATE PUBLICATION ... FOR TABLES "
+										"IN SCHEMA ...");
+		} else {
+			publication_sql(&q, "ALTER", qname, missing, nmissing);
+			snprintf(errbuf, errlen,
+					 "publication \"%s\" does not publish table%s %s: none "
+					 "of their changes would reach walpipe\n%s on the "
+					 "source.",
+					 name, nmissing > 1 ? "s" : "", list.data, q.data);
+		}
+		goto out;
+	}
+	if (n == 0) {
+		snprintf(errbuf, errlen,
+				 "publication \"%s\" does not exist, and without "
+				 "source.tables walpipe cannot say which tables it "
+				 "publishes\nCREATE PUBLICATION %s FOR TABLES IN SCHEMA ... "
+				 "(or FOR ALL TABLES) on the source.",
+				 name, qname);
+		goto out;
+	}
+	if (!exists)
+		publication_sql(&q, "CREATE", qname, tables, n);
+	else
+		publication_sql(&q, "ALTER", qname, missing, nmissing);
+	PQclear(r);
+	r = NULL;
+	oc = pgconn_exec(conn, q.data,
+					 exists ? "could not add tables to the publication"
+							: "could not create the publication",
+					 NULL, errbuf, errlen);
+	if (oc != PGCONN_OK) {
+		ret = oc == PGCONN_RETRY ? -1 : 0;
+		goto out;
+	}
+	if (done && donelen)
+		snprintf(done, donelen, "%s publication \"%s\" for %s",
+				 exists ? "added to" : "created", name,
+				 exists ? list.data : "source.tables");
+	ret = 1;
+out:
+	PQclear(r);
+	free(qname);
+	free(missing);
+	buf_free(&q);
+	buf_free(&list);
+	return ret;
 }

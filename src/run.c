@@ -114,6 +114,7 @@ session_free(struct session *s)
 	catalog_free_targets(s->targets, s->ntargets);
 	free(s->refresh_due);
 	free(s->special);
+	pgo_decoder_free(s->pgo);
 	PQfinish(s->hb.conn);
 	sink_kafka_close(s->kafka);
 	PQfinish(s->kafka_snap);
@@ -195,7 +196,11 @@ session_advance_idle(struct session *s, int64_t now)
 	if (!s->pos.in_txn && session_batch_due(s) &&
 		(e = session_flush(s)) != SESSION_OK)
 		return e;
+	/* Not while a batch is applying: the idle checkpoint would wait for
+	 * it, and the stream must be read meanwhile (with pgoutput the server
+	 * moves on without sending the transactions it leaves out). */
 	if (!s->pos.in_txn && batch_count(s->batch) == 0 &&
+		!session_applying(s) &&
 		now - s->last_idle_ckpt >= s->rs->status_interval_ms &&
 		streampos_idle(&s->pos, repl_keepalive_end(s->stream))) {
 		if (s->kafka)

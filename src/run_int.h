@@ -32,6 +32,7 @@
 #include "walpipe/sink_kafka.h"
 #include "walpipe/sink_pg.h"
 #include "walpipe/streampos.h"
+#include "walpipe/pgoutput.h"
 #include "walpipe/wal2json.h"
 #include "walpipe/xidsnap.h"
 
@@ -156,6 +157,7 @@ struct session {
 	 * server's wal2json cannot carry their NaN and infinities; or NULL. */
 	char *special;
 	struct w2j_decoder *dec;
+	struct pgo_decoder *pgo; /* source.plugin pgoutput: decodes instead */
 	struct batch *batch;	 /* being filled */
 	struct batch *spare;	 /* the next to fill; NULL while applying */
 	struct applier *applier; /* NULL: Kafka alone, or not streaming yet */

@@ -256,13 +256,15 @@ session_snapshot_export(struct session *s, struct repl_export **ex,
 	if (first && !rs->create_slot)
 		return SESSION_OK;
 	if (first) {
-		*ex = repl_export_open(rs->source_conninfo, rs->slot, false, &rr, err,
+		*ex = repl_export_open(rs->source_conninfo, rs->slot, rs->pgoutput,
+							   false, &rr, err,
 							   sizeof(err));
 	} else {
 		*kind = s->ckpt.exists ? "resume" : "initial";
 		snprintf(name, sizeof(name), "walpipe_snapshot_%ld",
 				 (long) getpid());
-		*ex = repl_export_open(rs->source_conninfo, name, true, &rr, err,
+		*ex = repl_export_open(rs->source_conninfo, name, rs->pgoutput,
+							   true, &rr, err,
 							   sizeof(err));
 	}
 	if (*ex == NULL) {
@@ -472,12 +474,47 @@ session_open_analytics(struct session *s)
 	return SESSION_OK;
 }
 
+/*
+ * pgoutput streams what the publication holds: check it (creating it
+ * with create_slot) before any slot is created, since pgoutput looks it
+ * up as of each change's position, and at every session, since a reload
+ * may have added tables.
+ */
+static enum session_end
+session_check_publication(struct session *s)
+{
+	const struct run_settings *rs = s->rs;
+	PGconn *conn = session_connect_source(s);
+	char err[2048], done[512];
+	int r;
+
+	if (conn == NULL)
+		return SESSION_RETRY;
+	r = repl_publication_check(conn, rs->publication, rs->source_tables,
+							   rs->nsource_tables, rs->create_slot, done,
+							   sizeof(done), err, sizeof(err));
+	PQfinish(conn);
+	if (r < 0) {
+		wp_log(LOG_WARNING, "%s", err);
+		return SESSION_RETRY;
+	}
+	if (r == 0 || r == 2) {
+		wp_log(LOG_ERROR, "%s", err);
+		return SESSION_FATAL;
+	}
+	if (done[0])
+		wp_log(LOG_NOTICE, "%s", done);
+	return SESSION_OK;
+}
+
 enum session_end
 session_open(struct session *s, volatile sig_atomic_t *stop, bool *stopped)
 {
 	enum session_end e;
 
 	*stopped = false;
+	if (s->rs->pgoutput && (e = session_check_publication(s)) != SESSION_OK)
+		return e;
 	/* Kafka alone has no analytics database: the slot is its checkpoint. */
 	if (s->rs->target_conninfo)
 		e = session_open_analytics(s);
@@ -580,6 +617,8 @@ session_read_position(struct session *s)
 static void
 session_warn_numbers(const struct session *s, const struct repl_info *info)
 {
+	if (s->rs->pgoutput)
+		return; /* every value as its text */
 	if (!info->numbers_as_strings && s->special)
 		wp_log(LOG_WARNING,
 			   "the source's wal2json has no numeric-data-types-as-string "
@@ -625,6 +664,8 @@ session_open_stream(struct session *s, struct repl_info *info)
 	rc.nall_of_schemas = s->parts.nall_of_schemas;
 	rc.include_types = false; /* types come from the source catalog */
 	rc.numbers_as_strings = true;
+	rc.pgoutput = rs->pgoutput;
+	rc.publication = rs->publication;
 	rc.status_interval_ms = rs->status_interval_ms;
 	if (s->ckpt.exists) {
 		rc.system_id = s->ckpt.system_id;
@@ -645,6 +686,13 @@ session_open_stream(struct session *s, struct repl_info *info)
 	s->ckpt.timeline = info->timeline;
 	w2j_decoder_numbers_as_strings(s->dec, info->numbers_as_strings,
 								   rc.include_types);
+	/* A new stream sends every Relation again: a new cache. */
+	pgo_decoder_free(s->pgo);
+	s->pgo = NULL;
+	if (rs->pgoutput) {
+		s->pgo = pgo_decoder_new();
+		pgo_decoder_keep_types(s->pgo, rc.include_types);
+	}
 	session_warn_numbers(s, info);
 	return SESSION_OK;
 }

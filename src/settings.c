@@ -89,6 +89,10 @@ run_state_new(struct wp_config *cfg, bool allow_ahead)
 	rs->source_conninfo = cfg->source.conninfo;
 	rs->slot = cfg->source.slot;
 	rs->create_slot = cfg->source.create_slot;
+	rs->pgoutput = cfg->source.plugin == CONFIG_PLUGIN_PGOUTPUT;
+	rs->publication = cfg->source.pubname;
+	rs->source_tables = cfg->source.tables;
+	rs->nsource_tables = cfg->source.ntables;
 	rs->tables = st->tables;
 	rs->target_conninfo = cfg->target.conninfo;
 	rs->target_schema = cfg->target.schema;

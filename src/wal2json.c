@@ -331,6 +331,15 @@ number_span(const char *s, size_t n, const char **why, size_t *at)
 #undef NUMBER_FAIL
 }
 
+size_t
+w2j_number_len(const char *s, size_t n)
+{
+	const char *why;
+	size_t at;
+
+	return number_span(s, n, &why, &at);
+}
+
 /* A number, checked against JSON's grammar, kept as its exact text. */
 static bool
 parse_number(struct w2j_decoder *d, size_t *off, size_t *n)

@@ -59,6 +59,12 @@ struct config_kv {
 	int line, col;
 };
 
+/* source.plugin: the logical decoding output plugin the slot uses. */
+enum config_plugin {
+	CONFIG_PLUGIN_WAL2JSON = 0,
+	CONFIG_PLUGIN_PGOUTPUT,
+};
+
 struct wp_config {
 	char *path;
 	struct {
@@ -66,6 +72,12 @@ struct wp_config {
 		char *conninfo;
 		char *slot;
 		bool create_slot;
+		enum config_plugin plugin; /* the slot's output plugin */
+		/* pgoutput: the publication as configured, or NULL; pubname is
+		 * the one walpipe uses, that or walpipe_NAME (created for tables
+		 * with the slot when create_slot) */
+		char *publication;
+		char *pubname;
 		char **tables; /* ident_qualified text: public.users, public."User" */
 		size_t ntables;
 		int64_t status_interval_ms;

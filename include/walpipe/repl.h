@@ -42,6 +42,15 @@ struct repl_config {
 	 * wal2json, start without it (repl_info says which).
 	 */
 	bool numbers_as_strings;
+	/*
+	 * The slot uses pgoutput (pgoutput.h) instead of wal2json: the stream
+	 * is started with protocol version 1, publication_names publication
+	 * and messages on; tables, all_of_schemas, prefixes, include_types
+	 * and numbers_as_strings are wal2json's and ignored (the publication
+	 * chooses the tables).
+	 */
+	bool pgoutput;
+	const char *publication; /* pgoutput: its name; borrowed */
 	int status_interval_ms; /* standby status update period, e.g. 10000 */
 	/*
 	 * What walpipe's checkpoint recorded of the source, or NULL / 0 when
@@ -80,8 +89,8 @@ struct repl_stream;
 
 /*
  * Connect with replication=database, run IDENTIFY_SYSTEM, check that
- * wal_level is logical and that the slot exists, is logical, uses wal2json,
- * belongs to this database and is not invalidated (creating it when
+ * wal_level is logical and that the slot exists, is logical, uses wal2json
+ * (pgoutput: cfg->pgoutput), belongs to this database and is not invalidated (creating it when
  * cfg->create_slot), then START_REPLICATION.
  *
  * Returns the stream, or NULL with *res set to REPL_RETRY or REPL_FATAL
@@ -157,15 +166,19 @@ struct repl_export;
 
 /*
  * Connect with replication=database and CREATE_REPLICATION_SLOT slot
- * [TEMPORARY] LOGICAL wal2json (SNAPSHOT 'export').  The server first
+ * [TEMPORARY] LOGICAL wal2json|pgoutput (SNAPSHOT 'export').  The server first
  * waits for the transactions running on the source to end.  A temporary
  * slot disappears with the connection.  Returns NULL with *res
  * (REPL_RETRY or REPL_FATAL) and the reason in errbuf.  Does not log.
  * Free with repl_export_close.
  */
 struct repl_export *repl_export_open(const char *conninfo, const char *slot,
-									 bool temporary, enum repl_result *res,
-									 char *errbuf, size_t errlen);
+									 bool pgoutput, bool temporary,
+									 enum repl_result *res, char *errbuf,
+									 size_t errlen);
+
+/* "pgoutput" or "wal2json": the output plugin of a slot. */
+const char *repl_plugin_name(bool pgoutput);
 
 /* The snapshot name for SET TRANSACTION SNAPSHOT. */
 const char *repl_export_snapshot(const struct repl_export *e);
@@ -223,6 +236,29 @@ int repl_slot_exists(const char *conninfo, const char *slot, char *errbuf,
  */
 bool repl_wal_position(PGconn *conn, lsn_t *out, char *errbuf,
 					   size_t errlen);
+
+/*
+ * pgoutput's publication `name` over conn (plain, borrowed): it must
+ * exist, publish inserts, updates, deletes and truncates, and cover every
+ * table of tables[0..n) (SQL names, source.tables: public."User"), itself
+ * or through a partitioned table, its schema or FOR ALL TABLES, with no
+ * row filter or column list (walpipe would mirror part of it).  With
+ * create (source.create_slot), a missing publication is created FOR
+ * TABLE the tables and a missing table added, after checking that each
+ * has a replica identity (without one, publishing it would make its
+ * updates and deletes fail on the source); *done then says what was
+ * done, e.g. 'created publication "p" for source.tables' (empty when
+ * nothing), for the caller to log.  Returns 1 when the publication is
+ * right, 0 when not, with what is wrong and the SQL that fixes it in
+ * errbuf (2 instead when, without create, only the publication or tables
+ * are missing: what create would add), -1 when it could not tell
+ * ("could not look up the publication: <libpq message>").  Does not log.  Create it before the slot: pgoutput
+ * looks the publication up as of each change's position.
+ */
+int repl_publication_check(PGconn *conn, const char *name,
+						   char *const *tables, size_t n, bool create,
+						   char *done, size_t donelen, char *errbuf,
+						   size_t errlen);
 
 /*
  * The prefix of walpipe's heartbeat: a non-transactional logical message

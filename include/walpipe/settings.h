@@ -19,6 +19,11 @@ struct run_settings {
 	const char *source_conninfo;
 	const char *slot;
 	bool create_slot;
+	bool pgoutput;			 /* source.plugin: pgoutput */
+	const char *publication; /* pgoutput: source.publication */
+	/* source.tables as SQL names (public."User"), for the publication */
+	char *const *source_tables;
+	size_t nsource_tables;
 	const char *tables; /* wal2json add-tables list, NULL: all */
 	const char *target_conninfo;
 	const char *target_schema;

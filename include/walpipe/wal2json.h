@@ -107,6 +107,10 @@ void w2j_decoder_numbers_as_strings(struct w2j_decoder *dec, bool on,
 const struct w2j_column *w2j_find_column(const struct w2j_column *cols,
 										 size_t n, const char *name);
 
+/* The length of the JSON number at the start of s[0..n), 0 if there is
+ * none (JSON's grammar: no NaN, no leading '+' or zeros).  Pure. */
+size_t w2j_number_len(const char *s, size_t n);
+
 /*
  * Decode one message of len bytes (need not be NUL-terminated) into *out.
  *

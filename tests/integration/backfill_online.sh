@@ -27,7 +27,7 @@ CREATE TABLE big_t (id bigint PRIMARY KEY, grp int, amount numeric(15,2), note t
 SQL
 config() { # EXTRA-MAPPINGS
 	cat <<EOF
-source: { name: shop, conninfo: "$WALPIPE_TEST_SOURCE", create_slot: true,
+source: { ${WALPIPE_PLUGIN:+plugin: $WALPIPE_PLUGIN, }name: shop, conninfo: "$WALPIPE_TEST_SOURCE", create_slot: true,
           tables: [public.hot, public.big] }
 target: { conninfo: "$WALPIPE_TEST_ANALYTICS" }
 batch: { max_changes: 500, max_delay: 50ms }

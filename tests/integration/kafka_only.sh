@@ -32,7 +32,7 @@ assert_contains "check accepts Kafka alone" "target: none (Kafka only: the slot 
 
 run_start "$T/shop.yaml" "$T/run1.log"
 trap 'kill -9 $pid 2>/dev/null || true' EXIT
-src -c "SELECT 1 FROM pg_copy_logical_replication_slot('walpipe_shop', 'witness')" >/dev/null
+src -c "SELECT 1 FROM pg_copy_logical_replication_slot('walpipe_shop', 'witness', false, 'wal2json')" >/dev/null
 run_workload 42 150
 wait_slot_at "$(src -c "SELECT pg_current_wal_lsn()")" "$pid"
 

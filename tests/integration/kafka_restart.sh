@@ -18,7 +18,7 @@ port=$(pgc_free_port)
 echo "metrics: { listen: \"127.0.0.1:$port\" }" >>"$T/shop.yaml"
 run_start "$T/shop.yaml" "$T/run1.log"
 trap 'kill -9 $pid 2>/dev/null || true' EXIT
-src -c "SELECT 1 FROM pg_copy_logical_replication_slot('walpipe_shop', 'witness')" >/dev/null
+src -c "SELECT 1 FROM pg_copy_logical_replication_slot('walpipe_shop', 'witness', false, 'wal2json')" >/dev/null
 
 # A: delivered and confirmed.
 run_workload 42 150

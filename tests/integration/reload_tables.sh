@@ -20,7 +20,7 @@ src -c "CREATE TABLE a (id int PRIMARY KEY, v text)" -c "CREATE TABLE b (id int 
 ana -c "CREATE TABLE a_t (id int PRIMARY KEY, v text)" -c "CREATE TABLE a_log (id int, v text)"
 config() { # TABLES [MIRROR]
 	cat <<EOF
-source: { name: shop, conninfo: "$WALPIPE_TEST_SOURCE", create_slot: true, tables: [$1] }
+source: { ${WALPIPE_PLUGIN:+plugin: $WALPIPE_PLUGIN, }name: shop, conninfo: "$WALPIPE_TEST_SOURCE", create_slot: true, tables: [$1] }
 target: { conninfo: "$WALPIPE_TEST_ANALYTICS" }
 batch: { max_changes: 200, max_delay: 20ms }
 mappings:

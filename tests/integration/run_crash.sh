@@ -22,7 +22,7 @@ for _ in $(seq 1 100); do
 	[ "$(src -c "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'walpipe_shop'")" = 1 ] && break
 	sleep 0.1
 done
-src -c "SELECT 1 FROM pg_copy_logical_replication_slot('walpipe_shop', 'witness')" >/dev/null
+src -c "SELECT 1 FROM pg_copy_logical_replication_slot('walpipe_shop', 'witness', false, 'wal2json')" >/dev/null
 
 # The workload runs on its own while walpipe is killed again and again.
 (

@@ -15,7 +15,7 @@ run_config "$T/shop.yaml"
 # Rows that exist before walpipe's slot are not streamed: start empty.
 run_start "$T/shop.yaml" "$T/run.log"
 trap 'kill -9 $pid 2>/dev/null || true' EXIT
-src -c "SELECT 1 FROM pg_copy_logical_replication_slot('walpipe_shop', 'witness')" >/dev/null
+src -c "SELECT 1 FROM pg_copy_logical_replication_slot('walpipe_shop', 'witness', false, 'wal2json')" >/dev/null
 
 run_workload 42 400
 run_small_txns 50

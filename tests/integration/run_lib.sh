@@ -206,7 +206,7 @@ run_down() {
 # a YAML list), for use inside a here-document.
 shop_header() {
 	cat <<EOT
-source: { name: shop, conninfo: "$WALPIPE_TEST_SOURCE", slot: walpipe_shop,
+source: { ${WALPIPE_PLUGIN:+plugin: $WALPIPE_PLUGIN, }name: shop, conninfo: "$WALPIPE_TEST_SOURCE", slot: walpipe_shop,
           create_slot: true, tables: [$1] }
 target: { conninfo: "$WALPIPE_TEST_ANALYTICS", schema: walpipe }
 batch: { max_changes: ${2:-1000}, max_bytes: 64MB, max_delay: ${3:-100ms} }

@@ -29,7 +29,7 @@ grep -q 'status_interval: 100ms' "$T/shop.yaml" || fail "could not set status_in
 run_start "$T/shop.yaml" "$T/run.log"
 gate=''
 trap 'kill -9 $pid 2>/dev/null || true; [ -z "$gate" ] || kill $gate 2>/dev/null || true' EXIT
-src -c "SELECT 1 FROM pg_copy_logical_replication_slot('walpipe_shop', 'witness')" >/dev/null
+src -c "SELECT 1 FROM pg_copy_logical_replication_slot('walpipe_shop', 'witness', false, 'wal2json')" >/dev/null
 wait_sql ana "SELECT count(*) = 1 FROM walpipe.checkpoints WHERE source = 'shop'" "$pid"
 run_workload 1 100
 wait_caught_up "$pid"

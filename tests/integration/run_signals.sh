@@ -11,7 +11,7 @@ run_setup_schema
 BATCH_CHANGES=50 run_config "$T/shop.yaml"
 run_start "$T/shop.yaml" "$T/run.log"
 trap 'kill -9 $pid 2>/dev/null || true' EXIT
-src -c "SELECT 1 FROM pg_copy_logical_replication_slot('walpipe_shop', 'witness')" >/dev/null
+src -c "SELECT 1 FROM pg_copy_logical_replication_slot('walpipe_shop', 'witness', false, 'wal2json')" >/dev/null
 
 # SIGTERM while a workload streams in.  Start it once walpipe streams: on
 # its first start it copies the (empty) tables first, and a fast machine

@@ -22,7 +22,7 @@ snap_witness() {
 		kill -0 "$1" 2>/dev/null || fail "walpipe exited before its first checkpoint"
 		sleep 0.05
 	done
-	src -c "SELECT 1 FROM pg_copy_logical_replication_slot('walpipe_shop', 'witness')" >/dev/null
+	src -c "SELECT 1 FROM pg_copy_logical_replication_slot('walpipe_shop', 'witness', false, 'wal2json')" >/dev/null
 	assert_eq "witness slot at walpipe's checkpoint" \
 		"$(ana -c "SELECT lsn FROM walpipe.checkpoints WHERE source = 'shop'")" \
 		"$(src -c "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'witness'")"

@@ -335,12 +335,13 @@ static char *
 yaml_with(const struct field *section, const char *key, const char *value)
 {
 	static const struct {
-		const char *name, *keys[4], *values[4];
+		const char *name, *keys[5], *values[5];
 	} base[] = {
-		/* An explicit slot: a new name would change the default one. */
+		/* An explicit slot: a new name would change the default one;
+		 * pgoutput: source.publication is valid only with it. */
 		{"source",
-		 {"name", "conninfo", "tables", "slot"},
-		 {"shop", "\"dbname=shop\"", "[public.orders]", "s1"}},
+		 {"name", "conninfo", "tables", "slot", "plugin"},
+		 {"shop", "\"dbname=shop\"", "[public.orders]", "s1", "pgoutput"}},
 		{"target", {"conninfo"}, {"\"dbname=a\""}},
 		{"staging", {"table"}, {"s.raw"}},
 	};
@@ -351,7 +352,7 @@ yaml_with(const struct field *section, const char *key, const char *value)
 		bool here = strcmp(base[i].name, section->key) == 0;
 
 		buf_appendf(&b, "%s: {", base[i].name);
-		for (size_t k = 0; k < 4 && base[i].keys[k]; k++) {
+		for (size_t k = 0; k < 5 && base[i].keys[k]; k++) {
 			bool mine = here && strcmp(base[i].keys[k], key) == 0;
 
 			buf_appendf(&b, "%s%s: %s", k ? ", " : "", base[i].keys[k],
@@ -512,9 +513,9 @@ test_fixed_keys_from_table(void **state)
 			fixed += !(f->flags & FIELD_RELOAD);
 		}
 	}
-	/* source name, conninfo, slot, state_dir; target conninfo, schema;
-	 * metrics listen. */
-	assert_int_equal(fixed, 7);
+	/* source name, conninfo, slot, plugin, publication, state_dir;
+	 * target conninfo, schema; metrics listen. */
+	assert_int_equal(fixed, 9);
 }
 
 /*
