@@ -33,6 +33,8 @@ if [ "$build" = build-asan ] && [ $# -eq 0 ]; then
 	echo "==> fuzzing (build-fuzz, clang)"
 	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 		-DWALPIPE_FUZZ=ON -DWALPIPE_TESTS=OFF >/dev/null
-	cmake --build build-fuzz -j "$(nproc)" --target fuzz_wal2json fuzz_replproto fuzz_config fuzz_names
+	cmake --build build-fuzz -j "$(nproc)" --target fuzz_wal2json \
+		fuzz_replproto fuzz_config fuzz_names fuzz_xidsnap fuzz_kafka_msg \
+		fuzz_pgoutput
 	ctest --test-dir build-fuzz --output-on-failure -L fuzz -j 2
 fi
