@@ -21,7 +21,7 @@ LAT_RATE=${LAT_RATE:-1000}
 LAT_SECONDS=${LAT_SECONDS:-20}
 WORKLOADS=${WORKLOADS:-oltp huge wide}
 REPEAT=${REPEAT:-2}
-CONTENDERS=${CONTENDERS:-recv native wpa wpb}
+CONTENDERS=${CONTENDERS:-recv recvpg native wpa wpb wpp}
 SRC=$WALPIPE_TEST_SOURCE
 TABLES=public.oltp,public.huge,public.wide,public.lat,public.fence
 TCK=$(getconf CLK_TCK)
@@ -48,7 +48,7 @@ CREATE TABLE lat (id bigserial PRIMARY KEY, v int,
   src_at timestamptz NOT NULL DEFAULT clock_timestamp());
 CREATE TABLE fence (id int PRIMARY KEY, w text);"
 src -c "$SCHEMA" -c "CREATE PUBLICATION benchpub FOR TABLE oltp, huge, wide, lat, fence"
-for db in native wpa wpb; do
+for db in native wpa wpb wpp; do
 	pgc_psql analytics postgres -c "CREATE DATABASE $db"
 	ana "$db" -c "$SCHEMA" -c "ALTER TABLE lat ADD COLUMN arrived_at timestamptz
 		NOT NULL DEFAULT clock_timestamp()"
@@ -58,6 +58,7 @@ done
 wp_config() { # FILE SOURCE_NAME SLOT DB
 	cat >"$1" <<EOF
 source: { name: $2, conninfo: "$SRC", slot: $3, create_slot: false,
+          $([ "$4" = wpp ] && echo "plugin: pgoutput, publication: benchpub,")
           tables: [public.oltp, public.huge, public.wide, public.lat, public.fence] }
 target: { conninfo: "$(anadb "$4")", schema: walpipe }
 batch: { max_changes: 10000, max_bytes: 16MB, max_delay: 200ms }
@@ -199,6 +200,12 @@ run_contender() {
 			-o add-tables="$TABLES" -f /dev/null --no-loop >/dev/null 2>"$T/$c.err" &
 		pid=$!
 		;;
+	recvpg)
+		/usr/bin/time -f "%M %U %S" -o "$T/$c.time" "$PGBIN/pg_recvlogical" -d "$SRC" \
+			--slot "${c}_$w" --start -E "$end" -o proto_version=1 \
+			-o publication_names=benchpub -f /dev/null --no-loop >/dev/null 2>"$T/$c.err" &
+		pid=$!
+		;;
 	native)
 		ana native -c "CREATE SUBSCRIPTION $sub CONNECTION '$SRC' PUBLICATION benchpub
 			WITH (create_slot = false, slot_name = '${c}_$w', enabled = false, copy_data = false)"
@@ -206,7 +213,7 @@ run_contender() {
 		ana native -c "ALTER SUBSCRIPTION $sub ENABLE"
 		pid=''
 		;;
-	wpa | wpb)
+	wpa | wpb | wpp)
 		wp_config "$T/$c-$w.yaml" "b_${w}_$c" "${c}_$w" "$c"
 		# Not under time(1): SIGTERM must reach walpipe itself.  Its CPU
 		# and peak RSS are read from /proc just before it is stopped.
@@ -215,7 +222,7 @@ run_contender() {
 		;;
 	esac
 	case $c in
-	native | wpa | wpb) poll_open "$(anadb "$c")" ;;
+	native | wpa | wpb | wpp) poll_open "$(anadb "$c")" ;;
 	esac
 	while [ "$done" != t ]; do
 		[ -n "$wsp" ] || wsp=$(slot_pid "${c}_$w")
@@ -226,13 +233,13 @@ run_contender() {
 			continue
 		fi
 		case $c in
-		recv) kill -0 "$pid" 2>/dev/null || done=t ;;
+		recv | recvpg) kill -0 "$pid" 2>/dev/null || done=t ;;
 		native)
 			[ -n "$bkp" ] || poll_ask bkp "SELECT pid FROM pg_stat_subscription WHERE subname = '$sub' AND relid IS NULL"
 			poll_ask done "SELECT coalesce((SELECT remote_lsn > '$end' FROM pg_replication_origin_status o
 				JOIN pg_subscription s ON o.external_id = 'pg_' || s.oid WHERE s.subname = '$sub'), false)"
 			;;
-		wpa | wpb)
+		wpa | wpb | wpp)
 			[ -n "$bkp" ] || poll_ask bkp "SELECT string_agg(pid::text, ' ') FROM pg_stat_activity WHERE application_name = 'walpipe' AND datname = '$c' AND backend_type = 'client backend'"
 			# Until walpipe made its schema the query fails: no answer.
 			poll_ask done "SELECT coalesce((SELECT lsn >= '$end' FROM walpipe.checkpoints WHERE source = 'b_${w}_$c'), false)"
@@ -242,7 +249,7 @@ run_contender() {
 		esac
 		sample ws "$wsp"
 		sample bk "$bkp"
-		[ "$c" = recv ] || sample cl "$pid"
+		[ "${c#recv}" != "$c" ] || sample cl "$pid"
 		[ "$done" = t ] || sleep 0.05
 		if [ "${EPOCHSECONDS}" -gt "$((${t0%.*} + 900))" ]; then
 			log "$c $w: not caught up after 900 s"
@@ -252,13 +259,13 @@ run_contender() {
 	t1=$(now)
 	poll_close
 	case $c in
-	recv) wait "$pid" || { cat "$T/$c.err" >&2; exit 1; } ;;
+	recv | recvpg) wait "$pid" || { cat "$T/$c.err" >&2; exit 1; } ;;
 	native)
 		rss=$(awk '/VmHWM/ {print $2; exit}' "/proc/${bkp%% *}/status")
 		ana native -c "ALTER SUBSCRIPTION $sub DISABLE"
 		ana native -c "DROP SUBSCRIPTION $sub"
 		;;
-	wpa | wpb)
+	wpa | wpb | wpp)
 		sample cl "$pid"
 		rss=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
 		kill -TERM "$pid"
@@ -266,13 +273,13 @@ run_contender() {
 		src -c "SELECT pg_drop_replication_slot('${c}_$w')" >/dev/null
 		;;
 	esac
-	[ "$c" = recv ] && src -c "SELECT pg_drop_replication_slot('${c}_$w')" >/dev/null
+	[ "${c#recv}" != "$c" ] && src -c "SELECT pg_drop_replication_slot('${c}_$w')" >/dev/null
 	case $c in
-	recv)
+	recv | recvpg)
 		read -r rss u s <"$T/$c.time"
 		client=$(calc "$u + $s")
 		;;
-	wpa | wpb) client=$(calc "${cpu[cl]:-0} / $TCK") ;;
+	wpa | wpb | wpp) client=$(calc "${cpu[cl]:-0} / $TCK") ;;
 	native) client=0 ;;
 	esac
 	echo "$(calc "$t1 - $t0") $rss $client $(calc "${cpu[bk]:-0} / $TCK") $(calc "${cpu[ws]:-0} / $TCK")"
@@ -288,7 +295,7 @@ for w in $WORKLOADS; do
 	for p in $(seq 1 "$passes"); do
 		for c in $CONTENDERS; do
 			plugin=wal2json
-			[ "$c" = native ] && plugin=pgoutput
+			case $c in native | recvpg | wpp) plugin=pgoutput ;; esac
 			src -c "SELECT 1 FROM pg_create_logical_replication_slot('${c}_$w$p', '$plugin')" >/dev/null
 		done
 	done
@@ -303,11 +310,11 @@ for w in $WORKLOADS; do
 	for p in $(seq 1 "$passes"); do
 	for c in $CONTENDERS; do
 		# Each pass starts from empty analytics tables.
-		[ "$c" = recv ] || ana "$c" -c "TRUNCATE $w, fence"
+		[ "${c#recv}" != "$c" ] || ana "$c" -c "TRUNCATE $w, fence"
 		r=$(run_contender "$w$p" "$c" "$end")
 		check=-
 		case $c in
-		native | wpa | wpb)
+		native | wpa | wpb | wpp)
 			got=$(tbl_sum ana "$c" "$w" "$(cols_of "$w")")
 			if [ "$got" = "$want" ]; then check=equal; else
 				log "$c $w: analytics differs from the source: $got vs $want"
@@ -328,7 +335,7 @@ for c in $(echo "$CONTENDERS" | tr ' ' '\n' | grep -v recv); do
 	src -c "TRUNCATE lat"
 	ana "$c" -c "TRUNCATE lat"
 	plugin=wal2json
-	[ "$c" = native ] && plugin=pgoutput
+	case $c in native | wpp) plugin=pgoutput ;; esac
 	src -c "SELECT 1 FROM pg_create_logical_replication_slot('${c}_lat', '$plugin')" >/dev/null
 	log "latency $c: $LAT_RATE transactions/s of 5 rows for ${LAT_SECONDS}s"
 	# The contender starts first; the load 2 s later; END is known when

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # compare.sh: walpipe against the limits.  On one pair of throwaway clusters
 # and the same WAL, each alone in turn: pg_recvlogical with walpipe's
-# wal2json options to /dev/null (the decode limit), PostgreSQL's native
-# logical replication (publication + subscription), walpipe mirroring into
-# tables (a) and walpipe with staging and tables (b); three workloads (OLTP
+# wal2json options to /dev/null (the decode limit), pg_recvlogical with
+# pgoutput (pgoutput's decode limit), PostgreSQL's native logical
+# replication (publication + subscription), walpipe mirroring into tables
+# (a), walpipe with staging and tables (b) and walpipe on pgoutput into
+# tables (p; CONTENDERS picks some of recv recvpg native wpa wpb wpp);
+# three workloads (OLTP
 # mix, one 1M-row transaction, wide rows with TOASTed values); then the
 # commit-to-visible delay under a fixed-rate load.
 #

@@ -7,6 +7,8 @@ O=$1
 awk -F'\t' -v date="$(date -u +%Y-%m-%dT%H:%MZ)" -v lat="$O/latency.tsv" '
 function name(c) {
 	if (c == "recv") return "pg_recvlogical > /dev/null (decode limit)";
+	if (c == "recvpg") return "pg_recvlogical, pgoutput > /dev/null (pgoutput decode limit)";
+	if (c == "wpp") return "walpipe on pgoutput: tables";
 	if (c == "native") return "native logical replication";
 	if (c == "wpa") return "walpipe: tables";
 	return "walpipe: staging + tables";
@@ -35,7 +37,9 @@ END {
 	printf "| workload | contender | changes | s | changes/s | x decode limit | x native | CPU s / M changes | decode CPU s / M | peak RSS MB | analytics = source |\n";
 	printf "|---|---|---|---|---|---|---|---|---|---|---|\n";
 	for (i = 1; i <= NRW; i++) {
-		d = rate[w[i], "recv"]; nat = rate[w[i], "native"];
+		# pgoutput's contenders against pgoutput's decode limit.
+		d = rate[w[i], (c[i] == "wpp" || c[i] == "recvpg") ? "recvpg" : "recv"];
+		nat = rate[w[i], "native"];
 		if ((w[i] SUBSEP c[i]) in bad) chk[i] = "DIFFERENT";
 		printf "| %s | %s | %d | %.2f | %.0f | %s | %s | %.1f | %.1f | %.1f | %s |\n",
 			w[i], name(c[i]) (npass[w[i], c[i]] > 1 ? sprintf(" (best of %d)", npass[w[i], c[i]]) : ""), n[i], sec[i], rate[w[i], c[i]],

@@ -57,7 +57,8 @@ config "  - { from: public.big, to: public.big_t, key: [id], where: \"grp <> 7\"
       columns: { id: id, grp: grp, note: note, deleted_at: { sql: \"null::timestamptz\" } }, on_delete: { soft_delete: deleted_at } }" >"$T/k.yaml"
 for round in 1 2; do
 	run_start "$T/k.yaml" "$T/run.log"
-	wait_sql ana "SELECT chunks >= $((round * 15)) FROM walpipe.backfills" "$pid" ||
+	# A quarter, then half of the table's chunks (of 2000 rows).
+	wait_sql ana "SELECT chunks >= $((round * ROWS / 8000)) FROM walpipe.backfills" "$pid" ||
 		{ tail -20 "$T/run.log"; fail "round $round: the backfill did not get far enough"; }
 	kill -9 "$pid"
 	wait "$pid" || true
