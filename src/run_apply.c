@@ -128,8 +128,9 @@ session_produce(struct session *s, const struct w2j_change *c,
 	kc.txn_pos = s->pos.txn_pos;
 	kc.commit_ms = s->txn_commit_ms;
 	if (c->action == W2J_MESSAGE && !s->pos.in_txn) {
-		/* A message outside a transaction ends where it is. */
-		kc.txn_end = c->lsn + 1;
+		/* A message outside a transaction ends where it is: its lsn is
+		 * the end of its record (streampos_message). */
+		kc.txn_end = c->lsn;
 		kc.txn_pos = 1;
 		kc.commit_ms = -1;
 	}

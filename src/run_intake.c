@@ -202,12 +202,13 @@ session_take_message(struct session *s, const struct w2j_change *c)
 	/*
 	 * Its position is still useful: every transaction that committed
 	 * before it has been received (decoding follows WAL order) and
-	 * every later one commits after it, so the checkpoint may move
-	 * just past it.  This is what lets a heartbeat advance the slot
-	 * of an idle database.
+	 * every later one's commit record begins where the message's record
+	 * ends (its lsn) or later, so the checkpoint may move to its lsn,
+	 * not past it (streampos_message).  This is what lets a heartbeat
+	 * advance the slot of an idle database.
 	 */
 	if (c->action == W2J_MESSAGE && s->kafka)
-		sink_kafka_mark(s->kafka, c->lsn + 1);
+		sink_kafka_mark(s->kafka, c->lsn);
 	if (c->action == W2J_MESSAGE && streampos_message(&s->pos, c->lsn) &&
 		!s->batch_started)
 		s->batch_started = clock_mono_ms();

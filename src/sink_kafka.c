@@ -965,7 +965,7 @@ produce_message(struct sink_kafka *k, const struct kafka_change *kc,
 		buf_append(&k->value, kc->raw, kc->rawlen);
 	}
 	if (!c->transactional)
-		txntrack_begin(k->track, c->lsn + 1);
+		txntrack_begin(k->track, c->lsn); /* the end of its record */
 	r = produce_one(k, kc, false, tick, arg, stop, errbuf, errlen);
 	if (!c->transactional)
 		txntrack_commit(k->track);
