@@ -698,7 +698,9 @@ enum repl_result
 repl_next(struct repl_stream *s, struct repl_data *out, int timeout_ms,
 		  char *errbuf, size_t errlen)
 {
-	int64_t deadline = timeout_ms < 0 ? -1 : clock_mono_ms() + timeout_ms;
+	/* The clock is read only once there is nothing buffered: a busy
+	 * stream takes many messages per read. */
+	int64_t deadline = timeout_ms < 0 ? -1 : INT64_MAX;
 
 	for (;;) {
 		enum repl_result rc;
@@ -717,8 +719,11 @@ repl_next(struct repl_stream *s, struct repl_data *out, int timeout_ms,
 			rc = take_copydata(s, n, out, &got, errbuf, errlen);
 		else if (n < 0)
 			return copy_ended(s, n, errbuf, errlen);
-		else
+		else {
+			if (deadline == INT64_MAX)
+				deadline = clock_mono_ms() + timeout_ms;
 			rc = wait_for_data(s, deadline, errbuf, errlen);
+		}
 		if (rc != REPL_OK || got)
 			return rc;
 	}

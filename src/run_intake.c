@@ -337,7 +337,15 @@ session_receive_pgoutput(struct session *s, const struct repl_data *d)
 		enum session_end e;
 
 		pgo_decoder_change(s->pgo, (size_t) i, &c);
-		j.payload = pgo_decoder_json(s->pgo, &c, &j.len);
+		/* Only Kafka reads the JSON before the batch is applied;
+		 * staging and dead letters write it from the batch's copy
+		 * (batch_json), on the applier's thread. */
+		if (s->kafka)
+			j.payload = pgo_decoder_json(s->pgo, &c, &j.len);
+		else {
+			j.payload = NULL;
+			j.len = 0;
+		}
 		if ((e = session_handle(s, &c, &j)) != SESSION_OK)
 			return e;
 	}

@@ -1,4 +1,5 @@
 /* test_pgoutput.c: unit tests of the pgoutput decoder on captured and crafted messages. */
+#include "walpipe/batch.h"
 #include "walpipe/changefmt.h"
 #include "walpipe/pgoutput.h"
 #include "walpipe/wal2json.h"
@@ -108,6 +109,53 @@ decode_capture(struct lines *out, bool keep_types)
 		free(msg);
 	}
 	unload(&cap);
+	pgo_decoder_free(d);
+}
+
+/*
+ * The pgoutput path keeps no JSON in the batch: staging and dead letters
+ * write it from the batch's copy (batch_json).  For every record of the
+ * captured stream, that is byte for byte what the decoder writes.
+ */
+static void
+test_batch_json_same(void **state)
+{
+	struct lines cap;
+	struct pgo_decoder *d = pgo_decoder_new();
+	struct batch *b = batch_new(1 << 20);
+	char err[512];
+	size_t added = 0;
+
+	(void) state;
+	load(&cap, "captured.txt");
+	for (size_t i = 0; i < cap.n; i++) {
+		lsn_t lsn;
+		size_t len;
+		char *msg = unhex_line(cap.v[i], &lsn, &len);
+		int n = pgo_decode(d, lsn, msg, len, err, sizeof(err));
+
+		if (n < 0)
+			fail_msg("line %zu: %s", i + 1, err);
+		for (int k = 0; k < n; k++) {
+			struct w2j_change c;
+			struct buf want = BUF_INIT, got = BUF_INIT;
+
+			pgo_decoder_change(d, (size_t) k, &c);
+			if (c.action == W2J_BEGIN || c.action == W2J_COMMIT)
+				continue;
+			changefmt_json(&want, &c);
+			assert_true(batch_add(b, &c, NULL, 0, 0, 1, c.timestamp, err,
+								  sizeof(err)));
+			batch_json(b, batch_get(b, added++), &got);
+			assert_string_equal(got.data, want.data);
+			buf_free(&want);
+			buf_free(&got);
+		}
+		free(msg);
+	}
+	assert_int_equal(added, 24); /* the capture's row changes and messages */
+	unload(&cap);
+	batch_free(b);
 	pgo_decoder_free(d);
 }
 
@@ -541,6 +589,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_captured_exact),
+		cmocka_unit_test(test_batch_json_same),
 		cmocka_unit_test(test_same_as_wal2json),
 		cmocka_unit_test(test_without_types),
 		cmocka_unit_test(test_truncated_refused),
