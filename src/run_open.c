@@ -646,7 +646,7 @@ session_kafka_snapshot(struct session *s)
 			return SESSION_FATAL;
 		}
 		r = sink_kafka_snapshot_table(s->kafka, s->kafka_snap, n.part[0],
-									  n.part[1], s->kafka_snap_lsn,
+									  n.part[1], s->kafka_snap_lsn, i == 0,
 									  i + 1 == s->nkafka_snap_tables,
 									  session_tick, s, s->stop, &rows, err,
 									  sizeof(err));

@@ -75,8 +75,9 @@ assert_eq "one read event per existing row: users, orders, each key once" \
 	"$(ana -c "SELECT count(*) FILTER (WHERE topic = 'a.users'), count(*) FILTER (WHERE topic = 'a.orders'),
 		count(DISTINCT key) FILTER (WHERE topic = 'a.users'), count(DISTINCT key) FILTER (WHERE topic = 'a.orders')
 		FROM ka_v WHERE op = 'r'" | tr '|' ' ')"
-assert_eq "read events: op r, no before, one snapshot last" "1 0" \
-	"$(ana -c "SELECT count(*) FILTER (WHERE value->'source'->>'snapshot' = 'last'),
+assert_eq "read events: op r, no before, one snapshot first, one last" "1 1 0" \
+	"$(ana -c "SELECT count(*) FILTER (WHERE value->'source'->>'snapshot' = 'first'),
+		count(*) FILTER (WHERE value->'source'->>'snapshot' = 'last'),
 		count(*) FILTER (WHERE value->>'op' <> 'r' OR value->'before' <> 'null')
 		FROM ka_v WHERE op = 'r'" | tr '|' ' ')"
 assert_eq "the stream: each change after the snapshot exactly once" 0 "$(ana <<SQL

@@ -341,6 +341,32 @@ test_values(void **state)
 	buf_free(&b);
 }
 
+/* Debezium 2.x's markers, with its precedence (last, first, then the
+ * table's last and first). */
+static void
+test_snapshot_markers(void **state)
+{
+	(void) state;
+	assert_string_equal(kafka_msg_snapshot_marker(true, true, true, true),
+						"last");
+	assert_string_equal(kafka_msg_snapshot_marker(true, false, true, true),
+						"first");
+	assert_string_equal(kafka_msg_snapshot_marker(true, false, true, false),
+						"first");
+	assert_string_equal(kafka_msg_snapshot_marker(true, true, true, false),
+						"first");
+	assert_string_equal(kafka_msg_snapshot_marker(false, true, false, true),
+						"last");
+	assert_string_equal(kafka_msg_snapshot_marker(false, false, true, true),
+						"last_in_data_collection");
+	assert_string_equal(kafka_msg_snapshot_marker(true, false, false, true),
+						"last_in_data_collection");
+	assert_string_equal(kafka_msg_snapshot_marker(false, true, true, false),
+						"first_in_data_collection");
+	assert_string_equal(kafka_msg_snapshot_marker(true, true, false, false),
+						"true");
+}
+
 int
 main(void)
 {
@@ -349,6 +375,7 @@ main(void)
 		cmocka_unit_test(test_templates),
 		cmocka_unit_test(test_envelopes),
 		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_snapshot_markers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
