@@ -299,7 +299,7 @@ session_snapshot_export(struct session *s, struct repl_export **ex,
  */
 static enum session_end
 session_kafka_snapshot_hold(struct session *s, struct repl_export *ex,
-							char **todo, size_t ntodo)
+							char *const *todo, size_t ntodo)
 {
 	char err[2048], *lit;
 	struct buf q = BUF_INIT;
@@ -560,7 +560,7 @@ session_kafka_alone_snapshot_hold(struct session *s)
 			   "the slot's position to there follow the read events: at "
 			   "least once)",
 			   rs->position_file, lsn_format(repl_export_lsn(ex), l1));
-	e = session_kafka_snapshot_hold(s, ex, (char **) rs->source_tables,
+	e = session_kafka_snapshot_hold(s, ex, rs->source_tables,
 									rs->nsource_tables);
 	s->kafka_snap_unrecorded = e == SESSION_OK;
 	/* The held transaction keeps the snapshot it imported. */
