@@ -990,6 +990,11 @@ config_free(struct wp_config *cfg)
 	free(cfg->kafka.format);
 	free(cfg->kafka.decimal_handling_mode);
 	free(cfg->kafka.time_precision_mode);
+	free(cfg->kafka.interval_handling_mode);
+	free(cfg->kafka.hstore_handling_mode);
+	free(cfg->kafka.column_include_list);
+	free(cfg->kafka.column_exclude_list);
+	free(cfg->kafka.message_key_columns);
 	free(cfg->kafka.unavailable_value_placeholder);
 	free(cfg->kafka.messages_topic);
 	free(cfg->kafka.transaction_topic);

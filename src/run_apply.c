@@ -58,7 +58,8 @@ session_confirm(struct session *s)
 	if (s->rs->position_file && lsn > s->recorded) {
 		int64_t now = clock_mono_ms();
 
-		if (now - s->recorded_at >= 1000 && session_record(s, lsn))
+		if (!s->kafka_snap_unrecorded && now - s->recorded_at >= 1000 &&
+			session_record(s, lsn))
 			s->recorded_at = now;
 		if (lsn > s->recorded)
 			lsn = s->recorded;

@@ -130,6 +130,11 @@ struct wp_config {
 		bool schemas;
 		char *decimal_handling_mode;		 /* precise | string | double */
 		char *time_precision_mode;			 /* adaptive | connect */
+		char *interval_handling_mode;		 /* numeric | string */
+		char *hstore_handling_mode;			 /* json | map */
+		char *column_include_list;			 /* kafka_select.h */
+		char *column_exclude_list;
+		char *message_key_columns;
 		char *unavailable_value_placeholder; /* "": leave TOAST out */
 		char *messages_topic;				 /* logical decoding messages */
 		bool transaction_metadata;

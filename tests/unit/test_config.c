@@ -386,6 +386,12 @@ two_values(const struct field *f, char *a, char *b, size_t len)
 	static const char *const unit[] = {[F_INT] = "", [F_SIZE] = "B",
 									   [F_DURATION] = "ms"};
 
+	/* A value with a syntax of its own. */
+	if (strcmp(f->key, "message_key_columns") == 0) {
+		snprintf(a, len, "\"s.t:a\"");
+		snprintf(b, len, "\"s.t:b\"");
+		return true;
+	}
 	switch (f->type) {
 	case F_STRING:
 	case F_TEXT:
