@@ -1141,6 +1141,99 @@ schema_list(struct buf *b, const struct pub_part *part)
 	}
 }
 
+/* v[0..n) as a text[] literal ("{"a","b\\"c"}") into b. */
+static void
+append_text_array(struct buf *b, const char *const *v, size_t n)
+{
+	buf_appendf(b, "{");
+	for (size_t i = 0; i < n; i++) {
+		buf_appendf(b, "%s\"", i ? "," : "");
+		for (const char *c = v[i]; *c; c++)
+			buf_appendf(b, "%s%c", *c == '"' || *c == '\\' ? "\\" : "", *c);
+		buf_appendf(b, "\"");
+	}
+	buf_appendf(b, "}");
+}
+
+/*
+ * Whether the current role may run what part asks: FOR ALL TABLES and
+ * FOR TABLES IN SCHEMA are a superuser's, FOR TABLE the owner's of each
+ * table; CREATE PUBLICATION also needs CREATE on the database, ALTER
+ * the publication's ownership.  $1: whether the publication is created,
+ * $2: whether the statement publishes schemas or all tables, $3: the
+ * tables (text[] of SQL names), $4: the publication.  Column: the role's
+ * name when it may not, else NULL.
+ */
+static const char *const pub_may_sql =
+	"SELECT CASE WHEN r.rolsuper OR (NOT $2::bool AND "
+	"  ($1::bool OR EXISTS (SELECT 1 FROM pg_catalog.pg_publication p "
+	"   WHERE p.pubname = $4 AND pg_catalog.pg_has_role(p.pubowner, "
+	"   'USAGE'))) AND "
+	"  (NOT $1::bool OR pg_catalog.has_database_privilege("
+	"   pg_catalog.current_database(), 'CREATE')) AND "
+	"  (SELECT pg_catalog.coalesce(pg_catalog.bool_and("
+	"   pg_catalog.pg_has_role(c.relowner, 'USAGE')), true) FROM "
+	"   pg_catalog.unnest($3::text[]) t JOIN pg_catalog.pg_class c ON "
+	"   c.oid = pg_catalog.to_regclass(t))) "
+	" THEN NULL ELSE r.rolname END "
+	"FROM pg_catalog.pg_roles r WHERE r.rolname = current_user";
+
+/*
+ * Refuse, with the statement in errbuf and as which role to run it, what
+ * the current role could not do (sql) for part: create the publication,
+ * or add what (the missing tables and schemas, for the message).  Returns 1 when it may,
+ * 0 when not (or on an error), -1 to retry.
+ */
+static int
+pub_check_may(PGconn *conn, const char *name, bool create,
+			  const struct pub_part *part, const char *what, const char *sql,
+			  const char *as, char *errbuf, size_t errlen)
+{
+	struct buf arr = BUF_INIT;
+	PGresult *r = NULL;
+	const char *params[4];
+	enum pgconn_outcome oc;
+	int ret = 1;
+
+	append_text_array(&arr, (const char *const *) part->tables,
+					  part->ntables);
+	params[0] = create ? "true" : "false";
+	params[1] = part->all || part->nschemas ? "true" : "false";
+	params[2] = arr.data;
+	params[3] = name;
+	oc = pgconn_exec_params(conn, pub_may_sql, 4, params,
+							"could not look up the publication", &r, errbuf,
+							errlen);
+	if (oc != PGCONN_OK)
+		ret = oc == PGCONN_RETRY ? -1 : 0;
+	else if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0)) {
+		const char *why =
+			part->all || part->nschemas
+				? "FOR ALL TABLES and FOR TABLES IN SCHEMA are a superuser's"
+				: "FOR TABLE needs the ownership of each table (and CREATE "
+				  "on the database)";
+
+		if (create)
+			snprintf(errbuf, errlen,
+					 "publication \"%s\" does not exist, and role \"%s\" "
+					 "cannot create it: %s\n%s; on the source %s, then start "
+					 "walpipe again.",
+					 name, PQgetvalue(r, 0, 0), why, sql, as);
+		else
+			snprintf(errbuf, errlen,
+					 "publication \"%s\" does not publish %s, and role "
+					 "\"%s\" cannot add %s: %s\n%s; on the source %s, then "
+					 "start walpipe again.",
+					 name, what, PQgetvalue(r, 0, 0),
+					 part->ntables + part->nschemas > 1 ? "them" : "it", why,
+					 sql, as);
+		ret = 0;
+	}
+	PQclear(r);
+	buf_free(&arr);
+	return ret;
+}
+
 /*
  * Refuse, with the list and the fix in errbuf, to publish part's schemas
  * (or every schema) while they hold tables without a replica identity.
@@ -1157,15 +1250,7 @@ pub_check_keyless(PGconn *conn, const char *name, const struct pub_part *part,
 	enum pgconn_outcome oc;
 	int ret = 1;
 
-	buf_appendf(&arr, "{");
-	for (size_t i = 0; i < part->nschemas; i++) {
-		buf_appendf(&arr, "%s\"", i ? "," : "");
-		for (const char *c = part->schemas[i]; *c; c++)
-			buf_appendf(&arr, "%s%c", *c == '"' || *c == '\\' ? "\\" : "",
-						*c);
-		buf_appendf(&arr, "\"");
-	}
-	buf_appendf(&arr, "}");
+	append_text_array(&arr, part->schemas, part->nschemas);
 	params[0] = part->all ? "true" : "false";
 	params[1] = arr.data;
 	oc = pgconn_exec_params(conn, pub_keyless_sql, 2, params,
@@ -1350,8 +1435,14 @@ repl_publication_check(PGconn *conn, const char *name,
 	}
 	/* FOR ALL TABLES and FOR TABLES IN SCHEMA are a superuser's;
 	 * FOR TABLE the owner's of each table. */
-	superuser = miss.all || miss.nschemas ? "as a superuser"
-										  : "as the owner of the tables";
+	superuser = miss.all || miss.nschemas
+					? "as a superuser"
+					: "as the owner of the tables (or a superuser)";
+	/* Said before trying, so that check --live says it too. */
+	if ((ret = pub_check_may(conn, name, !exists, &miss, list.data, q.data,
+							 superuser, errbuf, errlen)) != 1)
+		goto out;
+	ret = 0;
 	if (!create) {
 		ret = 2; /* what create would do */
 		if (!exists)
