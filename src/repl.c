@@ -1171,7 +1171,7 @@ static const char *const pub_may_sql =
 	"   'USAGE'))) AND "
 	"  (NOT $1::bool OR pg_catalog.has_database_privilege("
 	"   pg_catalog.current_database(), 'CREATE')) AND "
-	"  (SELECT pg_catalog.coalesce(pg_catalog.bool_and("
+	"  (SELECT COALESCE(pg_catalog.bool_and("
 	"   pg_catalog.pg_has_role(c.relowner, 'USAGE')), true) FROM "
 	"   pg_catalog.unnest($3::text[]) t JOIN pg_catalog.pg_class c ON "
 	"   c.oid = pg_catalog.to_regclass(t))) "
