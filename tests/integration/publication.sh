@@ -44,14 +44,14 @@ run_fails() { # CONFIG: walpipe run exits 1; its log
 conf "$T/fixed.yaml" false "public.a"
 assert_contains "check: missing publication, with the SQL" \
 	'publication "walpipe_shop" does not exist
-CREATE PUBLICATION "walpipe_shop" FOR TABLE public.a; on the source as the owner of the tables, or set source.create_slot: true.' \
+CREATE PUBLICATION "walpipe_shop" FOR TABLE public.a; on the source as the owner of the tables (or a superuser), or set source.create_slot: true.' \
 	"$(live "$T/fixed.yaml")"
 assert_contains "run: missing publication" 'publication "walpipe_shop" does not exist' "$(run_fails "$T/fixed.yaml")"
 
 src -c "CREATE PUBLICATION walpipe_shop FOR TABLE public.b"
 assert_contains "check: table not published" \
 	'publication "walpipe_shop" does not publish table public.a: none of their changes would reach walpipe
-ALTER PUBLICATION "walpipe_shop" ADD TABLE public.a; on the source as the owner of the tables.' "$(live "$T/fixed.yaml")"
+ALTER PUBLICATION "walpipe_shop" ADD TABLE public.a; on the source as the owner of the tables (or a superuser).' "$(live "$T/fixed.yaml")"
 
 src -c "ALTER PUBLICATION walpipe_shop ADD TABLE public.a WHERE (id > 10)"
 assert_contains "check: row filter" \
