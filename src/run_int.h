@@ -82,6 +82,9 @@ struct session_partitions {
 	struct route_entry **trunc;
 	size_t ntrunc;
 	lsn_t trunc_lsn;
+	uint32_t trunc_xid;
+	/* The TRUNCATE is in what an earlier session applied (skipped). */
+	bool trunc_applied;
 };
 
 /*

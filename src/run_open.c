@@ -478,21 +478,30 @@ session_open_analytics(struct session *s)
  * pgoutput streams what the publication holds: check it (creating it
  * with create_slot) before any slot is created, since pgoutput looks it
  * up as of each change's position, and at every session, since a reload
- * may have added tables.
+ * may have added tables or mirrors.  A mirror's schemas are published
+ * whole, so that the tables created in them later are too.
  */
 static enum session_end
 session_check_publication(struct session *s)
 {
 	const struct run_settings *rs = s->rs;
 	PGconn *conn = session_connect_source(s);
-	char err[2048], done[512];
+	char err[2048], done[1024];
+	struct repl_pub_scope scope;
+	const char **schemas;
 	int r;
 
 	if (conn == NULL)
 		return SESSION_RETRY;
-	r = repl_publication_check(conn, rs->publication, rs->source_tables,
-							   rs->nsource_tables, rs->create_slot, done,
-							   sizeof(done), err, sizeof(err));
+	scope.tables = rs->source_tables;
+	scope.ntables = rs->nsource_tables;
+	scope.all_tables = config_mirror_schemas(rs->mirrors, rs->nmirrors,
+											 &schemas, &scope.nschemas);
+	scope.schemas = schemas;
+	r = repl_publication_check(conn, rs->publication, &scope,
+							   rs->create_slot, done, sizeof(done), err,
+							   sizeof(err));
+	free(schemas);
 	PQfinish(conn);
 	if (r < 0) {
 		wp_log(LOG_WARNING, "%s", err);

@@ -194,6 +194,19 @@ int config_mirror_of(const struct config_mirror *m, size_t nm,
 					 const char *schema, const char *table);
 
 /*
+ * The schemas pgoutput's publication must hold whole so that a table
+ * created later in a mirror's reach is published without walpipe's help:
+ * the schema part of every from pattern of m[0..nm), each once, in
+ * order, into *schemas (exact names; the array is malloc'd, the strings
+ * borrowed from m; NULL when none).  Returns true instead, with no
+ * array, when a pattern's schema part has a '*' (*.audit_log): any
+ * schema, present or future, may hold a mirrored table, so only FOR ALL
+ * TABLES covers it.  Pure.
+ */
+bool config_mirror_schemas(const struct config_mirror *m, size_t nm,
+						   const char ***schemas, size_t *nschemas);
+
+/*
  * The keys that differ between old and cfg and cannot change while
  * walpipe runs (the rows of the configuration table, src/config_table.c,
  * without FIELD_RELOAD: where walpipe reads from and writes to, the
