@@ -219,6 +219,38 @@ view_cols(const struct batch *b, uint32_t first, uint32_t n,
 	}
 }
 
+size_t
+batch_view_columns(const struct batch_change *c)
+{
+	return (size_t) c->ncols + c->nident + c->npk;
+}
+
+void
+batch_view(const struct batch *b, const struct batch_change *c,
+		   struct w2j_change *out, struct w2j_column *cols)
+{
+	view_cols(b, c->cols, c->ncols, cols);
+	view_cols(b, c->ident, c->nident, cols + c->ncols);
+	view_cols(b, c->pk, c->npk, cols + c->ncols + c->nident);
+	memset(out, 0, sizeof(*out));
+	out->action = c->action;
+	out->xid = c->xid;
+	out->lsn = c->lsn;
+	out->timestamp = batch_text(b, c->commit_time);
+	out->schema = batch_text(b, c->schema);
+	out->table = batch_text(b, c->table);
+	out->columns = cols;
+	out->ncolumns = c->ncols;
+	out->identity = cols + c->ncols;
+	out->nidentity = c->nident;
+	out->pk = cols + c->ncols + c->nident;
+	out->npk = c->npk;
+	out->transactional = c->transactional;
+	out->prefix = batch_text(b, c->prefix);
+	out->content = batch_text(b, c->content);
+	out->content_len = c->content_len;
+}
+
 void
 batch_json(const struct batch *b, const struct batch_change *c,
 		   struct buf *out)
@@ -230,27 +262,8 @@ batch_json(const struct batch *b, const struct batch_change *c,
 		buf_append(out, batch_text(b, c->json), c->json_len);
 		return;
 	}
-	cols = wp_malloc((c->ncols + c->nident + c->npk + 1) * sizeof(*cols));
-	view_cols(b, c->cols, c->ncols, cols);
-	view_cols(b, c->ident, c->nident, cols + c->ncols);
-	view_cols(b, c->pk, c->npk, cols + c->ncols + c->nident);
-	memset(&w, 0, sizeof(w));
-	w.action = c->action;
-	w.xid = c->xid;
-	w.lsn = c->lsn;
-	w.timestamp = batch_text(b, c->commit_time);
-	w.schema = batch_text(b, c->schema);
-	w.table = batch_text(b, c->table);
-	w.columns = cols;
-	w.ncolumns = c->ncols;
-	w.identity = cols + c->ncols;
-	w.nidentity = c->nident;
-	w.pk = cols + c->ncols + c->nident;
-	w.npk = c->npk;
-	w.transactional = c->transactional;
-	w.prefix = batch_text(b, c->prefix);
-	w.content = batch_text(b, c->content);
-	w.content_len = c->content_len;
+	cols = wp_malloc((batch_view_columns(c) + 1) * sizeof(*cols));
+	batch_view(b, c, &w, cols);
 	changefmt_json(out, &w);
 	free(cols);
 }

@@ -88,6 +88,15 @@ const struct batch_col *batch_ident(const struct batch *b,
 const char *batch_text(const struct batch *b, uint32_t off);
 
 /*
+ * Change c as a decoded change *out whose strings point into the batch
+ * (valid until batch_reset): its columns, identity and key columns go in
+ * cols, which must hold batch_view_columns(c) entries.  Pure.
+ */
+size_t batch_view_columns(const struct batch_change *c);
+void batch_view(const struct batch *b, const struct batch_change *c,
+				struct w2j_change *out, struct w2j_column *cols);
+
+/*
  * Append change c's wal2json-shaped JSON to out: the raw message when one
  * was kept, otherwise written from the copy as changefmt_json writes a
  * decoded change (the pgoutput path keeps none: most batches never need
