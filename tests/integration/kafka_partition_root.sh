@@ -95,11 +95,13 @@ wait_slot_at "$end" "$pid"
 kafka_load km2
 assert_eq "Kafka alone: the partitioned table's topic only" "alone.ev" \
 	"$(ana -c "SELECT string_agg(DISTINCT topic, ',' ORDER BY topic) FROM km2_v WHERE topic LIKE 'alone.%'")"
-# The row left from above comes first, as the initial snapshot's read
-# event (snapshot.mode initial), read from the partitioned table.
+# The row left from above (7: the truncate of ev_us_lo took 8) comes
+# first, as the initial snapshot's read event (snapshot.mode initial),
+# read from the partitioned table.  A read carries the snapshot's point as
+# its lsn, which the first change after it may share: reads sort first.
 assert_eq "Kafka alone: the existing row read, every change once, as the table's" \
-	"r:ev:5 c:ev:10 c:ev:150 c:ev:11 d:ev:10 c:ev:10" \
-	"$(ana -c "SELECT string_agg(op || ':' || (value->'source'->>'table') || ':' || coalesce(value->'after'->>'id', value->'before'->>'id'), ' ' ORDER BY lsn, txn_pos) FROM km2_v WHERE topic LIKE 'alone.%'")"
+	"r:ev:7 c:ev:10 c:ev:150 c:ev:11 d:ev:10 c:ev:10" \
+	"$(ana -c "SELECT string_agg(op || ':' || (value->'source'->>'table') || ':' || coalesce(value->'after'->>'id', value->'before'->>'id'), ' ' ORDER BY op <> 'r', lsn, txn_pos) FROM km2_v WHERE topic LIKE 'alone.%'")"
 assert_contains "Kafka alone: the new partition is followed" \
 	'partition "public.ev_asia" of "public.ev" is now followed' "$(cat "$T/alone.log")"
 echo "ok: kafka_partition_root"
