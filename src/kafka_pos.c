@@ -59,17 +59,3 @@ kafka_pos_cmp(const struct kafka_pos *a, const struct kafka_pos *b)
 		return a->pos < b->pos ? -1 : 1;
 	return (a->rank > b->rank) - (a->rank < b->rank);
 }
-
-int32_t
-kafka_pos_spread(const struct kafka_pos *p, int32_t nparts)
-{
-	/* splitmix64's finalizer: neighbouring positions land apart. */
-	uint64_t x = p->end ^ (p->pos * UINT64_C(0x9E3779B97F4A7C15));
-
-	x ^= x >> 30;
-	x *= UINT64_C(0xBF58476D1CE4E5B9);
-	x ^= x >> 27;
-	x *= UINT64_C(0x94D049BB133111EB);
-	x ^= x >> 31;
-	return nparts > 0 ? (int32_t) (x % (uint64_t) nparts) : 0;
-}

@@ -815,7 +815,10 @@ tail_find(struct sink_kafka *k, const char *topic, struct topic_tail **out,
 /*
  * dedupe: the partition of the next message (k->topic, k->key) and
  * whether that partition already holds it (*held).  RD_KAFKA_PARTITION_UA
- * when dedupe is off or the topic did not exist.
+ * (librdkafka picks, and nothing is skipped) when dedupe is off, the
+ * topic did not exist or the message has no key: a keyless message goes
+ * to a random partition, so another partition's position says nothing
+ * about it.
  */
 static enum kafka_result
 dedupe_check(struct sink_kafka *k, const struct kafka_change *kc, char op,
@@ -831,16 +834,13 @@ dedupe_check(struct sink_kafka *k, const struct kafka_change *kc, char op,
 	if (!k->kc.dedupe)
 		return KAFKA_OK;
 	r = tail_find(k, k->topic.data, &t, errbuf, errlen);
-	if (r != KAFKA_OK || t->nparts == 0)
+	if (r != KAFKA_OK || t->nparts == 0 || k->key.len == 0)
 		return r;
 	kafka_pos_make(&at, kc->txn_end, kc->txn_pos, op, tombstone);
-	/* The partition murmur2_random would pick, so that keys land where
-	 * they always did (and where Debezium puts them). */
-	*part = k->key.len > 0
-				? rd_kafka_msg_partitioner_murmur2(NULL, k->key.data,
-												   k->key.len, t->nparts,
-												   NULL, NULL)
-				: kafka_pos_spread(&at, t->nparts);
+	/* The partition murmur2_random picks, so that keys land where they
+	 * always did (and where Debezium puts them). */
+	*part = rd_kafka_msg_partitioner_murmur2(NULL, k->key.data, k->key.len,
+											 t->nparts, NULL, NULL);
 	*held = op != 'r' && t->has[*part] && kafka_pos_cmp(&t->max[*part], &at) >= 0;
 	return KAFKA_OK;
 }

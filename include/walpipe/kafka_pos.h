@@ -49,9 +49,4 @@ bool kafka_pos_parse(struct kafka_pos *out, const char *end, size_t end_len,
 /* <0, 0, >0 as a comes before, with, after b in the stream. */
 int kafka_pos_cmp(const struct kafka_pos *a, const struct kafka_pos *b);
 
-/* The partition (of nparts > 0) of a message without a key: spread like
- * librdkafka's random choice, but the same each time the message is sent
- * again. */
-int32_t kafka_pos_spread(const struct kafka_pos *p, int32_t nparts);
-
 #endif

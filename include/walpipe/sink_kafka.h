@@ -46,9 +46,10 @@ struct sink_kafka_config {
 	 * topic, read the end of each of its partitions (read_committed) for
 	 * the highest stream position it holds (kafka_pos.h), and skip the
 	 * messages a restart sends again that a partition already has.
-	 * walpipe then picks every partition itself (murmur2 of the key, as
-	 * the murmur2_random partitioner; a keyless message by its
-	 * position), so another partitioner is refused. */
+	 * walpipe then picks the partition of every keyed message itself
+	 * (murmur2 of the key, as the murmur2_random partitioner), so
+	 * another partitioner is refused.  Snapshot reads and keyless
+	 * messages are never skipped. */
 	bool dedupe;
 	const struct config_kv *props;
 	size_t nprops;
