@@ -32,7 +32,7 @@ EOF2
 "$WALPIPE_BIN" check -c "$T/shop.yaml" >/dev/null
 run_start "$T/shop.yaml" "$T/run.log"
 trap 'kill -9 $pid $wl 2>/dev/null || true' EXIT
-src -c "SELECT 1 FROM pg_copy_logical_replication_slot('walpipe_shop', 'witness')" >/dev/null
+src -c "SELECT 1 FROM pg_copy_logical_replication_slot('walpipe_shop', 'witness', false, 'wal2json')" >/dev/null
 src -c "CREATE SEQUENCE moved START 100000"
 # Besides the shop's workload: key changes (Debezium's delete, tombstone
 # and create at one position) and logical decoding messages, in and out
