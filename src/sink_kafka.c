@@ -293,9 +293,10 @@ conf_build(const struct sink_kafka_config *kc, struct config_errors *errs)
 		else if (strcmp(p->key, "log.queue") == 0)
 			why = "walpipe sets log.queue itself";
 		else if (strcmp(p->key, "partitioner") == 0 && kc->dedupe &&
-				 strcmp(p->value, "murmur2_random") != 0)
+				 strcmp(p->value, "murmur2_random") != 0 &&
+				 strcmp(p->value, "murmur2") != 0)
 			why = "kafka.dedupe_on_restart picks partitions itself as "
-				  "murmur2_random does, to know which partition already "
+				  "murmur2 does, to know which partition already "
 				  "holds a message; set dedupe_on_restart: false to use "
 				  "another partitioner";
 		if (why) {

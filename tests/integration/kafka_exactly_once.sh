@@ -30,6 +30,13 @@ kafka:
   transaction_metadata: true
 EOF2
 "$WALPIPE_BIN" check -c "$T/shop.yaml" >/dev/null
+# The dedupe computes murmur2 partitions: another partitioner is refused.
+if [ "${DEDUPE:-true}" = true ]; then
+	sed 's/^  transactions:/  properties:\n    partitioner: consistent\n&/' "$T/shop.yaml" >"$T/part.yaml"
+	rc=0; "$WALPIPE_BIN" check -c "$T/part.yaml" >"$T/part.out" 2>&1 || rc=$?
+	assert_eq "another partitioner is refused" 1 "$(grep -c 'kafka.properties.partitioner: kafka.dedupe_on_restart picks partitions itself' "$T/part.out")"
+	assert_eq "walpipe check fails" t "$([ "$rc" -ne 0 ] && echo t || echo f)"
+fi
 run_start "$T/shop.yaml" "$T/run.log"
 trap 'kill -9 $pid $wl 2>/dev/null || true' EXIT
 src -c "SELECT 1 FROM pg_copy_logical_replication_slot('walpipe_shop', 'witness', false, 'wal2json')" >/dev/null
@@ -79,6 +86,7 @@ ana -c "CREATE TABLE seen AS SELECT w.n, w.lsn, count(k.off) AS c FROM w LEFT JO
   GROUP BY w.n, w.lsn"
 echo "changes seen once: $(ana -c "SELECT count(*) FROM seen WHERE c = 1"), more than once: $(ana -c "SELECT count(*) FROM seen WHERE c > 1")," \
 	"skipped on restarts: $(grep -o 'skipped [0-9]* messages Kafka already had' "$T/run.log" | awk '{ s += $2 } END { print s + 0 }')"
+grep -E 'read back Kafka topic|could not read (Kafka|the (partitions|offsets))' "$T/run.log" | tail -5 || true
 assert_eq "after 10 kills -9: no change lost" 0 "$(ana -c "SELECT count(*) FROM seen WHERE c = 0")"
 assert_eq "after 10 kills -9: no change twice" 0 "$(ana -c "SELECT count(*) FROM seen WHERE c > 1")"
 # Every message once: changes, tombstones, the halves of key changes,
