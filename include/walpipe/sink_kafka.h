@@ -123,8 +123,8 @@ void sink_kafka_mark(struct sink_kafka *k, lsn_t pos);
  * full, waits: serves delivery reports and calls tick(arg) (status updates
  * to the source) every 100 ms until there is room, *stop is set
  * (KAFKA_STOPPED) or an error was reported.  Returns KAFKA_OK, or an
- * error with the reason in errbuf.  Logs only a warning when the wait
- * lasts.
+ * error with the reason in errbuf.  Logs a warning when the wait lasts,
+ * and with dedupe the skips and a topic's reading back when it lasts.
  */
 enum kafka_result sink_kafka_produce(struct sink_kafka *k,
 									 const struct kafka_change *kc,
@@ -173,7 +173,7 @@ enum kafka_result sink_kafka_produce_read(struct sink_kafka *k,
  * the sink's own connection).  *rows: how many were produced.  Returns
  * KAFKA_OK, or an error with the reason in errbuf (KAFKA_RETRY: the
  * source failed).  Call it between sink_kafka_begin and _commit as
- * above.  Does not log.
+ * above.  Logs only as sink_kafka_produce does.
  */
 enum kafka_result sink_kafka_snapshot_table(
 	struct sink_kafka *k, PGconn *conn, const char *schema, const char *table,
