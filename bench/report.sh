@@ -37,7 +37,7 @@ END {
 	printf "| workload | contender | changes | s | changes/s | x decode limit | x native | CPU s / M changes | decode CPU s / M | peak RSS MB | analytics = source |\n";
 	printf "|---|---|---|---|---|---|---|---|---|---|---|\n";
 	for (i = 1; i <= NRW; i++) {
-		# pgoutput's contenders against pgoutput's decode limit.
+		# The pgoutput contenders against the pgoutput decode limit.
 		d = rate[w[i], (c[i] == "wpp" || c[i] == "recvpg") ? "recvpg" : "recv"];
 		nat = rate[w[i], "native"];
 		if ((w[i] SUBSEP c[i]) in bad) chk[i] = "DIFFERENT";
@@ -55,10 +55,10 @@ END {
 	}
 	# Chart data: one row per workload, changes/s per contender.
 	dat = FILENAME; sub(/compare.tsv$/, "compare.dat", dat);
-	printf "# workload recv native wpa wpb\n" > dat;
+	printf "# workload recv native wpa wpb recvpg wpp\n" > dat;
 	for (i = 1; i <= nw; i++)
-		printf "%s %.0f %.0f %.0f %.0f\n", order[i], rate[order[i], "recv"], rate[order[i], "native"],
-			rate[order[i], "wpa"], rate[order[i], "wpb"] > dat;
+		printf "%s %.0f %.0f %.0f %.0f %.0f %.0f\n", order[i], rate[order[i], "recv"], rate[order[i], "native"],
+			rate[order[i], "wpa"], rate[order[i], "wpb"], rate[order[i], "recvpg"], rate[order[i], "wpp"] > dat;
 }' "$O/compare.tsv" | tee "$O/compare.md"
 if command -v gnuplot >/dev/null; then
 	gnuplot <<GP
@@ -74,7 +74,9 @@ set grid ytics
 plot "$O/compare.dat" using 2:xtic(1) title "pg_recvlogical (decode limit)", \
      "" using 3 title "native logical replication", \
      "" using 4 title "walpipe: tables", \
-     "" using 5 title "walpipe: staging + tables"
+     "" using 5 title "walpipe: staging + tables", \
+     "" using 6 title "pg_recvlogical, pgoutput (its decode limit)", \
+     "" using 7 title "walpipe on pgoutput: tables"
 GP
 	echo "chart: $O/compare.png" >&2
 fi

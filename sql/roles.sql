@@ -4,13 +4,23 @@
 -- file: the unit's PGPASSFILE=/etc/walpipe/pgpass).
 --
 --   psql -d shop -v side=source -v tables=public.users,public.orders \
---        -f sql/roles.sql
+--        [-v publication=walpipe_shop] -f sql/roles.sql
 --   psql -d analytics -v side=analytics [-v schema=walpipe] \
 --        [-v staging=staging] -f sql/roles.sql
 --
 -- tables: the source tables walpipe streams (source.tables), in SQL's
 -- notation (public."User"), separated by commas (a name with a comma in it
 -- needs its own GRANT by hand).
+--
+-- source.plugin: pgoutput streams what a publication holds, and a role
+-- may create one FOR TABLE only as the owner of every table (FOR TABLES
+-- IN SCHEMA, for mirrors, and FOR ALL TABLES only as a superuser), which
+-- walpipe_repl is not: add -v publication=walpipe_NAME (source.publication,
+-- default walpipe_ plus source.name) and this script creates it
+-- FOR TABLE the tables, as you.  walpipe checks it at each start, and when
+-- it lacks a table says the ALTER PUBLICATION to run, and as whom.  For
+-- mirrors, create it yourself as a superuser:
+--   CREATE PUBLICATION walpipe_NAME FOR TABLES IN SCHEMA app, TABLE public.t;
 
 \if :{?side}
 \else
@@ -49,6 +59,15 @@ GRANT pg_read_all_stats TO walpipe_repl;
 -- wal2json needs a replica identity to decode updates and deletes: every
 -- streamed table needs a primary key or REPLICA IDENTITY USING INDEX (or
 -- FULL, for mode: keyless).
+\if :{?publication}
+SELECT NOT EXISTS (SELECT FROM pg_catalog.pg_publication
+                    WHERE pubname = :'publication') AS create_publication \gset
+\if :create_publication
+SELECT pg_catalog.format('CREATE PUBLICATION %I FOR TABLE %s', :'publication',
+         pg_catalog.string_agg(pg_catalog.btrim(t)::regclass::text, ', '))
+  FROM pg_catalog.unnest(pg_catalog.string_to_array(:'tables', ',')) t \gexec
+\endif
+\endif
 \else
 \if :{?schema}
 \else

@@ -2,6 +2,7 @@
 #include "walpipe/batch.h"
 
 #include "walpipe/buf.h"
+#include "walpipe/changefmt.h"
 #include "walpipe/mem.h"
 
 #include <stdio.h>
@@ -85,8 +86,19 @@ batch_add(struct batch *b, const struct w2j_change *c, const char *json,
 		  char *errbuf, size_t errlen)
 {
 	struct batch_change *bc;
+	size_t need = json ? len * 3 : 0;
 
-	if (b->text.len + len * 3 + 4096 > UINT32_MAX) {
+	/* Without the JSON, the column copies are what is added. */
+	for (size_t i = 0; !json && i < c->ncolumns + c->nidentity + c->npk; i++) {
+		const struct w2j_column *col =
+			i < c->ncolumns ? &c->columns[i]
+			: i < c->ncolumns + c->nidentity
+				? &c->identity[i - c->ncolumns]
+				: &c->pk[i - c->ncolumns - c->nidentity];
+
+		need += col->name_len + col->type_len + col->value_len + 3;
+	}
+	if (b->text.len + need + c->content_len + 4096 > UINT32_MAX) {
 		snprintf(errbuf, errlen,
 				 "batch text would exceed 4 GiB; lower batch.max_bytes");
 		return false;
@@ -115,6 +127,8 @@ batch_add(struct batch *b, const struct w2j_change *c, const char *json,
 	bc->ncols = (uint32_t) c->ncolumns;
 	bc->ident = put_cols(b, c->identity, c->nidentity);
 	bc->nident = (uint32_t) c->nidentity;
+	bc->pk = put_cols(b, c->pk, c->npk);
+	bc->npk = (uint32_t) c->npk;
 	bc->transactional = c->transactional;
 	bc->prefix = c->prefix ? put_text(b, c->prefix, strlen(c->prefix))
 						   : NO_TEXT;
@@ -184,4 +198,59 @@ batch_reset(struct batch *b)
 		b->cols = NULL;
 		b->cap_cols = 0;
 	}
+}
+
+/* The copy's columns first..first+n as decoded columns, into cols. */
+static void
+view_cols(const struct batch *b, uint32_t first, uint32_t n,
+		  struct w2j_column *cols)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		const struct batch_col *bc = &b->cols[first + i];
+
+		memset(&cols[i], 0, sizeof(cols[i]));
+		cols[i].name = batch_text(b, bc->name);
+		cols[i].name_len = strlen(cols[i].name);
+		cols[i].type = batch_text(b, bc->type);
+		cols[i].type_len = cols[i].type ? strlen(cols[i].type) : 0;
+		cols[i].kind = bc->kind;
+		cols[i].value = batch_text(b, bc->value);
+		cols[i].value_len = bc->value_len;
+	}
+}
+
+void
+batch_json(const struct batch *b, const struct batch_change *c,
+		   struct buf *out)
+{
+	struct w2j_change w;
+	struct w2j_column *cols;
+
+	if (c->json != NO_TEXT) {
+		buf_append(out, batch_text(b, c->json), c->json_len);
+		return;
+	}
+	cols = wp_malloc((c->ncols + c->nident + c->npk + 1) * sizeof(*cols));
+	view_cols(b, c->cols, c->ncols, cols);
+	view_cols(b, c->ident, c->nident, cols + c->ncols);
+	view_cols(b, c->pk, c->npk, cols + c->ncols + c->nident);
+	memset(&w, 0, sizeof(w));
+	w.action = c->action;
+	w.xid = c->xid;
+	w.lsn = c->lsn;
+	w.timestamp = batch_text(b, c->commit_time);
+	w.schema = batch_text(b, c->schema);
+	w.table = batch_text(b, c->table);
+	w.columns = cols;
+	w.ncolumns = c->ncols;
+	w.identity = cols + c->ncols;
+	w.nidentity = c->nident;
+	w.pk = cols + c->ncols + c->nident;
+	w.npk = c->npk;
+	w.transactional = c->transactional;
+	w.prefix = batch_text(b, c->prefix);
+	w.content = batch_text(b, c->content);
+	w.content_len = c->content_len;
+	changefmt_json(out, &w);
+	free(cols);
 }

@@ -3,6 +3,32 @@
 
 #include <string.h>
 
+/* A string literal appended without strlen or a format: this runs for
+ * every change pgoutput delivers. */
+#define APPEND_LIT(out, lit) buf_append((out), (lit), sizeof(lit) - 1)
+
+/* ,"key": */
+static void
+append_key(struct buf *out, const char *key)
+{
+	APPEND_LIT(out, ",\"");
+	buf_append_str(out, key);
+	APPEND_LIT(out, "\":");
+}
+
+static void
+append_u32(struct buf *out, uint32_t v)
+{
+	char d[10];
+	size_t n = 0;
+
+	do {
+		d[sizeof(d) - 1 - n++] = (char) ('0' + v % 10);
+		v /= 10;
+	} while (v);
+	buf_append(out, d + sizeof(d) - n, n);
+}
+
 void
 changefmt_value(struct buf *out, const struct w2j_column *col)
 {
@@ -24,20 +50,21 @@ static void
 append_columns(struct buf *out, const char *key, const struct w2j_column *cols,
 			   size_t n, bool with_values)
 {
-	buf_appendf(out, ",\"%s\":[", key);
+	append_key(out, key);
+	buf_append_char(out, '[');
 	for (size_t i = 0; i < n; i++) {
 		const struct w2j_column *col = &cols[i];
 
 		if (i > 0)
 			buf_append_char(out, ',');
-		buf_append_str(out, "{\"name\":");
+		APPEND_LIT(out, "{\"name\":");
 		buf_append_json_string(out, col->name, col->name_len);
 		if (col->type) {
-			buf_append_str(out, ",\"type\":");
+			APPEND_LIT(out, ",\"type\":");
 			buf_append_json_string(out, col->type, col->type_len);
 		}
 		if (with_values) {
-			buf_append_str(out, ",\"value\":");
+			APPEND_LIT(out, ",\"value\":");
 			changefmt_value(out, col);
 		}
 		buf_append_char(out, '}');
@@ -48,7 +75,7 @@ append_columns(struct buf *out, const char *key, const struct w2j_column *cols,
 static void
 append_str_field(struct buf *out, const char *key, const char *v)
 {
-	buf_appendf(out, ",\"%s\":", key);
+	append_key(out, key);
 	buf_append_json_string(out, v, strlen(v));
 }
 
@@ -57,18 +84,25 @@ changefmt_json(struct buf *out, const struct w2j_change *c)
 {
 	char lsn[LSN_STRLEN];
 
-	buf_appendf(out, "{\"action\":\"%c\"", (char) c->action);
+	APPEND_LIT(out, "{\"action\":\"");
+	buf_append_char(out, (char) c->action);
+	buf_append_char(out, '"');
 	if (c->action == W2J_MESSAGE && !c->transactional) {
 		/* wal2json's shape for a message outside any transaction. */
-		buf_append_str(out, ",\"xid\":null,\"timestamp\":null");
+		APPEND_LIT(out, ",\"xid\":null,\"timestamp\":null");
 	} else {
-		if (c->xid)
-			buf_appendf(out, ",\"xid\":%u", c->xid);
+		if (c->xid) {
+			APPEND_LIT(out, ",\"xid\":");
+			append_u32(out, c->xid);
+		}
 		if (c->timestamp)
 			append_str_field(out, "timestamp", c->timestamp);
 	}
-	if (c->lsn)
-		buf_appendf(out, ",\"lsn\":\"%s\"", lsn_format(c->lsn, lsn));
+	if (c->lsn) {
+		APPEND_LIT(out, ",\"lsn\":\"");
+		buf_append_str(out, lsn_format(c->lsn, lsn));
+		buf_append_char(out, '"');
+	}
 	switch (c->action) {
 	case W2J_BEGIN:
 	case W2J_COMMIT:

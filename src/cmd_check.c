@@ -290,7 +290,9 @@ live_special_values(PGconn *conn, const struct wp_config *cfg)
 /*
  * pgoutput streams what the publication holds: it must publish every
  * action of every table of source.tables without a row filter or column
- * list.  With create_slot, walpipe creates it or adds the missing tables
+ * list, and the mirrors' schemas whole (a table without a replica
+ * identity there is a problem: published, the source refuses its updates
+ * and deletes).  With create_slot, walpipe creates it or adds the missing tables
  * at start (run_open.c): said, not a problem.
  */
 static void
@@ -298,9 +300,17 @@ live_publication(struct live *lv, PGconn *conn, const struct wp_config *cfg,
 				 bool quiet)
 {
 	char err[2048];
-	int r = repl_publication_check(conn, cfg->source.pubname,
-								   cfg->source.tables, cfg->source.ntables,
-								   false, NULL, 0, err, sizeof(err));
+	const char **schemas;
+	struct repl_pub_scope scope = {cfg->source.tables, cfg->source.ntables,
+								   NULL, 0, false};
+	int r;
+
+	scope.all_tables = config_mirror_schemas(cfg->mirrors, cfg->nmirrors,
+											 &schemas, &scope.nschemas);
+	scope.schemas = schemas;
+	r = repl_publication_check(conn, cfg->source.pubname, &scope, false,
+							   NULL, 0, err, sizeof(err));
+	free(schemas);
 
 	if (r == 1)
 		return;
@@ -309,7 +319,8 @@ live_publication(struct live *lv, PGconn *conn, const struct wp_config *cfg,
 	else if (r == 2 && cfg->source.create_slot) {
 		if (!quiet)
 			printf("  publication \"%s\": walpipe creates it or adds the "
-				   "missing tables at start (source.create_slot)\n",
+				   "missing tables and schemas at start "
+				   "(source.create_slot)\n",
 				   cfg->source.pubname);
 	} else
 		live_problem(lv, "%s", err);

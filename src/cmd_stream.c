@@ -311,7 +311,9 @@ static enum stream_end
 stream_confirm(const struct stream_opts *o, struct stream_state *st,
 			   const struct w2j_change *c)
 {
-	lsn_t done = c->action == W2J_COMMIT ? c->nextlsn : c->lsn + 1;
+	/* A message's lsn is the end of its record, where a commit record
+	 * may begin: confirming one past it would skip that transaction. */
+	lsn_t done = c->action == W2J_COMMIT ? c->nextlsn : c->lsn;
 
 	/* Confirm only what has really left the process. */
 	if (fflush(stdout) != 0 || ferror(stdout)) {

@@ -794,6 +794,36 @@ config_mirror_of(const struct config_mirror *m, size_t nm,
 	return -1;
 }
 
+bool
+config_mirror_schemas(const struct config_mirror *m, size_t nm,
+					  const char ***schemas, size_t *nschemas)
+{
+	const char **out = NULL;
+	size_t n = 0;
+
+	*schemas = NULL;
+	*nschemas = 0;
+	for (size_t i = 0; i < nm; i++)
+		for (size_t k = 0; k < m[i].nfrom; k++) {
+			const struct mirror_pattern *p = &m[i].from_p[k];
+			bool seen = false;
+
+			if (p->glob[0]) {
+				free(out);
+				return true;
+			}
+			for (size_t j = 0; j < n && !seen; j++)
+				seen = strcmp(out[j], p->part[0]) == 0;
+			if (seen)
+				continue;
+			out = wp_realloc(out, (n + 1) * sizeof(*out));
+			out[n++] = p->part[0];
+		}
+	*schemas = out;
+	*nschemas = n;
+	return false;
+}
+
 size_t
 config_fixed_changes(const struct wp_config *old, const struct wp_config *cfg,
 					 char ***keys)
@@ -990,6 +1020,11 @@ config_free(struct wp_config *cfg)
 	free(cfg->kafka.format);
 	free(cfg->kafka.decimal_handling_mode);
 	free(cfg->kafka.time_precision_mode);
+	free(cfg->kafka.interval_handling_mode);
+	free(cfg->kafka.hstore_handling_mode);
+	free(cfg->kafka.column_include_list);
+	free(cfg->kafka.column_exclude_list);
+	free(cfg->kafka.message_key_columns);
 	free(cfg->kafka.unavailable_value_placeholder);
 	free(cfg->kafka.messages_topic);
 	free(cfg->kafka.transaction_topic);

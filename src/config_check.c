@@ -3,8 +3,10 @@
 
 #include "walpipe/buf.h"
 #include "walpipe/kafka_msg.h"
+#include "walpipe/kafka_select.h"
 #include "walpipe/mem.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -171,6 +173,46 @@ config_check_staging(struct loader *L, void *obj, const struct ynode *n)
 	config_path_pop(L, o);
 }
 
+/* Debezium's column lists and key columns compile (kafka_select.h); an
+ * error points at the option it comes from. */
+static void
+config_check_kafka_select(struct loader *L, const struct wp_config *cfg,
+						  const struct ynode *n)
+{
+	const char *keys[] = {"column_include_list", "column_exclude_list",
+						  "message_key_columns"};
+	const char *vals[] = {cfg->kafka.column_include_list,
+						  cfg->kafka.column_exclude_list,
+						  cfg->kafka.message_key_columns};
+	char why[300];
+	bool err;
+
+	for (size_t i = 0; i < 3; i++) {
+		const struct ynode *t = ynode_get(n, keys[i]);
+		struct kafka_select *s;
+		size_t o;
+
+		if (t == NULL)
+			continue;
+		/* Each alone, so that the error names its own line. */
+		s = kafka_select_new(i == 0 ? vals[i] : NULL, i == 1 ? vals[i] : NULL,
+							 i == 2 ? vals[i] : NULL, &err, why, sizeof(why));
+		kafka_select_free(s);
+		if (!err && i == 1 && vals[0] && vals[0][0] && vals[1] &&
+			vals[1][0]) {
+			snprintf(why, sizeof(why),
+					 "column_include_list and column_exclude_list cannot "
+					 "both be set (Debezium's rule: one or the other)");
+			err = true;
+		}
+		if (!err)
+			continue;
+		o = config_path_push(L, ".%s", keys[i]);
+		config_error(L, t->line, t->col, "%s", why);
+		config_path_pop(L, o);
+	}
+}
+
 void
 config_check_kafka(struct loader *L, void *obj, const struct ynode *n)
 {
@@ -197,6 +239,7 @@ config_check_kafka(struct loader *L, void *obj, const struct ynode *n)
 		config_error(L, t->line, t->col, "%s", why);
 		config_path_pop(L, o);
 	}
+	config_check_kafka_select(L, cfg, n);
 }
 
 /* ------------------------------------------------------------------ */

@@ -40,6 +40,10 @@ static const struct enum_value kafka_decimal_modes[] = {
 	{"precise", 0}, {"string", 0}, {"double", 0}, {NULL, 0}};
 static const struct enum_value kafka_time_modes[] = {
 	{"adaptive", 0}, {"connect", 0}, {NULL, 0}};
+static const struct enum_value kafka_interval_modes[] = {
+	{"numeric", 0}, {"string", 0}, {NULL, 0}};
+static const struct enum_value kafka_hstore_modes[] = {
+	{"json", 0}, {"map", 0}, {NULL, 0}};
 static const struct enum_value mapping_modes[] = {
 	{"upsert", MAP_MODE_UPSERT},
 	{"append", MAP_MODE_APPEND},
@@ -676,6 +680,18 @@ static const struct field kafka_fields[] = {
 	{.key = "time_precision_mode", .type = F_ENUM, .flags = RELOAD,
 	 .def = "adaptive", .enums = kafka_time_modes,
 	 .off = OFF(kafka.time_precision_mode)},
+	{.key = "interval_handling_mode", .type = F_ENUM, .flags = RELOAD,
+	 .def = "numeric", .enums = kafka_interval_modes,
+	 .off = OFF(kafka.interval_handling_mode)},
+	{.key = "hstore_handling_mode", .type = F_ENUM, .flags = RELOAD,
+	 .def = "json", .enums = kafka_hstore_modes,
+	 .off = OFF(kafka.hstore_handling_mode)},
+	{.key = "column_include_list", .type = F_STRING, .flags = RELOAD,
+	 .off = OFF(kafka.column_include_list)},
+	{.key = "column_exclude_list", .type = F_STRING, .flags = RELOAD,
+	 .off = OFF(kafka.column_exclude_list)},
+	{.key = "message_key_columns", .type = F_STRING, .flags = RELOAD,
+	 .off = OFF(kafka.message_key_columns)},
 	{.key = "unavailable_value_placeholder", .type = F_STRING,
 	 .flags = RELOAD, .def = "__debezium_unavailable_value",
 	 .off = OFF(kafka.unavailable_value_placeholder)},

@@ -2,6 +2,7 @@
 #include "walpipe/kafka_msg.h"
 
 #include "walpipe/changefmt.h"
+#include "walpipe/pgtext.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -12,6 +13,19 @@
 #define KAFKA_TOPIC_MAX 249
 
 static const char *const placeholders[] = {"{source}", "{schema}", "{table}"};
+
+const char *
+kafka_msg_snapshot_marker(bool first_table, bool last_table, bool first_row,
+						  bool last_row)
+{
+	if (last_row && last_table)
+		return "last";
+	if (first_row && first_table)
+		return "first";
+	if (last_row)
+		return "last_in_data_collection";
+	return first_row ? "first_in_data_collection" : "true";
+}
 
 bool
 kafka_msg_topic_valid(const char *tmpl, char *errbuf, size_t errlen)
@@ -105,6 +119,8 @@ enum tclass {
 	TC_JSON,
 	TC_UUID,
 	TC_ENUM,
+	TC_INTERVAL,
+	TC_HSTORE,
 };
 
 struct tinfo {
@@ -170,6 +186,14 @@ type_info(const char *type, const char *enum_values)
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (strcmp(base, names[i].name) == 0)
 			t.cls = names[i].cls;
+	/* "interval year to month", and hstore wherever its extension is
+	 * (format_type qualifies a type outside the search path). */
+	if (strncmp(base, "interval", 8) == 0 &&
+		(base[8] == '\0' || base[8] == ' '))
+		t.cls = TC_INTERVAL;
+	if (strcmp(base, "hstore") == 0 ||
+		(n > 7 && strcmp(base + n - 7, ".hstore") == 0))
+		t.cls = TC_HSTORE;
 	if (args[0] && t.cls == TC_NUMERIC) {
 		t.precision = atoi(args);
 		t.scale = strchr(args, ',') ? atoi(strchr(args, ',') + 1) : 0;
@@ -260,6 +284,25 @@ append_type_schema(struct buf *out, const struct tinfo *t, bool optional,
 	case TC_JSON: name = "io.debezium.data.Json"; break;
 	case TC_UUID: name = "io.debezium.data.Uuid"; break;
 	case TC_ENUM: name = "io.debezium.data.Enum"; break;
+	case TC_INTERVAL:
+		if (ctx->interval == KAFKA_INTERVAL_STRING) {
+			name = "io.debezium.time.Interval";
+		} else {
+			type = "int64";
+			name = "io.debezium.time.MicroDuration";
+		}
+		break;
+	case TC_HSTORE:
+		if (ctx->hstore == KAFKA_HSTORE_MAP) {
+			buf_appendf(out,
+						"{\"type\":\"map\",\"keys\":{\"type\":\"string\","
+						"\"optional\":false},\"values\":{\"type\":\"string\","
+						"\"optional\":true},\"optional\":%s}",
+						optional ? "true" : "false");
+			return;
+		}
+		name = "io.debezium.data.Json";
+		break;
 	case TC_TEXT: break;
 	}
 	buf_appendf(out, "{\"type\":\"%s\",\"optional\":%s", type,
@@ -449,12 +492,22 @@ parse_date(const char **p, int64_t *days)
 {
 	int y, m, d, n = 0;
 
+	/* PostgreSQL's dates end in 5874897 AD; beyond, no day count in µs
+	 * fits an int64 (the timestamps check their own narrower range). */
 	if (sscanf(*p, "%d-%d-%d%n", &y, &m, &d, &n) != 3 || m < 1 || m > 12 ||
-		d < 1 || d > 31)
+		d < 1 || d > 31 || y > 5874897 || y < -5874897)
 		return false;
 	*days = days_from_civil(y, (unsigned) m, (unsigned) d);
 	*p += n;
 	return true;
+}
+
+/* Whether a timestamp's day count fits in int64 µs with room to spare
+ * (PostgreSQL's timestamps end in 294276 AD, about 1.07e8 days). */
+static bool
+ts_days_fit(int64_t days)
+{
+	return days < INT64_C(106000000) && days > -INT64_C(106000000);
 }
 
 /* "HH:MM:SS[.ffffff]" at *p: microseconds of the day; advances *p. */
@@ -541,7 +594,7 @@ append_temporal(struct buf *out, const char *v, const struct tinfo *t,
 		return true;
 	case TC_TS:
 		if (!parse_date(&p, &days) || *p++ != ' ' || !parse_time(&p, &us) ||
-			*p)
+			*p || !ts_days_fit(days))
 			return false;
 		us += days * 86400 * INT64_C(1000000);
 		buf_appendf(out, "%" PRId64, ms ? floor_div(us, 1000) : us);
@@ -551,7 +604,7 @@ append_temporal(struct buf *out, const char *v, const struct tinfo *t,
 		unsigned m, d;
 
 		if (!parse_date(&p, &days) || *p++ != ' ' || !parse_time(&p, &us) ||
-			!parse_offset(&p, &off))
+			!parse_offset(&p, &off) || !ts_days_fit(days))
 			return false;
 		us += days * 86400 * INT64_C(1000000) - off * 1000000;
 		days = floor_div(us, 86400 * INT64_C(1000000));
@@ -603,6 +656,44 @@ append_bytea(struct buf *out, const char *v, size_t len)
 	buf_append_char(out, '"');
 	buf_free(&raw);
 	return true;
+}
+
+/* An interval per interval.handling.mode; false: not PostgreSQL's
+ * postgres IntervalStyle (sent as the text). */
+static bool
+append_interval(struct buf *out, const struct w2j_column *v,
+				const struct kafka_msg_ctx *ctx)
+{
+	struct pgtext_interval iv;
+
+	if (v->kind != W2J_STRING ||
+		!pgtext_interval_parse(v->value, v->value_len, &iv))
+		return false;
+	if (ctx->interval == KAFKA_INTERVAL_STRING)
+		pgtext_interval_iso(out, &iv);
+	else
+		buf_appendf(out, "%lld", (long long) pgtext_interval_micros(&iv));
+	return true;
+}
+
+/* An hstore per hstore.handling.mode: the map's JSON as a string, or as
+ * an object. */
+static bool
+append_hstore(struct buf *out, const struct w2j_column *v,
+			  const struct kafka_msg_ctx *ctx)
+{
+	struct buf map = BUF_INIT;
+	bool ok;
+
+	if (v->kind != W2J_STRING)
+		return false;
+	if (ctx->hstore == KAFKA_HSTORE_MAP)
+		return pgtext_hstore_json(out, v->value, v->value_len);
+	ok = pgtext_hstore_json(&map, v->value, v->value_len);
+	if (ok)
+		buf_append_json_string(out, map.data, map.len);
+	buf_free(&map);
+	return ok;
 }
 
 static void append_scalar(struct buf *out, const struct tinfo *t,
@@ -716,6 +807,12 @@ append_scalar(struct buf *out, const struct tinfo *t,
 		break;
 	case TC_BYTEA:
 		done = append_bytea(out, v->value, v->value_len);
+		break;
+	case TC_INTERVAL:
+		done = append_interval(out, v, ctx);
+		break;
+	case TC_HSTORE:
+		done = append_hstore(out, v, ctx);
 		break;
 	default:
 		break;
@@ -954,7 +1051,8 @@ static const char source_schema[] =
 	"{\"type\":\"string\",\"optional\":false,\"field\":\"name\"},"
 	"{\"type\":\"int64\",\"optional\":false,\"field\":\"ts_ms\"},"
 	"{\"type\":\"string\",\"optional\":true,\"name\":\"io.debezium.data."
-	"Enum\",\"version\":1,\"parameters\":{\"allowed\":\"true,last,false,"
+	"Enum\",\"version\":1,\"parameters\":{\"allowed\":\"true,first,"
+	"first_in_data_collection,last_in_data_collection,last,false,"
 	"incremental\"},\"default\":\"false\",\"field\":\"snapshot\"},"
 	"{\"type\":\"string\",\"optional\":false,\"field\":\"db\"},"
 	"{\"type\":\"string\",\"optional\":true,\"field\":\"sequence\"},"

@@ -698,7 +698,9 @@ enum repl_result
 repl_next(struct repl_stream *s, struct repl_data *out, int timeout_ms,
 		  char *errbuf, size_t errlen)
 {
-	int64_t deadline = timeout_ms < 0 ? -1 : clock_mono_ms() + timeout_ms;
+	/* The clock is read only once there is nothing buffered: a busy
+	 * stream takes many messages per read. */
+	int64_t deadline = timeout_ms < 0 ? -1 : INT64_MAX;
 
 	for (;;) {
 		enum repl_result rc;
@@ -717,8 +719,11 @@ repl_next(struct repl_stream *s, struct repl_data *out, int timeout_ms,
 			rc = take_copydata(s, n, out, &got, errbuf, errlen);
 		else if (n < 0)
 			return copy_ended(s, n, errbuf, errlen);
-		else
+		else {
+			if (deadline == INT64_MAX)
+				deadline = clock_mono_ms() + timeout_ms;
 			rc = wait_for_data(s, deadline, errbuf, errlen);
+		}
 		if (rc != REPL_OK || got)
 			return rc;
 	}
@@ -1038,7 +1043,7 @@ repl_emit_heartbeat(PGconn **conn, const char *conninfo, char *errbuf,
  * table exists, it is covered (pg_partition_ancestors has no row for a
  * table that is not a partition), a row filter or column list applies to it
  * (PostgreSQL 15), it has no replica identity (updates and deletes of it
- * would fail on the source once published).
+ * would fail on the source once published), its schema.
  */
 static const char *const pub_table_sql =
 	"SELECT c.oid IS NOT NULL, "
@@ -1057,43 +1062,256 @@ static const char *const pub_table_sql =
 	"  OR pr.prattrs IS NOT NULL)), "
 	" c.relkind <> 'p' AND (c.relreplident = 'n' OR (c.relreplident = 'd' "
 	"  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE "
-	"  i.indrelid = c.oid AND i.indisprimary))) "
+	"  i.indrelid = c.oid AND i.indisprimary))), "
+	" (SELECT nspname FROM pg_catalog.pg_namespace WHERE oid = "
+	"  c.relnamespace) "
 	"FROM (SELECT $1::text AS pubname) n "
 	"LEFT JOIN pg_catalog.pg_publication p ON p.pubname = n.pubname "
 	"LEFT JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.to_regclass($2)";
 
-/* "CREATE PUBLICATION q FOR TABLE ..." or "ALTER PUBLICATION q ADD
- * TABLE ..." of tables[0..n) (SQL names) into b. */
+/* Whether publication $1 holds schema $2 (FOR TABLES IN SCHEMA). */
+static const char *const pub_schema_sql =
+	"SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_publication_namespace pn "
+	"JOIN pg_catalog.pg_publication p ON p.oid = pn.pnpubid "
+	"JOIN pg_catalog.pg_namespace n ON n.oid = pn.pnnspid "
+	"WHERE p.pubname = $1 AND n.nspname = $2)";
+
+/*
+ * The tables that publishing every schema ($1) or the schemas $2 (a
+ * text[]) would publish without a replica identity: once published, the
+ * source refuses their updates and deletes ("cannot update table ...
+ * because it does not have a replica identity and publishes updates").
+ * Columns: their SQL names, and the statements that give each one.  NULL
+ * when there is none.  Partitioned tables are left out: their partitions
+ * hold the rows and are listed.
+ */
+static const char *const pub_keyless_sql =
+	"SELECT pg_catalog.string_agg(pg_catalog.format('%I.%I', n.nspname, "
+	"  c.relname), ', ' ORDER BY n.nspname, c.relname), "
+	" pg_catalog.string_agg(pg_catalog.format("
+	"  'ALTER TABLE %I.%I REPLICA IDENTITY FULL;', n.nspname, c.relname), "
+	"  ' ' ORDER BY n.nspname, c.relname) "
+	"FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON "
+	" n.oid = c.relnamespace "
+	"WHERE c.relkind = 'r' AND c.relpersistence = 'p' "
+	" AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_' "
+	" AND ($1::bool OR n.nspname = ANY ($2::text[])) "
+	" AND NOT (c.relreplident = 'f' OR EXISTS (SELECT 1 FROM "
+	"  pg_catalog.pg_index i WHERE i.indrelid = c.oid AND "
+	"  CASE c.relreplident WHEN 'd' THEN i.indisprimary "
+	"  WHEN 'i' THEN i.indisreplident ELSE false END))";
+
+/* What a publication lacks, or all it holds when it is to be created:
+ * FOR ALL TABLES, schemas and tables (names borrowed). */
+struct pub_part {
+	bool all;
+	const char **schemas;
+	size_t nschemas;
+	char **tables; /* SQL names */
+	size_t ntables;
+};
+
+/* "CREATE PUBLICATION q FOR ..." or "ALTER PUBLICATION q ADD ..." of
+ * part into b. */
 static void
-publication_sql(struct buf *b, const char *verb, const char *qname,
-				char *const *tables, size_t n)
+publication_sql(struct buf *b, bool create, const char *qname,
+				const struct pub_part *part)
 {
-	buf_appendf(b, "%s PUBLICATION %s %s TABLE ", verb, qname,
-				strcmp(verb, "CREATE") == 0 ? "FOR" : "ADD");
-	for (size_t i = 0; i < n; i++)
-		buf_appendf(b, "%s%s", i ? ", " : "", tables[i]);
+	buf_appendf(b, "%s PUBLICATION %s %s ", create ? "CREATE" : "ALTER",
+				qname, create ? "FOR" : "ADD");
+	if (part->all) {
+		buf_appendf(b, "ALL TABLES");
+		return;
+	}
+	for (size_t i = 0; i < part->nschemas; i++) {
+		char *q = pgconn_quote_ident(part->schemas[i]);
+
+		buf_appendf(b, "%s%s", i ? ", " : "TABLES IN SCHEMA ", q);
+		free(q);
+	}
+	for (size_t i = 0; i < part->ntables; i++)
+		buf_appendf(b, "%s%s",
+					i ? ", " : (part->nschemas ? ", TABLE " : "TABLE "),
+					part->tables[i]);
+}
+
+/* The names of part's schemas, ", "-separated, into b (for messages:
+ * ident_append's form). */
+static void
+schema_list(struct buf *b, const struct pub_part *part)
+{
+	for (size_t i = 0; i < part->nschemas; i++) {
+		buf_appendf(b, "%s", i ? ", " : "");
+		ident_append(b, part->schemas[i]);
+	}
+}
+
+/* v[0..n) as a text[] literal ("{"a","b\\"c"}") into b. */
+static void
+append_text_array(struct buf *b, const char *const *v, size_t n)
+{
+	buf_appendf(b, "{");
+	for (size_t i = 0; i < n; i++) {
+		buf_appendf(b, "%s\"", i ? "," : "");
+		for (const char *c = v[i]; *c; c++)
+			buf_appendf(b, "%s%c", *c == '"' || *c == '\\' ? "\\" : "", *c);
+		buf_appendf(b, "\"");
+	}
+	buf_appendf(b, "}");
+}
+
+/*
+ * Whether the current role may run what part asks: FOR ALL TABLES and
+ * FOR TABLES IN SCHEMA are a superuser's, FOR TABLE the owner's of each
+ * table; CREATE PUBLICATION also needs CREATE on the database, ALTER
+ * the publication's ownership.  $1: whether the publication is created,
+ * $2: whether the statement publishes schemas or all tables, $3: the
+ * tables (text[] of SQL names), $4: the publication.  Column: the role's
+ * name when it may not, else NULL.
+ */
+static const char *const pub_may_sql =
+	"SELECT CASE WHEN r.rolsuper OR (NOT $2::bool AND "
+	"  ($1::bool OR EXISTS (SELECT 1 FROM pg_catalog.pg_publication p "
+	"   WHERE p.pubname = $4 AND pg_catalog.pg_has_role(p.pubowner, "
+	"   'USAGE'))) AND "
+	"  (NOT $1::bool OR pg_catalog.has_database_privilege("
+	"   pg_catalog.current_database(), 'CREATE')) AND "
+	"  (SELECT COALESCE(pg_catalog.bool_and("
+	"   pg_catalog.pg_has_role(c.relowner, 'USAGE')), true) FROM "
+	"   pg_catalog.unnest($3::text[]) t JOIN pg_catalog.pg_class c ON "
+	"   c.oid = pg_catalog.to_regclass(t))) "
+	" THEN NULL ELSE r.rolname END "
+	"FROM pg_catalog.pg_roles r WHERE r.rolname = current_user";
+
+/*
+ * Refuse, with the statement in errbuf and as which role to run it, what
+ * the current role could not do (sql) for part: create the publication,
+ * or add what (the missing tables and schemas, for the message).  Returns 1 when it may,
+ * 0 when not (or on an error), -1 to retry.
+ */
+static int
+pub_check_may(PGconn *conn, const char *name, bool create,
+			  const struct pub_part *part, const char *what, const char *sql,
+			  const char *as, char *errbuf, size_t errlen)
+{
+	struct buf arr = BUF_INIT;
+	PGresult *r = NULL;
+	const char *params[4];
+	enum pgconn_outcome oc;
+	int ret = 1;
+
+	append_text_array(&arr, (const char *const *) part->tables,
+					  part->ntables);
+	params[0] = create ? "true" : "false";
+	params[1] = part->all || part->nschemas ? "true" : "false";
+	params[2] = arr.data;
+	params[3] = name;
+	oc = pgconn_exec_params(conn, pub_may_sql, 4, params,
+							"could not look up the publication", &r, errbuf,
+							errlen);
+	if (oc != PGCONN_OK)
+		ret = oc == PGCONN_RETRY ? -1 : 0;
+	else if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0)) {
+		const char *why =
+			part->all || part->nschemas
+				? "FOR ALL TABLES and FOR TABLES IN SCHEMA are a superuser's"
+				: "FOR TABLE needs the ownership of each table (and CREATE "
+				  "on the database)";
+
+		if (create)
+			snprintf(errbuf, errlen,
+					 "publication \"%s\" does not exist, and role \"%s\" "
+					 "cannot create it: %s\n%s; on the source %s, then start "
+					 "walpipe again.",
+					 name, PQgetvalue(r, 0, 0), why, sql, as);
+		else
+			snprintf(errbuf, errlen,
+					 "publication \"%s\" does not publish %s, and role "
+					 "\"%s\" cannot add %s: %s\n%s; on the source %s, then "
+					 "start walpipe again.",
+					 name, what, PQgetvalue(r, 0, 0),
+					 part->ntables + part->nschemas > 1 ? "them" : "it", why,
+					 sql, as);
+		ret = 0;
+	}
+	PQclear(r);
+	buf_free(&arr);
+	return ret;
+}
+
+/*
+ * Refuse, with the list and the fix in errbuf, to publish part's schemas
+ * (or every schema) while they hold tables without a replica identity.
+ * Returns 1 when there is none, 0 when there are, -1 or 0 when the
+ * catalog could not be read (retry or not).
+ */
+static int
+pub_check_keyless(PGconn *conn, const char *name, const struct pub_part *part,
+				  char *errbuf, size_t errlen)
+{
+	struct buf arr = BUF_INIT, where = BUF_INIT;
+	PGresult *r = NULL;
+	const char *params[2];
+	enum pgconn_outcome oc;
+	int ret = 1;
+
+	append_text_array(&arr, part->schemas, part->nschemas);
+	params[0] = part->all ? "true" : "false";
+	params[1] = arr.data;
+	oc = pgconn_exec_params(conn, pub_keyless_sql, 2, params,
+							"could not look up the publication", &r, errbuf,
+							errlen);
+	if (oc != PGCONN_OK)
+		ret = oc == PGCONN_RETRY ? -1 : 0;
+	else if (!PQgetisnull(r, 0, 0)) {
+		if (part->all)
+			buf_appendf(&where, "every schema");
+		else {
+			buf_appendf(&where, "schema%s ", part->nschemas > 1 ? "s" : "");
+			schema_list(&where, part);
+		}
+		snprintf(errbuf, errlen,
+				 "cannot publish %s for the mirrors: tables %s have no "
+				 "replica identity, and once published the source would "
+				 "refuse their updates and deletes (\"cannot update table "
+				 "... because it does not have a replica identity and "
+				 "publishes updates\")\n%s on the source (or give each a "
+				 "primary key), or create publication \"%s\" yourself.",
+				 where.data, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), name);
+		ret = 0;
+	}
+	PQclear(r);
+	buf_free(&arr);
+	buf_free(&where);
+	return ret;
 }
 
 int
-repl_publication_check(PGconn *conn, const char *name, char *const *tables,
-					   size_t n, bool create, char *done, size_t donelen,
-					   char *errbuf, size_t errlen)
+repl_publication_check(PGconn *conn, const char *name,
+					   const struct repl_pub_scope *scope, bool create,
+					   char *done, size_t donelen, char *errbuf,
+					   size_t errlen)
 {
 	char *qname = pgconn_quote_ident(name);
-	char **missing = wp_calloc(n ? n : 1, sizeof(*missing));
-	size_t nmissing = 0;
+	size_t n = scope->ntables;
+	struct pub_part miss = {false, NULL, 0, NULL, 0};
 	struct buf q = BUF_INIT, list = BUF_INIT;
 	PGresult *r = NULL;
-	int ret = 0, exists;
+	int ret = 0, exists, all = 0;
 	enum pgconn_outcome oc;
 	const char *params[1] = {name};
+	const char *superuser;
+	size_t len;
 
+	miss.tables = wp_calloc(n ? n : 1, sizeof(*miss.tables));
+	miss.schemas = wp_calloc(scope->nschemas ? scope->nschemas : 1,
+							 sizeof(*miss.schemas));
 	if (done && donelen)
 		done[0] = '\0';
 	oc = pgconn_exec_params(conn,
 							"SELECT pubinsert AND pubupdate AND pubdelete AND "
-							"pubtruncate FROM pg_catalog.pg_publication WHERE "
-							"pubname = $1",
+							"pubtruncate, puballtables FROM "
+							"pg_catalog.pg_publication WHERE pubname = $1",
 							1, params, "could not look up the publication",
 							&r, errbuf, errlen);
 	if (oc != PGCONN_OK) {
@@ -1109,8 +1327,55 @@ repl_publication_check(PGconn *conn, const char *name, char *const *tables,
 				 name, qname);
 		goto out;
 	}
+	all = exists && strcmp(PQgetvalue(r, 0, 1), "t") == 0;
+	/* A table created later in a mirrored schema must be published
+	 * without walpipe's help: only the publication's own scope does it,
+	 * since pgoutput reads it as of each change's position. */
+	if (scope->all_tables && exists && !all) {
+		snprintf(errbuf, errlen,
+				 "publication \"%s\" is not FOR ALL TABLES, which a mirror "
+				 "of every schema needs (a table created later in any "
+				 "schema must be published)\nDROP PUBLICATION %s; CREATE "
+				 "PUBLICATION %s FOR ALL TABLES; on the source as a "
+				 "superuser, before the slot is created.",
+				 name, qname, qname);
+		goto out;
+	}
+	if (scope->nschemas && !all && PQserverVersion(conn) < 150000) {
+		/* FOR TABLES IN SCHEMA is PostgreSQL 15's: only FOR ALL TABLES
+		 * publishes a table created later. */
+		snprintf(errbuf, errlen,
+				 "publication \"%s\" cannot hold whole schemas on PostgreSQL "
+				 "%d (FOR TABLES IN SCHEMA is 15's), and a mirror needs them "
+				 "(a table created later must be published)\n%s%s%sCREATE "
+				 "PUBLICATION %s FOR ALL TABLES; on the source as a "
+				 "superuser.",
+				 name, PQserverVersion(conn), exists ? "DROP PUBLICATION " : "",
+				 exists ? qname : "", exists ? "; " : "", qname);
+		goto out;
+	}
+	miss.all = scope->all_tables && !all;
+	for (size_t i = 0; i < scope->nschemas && !all; i++) {
+		const char *p2[2] = {name, scope->schemas[i]};
+
+		if (exists) {
+			PQclear(r);
+			r = NULL;
+			oc = pgconn_exec_params(conn, pub_schema_sql, 2, p2,
+									"could not look up the publication", &r,
+									errbuf, errlen);
+			if (oc != PGCONN_OK) {
+				ret = oc == PGCONN_RETRY ? -1 : 0;
+				goto out;
+			}
+			if (strcmp(PQgetvalue(r, 0, 0), "t") == 0)
+				continue;
+		}
+		miss.schemas[miss.nschemas++] = scope->schemas[i];
+	}
 	for (size_t i = 0; i < n; i++) {
-		const char *p2[2] = {name, tables[i]};
+		const char *p2[2] = {name, scope->tables[i]};
+		bool by_schema = scope->all_tables;
 
 		PQclear(r);
 		r = NULL;
@@ -1129,7 +1394,7 @@ repl_publication_check(PGconn *conn, const char *name, char *const *tables,
 					 "for table %s: walpipe would mirror only part of it\n"
 					 "ALTER PUBLICATION %s SET TABLE without WHERE and "
 					 "column lists, or use another publication.",
-					 name, tables[i], qname);
+					 name, scope->tables[i], qname);
 			goto out;
 		}
 		if (create && strcmp(PQgetvalue(r, 0, 3), "t") == 0) {
@@ -1138,38 +1403,21 @@ repl_publication_check(PGconn *conn, const char *name, char *const *tables,
 					 "its updates and deletes would fail on the source\n"
 					 "Give it a primary key or REPLICA IDENTITY FULL, or "
 					 "create publication \"%s\" yourself.",
-					 tables[i], name);
+					 scope->tables[i], name);
 			goto out;
 		}
-		if (!exists || strcmp(PQgetvalue(r, 0, 1), "t") != 0)
-			missing[nmissing++] = tables[i];
+		/* Its schema, published whole, covers it (and PostgreSQL refuses
+		 * a table whose schema the same statement publishes). */
+		for (size_t k = 0; k < scope->nschemas && !by_schema; k++)
+			by_schema = strcmp(scope->schemas[k], PQgetvalue(r, 0, 4)) == 0;
+		if (!by_schema && (!exists || strcmp(PQgetvalue(r, 0, 1), "t") != 0))
+			miss.tables[miss.ntables++] = scope->tables[i];
 	}
-	if (nmissing == 0 && exists) {
+	if (miss.ntables == 0 && miss.nschemas == 0 && !miss.all && exists) {
 		ret = 1;
 		goto out;
 	}
-	for (size_t i = 0; i < nmissing; i++)
-		buf_appendf(&list, "%s%s", i ? ", " : "", missing[i]);
-	if (!create) {
-		ret = 2; /* what create would do */
-		if (!exists) {
-			publication_sql(&q, "CREATE", qname, tables, n);
-			snprintf(errbuf, errlen,
-					 "publication \"%s\" does not exist\n%s on the source, "
-					 "or set source.create_slot: true.",
-					 name, n ? q.data : "CREATE PUBLICATION ... FOR TABLES "
-										"IN SCHEMA ...");
-		} else {
-			publication_sql(&q, "ALTER", qname, missing, nmissing);
-			snprintf(errbuf, errlen,
-					 "publication \"%s\" does not publish table%s %s: none "
-					 "of their changes would reach walpipe\n%s on the "
-					 "source.",
-					 name, nmissing > 1 ? "s" : "", list.data, q.data);
-		}
-		goto out;
-	}
-	if (n == 0) {
+	if (!exists && miss.ntables == 0 && miss.nschemas == 0 && !miss.all) {
 		snprintf(errbuf, errlen,
 				 "publication \"%s\" does not exist, and without "
 				 "source.tables walpipe cannot say which tables it "
@@ -1178,29 +1426,77 @@ repl_publication_check(PGconn *conn, const char *name, char *const *tables,
 				 name, qname);
 		goto out;
 	}
-	if (!exists)
-		publication_sql(&q, "CREATE", qname, tables, n);
-	else
-		publication_sql(&q, "ALTER", qname, missing, nmissing);
+	if ((miss.all || miss.nschemas) &&
+		(ret = pub_check_keyless(conn, name, &miss, errbuf, errlen)) != 1)
+		goto out;
+	ret = 0;
+	publication_sql(&q, !exists, qname, &miss);
+	for (size_t i = 0; i < miss.ntables; i++)
+		buf_appendf(&list, "%s%s", i ? ", " : "", miss.tables[i]);
+	if (miss.nschemas) {
+		buf_appendf(&list, "%sschema%s ", miss.ntables ? " and " : "",
+					miss.nschemas > 1 ? "s" : "");
+		schema_list(&list, &miss);
+	}
+	/* FOR ALL TABLES and FOR TABLES IN SCHEMA are a superuser's;
+	 * FOR TABLE the owner's of each table. */
+	superuser = miss.all || miss.nschemas
+					? "as a superuser"
+					: "as the owner of the tables (or a superuser)";
+	/* Said before trying, so that check --live says it too. */
+	if ((ret = pub_check_may(conn, name, !exists, &miss, list.data, q.data,
+							 superuser, errbuf, errlen)) != 1)
+		goto out;
+	ret = 0;
+	if (!create) {
+		ret = 2; /* what create would do */
+		if (!exists)
+			snprintf(errbuf, errlen,
+					 "publication \"%s\" does not exist\n%s; on the source "
+					 "%s, or set source.create_slot: true.",
+					 name, q.data, superuser);
+		else
+			snprintf(errbuf, errlen,
+					 "publication \"%s\" does not publish %s%s: none of "
+					 "their changes would reach walpipe\n%s; on the source "
+					 "%s.",
+					 name,
+					 miss.ntables == 0   ? ""
+					 : miss.ntables == 1 ? "table "
+										 : "tables ",
+					 list.data, q.data, superuser);
+		goto out;
+	}
 	PQclear(r);
 	r = NULL;
 	oc = pgconn_exec(conn, q.data,
-					 exists ? "could not add tables to the publication"
+					 exists ? "could not add to the publication"
 							: "could not create the publication",
 					 NULL, errbuf, errlen);
 	if (oc != PGCONN_OK) {
 		ret = oc == PGCONN_RETRY ? -1 : 0;
+		len = strlen(errbuf);
+		if (ret == 0 && len < errlen)
+			snprintf(errbuf + len, errlen - len,
+					 "\n%s; on the source %s, then start walpipe again.",
+					 q.data, superuser);
 		goto out;
 	}
-	if (done && donelen)
-		snprintf(done, donelen, "%s publication \"%s\" for %s",
-				 exists ? "added to" : "created", name,
-				 exists ? list.data : "source.tables");
+	if (done && donelen) {
+		if (miss.all || miss.nschemas)
+			snprintf(done, donelen, "%s publication \"%s\": %s",
+					 exists ? "added to" : "created", name, q.data);
+		else
+			snprintf(done, donelen, "%s publication \"%s\" for %s",
+					 exists ? "added to" : "created", name,
+					 exists ? list.data : "source.tables");
+	}
 	ret = 1;
 out:
 	PQclear(r);
 	free(qname);
-	free(missing);
+	free(miss.tables);
+	free(miss.schemas);
 	buf_free(&q);
 	buf_free(&list);
 	return ret;

@@ -140,9 +140,10 @@ session_step(struct session *s)
 	char err[2048];
 	int wait = 1000, due;
 	bool busy = session_applying(s);
+	int64_t now = clock_mono_ms();
 
 	if (s->batch_started) {
-		int64_t left = s->batch_started + s->rs->max_delay_ms - clock_mono_ms();
+		int64_t left = s->batch_started + s->rs->max_delay_ms - now;
 
 		wait = left < 0 ? 0 : (int) left;
 	}
@@ -150,7 +151,7 @@ session_step(struct session *s)
 	if (busy && wait > 5)
 		wait = 5;
 	/* A backfill's next chunk is due: come back for it in time. */
-	if ((due = session_backfill_wait_ms(s, clock_mono_ms())) >= 0 &&
+	if ((due = session_backfill_wait_ms(s, now)) >= 0 &&
 		due < wait)
 		wait = due;
 	/* Nothing applying and whole transactions in hand: only look

@@ -58,7 +58,8 @@ session_confirm(struct session *s)
 	if (s->rs->position_file && lsn > s->recorded) {
 		int64_t now = clock_mono_ms();
 
-		if (now - s->recorded_at >= 1000 && session_record(s, lsn))
+		if (!s->kafka_snap_unrecorded && now - s->recorded_at >= 1000 &&
+			session_record(s, lsn))
 			s->recorded_at = now;
 		if (lsn > s->recorded)
 			lsn = s->recorded;
@@ -129,8 +130,9 @@ session_produce(struct session *s, const struct w2j_change *c,
 	kc.txn_pos = s->pos.txn_pos;
 	kc.commit_ms = s->txn_commit_ms;
 	if (c->action == W2J_MESSAGE && !s->pos.in_txn) {
-		/* A message outside a transaction ends where it is. */
-		kc.txn_end = c->lsn + 1;
+		/* A message outside a transaction ends where it is: its lsn is
+		 * the end of its record (streampos_message). */
+		kc.txn_end = c->lsn;
 		kc.txn_pos = 1;
 		kc.commit_ms = -1;
 	}

@@ -501,13 +501,13 @@ backfill_to_kafka(const struct session *s)
 }
 
 /*
- * With Kafka: the chunk's rows as Debezium's read events (op r; the last
- * row of the last chunk says snapshot "last"), delivered before the chunk
+ * With Kafka: the chunk's rows as Debezium's read events (op r, snapshot
+ * "incremental" as its incremental snapshot's), delivered before the chunk
  * commits in analytics, so that a crash can only send them again (the
  * chunk is read again), never lose them.
  */
 static enum session_end
-chunk_produce(struct session *s, bool done)
+chunk_produce(struct session *s)
 {
 	struct session_backfill *bf = &s->bf;
 	const struct sink_backfill *b = &bf->list[bf->cur];
@@ -541,7 +541,9 @@ chunk_produce(struct session *s, bool done)
 		rd.npk = bf->nkeys;
 		rd.lsn = s->queued.lsn;
 		rd.pos = b->rows + i + 1;
-		rd.snapshot = done && i + 1 == n ? "last" : NULL;
+		/* Debezium marks its incremental snapshot's reads so, with no
+		 * first or last: the online backfill is one. */
+		rd.snapshot = "incremental";
 		kr = sink_kafka_produce_read(s->kafka, &rd, session_tick, s, s->stop,
 									 err, sizeof(err));
 	}
@@ -593,7 +595,7 @@ chunk_submit(struct session *s, bool done)
 	bf->chunk.done = done;
 	e = session_drain(s);
 	if (e == SESSION_OK && backfill_to_kafka(s))
-		e = chunk_produce(s, done);
+		e = chunk_produce(s);
 	if (e != SESSION_OK)
 		return e;
 	sink_pg_set_chunk(s->sink, &bf->chunk);

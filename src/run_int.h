@@ -82,6 +82,9 @@ struct session_partitions {
 	struct route_entry **trunc;
 	size_t ntrunc;
 	lsn_t trunc_lsn;
+	uint32_t trunc_xid;
+	/* The TRUNCATE is in what an earlier session applied (skipped). */
+	bool trunc_applied;
 };
 
 /*
@@ -147,6 +150,10 @@ struct session {
 	lsn_t kafka_snap_lsn;
 	char **kafka_snap_tables; /* ident_qualified text */
 	size_t nkafka_snap_tables;
+	/* Kafka alone: no position may be recorded (posfile.h) before Kafka
+	 * has every read event of the initial snapshot, so that a crash
+	 * during it reads the snapshot again (session_kafka_snapshot). */
+	bool kafka_snap_unrecorded;
 	struct sink_kafka_stats kstats; /* as last given to metrics */
 	volatile sig_atomic_t *stop;
 	int64_t txn_commit_ms; /* commit time of the transaction received */

@@ -1,6 +1,7 @@
 /* run_intake.c: one message of the stream: decode, route, shape and identity checks, skip or batch. */
 #include "run_int.h"
 
+#include "walpipe/changefmt.h"
 #include "walpipe/clock.h"
 #include "walpipe/ident.h"
 #include "walpipe/log.h"
@@ -202,12 +203,13 @@ session_take_message(struct session *s, const struct w2j_change *c)
 	/*
 	 * Its position is still useful: every transaction that committed
 	 * before it has been received (decoding follows WAL order) and
-	 * every later one commits after it, so the checkpoint may move
-	 * just past it.  This is what lets a heartbeat advance the slot
-	 * of an idle database.
+	 * every later one's commit record begins where the message's record
+	 * ends (its lsn) or later, so the checkpoint may move to its lsn,
+	 * not past it (streampos_message).  This is what lets a heartbeat
+	 * advance the slot of an idle database.
 	 */
 	if (c->action == W2J_MESSAGE && s->kafka)
-		sink_kafka_mark(s->kafka, c->lsn + 1);
+		sink_kafka_mark(s->kafka, c->lsn);
 	if (c->action == W2J_MESSAGE && streampos_message(&s->pos, c->lsn) &&
 		!s->batch_started)
 		s->batch_started = clock_mono_ms();
@@ -336,7 +338,15 @@ session_receive_pgoutput(struct session *s, const struct repl_data *d)
 		enum session_end e;
 
 		pgo_decoder_change(s->pgo, (size_t) i, &c);
-		j.payload = pgo_decoder_json(s->pgo, &c, &j.len);
+		/* Only Kafka reads the JSON before the batch is applied;
+		 * staging and dead letters write it from the batch's copy
+		 * (batch_json), on the applier's thread. */
+		if (s->kafka)
+			j.payload = pgo_decoder_json(s->pgo, &c, &j.len);
+		else {
+			j.payload = NULL;
+			j.len = 0;
+		}
 		if ((e = session_handle(s, &c, &j)) != SESSION_OK)
 			return e;
 	}
@@ -681,13 +691,90 @@ session_route_truncate(struct session *s, const struct w2j_change *c,
 		return;
 	}
 	root = route_find(s->parts.route, r->root_schema, r->root_table);
-	if ((root && root->mark == c->lsn) || s->pos.skip_txn ||
-		s->pos.txn_pos < s->pos.txn_skip)
-		return; /* with its table, or applied before */
+	if (root && root->mark == c->lsn)
+		return; /* with its table */
+	/* Held even when applied before: whether every partition went (the
+	 * table's truncate, session_truncate_root) decides whether a change
+	 * is counted, so it must be decided the same way on every pass. */
 	s->parts.trunc = wp_realloc(s->parts.trunc, (s->parts.ntrunc + 1) *
 													sizeof(*s->parts.trunc));
 	s->parts.trunc[s->parts.ntrunc++] = r;
 	s->parts.trunc_lsn = c->lsn;
+	s->parts.trunc_xid = c->xid;
+	s->parts.trunc_applied = s->pos.skip_txn ||
+							 s->pos.txn_pos < s->pos.txn_skip;
+}
+
+/*
+ * Whether the partitions held (s->parts.trunc) include every leaf
+ * partition the source's partitioned table root has now: *all then.
+ * pgoutput (without publish_via_partition_root, which would hide a
+ * partition truncated alone) sends TRUNCATE of a partitioned table as
+ * the truncate of its leaves only; a TRUNCATE naming every partition
+ * empties the table as well.  A partition attached since is not held:
+ * no.  One detached since was in the table then, and went with it.
+ */
+static enum session_end
+session_truncate_covers(struct session *s, const struct route_entry *root,
+						bool *all)
+{
+	struct catalog_part *p;
+	size_t np;
+	char err[1024];
+
+	*all = false;
+	if (!catalog_partitions(s->parts.plan_conn, root->root_schema,
+							root->root_table, &p, &np, err, sizeof(err))) {
+		wp_log(LOG_WARNING, "%s", err);
+		return SESSION_RETRY;
+	}
+	*all = np > 0;
+	for (size_t k = 0; k < np && *all; k++) {
+		bool held = false;
+
+		if (!p[k].leaf)
+			continue;
+		for (size_t i = 0; i < s->parts.ntrunc && !held; i++)
+			held = strcmp(s->parts.trunc[i]->schema, p[k].schema) == 0 &&
+				   strcmp(s->parts.trunc[i]->table, p[k].table) == 0;
+		*all = held;
+	}
+	catalog_free_parts(p, np);
+	return SESSION_OK;
+}
+
+/*
+ * Every partition of r's partitioned table was truncated: the table's
+ * own truncate, as wal2json sends it, through every sink (its T drops
+ * the held partitions of the table, session_route_truncate).
+ */
+static enum session_end
+session_truncate_root(struct session *s, const struct route_entry *r)
+{
+	struct w2j_change c;
+	struct repl_data d;
+	struct buf json = BUF_INIT;
+	char root[IDENT_QUALIFIED_MAX], l1[LSN_STRLEN];
+	enum session_end e;
+
+	memset(&c, 0, sizeof(c));
+	c.action = W2J_TRUNCATE;
+	c.xid = s->parts.trunc_xid;
+	c.lsn = s->parts.trunc_lsn;
+	c.schema = r->root_schema;
+	c.table = r->root_table;
+	changefmt_json(&json, &c);
+	d.data_start = d.wal_end = c.lsn;
+	d.payload = json.data;
+	d.len = json.len;
+	ident_qualified_to(root, sizeof(root), r->root_schema, r->root_table);
+	wp_log(LOG_INFO,
+		   "every partition of source table \"%s\" was truncated at %s: "
+		   "the table's truncate",
+		   root, lsn_format(c.lsn, l1));
+	e = session_take_change(s, &c, &d);
+	buf_free(&json);
+	return e;
 }
 
 /*
@@ -705,12 +792,33 @@ static enum session_end
 session_truncated_alone(struct session *s)
 {
 	char l1[LSN_STRLEN];
+	enum session_end e;
+	bool all;
 
 	for (size_t i = 0; i < s->parts.ntrunc; i++) {
 		const struct route_entry *r = s->parts.trunc[i];
 		char part[IDENT_QUALIFIED_MAX], root[IDENT_QUALIFIED_MAX];
 		char to[IDENT_QUALIFIED_MAX];
 
+		if ((e = session_truncate_covers(s, r, &all)) != SESSION_OK)
+			return e;
+		if (all) {
+			if ((e = session_truncate_root(s, r)) != SESSION_OK)
+				return e;
+			/* Its T took the table's partitions out of the list (when
+			 * it was routed to it); the rest are other tables'. */
+			for (size_t k = 0; k < s->parts.ntrunc;)
+				if (strcmp(s->parts.trunc[k]->root_schema, r->root_schema) ==
+						0 &&
+					strcmp(s->parts.trunc[k]->root_table, r->root_table) == 0)
+					s->parts.trunc[k] = s->parts.trunc[--s->parts.ntrunc];
+				else
+					k++;
+			i = (size_t) -1;
+			continue;
+		}
+		if (s->parts.trunc_applied)
+			continue; /* passed before */
 		ident_qualified_to(part, sizeof(part), r->schema, r->table);
 		ident_qualified_to(root, sizeof(root), r->root_schema, r->root_table);
 

@@ -299,7 +299,7 @@ session_snapshot_export(struct session *s, struct repl_export **ex,
  */
 static enum session_end
 session_kafka_snapshot_hold(struct session *s, struct repl_export *ex,
-							char **todo, size_t ntodo)
+							char *const *todo, size_t ntodo)
 {
 	char err[2048], *lit;
 	struct buf q = BUF_INIT;
@@ -478,21 +478,30 @@ session_open_analytics(struct session *s)
  * pgoutput streams what the publication holds: check it (creating it
  * with create_slot) before any slot is created, since pgoutput looks it
  * up as of each change's position, and at every session, since a reload
- * may have added tables.
+ * may have added tables or mirrors.  A mirror's schemas are published
+ * whole, so that the tables created in them later are too.
  */
 static enum session_end
 session_check_publication(struct session *s)
 {
 	const struct run_settings *rs = s->rs;
 	PGconn *conn = session_connect_source(s);
-	char err[2048], done[512];
+	char err[2048], done[1024];
+	struct repl_pub_scope scope;
+	const char **schemas;
 	int r;
 
 	if (conn == NULL)
 		return SESSION_RETRY;
-	r = repl_publication_check(conn, rs->publication, rs->source_tables,
-							   rs->nsource_tables, rs->create_slot, done,
-							   sizeof(done), err, sizeof(err));
+	scope.tables = rs->source_tables;
+	scope.ntables = rs->nsource_tables;
+	scope.all_tables = config_mirror_schemas(rs->mirrors, rs->nmirrors,
+											 &schemas, &scope.nschemas);
+	scope.schemas = schemas;
+	r = repl_publication_check(conn, rs->publication, &scope,
+							   rs->create_slot, done, sizeof(done), err,
+							   sizeof(err));
+	free(schemas);
 	PQfinish(conn);
 	if (r < 0) {
 		wp_log(LOG_WARNING, "%s", err);
@@ -505,6 +514,67 @@ session_check_publication(struct session *s)
 	if (done[0])
 		wp_log(LOG_NOTICE, "%s", done);
 	return SESSION_OK;
+}
+
+/*
+ * Kafka alone (issue 20): Debezium's snapshot.mode=initial without an
+ * analytics database.  The position file is the record that the initial
+ * snapshot is over (it is first written once Kafka has every read event,
+ * session_kafka_snapshot_record), so without it every table of
+ * source.tables is read again: on a first start in the exported snapshot
+ * of the slot created here (its consistent point C, then the stream from
+ * exactly there), after a crash mid-snapshot or with a slot made by
+ * someone else in a temporary slot's snapshot at P >= C: the reads hold
+ * the rows as of P and the stream from the slot's position sends the
+ * changes up to P once more (at least once, as Debezium's re-snapshot).
+ */
+static enum session_end
+session_kafka_alone_snapshot_hold(struct session *s)
+{
+	const struct run_settings *rs = s->rs;
+	struct posfile_record rec;
+	struct repl_export *ex;
+	enum repl_result rr;
+	enum session_end e;
+	char err[2048], name[64], l1[LSN_STRLEN];
+	int exists;
+
+	if (posfile_read(rs->position_file, &rec, err, sizeof(err)) != 0 ||
+		rs->nsource_tables == 0)
+		return SESSION_OK; /* done, or session_read_position says why */
+	exists = repl_slot_exists(rs->source_conninfo, rs->slot, err,
+							  sizeof(err));
+	if (exists < 0) {
+		wp_log(LOG_WARNING, "%s", err);
+		return SESSION_RETRY;
+	}
+	if (exists == 0 && !rs->create_slot)
+		return SESSION_OK; /* repl_open says the slot is missing */
+	snprintf(name, sizeof(name), "walpipe_snapshot_%ld", (long) getpid());
+	ex = repl_export_open(rs->source_conninfo, exists ? name : rs->slot,
+						  rs->pgoutput, exists != 0, &rr, err, sizeof(err));
+	if (ex == NULL) {
+		wp_log(rr == REPL_RETRY ? LOG_WARNING : LOG_ERROR, "%s", err);
+		return rr == REPL_RETRY ? SESSION_RETRY : SESSION_FATAL;
+	}
+	if (exists == 0)
+		wp_log(LOG_NOTICE,
+			   "created replication slot \"%s\" at %s with an exported "
+			   "snapshot",
+			   rs->slot, lsn_format(repl_export_lsn(ex), l1));
+	else
+		wp_log(LOG_NOTICE,
+			   "no position recorded in \"%s\": the initial snapshot for "
+			   "Kafka is read again, in a snapshot at %s (the changes from "
+			   "the slot's position to there follow the read events: at "
+			   "least once)",
+			   rs->position_file, lsn_format(repl_export_lsn(ex), l1));
+	e = session_kafka_snapshot_hold(s, ex, rs->source_tables,
+									rs->nsource_tables);
+	s->kafka_snap_unrecorded = e == SESSION_OK;
+	/* The held transaction keeps the snapshot it imported. */
+	repl_export_close(ex);
+	return e;
 }
 
 enum session_end
@@ -524,9 +594,42 @@ session_open(struct session *s, volatile sig_atomic_t *stop, bool *stopped)
 		return e;
 	if (s->sink && s->rs->snapshot_initial)
 		e = session_snapshot(s, stop, stopped);
+	else if (s->rs->kafka && s->rs->position_file && s->rs->snapshot_initial)
+		e = session_kafka_alone_snapshot_hold(s);
 	if (e != SESSION_OK || *stopped)
 		return e;
 	return session_backfill_open(s);
+}
+
+/*
+ * Kafka alone: once Kafka has acknowledged every read event, record the
+ * slot's position (posfile.h), which says from now on that the initial
+ * snapshot is over.  Stopped or failed before: nothing is recorded and
+ * the next run reads the snapshot again.
+ */
+static enum session_end
+session_kafka_snapshot_record(struct session *s)
+{
+	struct sink_kafka_stats ks;
+	enum kafka_result r;
+	char err[2048];
+
+	do {
+		r = sink_kafka_drain(s->kafka, 1000, session_tick, s, err,
+							 sizeof(err));
+		sink_kafka_stats(s->kafka, &ks);
+	} while (r == KAFKA_OK && ks.pending > 0 && !*s->stop);
+	if (r != KAFKA_OK) {
+		wp_log(r == KAFKA_FATAL ? LOG_ERROR : LOG_WARNING, "%s", err);
+		return r == KAFKA_FATAL ? SESSION_FATAL : SESSION_RETRY;
+	}
+	if (ks.pending > 0)
+		return SESSION_OK; /* stopped: the session ends unrecorded */
+	if (!session_record(s, s->ckpt.lsn))
+		return SESSION_RETRY;
+	s->kafka_snap_unrecorded = false;
+	wp_log(LOG_INFO, "Kafka has every read event of the initial snapshot");
+	return SESSION_OK;
 }
 
 /*
@@ -552,12 +655,18 @@ session_kafka_snapshot(struct session *s)
 			return SESSION_FATAL;
 		}
 		r = sink_kafka_snapshot_table(s->kafka, s->kafka_snap, n.part[0],
-									  n.part[1], s->kafka_snap_lsn,
+									  n.part[1], s->kafka_snap_lsn, i == 0,
 									  i + 1 == s->nkafka_snap_tables,
 									  session_tick, s, s->stop, &rows, err,
 									  sizeof(err));
 		ident_name_free(&n);
 		total += rows;
+		if (r == KAFKA_OK)
+			wp_log(LOG_INFO,
+				   "produced %llu row(s) of %s to Kafka as read events "
+				   "(table %zu of %zu)",
+				   (unsigned long long) rows, s->kafka_snap_tables[i], i + 1,
+				   s->nkafka_snap_tables);
 	}
 	sink_kafka_commit(s->kafka);
 	PQfinish(s->kafka_snap);
@@ -573,7 +682,8 @@ session_kafka_snapshot(struct session *s)
 		   "events at %s",
 		   (unsigned long long) total, s->nkafka_snap_tables,
 		   lsn_format(s->kafka_snap_lsn, l1));
-	return SESSION_OK;
+	return s->kafka_snap_unrecorded ? session_kafka_snapshot_record(s)
+									: SESSION_OK;
 }
 
 /*
@@ -753,7 +863,8 @@ session_check_slot(struct session *s, const struct repl_info *info)
 			wp_log(LOG_ERROR, "%s", err);
 			return SESSION_RETRY;
 		}
-		if (rs->position_file && !session_record(s, s->ckpt.lsn))
+		if (rs->position_file && !s->kafka_snap_unrecorded &&
+			!session_record(s, s->ckpt.lsn))
 			return SESSION_RETRY;
 		s->ckpt.exists = true;
 	}
@@ -785,7 +896,14 @@ session_begin_streaming(struct session *s, const struct repl_info *info)
 		wp_log(LOG_INFO, "producing to Kafka from %s (%s)",
 			   lsn_format(info->confirmed_flush, l1), rs->kafka->brokers);
 		if (s->kafka_snap) {
-			enum session_end e = session_kafka_snapshot(s);
+			enum session_end e;
+
+			/* A temporary slot's snapshot (Kafka alone) may be ahead of
+			 * the slot: its reads go as the slot's position, which the
+			 * stream starts after. */
+			if (s->kafka_snap_lsn > info->confirmed_flush)
+				s->kafka_snap_lsn = info->confirmed_flush;
+			e = session_kafka_snapshot(s);
 
 			if (e != SESSION_OK)
 				return e;

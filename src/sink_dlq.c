@@ -39,7 +39,9 @@ sink_dlq_change(struct sink_pg *s, const struct batch *b, size_t idx,
 	params[3] = lsn_format(c->lsn, lsn);
 	params[4] = xid;
 	params[5] = op;
-	params[6] = batch_text(b, c->json);
+	buf_reset(&s->json, 65536);
+	batch_json(b, c, &s->json);
+	params[6] = s->json.data;
 	params[7] = error;
 	params[8] = sqlstate && sqlstate[0] ? sqlstate : NULL;
 	params[9] = batch_text(b, c->commit_time);

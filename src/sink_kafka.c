@@ -30,6 +30,18 @@ sink_kafka_config_from(struct sink_kafka_config *out,
 						strcmp(cfg->kafka.time_precision_mode, "connect") == 0
 					? KAFKA_TIME_CONNECT
 					: KAFKA_TIME_ADAPTIVE;
+	out->interval = cfg->kafka.interval_handling_mode &&
+							strcmp(cfg->kafka.interval_handling_mode,
+								   "string") == 0
+						? KAFKA_INTERVAL_STRING
+						: KAFKA_INTERVAL_NUMERIC;
+	out->hstore = cfg->kafka.hstore_handling_mode &&
+						  strcmp(cfg->kafka.hstore_handling_mode, "map") == 0
+					  ? KAFKA_HSTORE_MAP
+					  : KAFKA_HSTORE_JSON;
+	out->column_include = cfg->kafka.column_include_list;
+	out->column_exclude = cfg->kafka.column_exclude_list;
+	out->key_columns = cfg->kafka.message_key_columns;
 	out->unavailable = cfg->kafka.unavailable_value_placeholder &&
 							   cfg->kafka.unavailable_value_placeholder[0]
 						   ? cfg->kafka.unavailable_value_placeholder
@@ -49,6 +61,7 @@ sink_kafka_config_from(struct sink_kafka_config *out,
 #include "walpipe/changefmt.h"
 #include "walpipe/kafka_msg.h"
 #include "walpipe/kafka_pos.h"
+#include "walpipe/kafka_select.h"
 #include "walpipe/log.h"
 #include "walpipe/mem.h"
 #include "walpipe/pgconn.h"
@@ -106,6 +119,11 @@ struct sink_kafka {
 	char db[128];				 /* source.db */
 	struct table_desc *tables;
 	size_t ntables;
+	/* Debezium's column lists and key columns (NULL: none), compiled at
+	 * the first change (walpipe check has compiled them already). */
+	struct kafka_select *select;
+	bool select_compiled;
+	struct kafka_select_scratch select_scratch;
 	/* Transaction metadata of the open transaction: its BEGIN went out
 	 * with its first change; its END goes at its commit. */
 	bool txn_begun;
@@ -429,6 +447,8 @@ sink_kafka_close(struct sink_kafka *k)
 		PQclear(k->tables[i].res);
 	}
 	free(k->tables);
+	kafka_select_free(k->select);
+	kafka_select_scratch_free(&k->select_scratch);
 	for (size_t i = 0; i < k->ntxn_colls; i++)
 		free(k->txn_colls[i]);
 	free(k->txn_colls);
@@ -1180,6 +1200,36 @@ txn_count(struct sink_kafka *k, const struct kafka_change *kc,
 
 /* Encode c (a change, or one half of a split key update) and send it,
  * with its tombstone after a delete. */
+/*
+ * Debezium's column lists and key columns: *c and *tab point at the
+ * selected change and columns (in *sel, *seltab) when any is set.
+ */
+static bool
+select_change(struct sink_kafka *k, const struct w2j_change **c,
+			  const struct kafka_table **tab, struct w2j_change *sel,
+			  struct kafka_table *seltab)
+{
+	if (!k->select_compiled) {
+		char why[300];
+		bool err;
+
+		k->select = kafka_select_new(k->kc.column_include,
+									 k->kc.column_exclude, k->kc.key_columns,
+									 &err, why, sizeof(why));
+		if (err)
+			wp_log(LOG_WARNING, "%s", why);
+		k->select_compiled = true;
+	}
+	if (k->select == NULL)
+		return false;
+	kafka_select_apply(k->select, *c, *tab, sel, *tab ? seltab : NULL,
+					   &k->select_scratch);
+	*c = sel;
+	if (*tab)
+		*tab = seltab;
+	return true;
+}
+
 static enum kafka_result
 produce_change(struct sink_kafka *k, const struct kafka_change *kc,
 			   const struct w2j_change *c, void (*tick)(void *), void *arg,
@@ -1193,6 +1243,8 @@ produce_change(struct sink_kafka *k, const struct kafka_change *kc,
 	if (k->debezium) {
 		struct kafka_msg_ctx ctx;
 		struct kafka_txn_block blk;
+		struct w2j_change sel;
+		struct kafka_table seltab;
 
 		memset(&ctx, 0, sizeof(ctx));
 		r = table_lookup(k, c, &ctx.table, errbuf, errlen);
@@ -1215,9 +1267,13 @@ produce_change(struct sink_kafka *k, const struct kafka_change *kc,
 		ctx.schemas = k->kc.schemas;
 		ctx.decimal = k->kc.decimal;
 		ctx.time = k->kc.time;
+		ctx.interval = k->kc.interval;
+		ctx.hstore = k->kc.hstore;
 		ctx.unavailable = k->kc.unavailable;
 		ctx.op = kc->op;
 		ctx.snapshot = kc->snapshot;
+		if (select_change(k, &c, &ctx.table, &sel, &seltab))
+			one.c = c;
 		kafka_msg_key(&k->key, c, &ctx);
 		kafka_msg_debezium(&k->value, c, &ctx);
 	} else {
@@ -1283,7 +1339,7 @@ produce_message(struct sink_kafka *k, const struct kafka_change *kc,
 		buf_append(&k->value, kc->raw, kc->rawlen);
 	}
 	if (!c->transactional)
-		txntrack_begin(k->track, c->lsn + 1);
+		txntrack_begin(k->track, c->lsn); /* the end of its record */
 	r = produce_one(k, kc, false, tick, arg, stop, errbuf, errlen);
 	if (!c->transactional)
 		txntrack_commit(k->track);
@@ -1415,7 +1471,8 @@ read_value(struct w2j_column *v, const struct kafka_column *col,
 enum kafka_result
 sink_kafka_snapshot_table(struct sink_kafka *k, PGconn *conn,
 						  const char *schema, const char *table, lsn_t lsn,
-						  bool last, void (*tick)(void *), void *arg,
+						  bool first_table, bool last_table,
+						  void (*tick)(void *), void *arg,
 						  volatile sig_atomic_t *stop, uint64_t *rows,
 						  char *errbuf, size_t errlen)
 {
@@ -1455,8 +1512,8 @@ sink_kafka_snapshot_table(struct sink_kafka *k, PGconn *conn,
 	}
 	buf_free(&q);
 	vals = wp_calloc(d->tab.ncols + 1, sizeof(*vals));
-	/* Each row goes when the next arrives, so the very last one can say
-	 * snapshot "last", as Debezium's does. */
+	/* Each row goes when the next arrives, so that the table's last one
+	 * can say so in source.snapshot, as Debezium's does. */
 	for (;;) {
 		bool end;
 
@@ -1481,7 +1538,8 @@ sink_kafka_snapshot_table(struct sink_kafka *k, PGconn *conn,
 			rd.npk = d->npk;
 			rd.lsn = lsn;
 			rd.pos = ++n;
-			rd.snapshot = end && last ? "last" : "true";
+			rd.snapshot = kafka_msg_snapshot_marker(first_table, last_table,
+													n == 1, end);
 			r = sink_kafka_produce_read(k, &rd, tick, arg, stop, errbuf,
 										errlen);
 		}
@@ -1661,7 +1719,8 @@ sink_kafka_produce_read(struct sink_kafka *k, const struct kafka_read *rd,
 enum kafka_result
 sink_kafka_snapshot_table(struct sink_kafka *k, PGconn *conn,
 						  const char *schema, const char *table, lsn_t lsn,
-						  bool last, void (*tick)(void *), void *arg,
+						  bool first_table, bool last_table,
+						  void (*tick)(void *), void *arg,
 						  volatile sig_atomic_t *stop, uint64_t *rows,
 						  char *errbuf, size_t errlen)
 {
@@ -1670,7 +1729,8 @@ sink_kafka_snapshot_table(struct sink_kafka *k, PGconn *conn,
 	(void) schema;
 	(void) table;
 	(void) lsn;
-	(void) last;
+	(void) first_table;
+	(void) last_table;
 	(void) tick;
 	(void) arg;
 	(void) stop;

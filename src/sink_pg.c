@@ -476,5 +476,6 @@ sink_pg_close(struct sink_pg *s)
 	free(s->qstaging);
 	buf_free(&s->q);
 	buf_free(&s->copy);
+	buf_free(&s->json);
 	free(s);
 }

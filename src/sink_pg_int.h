@@ -65,6 +65,7 @@ struct sink_pg {
 	char *qstaging;	 /* quoted staging schema.table, or NULL */
 	struct buf q;	 /* statement text scratch */
 	struct buf copy; /* COPY data scratch */
+	struct buf json; /* a change's JSON written from its copy (batch_json) */
 	bool careful;	 /* savepoints and bisection: a data error was seen */
 	/* Apply in stream order: the batch in runs, each applied on its own
 	 * (see sink_facts_apply). */

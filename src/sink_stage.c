@@ -80,7 +80,13 @@ stage_range(struct sink_pg *s, const struct batch *b, size_t lo, size_t hi,
 		copy_append_text(&s->copy, tbl, strlen(tbl));
 		buf_appendf(&s->copy, "\t%c\t%s\t%u\t%s\t", c->op,
 					lsn_format(c->lsn, lsn), c->xid, ts ? ts : "now");
-		copy_append_text(&s->copy, json, c->json_len);
+		if (json)
+			copy_append_text(&s->copy, json, c->json_len);
+		else {
+			buf_reset(&s->json, 65536);
+			batch_json(b, c, &s->json);
+			copy_append_text(&s->copy, s->json.data, s->json.len);
+		}
 		buf_append_char(&s->copy, '\n');
 		st = sink_copy_flush(s, false, errbuf, errlen);
 		if (st != STEP_OK)

@@ -221,7 +221,7 @@ reader_table_begin(struct reader *w, struct table *tb,
 	pthread_mutex_unlock(&sh->lock);
 	sr = sink_pg_snapshot_progress(w->prog, tb->name, job->kind, true,
 								   sh->lsn, 0, tb->estimate, err, sizeof(err));
-	if (sr == SINK_OK && job->sink == NULL)
+	if (sr == SINK_OK)
 		sr = sink_pg_snapshot_begin(w->sink, err, sizeof(err));
 	if (sr != SINK_OK) {
 		reader_fail(w, of_sink(sr), NULL, err);
@@ -453,9 +453,7 @@ reader_main(void *arg)
 	if (!ok)
 		goto done;
 	run_sink_config(job->rs, &sc);
-	w->sink = job->sink;
-	if (w->sink == NULL)
-		w->sink = sink_pg_open(&sc, &sr, err, sizeof(err));
+	w->sink = sink_pg_open(&sc, &sr, err, sizeof(err));
 	if (w->sink)
 		w->prog = sink_pg_open(&sc, &sr, err, sizeof(err));
 	if (w->prog == NULL) {
@@ -498,8 +496,7 @@ done:
 	 * never done, and is copied again. */
 	if (w->sink)
 		sink_pg_snapshot_abort(w->sink);
-	if (w->sink != job->sink)
-		sink_pg_close(w->sink);
+	sink_pg_close(w->sink);
 	sink_pg_close(w->prog);
 	catalog_free_targets(w->targets, w->ntargets);
 	w2j_decoder_free(w->dec);

@@ -54,9 +54,16 @@ streampos_commit(struct streampos *p)
 bool
 streampos_message(struct streampos *p, lsn_t lsn)
 {
-	if (p->in_txn || lsn + 1 <= p->last_complete)
+	/* lsn is the END of the message's record (the server passes
+	 * decoding's endptr), which is where the next record begins: a
+	 * commit record may begin exactly there.  So the message is passed
+	 * at lsn itself, not one past it: the server skips a transaction
+	 * whose commit record begins before the start point, and walpipe
+	 * one whose end (pgoutput: commit start + 1) is not past
+	 * last_complete. */
+	if (p->in_txn || lsn <= p->last_complete)
 		return false;
-	p->last_complete = lsn + 1;
+	p->last_complete = lsn;
 	return true;
 }
 

@@ -2,6 +2,7 @@
 #ifndef WALPIPE_BATCH_H
 #define WALPIPE_BATCH_H
 
+#include "walpipe/buf.h"
 #include "walpipe/lsn.h"
 #include "walpipe/wal2json.h"
 
@@ -35,12 +36,15 @@ struct batch_change {
 	uint32_t commit_time; /* text offset of the commit timestamp, or MAX */
 	uint32_t schema;	  /* text offsets; UINT32_MAX for M */
 	uint32_t table;
-	uint32_t json;		  /* text offset of the raw wal2json message */
+	uint32_t json;		  /* text offset of the raw wal2json message, or
+						   * UINT32_MAX: none kept (batch_json writes it) */
 	uint32_t json_len;
 	uint32_t cols;		  /* first column in the column array */
 	uint32_t ncols;
 	uint32_t ident;		  /* first identity column */
 	uint32_t nident;
+	uint32_t pk;		  /* first key column (name and type only) */
+	uint32_t npk;
 	bool transactional;	  /* M */
 	uint32_t prefix;	  /* M: text offsets */
 	uint32_t content;
@@ -56,7 +60,7 @@ void batch_free(struct batch *b);
 
 /*
  * Copy a decoded row change c (action I, U, D, T or M) and its raw message
- * json/len into the batch.  txn_end, txn_pos and commit_time come from
+ * json/len (NULL: none; batch_json writes it when needed) into the batch.  txn_end, txn_pos and commit_time come from
  * the enclosing transaction (commit_time may be NULL).  Borrows nothing
  * after it returns.  Returns false (with a message) only if the batch's
  * 4 GiB text arena would overflow.
@@ -82,6 +86,15 @@ const struct batch_col *batch_ident(const struct batch *b,
 
 /* The text at an arena offset; NULL for UINT32_MAX. */
 const char *batch_text(const struct batch *b, uint32_t off);
+
+/*
+ * Append change c's wal2json-shaped JSON to out: the raw message when one
+ * was kept, otherwise written from the copy as changefmt_json writes a
+ * decoded change (the pgoutput path keeps none: most batches never need
+ * it, and writing it cost a fifth of the stream's CPU).  Pure.
+ */
+void batch_json(const struct batch *b, const struct batch_change *c,
+				struct buf *out);
 
 /* Forget every change (keeping memory up to keep_bytes). */
 void batch_reset(struct batch *b);

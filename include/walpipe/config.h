@@ -130,6 +130,11 @@ struct wp_config {
 		bool schemas;
 		char *decimal_handling_mode;		 /* precise | string | double */
 		char *time_precision_mode;			 /* adaptive | connect */
+		char *interval_handling_mode;		 /* numeric | string */
+		char *hstore_handling_mode;			 /* json | map */
+		char *column_include_list;			 /* kafka_select.h */
+		char *column_exclude_list;
+		char *message_key_columns;
 		char *unavailable_value_placeholder; /* "": leave TOAST out */
 		char *messages_topic;				 /* logical decoding messages */
 		bool transaction_metadata;
@@ -188,6 +193,19 @@ struct map_rule *config_rules(const struct wp_config *cfg);
 int config_mirror_of(const struct config_mirror *m, size_t nm,
 					 const struct map_rule *rules, size_t nrules,
 					 const char *schema, const char *table);
+
+/*
+ * The schemas pgoutput's publication must hold whole so that a table
+ * created later in a mirror's reach is published without walpipe's help:
+ * the schema part of every from pattern of m[0..nm), each once, in
+ * order, into *schemas (exact names; the array is malloc'd, the strings
+ * borrowed from m; NULL when none).  Returns true instead, with no
+ * array, when a pattern's schema part has a '*' (*.audit_log): any
+ * schema, present or future, may hold a mirrored table, so only FOR ALL
+ * TABLES covers it.  Pure.
+ */
+bool config_mirror_schemas(const struct config_mirror *m, size_t nm,
+						   const char ***schemas, size_t *nschemas);
 
 /*
  * The keys that differ between old and cfg and cannot change while

@@ -21,6 +21,18 @@ enum kafka_time_mode {
 	KAFKA_TIME_CONNECT,		 /* org.apache.kafka.connect.data.*: ms */
 };
 
+/* Debezium's interval.handling.mode. */
+enum kafka_interval_mode {
+	KAFKA_INTERVAL_NUMERIC = 0, /* io.debezium.time.MicroDuration: µs */
+	KAFKA_INTERVAL_STRING,		/* io.debezium.time.Interval: ISO 8601 */
+};
+
+/* Debezium's hstore.handling.mode. */
+enum kafka_hstore_mode {
+	KAFKA_HSTORE_JSON = 0, /* io.debezium.data.Json: the map as JSON text */
+	KAFKA_HSTORE_MAP,	   /* a map of string to optional string */
+};
+
 /*
  * A column of a table as the source catalog describes it (borrowed): type
  * is format_type() of the column's type (a domain's base type), e.g.
@@ -62,6 +74,8 @@ struct kafka_msg_ctx {
 	bool schemas;		/* JsonConverter's schemas.enable=true */
 	enum kafka_decimal_mode decimal;
 	enum kafka_time_mode time;
+	enum kafka_interval_mode interval;
+	enum kafka_hstore_mode hstore;
 	/* An update's unchanged TOASTed column (in table, absent from the
 	 * change) carries this; NULL: left out. */
 	const char *unavailable;
@@ -80,6 +94,16 @@ struct kafka_msg_ctx {
  * placeholder and the valid ones in errbuf.  Never logs.
  */
 bool kafka_msg_topic_valid(const char *tmpl, char *errbuf, size_t errlen);
+
+/*
+ * source.snapshot of a snapshot's read event as Debezium 2.x sets it
+ * (RelationalSnapshotChangeEventSource): "last" on the last row of the
+ * last table, else "first" on the first row of the first table, else
+ * "last_in_data_collection" / "first_in_data_collection" on a table's
+ * last / first row, else "true".  A static string.  Never logs.
+ */
+const char *kafka_msg_snapshot_marker(bool first_table, bool last_table,
+									  bool first_row, bool last_row);
 
 /*
  * Append the topic of a change of schema.table: tmpl (valid, see above)
@@ -138,8 +162,10 @@ void kafka_msg_debezium(struct buf *out, const struct w2j_change *c,
  * (adaptive: precision up to 3 in ms, else in µs; connect: ms); timestamp
  * with time zone and time with time zone as ISO-8601 strings in UTC
  * ("2026-11-25T00:19:22.79Z"); bytea as base64; arrays (one dimension) as
- * JSON arrays of their converted elements; json, jsonb, uuid, enums and
- * everything else as strings.  A value that does not parse as its type
+ * JSON arrays of their converted elements; interval per ctx->interval
+ * (numeric: approximate µs; string: ISO 8601, pgtext.h); hstore per
+ * ctx->hstore (json: a JSON string of the map; map: a JSON object);
+ * json, jsonb, uuid, enums and everything else as strings.  A value that does not parse as its type
  * goes as the server's text.  Pure.
  */
 void kafka_msg_value(struct buf *out, const char *type,

@@ -238,25 +238,43 @@ bool repl_wal_position(PGconn *conn, lsn_t *out, char *errbuf,
 					   size_t errlen);
 
 /*
+ * What pgoutput's publication must hold: the tables of source.tables
+ * (SQL names: public."User"), and for the mirrors whole schemas (exact
+ * names, config_mirror_schemas) or, for a mirror of every schema, all
+ * tables, so that a table created later is published without walpipe.
+ * Every pointer borrowed.
+ */
+struct repl_pub_scope {
+	char *const *tables;
+	size_t ntables;
+	const char *const *schemas;
+	size_t nschemas;
+	bool all_tables;
+};
+
+/*
  * pgoutput's publication `name` over conn (plain, borrowed): it must
- * exist, publish inserts, updates, deletes and truncates, and cover every
- * table of tables[0..n) (SQL names, source.tables: public."User"), itself
- * or through a partitioned table, its schema or FOR ALL TABLES, with no
- * row filter or column list (walpipe would mirror part of it).  With
- * create (source.create_slot), a missing publication is created FOR
- * TABLE the tables and a missing table added, after checking that each
- * has a replica identity (without one, publishing it would make its
- * updates and deletes fail on the source); *done then says what was
+ * exist, publish inserts, updates, deletes and truncates, cover every
+ * table of scope (itself or through a partitioned table, its schema or
+ * FOR ALL TABLES) with no row filter or column list (walpipe would mirror
+ * part of it), hold each of scope's schemas (FOR TABLES IN SCHEMA, 15+)
+ * and be FOR ALL TABLES when scope asks for it.  With create
+ * (source.create_slot), a missing publication is created (FOR ALL
+ * TABLES, or FOR TABLES IN SCHEMA the schemas, TABLE the tables of
+ * other schemas) and what is missing added, after checking that no
+ * table it would publish lacks a replica identity (once published, the
+ * source refuses its updates and deletes); *done then says what was
  * done, e.g. 'created publication "p" for source.tables' (empty when
  * nothing), for the caller to log.  Returns 1 when the publication is
- * right, 0 when not, with what is wrong and the SQL that fixes it in
- * errbuf (2 instead when, without create, only the publication or tables
- * are missing: what create would add), -1 when it could not tell
- * ("could not look up the publication: <libpq message>").  Does not log.  Create it before the slot: pgoutput
- * looks the publication up as of each change's position.
+ * right, 0 when not, with what is wrong and the SQL that fixes it (and
+ * as which role to run it) in errbuf (2 instead when, without create,
+ * only a publication, schemas or tables are missing: what create would
+ * do), -1 when it could not tell ("could not look up the publication:
+ * <libpq message>").  Does not log.  Call it before the slot is created:
+ * pgoutput looks the publication up as of each change's position.
  */
 int repl_publication_check(PGconn *conn, const char *name,
-						   char *const *tables, size_t n, bool create,
+						   const struct repl_pub_scope *scope, bool create,
 						   char *done, size_t donelen, char *errbuf,
 						   size_t errlen);
 

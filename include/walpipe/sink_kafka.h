@@ -33,6 +33,11 @@ struct sink_kafka_config {
 	bool schemas;
 	enum kafka_decimal_mode decimal;
 	enum kafka_time_mode time;
+	enum kafka_interval_mode interval;
+	enum kafka_hstore_mode hstore;
+	/* column_include_list, column_exclude_list, message_key_columns
+	 * (kafka_select.h; NULL: not set) */
+	const char *column_include, *column_exclude, *key_columns;
 	const char *unavailable; /* NULL: TOASTed columns left out */
 	const char *messages_topic;	   /* template of logical messages' topic */
 	bool transaction_metadata;	   /* BEGIN/END events, transaction block */
@@ -145,7 +150,7 @@ struct kafka_read {
 	size_t npk;
 	lsn_t lsn;			  /* the snapshot's consistent point */
 	uint64_t pos;		  /* 1-based row number: the txn_pos header */
-	const char *snapshot; /* source.snapshot: "true" (NULL), or "last" */
+	const char *snapshot; /* source.snapshot; NULL: "true" */
 };
 
 /*
@@ -168,8 +173,9 @@ enum kafka_result sink_kafka_produce_read(struct sink_kafka *k,
 /*
  * Read every row of schema.table on conn (borrowed: a source connection
  * inside the snapshot's transaction, idle) one at a time and produce
- * each with sink_kafka_produce_read at lsn; the very last row says
- * snapshot "last" when last.  Columns and key come from the catalog (on
+ * each with sink_kafka_produce_read at lsn, source.snapshot as
+ * kafka_msg_snapshot_marker says for a table that is the snapshot's
+ * first (first_table) and/or last (last_table).  Columns and key come from the catalog (on
  * the sink's own connection).  *rows: how many were produced.  Returns
  * KAFKA_OK, or an error with the reason in errbuf (KAFKA_RETRY: the
  * source failed).  Call it between sink_kafka_begin and _commit as
@@ -177,8 +183,8 @@ enum kafka_result sink_kafka_produce_read(struct sink_kafka *k,
  */
 enum kafka_result sink_kafka_snapshot_table(
 	struct sink_kafka *k, PGconn *conn, const char *schema, const char *table,
-	lsn_t lsn, bool last, void (*tick)(void *), void *arg,
-	volatile sig_atomic_t *stop, uint64_t *rows, char *errbuf, size_t errlen);
+	lsn_t lsn, bool first_table, bool last_table, void (*tick)(void *),
+	void *arg, volatile sig_atomic_t *stop, uint64_t *rows, char *errbuf, size_t errlen);
 
 /*
  * Serve delivery reports and producer events for up to timeout_ms.

@@ -31,13 +31,6 @@ struct snapshot_job {
 	 * connection must stay open and idle.
 	 */
 	struct repl_export *export;
-	/*
-	 * NULL: each reader opens its own analytics connection and copies
-	 * each table in a transaction of its own.  Otherwise the one reader
-	 * (workers must be 1, ntables 1) copies into this connection's open
-	 * transaction (sink_pg_snapshot_begin), which it commits.  Borrowed.
-	 */
-	struct sink_pg *sink;
 	volatile sig_atomic_t *stop; /* set: roll back and return STOPPED */
 	struct metrics *metrics;	 /* NULL-safe */
 };

@@ -71,10 +71,13 @@ void streampos_uncount(struct streampos *p);
 bool streampos_commit(struct streampos *p);
 
 /*
- * A non-transactional message at lsn (decoding follows WAL order: every
- * transaction committed before it has been received, every later one
- * commits after it): last_complete may move just past it.  Returns true
- * when it moved.  Outside a transaction only.
+ * A non-transactional message whose record ends at lsn (the LSN both
+ * wal2json and pgoutput give a message: decoding's end of the record).
+ * Decoding follows WAL order: every transaction committed before it has
+ * been received, every later one's commit record begins at lsn or after:
+ * last_complete may move to lsn, and no further (a commit beginning at
+ * lsn would be skipped).  Returns true when it moved.  Outside a
+ * transaction only.
  */
 bool streampos_message(struct streampos *p, lsn_t lsn);
 

@@ -15,11 +15,13 @@ T=$WALPIPE_TEST_TMPDIR
 
 mock_start
 src <<'SQL'
+CREATE EXTENSION hstore;
 CREATE TYPE mood AS ENUM ('happy', 'sad');
 CREATE TABLE public.types (id integer PRIMARY KEY, s smallint, b bigint NOT NULL,
   r real, d double precision, ok boolean, n numeric(10,3), nv numeric, dt date,
   t time, t3 time(3), ts timestamp, ts3 timestamp(3), tz timestamptz, ttz timetz,
-  j jsonb, u uuid, m mood, arr integer[], tarr text[], by bytea, big text);
+  j jsonb, u uuid, m mood, arr integer[], tarr text[], by bytea, big text,
+  iv interval, ivs interval[], h hstore, secret text);
 CREATE TABLE public.other (id bigint PRIMARY KEY, v text);
 SQL
 cat >"$T/shop.yaml" <<EOF2
@@ -35,8 +37,20 @@ kafka:
   brokers: "$BROKERS"
   schemas: ${SCHEMAS:-true}
   transaction_metadata: true
+  interval_handling_mode: ${INTERVAL_MODE:-numeric}
+  hstore_handling_mode: ${HSTORE_MODE:-json}
+  column_exclude_list: 'public\.types\.secret, public\.other\.nothing'
+  message_key_columns: 'public\.oth.*:id,v'
 EOF2
 "$WALPIPE_BIN" check -c "$T/shop.yaml" >/dev/null
+# Debezium's rule: one column list or the other; a bad expression is
+# named at its line.
+sed 's|^  column_exclude_list:|  column_include_list: "public.other.(v"\n&|' "$T/shop.yaml" >"$T/bad.yaml"
+rc=0; out=$("$WALPIPE_BIN" check -c "$T/bad.yaml" 2>&1) || rc=$?
+assert_eq "check refuses the bad column lists" 1 "$rc"
+line=$(grep -n column_include_list "$T/bad.yaml" | cut -d: -f1)
+assert_contains "a bad expression, at its line" "bad.yaml:$line:24: kafka.column_include_list: invalid regular expression \"public.other.(v\" in column_include_list:" "$out"
+assert_contains "both lists, at the second" "bad.yaml:$((line + 1)):24: kafka.column_exclude_list: column_include_list and column_exclude_list cannot both be set (Debezium's rule: one or the other)" "$out"
 run_start "$T/shop.yaml" "$T/run.log"
 trap 'kill -9 $pid 2>/dev/null || true' EXIT
 
@@ -45,7 +59,8 @@ INSERT INTO types VALUES (1, 7, 4294967297, 1.5, -2.25, true, 12.345, 1.50,
   '2026-11-25', '01:02:03.5', '01:02:03.5', '1970-01-02 00:00:00.000001',
   '2026-11-25 00:19:22.79', '2026-11-25 01:19:22.5+01', '10:15:30.1-02',
   '{"k": [1]}', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 'sad', '{1,NULL,3}',
-  '{a,"b c"}', '\x00ff10', (SELECT string_agg(md5(random()::text), '') FROM generate_series(1, 2000)));
+  '{a,"b c"}', '\x00ff10', (SELECT string_agg(md5(random()::text), '') FROM generate_series(1, 2000)),
+  '1 year 2 mons 3 days 04:05:06.78', '{"-1 days -00:00:01.5",0}', 'a=>1, "b c"=>NULL', 'hidden');
 UPDATE types SET s = 8, n = -12.345 WHERE id = 1;
 BEGIN;
 INSERT INTO types (id, b) VALUES (2, 1), (3, 2);
@@ -79,6 +94,28 @@ assert_eq "date as days, time in µs and ms, timestamp in µs and ms, zoned as U
 assert_eq "json, uuid, enum as strings; arrays; bytea as base64" \
 	'["{\"k\": [1]}","a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11","sad",[1,null,3],["a","b c"],"AP8Q"]' \
 	"$(jq -c '.after | [.j, .u, .m, .arr, .tarr, .by]' <<<"$ins")"
+# interval.handling.mode numeric: µs with 365.25 / 12 days a month
+# (Debezium's MicroDuration); string: ISO 8601 with every field
+# (Interval).  hstore.handling.mode json: the map as JSON text; map: an
+# object.
+if [ "${INTERVAL_MODE:-numeric}" = numeric ]; then
+	want_iv='[37091106780000,[-86401500000,0]]'
+else
+	want_iv='["P1Y2M3DT4H5M6.78S",["P0Y0M-1DT0H0M-1.5S","P0Y0M0DT0H0M0S"]]'
+fi
+if [ "${HSTORE_MODE:-json}" = json ]; then
+	want_h='"{\"a\":\"1\",\"b c\":null}"'
+else
+	want_h='{"a":"1","b c":null}'
+fi
+assert_eq "interval ${INTERVAL_MODE:-numeric}, hstore ${HSTORE_MODE:-json}" \
+	"[$want_iv,$want_h]" "$(jq -c '.after | [[.iv, .ivs], .h]' <<<"$ins")"
+# column.exclude.list leaves the column out; message.key.columns makes
+# the key of other (id, v).
+assert_eq "the excluded column is in no row" 0 \
+	"$(jq -s "[.[] | select(.topic == \"shop.public.types\") | .payload | fromjson | $P | (.after // {}), (.before // {}) | select(has(\"secret\"))] | length" "$T/k.jsonl")"
+assert_eq "message_key_columns: other's key is id and v" '{"id":1,"v":"x"}' \
+	"$(jq -c -s "[.[] | select(.topic == \"shop.public.other\") | .key | fromjson | $P][0]" "$T/k.jsonl")"
 upd=$(val shop.public.types u 1)
 assert_eq "an update: the unchanged TOASTed column as the placeholder, before null" \
 	'[null,8,"z8c=","__debezium_unavailable_value"]' "$(jq -c '[.before, .after.s, .after.n, .after.big]' <<<"$upd")"
@@ -119,6 +156,13 @@ if [ "${SCHEMAS:-true}" = true ]; then
 	assert_eq "message and transaction schemas" \
 		'["io.debezium.connector.postgresql.MessageKey","io.debezium.connector.postgresql.MessageValue","io.debezium.connector.common.TransactionMetadataKey","io.debezium.connector.common.TransactionMetadataValue"]' \
 		"$(jq -c '[.name]' <<<"$(sch shop.message key)$(sch shop.message payload)$(sch shop.transaction key)$(sch shop.transaction payload)" | jq -c -s 'map(.[0])')"
+	assert_eq "the excluded column is in no schema; the key schema of other" \
+		'[false,["id","v"]]' \
+		"$(jq -c -s '[(([.[] | select(.topic == "shop.public.types") | .payload | fromjson | .schema.fields[1].fields[].field] | index("secret")) != null),
+			[.[] | select(.topic == "shop.public.other") | .key | fromjson | .schema.fields[].field][0:2]]' "$T/k.jsonl")"
+	assert_eq "interval and hstore schemas" \
+		'[{"type":"int64","optional":true,"name":"io.debezium.time.MicroDuration","version":1,"field":"iv"},{"type":"array","items":{"type":"int64","optional":true,"name":"io.debezium.time.MicroDuration","version":1},"optional":true,"field":"ivs"},{"type":"string","optional":true,"name":"io.debezium.data.Json","version":1,"field":"h"}]' \
+		"$(sch shop.public.types payload | jq -c '.fields[1].fields | map(select(.field == "iv" or .field == "ivs" or .field == "h"))')"
 fi
 
 kill -TERM "$pid"

@@ -1,7 +1,8 @@
 # kafka_snapshot.sh: the initial snapshot, then an online backfill, to
 # Kafka (issue 20, item 1; issue 18, item 5).  The initial snapshot: a
 # source with existing rows; walpipe copies them and produces each as
-# Debezium's read event (op r, source.snapshot "true", the very last
+# Debezium's read event (op r, source.snapshot as Debezium 2.x marks it:
+# "first", "first_in_data_collection", "true", "last_in_data_collection",
 # "last"), at the slot's consistent point, while a workload changes the
 # source; then streams from exactly there.  Replaying each topic (last
 # message per key) gives the source table: no gap, no overlap.
@@ -30,12 +31,24 @@ snap=$(ana -c "SELECT DISTINCT snapshot_lsn FROM walpipe.snapshot_tables")
 echo "snapshot at $snap: $users0 users, $orders0 orders"
 assert_eq "one read event per existing row: users, orders" "$users0 $orders0" \
 	"$(ana -c "SELECT count(*) FILTER (WHERE topic = 'shop.public.users'), count(*) FILTER (WHERE topic = 'shop.public.orders') FROM km_v WHERE op = 'r'" | tr '|' ' ')"
-assert_eq "read events: op r, at the snapshot's point, snapshot true but the last" \
-	"$users0 $orders0 1 0" \
+assert_eq "read events: op r, at the snapshot's point, one first, one last, a first and last in the other table" \
+	"$users0 $orders0 1 1 1 1 0" \
 	"$(ana -c "SELECT count(*) FILTER (WHERE topic = 'shop.public.users'), count(*) FILTER (WHERE topic = 'shop.public.orders'),
+		count(*) FILTER (WHERE value->'source'->>'snapshot' = 'first'),
 		count(*) FILTER (WHERE value->'source'->>'snapshot' = 'last'),
-		count(*) FILTER (WHERE value->'source'->>'snapshot' NOT IN ('true', 'last') OR lsn <> '$snap' OR value->>'op' <> 'r' OR value->'before' <> 'null')
+		count(*) FILTER (WHERE value->'source'->>'snapshot' = 'first_in_data_collection'),
+		count(*) FILTER (WHERE value->'source'->>'snapshot' = 'last_in_data_collection'),
+		count(*) FILTER (WHERE value->'source'->>'snapshot' NOT IN ('true', 'first', 'last', 'first_in_data_collection', 'last_in_data_collection') OR lsn <> '$snap' OR value->>'op' <> 'r' OR value->'before' <> 'null')
 		FROM km_v WHERE op = 'r'" | tr '|' ' ')"
+# Debezium 2.x's markers: each table's first row (txn_pos 1) first or
+# first_in_data_collection, its last one last or last_in_data_collection,
+# first and last in different tables, everything else true.
+assert_eq "source.snapshot marks each table's first and last row" "0 t" \
+	"$(ana -c "WITH r AS (SELECT topic, txn_pos, value->'source'->>'snapshot' AS m,
+		max(txn_pos) OVER (PARTITION BY topic) AS n FROM km_v WHERE op = 'r')
+		SELECT count(*) FILTER (WHERE CASE WHEN txn_pos = n THEN m NOT IN ('last', 'last_in_data_collection')
+			WHEN txn_pos = 1 THEN m NOT IN ('first', 'first_in_data_collection') ELSE m <> 'true' END),
+		(SELECT count(DISTINCT topic) = 2 FROM r WHERE m IN ('first', 'last')) FROM r" | tr '|' ' ')"
 assert_eq "the stream starts after the snapshot's point" 0 \
 	"$(ana -c "SELECT count(*) FROM km_v WHERE op <> 'r' AND txn_end <= '$snap'")"
 assert_eq "the stream has changes too" t "$(ana -c "SELECT count(*) > 100 FROM km_v WHERE op <> 'r'")"
@@ -71,8 +84,8 @@ wait "$wl" || { cat "$T/workload.log"; fail "workload failed"; }
 wait_slot_at "$(src -c "SELECT pg_current_wal_lsn()")" "$pid"
 kafka_load km2
 read -r bf_rows bf_chunks < <(ana -c "SELECT rows_copied, chunks FROM walpipe.backfills WHERE source_table = 'public.orders'" | tr '|' ' ')
-assert_eq "one read event per backfilled row, the last one last" "$bf_rows 1" \
-	"$(ana -c "SELECT count(*), count(*) FILTER (WHERE value->'source'->>'snapshot' = 'last') FROM km2_v WHERE op = 'r' AND topic = 'shop.public.orders' AND lsn > '$snap'" | tr '|' ' ')"
+assert_eq "one read event per backfilled row, each incremental (as Debezium's incremental snapshot)" "$bf_rows $bf_rows" \
+	"$(ana -c "SELECT count(*), count(*) FILTER (WHERE value->'source'->>'snapshot' = 'incremental') FROM km2_v WHERE op = 'r' AND topic = 'shop.public.orders' AND lsn > '$snap'" | tr '|' ' ')"
 assert_eq "replaying orders after the backfill gives the source's orders" \
 	"$(src_set orders "id::text, user_id::text, status")" \
 	"$(ana -c "SELECT md5(coalesce(string_agg(r, ',' ORDER BY r), '')) FROM (

@@ -73,12 +73,6 @@ EOF
 out=$("$WALPIPE_BIN" check -c "$T/mirror.yaml" 2>&1) || fail "check refused the mirror: $out"
 assert_contains "check shows the mirror" \
 	'mirror: app.* except app.skip_me -> schema mirror (each table 1:1, targets created)' "$out"
-out=$("$WALPIPE_BIN" check --live -c "$T/mirror.yaml" 2>&1) || fail "check --live refused the mirror: $out"
-assert_contains "check --live lists what a mirror matches" \
-	'mirror[0]: 104 table(s): app."Mixed Case 10", app."Mixed Case 100",' "$out"
-assert_contains "check --live names the targets to create" \
-	'mirror[1]: targets walpipe run will create in schema sales_mirror: "Order"' "$out"
-assert_eq "check --live created nothing" "" "$(ana -c "SELECT to_regclass('mirror.t1')")"
 # Without the exclude, the table without a key is refused by name, by
 # check --live and by run, before anything is created.
 sed 's/, exclude: app.skip_me//' "$T/mirror.yaml" >"$T/all.yaml"
@@ -88,13 +82,31 @@ assert_contains "check --live says why and how to fix it" \
 	'live: mirror[0]: table app.skip_me has no primary key: its updates and deletes are not logged; give it a primary key, or run ALTER TABLE app.skip_me REPLICA IDENTITY FULL' "$out"
 rc=0; "$WALPIPE_BIN" run -c "$T/all.yaml" 2>"$T/all.log" || rc=$?
 assert_eq "run refuses it" 1 "$rc"
-assert_contains "run names the table" \
-	"cannot mirror these tables:
+if [ "${WALPIPE_PLUGIN:-wal2json}" = pgoutput ]; then
+	# pgoutput: the publication, made first, would hold schema app whole,
+	# excluded tables included (the source would refuse their updates).
+	assert_contains "run names the table" \
+		"cannot publish schemas app, \"Sales\" for the mirrors: tables app.skip_me have no replica identity" "$(cat "$T/all.log")"
+else
+	assert_contains "run names the table" \
+		"cannot mirror these tables:
   table app.skip_me has no primary key" "$(cat "$T/all.log")"
+fi
 assert_eq "run created no target" "" "$(ana -c "SELECT to_regclass('sales_mirror.\"Order\"')")"
 assert_eq "nor says it did" "" "$(grep 'created target' "$T/all.log" || true)"
 src -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 'walpipe_shop'" >/dev/null
-ana -c "DELETE FROM walpipe.checkpoints" -c "DELETE FROM walpipe.snapshot_tables"
+# pgoutput publishes schema app whole: the excluded table needs a replica
+# identity too (README, "pgoutput").
+[ "${WALPIPE_PLUGIN:-wal2json}" = wal2json ] || src -c "ALTER TABLE app.skip_me REPLICA IDENTITY FULL"
+out=$("$WALPIPE_BIN" check --live -c "$T/mirror.yaml" 2>&1) || fail "check --live refused the mirror: $out"
+assert_contains "check --live lists what a mirror matches" \
+	'mirror[0]: 104 table(s): app."Mixed Case 10", app."Mixed Case 100",' "$out"
+assert_contains "check --live names the targets to create" \
+	'mirror[1]: targets walpipe run will create in schema sales_mirror: "Order"' "$out"
+assert_eq "check --live created nothing" "" "$(ana -c "SELECT to_regclass('mirror.t1')")"
+# (pgoutput: run stopped at the publication, before walpipe's tables.)
+[ -z "$(ana -c "SELECT to_regclass('walpipe.checkpoints')")" ] ||
+	ana -c "DELETE FROM walpipe.checkpoints" -c "DELETE FROM walpipe.snapshot_tables"
 
 # The mirrored tables of app: every table but the excluded and the mapped.
 tables() {

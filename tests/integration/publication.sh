@@ -5,6 +5,10 @@
 # publication before the slot, adds a table listed later, and refuses to
 # publish a table without a replica identity (its updates and deletes
 # would fail on the source); a wal2json slot is refused for pgoutput.
+# With mirrors, the publication holds their schemas whole (FOR TABLES IN
+# SCHEMA) or every table (a pattern *.t): a table created later is
+# published without walpipe; a schema holding a table without a replica
+# identity is not published, the tables named with the fix.
 set -euo pipefail
 . "$WALPIPE_TEST_HARNESS"
 . "$WALPIPE_TEST_ASSERT"
@@ -40,14 +44,14 @@ run_fails() { # CONFIG: walpipe run exits 1; its log
 conf "$T/fixed.yaml" false "public.a"
 assert_contains "check: missing publication, with the SQL" \
 	'publication "walpipe_shop" does not exist
-CREATE PUBLICATION "walpipe_shop" FOR TABLE public.a on the source, or set source.create_slot: true.' \
+CREATE PUBLICATION "walpipe_shop" FOR TABLE public.a; on the source as the owner of the tables (or a superuser), or set source.create_slot: true.' \
 	"$(live "$T/fixed.yaml")"
 assert_contains "run: missing publication" 'publication "walpipe_shop" does not exist' "$(run_fails "$T/fixed.yaml")"
 
 src -c "CREATE PUBLICATION walpipe_shop FOR TABLE public.b"
 assert_contains "check: table not published" \
 	'publication "walpipe_shop" does not publish table public.a: none of their changes would reach walpipe
-ALTER PUBLICATION "walpipe_shop" ADD TABLE public.a on the source.' "$(live "$T/fixed.yaml")"
+ALTER PUBLICATION "walpipe_shop" ADD TABLE public.a; on the source as the owner of the tables (or a superuser).' "$(live "$T/fixed.yaml")"
 
 src -c "ALTER PUBLICATION walpipe_shop ADD TABLE public.a WHERE (id > 10)"
 assert_contains "check: row filter" \
@@ -101,4 +105,48 @@ wait_caught_up "$pid"
 assert_contains "a table listed later is added" 'added to publication "walpipe_shop" for public.b' "$(cat "$T/run2.log")"
 assert_eq "its rows mirrored" "7|seven" "$(ana -c "SELECT id || '|' || v FROM public.b")"
 kill -TERM "$pid"; wait "$pid" || true
+src -c "SELECT pg_drop_replication_slot('walpipe_shop'); DROP PUBLICATION walpipe_shop" >/dev/null
+
+# ---- mirrors: their schemas published whole
+src -c "CREATE SCHEMA app; CREATE TABLE app.x (id int PRIMARY KEY);
+	CREATE TABLE app.loose (v text); CREATE TABLE app.\"Odd\" (v text)"
+mconf() { # FILE CREATE_SLOT MIRROR_FROM
+	conf "$1" "$2" "public.a"
+	sed -i "s/^snapshot: never/snapshot: never\nmirror:\n  - { from: $3, exclude: [app.loose, 'app.\"Odd\"'], to: m }/" "$1"
+}
+mconf "$T/m.yaml" true "app.*"
+want='cannot publish schema app for the mirrors: tables app."Odd", app.loose have no replica identity, and once published the source would refuse their updates and deletes ("cannot update table ... because it does not have a replica identity and publishes updates")
+ALTER TABLE app."Odd" REPLICA IDENTITY FULL; ALTER TABLE app.loose REPLICA IDENTITY FULL; on the source (or give each a primary key), or create publication "walpipe_shop" yourself.'
+assert_contains "check --live: tables without a replica identity in a mirrored schema" "$want" "$(live "$T/m.yaml")"
+assert_contains "run: refused, the tables named with the fix" "$want" "$(run_fails "$T/m.yaml")"
+assert_eq "nothing was published" 0 "$(src -c "SELECT count(*) FROM pg_publication")"
+src -c "UPDATE app.loose SET v = v" # still possible
+src -c 'ALTER TABLE app.loose REPLICA IDENTITY FULL; ALTER TABLE app."Odd" REPLICA IDENTITY FULL'
+mconf "$T/fixed_m.yaml" false "app.*"
+assert_contains "check: missing publication of a mirror, with the SQL and the role" \
+	'publication "walpipe_shop" does not exist
+CREATE PUBLICATION "walpipe_shop" FOR TABLES IN SCHEMA "app", TABLE public.a; on the source as a superuser, or set source.create_slot: true.' \
+	"$(live "$T/fixed_m.yaml")"
+src -c "CREATE PUBLICATION walpipe_shop FOR TABLE public.a, app.x"
+assert_contains "check: a mirrored schema not published whole" \
+	'publication "walpipe_shop" does not publish schema app: none of their changes would reach walpipe
+ALTER PUBLICATION "walpipe_shop" ADD TABLES IN SCHEMA "app"; on the source as a superuser.' \
+	"$(live "$T/fixed_m.yaml")"
+mconf "$T/all.yaml" false "'*.x'"
+assert_contains "check: a mirror of every schema needs FOR ALL TABLES" \
+	'publication "walpipe_shop" is not FOR ALL TABLES, which a mirror of every schema needs (a table created later in any schema must be published)
+DROP PUBLICATION "walpipe_shop"; CREATE PUBLICATION "walpipe_shop" FOR ALL TABLES; on the source as a superuser, before the slot is created.' \
+	"$(live "$T/all.yaml")"
+src -c "DROP PUBLICATION walpipe_shop"
+ana -c "DELETE FROM walpipe.checkpoints" # the slot was dropped
+"$W" run -c "$T/m.yaml" 2>"$T/run3.log" &
+pid=$!
+wait_sql src "SELECT count(*) = 1 FROM pg_replication_slots WHERE slot_name = 'walpipe_shop'" "$pid"
+assert_contains "created for the schema, said so" \
+	'created publication "walpipe_shop": CREATE PUBLICATION "walpipe_shop" FOR TABLES IN SCHEMA "app", TABLE public.a' "$(cat "$T/run3.log")"
+src -c "CREATE TABLE app.later (id int PRIMARY KEY)"
+assert_eq "a table created later is published" 1 \
+	"$(src -c "SELECT count(*) FROM pg_publication_tables WHERE pubname = 'walpipe_shop' AND tablename = 'later'")"
+kill -TERM "$pid" || { cat "$T/run3.log"; fail "walpipe stopped"; }
+wait "$pid" || true
 echo "ok: publication"

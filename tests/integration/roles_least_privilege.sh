@@ -4,6 +4,8 @@
 # owns walpipe's and the staging schema but has no CREATE on the database
 # (roles.sql used to grant SELECT on every table and CREATE on the
 # database).  The initial snapshot, the stream and staging are exact.
+# pgoutput: the role cannot create the publication; walpipe says what to
+# run as whom, and roles.sql -v publication creates it.
 set -euo pipefail
 . "$WALPIPE_TEST_HARNESS"
 . "$WALPIPE_TEST_ASSERT"
@@ -28,6 +30,22 @@ run_config "$T/shop.yaml"
 sed -i "s|conninfo: \"$WALPIPE_TEST_SOURCE\"|conninfo: \"$WALPIPE_TEST_SOURCE user=walpipe_repl\"|; s|conninfo: \"$WALPIPE_TEST_ANALYTICS\"|conninfo: \"$WALPIPE_TEST_ANALYTICS user=walpipe\"|" "$T/shop.yaml"
 sed -i 's/user=postgres user=/user=/' "$T/shop.yaml"
 grep -q 'user=walpipe_repl' "$T/shop.yaml" || fail "the source conninfo was not changed"
+if [ "${WALPIPE_PLUGIN:-wal2json}" = pgoutput ]; then
+	# pgoutput: walpipe_repl owns no table, so it cannot create the
+	# publication; check --live and run say what to run, and as whom, and
+	# roles.sql does it (-v publication).
+	want='publication "walpipe_shop" does not exist, and role "walpipe_repl" cannot create it: FOR TABLE needs the ownership of each table (and CREATE on the database)
+CREATE PUBLICATION "walpipe_shop" FOR TABLE public.users, public.orders, public.order_events; on the source as the owner of the tables (or a superuser), then start walpipe again.'
+	out=$("$WALPIPE_BIN" check --live -q -c "$T/shop.yaml" 2>&1) && fail "check --live accepted a publication the role cannot create"
+	assert_contains "check --live: the statement and the role" "$want" "$out"
+	rc=0; "$WALPIPE_BIN" run -c "$T/shop.yaml" 2>"$T/refused.log" || rc=$?
+	assert_eq "run refuses" 1 "$rc"
+	assert_contains "run: the statement and the role" "$want" "$(cat "$T/refused.log")"
+	psql -X -q -v ON_ERROR_STOP=1 -d "$WALPIPE_TEST_SOURCE" -v side=source -v publication=walpipe_shop \
+		-v tables=public.users,public.orders,public.order_events -f "$R" >/dev/null
+	assert_eq "roles.sql made the publication" 3 \
+		"$(src -c "SELECT count(*) FROM pg_publication_tables WHERE pubname = 'walpipe_shop'")"
+fi
 "$WALPIPE_BIN" check --live -q -c "$T/shop.yaml" >"$T/check.log" 2>&1 || { cat "$T/check.log"; fail "check --live refused the least-privilege roles"; }
 run_up "$T/shop.yaml" "$T/run.log"
 trap '[ -n "${pid:-}" ] && kill -9 $pid 2>/dev/null || true' EXIT

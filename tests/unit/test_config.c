@@ -386,6 +386,12 @@ two_values(const struct field *f, char *a, char *b, size_t len)
 	static const char *const unit[] = {[F_INT] = "", [F_SIZE] = "B",
 									   [F_DURATION] = "ms"};
 
+	/* A value with a syntax of its own. */
+	if (strcmp(f->key, "message_key_columns") == 0) {
+		snprintf(a, len, "\"s.t:a\"");
+		snprintf(b, len, "\"s.t:b\"");
+		return true;
+	}
 	switch (f->type) {
 	case F_STRING:
 	case F_TEXT:
@@ -519,6 +525,45 @@ test_fixed_keys_from_table(void **state)
 }
 
 /*
+ * The schemas a pgoutput publication holds whole for the mirrors: each
+ * from pattern's schema once, quoted names exact; a '*' in a schema part
+ * asks for every schema.
+ */
+static void
+test_mirror_schemas(void **state)
+{
+	static const char head[] =
+		"source: { name: shop, conninfo: \"dbname=shop\" }\n"
+		"target: { conninfo: \"dbname=analytics\" }\n";
+	char y[512];
+	struct wp_config *cfg;
+	const char **s;
+	size_t n;
+
+	(void) state;
+	snprintf(y, sizeof(y),
+			 "%smirror: [{ from: [app.*, app.x, '\"Sales\".order_*'], to: m }, "
+			 "{ from: app.y, to: m2 }]\n",
+			 head);
+	cfg = load_ok(y);
+	assert_false(config_mirror_schemas(cfg->mirrors, cfg->nmirrors, &s, &n));
+	assert_int_equal(n, 2);
+	assert_string_equal(s[0], "app");
+	assert_string_equal(s[1], "Sales");
+	free(s);
+	config_free(cfg);
+	snprintf(y, sizeof(y), "%smirror: [{ from: [app.*, '*.audit'], to: m }]\n",
+			 head);
+	cfg = load_ok(y);
+	assert_true(config_mirror_schemas(cfg->mirrors, cfg->nmirrors, &s, &n));
+	assert_null(s);
+	assert_int_equal(n, 0);
+	config_free(cfg);
+	assert_false(config_mirror_schemas(NULL, 0, &s, &n));
+	assert_int_equal(n, 0);
+}
+
+/*
  * A reload takes any change of the mirrors, as of source.tables (the next
  * session streams and expands them anew); the same patterns written
  * otherwise load the same.
@@ -621,6 +666,7 @@ main(void)
 		cmocka_unit_test(test_fixed_keys_from_table),
 		cmocka_unit_test(test_fixed_lists),
 		cmocka_unit_test(test_fixed_mirror),
+		cmocka_unit_test(test_mirror_schemas),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

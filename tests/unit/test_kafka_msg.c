@@ -341,6 +341,124 @@ test_values(void **state)
 	buf_free(&b);
 }
 
+/* interval.handling.mode and hstore.handling.mode: values by type name
+ * (any interval, hstore in any schema), and the field schemas. */
+static void
+test_interval_hstore(void **state)
+{
+	static const struct {
+		const char *type, *value;
+		int interval, hstore;
+		const char *out;
+	} cases[] = {
+		{"interval", "1 day 01:00:00", 0, 0, "90000000000"},
+		{"interval(3)", "-00:00:00.5", 0, 0, "-500000"},
+		{"interval year to month", "1 year 2 mons", KAFKA_INTERVAL_STRING,
+		 0, "\"P1Y2M0DT0H0M0S\""},
+		{"interval[]", "{\"1 day\",NULL}", KAFKA_INTERVAL_STRING, 0,
+		 "[\"P0Y0M1DT0H0M0S\",null]"},
+		/* IntervalStyle iso_8601: not parsed, the text as it came */
+		{"interval", "P1Y", 0, 0, "\"P1Y\""},
+		{"hstore", "\"a\"=>\"1\", \"b\"=>NULL", 0, 0,
+		 "\"{\\\"a\\\":\\\"1\\\",\\\"b\\\":null}\""},
+		{"ext.hstore", "\"a\"=>\"1\"", 0, KAFKA_HSTORE_MAP, "{\"a\":\"1\"}"},
+		{"myhstore", "\"a\"=>\"1\"", 0, KAFKA_HSTORE_MAP,
+		 "\"\\\"a\\\"=>\\\"1\\\"\""},
+	};
+	struct buf b = BUF_INIT;
+	struct kafka_column cols[] = {{"id", "integer", false, NULL},
+								  {"h", "hstore", true, NULL},
+								  {"iv", "interval", true, NULL}};
+	struct kafka_table tab = {cols, 3};
+	struct w2j_column row[3] = {{0}}, pk[1] = {{0}};
+	struct w2j_change c;
+	struct kafka_msg_ctx ctx;
+
+	(void) state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct w2j_column v = {0};
+
+		memset(&ctx, 0, sizeof(ctx));
+		ctx.interval = (enum kafka_interval_mode) cases[i].interval;
+		ctx.hstore = (enum kafka_hstore_mode) cases[i].hstore;
+		v.name = "x";
+		v.name_len = 1;
+		v.value = cases[i].value;
+		v.value_len = strlen(cases[i].value);
+		v.kind = W2J_STRING;
+		buf_reset(&b, 0);
+		kafka_msg_value(&b, cases[i].type, &v, &ctx);
+		if (strcmp(b.data, cases[i].out) != 0)
+			fail_msg("%s %s: got %s, expected %s", cases[i].type,
+					 cases[i].value, b.data, cases[i].out);
+	}
+	memset(&c, 0, sizeof(c));
+	c.action = W2J_INSERT;
+	c.schema = "public";
+	c.table = "t";
+	row[0] = (struct w2j_column){"id", 2, NULL, 0, "1", 1, W2J_NUMBER};
+	row[1] = (struct w2j_column){"h", 1, NULL, 0, "", 0, W2J_STRING};
+	row[2] = (struct w2j_column){"iv", 2, NULL, 0, NULL, 0, W2J_NULL};
+	pk[0] = row[0];
+	c.columns = row;
+	c.ncolumns = 3;
+	c.pk = pk;
+	c.npk = 1;
+	for (int mode = 0; mode < 2; mode++) {
+		memset(&ctx, 0, sizeof(ctx));
+		ctx.schemas = true;
+		ctx.table = &tab;
+		ctx.topic = "s.public.t";
+		ctx.hstore = (enum kafka_hstore_mode) mode;
+		ctx.interval = (enum kafka_interval_mode) mode;
+		buf_reset(&b, 0);
+		kafka_msg_debezium(&b, &c, &ctx);
+		assert_non_null(strstr(
+			b.data,
+			mode ? "{\"type\":\"map\",\"keys\":{\"type\":\"string\","
+				   "\"optional\":false},\"values\":{\"type\":\"string\","
+				   "\"optional\":true},\"optional\":true,\"field\":\"h\"}"
+				 : "{\"type\":\"string\",\"optional\":true,\"name\":"
+				   "\"io.debezium.data.Json\",\"version\":1,\"field\":\"h\"}"));
+		assert_non_null(strstr(
+			b.data,
+			mode ? "{\"type\":\"string\",\"optional\":true,\"name\":"
+				   "\"io.debezium.time.Interval\",\"version\":1,\"field\":"
+				   "\"iv\"}"
+				 : "{\"type\":\"int64\",\"optional\":true,\"name\":"
+				   "\"io.debezium.time.MicroDuration\",\"version\":1,"
+				   "\"field\":\"iv\"}"));
+		assert_non_null(strstr(b.data, mode ? "\"h\":{}" : "\"h\":\"{}\""));
+	}
+	buf_free(&b);
+}
+
+/* Debezium 2.x's markers, with its precedence (last, first, then the
+ * table's last and first). */
+static void
+test_snapshot_markers(void **state)
+{
+	(void) state;
+	assert_string_equal(kafka_msg_snapshot_marker(true, true, true, true),
+						"last");
+	assert_string_equal(kafka_msg_snapshot_marker(true, false, true, true),
+						"first");
+	assert_string_equal(kafka_msg_snapshot_marker(true, false, true, false),
+						"first");
+	assert_string_equal(kafka_msg_snapshot_marker(true, true, true, false),
+						"first");
+	assert_string_equal(kafka_msg_snapshot_marker(false, true, false, true),
+						"last");
+	assert_string_equal(kafka_msg_snapshot_marker(false, false, true, true),
+						"last_in_data_collection");
+	assert_string_equal(kafka_msg_snapshot_marker(true, false, false, true),
+						"last_in_data_collection");
+	assert_string_equal(kafka_msg_snapshot_marker(false, true, true, false),
+						"first_in_data_collection");
+	assert_string_equal(kafka_msg_snapshot_marker(true, true, false, false),
+						"true");
+}
+
 int
 main(void)
 {
@@ -349,6 +467,8 @@ main(void)
 		cmocka_unit_test(test_templates),
 		cmocka_unit_test(test_envelopes),
 		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_snapshot_markers),
+		cmocka_unit_test(test_interval_hstore),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

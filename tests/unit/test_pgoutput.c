@@ -1,4 +1,5 @@
 /* test_pgoutput.c: unit tests of the pgoutput decoder on captured and crafted messages. */
+#include "walpipe/batch.h"
 #include "walpipe/changefmt.h"
 #include "walpipe/pgoutput.h"
 #include "walpipe/wal2json.h"
@@ -78,9 +79,10 @@ unhex_line(const char *line, lsn_t *lsn, size_t *len)
 	return out;
 }
 
-/* Every record the captured stream makes, as changefmt JSON lines. */
+/* Each record the captured stream makes, in order, to fn. */
 static void
-decode_capture(struct lines *out, bool keep_types)
+each_captured(bool keep_types, void (*fn)(const struct w2j_change *, void *),
+			  void *arg)
 {
 	struct lines cap;
 	struct pgo_decoder *d = pgo_decoder_new();
@@ -88,7 +90,6 @@ decode_capture(struct lines *out, bool keep_types)
 
 	pgo_decoder_keep_types(d, keep_types);
 	load(&cap, "captured.txt");
-	out->n = 0;
 	for (size_t i = 0; i < cap.n; i++) {
 		lsn_t lsn;
 		size_t len;
@@ -99,16 +100,69 @@ decode_capture(struct lines *out, bool keep_types)
 			fail_msg("line %zu: %s", i + 1, err);
 		for (int k = 0; k < n; k++) {
 			struct w2j_change c;
-			struct buf b = BUF_INIT;
 
 			pgo_decoder_change(d, (size_t) k, &c);
-			changefmt_json(&b, &c);
-			out->v[out->n++] = b.data;
+			fn(&c, arg);
 		}
 		free(msg);
 	}
 	unload(&cap);
 	pgo_decoder_free(d);
+}
+
+static void
+add_json_line(const struct w2j_change *c, void *arg)
+{
+	struct lines *out = arg;
+	struct buf b = BUF_INIT;
+
+	changefmt_json(&b, c);
+	out->v[out->n++] = b.data;
+}
+
+/* Every record the captured stream makes, as changefmt JSON lines. */
+static void
+decode_capture(struct lines *out, bool keep_types)
+{
+	out->n = 0;
+	each_captured(keep_types, add_json_line, out);
+}
+
+/* A row change or message through the batch and batch_json: the same
+ * JSON as the decoder's. */
+static void
+check_batch_json(const struct w2j_change *c, void *arg)
+{
+	struct batch *b = arg;
+	struct buf want = BUF_INIT, got = BUF_INIT;
+	char err[512];
+
+	if (c->action == W2J_BEGIN || c->action == W2J_COMMIT)
+		return;
+	changefmt_json(&want, c);
+	assert_true(batch_add(b, c, NULL, 0, 0, 1, c->timestamp, err,
+						  sizeof(err)));
+	batch_json(b, batch_get(b, batch_count(b) - 1), &got);
+	assert_string_equal(got.data, want.data);
+	buf_free(&want);
+	buf_free(&got);
+}
+
+/*
+ * The pgoutput path keeps no JSON in the batch: staging and dead letters
+ * write it from the batch's copy (batch_json).  For every record of the
+ * captured stream, that is byte for byte what the decoder writes.
+ */
+static void
+test_batch_json_same(void **state)
+{
+	struct batch *b = batch_new(1 << 20);
+
+	(void) state;
+	each_captured(true, check_batch_json, b);
+	/* the capture's row changes and messages */
+	assert_int_equal(batch_count(b), 24);
+	batch_free(b);
 }
 
 /* The captured stream decodes to exactly the reviewed records. */
@@ -541,6 +595,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_captured_exact),
+		cmocka_unit_test(test_batch_json_same),
 		cmocka_unit_test(test_same_as_wal2json),
 		cmocka_unit_test(test_without_types),
 		cmocka_unit_test(test_truncated_refused),

@@ -122,9 +122,16 @@ test_idle_advance(void **state)
 
 	(void) state;
 	streampos_start(&p, &none);
+	/* A message's lsn is the end of its record: the position moves to
+	 * it, not past it, so a commit beginning there is not skipped. */
 	assert_true(streampos_message(&p, 0x1500));
-	assert_int_equal(p.last_complete, 0x1501);
+	assert_int_equal(p.last_complete, 0x1500);
+	assert_false(streampos_message(&p, 0x1500));
 	assert_false(streampos_message(&p, 0x1400));
+	assert_int_equal(p.last_complete, 0x1500);
+	streampos_begin(&p, 0x1501, &none); /* pgoutput: commit at 0x1500 */
+	assert_true(streampos_change(&p));
+	assert_true(streampos_commit(&p));
 	assert_int_equal(p.last_complete, 0x1501);
 	assert_true(streampos_idle(&p, 0x1800));
 	assert_false(streampos_idle(&p, 0x1800));
