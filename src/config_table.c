@@ -703,6 +703,8 @@ static const struct field kafka_fields[] = {
 	 .def = "{source}.transaction", .off = OFF(kafka.transaction_topic)},
 	{.key = "transactions", .type = F_BOOL, .flags = RELOAD, .def = "false",
 	 .off = OFF(kafka.transactions)},
+	{.key = "dedupe_on_restart", .type = F_BOOL, .flags = RELOAD,
+	 .def = "true", .off = OFF(kafka.dedupe_on_restart)},
 	{.key = "properties", .type = F_CUSTOM, .flags = RELOAD,
 	 .load = load_kafka_properties},
 	{.key = NULL},

@@ -67,7 +67,7 @@ struct metrics {
 	double last_commit; /* epoch seconds, < 0: none */
 	bool up;
 	bool kafka; /* the Kafka sink reported: render its series */
-	uint64_t k_produced, k_delivered, k_failed;
+	uint64_t k_produced, k_delivered, k_failed, k_skipped;
 	lsn_t k_watermark;
 };
 
@@ -269,6 +269,10 @@ render_kafka(const struct metrics *m, struct buf *b)
 		"delivery failed (sent again from the slot).\n"
 		"# TYPE walpipe_kafka_messages_failed_total counter\n"
 		"walpipe_kafka_messages_failed_total{source=\"%s\"} %llu\n"
+		"# HELP walpipe_kafka_messages_skipped_total Messages a restart "
+		"did not send again: their partition already held them.\n"
+		"# TYPE walpipe_kafka_messages_skipped_total counter\n"
+		"walpipe_kafka_messages_skipped_total{source=\"%s\"} %llu\n"
 		"# HELP walpipe_kafka_delivered_lsn End of the last transaction "
 		"wholly delivered to Kafka.\n"
 		"# TYPE walpipe_kafka_delivered_lsn gauge\n"
@@ -276,6 +280,7 @@ render_kafka(const struct metrics *m, struct buf *b)
 		m->source, (unsigned long long) m->k_produced, m->source,
 		(unsigned long long) m->k_delivered, m->source,
 		(unsigned long long) m->k_failed, m->source,
+		(unsigned long long) m->k_skipped, m->source,
 		(unsigned long long) m->k_watermark);
 }
 
@@ -613,5 +618,15 @@ metrics_kafka(struct metrics *m, uint64_t produced, uint64_t delivered,
 	m->k_delivered += delivered;
 	m->k_failed += failed;
 	m->k_watermark = watermark;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void
+metrics_kafka_skipped(struct metrics *m, uint64_t skipped)
+{
+	if (m == NULL)
+		return;
+	pthread_mutex_lock(&m->lock);
+	m->k_skipped += skipped;
 	pthread_mutex_unlock(&m->lock);
 }

@@ -85,6 +85,7 @@ session_poll_kafka(struct session *s, int timeout_ms)
 					  ks.delivered - s->kstats.delivered,
 					  ks.failed - s->kstats.failed,
 					  sink_kafka_delivered(s->kafka));
+		metrics_kafka_skipped(s->metrics, ks.skipped - s->kstats.skipped);
 		s->kstats = ks;
 	}
 	if (r == KAFKA_OK) {

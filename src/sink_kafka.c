@@ -50,6 +50,7 @@ sink_kafka_config_from(struct sink_kafka_config *out,
 	out->transaction_metadata = cfg->kafka.transaction_metadata;
 	out->transaction_topic = cfg->kafka.transaction_topic;
 	out->transactions = cfg->kafka.transactions;
+	out->dedupe = cfg->kafka.dedupe_on_restart;
 	out->props = cfg->kafka.properties;
 	out->nprops = cfg->kafka.nproperties;
 }
@@ -59,6 +60,7 @@ sink_kafka_config_from(struct sink_kafka_config *out,
 #include "walpipe/buf.h"
 #include "walpipe/changefmt.h"
 #include "walpipe/kafka_msg.h"
+#include "walpipe/kafka_pos.h"
 #include "walpipe/kafka_select.h"
 #include "walpipe/log.h"
 #include "walpipe/mem.h"
@@ -92,6 +94,18 @@ struct table_desc {
 	size_t npk;
 	struct kafka_table tab;
 	PGresult *res; /* owns the strings of cols */
+};
+
+/*
+ * dedupe: a topic's partitions as the session found them before its first
+ * message to the topic.  nparts 0: the topic did not exist, it holds
+ * nothing, and librdkafka partitions its messages.
+ */
+struct topic_tail {
+	char *name;
+	int32_t nparts;
+	struct kafka_pos *max; /* per partition: the highest stream position */
+	bool *has;			   /* per partition: max is set */
 };
 
 struct sink_kafka {
@@ -135,6 +149,11 @@ struct sink_kafka {
 	char errmsg[1024];
 	bool closing; /* purged messages report errors: expected */
 	uint64_t produced, delivered, failed;
+	/* dedupe */
+	rd_kafka_t *tail; /* the consumer that reads the topics' ends */
+	struct topic_tail *tails;
+	size_t ntails;
+	uint64_t skipped, skipped_logged;
 	int64_t last_warning; /* ms, rate-limits producer warnings */
 	int64_t full_since;	  /* ms the queue has been full, 0: not */
 	bool full_logged;
@@ -291,6 +310,13 @@ conf_build(const struct sink_kafka_config *kc, struct config_errors *errs)
 				  "retried send can duplicate or reorder the changes of a key";
 		else if (strcmp(p->key, "log.queue") == 0)
 			why = "walpipe sets log.queue itself";
+		else if (strcmp(p->key, "partitioner") == 0 && kc->dedupe &&
+				 strcmp(p->value, "murmur2_random") != 0 &&
+				 strcmp(p->value, "murmur2") != 0)
+			why = "kafka.dedupe_on_restart picks partitions itself as "
+				  "murmur2 does, to know which partition already "
+				  "holds a message; set dedupe_on_restart: false to use "
+				  "another partitioner";
 		if (why) {
 			struct buf b = BUF_INIT;
 
@@ -404,6 +430,14 @@ sink_kafka_close(struct sink_kafka *k)
 	rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
 	rd_kafka_poll(k->rk, 0);
 	rd_kafka_destroy(k->rk);
+	if (k->tail)
+		rd_kafka_destroy(k->tail);
+	for (size_t i = 0; i < k->ntails; i++) {
+		free(k->tails[i].name);
+		free(k->tails[i].max);
+		free(k->tails[i].has);
+	}
+	free(k->tails);
 	txntrack_free(k->track);
 	for (size_t i = 0; i < k->ntables; i++) {
 		free(k->tables[i].schema);
@@ -553,6 +587,285 @@ sink_kafka_poll(struct sink_kafka *k, int timeout_ms, char *errbuf,
 	return k->res;
 }
 
+/* Empty the scratch buffers and expand the topic of the next message. */
+static void
+scratch_start(struct sink_kafka *k, const char *tmpl, const char *schema,
+			  const char *table)
+{
+	buf_reset(&k->topic, SCRATCH_KEEP);
+	buf_reset(&k->key, SCRATCH_KEEP);
+	buf_reset(&k->value, SCRATCH_KEEP);
+	kafka_msg_topic(&k->topic, tmpl, k->source, schema, table);
+}
+
+/* The reading-back consumer's logs: it is given the producer's
+ * properties too, and its warnings that it ignores them are noise. */
+static void
+on_tail_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	(void) rk;
+	wp_log(level <= 3 ? LOG_WARNING : LOG_DEBUG,
+		   "librdkafka (reading back) %s: %s", fac, buf);
+}
+
+/* The consumer that reads the ends of the topics, made once a session. */
+static rd_kafka_t *
+tail_consumer(struct sink_kafka *k, char *errbuf, size_t errlen)
+{
+	static const char *const own[][2] = {
+		{"client.id", "walpipe-dedupe"},
+		/* A real broker hides the records of aborted transactions: they
+		 * are sent again.  (librdkafka's mock cluster shows them.) */
+		{"isolation.level", "read_committed"},
+		{"enable.partition.eof", "true"},
+		{"enable.auto.commit", "false"},
+		{"fetch.wait.max.ms", "50"},
+		{"log.queue", "true"},
+	};
+	rd_kafka_conf_t *conf;
+	char errstr[512];
+
+	if (k->tail)
+		return k->tail;
+	conf = rd_kafka_conf_new();
+	rd_kafka_conf_set(conf, "bootstrap.servers", k->kc.brokers, errstr,
+					  sizeof(errstr));
+	/* The file's properties carry the addresses, TLS and SASL settings;
+	 * what only a producer takes is left out or ignored. */
+	for (size_t i = 0; i < k->kc.nprops; i++) {
+		const char *key = k->kc.props[i].key;
+
+		if (strcmp(key, "transactional.id") != 0 &&
+			strcmp(key, "enable.idempotence") != 0 &&
+			strcmp(key, "partitioner") != 0)
+			rd_kafka_conf_set(conf, key, k->kc.props[i].value, errstr,
+							  sizeof(errstr));
+	}
+	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+		rd_kafka_conf_set(conf, own[i][0], own[i][1], errstr, sizeof(errstr));
+	rd_kafka_conf_set_log_cb(conf, on_tail_log);
+	k->tail = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+	if (k->tail == NULL) {
+		snprintf(errbuf, errlen,
+				 "could not create the Kafka consumer that reads back what "
+				 "the topics hold: %s",
+				 errstr);
+		rd_kafka_conf_destroy(conf);
+		return NULL;
+	}
+	rd_kafka_set_log_queue(k->tail, NULL);
+	return k->tail;
+}
+
+/* Keep the highest stream position of the partition, with m's. */
+static void
+tail_note(struct topic_tail *t, int32_t part, const rd_kafka_message_t *m)
+{
+	rd_kafka_headers_t *h = NULL;
+	const void *v[3] = {NULL, NULL, NULL};
+	size_t len[3] = {0, 0, 0};
+	static const char *const names[3] = {"txn_end", "txn_pos", "op"};
+	struct kafka_pos at;
+
+	if (rd_kafka_message_headers(m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return;
+	for (int i = 0; i < 3; i++)
+		if (rd_kafka_header_get_last(h, names[i], &v[i], &len[i]) !=
+			RD_KAFKA_RESP_ERR_NO_ERROR)
+			return;
+	if (!kafka_pos_parse(&at, v[0], len[0], v[1], len[1], v[2], len[2],
+						 m->payload == NULL))
+		return;
+	if (!t->has[part] || kafka_pos_cmp(&at, &t->max[part]) > 0) {
+		t->max[part] = at;
+		t->has[part] = true;
+	}
+}
+
+/*
+ * Read offsets [from, to) of a partition (or up to its end, if that comes
+ * first) into t.  *seen counts the messages read, *began is when the
+ * reading of the topic began (for the progress log).
+ */
+static enum kafka_result
+tail_range(struct sink_kafka *k, rd_kafka_topic_t *rkt, struct topic_tail *t,
+		   int32_t part, int64_t from, int64_t to, uint64_t *seen,
+		   int64_t began, int64_t *logged, char *errbuf, size_t errlen)
+{
+	enum kafka_result r = KAFKA_OK;
+	int64_t waited = clock_mono_ms();
+
+	if (rd_kafka_consume_start(rkt, part, from) == -1) {
+		snprintf(errbuf, errlen,
+				 "could not read Kafka topic \"%s\" partition %d: %s",
+				 t->name, (int) part,
+				 rd_kafka_err2str(rd_kafka_last_error()));
+		return KAFKA_RETRY;
+	}
+	for (;;) {
+		rd_kafka_message_t *m = rd_kafka_consume(rkt, part, 100);
+		bool last;
+
+		rd_kafka_poll(k->tail, 0);
+		if (m == NULL) {
+			if (clock_mono_ms() - waited < 30000)
+				continue;
+			snprintf(errbuf, errlen,
+					 "could not read Kafka topic \"%s\" partition %d: no "
+					 "answer in 30 s",
+					 t->name, (int) part);
+			r = KAFKA_RETRY;
+			break;
+		}
+		waited = clock_mono_ms();
+		if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF ||
+			(!m->err && m->offset >= to)) {
+			rd_kafka_message_destroy(m);
+			break;
+		}
+		if (m->err) {
+			snprintf(errbuf, errlen,
+					 "could not read Kafka topic \"%s\" partition %d: %s",
+					 t->name, (int) part, rd_kafka_message_errstr(m));
+			rd_kafka_message_destroy(m);
+			r = KAFKA_RETRY;
+			break;
+		}
+		(*seen)++;
+		tail_note(t, part, m);
+		last = m->offset >= to - 1;
+		rd_kafka_message_destroy(m);
+		if (last)
+			break;
+		if (waited - *logged >= 5000) {
+			wp_log(LOG_INFO,
+				   "reading back Kafka topic \"%s\" for what it already "
+				   "holds: %" PRIu64 " messages in %.0f s",
+				   t->name, *seen, (double) (waited - began) / 1000.0);
+			*logged = waited;
+		}
+	}
+	rd_kafka_consume_stop(rkt, part);
+	return r;
+}
+
+/*
+ * The highest stream position each partition of topic holds, read before
+ * the session's first message to it: the end of each partition, from
+ * "high watermark - W", W doubling while no message there has one (only
+ * snapshot reads or others' messages) and the start is above the low
+ * watermark.
+ */
+static enum kafka_result
+tail_find(struct sink_kafka *k, const char *topic, struct topic_tail **out,
+		  char *errbuf, size_t errlen)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_topic_t *rkt;
+	rd_kafka_resp_err_t err;
+	struct topic_tail t;
+	enum kafka_result r = KAFKA_OK;
+	int64_t began = clock_mono_ms(), logged = began;
+	uint64_t seen = 0;
+
+	for (size_t i = 0; i < k->ntails; i++)
+		if (strcmp(k->tails[i].name, topic) == 0) {
+			*out = &k->tails[i];
+			return KAFKA_OK;
+		}
+	if (tail_consumer(k, errbuf, errlen) == NULL)
+		return KAFKA_FATAL;
+	memset(&t, 0, sizeof(t));
+	rkt = rd_kafka_topic_new(k->tail, topic, NULL);
+	err = rd_kafka_metadata(k->tail, 0, rkt, &md, 10000);
+	if (err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1)
+		err = md->topics[0].err;
+	if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+		t.nparts = md->topics[0].partition_cnt;
+	else if (err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+		snprintf(errbuf, errlen,
+				 "could not read the partitions of Kafka topic \"%s\": %s",
+				 topic, rd_kafka_err2str(err));
+		r = KAFKA_RETRY;
+	}
+	if (md)
+		rd_kafka_metadata_destroy(md);
+	t.name = wp_strdup(topic);
+	t.max = wp_calloc((size_t) t.nparts + 1, sizeof(*t.max));
+	t.has = wp_calloc((size_t) t.nparts + 1, sizeof(*t.has));
+	for (int32_t p = 0; p < t.nparts && r == KAFKA_OK; p++) {
+		int64_t lo, hi, from, to, w = 64;
+
+		err = rd_kafka_query_watermark_offsets(k->tail, topic, p, &lo, &hi,
+											   10000);
+		if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+			snprintf(errbuf, errlen,
+					 "could not read the offsets of Kafka topic \"%s\" "
+					 "partition %d: %s",
+					 topic, (int) p, rd_kafka_err2str(err));
+			r = KAFKA_RETRY;
+			break;
+		}
+		for (to = hi, from = hi - w > lo ? hi - w : lo; from < to;
+			 to = from, w *= 2, from = hi - w > lo ? hi - w : lo) {
+			r = tail_range(k, rkt, &t, p, from, to, &seen, began, &logged,
+						   errbuf, errlen);
+			if (r != KAFKA_OK || t.has[p])
+				break;
+		}
+	}
+	rd_kafka_topic_destroy(rkt);
+	if (r != KAFKA_OK) {
+		free(t.name);
+		free(t.max);
+		free(t.has);
+		return r;
+	}
+	if (clock_mono_ms() - began >= 2000)
+		wp_log(LOG_INFO,
+			   "read back Kafka topic \"%s\" (%d partitions, %" PRIu64
+			   " messages) in %.1f s",
+			   topic, (int) t.nparts, seen,
+			   (double) (clock_mono_ms() - began) / 1000.0);
+	k->tails = wp_realloc(k->tails, (k->ntails + 1) * sizeof(t));
+	k->tails[k->ntails] = t;
+	*out = &k->tails[k->ntails++];
+	return KAFKA_OK;
+}
+
+/*
+ * dedupe: the partition of the next message (k->topic, k->key) and
+ * whether that partition already holds it (*held).  RD_KAFKA_PARTITION_UA
+ * (librdkafka picks, and nothing is skipped) when dedupe is off, the
+ * topic did not exist or the message has no key: a keyless message goes
+ * to a random partition, so another partition's position says nothing
+ * about it.
+ */
+static enum kafka_result
+dedupe_check(struct sink_kafka *k, const struct kafka_change *kc, char op,
+			 bool tombstone, int32_t *part, bool *held, char *errbuf,
+			 size_t errlen)
+{
+	struct topic_tail *t;
+	struct kafka_pos at;
+	enum kafka_result r;
+
+	*part = RD_KAFKA_PARTITION_UA;
+	*held = false;
+	if (!k->kc.dedupe)
+		return KAFKA_OK;
+	r = tail_find(k, k->topic.data, &t, errbuf, errlen);
+	if (r != KAFKA_OK || t->nparts == 0 || k->key.len == 0)
+		return r;
+	kafka_pos_make(&at, kc->txn_end, kc->txn_pos, op, tombstone);
+	/* The partition murmur2_random picks, so that keys land where they
+	 * always did (and where Debezium puts them). */
+	*part = rd_kafka_msg_partitioner_murmur2(NULL, k->key.data, k->key.len,
+											 t->nparts, NULL, NULL);
+	*held = op != 'r' && t->has[*part] && kafka_pos_cmp(&t->max[*part], &at) >= 0;
+	return KAFKA_OK;
+}
+
 /* Send one message, waiting while the queue is full. */
 static enum kafka_result
 produce_one(struct sink_kafka *k, const struct kafka_change *kc, bool tombstone,
@@ -562,8 +875,30 @@ produce_one(struct sink_kafka *k, const struct kafka_change *kc, bool tombstone,
 	char lsn[LSN_STRLEN], end[LSN_STRLEN], pos[24], xid[16], op[2];
 	uint64_t ticket;
 	rd_kafka_resp_err_t err;
-	enum kafka_result r = ktxn_ensure(k, errbuf, errlen);
+	enum kafka_result r;
+	int32_t part;
+	bool held;
 
+	op[0] = kc->op								? kc->op
+			: kc->c->action == W2J_MESSAGE ? 'm'
+										   : kafka_msg_op(kc->c);
+	op[1] = '\0';
+	/* Sent before a crash or a stop and not yet confirmed to the slot:
+	 * the restart's stream has it again, Kafka already has it.  Nothing
+	 * to deliver, so nothing for the tracker to wait for. */
+	r = dedupe_check(k, kc, op[0], tombstone, &part, &held, errbuf, errlen);
+	if (r != KAFKA_OK)
+		return r;
+	if (held) {
+		k->skipped++;
+		return KAFKA_OK;
+	}
+	if (k->skipped > k->skipped_logged) {
+		wp_log(LOG_INFO, "skipped %" PRIu64 " messages Kafka already had",
+			   k->skipped - k->skipped_logged);
+		k->skipped_logged = k->skipped;
+	}
+	r = ktxn_ensure(k, errbuf, errlen);
 	if (r != KAFKA_OK)
 		return r;
 	ticket = txntrack_add(k->track);
@@ -573,13 +908,9 @@ produce_one(struct sink_kafka *k, const struct kafka_change *kc, bool tombstone,
 	lsn_format(kc->txn_end, end);
 	snprintf(pos, sizeof(pos), "%" PRIu64, kc->txn_pos);
 	snprintf(xid, sizeof(xid), "%" PRIu32, kc->c->xid);
-	op[0] = kc->op								? kc->op
-			: kc->c->action == W2J_MESSAGE ? 'm'
-										   : kafka_msg_op(kc->c);
-	op[1] = '\0';
 	for (;;) {
 		err = rd_kafka_producev(
-			k->rk, RD_KAFKA_V_TOPIC(k->topic.data),
+			k->rk, RD_KAFKA_V_TOPIC(k->topic.data), RD_KAFKA_V_PARTITION(part),
 			RD_KAFKA_V_KEY(k->key.len ? k->key.data : NULL, k->key.len),
 			RD_KAFKA_V_VALUE(tombstone ? NULL : k->value.data,
 							 tombstone ? 0 : k->value.len),
@@ -802,10 +1133,7 @@ txn_event(struct sink_kafka *k, bool end, void (*tick)(void *), void *arg,
 	e.counts = k->txn_counts;
 	e.ncollections = k->ntxn_colls;
 	e.event_count = k->txn_events;
-	buf_reset(&k->topic, SCRATCH_KEEP);
-	buf_reset(&k->key, SCRATCH_KEEP);
-	buf_reset(&k->value, SCRATCH_KEEP);
-	kafka_msg_topic(&k->topic, k->kc.transaction_topic, k->source, "", "");
+	scratch_start(k, k->kc.transaction_topic, "", "");
 	kafka_msg_txn_key(&k->key, k->txn_id, k->kc.schemas);
 	kafka_msg_txn_event(&k->value, &e, k->kc.schemas);
 	memset(&c, 0, sizeof(c));
@@ -911,10 +1239,7 @@ produce_change(struct sink_kafka *k, const struct kafka_change *kc,
 	enum kafka_result r;
 
 	one.c = c;
-	buf_reset(&k->topic, SCRATCH_KEEP);
-	buf_reset(&k->key, SCRATCH_KEEP);
-	buf_reset(&k->value, SCRATCH_KEEP);
-	kafka_msg_topic(&k->topic, k->topic_tmpl, k->source, c->schema, c->table);
+	scratch_start(k, k->topic_tmpl, c->schema, c->table);
 	if (k->debezium) {
 		struct kafka_msg_ctx ctx;
 		struct kafka_txn_block blk;
@@ -932,11 +1257,7 @@ produce_change(struct sink_kafka *k, const struct kafka_change *kc,
 				return r;
 			ctx.txn = &blk;
 			/* txn_event used the scratch buffers */
-			buf_reset(&k->topic, SCRATCH_KEEP);
-			buf_reset(&k->key, SCRATCH_KEEP);
-			buf_reset(&k->value, SCRATCH_KEEP);
-			kafka_msg_topic(&k->topic, k->topic_tmpl, k->source, c->schema,
-							c->table);
+			scratch_start(k, k->topic_tmpl, c->schema, c->table);
 		}
 		ctx.source = k->source;
 		ctx.commit_ms = kc->commit_ms;
@@ -998,10 +1319,7 @@ produce_message(struct sink_kafka *k, const struct kafka_change *kc,
 
 	if (k->kc.messages_topic == NULL || k->kc.messages_topic[0] == '\0')
 		return KAFKA_OK;
-	buf_reset(&k->topic, SCRATCH_KEEP);
-	buf_reset(&k->key, SCRATCH_KEEP);
-	buf_reset(&k->value, SCRATCH_KEEP);
-	kafka_msg_topic(&k->topic, k->kc.messages_topic, k->source, "", "");
+	scratch_start(k, k->kc.messages_topic, "", "");
 	if (k->debezium) {
 		struct kafka_msg_ctx ctx;
 
@@ -1281,6 +1599,7 @@ sink_kafka_stats(const struct sink_kafka *k, struct sink_kafka_stats *out)
 	out->produced = k->produced;
 	out->delivered = k->delivered;
 	out->failed = k->failed;
+	out->skipped = k->skipped;
 	out->pending = txntrack_pending(k->track);
 }
 

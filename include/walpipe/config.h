@@ -140,6 +140,7 @@ struct wp_config {
 		bool transaction_metadata;
 		char *transaction_topic;
 		bool transactions; /* exactly-once: a transactional producer */
+		bool dedupe_on_restart; /* skip what the topics already hold */
 		struct config_kv *properties;
 		size_t nproperties;
 	} kafka;

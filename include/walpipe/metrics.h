@@ -44,6 +44,9 @@ void metrics_set_up(struct metrics *m, bool up);
  * delivered watermark. */
 void metrics_kafka(struct metrics *m, uint64_t produced, uint64_t delivered,
 				   uint64_t failed, lsn_t watermark);
+/* Kafka messages a restart skipped (kafka.dedupe_on_restart) since the
+ * last call. */
+void metrics_kafka_skipped(struct metrics *m, uint64_t skipped);
 
 /* Seconds since the epoch of a PostgreSQL timestamptz text such as
  * "2026-11-25 00:19:22.792388+00" or "...+05:30"; < 0 if unparsable. */

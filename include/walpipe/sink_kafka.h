@@ -47,6 +47,15 @@ struct sink_kafka_config {
 	 * source transactions, and the slot passes them only once it
 	 * committed. */
 	bool transactions;
+	/* kafka.dedupe_on_restart: before a session's first message to a
+	 * topic, read the end of each of its partitions (read_committed) for
+	 * the highest stream position it holds (kafka_pos.h), and skip the
+	 * messages a restart sends again that a partition already has.
+	 * walpipe then picks the partition of every keyed message itself
+	 * (murmur2 of the key, as the murmur2_random partitioner), so
+	 * another partitioner is refused.  Snapshot reads and keyless
+	 * messages are never skipped. */
+	bool dedupe;
 	const struct config_kv *props;
 	size_t nprops;
 };
@@ -65,6 +74,7 @@ struct kafka_change {
 
 struct sink_kafka_stats {
 	uint64_t produced, delivered, failed, pending;
+	uint64_t skipped; /* dedupe: messages the partitions already held */
 };
 
 /* Fill *out from cfg's kafka section (cfg->kafka.enabled); borrows cfg. */
@@ -83,7 +93,11 @@ bool sink_kafka_check(const struct sink_kafka_config *kc,
 /*
  * Create the idempotent producer (enable.idempotence=true, and unless the
  * configuration says otherwise message.timeout.ms=0: a broker outage is
- * waited out, never turned into lost messages).  Its delivered watermark
+ * waited out, never turned into lost messages).  With kc->dedupe, the
+ * first message of a session to a topic first reads the end of the
+ * topic's partitions (a consumer of the sink's own, no group): that
+ * blocks, logs progress when it lasts, and fails the produce call with
+ * KAFKA_RETRY if a partition cannot be read.  Its delivered watermark
  * starts at start, the position the stream starts at.  Returns NULL with
  * the reason in errbuf (every refused property, one per line).  Does not
  * log; free with sink_kafka_close.
@@ -108,12 +122,14 @@ void sink_kafka_mark(struct sink_kafka *k, lsn_t pos);
 
 /*
  * Produce one change (and its tombstone), keyed by its primary key, with
- * headers lsn, txn_end, txn_pos, xid and op.  When the producer's queue is
+ * headers lsn, txn_end, txn_pos, xid and op (with dedupe, a message its
+ * partition already holds is skipped: counted, not sent; the first one
+ * sent after skips logs how many).  When the producer's queue is
  * full, waits: serves delivery reports and calls tick(arg) (status updates
  * to the source) every 100 ms until there is room, *stop is set
  * (KAFKA_STOPPED) or an error was reported.  Returns KAFKA_OK, or an
- * error with the reason in errbuf.  Logs only a warning when the wait
- * lasts.
+ * error with the reason in errbuf.  Logs a warning when the wait lasts,
+ * and with dedupe the skips and a topic's reading back when it lasts.
  */
 enum kafka_result sink_kafka_produce(struct sink_kafka *k,
 									 const struct kafka_change *kc,
@@ -163,7 +179,7 @@ enum kafka_result sink_kafka_produce_read(struct sink_kafka *k,
  * the sink's own connection).  *rows: how many were produced.  Returns
  * KAFKA_OK, or an error with the reason in errbuf (KAFKA_RETRY: the
  * source failed).  Call it between sink_kafka_begin and _commit as
- * above.  Does not log.
+ * above.  Logs only as sink_kafka_produce does.
  */
 enum kafka_result sink_kafka_snapshot_table(
 	struct sink_kafka *k, PGconn *conn, const char *schema, const char *table,

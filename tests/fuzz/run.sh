@@ -29,12 +29,12 @@ while [ $# -gt 0 ]; do
 	*) targets+=("$1"); shift ;;
 	esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(wal2json replproto config names xidsnap kafka_msg pgoutput)
+[ ${#targets[@]} -gt 0 ] || targets=(wal2json replproto config names xidsnap kafka_msg pgoutput kafka_pos)
 
 if [ ! -x "$build/fuzz_wal2json" ]; then
 	command -v clang >/dev/null || { echo "run.sh: clang is not installed (apt-get install clang)" >&2; exit 2; }
 	CC=clang cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWALPIPE_FUZZ=ON >/dev/null
-	cmake --build "$build" -j "$(nproc)" --target fuzz_wal2json fuzz_replproto fuzz_config fuzz_names fuzz_xidsnap fuzz_kafka_msg fuzz_pgoutput >/dev/null
+	cmake --build "$build" -j "$(nproc)" --target fuzz_wal2json fuzz_replproto fuzz_config fuzz_names fuzz_xidsnap fuzz_kafka_msg fuzz_pgoutput fuzz_kafka_pos >/dev/null
 fi
 
 seeds_of() {
@@ -45,8 +45,9 @@ seeds_of() {
 	xidsnap) echo "$here/seeds/xidsnap" ;;
 	kafka_msg) echo "$here/seeds/kafka_msg" ;;
 	pgoutput) echo "$here/seeds/pgoutput" ;;
+	kafka_pos) echo "$here/seeds/kafka_pos" ;;
 	config) echo "$root/tests/data/config/good $root/tests/data/config/bad $root/tests/data/config/kafka $root/conf" ;;
-	*) echo "run.sh: unknown target \"$1\" (wal2json, replproto, config, names, xidsnap, kafka_msg, pgoutput)" >&2; exit 2 ;;
+	*) echo "run.sh: unknown target \"$1\" (wal2json, replproto, config, names, xidsnap, kafka_msg, pgoutput, kafka_pos)" >&2; exit 2 ;;
 	esac
 }
 
