@@ -284,6 +284,28 @@ conf_build(const struct sink_kafka_config *kc, struct config_errors *errs)
 		{"log.queue", "true"},
 	};
 
+	/*
+	 * The restart dedupe takes a partition's last walpipe message for
+	 * proof that everything before it in that partition landed.  By
+	 * default the idempotent producer may leave a gap when a batch fails
+	 * for good and go on with the next; with the gapless guarantee that
+	 * is a fatal error instead (exit 1, the slot held), and the broker's
+	 * sequence numbers keep a later batch from landing after the gap.
+	 * A transactional producer aborts instead.  (librdkafka: "Messages
+	 * failing due to message.timeout.ms are not covered", hence the
+	 * refusal of a timeout below.)
+	 */
+	bool gapless = kc->dedupe && !kc->transactions;
+
+	if (gapless &&
+		rd_kafka_conf_set(conf, "enable.gapless.guarantee", "true", errstr,
+						  sizeof(errstr)) != RD_KAFKA_CONF_OK) {
+		struct buf b = BUF_INIT;
+
+		buf_appendf(&b, "%s: kafka: %s", kc->config_path, errstr);
+		errs->msg = wp_realloc(errs->msg, (errs->n + 1) * sizeof(char *));
+		errs->msg[errs->n++] = b.data;
+	}
 	for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
 		if (rd_kafka_conf_set(conf, defaults[i].key, defaults[i].value, errstr,
 							  sizeof(errstr)) != RD_KAFKA_CONF_OK) {
@@ -310,6 +332,20 @@ conf_build(const struct sink_kafka_config *kc, struct config_errors *errs)
 				  "retried send can duplicate or reorder the changes of a key";
 		else if (strcmp(p->key, "log.queue") == 0)
 			why = "walpipe sets log.queue itself";
+		else if (gapless &&
+				 strcmp(p->key, "enable.gapless.guarantee") == 0 &&
+				 strcmp(p->value, "true") != 0)
+			why = "kafka.dedupe_on_restart needs it: a message that failed "
+				  "for good before others of its partition landed would "
+				  "look delivered to the next session, which would skip it; "
+				  "set dedupe_on_restart: false to turn it off";
+		else if (gapless && strcmp(p->key, "message.timeout.ms") == 0 &&
+				 strcmp(p->value, "0") != 0)
+			why = "kafka.dedupe_on_restart needs message.timeout.ms 0: a "
+				  "message that timed out before others of its partition "
+				  "landed would look delivered to the next session, which "
+				  "would skip it; set dedupe_on_restart: false to use a "
+				  "timeout";
 		else if (strcmp(p->key, "partitioner") == 0 && kc->dedupe &&
 				 strcmp(p->value, "murmur2_random") != 0 &&
 				 strcmp(p->value, "murmur2") != 0)
