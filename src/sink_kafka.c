@@ -1273,14 +1273,16 @@ produce_change(struct sink_kafka *k, const struct kafka_change *kc,
 {
 	struct kafka_change one = *kc;
 	enum kafka_result r;
+	/* The change with the column lists applied: c and one.c may point
+	 * here, and produce_one reads it, so it lives as long as the call. */
+	struct w2j_change sel;
+	struct kafka_table seltab;
 
 	one.c = c;
 	scratch_start(k, k->topic_tmpl, c->schema, c->table);
 	if (k->debezium) {
 		struct kafka_msg_ctx ctx;
 		struct kafka_txn_block blk;
-		struct w2j_change sel;
-		struct kafka_table seltab;
 
 		memset(&ctx, 0, sizeof(ctx));
 		r = table_lookup(k, c, &ctx.table, errbuf, errlen);
