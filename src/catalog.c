@@ -2,14 +2,17 @@
 #include "walpipe/catalog.h"
 
 #include "walpipe/buf.h"
+#include "walpipe/clock.h"
 #include "walpipe/collapse.h"
 #include "walpipe/ident.h"
 #include "walpipe/mem.h"
 #include "walpipe/target.h"
+#include "walpipe/xidsnap.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /*
  * The key columns of the replica identity index are the first indnkeyatts
@@ -536,6 +539,58 @@ catalog_free_parts(struct catalog_part *p, size_t n)
 		free(p[i].table);
 	}
 	free(p);
+}
+
+bool
+catalog_snapshot(PGconn *conn, struct xidsnap *out, char *errbuf,
+				 size_t errlen)
+{
+	PGresult *r = PQexec(conn, "SELECT pg_catalog.pg_current_snapshot()::text");
+	bool ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+
+	if (!ok)
+		snprintf(errbuf, errlen, "could not read the source's snapshot: %s",
+				 PQerrorMessage(conn));
+	else if (!(ok = xidsnap_parse(PQgetvalue(r, 0, 0), out)))
+		snprintf(errbuf, errlen, "could not parse the snapshot \"%s\"",
+				 PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return ok;
+}
+
+int
+catalog_wait_visible(PGconn *conn, uint32_t xid, int timeout_ms, char *errbuf,
+					 size_t errlen)
+{
+	int64_t start = clock_mono_ms();
+	long delay_us = 1000;
+
+	for (;;) {
+		struct xidsnap sn;
+		bool seen;
+
+		if (xid == 0)
+			return 1;
+		if (!catalog_snapshot(conn, &sn, errbuf, errlen))
+			return -1;
+		seen = xidsnap_sees(&sn, xidsnap_widen(xid, sn.xmax));
+		xidsnap_free(&sn);
+		if (seen)
+			return 1;
+		if (clock_mono_ms() - start >= timeout_ms) {
+			snprintf(errbuf, errlen,
+					 "transaction %u is in the stream, but after %d ms it "
+					 "is still not visible on the source (its commit waits "
+					 "for a synchronous standby?); walpipe reads the source "
+					 "catalog about its changes only once it is",
+					 xid, timeout_ms);
+			return 0;
+		}
+		/* The commit is normally done within microseconds. */
+		nanosleep(&(struct timespec){0, delay_us * 1000}, NULL);
+		if (delay_us < 100 * 1000)
+			delay_us *= 2;
+	}
 }
 
 int

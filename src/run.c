@@ -114,6 +114,7 @@ session_free(struct session *s)
 	catalog_free_targets(s->targets, s->ntargets);
 	free(s->refresh_due);
 	free(s->special);
+	xidsnap_free(&s->catalog_snap);
 	pgo_decoder_free(s->pgo);
 	PQfinish(s->hb.conn);
 	sink_kafka_close(s->kafka);
@@ -506,6 +507,7 @@ run_loop(const struct run_settings *rs, const struct run_control *ctl)
 	int backoff_ms = 1000;
 
 	lsn_t replan_lsn = LSN_INVALID, asked_lsn = LSN_INVALID;
+	uint32_t replan_xid = 0;
 	size_t batch_cap = rs->max_changes;
 
 	while (!*ctl->stop) {
@@ -528,11 +530,13 @@ run_loop(const struct run_settings *rs, const struct run_control *ctl)
 		s.dec = w2j_decoder_new();
 		s.batch = batch_new(rs->max_bytes + (1 << 20));
 		s.replan_lsn = replan_lsn;
+		s.replan_xid = replan_xid;
 		s.asked_lsn = asked_lsn;
 		s.batch_cap = batch_cap;
 		e = session_run(&s, ctl->stop, ctl->reload);
 		session_free(&s);
 		replan_lsn = s.replan_lsn;
+		replan_xid = s.replan_xid;
 		asked_lsn = s.asked_lsn;
 		batch_cap = s.batch_cap;
 		metrics_set_up(ctl->metrics, false);

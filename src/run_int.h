@@ -85,6 +85,9 @@ struct session_partitions {
 	uint32_t trunc_xid;
 	/* The TRUNCATE is in what an earlier session applied (skipped). */
 	bool trunc_applied;
+	/* The transaction of the latest change routed, and the last one
+	 * plan_conn was seen to see (session_catalog_sees). */
+	uint32_t last_xid, seen_xid;
 };
 
 /*
@@ -187,8 +190,10 @@ struct session {
 	bool applied_any;
 	bool reload_waiting; /* a reload waits for the transaction's commit */
 	/* The change that last ended a session with SESSION_REPLAN: if it
-	 * still does not fit the fresh plan, re-reading cannot help. */
+	 * still does not fit the fresh plan, re-reading cannot help.  The
+	 * next session reads the catalog once its transaction shows there. */
 	lsn_t replan_lsn;
+	uint32_t replan_xid;
 	/* The backfill request (REPL_BACKFILL_PREFIX) last taken: kept across
 	 * sessions by run_loop, since a new session may read it again. */
 	lsn_t asked_lsn;
@@ -204,9 +209,12 @@ struct session {
 	 * slot is never confirmed beyond, and when. */
 	lsn_t recorded;
 	int64_t recorded_at;
-	/* The source's WAL position just before the plans' catalog was read:
-	 * changes below it are older than that catalog (session_check_shape). */
+	/* The source's WAL position and snapshot just before the plans'
+	 * catalog was read: a change below that position whose transaction
+	 * the snapshot shows is older than that catalog (session_check_shape;
+	 * a commit is streamed a moment before it shows). */
 	lsn_t catalog_lsn;
+	struct xidsnap catalog_snap;
 	struct session_partitions parts;
 	struct session_backfill bf;
 	bool stall_warned; /* the apply thread's stall was logged */
@@ -262,6 +270,8 @@ enum session_end session_stop_dropped(struct session *s);
 /* Before the checkpoint moves past what is in hand: have the followed
  * partitioned tables' partitions changed?  SESSION_REPLAN if so. */
 enum session_end session_check_partitions(struct session *s);
+/* Wait until the source's catalog shows streamed transaction xid. */
+enum session_end session_catalog_sees(struct session *s, uint32_t xid);
 
 /* run_mirror.c */
 

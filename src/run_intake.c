@@ -58,6 +58,34 @@ table_wanted(const struct session *s, const struct w2j_change *c)
 }
 
 /*
+ * Before plan_conn's catalog is read about a streamed change, its
+ * transaction xid must be visible there: the stream sends a transaction
+ * once its commit is flushed, a moment (or, waiting for a synchronous
+ * standby, much longer) before the source shows it.  Read too early, the
+ * catalog lacks the table the transaction created or the partition it
+ * attached, and its changes would be dropped as a table nobody follows.
+ * Waits up to 10 s (the walsender's timeout is longer), then starts the
+ * session again from the checkpoint.
+ */
+enum session_end
+session_catalog_sees(struct session *s, uint32_t xid)
+{
+	char err[1024];
+	int r;
+
+	if (xid == 0 || xid == s->parts.seen_xid)
+		return SESSION_OK;
+	r = catalog_wait_visible(s->parts.plan_conn, xid, 10000, err,
+							 sizeof(err));
+	if (r <= 0) {
+		wp_log(LOG_WARNING, "%s", err);
+		return SESSION_RETRY;
+	}
+	s->parts.seen_xid = xid;
+	return SESSION_OK;
+}
+
+/*
  * Before the checkpoint moves past what is in hand, look whether the
  * partitions of the followed partitioned tables changed since the last
  * look (one catalog query per batch, only with partitioned tables
@@ -79,11 +107,15 @@ session_check_partitions(struct session *s)
 	char *sig = NULL;
 	enum session_end e = SESSION_OK;
 	const struct route_entry *root;
-	int r = catalog_partition_watch(s->parts.plan_conn, s->parts.route,
-									s->parts.all_of_schemas,
-									s->parts.nall_of_schemas, &sig, err,
-									sizeof(err));
+	int r;
 
+	/* What is in hand must all be in the catalog looked at. */
+	if ((e = session_catalog_sees(s, s->parts.last_xid)) != SESSION_OK)
+		return e;
+	r = catalog_partition_watch(s->parts.plan_conn, s->parts.route,
+								s->parts.all_of_schemas,
+								s->parts.nall_of_schemas, &sig, err,
+								sizeof(err));
 	if (r < 0) {
 		wp_log(LOG_WARNING, "%s", err);
 		return SESSION_RETRY;
@@ -384,6 +416,7 @@ session_replan(struct session *s, const struct w2j_change *c)
 	if (e == SESSION_OK)
 		e = session_drain(s);
 	s->replan_lsn = c->lsn;
+	s->replan_xid = c->xid;
 	return e == SESSION_OK ? SESSION_REPLAN : e;
 }
 
@@ -422,7 +455,8 @@ session_stop_dropped(struct session *s)
  * one of a mapping's source columns is absent, the table changed shape
  * around the change:
  *  - added after it: the change is older than the catalog the plan was
- *    compiled with (below catalog_lsn, which was read before the catalog),
+ *    compiled with (below catalog_lsn, which was read before the catalog,
+ *    and its transaction shows in the snapshot read with it),
  *    that catalog has the column, and the change carries no column the
  *    table lacks: the source row holds the column's missing value now, and
  *    collapse fills it in.  The same holds for a column dropped and added
@@ -455,7 +489,9 @@ session_check_shape(struct session *s, const struct w2j_change *c)
 			continue;
 		unknown = map_unknown_column(t->srccols, t->nsrc, c->columns,
 									 c->ncolumns);
-		if (unknown == NULL && c->lsn < s->catalog_lsn)
+		if (unknown == NULL && c->lsn < s->catalog_lsn &&
+			xidsnap_sees(&s->catalog_snap,
+						 xidsnap_widen(c->xid, s->catalog_snap.xmax)))
 			continue;
 		ident_qualified_to(src, sizeof(src), c->schema, c->table);
 		ident_qualified_to(to, sizeof(to), t->rule->to_schema,
@@ -576,8 +612,9 @@ session_check_identity(struct session *s, const struct w2j_change *c)
  * table the catalog no longer has was dropped before walpipe read its
  * changes: they are ignored, but counted and warned of.
  *
- * The catalog is read now, not as of the change: a partition detached
- * since the change was written is no longer found (session_route).
+ * The catalog is read now (once the change's transaction shows there),
+ * not as of the change: a partition detached since the change was
+ * written is no longer found (session_route).
  */
 static struct route_entry *
 session_route_lookup(struct session *s, const struct w2j_change *c,
@@ -588,12 +625,13 @@ session_route_lookup(struct session *s, const struct w2j_change *c,
 	const struct route_entry *root = NULL;
 	char err[1024];
 	char q1[IDENT_QUALIFIED_MAX], q2[IDENT_QUALIFIED_MAX];
-	int found = catalog_partition_ancestors(s->parts.plan_conn, c->schema,
-											c->table, &anc, &n, err,
-											sizeof(err));
+	int found;
 	struct route_entry *r;
 
-	*e = SESSION_OK;
+	if ((*e = session_catalog_sees(s, c->xid)) != SESSION_OK)
+		return NULL;
+	found = catalog_partition_ancestors(s->parts.plan_conn, c->schema,
+										c->table, &anc, &n, err, sizeof(err));
 	if (found < 0) {
 		wp_log(LOG_WARNING, "%s", err);
 		*e = SESSION_RETRY;
@@ -865,6 +903,7 @@ session_route(struct session *s, struct w2j_change *c, bool *drop)
 	enum session_end e;
 
 	*drop = false;
+	s->parts.last_xid = c->xid;
 	if (r == NULL && (r = session_route_lookup(s, c, &e)) == NULL)
 		return e;
 	r->changes++;

@@ -246,9 +246,13 @@ session_mirror_check(struct session *s)
 {
 	char *sig;
 	bool same;
+	enum session_end e;
 
 	if (s->mirror.sig == NULL || s->parts.plan_conn == NULL)
 		return SESSION_OK;
+	/* What is in hand must all be in the catalog looked at. */
+	if ((e = session_catalog_sees(s, s->parts.last_xid)) != SESSION_OK)
+		return e;
 	sig = mirror_signature(s, s->parts.plan_conn);
 	if (sig == NULL) {
 		wp_log(LOG_WARNING, "could not read the mirrored tables' columns: %s",
@@ -298,6 +302,7 @@ session_mirror_new(struct session *s, const struct w2j_change *c)
 	if (e == SESSION_OK)
 		e = session_drain(s);
 	s->replan_lsn = c->lsn;
+	s->replan_xid = c->xid;
 	return e == SESSION_OK ? SESSION_REPLAN : e;
 }
 

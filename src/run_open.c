@@ -83,12 +83,22 @@ session_plan(struct session *s)
 
 	if (conn == NULL)
 		return SESSION_RETRY;
+	/* The change that ended the last session must be in the catalog read
+	 * (session_catalog_sees): its transaction may not show yet. */
+	if (catalog_wait_visible(conn, s->replan_xid, 10000, err,
+							 sizeof(err)) <= 0) {
+		wp_log(LOG_WARNING, "%s", err);
+		PQfinish(conn);
+		return SESSION_RETRY;
+	}
 	/*
 	 * First the WAL position, then the catalog: a change written below
 	 * this position is older than the catalog read next.  On a standby,
 	 * what it has replayed.
 	 */
-	if (!repl_wal_position(conn, &s->catalog_lsn, err, sizeof(err))) {
+	xidsnap_free(&s->catalog_snap);
+	if (!repl_wal_position(conn, &s->catalog_lsn, err, sizeof(err)) ||
+		!catalog_snapshot(conn, &s->catalog_snap, err, sizeof(err))) {
 		wp_log(LOG_ERROR, "%s", err);
 		PQfinish(conn);
 		return SESSION_RETRY;

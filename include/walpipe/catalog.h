@@ -8,6 +8,7 @@
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * Read the columns of schema.table from the source catalog, in column
@@ -109,6 +110,30 @@ bool catalog_partitions(PGconn *conn, const char *schema, const char *table,
 
 /* NULL-safe. */
 void catalog_free_parts(struct catalog_part *p, size_t n);
+
+struct xidsnap;
+
+/*
+ * The source's snapshot now (pg_current_snapshot()) in *out (free with
+ * xidsnap_free); false with a message in errbuf.  Does not log.
+ */
+bool catalog_snapshot(PGconn *conn, struct xidsnap *out, char *errbuf,
+					  size_t errlen);
+
+/*
+ * Wait until committed transaction xid (32-bit, as the stream gives it;
+ * 0 returns 1 at once) is visible to new snapshots on conn.  Logical
+ * decoding sends a transaction once its commit record is flushed, which
+ * is before the committing backend leaves the proc array (and, with
+ * synchronous replication, before the standbys answer): a catalog read
+ * "now" may not yet show what the streamed transaction did, such as the
+ * table it created.  Polls pg_current_snapshot() every few milliseconds.
+ * Returns 1 once visible; 0 with a message in errbuf when it is still not
+ * after timeout_ms; -1 with a message when the server cannot be asked.
+ * Does not log.
+ */
+int catalog_wait_visible(PGconn *conn, uint32_t xid, int timeout_ms,
+						 char *errbuf, size_t errlen);
 
 /*
  * The ancestors of schema.table (the partitioned tables above it, nearest
