@@ -18,6 +18,15 @@ struct batch {
 	struct batch_col *cols;
 	size_t ncols, cap_cols;
 	size_t keep_bytes;
+	/* batch_json's columns: kept, and grown to the widest change, so that
+	 * writing a change's JSON allocates nothing.  Behind a pointer so that
+	 * batch_json keeps taking a const batch. */
+	struct batch_scratch *scratch;
+};
+
+struct batch_scratch {
+	struct w2j_column *cols;
+	size_t cap;
 };
 
 struct batch *
@@ -26,6 +35,7 @@ batch_new(size_t keep_bytes)
 	struct batch *b = wp_calloc(1, sizeof(*b));
 
 	b->keep_bytes = keep_bytes;
+	b->scratch = wp_calloc(1, sizeof(*b->scratch));
 	return b;
 }
 
@@ -37,6 +47,8 @@ batch_free(struct batch *b)
 	buf_free(&b->text);
 	free(b->changes);
 	free(b->cols);
+	free(b->scratch->cols);
+	free(b->scratch);
 	free(b);
 }
 
@@ -198,6 +210,11 @@ batch_reset(struct batch *b)
 		b->cols = NULL;
 		b->cap_cols = 0;
 	}
+	if (b->scratch->cap * sizeof(struct w2j_column) > b->keep_bytes) {
+		free(b->scratch->cols);
+		b->scratch->cols = NULL;
+		b->scratch->cap = 0;
+	}
 }
 
 /* The copy's columns first..first+n as decoded columns, into cols. */
@@ -255,15 +272,21 @@ void
 batch_json(const struct batch *b, const struct batch_change *c,
 		   struct buf *out)
 {
+	struct batch_scratch *sc = b->scratch;
+	size_t need = batch_view_columns(c) + 1;
 	struct w2j_change w;
-	struct w2j_column *cols;
 
 	if (c->json != NO_TEXT) {
 		buf_append(out, batch_text(b, c->json), c->json_len);
 		return;
 	}
-	cols = wp_malloc((batch_view_columns(c) + 1) * sizeof(*cols));
-	batch_view(b, c, &w, cols);
+	if (need > sc->cap) {
+		sc->cap = sc->cap ? sc->cap : 64;
+		while (sc->cap < need)
+			sc->cap *= 2;
+		free(sc->cols);
+		sc->cols = wp_malloc(sc->cap * sizeof(*sc->cols));
+	}
+	batch_view(b, c, &w, sc->cols);
 	changefmt_json(out, &w);
-	free(cols);
 }

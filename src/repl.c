@@ -1286,6 +1286,28 @@ pub_check_keyless(PGconn *conn, const char *name, const struct pub_part *part,
 	return ret;
 }
 
+/*
+ * Run publication lookup sql with $1 name and $2 arg (none when NULL) into
+ * *r, clearing the result before.  Returns true when it ran; otherwise
+ * errbuf says why and *ret is -1 to retry, 0 not.
+ */
+static bool
+pub_lookup(PGconn *conn, const char *sql, const char *name, const char *arg,
+		   PGresult **r, int *ret, char *errbuf, size_t errlen)
+{
+	const char *params[2] = {name, arg};
+	enum pgconn_outcome oc;
+
+	PQclear(*r);
+	*r = NULL;
+	oc = pgconn_exec_params(conn, sql, arg ? 2 : 1, params,
+							"could not look up the publication", r, errbuf,
+							errlen);
+	if (oc != PGCONN_OK)
+		*ret = oc == PGCONN_RETRY ? -1 : 0;
+	return oc == PGCONN_OK;
+}
+
 int
 repl_publication_check(PGconn *conn, const char *name,
 					   const struct repl_pub_scope *scope, bool create,
@@ -1299,7 +1321,6 @@ repl_publication_check(PGconn *conn, const char *name,
 	PGresult *r = NULL;
 	int ret = 0, exists, all = 0;
 	enum pgconn_outcome oc;
-	const char *params[1] = {name};
 	const char *superuser;
 	size_t len;
 
@@ -1308,16 +1329,12 @@ repl_publication_check(PGconn *conn, const char *name,
 							 sizeof(*miss.schemas));
 	if (done && donelen)
 		done[0] = '\0';
-	oc = pgconn_exec_params(conn,
-							"SELECT pubinsert AND pubupdate AND pubdelete AND "
-							"pubtruncate, puballtables FROM "
-							"pg_catalog.pg_publication WHERE pubname = $1",
-							1, params, "could not look up the publication",
-							&r, errbuf, errlen);
-	if (oc != PGCONN_OK) {
-		ret = oc == PGCONN_RETRY ? -1 : 0;
+	if (!pub_lookup(conn,
+					"SELECT pubinsert AND pubupdate AND pubdelete AND "
+					"pubtruncate, puballtables FROM "
+					"pg_catalog.pg_publication WHERE pubname = $1",
+					name, NULL, &r, &ret, errbuf, errlen))
 		goto out;
-	}
 	exists = PQntuples(r);
 	if (exists && strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
 		snprintf(errbuf, errlen,
@@ -1356,36 +1373,21 @@ repl_publication_check(PGconn *conn, const char *name,
 	}
 	miss.all = scope->all_tables && !all;
 	for (size_t i = 0; i < scope->nschemas && !all; i++) {
-		const char *p2[2] = {name, scope->schemas[i]};
-
 		if (exists) {
-			PQclear(r);
-			r = NULL;
-			oc = pgconn_exec_params(conn, pub_schema_sql, 2, p2,
-									"could not look up the publication", &r,
-									errbuf, errlen);
-			if (oc != PGCONN_OK) {
-				ret = oc == PGCONN_RETRY ? -1 : 0;
+			if (!pub_lookup(conn, pub_schema_sql, name, scope->schemas[i],
+							&r, &ret, errbuf, errlen))
 				goto out;
-			}
 			if (strcmp(PQgetvalue(r, 0, 0), "t") == 0)
 				continue;
 		}
 		miss.schemas[miss.nschemas++] = scope->schemas[i];
 	}
 	for (size_t i = 0; i < n; i++) {
-		const char *p2[2] = {name, scope->tables[i]};
 		bool by_schema = scope->all_tables;
 
-		PQclear(r);
-		r = NULL;
-		oc = pgconn_exec_params(conn, pub_table_sql, 2, p2,
-								"could not look up the publication", &r,
-								errbuf, errlen);
-		if (oc != PGCONN_OK) {
-			ret = oc == PGCONN_RETRY ? -1 : 0;
+		if (!pub_lookup(conn, pub_table_sql, name, scope->tables[i], &r,
+						&ret, errbuf, errlen))
 			goto out;
-		}
 		if (strcmp(PQgetvalue(r, 0, 0), "t") != 0)
 			continue; /* no such table: the mappings' checks say so */
 		if (strcmp(PQgetvalue(r, 0, 2), "t") == 0) {

@@ -512,6 +512,8 @@ chunk_produce(struct session *s)
 	struct session_backfill *bf = &s->bf;
 	const struct sink_backfill *b = &bf->list[bf->cur];
 	struct w2j_column *pk = wp_calloc(bf->nkeys, sizeof(*pk));
+	struct w2j_column *cols = NULL; /* every row's, grown to the widest */
+	size_t ncols = 0;
 	struct sink_kafka_stats ks;
 	enum kafka_result kr = KAFKA_OK;
 	char err[2048];
@@ -524,11 +526,13 @@ chunk_produce(struct session *s)
 	sink_kafka_begin(s->kafka, s->queued.lsn);
 	for (size_t i = 0; i < n && kr == KAFKA_OK; i++) {
 		const struct batch_change *bc = batch_get(s->batch, i);
-		struct w2j_column *cols =
-			wp_malloc((batch_view_columns(bc) + 1) * sizeof(*cols));
 		struct w2j_change c;
 		struct kafka_read rd;
 
+		if (batch_view_columns(bc) + 1 > ncols) {
+			ncols = batch_view_columns(bc) + 1;
+			cols = wp_realloc(cols, ncols * sizeof(*cols));
+		}
 		/* The row as the batch holds it: no JSON to parse again. */
 		batch_view(s->batch, bc, &c, cols);
 		memset(&rd, 0, sizeof(rd));
@@ -545,9 +549,9 @@ chunk_produce(struct session *s)
 		rd.snapshot = "incremental";
 		kr = sink_kafka_produce_read(s->kafka, &rd, session_tick, s, s->stop,
 									 err, sizeof(err));
-		free(cols);
 	}
 	sink_kafka_commit(s->kafka);
+	free(cols);
 	free(pk);
 	if (kr == KAFKA_OK)
 		kr = sink_kafka_drain(s->kafka, 30000, session_tick, s, err,

@@ -153,6 +153,13 @@ struct sink_kafka {
 	rd_kafka_t *tail; /* the consumer that reads the topics' ends */
 	struct topic_tail *tails;
 	size_t ntails;
+	/* The tails by topic name, looked up for every message: an
+	 * open-addressing index (index + 1, 0: empty), at most half full,
+	 * and the last tail found (index + 1, 0: none), which a run of
+	 * changes to one table asks for again. */
+	size_t *tail_slots;
+	size_t ntail_slots;
+	size_t tail_last;
 	uint64_t skipped, skipped_logged;
 	int64_t last_warning; /* ms, rate-limits producer warnings */
 	int64_t full_since;	  /* ms the queue has been full, 0: not */
@@ -474,6 +481,7 @@ sink_kafka_close(struct sink_kafka *k)
 		free(k->tails[i].has);
 	}
 	free(k->tails);
+	free(k->tail_slots);
 	txntrack_free(k->track);
 	for (size_t i = 0; i < k->ntables; i++) {
 		free(k->tables[i].schema);
@@ -785,6 +793,47 @@ tail_range(struct sink_kafka *k, rd_kafka_topic_t *rkt, struct topic_tail *t,
 	return r;
 }
 
+/* FNV-1a of a topic's name. */
+static size_t
+tail_hash(const char *topic)
+{
+	uint64_t h = UINT64_C(14695981039346656037);
+
+	for (const char *p = topic; *p; p++)
+		h = (h ^ (unsigned char) *p) * UINT64_C(1099511628211);
+	return (size_t) h;
+}
+
+/* The slot of topic in the index: its tail's, or the empty one it would
+ * take.  The index must have slots. */
+static size_t
+tail_slot(const struct sink_kafka *k, const char *topic)
+{
+	size_t i = tail_hash(topic) & (k->ntail_slots - 1);
+
+	while (k->tail_slots[i] &&
+		   strcmp(k->tails[k->tail_slots[i] - 1].name, topic) != 0)
+		i = (i + 1) & (k->ntail_slots - 1);
+	return i;
+}
+
+/* Index the last tail added, doubling the index (and indexing every tail
+ * again) when it would be more than half full. */
+static void
+tail_index_last(struct sink_kafka *k)
+{
+	size_t from = k->ntails - 1;
+
+	if (2 * k->ntails > k->ntail_slots) {
+		free(k->tail_slots);
+		k->ntail_slots = k->ntail_slots ? 2 * k->ntail_slots : 64;
+		k->tail_slots = wp_calloc(k->ntail_slots, sizeof(*k->tail_slots));
+		from = 0;
+	}
+	for (size_t i = from; i < k->ntails; i++)
+		k->tail_slots[tail_slot(k, k->tails[i].name)] = i + 1;
+}
+
 /*
  * The highest stream position each partition of topic holds, read before
  * the session's first message to it: the end of each partition, from
@@ -804,11 +853,14 @@ tail_find(struct sink_kafka *k, const char *topic, struct topic_tail **out,
 	int64_t began = clock_mono_ms(), logged = began;
 	uint64_t seen = 0;
 
-	for (size_t i = 0; i < k->ntails; i++)
-		if (strcmp(k->tails[i].name, topic) == 0) {
-			*out = &k->tails[i];
-			return KAFKA_OK;
-		}
+	/* Per message: the last topic again, or one lookup in the index. */
+	if (k->tail_last == 0 ||
+		strcmp(k->tails[k->tail_last - 1].name, topic) != 0)
+		k->tail_last = k->ntails ? k->tail_slots[tail_slot(k, topic)] : 0;
+	if (k->tail_last) {
+		*out = &k->tails[k->tail_last - 1];
+		return KAFKA_OK;
+	}
 	if (tail_consumer(k, errbuf, errlen) == NULL)
 		return KAFKA_FATAL;
 	memset(&t, 0, sizeof(t));
@@ -866,6 +918,8 @@ tail_find(struct sink_kafka *k, const char *topic, struct topic_tail **out,
 	k->tails = wp_realloc(k->tails, (k->ntails + 1) * sizeof(t));
 	k->tails[k->ntails] = t;
 	*out = &k->tails[k->ntails++];
+	tail_index_last(k);
+	k->tail_last = k->ntails;
 	return KAFKA_OK;
 }
 

@@ -100,7 +100,9 @@ void batch_view(const struct batch *b, const struct batch_change *c,
  * Append change c's wal2json-shaped JSON to out: the raw message when one
  * was kept, otherwise written from the copy as changefmt_json writes a
  * decoded change (the pgoutput path keeps none: most batches never need
- * it, and writing it cost a fifth of the stream's CPU).  Pure.
+ * it, and writing it cost a fifth of the stream's CPU).  Pure, but it
+ * writes the columns into a scratch array the batch keeps (released by
+ * batch_reset beyond keep_bytes): one thread at a time per batch.
  */
 void batch_json(const struct batch *b, const struct batch_change *c,
 				struct buf *out);

@@ -101,6 +101,13 @@ test_kafka_build(void **state)
 	config_errors_free(&errs);
 }
 
+/*
+ * A line of a .expected file that starts with this is an error only a
+ * build without Kafka reports: its refusal of the kafka section, besides
+ * the errors every build reports for a file not about Kafka.
+ */
+#define WITHOUT_KAFKA "without kafka: "
+
 /* Each bad/NAME.yaml fails with exactly the lines of bad/NAME.expected. */
 static void
 test_bad_corpus(void **state)
@@ -134,12 +141,18 @@ test_bad_corpus(void **state)
 			fail_msg("%s was accepted", de->d_name);
 		assert_false(unreadable);
 		for (tok = strtok_r(expected, "\n", &save); tok;
-			 tok = strtok_r(NULL, "\n", &save), line++) {
+			 tok = strtok_r(NULL, "\n", &save)) {
+			if (strncmp(tok, WITHOUT_KAFKA, strlen(WITHOUT_KAFKA)) == 0) {
+				if (WALPIPE_HAVE_KAFKA)
+					continue;
+				tok += strlen(WITHOUT_KAFKA);
+			}
 			if (line >= errs.n)
 				fail_msg("%s: missing error %zu: %s", de->d_name, line + 1, tok);
 			if (strcmp(errs.msg[line], tok) != 0)
 				fail_msg("%s: error %zu\n  got:  %s\n  want: %s", de->d_name,
 						 line + 1, errs.msg[line], tok);
+			line++;
 		}
 		if (line != errs.n)
 			fail_msg("%s: %zu errors, expected %zu (extra: %s)", de->d_name,
