@@ -14,25 +14,13 @@ set -euo pipefail
 T=$WALPIPE_TEST_TMPDIR
 
 conf() { # FILE TOPIC_PREFIX [SNAPSHOT_MODE]
-	cat >"$1" <<EOF2
-source:
-  name: shop
-  conninfo: "$WALPIPE_TEST_SOURCE"
-  slot: walpipe_shop
-  create_slot: true
-  status_interval: 1s
-  tables: [public.users, public.orders]
-  state_dir: "$T"
-snapshot:
-  mode: ${3:-initial}
-kafka:
-  brokers: "$BROKERS"
-  topic: "$2.{table}"
+	kafka_alone_config "$1" "public.users, public.orders" "  topic: \"$2.{table}\"
   format: debezium
   tombstones: true
   properties:
-    linger.ms: 5
-EOF2
+    linger.ms: 5" "snapshot:
+  mode: ${3:-initial}
+"
 }
 # replay VIEW TOPIC: per key the last message (reads first, then the
 # stream in source order) as id,name-or-status, md5 of all.
@@ -47,12 +35,12 @@ src_set() { # TABLE COLUMN
 	src -c "SELECT md5(coalesce(string_agg(r, ',' ORDER BY r), '')) FROM (SELECT format('%s', ARRAY[id::text, $2]) AS r FROM $1) x"
 }
 
-mock_start
 run_setup_schema
 run_workload 11 1500
 read -r users0 orders0 < <(src -c "SELECT count(*) FROM users" -c "SELECT count(*) FROM orders" | xargs)
 
 # 1. A first start: the slot's own snapshot, then the stream.
+mock_start
 conf "$T/a.yaml" a
 run_start "$T/a.yaml" "$T/a.log"
 trap 'kill -9 $pid 2>/dev/null || true' EXIT
