@@ -13,7 +13,6 @@ set -euo pipefail
 . "$WALPIPE_SOURCE_DIR/tests/integration/kafka_lib.sh"
 T=$WALPIPE_TEST_TMPDIR
 
-mock_start
 src <<'SQL'
 CREATE EXTENSION hstore;
 CREATE TYPE mood AS ENUM ('happy', 'sad');
@@ -24,24 +23,12 @@ CREATE TABLE public.types (id integer PRIMARY KEY, s smallint, b bigint NOT NULL
   iv interval, ivs interval[], h hstore, secret text);
 CREATE TABLE public.other (id bigint PRIMARY KEY, v text);
 SQL
-cat >"$T/shop.yaml" <<EOF2
-source:
-  name: shop
-  conninfo: "$WALPIPE_TEST_SOURCE"
-  slot: walpipe_shop
-  create_slot: true
-  status_interval: 1s
-  tables: [public.types, public.other]
-  state_dir: "$T"
-kafka:
-  brokers: "$BROKERS"
-  schemas: ${SCHEMAS:-true}
+kafka_alone_start "$T/shop.yaml" "public.types, public.other" "  schemas: ${SCHEMAS:-true}
   transaction_metadata: true
   interval_handling_mode: ${INTERVAL_MODE:-numeric}
   hstore_handling_mode: ${HSTORE_MODE:-json}
   column_exclude_list: 'public\.types\.secret, public\.other\.nothing'
-  message_key_columns: 'public\.oth.*:id,v'
-EOF2
+  message_key_columns: 'public\.oth.*:id,v'"
 "$WALPIPE_BIN" check -c "$T/shop.yaml" >/dev/null
 # Debezium's rule: one column list or the other; a bad expression is
 # named at its line.

@@ -12,23 +12,10 @@ set -euo pipefail
 . "$WALPIPE_SOURCE_DIR/tests/integration/kafka_lib.sh"
 T=$WALPIPE_TEST_TMPDIR
 
-mock_start
 run_setup_schema
-cat >"$T/shop.yaml" <<EOF2
-source:
-  name: shop
-  conninfo: "$WALPIPE_TEST_SOURCE"
-  slot: walpipe_shop
-  create_slot: true
-  status_interval: 1s
-  tables: [public.users, public.orders]
-  state_dir: "$T"
-kafka:
-  brokers: "$BROKERS"
-  transactions: ${TXN:-true}
+kafka_alone_start "$T/shop.yaml" "public.users, public.orders" "  transactions: ${TXN:-true}
   dedupe_on_restart: ${DEDUPE:-true}
-  transaction_metadata: true
-EOF2
+  transaction_metadata: true"
 "$WALPIPE_BIN" check -c "$T/shop.yaml" >/dev/null
 # The dedupe computes murmur2 partitions: another partitioner is refused.
 if [ "${DEDUPE:-true}" = true ]; then

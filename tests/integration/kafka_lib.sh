@@ -39,6 +39,34 @@ ${2:-}"
 	sed -i 's|^  create_slot: true$|&\n  status_interval: 1s|' "$1"
 }
 
+# kafka_alone_config FILE TABLES KAFKA_KEYS [SECTIONS]: a configuration
+# with Kafka alone (no target: the slot is the checkpoint, its position
+# recorded in $T): source shop on slot walpipe_shop following TABLES
+# ("public.users, public.orders"), a kafka section of the mock's brokers
+# and KAFKA_KEYS (lines "  key: value"); SECTIONS (whole lines) between.
+kafka_alone_config() {
+	cat >"$1" <<EOF
+source:
+  name: shop
+  conninfo: "$WALPIPE_TEST_SOURCE"
+  slot: walpipe_shop
+  create_slot: true
+  status_interval: 1s
+  tables: [$2]
+  state_dir: "$T"
+${4:-}kafka:
+  brokers: "$BROKERS"
+$3
+EOF
+}
+
+# kafka_alone_start FILE TABLES KAFKA_KEYS [SECTIONS]: the mock cluster
+# started ($BROKERS) and kafka_alone_config FILE written for it.
+kafka_alone_start() {
+	mock_start
+	kafka_alone_config "$@"
+}
+
 # kafka_load TABLE: consume every topic from the start into analytics
 # table TABLE (topic, partition, offset, key, value (jsonb), headers).
 kafka_load() {

@@ -10,23 +10,10 @@ set -euo pipefail
 . "$WALPIPE_SOURCE_DIR/tests/integration/kafka_lib.sh"
 T=$WALPIPE_TEST_TMPDIR
 
-mock_start
 run_setup_schema
-cat >"$T/shop.yaml" <<EOF2
-source:
-  name: shop
-  conninfo: "$WALPIPE_TEST_SOURCE"
-  slot: walpipe_shop
-  create_slot: true
-  status_interval: 1s
-  tables: [public.users, public.orders]
-  state_dir: "$T"
-kafka:
-  brokers: "$BROKERS"
-  topic: "cdc.{table}"
+kafka_alone_start "$T/shop.yaml" "public.users, public.orders" '  topic: "cdc.{table}"
   format: wal2json
-  tombstones: false
-EOF2
+  tombstones: false'
 out=$("$WALPIPE_BIN" check -c "$T/shop.yaml")
 assert_contains "check accepts Kafka alone" "target: none (Kafka only: the slot is the checkpoint, its position recorded in $T/shop.position)" "$out"
 

@@ -14,25 +14,13 @@ set -euo pipefail
 T=$WALPIPE_TEST_TMPDIR
 
 conf() { # FILE TOPIC_PREFIX [SNAPSHOT_MODE]
-	cat >"$1" <<EOF2
-source:
-  name: shop
-  conninfo: "$WALPIPE_TEST_SOURCE"
-  slot: walpipe_shop
-  create_slot: true
-  status_interval: 1s
-  tables: [public.users, public.orders]
-  state_dir: "$T"
-snapshot:
-  mode: ${3:-initial}
-kafka:
-  brokers: "$BROKERS"
-  topic: "$2.{table}"
+	kafka_alone_config "$1" "public.users, public.orders" "  topic: \"$2.{table}\"
   format: debezium
   tombstones: true
   properties:
-    linger.ms: 5
-EOF2
+    linger.ms: 5" "snapshot:
+  mode: ${3:-initial}
+"
 }
 # replay VIEW TOPIC: per key the last message (reads first, then the
 # stream in source order) as id,name-or-status, md5 of all.
@@ -46,13 +34,29 @@ replay() {
 src_set() { # TABLE COLUMN
 	src -c "SELECT md5(coalesce(string_agg(r, ',' ORDER BY r), '')) FROM (SELECT format('%s', ARRAY[id::text, $2]) AS r FROM $1) x"
 }
+# stop_caught_up: walpipe ($pid) stopped with SIGTERM once the slot has
+# everything the source wrote; its exit status in rc.
+stop_caught_up() {
+	wait_slot_at "$(src -c "SELECT pg_current_wal_lsn()")" "$pid"
+	kill -TERM "$pid"
+	rc=0; wait "$pid" || rc=$?
+	trap - EXIT
+}
+# stream_small CONFIG LOG: walpipe started, five small transactions
+# streamed, stopped (stop_caught_up).
+stream_small() {
+	run_start "$1" "$2"
+	trap 'kill -9 $pid 2>/dev/null || true' EXIT
+	run_small_txns 5
+	stop_caught_up
+}
 
-mock_start
 run_setup_schema
 run_workload 11 1500
 read -r users0 orders0 < <(src -c "SELECT count(*) FROM users" -c "SELECT count(*) FROM orders" | xargs)
 
 # 1. A first start: the slot's own snapshot, then the stream.
+mock_start
 conf "$T/a.yaml" a
 run_start "$T/a.yaml" "$T/a.log"
 trap 'kill -9 $pid 2>/dev/null || true' EXIT
@@ -60,9 +64,7 @@ src -c "SELECT 1 FROM pg_copy_logical_replication_slot('walpipe_shop', 'witness'
 (run_workload 12 300; run_small_txns 30) >"$T/workload.log" 2>&1 &
 wl=$!
 wait "$wl" || { cat "$T/workload.log"; fail "workload failed"; }
-wait_slot_at "$(src -c "SELECT pg_current_wal_lsn()")" "$pid"
-kill -TERM "$pid"
-rc=0; wait "$pid" || rc=$?
+stop_caught_up
 assert_eq "SIGTERM exits 0" 0 "$rc"
 kafka_load ka
 witness_load w
@@ -95,12 +97,7 @@ assert_contains "progress in the log" "row(s) of public.orders to Kafka as read 
 assert_contains "the position is recorded once Kafka has them" "Kafka has every read event of the initial snapshot" "$(cat "$T/a.log")"
 
 # 2. A restart with the position recorded reads nothing again.
-run_start "$T/a.yaml" "$T/a2.log"
-run_small_txns 5
-wait_slot_at "$(src -c "SELECT pg_current_wal_lsn()")" "$pid"
-kill -TERM "$pid"
-rc=0; wait "$pid" || rc=$?
-trap - EXIT
+stream_small "$T/a.yaml" "$T/a2.log"
 kafka_load ka2
 assert_eq "a restart produces no read event" "$((users0 + orders0))" \
 	"$(ana -c "SELECT count(*) FROM ka2_v WHERE op = 'r'")"
@@ -128,10 +125,7 @@ read -r users1 orders1 < <(src -c "SELECT count(*) FROM users" -c "SELECT count(
 run_start "$T/b.yaml" "$T/b2.log"
 for _ in $(seq 1 300); do grep -q "Kafka has every read event" "$T/b2.log" && break; sleep 0.1; done
 run_small_txns 20
-wait_slot_at "$(src -c "SELECT pg_current_wal_lsn()")" "$pid"
-kill -TERM "$pid"
-rc=0; wait "$pid" || rc=$?
-trap - EXIT
+stop_caught_up
 assert_eq "SIGTERM exits 0" 0 "$rc"
 assert_contains "the next run says it reads the snapshot again" "no position recorded in \"$T/shop.position\": the initial snapshot for Kafka is read again" "$(cat "$T/b2.log")"
 kafka_load kb
@@ -149,13 +143,7 @@ assert_eq "the position is recorded" t "$([ -e "$T/shop.position" ] && echo t ||
 src -c "SELECT pg_drop_replication_slot('walpipe_shop')" >/dev/null
 rm -f "$T/shop.position"
 conf "$T/c.yaml" c never
-run_start "$T/c.yaml" "$T/c.log"
-trap 'kill -9 $pid 2>/dev/null || true' EXIT
-run_small_txns 5
-wait_slot_at "$(src -c "SELECT pg_current_wal_lsn()")" "$pid"
-kill -TERM "$pid"
-rc=0; wait "$pid" || rc=$?
-trap - EXIT
+stream_small "$T/c.yaml" "$T/c.log"
 kafka_load kc
 assert_eq "snapshot: never takes no snapshot, streams" "0 t" \
 	"$(ana -c "SELECT count(*) FILTER (WHERE op = 'r'), count(*) FILTER (WHERE op <> 'r') > 0 FROM kc_v WHERE topic LIKE 'c.%'" | tr '|' ' ')"

@@ -74,16 +74,9 @@ assert_eq "nothing was truncated" 2 "$(ana -c "SELECT count(*) FROM ev")"
 # Kafka alone (no mappings): a partitioned table listed in source.tables
 # is followed all the same, a partition created meanwhile too.
 src -c "SELECT pg_drop_replication_slot('walpipe_shop')" >/dev/null
-cat >"$T/alone.yaml" <<EOF
-source: { name: shop, conninfo: "$WALPIPE_TEST_SOURCE", slot: walpipe_shop,
-          create_slot: true, status_interval: 1s, tables: [public.ev],
-          state_dir: "$T" }
-kafka:
-  brokers: "$BROKERS"
-  topic: "alone.{table}"
+kafka_alone_config "$T/alone.yaml" public.ev '  topic: "alone.{table}"
   format: debezium
-  tombstones: false
-EOF
+  tombstones: false'
 run_start "$T/alone.yaml" "$T/alone.log"
 src -c "INSERT INTO ev VALUES (10, 'eu', 'k'), (150, 'us', 'l')" \
 	-c "CREATE TABLE ev_asia PARTITION OF ev FOR VALUES IN ('asia')" \
