@@ -541,6 +541,40 @@ catalog_free_parts(struct catalog_part *p, size_t n)
 	free(p);
 }
 
+/*
+ * The message of a transaction that does not show: with
+ * synchronous_standby_names set, name it, since a commit that waits for
+ * walpipe itself (its application name listed there) never shows until
+ * walpipe confirms it, which it does only once it has applied it.
+ */
+static void
+sync_hint(PGconn *conn, uint32_t xid, int timeout_ms, char *errbuf,
+		  size_t errlen)
+{
+	PGresult *r = PQexec(conn,
+						 "SELECT pg_catalog.current_setting("
+						 "'synchronous_standby_names')");
+	const char *names = PQresultStatus(r) == PGRES_TUPLES_OK &&
+								PQntuples(r) == 1
+							? PQgetvalue(r, 0, 0)
+							: "";
+	int n = snprintf(errbuf, errlen,
+					 "transaction %u is in the stream, but after %d ms it "
+					 "is still not visible on the source (its commit waits "
+					 "for a synchronous standby?); walpipe reads the source "
+					 "catalog about its changes only once it is",
+					 xid, timeout_ms);
+
+	if (names[0] && n >= 0 && (size_t) n < errlen)
+		snprintf(errbuf + n, errlen - (size_t) n,
+				 "\nThe source's synchronous_standby_names is '%s'. If it "
+				 "names walpipe (application name \"walpipe\" unless its "
+				 "conninfo sets one), the commit waits for walpipe, which "
+				 "confirms only what it has applied: take walpipe out of it.",
+				 names);
+	PQclear(r);
+}
+
 bool
 catalog_snapshot(PGconn *conn, struct xidsnap *out, char *errbuf,
 				 size_t errlen)
@@ -578,12 +612,7 @@ catalog_wait_visible(PGconn *conn, uint32_t xid, int timeout_ms, char *errbuf,
 		if (seen)
 			return 1;
 		if (clock_mono_ms() - start >= timeout_ms) {
-			snprintf(errbuf, errlen,
-					 "transaction %u is in the stream, but after %d ms it "
-					 "is still not visible on the source (its commit waits "
-					 "for a synchronous standby?); walpipe reads the source "
-					 "catalog about its changes only once it is",
-					 xid, timeout_ms);
+			sync_hint(conn, xid, timeout_ms, errbuf, errlen);
 			return 0;
 		}
 		/* The commit is normally done within microseconds. */

@@ -91,7 +91,8 @@ same fresh
 same t1
 [ "$held_state" = locked ] ||
 	assert_contains "round 1: walpipe says why it waits" \
-		"is in the stream, but after 10000 ms it is still not visible on the source (its commit waits for a synchronous standby?); walpipe reads the source catalog about its changes only once it is" \
+		"is in the stream, but after 10000 ms it is still not visible on the source (its commit waits for a synchronous standby?); walpipe reads the source catalog about its changes only once it is
+The source's synchronous_standby_names is 'nobody'. If it names walpipe (application name \"walpipe\" unless its conninfo sets one), the commit waits for walpipe, which confirms only what it has applied: take walpipe out of it." \
 		"$(cat "$T/run.log")"
 assert_contains "round 1: then mirrors the table" \
 	'source table "app.fresh" is new and matches a mirror' "$(cat "$T/run.log")"
