@@ -593,23 +593,23 @@ catalog_snapshot(PGconn *conn, struct xidsnap *out, char *errbuf,
 }
 
 int
-catalog_wait_visible(PGconn *conn, uint32_t xid, int timeout_ms, char *errbuf,
-					 size_t errlen)
+catalog_wait_visible(PGconn *conn, struct xidset *pending, int timeout_ms,
+					 char *errbuf, size_t errlen)
 {
 	int64_t start = clock_mono_ms();
 	long delay_us = 1000;
 
 	for (;;) {
 		struct xidsnap sn;
-		bool seen;
+		uint32_t xid;
 
-		if (xid == 0)
+		if (pending->n == 0)
 			return 1;
 		if (!catalog_snapshot(conn, &sn, errbuf, errlen))
 			return -1;
-		seen = xidsnap_sees(&sn, xidsnap_widen(xid, sn.xmax));
+		xid = xidset_prune(pending, &sn);
 		xidsnap_free(&sn);
-		if (seen)
+		if (xid == 0)
 			return 1;
 		if (clock_mono_ms() - start >= timeout_ms) {
 			sync_hint(conn, xid, timeout_ms, errbuf, errlen);

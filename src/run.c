@@ -109,6 +109,7 @@ session_free(struct session *s)
 	route_free(s->parts.route);
 	run_tables_free(s->parts.all_of_schemas, s->parts.nall_of_schemas);
 	free(s->parts.part_sig);
+	xidset_free(&s->parts.unseen);
 	PQfinish(s->parts.plan_conn);
 	session_backfill_free(s); /* before the targets it borrows */
 	catalog_free_targets(s->targets, s->ntargets);

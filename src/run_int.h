@@ -85,9 +85,9 @@ struct session_partitions {
 	uint32_t trunc_xid;
 	/* The TRUNCATE is in what an earlier session applied (skipped). */
 	bool trunc_applied;
-	/* The transaction of the latest change routed, and the last one
-	 * plan_conn was seen to see (session_catalog_sees). */
-	uint32_t last_xid, seen_xid;
+	/* The transactions streamed (each B) that plan_conn's catalog has
+	 * not yet been seen to show (session_catalog_sees). */
+	struct xidset unseen;
 };
 
 /*
@@ -270,8 +270,9 @@ enum session_end session_stop_dropped(struct session *s);
 /* Before the checkpoint moves past what is in hand: have the followed
  * partitioned tables' partitions changed?  SESSION_REPLAN if so. */
 enum session_end session_check_partitions(struct session *s);
-/* Wait until the source's catalog shows streamed transaction xid. */
-enum session_end session_catalog_sees(struct session *s, uint32_t xid);
+/* Wait until the source's catalog shows every transaction streamed so
+ * far (with a route: plan_conn). */
+enum session_end session_catalog_sees(struct session *s);
 
 /* run_mirror.c */
 

@@ -58,30 +58,31 @@ table_wanted(const struct session *s, const struct w2j_change *c)
 }
 
 /*
- * Before plan_conn's catalog is read about a streamed change, its
- * transaction xid must be visible there: the stream sends a transaction
- * once its commit is flushed, a moment (or, waiting for a synchronous
- * standby, much longer) before the source shows it.  Read too early, the
- * catalog lacks the table the transaction created or the partition it
- * attached, and its changes would be dropped as a table nobody follows.
- * Waits up to 10 s (the walsender's timeout is longer), then starts the
- * session again from the checkpoint.
+ * Before plan_conn's catalog is read about streamed changes, their
+ * transactions must be visible there: the stream sends a transaction once
+ * its commit is flushed, a moment (or, waiting for a synchronous standby,
+ * much longer) before the source shows it.  Read too early, the catalog
+ * lacks the table a transaction created or the partition it attached, and
+ * its changes would be dropped as a table nobody follows.  Every
+ * transaction begun so far counts, the current one included (one whose
+ * changes wal2json filtered out may have made a partition the watch must
+ * see).  Waits up to 10 s (the walsender's timeout is longer), then
+ * starts the session again from the checkpoint.
  */
 enum session_end
-session_catalog_sees(struct session *s, uint32_t xid)
+session_catalog_sees(struct session *s)
 {
 	char err[1024];
 	int r;
 
-	if (xid == 0 || xid == s->parts.seen_xid)
+	if (s->parts.unseen.n == 0)
 		return SESSION_OK;
-	r = catalog_wait_visible(s->parts.plan_conn, xid, 10000, err,
-							 sizeof(err));
+	r = catalog_wait_visible(s->parts.plan_conn, &s->parts.unseen, 10000,
+							 err, sizeof(err));
 	if (r <= 0) {
 		wp_log(LOG_WARNING, "%s", err);
 		return SESSION_RETRY;
 	}
-	s->parts.seen_xid = xid;
 	return SESSION_OK;
 }
 
@@ -110,7 +111,7 @@ session_check_partitions(struct session *s)
 	int r;
 
 	/* What is in hand must all be in the catalog looked at. */
-	if ((e = session_catalog_sees(s, s->parts.last_xid)) != SESSION_OK)
+	if ((e = session_catalog_sees(s)) != SESSION_OK)
 		return e;
 	r = catalog_partition_watch(s->parts.plan_conn, s->parts.route,
 								s->parts.all_of_schemas,
@@ -173,6 +174,26 @@ static enum session_end session_truncated_alone(struct session *s);
 static enum session_end session_check_identity(struct session *s,
 											   const struct w2j_change *c);
 
+/*
+ * Note a transaction for session_catalog_sees.  Each batch's catalog
+ * checks empty the set; between them (transactions of tables nobody
+ * follows, which wal2json sends empty), it is pruned every 4096 without
+ * waiting, so it stays small.
+ */
+static void
+session_catalog_note(struct session *s, uint32_t xid)
+{
+	struct xidsnap sn;
+	char err[256];
+
+	xidset_add(&s->parts.unseen, xid);
+	if (s->parts.unseen.n < 4096 ||
+		!catalog_snapshot(s->parts.plan_conn, &sn, err, sizeof(err)))
+		return; /* a failure is the next check's */
+	xidset_prune(&s->parts.unseen, &sn);
+	xidsnap_free(&sn);
+}
+
 /* B: a transaction begins.  Whole transactions the checkpoint covers
  * are skipped; of a transaction applied in pieces, the pieces already in. */
 static void
@@ -184,6 +205,8 @@ session_begin_txn(struct session *s, const struct w2j_change *c)
 	snprintf(s->txn_time, sizeof(s->txn_time), "%s",
 			 c->timestamp ? c->timestamp : "");
 	session_backfill_passed(s, c->xid);
+	if (s->parts.plan_conn)
+		session_catalog_note(s, c->xid);
 	if (s->kafka) {
 		double t = metrics_parse_time(c->timestamp);
 
@@ -628,7 +651,7 @@ session_route_lookup(struct session *s, const struct w2j_change *c,
 	int found;
 	struct route_entry *r;
 
-	if ((*e = session_catalog_sees(s, c->xid)) != SESSION_OK)
+	if ((*e = session_catalog_sees(s)) != SESSION_OK)
 		return NULL;
 	found = catalog_partition_ancestors(s->parts.plan_conn, c->schema,
 										c->table, &anc, &n, err, sizeof(err));
@@ -903,7 +926,6 @@ session_route(struct session *s, struct w2j_change *c, bool *drop)
 	enum session_end e;
 
 	*drop = false;
-	s->parts.last_xid = c->xid;
 	if (r == NULL && (r = session_route_lookup(s, c, &e)) == NULL)
 		return e;
 	r->changes++;

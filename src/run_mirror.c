@@ -251,7 +251,7 @@ session_mirror_check(struct session *s)
 	if (s->mirror.sig == NULL || s->parts.plan_conn == NULL)
 		return SESSION_OK;
 	/* What is in hand must all be in the catalog looked at. */
-	if ((e = session_catalog_sees(s, s->parts.last_xid)) != SESSION_OK)
+	if ((e = session_catalog_sees(s)) != SESSION_OK)
 		return e;
 	sig = mirror_signature(s, s->parts.plan_conn);
 	if (sig == NULL) {

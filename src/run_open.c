@@ -79,18 +79,21 @@ session_plan(struct session *s)
 {
 	PGconn *conn = session_connect_source(s);
 	enum session_end e = SESSION_OK;
+	struct xidset replan = {0};
 	char err[1024];
 
 	if (conn == NULL)
 		return SESSION_RETRY;
 	/* The change that ended the last session must be in the catalog read
 	 * (session_catalog_sees): its transaction may not show yet. */
-	if (catalog_wait_visible(conn, s->replan_xid, 10000, err,
-							 sizeof(err)) <= 0) {
+	xidset_add(&replan, s->replan_xid);
+	if (catalog_wait_visible(conn, &replan, 10000, err, sizeof(err)) <= 0) {
 		wp_log(LOG_WARNING, "%s", err);
+		xidset_free(&replan);
 		PQfinish(conn);
 		return SESSION_RETRY;
 	}
+	xidset_free(&replan);
 	/*
 	 * First the WAL position, then the catalog: a change written below
 	 * this position is older than the catalog read next.  On a standby,

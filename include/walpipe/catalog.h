@@ -112,6 +112,7 @@ bool catalog_partitions(PGconn *conn, const char *schema, const char *table,
 void catalog_free_parts(struct catalog_part *p, size_t n);
 
 struct xidsnap;
+struct xidset;
 
 /*
  * The source's snapshot now (pg_current_snapshot()) in *out (free with
@@ -121,8 +122,9 @@ bool catalog_snapshot(PGconn *conn, struct xidsnap *out, char *errbuf,
 					  size_t errlen);
 
 /*
- * Wait until committed transaction xid (32-bit, as the stream gives it;
- * 0 returns 1 at once) is visible to new snapshots on conn.  Logical
+ * Wait until every committed transaction of *pending (32-bit xids, as the
+ * stream gives them) is visible to new snapshots on conn, pruning
+ * *pending as they show (it is empty on 1).  Logical
  * decoding sends a transaction once its commit record is flushed, which
  * is before the committing backend leaves the proc array (and, with
  * synchronous replication, before the standbys answer): a catalog read
@@ -132,7 +134,7 @@ bool catalog_snapshot(PGconn *conn, struct xidsnap *out, char *errbuf,
  * after timeout_ms; -1 with a message when the server cannot be asked.
  * Does not log.
  */
-int catalog_wait_visible(PGconn *conn, uint32_t xid, int timeout_ms,
+int catalog_wait_visible(PGconn *conn, struct xidset *pending, int timeout_ms,
 						 char *errbuf, size_t errlen);
 
 /*
