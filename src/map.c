@@ -881,9 +881,10 @@ plan_tmp_table(struct map_plan *p, const struct map_rule *r,
 	}
 	/* Rows stay inline up to a page: a wide row is not compressed and
 	 * moved out of line here only to be read back at once; the target
-	 * table TOASTs it once, as a native apply would. */
-	buf_append_str(q, ") WITH (toast_tuple_target = 8160) ON COMMIT DELETE "
-					  "ROWS");
+	 * table TOASTs it once, as a native apply would.  No ON COMMIT
+	 * DELETE ROWS: the sink empties the table before each COPY into it
+	 * (sink_facts.c: copy_rows says why). */
+	buf_append_str(q, ") WITH (toast_tuple_target = 8160)");
 	p->create_tmp = wp_strdup(q->data);
 
 	buf_reset(q, 0);

@@ -245,8 +245,10 @@ sink_pg_prepare(struct sink_pg *s, struct sink_target *t, size_t n,
 {
 	enum step st = STEP_OK;
 
-	for (size_t i = 0; i < n && st == STEP_OK; i++)
+	for (size_t i = 0; i < n && st == STEP_OK; i++) {
+		t[i].tmp_rows = t[i].tmp_bytes = 0;
 		st = sink_exec(s, t[i].plan->create_tmp, errbuf, errlen);
+	}
 	if (st == STEP_OK)
 		st = read_fk_order(s, t, n, errbuf, errlen);
 	if (st != STEP_OK)
@@ -349,7 +351,7 @@ apply_once(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 	if (st == STEP_OK && b)
 		st = sink_stage_batch(s, b, errbuf, errlen);
 	if (st == STEP_OK && b)
-		st = sink_facts_apply(s, b, t, n, false, errbuf, errlen);
+		st = sink_facts_apply(s, b, t, n, errbuf, errlen);
 	if (st == STEP_OK && s->chunk)
 		st = backfill_chunk_finish(s, errbuf, errlen);
 	if (st == STEP_OK)

@@ -211,12 +211,12 @@ enum step sink_dlq_unappliable(struct sink_pg *s, const struct batch *b,
 
 /*
  * Apply the fact changes of b to targets t[0..n), set-based, truncates in
- * stream order; in runs when s->in_order.  more: the transaction goes on
- * with another batch (a snapshot), so the temp tables are emptied now.
+ * stream order; in runs when s->in_order.  Several batches may share a
+ * transaction (a snapshot): each COPY empties its temp table first.
  */
 enum step sink_facts_apply(struct sink_pg *s, const struct batch *b,
-						   struct sink_target *t, size_t n, bool more,
-						   char *errbuf, size_t errlen);
+						   struct sink_target *t, size_t n, char *errbuf,
+						   size_t errlen);
 
 /* Execute apply statement sql over temp rows lo..hi (1-based _seq, as
  * text), counted in s->stats with the rows it changed; then tick.  The

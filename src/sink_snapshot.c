@@ -85,7 +85,7 @@ snapshot_apply_once(struct sink_pg *s, const struct batch *b,
 	if (st == STEP_OK)
 		st = sink_stage_batch(s, b, errbuf, errlen);
 	if (st == STEP_OK)
-		st = sink_facts_apply(s, b, t, n, true, errbuf, errlen);
+		st = sink_facts_apply(s, b, t, n, errbuf, errlen);
 	if (st == STEP_OK)
 		return sink_exec(s, "RELEASE SAVEPOINT walpipe_chunk", errbuf, errlen);
 	if ((st == STEP_DATA || st == STEP_CONFLICT) &&

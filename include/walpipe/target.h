@@ -30,6 +30,12 @@ struct sink_target {
 	 * upserts them (map.h: insert_new). */
 	bool no_fast_insert;
 	bool no_fast_insert_told; /* the caller's: it logged the above */
+	/* Rows and COPY bytes sent to the temp table since the sink last
+	 * sent it a TRUNCATE: how it empties the table before the next COPY
+	 * (sink_facts.c: copy_rows).  An estimate: a TRUNCATE rolled back
+	 * leaves more rows than counted, which costs time, not rows. */
+	size_t tmp_rows;
+	size_t tmp_bytes;
 };
 
 #endif

@@ -286,7 +286,7 @@ test_plan_sql(void **state)
 						"bigint, _op \"char\", _sop \"char\", _lsn pg_lsn, "
 						"_xid bigint, _ts timestamptz, _present boolean[], "
 						"_from bigint, \"id\" bigint, \"name\" text, \"bio\" text) WITH "
-						"(toast_tuple_target = 8160) ON COMMIT DELETE ROWS");
+						"(toast_tuple_target = 8160)");
 	assert_string_equal(
 		p->upsert,
 		"INSERT INTO \"analytics\".\"fact_users\" AS t (\"k\", \"uid\", "
@@ -767,7 +767,7 @@ test_keyless_plan_sql(void **state)
 						"$2::bigint) s");
 	/* The function comes with the temp table, its body the statements. */
 	assert_non_null(strstr(p->create_tmp,
-						   "ON COMMIT DELETE ROWS; CREATE OR REPLACE "
+						   "(toast_tuple_target = 8160); CREATE OR REPLACE "
 						   "FUNCTION pg_temp.\"t0_apply\"(bigint, bigint) "
 						   "RETURNS SETOF bigint LANGUAGE plpgsql AS "
 						   "$walpipe$\n#variable_conflict use_column\n"));
