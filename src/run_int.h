@@ -273,6 +273,11 @@ enum session_end session_check_partitions(struct session *s);
 /* Wait until the source's catalog shows every transaction streamed so
  * far (with a route: plan_conn). */
 enum session_end session_catalog_sees(struct session *s);
+/* Commit everything in hand and end with SESSION_REPLAN before change c:
+ * the next session reads the catalog once c's transaction shows there
+ * (replan_lsn, replan_xid). */
+enum session_end session_end_replan(struct session *s,
+									const struct w2j_change *c);
 
 /* run_mirror.c */
 

@@ -424,6 +424,18 @@ session_receive(struct session *s, const struct repl_data *d)
 	return session_handle(s, &c, d);
 }
 
+enum session_end
+session_end_replan(struct session *s, const struct w2j_change *c)
+{
+	enum session_end e = session_flush(s);
+
+	if (e == SESSION_OK)
+		e = session_drain(s);
+	s->replan_lsn = c->lsn;
+	s->replan_xid = c->xid;
+	return e == SESSION_OK ? SESSION_REPLAN : e;
+}
+
 /*
  * End the session before change c (not yet counted in txn_pos), after
  * committing everything before it, so that the next session compiles the
@@ -432,15 +444,8 @@ session_receive(struct session *s, const struct repl_data *d)
 static enum session_end
 session_replan(struct session *s, const struct w2j_change *c)
 {
-	enum session_end e;
-
 	streampos_uncount(&s->pos);
-	e = session_flush(s);
-	if (e == SESSION_OK)
-		e = session_drain(s);
-	s->replan_lsn = c->lsn;
-	s->replan_xid = c->xid;
-	return e == SESSION_OK ? SESSION_REPLAN : e;
+	return session_end_replan(s, c);
 }
 
 /*

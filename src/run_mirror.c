@@ -282,7 +282,6 @@ enum session_end
 session_mirror_new(struct session *s, const struct w2j_change *c)
 {
 	char q[IDENT_QUALIFIED_MAX];
-	enum session_end e;
 
 	ident_qualified_to(q, sizeof(q), c->schema, c->table);
 	if (s->replan_lsn == c->lsn) {
@@ -298,12 +297,7 @@ session_mirror_new(struct session *s, const struct w2j_change *c)
 		   "source table \"%s\" is new and matches a mirror: the session "
 		   "starts again to mirror it",
 		   q);
-	e = session_flush(s);
-	if (e == SESSION_OK)
-		e = session_drain(s);
-	s->replan_lsn = c->lsn;
-	s->replan_xid = c->xid;
-	return e == SESSION_OK ? SESSION_REPLAN : e;
+	return session_end_replan(s, c);
 }
 
 void
