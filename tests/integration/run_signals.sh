@@ -18,13 +18,20 @@ src -c "SELECT 1 FROM pg_copy_logical_replication_slot('walpipe_shop', 'witness'
 # could otherwise finish the workload before the first batch lands.
 for _ in $(seq 1 300); do grep -q 'streaming slot' "$T/run.log" && break; sleep 0.05; done
 grep -q 'streaming slot' "$T/run.log" || fail "walpipe did not start streaming"
-(run_workload 1 300; run_small_txns 150; run_workload 2 200) >/dev/null 2>&1 &
+staged() { [ "$(ana -c "SELECT count(*) FROM staging.raw_events" 2>/dev/null || echo 0)" -gt 0 ]; }
+# The workload's second half waits until the first changes have landed:
+# however slow walpipe's first batch is (a sanitizer build beside another
+# test), the signal below lands while changes still stream in.
+(
+	run_workload 1 300
+	for _ in $(seq 1 600); do staged && break; sleep 0.05; done
+	run_small_txns 150
+	run_workload 2 200
+) >/dev/null 2>&1 &
 wl=$!
 # Wait until changes are flowing, so the signal lands mid-stream.
-for _ in $(seq 1 300); do
-	[ "$(ana -c "SELECT count(*) FROM staging.raw_events" 2>/dev/null || echo 0)" -gt 0 ] && break
-	sleep 0.05
-done
+for _ in $(seq 1 600); do staged && break; sleep 0.05; done
+staged || fail "no change reached staging within 30 s"
 kill -0 "$wl" 2>/dev/null || fail "the workload finished before the signal"
 t0=$(date +%s%N)
 kill -TERM "$pid"
