@@ -542,7 +542,17 @@ repl_open(const struct repl_config *cfg, struct repl_info *info_out,
 		goto fail;
 	s->streaming = true;
 	s->received = s->confirmed = s->sent_flush = start;
-	s->last_status = clock_mono_ms();
+	/*
+	 * A first status at once, at the position the server streams from
+	 * (never below the slot's): until one comes, the server counts the
+	 * stream as a standby that flushed nothing (pg_stat_replication shows
+	 * it async, and commits waiting for it as a synchronous standby wait
+	 * for its status interval).
+	 */
+	if (info.confirmed_flush > s->sent_flush)
+		s->sent_flush = info.confirmed_flush;
+	if ((*res = repl_send_status(s, true, errbuf, errlen)) != REPL_OK)
+		goto fail;
 	if (info_out)
 		*info_out = info;
 	return s;
@@ -566,6 +576,23 @@ repl_flush_position(const struct repl_stream *s)
 	return flush;
 }
 
+/*
+ * Milliseconds until a status update is due: status_interval after the
+ * last, or, once the consumer applied past what was last reported, soon:
+ * a source whose synchronous_standby_names lists walpipe holds each
+ * commit until then.  The short floor keeps `walpipe stream`, which
+ * confirms every transaction, to one update per PROMPT_STATUS_MS.
+ */
+#define PROMPT_STATUS_MS 5
+
+static int64_t
+status_due_in(const struct repl_stream *s, int64_t now)
+{
+	return s->last_status - now +
+		   (s->confirmed > s->sent_flush ? PROMPT_STATUS_MS
+										 : s->status_interval_ms);
+}
+
 enum repl_result
 repl_send_status(struct repl_stream *s, bool force, char *errbuf,
 				 size_t errlen)
@@ -574,7 +601,7 @@ repl_send_status(struct repl_stream *s, bool force, char *errbuf,
 	int64_t now = clock_mono_ms();
 	lsn_t flush, write;
 
-	if (!force && now - s->last_status < s->status_interval_ms)
+	if (!force && status_due_in(s, now) > 0)
 		return REPL_OK;
 	flush = repl_flush_position(s);
 	write = s->received > flush ? s->received : flush;
@@ -661,7 +688,7 @@ wait_for_data(struct repl_stream *s, int64_t deadline, char *errbuf,
 			  size_t errlen)
 {
 	int64_t now = clock_mono_ms();
-	int64_t wait = s->last_status + s->status_interval_ms - now;
+	int64_t wait = status_due_in(s, now);
 	struct pollfd pfd;
 	int n;
 
@@ -753,6 +780,36 @@ lsn_t
 repl_keepalive_end(const struct repl_stream *s)
 {
 	return s->keepalive_end;
+}
+
+bool
+repl_sync_state(const struct repl_stream *s, PGconn *conn, char *state,
+				size_t statelen, char *names, size_t nameslen, char *appname,
+				size_t appnamelen, char *errbuf, size_t errlen)
+{
+	const char *app = PQparameterStatus(s->conn, "application_name");
+	char pid[16];
+	const char *param[1] = {pid};
+	PGresult *r;
+	bool ok;
+
+	snprintf(pid, sizeof(pid), "%d", PQbackendPID(s->conn));
+	r = PQexecParams(conn,
+					 "SELECT coalesce((SELECT sync_state FROM "
+					 "pg_catalog.pg_stat_replication WHERE pid = $1::int), ''), "
+					 "pg_catalog.current_setting('synchronous_standby_names')",
+					 1, NULL, param, NULL, NULL, 0);
+	ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+	if (ok) {
+		snprintf(state, statelen, "%s", PQgetvalue(r, 0, 0));
+		snprintf(names, nameslen, "%s", PQgetvalue(r, 0, 1));
+		snprintf(appname, appnamelen, "%s", app ? app : "");
+	} else
+		pgconn_error(errbuf, errlen,
+					 "could not read whether walpipe is a synchronous standby",
+					 conn, r);
+	PQclear(r);
+	return ok;
 }
 
 void
@@ -1317,7 +1374,7 @@ repl_publication_check(PGconn *conn, const char *name,
 	char *qname = pgconn_quote_ident(name);
 	size_t n = scope->ntables;
 	struct pub_part miss = {false, NULL, 0, NULL, 0};
-	struct buf q = BUF_INIT, list = BUF_INIT;
+	struct buf q = BUF_INIT, list = BUF_INIT, exec = BUF_INIT;
 	PGresult *r = NULL;
 	int ret = 0, exists, all = 0;
 	enum pgconn_outcome oc;
@@ -1471,7 +1528,18 @@ repl_publication_check(PGconn *conn, const char *name,
 	}
 	PQclear(r);
 	r = NULL;
-	oc = pgconn_exec(conn, q.data,
+	/*
+	 * Committed without waiting for synchronous standbys: with walpipe's
+	 * own name in synchronous_standby_names, the commit would wait for a
+	 * stream that starts only after it (one implicit transaction: the
+	 * setting ends with it).
+	 */
+	buf_reset(&exec, 1024);
+	buf_appendf(&exec,
+				"SELECT pg_catalog.set_config('synchronous_commit', 'local', "
+				"true); %s",
+				q.data);
+	oc = pgconn_exec(conn, exec.data,
 					 exists ? "could not add to the publication"
 							: "could not create the publication",
 					 NULL, errbuf, errlen);
@@ -1501,5 +1569,6 @@ out:
 	free(miss.schemas);
 	buf_free(&q);
 	buf_free(&list);
+	buf_free(&exec);
 	return ret;
 }

@@ -6,6 +6,8 @@
 #include "walpipe/log.h"
 #include "walpipe/metrics.h"
 #include "walpipe/notify.h"
+#include "walpipe/pgconn.h"
+#include "walpipe/repl.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -295,6 +297,62 @@ session_heartbeat(struct session *s, int64_t now)
 }
 
 /*
+ * Once a session streams: is walpipe a synchronous standby of its source
+ * (its application name in synchronous_standby_names)?  Then every source
+ * commit waits until walpipe has applied it and confirmed it, and a
+ * change that makes walpipe read the source catalog (a new mirrored table
+ * or partition, a mapped table that changes shape) waits for its own
+ * commit to show there, which it never does before walpipe confirms it.
+ * Said at start, before either bites; a short-lived connection, once per
+ * session; never fatal (a source may be meant to wait for analytics).
+ */
+static void
+session_sync_check(struct session *s, int64_t now)
+{
+	char state[16], names[512], app[128], err[512];
+	PGconn *conn;
+
+	if (s->sync_check_at == 0 || now < s->sync_check_at || s->stream == NULL)
+		return;
+	s->sync_check_at = 0;
+	conn = pgconn_connect(s->rs->source_conninfo, "walpipe check", false);
+	if (PQstatus(conn) != CONNECTION_OK) {
+		/* The stream itself says when the source is gone. */
+		wp_log(LOG_DEBUG, "synchronous standby check: %s",
+			   PQerrorMessage(conn));
+	} else if (!repl_sync_state(s->stream, conn, state, sizeof(state), names,
+								sizeof(names), app, sizeof(app), err,
+								sizeof(err))) {
+		wp_log(LOG_DEBUG, "%s", err);
+	} else if (strcmp(state, "sync") == 0 || strcmp(state, "quorum") == 0) {
+		wp_log(LOG_WARNING,
+			   "walpipe is a synchronous standby of the source (sync_state "
+			   "%s, synchronous_standby_names '%s'): every commit on the "
+			   "source waits until walpipe has applied it and confirmed it, "
+			   "and waits for as long as walpipe is stopped; a change that "
+			   "makes walpipe read the source catalog (a new mirrored table "
+			   "or partition, a mapped table that changes shape) cannot "
+			   "apply, since its commit shows only once walpipe confirms "
+			   "it. Take walpipe's application name \"%s\" out of "
+			   "synchronous_standby_names.",
+			   state, names, app);
+	} else if (strcmp(state, "potential") == 0) {
+		wp_log(LOG_WARNING,
+			   "walpipe is a potential synchronous standby of the source "
+			   "(synchronous_standby_names '%s'): if a synchronous standby "
+			   "named before it goes away, every commit on the source waits "
+			   "until walpipe has applied it and confirmed it. Take "
+			   "walpipe's application name \"%s\" out of "
+			   "synchronous_standby_names.",
+			   names, app);
+	} else {
+		wp_log(LOG_DEBUG, "synchronous standby check: sync_state '%s'",
+			   state);
+	}
+	PQfinish(conn);
+}
+
+/*
  * Materialized views: between batches, never inside one; the refresh
  * uses the analytics connection, so the applier must be done with its
  * batch first.  A view that fails is counted and logged, and tried again
@@ -487,6 +545,7 @@ session_run(struct session *s, volatile sig_atomic_t *stop,
 		session_watchdog(s);
 		session_notices(s, now, false);
 		session_report_progress(s, now);
+		session_sync_check(s, now);
 		e = session_heartbeat(s, now);
 		if (e == SESSION_OK)
 			e = session_refresh(s, now);

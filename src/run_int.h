@@ -187,6 +187,9 @@ struct session {
 	struct metrics *metrics;
 	struct session_heartbeat hb;
 	struct session_progress progress;
+	/* Monotonic ms at which to look whether the source waits for walpipe
+	 * at commit (session_sync_check); 0: looked, or not streaming. */
+	int64_t sync_check_at;
 	bool applied_any;
 	bool reload_waiting; /* a reload waits for the transaction's commit */
 	/* The change that last ended a session with SESSION_REPLAN: if it

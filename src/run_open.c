@@ -941,6 +941,9 @@ session_begin_streaming(struct session *s, const struct repl_info *info)
 	snprintf(st, sizeof(st), "streaming slot %s from %s", rs->slot,
 			 lsn_format(s->ckpt.lsn, l1));
 	notify_ready(st);
+	/* The walsender takes its synchronous priority just after
+	 * START_REPLICATION: a second is ample. */
+	s->sync_check_at = clock_mono_ms() + 1000;
 	metrics_set_up(s->metrics, true);
 	metrics_positions(s->metrics, s->ckpt.lsn, info->server_lsn,
 					  s->ckpt.last_commit_time);

@@ -123,9 +123,11 @@ enum repl_result repl_next(struct repl_stream *s, struct repl_data *out,
 void repl_confirm(struct repl_stream *s, lsn_t lsn, bool caught_up);
 
 /*
- * Send a status update now if one is due (force: now regardless).  Call
- * it from long work between repl_next calls.  Returns REPL_OK or
- * REPL_RETRY with the reason in errbuf.
+ * Send a status update now if one is due: status_interval passed, or
+ * repl_confirm moved past the flush position last sent and 5 ms passed
+ * (force: now regardless).  repl_next sends them too.  Call it from long
+ * work between repl_next calls.  Returns REPL_OK or REPL_RETRY with the
+ * reason in errbuf.
  */
 enum repl_result repl_send_status(struct repl_stream *s, bool force,
 								  char *errbuf, size_t errlen);
@@ -138,6 +140,23 @@ lsn_t repl_server_end(const struct repl_stream *s);
 
 /* walEnd of the latest keepalive received, LSN_INVALID if none yet. */
 lsn_t repl_keepalive_end(const struct repl_stream *s);
+
+/*
+ * Whether the source waits for this stream at commit.  Reads, on conn (a
+ * plain connection to the source as the same role: pg_stat_replication
+ * hides the state from other roles), the sync_state of the stream's
+ * walsender into state ("async"; "potential": it would wait if a
+ * synchronous standby before walpipe went away; "sync", "quorum": every
+ * commit waits for walpipe's confirmation; "" when the walsender does not
+ * show), synchronous_standby_names into names and the stream's
+ * application name into appname.  The walsender takes its priority
+ * just after START_REPLICATION: call this a moment later.  false with
+ * the reason in errbuf when the server cannot say.  Does not log.
+ */
+bool repl_sync_state(const struct repl_stream *s, PGconn *conn, char *state,
+					 size_t statelen, char *names, size_t nameslen,
+					 char *appname, size_t appnamelen, char *errbuf,
+					 size_t errlen);
 
 /*
  * The number of server notices (wal2json's warnings) on the stream since
