@@ -245,10 +245,16 @@ sink_pg_prepare(struct sink_pg *s, struct sink_target *t, size_t n,
 {
 	enum step st = STEP_OK;
 
-	for (size_t i = 0; i < n && st == STEP_OK; i++) {
+	/* All in one round trip and one transaction (a simple query's
+	 * statements share one): a commit each cost a WAL flush per target,
+	 * which a mirror of hundreds of tables paid at every session start. */
+	buf_reset(&s->q, 65536);
+	for (size_t i = 0; i < n; i++) {
 		t[i].tmp_rows = t[i].tmp_bytes = 0;
-		st = sink_exec(s, t[i].plan->create_tmp, errbuf, errlen);
+		buf_appendf(&s->q, "%s;\n", t[i].plan->create_tmp);
 	}
+	if (n)
+		st = sink_exec(s, s->q.data, errbuf, errlen);
 	if (st == STEP_OK)
 		st = read_fk_order(s, t, n, errbuf, errlen);
 	if (st != STEP_OK)
