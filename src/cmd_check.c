@@ -326,6 +326,41 @@ live_publication(struct live *lv, PGconn *conn, const struct wp_config *cfg,
 		live_problem(lv, "%s", err);
 }
 
+/*
+ * walpipe's stream as a synchronous standby of the source: its
+ * application name (the conninfo's, else PGAPPNAME's, else "walpipe":
+ * asked of a connection made as the stream's is) named in
+ * synchronous_standby_names.  A warning, as walpipe gives once it
+ * streams (run.c): a source may be meant to wait for analytics.
+ */
+static void
+live_sync_standby(PGconn *conn, const struct wp_config *cfg)
+{
+	PGconn *as = pgconn_connect(cfg->source.conninfo, "walpipe", false);
+	char *app = PQstatus(as) == CONNECTION_OK
+					? live_value(as, "SHOW application_name", NULL, NULL)
+					: NULL;
+	char *names = live_value(
+		conn, "SELECT pg_catalog.current_setting('synchronous_standby_names')",
+		NULL, NULL);
+
+	if (app && names && ident_syncnames_match(names, app))
+		fprintf(stderr,
+				"warning: the source's synchronous_standby_names ('%s') "
+				"names walpipe's application name \"%s\": walpipe will be "
+				"a synchronous standby of the source, or a potential one. "
+				"Every commit on the source then waits until walpipe has "
+				"applied it and confirmed it, and a change that makes "
+				"walpipe read the source catalog (a new mirrored table or "
+				"partition, a mapped table that changes shape) cannot "
+				"apply. Take \"%s\" out of synchronous_standby_names, or "
+				"give walpipe another application_name in source.conninfo.\n",
+				names, app, app);
+	free(app);
+	free(names);
+	PQfinish(as);
+}
+
 static void
 live_source(struct live *lv, PGconn *conn, const struct wp_config *cfg,
 			char *const *roots, size_t nroots, bool quiet)
@@ -623,6 +658,7 @@ check_live(const struct wp_config *cfg, bool quiet)
 	}
 	roots = live_partitions(&lv, src, cfg, quiet, &nroots);
 	live_source(&lv, src, cfg, roots, nroots, quiet);
+	live_sync_standby(src, cfg);
 	for (size_t i = 0; i < nroots; i++)
 		free(roots[i]);
 	free(roots);

@@ -436,3 +436,90 @@ ident_fold_hint(struct buf *b, const char *s)
 	}
 	buf_free(&h);
 }
+
+/* The ASCII-case-insensitive equality of n bytes at s with app (as
+ * pg_strcasecmp compares a standby's name with application_name). */
+static bool
+syncname_is(const char *s, size_t n, const char *app)
+{
+	size_t i;
+
+	for (i = 0; i < n && app[i]; i++) {
+		unsigned char a = (unsigned char) s[i], b = (unsigned char) app[i];
+
+		if (a >= 'A' && a <= 'Z')
+			a = (unsigned char) (a - 'A' + 'a');
+		if (b >= 'A' && b <= 'Z')
+			b = (unsigned char) (b - 'A' + 'a');
+		if (a != b)
+			return false;
+	}
+	return i == n && app[i] == '\0';
+}
+
+static bool
+syncname_start(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' ||
+		   c >= 0x80;
+}
+
+bool
+ident_syncnames_match(const char *value, const char *app)
+{
+	const char *p = value;
+
+	while (*p) {
+		unsigned char c = (unsigned char) *p;
+
+		if (c == '"') {
+			/* A quoted name: "" inside is one ". */
+			struct buf name = BUF_INIT;
+			bool same;
+
+			for (p++; *p; p++) {
+				if (*p == '"' && p[1] != '"')
+					break;
+				if (*p == '"')
+					p++;
+				buf_append_char(&name, *p);
+			}
+			if (*p == '"')
+				p++;
+			/* The server compares a quoted "*" as the wildcard too. */
+			same = (name.len == 1 && name.data[0] == '*') ||
+				   syncname_is(name.data ? name.data : "", name.len, app);
+			buf_free(&name);
+			if (same)
+				return true;
+		} else if (syncname_start(c)) {
+			const char *w = p;
+
+			while (syncname_start((unsigned char) *p) ||
+				   (*p >= '0' && *p <= '9') || *p == '$')
+				p++;
+			/* FIRST and ANY are keywords wherever they stand: the
+			 * server's scanner never reads them as names. */
+			if (!syncname_is(w, (size_t) (p - w), "first") &&
+				!syncname_is(w, (size_t) (p - w), "any") &&
+				syncname_is(w, (size_t) (p - w), app))
+				return true;
+		} else if (c >= '0' && c <= '9') {
+			const char *w = p, *q;
+
+			while (*p >= '0' && *p <= '9')
+				p++;
+			/* A number before "(" counts the standbys; else it is a
+			 * name. */
+			for (q = p; *q == ' ' || (*q >= '\t' && *q <= '\r'); q++)
+				;
+			if (*q != '(' && syncname_is(w, (size_t) (p - w), app))
+				return true;
+		} else if (c == '*') {
+			return true;
+		} else {
+			p++;
+		}
+	}
+	return false;
+}

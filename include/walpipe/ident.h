@@ -118,4 +118,14 @@ bool ident_w2j_list(const char *list, struct buf *out, char *err,
  */
 void ident_fold_hint(struct buf *b, const char *s);
 
+/*
+ * Whether a value of synchronous_standby_names (PostgreSQL's syntax:
+ * "a, b", "N (a, b)", "FIRST N (a, b)", "ANY N (a, b)"; each name bare,
+ * double-quoted or "*") names application name app: a member equal to
+ * app ignoring ASCII case, as the server compares them, or "*".  A value
+ * the server would refuse (it never holds one) is read as far as its
+ * names go.  Pure.
+ */
+bool ident_syncnames_match(const char *value, const char *app);
+
 #endif

@@ -1,4 +1,4 @@
-/* fuzz_names.c: libFuzzer target for the name notation (ident.h) and mirror patterns (mirror.h), with their round trips. */
+/* fuzz_names.c: libFuzzer target for the name notation (ident.h), synchronous_standby_names and mirror patterns (mirror.h), with their round trips. */
 #include "walpipe/buf.h"
 #include "walpipe/ident.h"
 #include "walpipe/mem.h"
@@ -67,6 +67,23 @@ pattern_round_trip(const char *s)
 	buf_free(&b);
 }
 
+/* synchronous_standby_names: any text reads; a name written quoted
+ * (its " doubled) is named, also inside a FIRST list. */
+static void
+syncnames(const char *s)
+{
+	struct buf q = BUF_INIT;
+
+	(void) ident_syncnames_match(s, "walpipe");
+	buf_append_str(&q, "FIRST 1 (a, \"");
+	for (const char *c = s; *c; c++)
+		buf_append_str(&q, *c == '"' ? "\"\"" : (char[2]) {*c, '\0'});
+	buf_append_str(&q, "\")");
+	if (!ident_syncnames_match(q.data, s))
+		abort();
+	buf_free(&q);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -79,6 +96,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	name_round_trip(s);
 	pattern_round_trip(s);
+	syncnames(s);
 	if (ident_parse_path(s, &column, &keys, &nkeys, &folded, err,
 						 sizeof(err))) {
 		free(column);

@@ -87,3 +87,19 @@ assert_contains "async: the check ran and saw it" \
 assert_eq "async: no warning about synchronous standbys" 0 \
 	"$(grep -c 'warning: .*synchronous standby' "$T/async.log" || true)"
 assert_eq "every row arrived" 40 "$(ana -c "SELECT count(*) FROM analytics.t")"
+
+# check --live says it before walpipe runs: a warning (exit 0) naming the
+# setting, which names walpipe's application name ignoring case; nothing
+# when it does not.
+sync_names 'FIRST 1 (alpha, WalPipe)'
+rc=0
+"$WALPIPE_BIN" check --live -c "$T/w.yaml" >"$T/check.out" 2>"$T/check.err" || rc=$?
+assert_eq "check --live: a warning, not a problem" 0 "$rc"
+assert_contains "check --live: walpipe named in synchronous_standby_names" \
+	"warning: the source's synchronous_standby_names ('FIRST 1 (alpha, WalPipe)') names walpipe's application name \"walpipe\": walpipe will be a synchronous standby of the source, or a potential one. Every commit on the source then waits until walpipe has applied it and confirmed it, and a change that makes walpipe read the source catalog (a new mirrored table or partition, a mapped table that changes shape) cannot apply. Take \"walpipe\" out of synchronous_standby_names, or give walpipe another application_name in source.conninfo." \
+	"$(cat "$T/check.err")"
+sync_names 'FIRST 1 (alpha, walpipe_backup)'
+"$WALPIPE_BIN" check --live -c "$T/w.yaml" >"$T/check2.out" 2>"$T/check2.err"
+assert_eq "check --live: no word when the setting names others" 0 \
+	"$(grep -c 'synchronous_standby_names' "$T/check2.err" || true)"
+sync_names ''

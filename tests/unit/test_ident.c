@@ -260,6 +260,56 @@ test_hint(void **state)
 	}
 }
 
+/* Values of synchronous_standby_names (PostgreSQL 15 accepts each but
+ * the unterminated quote), and whether
+ * each names application name "walpipe" (or "Walpipe 2"). */
+static const struct {
+	const char *value, *app;
+	bool match;
+} syncnames_cases[] = {
+	{"", "walpipe", false},
+	{"walpipe", "walpipe", true},
+	{"WALPIPE", "walpipe", true},
+	{"walpipe", "WalPipe", true},
+	{"walpipe_backup", "walpipe", false},
+	{"standby1, walpipe", "walpipe", true},
+	{"standby1,standby2", "walpipe", false},
+	{"*", "walpipe", true},
+	{"\"*\"", "walpipe", true},
+	{"FIRST 1 (standby1, walpipe)", "walpipe", true},
+	{"first 2 (standby1, standby2)", "walpipe", false},
+	{"ANY 1 (nobody, \"walpipe\")", "walpipe", true},
+	{"2 (a, b, walpipe)", "walpipe", true},
+	{"2 (a, b)", "2", false},
+	{"1, 2", "2", true},
+	{"3(a)", "3", false},
+	/* Keywords are never names; quoted they are. */
+	{"FIRST 1 (a)", "first", false},
+	{"\"first\", a", "first", true},
+	{"ANY 1 (a)", "any", false},
+	{"\"Walpipe 2\"", "walpipe 2", true},
+	{"\"wal\"\"pipe\"", "wal\"pipe", true},
+	{"\"walpipe", "walpipe", true},
+	{"wal$pipe, x", "wal$pipe", true},
+	{"wal$pipe, x", "wal", false},
+	{"walpipe", "", false},
+};
+
+static void
+test_syncnames(void **state)
+{
+	(void) state;
+	for (size_t i = 0;
+		 i < sizeof(syncnames_cases) / sizeof(syncnames_cases[0]); i++) {
+		bool got = ident_syncnames_match(syncnames_cases[i].value,
+										 syncnames_cases[i].app);
+
+		if (got != syncnames_cases[i].match)
+			fail_msg("\"%s\" names \"%s\": got %d", syncnames_cases[i].value,
+					 syncnames_cases[i].app, got);
+	}
+}
+
 int
 main(void)
 {
@@ -268,6 +318,7 @@ main(void)
 		cmocka_unit_test(test_path),
 		cmocka_unit_test(test_forms),
 		cmocka_unit_test(test_hint),
+		cmocka_unit_test(test_syncnames),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
