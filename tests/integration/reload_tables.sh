@@ -35,6 +35,24 @@ run_up "$T/r.yaml" "$T/run.log"
 trap '[ -n "${pid:-}" ] && kill -9 $pid 2>/dev/null || true' EXIT
 wait_sql ana "SELECT bool_and(state = 'done') FROM walpipe.snapshot_tables" "$pid"
 
+# A gate in the middle of the big transaction below: the statement that
+# writes a_log's row 30250 takes a shared advisory lock, which the test
+# holds, so walpipe stays inside the transaction (its first pieces
+# committed) however long `plan` and `check --live` take.
+ana <<'SQL'
+CREATE FUNCTION gate() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_advisory_xact_lock_shared(4243);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER gate AFTER INSERT ON a_log FOR EACH ROW WHEN (NEW.id = 30250)
+  EXECUTE FUNCTION gate();
+SQL
+PGAPPNAME=gate psql -X -q -d "$WALPIPE_TEST_ANALYTICS" -c "SELECT pg_advisory_lock(4243)" -c "SELECT pg_sleep(600)" >/dev/null 2>&1 &
+gate=$!
+trap '[ -n "${pid:-}" ] && kill -9 $pid 2>/dev/null || true; kill $gate 2>/dev/null || true' EXIT
+wait_sql ana "SELECT count(*) > 0 FROM pg_locks WHERE locktype = 'advisory' AND objid = 4243 AND mode = 'ExclusiveLock' AND granted"
+
 # One transaction whose changes of a and b interleave, big enough to be
 # applied in pieces of 200.
 src <<'SQL'
@@ -47,6 +65,10 @@ BEGIN
   END LOOP;
 END $$;
 SQL
+wait_sql ana "SELECT count(*) > 0 FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'walpipe' AND l.locktype = 'advisory' AND l.objid = 4243 AND NOT l.granted" "$pid"
+assert_eq "walpipe waits inside the transaction" t \
+	"$(ana -c "SELECT txn_end IS NOT NULL FROM walpipe.checkpoints")"
+
 # walpipe plan: what a reload with another file would do, against the
 # rules the running source recorded.
 config "public.a, public.b" "mirror: [{ from: public.b, to: m }]" |
@@ -91,10 +113,12 @@ assert_contains "plan: backfill.auto off" \
 out=$("$WALPIPE_BIN" check --live -c "$T/plan.yaml") || fail "check --live failed: $out"
 assert_contains "check --live includes the plan" 'plan: against the rules source "shop" applies' "$out"
 
-# While it is applied in pieces, reload with b listed and mirrored.
-wait_sql ana "SELECT txn_end IS NOT NULL FROM walpipe.checkpoints" "$pid"
+# While it is applied in pieces, reload with b listed and mirrored, then
+# open the gate.
 config "public.a, public.b" "mirror: [{ from: public.b, to: m }]" >"$T/r.yaml"
 kill -HUP "$pid"
+ana -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'gate'" >/dev/null
+wait "$gate" || true
 src -c "UPDATE b SET v = 'after' WHERE id <= 10" -c "INSERT INTO a VALUES (999999, 'after')"
 wait_sql ana "SELECT to_regclass('m.b') IS NOT NULL" "$pid"
 wait_caught_up "$pid"
