@@ -19,13 +19,20 @@ src -c "SELECT 1 FROM pg_copy_logical_replication_slot('walpipe_shop', 'witness'
 for _ in $(seq 1 300); do grep -q 'streaming slot' "$T/run.log" && break; sleep 0.05; done
 grep -q 'streaming slot' "$T/run.log" || fail "walpipe did not start streaming"
 staged() { [ "$(ana -c "SELECT count(*) FROM staging.raw_events" 2>/dev/null || echo 0)" -gt 0 ]; }
-# The workload's second half waits until the first changes have landed:
-# however slow walpipe's first batch is (a sanitizer build beside another
-# test), the signal below lands while changes still stream in.
+# The workload's second half waits until the first changes have landed,
+# then makes small transactions until the test has sent the signal (at
+# most 60 s): however slow walpipe's first batch is, or this shell (a
+# sanitizer build beside other tests), the signal lands while changes
+# still stream in.
+rm -f "$T/signalled"
 (
 	run_workload 1 300
 	for _ in $(seq 1 600); do staged && break; sleep 0.05; done
-	run_small_txns 150
+	for _ in $(seq 1 600); do
+		run_small_txns 10
+		[ -e "$T/signalled" ] && break
+		sleep 0.1
+	done
 	run_workload 2 200
 ) >/dev/null 2>&1 &
 wl=$!
@@ -37,6 +44,7 @@ t0=$(date +%s%N)
 kill -TERM "$pid"
 rc=0; wait "$pid" || rc=$?
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+touch "$T/signalled"
 assert_eq "SIGTERM mid-stream exits 0" 0 "$rc"
 [ "$ms" -lt 5000 ] || fail "SIGTERM took ${ms} ms"
 echo "ok: stopped ${ms} ms after SIGTERM"
