@@ -153,6 +153,7 @@ cmd_run(int argc, char **argv)
 	rl.path = path;
 	rl.allow_ahead = allow_ahead;
 	rl.current = run_state_new(cfg, allow_ahead);
+	cmd_scheduling_apply(cfg);
 	ctl.stop = &run_stop;
 	ctl.reload = &run_reload;
 	ctl.reload_fn = reload_config;

@@ -1,4 +1,5 @@
-/* commands.c: what the subcommands share: loading and vetting a configuration, the stop signals. */
+/* commands.c: what the subcommands share: loading and vetting a configuration, the stop signals, the scheduling policy. */
+#define _GNU_SOURCE /* SCHED_BATCH, SCHED_RESET_ON_FORK */
 #include "walpipe/commands.h"
 #include "walpipe/buf.h"
 #include "walpipe/config.h"
@@ -6,6 +7,8 @@
 #include "walpipe/pgconn.h"
 #include "walpipe/sink_kafka.h"
 
+#include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -120,4 +123,46 @@ cmd_signals_install(void (*on_stop)(int), void (*on_hup)(int))
 		sigaction(SIGHUP, &sa, NULL);
 	}
 	signal(SIGPIPE, SIG_IGN);
+}
+
+void
+cmd_scheduling_apply(const struct wp_config *cfg)
+{
+	struct sched_param sp = {.sched_priority = 0};
+	int cur, reset;
+
+	if (cfg->process.scheduling == CONFIG_SCHED_INHERIT)
+		return;
+	cur = sched_getscheduler(0);
+	if (cur < 0) {
+		wp_log(LOG_WARNING,
+			   "process.scheduling: could not read the scheduling policy "
+			   "(%s); it is left as it is",
+			   strerror(errno));
+		return;
+	}
+	/* Started with --reset-on-fork (chrt, systemd): keep it so. */
+	reset = cur & SCHED_RESET_ON_FORK;
+	cur &= ~SCHED_RESET_ON_FORK;
+	if (cur == SCHED_BATCH)
+		return;
+	if (cur != SCHED_OTHER) {
+		/* A real-time or idle policy is the operator's choice. */
+		wp_log(LOG_INFO,
+			   "process.scheduling: started under %s, which is left as it "
+			   "is (batch replaces only the default policy)",
+			   cur == SCHED_IDLE ? "SCHED_IDLE"
+			   : cur == SCHED_FIFO ? "SCHED_FIFO"
+			   : cur == SCHED_RR	 ? "SCHED_RR"
+								 : "another policy");
+		return;
+	}
+	if (sched_setscheduler(0, SCHED_BATCH | reset, &sp) != 0) {
+		wp_log(LOG_WARNING,
+			   "process.scheduling: could not switch to SCHED_BATCH (%s); "
+			   "walpipe runs under the default policy",
+			   strerror(errno));
+		return;
+	}
+	wp_log(LOG_DEBUG, "process.scheduling: running as SCHED_BATCH");
 }

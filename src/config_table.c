@@ -34,6 +34,10 @@ static const struct enum_value plugins[] = {
 	{"wal2json", CONFIG_PLUGIN_WAL2JSON},
 	{"pgoutput", CONFIG_PLUGIN_PGOUTPUT},
 	{NULL, 0}};
+static const struct enum_value schedulings[] = {
+	{"batch", CONFIG_SCHED_BATCH},
+	{"inherit", CONFIG_SCHED_INHERIT},
+	{NULL, 0}};
 static const struct enum_value kafka_formats[] = {
 	{"debezium", 0}, {"wal2json", 0}, {NULL, 0}};
 static const struct enum_value kafka_decimal_modes[] = {
@@ -724,6 +728,13 @@ static const struct field log_fields[] = {
 	{.key = NULL},
 };
 
+/* Set once at start, before any thread: a restart takes a change. */
+static const struct field process_fields[] = {
+	{.key = "scheduling", .type = F_KIND, .def = "batch",
+	 .enums = schedulings, .off = OFF(process.scheduling)},
+	{.key = NULL},
+};
+
 /* A running walpipe takes any change of its mappings and refreshes. */
 static const struct field mapping_fields[] = {
 	{.key = "from", .type = F_QNAME, .flags = REQUIRED | RELOAD,
@@ -798,6 +809,7 @@ static const struct table kafka_table =
 static const struct table metrics_table = SECTION(metrics_fields, NULL);
 static const struct table backfill_table = SECTION(backfill_fields, NULL);
 static const struct table log_table = SECTION(log_fields, NULL);
+static const struct table process_table = SECTION(process_fields, NULL);
 /* "snapshot: never" is short for "snapshot: { mode: never }". */
 static const struct table snapshot_table = {
 	.fields = snapshot_fields,
@@ -860,6 +872,8 @@ static const struct field top_fields[] = {
 	 .table = &metrics_table},
 	{.key = "log", .type = F_SECTION, .flags = FIELD_DEFAULTS,
 	 .table = &log_table},
+	{.key = "process", .type = F_SECTION, .flags = FIELD_DEFAULTS,
+	 .table = &process_table},
 	{.key = NULL},
 };
 

@@ -72,4 +72,16 @@ bool cmd_config_vet(const struct wp_config *cfg, bool log);
  */
 void cmd_signals_install(void (*on_stop)(int), void (*on_hup)(int));
 
+/*
+ * process.scheduling batch: switch the calling thread to SCHED_BATCH (its
+ * reset-on-fork flag kept), which the threads it starts later inherit.
+ * On a server where walpipe shares the cores with the source's
+ * walsender, a default-policy walpipe waking on each of the walsender's
+ * messages preempts it; as a batch task it waits for the walsender's
+ * slice to end, reading more per wakeup (bench/README.md).  Leaves a
+ * real-time or idle policy alone; a failure is a warning, never fatal.
+ * Call from the main thread before starting any thread.
+ */
+void cmd_scheduling_apply(const struct wp_config *cfg);
+
 #endif

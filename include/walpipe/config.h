@@ -65,6 +65,17 @@ enum config_plugin {
 	CONFIG_PLUGIN_PGOUTPUT,
 };
 
+/*
+ * process.scheduling: the CPU scheduling policy `walpipe run` takes.
+ * batch: SCHED_BATCH, so that walpipe's wakeups on the walsender's every
+ * message do not preempt the walsender (on a server sharing its cores);
+ * inherit: the policy it was started with.
+ */
+enum config_scheduling {
+	CONFIG_SCHED_BATCH = 0,
+	CONFIG_SCHED_INHERIT,
+};
+
 struct wp_config {
 	char *path;
 	struct {
@@ -151,6 +162,9 @@ struct wp_config {
 		char *format; /* json | text */
 		char *level;  /* debug | info | notice | warning | error */
 	} log;
+	struct {
+		enum config_scheduling scheduling;
+	} process;
 };
 
 /* Every problem found in a file, in file order. */

@@ -533,8 +533,8 @@ test_fixed_keys_from_table(void **state)
 		}
 	}
 	/* source name, conninfo, slot, plugin, publication, state_dir;
-	 * target conninfo, schema; metrics listen. */
-	assert_int_equal(fixed, 9);
+	 * target conninfo, schema; metrics listen; process scheduling. */
+	assert_int_equal(fixed, 10);
 }
 
 /*
