@@ -21,6 +21,7 @@ LAT_RATE=${LAT_RATE:-1000}
 LAT_SECONDS=${LAT_SECONDS:-20}
 WORKLOADS=${WORKLOADS:-oltp huge wide}
 REPEAT=${REPEAT:-2}
+SCHEDULING=${SCHEDULING:-batch}
 CONTENDERS=${CONTENDERS:-recv recvpg native wpa wpb wpp}
 SRC=$WALPIPE_TEST_SOURCE
 TABLES=public.oltp,public.huge,public.wide,public.lat,public.fence
@@ -65,6 +66,7 @@ batch: { max_changes: 10000, max_bytes: 16MB, max_delay: 200ms }
 snapshot: never
 $([ "$4" = wpb ] && echo "staging: { table: staging.raw_events, partition: month }")
 log: { level: warning }
+process: { scheduling: $SCHEDULING }
 mappings:
   - { from: public.oltp, to: public.oltp, key: [id], columns: { id: id,
       user_id: user_id, kind: kind, amount: amount, ok: ok, at: at,
@@ -258,6 +260,8 @@ run_contender() {
 	done
 	t1=$(now)
 	poll_close
+	# How often the walsender was preempted (process.scheduling's effect).
+	log "$c $w: walsender preempted $(awk '/^nonvoluntary_ctxt_switches/ {print $2}' "/proc/$wsp/status" 2>/dev/null || echo '?') times"
 	case $c in
 	recv | recvpg) wait "$pid" || { cat "$T/$c.err" >&2; exit 1; } ;;
 	native)

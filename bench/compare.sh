@@ -15,6 +15,8 @@
 #        WIDE_TXNS (10000 of 2 changes), LAT_RATE (1000 tps of 5 changes),
 #        LAT_SECONDS (20), REPEAT (2: passes over the same WAL, best kept;
 #        the huge transaction runs once).
+# SCHEDULING: walpipe's process.scheduling (batch, the default, or inherit:
+#        the default policy, as before 2026-12-01).
 # Results: bench/results/compare.md, compare.png, compare.dat.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
