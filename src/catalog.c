@@ -163,18 +163,28 @@ catalog_free_columns(struct map_srccol *cols, size_t n)
 
 /*
  * The target table's columns as the analytics server has them: name,
- * format_type with its modifier, and whether the type is not built in
- * (through domains and arrays).  NULL without a connection or when the
- * target cannot be read (the plan then fails where it always did: check
- * --live, the first batch).  Caller clears.
+ * format_type with its modifier, whether the type is not built in
+ * (through domains and arrays), and the type as source_columns_sql
+ * spells a temp column's (NULL for a type that is not built in, a domain
+ * included, and for every column of a table COPY does not insert into
+ * as INSERT does: a view, a foreign table, a table with rules).  NULL
+ * without a connection or when the target cannot be read (the plan then
+ * fails where it always did: check --live, the first batch).  Caller
+ * clears.
  */
 static PGresult *
 target_columns(PGconn *ana, const struct map_rule *r)
 {
 	static const char *sql =
 		"SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), "
-		"       eb.oid >= 16384 "
+		"       eb.oid >= 16384, "
+		"       CASE WHEN t.oid >= 16384 OR c.relkind NOT IN ('r', 'p') "
+		"                 OR c.relhasrules THEN NULL "
+		"            WHEN t.typname IN ('bpchar', 'bit', '_bpchar', '_bit') "
+		"            THEN 'pg_catalog.' || pg_catalog.quote_ident(t.typname) "
+		"            ELSE pg_catalog.format_type(t.oid, NULL) END "
 		"  FROM pg_catalog.pg_attribute a "
+		"  JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
 		"  JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
 		"  JOIN pg_catalog.pg_type b ON b.oid = CASE WHEN t.typtype = 'd' "
 		"       THEN t.typbasetype ELSE t.oid END "
@@ -241,22 +251,31 @@ target_casts(const PGresult *cols, const struct map_rule *r,
 }
 
 /*
- * The type of each of rule r's target columns (format_type, with its
- * modifier), for a keyless mapping's comparisons (map_plan_new_typed);
- * NULL for a column the analytics catalog does not have.  Caller frees
- * each and the array.
+ * Field field of target_columns for each of rule r's target columns:
+ * the type (1: format_type, with its modifier) for a keyless mapping's
+ * comparisons (map_plan_new_typed), or the temp-column spelling (3) for
+ * map_plan_copy_new; NULL for a column the analytics catalog does not
+ * have or where the field is NULL.  Caller frees each and the array.
  */
 static char **
-target_types(const PGresult *cols, const struct map_rule *r)
+target_types(const PGresult *cols, const struct map_rule *r, int field)
 {
 	char **types = wp_calloc(r->ncols + 1, sizeof(char *));
 
 	for (int row = 0; cols && row < PQntuples(cols); row++)
 		for (size_t i = 0; i < r->ncols; i++)
-			if (types[i] == NULL &&
+			if (types[i] == NULL && !PQgetisnull(cols, row, field) &&
 				strcmp(r->cols[i].target, PQgetvalue(cols, row, 0)) == 0)
-				types[i] = wp_strdup(PQgetvalue(cols, row, 1));
+				types[i] = wp_strdup(PQgetvalue(cols, row, field));
 	return types;
+}
+
+static void
+free_types(char **types, size_t n)
+{
+	for (size_t k = 0; types && k < n; k++)
+		free(types[k]);
+	free(types);
 }
 
 struct map_plan *
@@ -268,18 +287,19 @@ catalog_plan_new(PGconn *ana, const struct map_rule *r,
 	PGresult *cols = target_columns(ana, r);
 	char **casts = target_casts(cols, r, src, nsrc);
 	char **types =
-		r->mode == MAP_MODE_KEYLESS ? target_types(cols, r) : NULL;
+		r->mode == MAP_MODE_KEYLESS ? target_types(cols, r, 1) : NULL;
 	struct map_plan *p = map_plan_new_typed(
 		r, src, nsrc, source, tmp_name, (const char *const *) casts,
 		(const char *const *) types, errbuf, errlen);
 
+	free_types(types, r->ncols);
+	if (p && cols) {
+		types = target_types(cols, r, 3);
+		map_plan_copy_new(p, src, (const char *const *) types);
+		free_types(types, r->ncols);
+	}
 	PQclear(cols);
-	for (size_t k = 0; casts && k < r->ncols; k++)
-		free(casts[k]);
-	free(casts);
-	for (size_t k = 0; types && k < r->ncols; k++)
-		free(types[k]);
-	free(types);
+	free_types(casts, r->ncols);
 	return p;
 }
 

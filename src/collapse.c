@@ -572,7 +572,7 @@ fmt_u64(char *out, uint64_t v)
 void
 collapse_copy_text(const struct collapse *c, const struct batch *b,
 				   const struct map_plan *p, const struct map_srccol *src,
-				   size_t first, size_t last, struct buf *out)
+				   size_t first, size_t last, bool skip_new, struct buf *out)
 {
 	for (size_t i = first; i <= last && i < c->nrows; i++) {
 		const struct crow *r = &c->rows[i];
@@ -583,6 +583,8 @@ collapse_copy_text(const struct collapse *c, const struct batch *b,
 		char num[24];
 		char ops[6] = {'\t', row_op(r), '\t', r->sop, '\t', '\0'};
 
+		if (skip_new && ops[1] == 'N')
+			continue;
 		/* No printf: this runs for every row of every batch. */
 		buf_append(out, num, fmt_u64(num, (uint64_t) i + 1));
 		buf_append(out, ops, 5);
@@ -620,6 +622,28 @@ collapse_copy_text(const struct collapse *c, const struct batch *b,
 			buf_append_str(out, "\\N");
 		for (size_t k = 0; k < c->ntmp; k++) {
 			buf_append_char(out, '\t');
+			copy_value(out, c->val[r->vals + k], c->len[r->vals + k],
+					   map_plan_tmp_is_bytea(p, src, k));
+		}
+		buf_append_char(out, '\n');
+	}
+}
+
+void
+collapse_copy_new(const struct collapse *c, const struct map_plan *p,
+				  const struct map_srccol *src, size_t first, size_t last,
+				  struct buf *out)
+{
+	for (size_t i = first; i <= last && i < c->nrows; i++) {
+		const struct crow *r = &c->rows[i];
+
+		if (row_op(r) != 'N')
+			continue;
+		for (size_t col = 0; col < p->ncols; col++) {
+			size_t k = p->copy_new_tmp[col];
+
+			if (col)
+				buf_append_char(out, '\t');
 			copy_value(out, c->val[r->vals + k], c->len[r->vals + k],
 					   map_plan_tmp_is_bytea(p, src, k));
 		}

@@ -1066,6 +1066,38 @@ map_plan_tmp_index(const struct map_plan *p, const char *column)
 	return -1;
 }
 
+void
+map_plan_copy_new(struct map_plan *p, const struct map_srccol *src,
+				  const char *const *tbase)
+{
+	const struct map_rule *r = p->rule;
+	size_t *tmp;
+	struct buf q = BUF_INIT;
+
+	if (p->insert_new == NULL || tbase == NULL || r->where || p->soft_delete)
+		return;
+	tmp = wp_calloc(r->ncols ? r->ncols : 1, sizeof(size_t));
+	for (size_t i = 0; i < r->ncols; i++) {
+		const struct map_column *c = &r->cols[i];
+		int k = c->src == MAP_SRC_COLUMN ? map_plan_tmp_index(p, c->column)
+										 : -1;
+
+		if (k < 0 || c->type || (p->casts && p->casts[i]) ||
+			tbase[i] == NULL || strcmp(tbase[i], src[p->tmp_src[k]].type)) {
+			free(tmp);
+			return;
+		}
+		tmp[i] = (size_t) k;
+	}
+	buf_appendf(&q, "COPY %s ", p->target);
+	append_target_list(&q, r);
+	buf_append_str(&q, " FROM STDIN");
+	free(p->copy_new);
+	free(p->copy_new_tmp);
+	p->copy_new = q.data;
+	p->copy_new_tmp = tmp;
+}
+
 const char *
 map_plan_absent_column(const struct map_plan *p, const struct w2j_column *cols,
 					   size_t n)
@@ -1110,6 +1142,8 @@ map_plan_free(struct map_plan *p)
 	free(p->copy);
 	free(p->upsert);
 	free(p->insert_new);
+	free(p->copy_new);
+	free(p->copy_new_tmp);
 	free(p->upsert_old);
 	free(p->update_partial);
 	free(p->move);

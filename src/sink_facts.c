@@ -117,28 +117,20 @@ run_range(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 }
 
 /*
- * The plain insert of a target's 'N' rows (rows 1..n of the temp table).
- * A unique violation means a key the mirror should not hold yet is there
- * (a soft-deleted row inserted again, on_delete: ignore, another writer):
- * the target upserts its new keys from now on and the caller redoes the
- * batch, so nothing of this attempt stays.  Other errors are classified
- * as for any apply statement (a row error redoes the batch carefully,
- * which upserts).
+ * The failed result r of a target's plain insert of its 'N' rows (the
+ * INSERT, or the start of copy_new_rows' COPY).  A unique violation means
+ * a key the mirror should not hold yet is there (a soft-deleted row
+ * inserted again, on_delete: ignore, another writer): the target upserts
+ * its new keys from now on and the caller redoes the batch, so nothing of
+ * this attempt stays.  Other errors are classified as for any apply
+ * statement (a row error redoes the batch carefully, which upserts).
  */
 static enum step
-insert_new_rows(struct sink_pg *s, struct sink_target *t, size_t n,
+new_rows_failed(struct sink_pg *s, struct sink_target *t, PGresult *r,
 				char *errbuf, size_t errlen)
 {
-	char his[24];
-	PGresult *r;
-	enum step st = STEP_OK;
+	enum step st;
 
-	snprintf(his, sizeof(his), "%zu", n);
-	r = sink_facts_exec_range(s, t->plan->insert_new, "1", his);
-	if (PQresultStatus(r) == PGRES_COMMAND_OK) {
-		PQclear(r);
-		return STEP_OK;
-	}
 	if (strcmp(pgconn_sqlstate(r), "23505") == 0) {
 		t->no_fast_insert = true;
 		pgconn_error(errbuf, errlen, "a new key exists already", s->conn, r);
@@ -154,27 +146,82 @@ insert_new_rows(struct sink_pg *s, struct sink_target *t, size_t n,
 	return st;
 }
 
-/* The kinds of collapsed rows a target holds (collapse.h: their ops). */
+/* The plain insert of a target's 'N' rows (rows 1..n of the temp table). */
+static enum step
+insert_new_rows(struct sink_pg *s, struct sink_target *t, size_t n,
+				char *errbuf, size_t errlen)
+{
+	char his[24];
+	PGresult *r;
+
+	snprintf(his, sizeof(his), "%zu", n);
+	r = sink_facts_exec_range(s, t->plan->insert_new, "1", his);
+	if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+		PQclear(r);
+		return STEP_OK;
+	}
+	return new_rows_failed(s, t, r, errbuf, errlen);
+}
+
+/* The kinds of collapsed rows a target holds (collapse.h: their ops),
+ * and how many are 'N'. */
 struct row_kinds {
 	bool u, n, p, d, m, o;
+	size_t nnew;
 };
 
 static struct row_kinds
 row_kinds_of(const struct sink_target *t, size_t n)
 {
-	struct row_kinds k = {false, false, false, false, false, false};
+	struct row_kinds k = {false, false, false, false, false, false, 0};
 
 	for (size_t seq = 1; seq <= n; seq++) {
 		char op = collapse_op_of(t->rows, seq);
 
 		k.u |= op == 'U';
 		k.n |= op == 'N';
+		k.nnew += op == 'N';
 		k.p |= op == 'P';
 		k.m |= op == 'M';
 		k.d |= op == 'D';
 		k.o |= op == 'O';
 	}
 	return k;
+}
+
+/*
+ * COPY a target's 'N' rows (among its n rows) straight into it
+ * (map.h: copy_new), in place of insert_new, failing as that does
+ * (new_rows_failed), whether the COPY fails to start or at its end.
+ */
+static enum step
+copy_new_rows(struct sink_pg *s, struct sink_target *t, size_t n,
+			  char *errbuf, size_t errlen)
+{
+	PGresult *r = PQexec(s->conn, t->plan->copy_new);
+	enum step st;
+
+	if (PQresultStatus(r) != PGRES_COPY_IN)
+		return new_rows_failed(s, t, r, errbuf, errlen);
+	PQclear(r);
+	buf_reset(&s->copy, 4 * COPY_CHUNK);
+	for (size_t i = 0; i < n; i += 1024) {
+		collapse_copy_new(t->rows, t->plan, t->srccols, i, i + 1023,
+						  &s->copy);
+		st = sink_copy_flush(s, false, errbuf, errlen);
+		if (st != STEP_OK)
+			return st;
+	}
+	st = sink_copy_end(s, errbuf, errlen);
+	if (st == STEP_DATA && strcmp(s->row_state, "23505") == 0) {
+		t->no_fast_insert = true;
+		st = STEP_CONFLICT;
+	}
+	if (st == STEP_OK && s->stats) {
+		s->stats->statements++;
+		s->stats->applied += row_kinds_of(t, n).nnew;
+	}
+	return st;
 }
 
 /*
@@ -189,7 +236,8 @@ row_kinds_of(const struct sink_target *t, size_t n)
 
 /*
  * COPY a target's n collapsed rows to its temp table, emptied first in
- * the same round trip.
+ * the same round trip; skipped > 0: all but its 'N' rows, that many,
+ * which copy_new_rows sends to the target.
  *
  * Emptied before each COPY, never left to the commit: a temp table ON
  * COMMIT DELETE ROWS is truncated at every commit of a transaction that
@@ -202,7 +250,7 @@ row_kinds_of(const struct sink_target *t, size_t n)
  */
 static enum step
 copy_rows(struct sink_pg *s, const struct batch *b, struct sink_target *t,
-		  size_t n, char *errbuf, size_t errlen)
+		  size_t n, size_t skipped, char *errbuf, size_t errlen)
 {
 	const struct map_plan *p = t->plan;
 	bool truncate =
@@ -217,11 +265,12 @@ copy_rows(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 	st = sink_copy_begin(s, s->q.data, errbuf, errlen);
 	if (st != STEP_OK)
 		return st;
-	t->tmp_rows += n;
+	t->tmp_rows += n - skipped;
 	for (size_t i = 0; i < n; i += 1024) {
 		size_t len = s->copy.len;
 
-		collapse_copy_text(t->rows, b, p, t->srccols, i, i + 1023, &s->copy);
+		collapse_copy_text(t->rows, b, p, t->srccols, i, i + 1023,
+						   skipped > 0, &s->copy);
 		t->tmp_bytes += s->copy.len - len;
 		st = sink_copy_flush(s, false, errbuf, errlen);
 		if (st != STEP_OK)
@@ -262,6 +311,16 @@ dead_letter_unfit(struct sink_pg *s, const struct batch *b,
 	return st;
 }
 
+/* Whether target t's new keys (rows of kinds k) go in by a plain insert:
+ * unless this target met an existing key before or the batch is redone
+ * row by row (careful). */
+static bool
+fast_insert(const struct sink_pg *s, const struct sink_target *t,
+			struct row_kinds k)
+{
+	return k.n && t->plan->insert_new && !t->no_fast_insert && !s->careful;
+}
+
 /*
  * Fill stmts with the statements that apply rows of kinds k to target t,
  * in the order they run within their pass.  A statement with no rows of
@@ -272,9 +331,7 @@ plan_stmts(const struct sink_pg *s, const struct sink_target *t,
 		   struct row_kinds k, struct target_stmt stmts[TARGET_STMTS])
 {
 	const struct map_plan *p = t->plan;
-	/* New keys by a plain insert, unless this target met an existing key
-	 * before or the batch is redone row by row (careful). */
-	bool fast = k.n && p->insert_new && !t->no_fast_insert && !s->careful;
+	bool fast = fast_insert(s, t, k);
 	/* A soft delete also marks 'U'/'N'/'P' rows whose last change was a
 	 * delete: it runs after the upsert has written them. */
 	bool soft = p->soft_delete && p->upsert;
@@ -299,7 +356,8 @@ plan_stmts(const struct sink_pg *s, const struct sink_target *t,
 			{PASS_REMOVE, k.d && !soft ? p->remove : NULL},
 			/* Rows that stopped matching the where leave as deletes. */
 			{PASS_REMOVE, k.u || k.p || k.m ? p->unmatch : NULL},
-			{PASS_WRITE, fast ? p->insert_new : NULL},
+			{PASS_WRITE, !fast ? NULL : p->copy_new ? p->copy_new
+													: p->insert_new},
 			{PASS_WRITE, upsert},
 			{PASS_WRITE, k.p ? p->update_partial : NULL},
 			{PASS_WRITE, append},
@@ -322,6 +380,7 @@ copy_target(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 	size_t n = collapse_count(t->rows);
 	size_t unappliable = 0;
 	struct row_kinds k;
+	bool direct;
 	enum step st;
 
 	for (int i = 0; i < TARGET_STMTS; i++)
@@ -331,7 +390,13 @@ copy_target(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 	if (t->rule->mode == MAP_MODE_UPSERT)
 		unappliable = collapse_check(t->rows, t->plan);
 	k = row_kinds_of(t, n);
-	st = copy_rows(s, b, t, n, errbuf, errlen);
+	direct = fast_insert(s, t, k) && t->plan->copy_new;
+	/* With every row an 'N' one going straight to the target, no
+	 * statement reads the temp table. */
+	if (!direct || k.nnew < n || unappliable)
+		st = copy_rows(s, b, t, n, direct ? k.nnew : 0, errbuf, errlen);
+	else
+		st = STEP_OK;
 	if (st == STEP_OK)
 		st = dead_letter_unfit(s, b, t, n, unappliable, k, errbuf, errlen);
 	if (st != STEP_OK)
@@ -353,9 +418,12 @@ run_target(struct sink_pg *s, const struct batch *b, struct sink_target *t,
 
 		if (stmts[k].sql == NULL || stmts[k].pass != pass)
 			continue;
-		st = stmts[k].sql == t->plan->insert_new
-				 ? insert_new_rows(s, t, n, errbuf, errlen)
-				 : run_range(s, b, t, stmts[k].sql, 1, n, errbuf, errlen);
+		if (stmts[k].sql == t->plan->copy_new)
+			st = copy_new_rows(s, t, n, errbuf, errlen);
+		else if (stmts[k].sql == t->plan->insert_new)
+			st = insert_new_rows(s, t, n, errbuf, errlen);
+		else
+			st = run_range(s, b, t, stmts[k].sql, 1, n, errbuf, errlen);
 		if (st != STEP_OK)
 			return st;
 	}

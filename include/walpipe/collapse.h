@@ -69,12 +69,22 @@ size_t collapse_count(const struct collapse *c);
 
 /*
  * Append rows first..last (0-based, inclusive) as COPY text lines for
- * the plan's COPY statement; row i gets _seq i + 1.
+ * the plan's COPY statement; row i gets _seq i + 1.  skip_new leaves out
+ * the 'N' rows (collapse_copy_new sends them to the target).
  */
 void collapse_copy_text(const struct collapse *c, const struct batch *b,
 						const struct map_plan *p,
 						const struct map_srccol *srccols, size_t first,
-						size_t last, struct buf *out);
+						size_t last, bool skip_new, struct buf *out);
+
+/*
+ * Append the 'N' rows among first..last (0-based, inclusive) as COPY
+ * text lines for the plan's copy_new: the mapped columns' values in the
+ * mapping's order (p->copy_new must be set).
+ */
+void collapse_copy_new(const struct collapse *c, const struct map_plan *p,
+					   const struct map_srccol *srccols, size_t first,
+					   size_t last, struct buf *out);
 
 /* The batch index of the last change merged into row seq (1-based). */
 size_t collapse_change_of(const struct collapse *c, size_t seq);

@@ -127,6 +127,16 @@ struct map_plan {
 	 * caller uses upsert instead.
 	 */
 	char *insert_new;
+	/*
+	 * 'N' rows straight into the target, not through the temp table:
+	 * "COPY target (every mapped column) FROM STDIN", each column the
+	 * source column copy_new_tmp[i] (a tmp column index) as it came.  Set
+	 * by map_plan_copy_new where that inserts exactly what insert_new
+	 * would; NULL otherwise.  It fails as insert_new does, and the caller
+	 * falls back the same way.
+	 */
+	char *copy_new;
+	size_t *copy_new_tmp;
 	char *upsert_old;
 	char *update_partial;  /* 'P' rows (MAP_MODE_UPSERT) */
 	/*
@@ -286,6 +296,21 @@ bool map_plan_tmp_is_bytea(const struct map_plan *p,
 
 /* Index of tmp column for source column name, or -1. */
 int map_plan_tmp_index(const struct map_plan *p, const char *column);
+
+/*
+ * Set p->copy_new (see map.h's struct map_plan) when a COPY of the
+ * source text into the target inserts exactly what insert_new does:
+ * an upsert with a plain insert, no where, no soft delete, and every
+ * target column a plain source column without type: or cast whose target
+ * type is the source column's temp table type (tbase[i]: target column
+ * i's type as catalog.h spells a temp column's, NULL where it is not one
+ * of those or the target is not a plain or partitioned table without
+ * rules; tbase NULL: none is).  A value's text then goes through the
+ * same input function, with the target's modifier, as the temp table's
+ * value goes through the assignment to the target.  Pure.
+ */
+void map_plan_copy_new(struct map_plan *p, const struct map_srccol *src,
+					   const char *const *tbase);
 
 /*
  * The COPY statement that reads every row of source table schema.table

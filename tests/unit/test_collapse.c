@@ -75,7 +75,7 @@ collapse_rule_lines(const struct map_rule *r, const char *const *lines,
 	assert_non_null(p);
 	for (size_t i = 0; i < n; i++)
 		collapse_add(c, b, i, p, src, merge);
-	collapse_copy_text(c, b, p, src, 0, collapse_count(c) - 1, &out);
+	collapse_copy_text(c, b, p, src, 0, collapse_count(c) - 1, false, &out);
 	text = strdup(out.data ? out.data : "");
 	buf_free(&out);
 	collapse_free(c);
@@ -580,7 +580,8 @@ test_insert_lacking_added_columns(void **state)
 	assert_non_null(p);
 	for (size_t i = 0; i < 3; i++)
 		collapse_add(c, b, i, p, srcm, true);
-	collapse_copy_text(c, b, p, srcm, 0, collapse_count(c) - 1, &out);
+	collapse_copy_text(c, b, p, srcm, 0, collapse_count(c) - 1, false,
+					   &out);
 	assert_string_equal(out.data,
 						"1\tN\tI\t0/10\t\\N\t\\N\t\\N\t\\N\t"
 						"1\ta\t\\N\t\\\\x0102\n"
@@ -695,7 +696,7 @@ test_keyless_rows_in_stream_order(void **state)
 	for (size_t i = 0; i < 4; i++)
 		collapse_add(c, b, i, p, nokey, false);
 	assert_int_equal(collapse_count(c), 5);
-	collapse_copy_text(c, b, p, nokey, 0, 4, &out);
+	collapse_copy_text(c, b, p, nokey, 0, 4, false, &out);
 	assert_string_equal(out.data,
 						"1\tU\tI\t0/10\t\\N\t\\N\t\\N\t\\N\t1\ta\t\\N\n"
 						"2\tU\tI\t0/10\t\\N\t\\N\t\\N\t\\N\t1\ta\t\\N\n"
@@ -814,6 +815,136 @@ test_plan_tmp_insert(void **state)
 	map_plan_free(p);
 }
 
+/* The rule of copy_new tests: every column plain, no metadata. */
+static const struct map_column plain_cols[] = {
+	{.target = "user_id", .src = MAP_SRC_COLUMN, .column = "id"},
+	{.target = "name", .src = MAP_SRC_COLUMN, .column = "name"},
+	{.target = "bio", .src = MAP_SRC_COLUMN, .column = "bio"},
+	{.target = "raw", .src = MAP_SRC_COLUMN, .column = "raw"},
+};
+
+static struct map_plan *
+plain_plan(const struct map_rule *r, const char *const *tbase,
+		   const char *const *casts)
+{
+	char err[256];
+	struct map_plan *p =
+		map_plan_new_cast(r, src, 4, "shop", "t0", casts, err, sizeof(err));
+
+	assert_non_null(p);
+	map_plan_copy_new(p, src, tbase);
+	return p;
+}
+
+/* New keys go straight to the target only where that inserts exactly
+ * what the plain INSERT from the temp table would. */
+static void
+test_copy_new_plan(void **state)
+{
+	static const char *const same[] = {"bigint", "text", "text", "bytea"};
+	static const char *const other[] = {"bigint", "text", "text",
+										"pg_catalog.bpchar"};
+	static const char *const unknown[] = {"bigint", NULL, "text", "bytea"};
+	static const char *const cast[] = {NULL, "mood", NULL, NULL};
+	struct map_rule r = rule;
+	struct map_column typed[4];
+	struct map_plan *p;
+
+	(void) state;
+	r.cols = plain_cols;
+	r.ncols = 4;
+	p = plain_plan(&r, same, NULL);
+	assert_string_equal(p->copy_new,
+						"COPY \"analytics\".\"fact_users\" (\"user_id\", "
+						"\"name\", \"bio\", \"raw\") FROM STDIN");
+	assert_int_equal(p->copy_new_tmp[0], 0);
+	assert_int_equal(p->copy_new_tmp[3], 3);
+	map_plan_free(p);
+	/* A target type other than the temp table's, or one not built in
+	 * (NULL), or not known at all: the INSERT's assignment decides. */
+	p = plain_plan(&r, other, NULL);
+	assert_null(p->copy_new);
+	map_plan_free(p);
+	p = plain_plan(&r, unknown, NULL);
+	assert_null(p->copy_new);
+	map_plan_free(p);
+	p = plain_plan(&r, NULL, NULL);
+	assert_null(p->copy_new);
+	map_plan_free(p);
+	/* A cast to the target's type. */
+	p = plain_plan(&r, same, cast);
+	assert_null(p->copy_new);
+	map_plan_free(p);
+	/* A metadata column (the suite's rule maps the LSN). */
+	p = plain_plan(&rule, same, NULL);
+	assert_null(p->copy_new);
+	map_plan_free(p);
+	/* A column with its own type: */
+	memcpy(typed, plain_cols, sizeof(typed));
+	typed[1].type = "text";
+	r.cols = typed;
+	p = plain_plan(&r, same, NULL);
+	assert_null(p->copy_new);
+	map_plan_free(p);
+	r.cols = plain_cols;
+	/* A where: the INSERT filters. */
+	r.where = "name <> 'x'";
+	p = plain_plan(&r, same, NULL);
+	assert_null(p->copy_new);
+	map_plan_free(p);
+	r.where = NULL;
+	/* A soft delete marks new keys deleted later in the batch from the
+	 * temp table. */
+	r.on_delete = MAP_DELETE_SOFT;
+	r.soft_delete_column = "deleted_at";
+	p = plain_plan(&r, same, NULL);
+	assert_null(p->copy_new);
+	map_plan_free(p);
+	r.on_delete = MAP_DELETE_DELETE;
+	/* Append mode has no plain insert of new keys. */
+	r.mode = MAP_MODE_APPEND;
+	p = plain_plan(&r, same, NULL);
+	assert_null(p->copy_new);
+	map_plan_free(p);
+}
+
+/* The 'N' rows go to the target's COPY, the rest to the temp table's. */
+static void
+test_copy_new_rows(void **state)
+{
+	static const char *const same[] = {"bigint", "text", "text", "bytea"};
+	const char *lines[] = {I("1", "\"a\"", "\"tab\\there\""),
+						   I("2", "\"b\"", "null"), U_PARTIAL("1", "\"c\""),
+						   D("7"), U_PARTIAL("8", "\"d\"")};
+	struct map_rule r = rule;
+	struct map_plan *p;
+	struct batch *b = make_batch(lines, 5);
+	struct collapse *c = collapse_new();
+	struct buf out = BUF_INIT;
+
+	(void) state;
+	r.cols = plain_cols;
+	r.ncols = 4;
+	p = plain_plan(&r, same, NULL);
+	for (size_t i = 0; i < 5; i++)
+		collapse_add(c, b, i, p, src, true);
+	assert_int_equal(collapse_count(c), 4);
+	collapse_copy_new(c, p, src, 0, 3, &out);
+	assert_string_equal(out.data, "1\tc\ttab\\there\t\\\\x01\n"
+								  "2\tb\t\\N\t\\\\x00ff\n");
+	buf_reset(&out, 0);
+	collapse_copy_text(c, b, p, src, 0, 3, true, &out);
+	/* _seq keeps the row's place: the statements range over it. */
+	assert_string_equal(out.data,
+						"3\tD\tD\t\\N\t\\N\t\\N\t\\N\t\\N\t7\t\\N\t\\N\t"
+						"\\N\n4\tP\tU\t\\N\t\\N\t\\N\t{t,t,f,t}\t\\N\t8\td\t"
+						"\\N\t\\\\x01\n");
+	buf_free(&out);
+	collapse_free(c);
+	batch_free(b);
+	map_plan_free(p);
+}
+
 int
 main(void)
 {
@@ -841,6 +972,8 @@ main(void)
 		cmocka_unit_test(test_keyless_rows_in_stream_order),
 		cmocka_unit_test(test_keyless_plan_sql),
 		cmocka_unit_test(test_plan_tmp_insert),
+		cmocka_unit_test(test_copy_new_plan),
+		cmocka_unit_test(test_copy_new_rows),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
