@@ -166,8 +166,10 @@ catalog_free_columns(struct map_srccol *cols, size_t n)
  * format_type with its modifier, whether the type is not built in
  * (through domains and arrays), and the type as source_columns_sql
  * spells a temp column's (NULL for a type that is not built in, a domain
- * included, and for every column of a table COPY does not insert into
- * as INSERT does: a view, a foreign table, a table with rules).  NULL
+ * included, for an identity column GENERATED ALWAYS, which COPY writes
+ * and INSERT refuses, and for every column of a table COPY does not
+ * insert into as INSERT does: a view, a foreign table, a table with
+ * rules).  NULL
  * without a connection or when the target cannot be read (the plan then
  * fails where it always did: check --live, the first batch).  Caller
  * clears.
@@ -179,7 +181,7 @@ target_columns(PGconn *ana, const struct map_rule *r)
 		"SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), "
 		"       eb.oid >= 16384, "
 		"       CASE WHEN t.oid >= 16384 OR c.relkind NOT IN ('r', 'p') "
-		"                 OR c.relhasrules THEN NULL "
+		"                 OR c.relhasrules OR a.attidentity = 'a' THEN NULL "
 		"            WHEN t.typname IN ('bpchar', 'bit', '_bpchar', '_bit') "
 		"            THEN 'pg_catalog.' || pg_catalog.quote_ident(t.typname) "
 		"            ELSE pg_catalog.format_type(t.oid, NULL) END "
